@@ -1,0 +1,80 @@
+"""Dataset commands: info, validate, inspect, convert."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from musclekit.errors import ExitCode
+from musclekit.progress import console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("info")(info)
+    app.command("validate")(validate)
+    app.command("inspect")(inspect)
+    app.command("convert")(convert)
+
+
+def info(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Versions of Python, musclekit and its dependencies, and what is missing (for bug reports)."""
+    from musclekit.sysinfo import system_info
+
+    data = system_info()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title="musclekit info", show_header=False)
+    for key, value in data.items():
+        table.add_row(key, value if value is not None else "[red]missing[/]")
+    console.print(table)
+    missing = [k for k, v in data.items() if v is None]
+    if missing:
+        console.print("missing: " + ", ".join(missing)
+                      + " (mediapipe is optional: pip install 'musclekit[keypoints]')")
+
+
+def validate(
+    path: Path = typer.Argument(..., help="Dataset folder."),
+    no_hashes: bool = typer.Option(False, "--no-hashes", help="Skip SHA-256 checks of shards."),
+    as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
+) -> int:
+    """Check a dataset fully: metadata, version, every shard's bytes, schema, rows, timestamps."""
+    from musclekit.dataset.validate import findings_to_json, validate_dataset
+
+    findings = validate_dataset(path, check_hashes=not no_hashes)
+    errors = [f for f in findings if f.level == "error"]
+    if as_json:
+        typer.echo(findings_to_json(findings))
+    else:
+        for f in findings:
+            color = "red" if f.level == "error" else "yellow"
+            console.print(f"[{color}]{f.level}[/]: {f.where}: {f.message}", soft_wrap=True)
+        if errors:
+            console.print(f"[red]{path}: {len(errors)} error(s)[/]")
+        else:
+            console.print(f"[green]{path}: valid[/] ({len(findings)} warning(s))")
+    if errors:
+        raise typer.Exit(int(ExitCode.ERROR))
+    return int(ExitCode.OK)
+
+
+def inspect(path: Path = typer.Argument(..., help="Dataset folder.")) -> None:
+    """Summary of a dataset: subjects, sequences, hours per stream, channels, gaps, provenance."""
+    from musclekit.dataset.summary import render_summary
+
+    render_summary(path, console)
+
+
+def convert(
+    source: Path = typer.Argument(..., help="Dataset folder in an older format."),
+    target: Path = typer.Argument(..., help="New folder for the converted dataset."),
+) -> None:
+    """Convert a dataset written by another version of the format to the current one."""
+    from musclekit.dataset.convert import convert_dataset
+
+    convert_dataset(source, target)
+    console.print(f"[green]converted[/] {source} -> {target}")

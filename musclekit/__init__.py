@@ -1,0 +1,3 @@
+"""musclekit."""
+from musclekit._version import __version__
+

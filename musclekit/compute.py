@@ -1,0 +1,181 @@
+"""Running many independent units of work (clips, sequences, chunks) on Dask.
+
+`run_units` maps a function over units on a Dask cluster: an embedded `LocalCluster` by
+default, any running scheduler by address, or inline in this process (`workers=0`, for
+tests and debugging). A unit that raises is recorded as failed with its reason; the run
+goes on. A worker that dies has its task retried by Dask (`retries`). Resuming is the
+caller's `skip` predicate: typically "the unit's completion record exists".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from musclekit.errors import InputError, MusclekitError
+from musclekit.progress import console, make_progress
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of work. `payload` must pickle: paths and parameters, never OpenSim objects."""
+
+    id: str
+    payload: Any
+
+
+@dataclass
+class ComputeConfig:
+    """Where units run.
+
+    workers: worker processes of the local cluster (0 = inline, no Dask).
+    scheduler: address of a running Dask scheduler (e.g. tcp://host:8786); overrides workers.
+    threads_per_worker: 1, because OpenSim/IPOPT and numpy already use native threads.
+    retries: how often Dask reruns a task whose worker died.
+    connect_timeout_s: how long to wait for a remote scheduler before giving up.
+    """
+
+    workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1)))
+    scheduler: str | None = None
+    threads_per_worker: int = 1
+    retries: int = 1
+    connect_timeout_s: float = 10.0
+    cluster: Any = None  # an already-built cluster object (e.g. dask-jobqueue SLURMCluster)
+
+
+@dataclass
+class RunReport:
+    """What happened to each unit of a run."""
+
+    done: dict[str, Any] = field(default_factory=dict)  # id -> the function's return value
+    failed: dict[str, str] = field(default_factory=dict)  # id -> reason
+    skipped: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        times = sorted(self.seconds.values())
+        timing = ""
+        if times:
+            median = times[len(times) // 2]
+            p90 = times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))]
+            timing = f"; per unit median {median:.1f} s, p90 {p90:.1f} s"
+        return (f"{len(self.done)} done, {len(self.skipped)} skipped (already done), "
+                f"{len(self.failed)} failed{timing}")
+
+
+def _call(fn: Callable[[Any], Any], payload: Any) -> tuple[str, Any, float]:
+    """Run one unit; expected failures come back as data so one unit never stops the run."""
+    start = time.perf_counter()
+    try:
+        result = fn(payload)
+    except MusclekitError as err:
+        return "failed", str(err), time.perf_counter() - start
+    except Exception as err:  # noqa: BLE001 - any unit failure is reported, the run goes on
+        tail = "".join(traceback.format_exception(err)[-3:]).strip()
+        return "failed", f"{type(err).__name__}: {err}\n{tail}", time.perf_counter() - start
+    return "ok", result, time.perf_counter() - start
+
+
+def _record(report: RunReport, unit_id: str, outcome: tuple[str, Any, float]) -> None:
+    status, value, seconds = outcome
+    report.seconds[unit_id] = seconds
+    if status == "ok":
+        report.done[unit_id] = value
+    else:
+        report.failed[unit_id] = value
+
+
+def make_client(cfg: ComputeConfig):
+    """A dask.distributed Client for `cfg`; a clear InputError when a scheduler is unreachable."""
+    from dask.distributed import Client, LocalCluster
+
+    if cfg.cluster is not None:
+        return Client(cfg.cluster)
+    if cfg.scheduler:
+        try:
+            return Client(cfg.scheduler, timeout=cfg.connect_timeout_s)
+        except (OSError, TimeoutError) as err:
+            raise InputError(
+                f"cannot reach the Dask scheduler at {cfg.scheduler} within "
+                f"{cfg.connect_timeout_s:.0f} s ({type(err).__name__}); check the address and "
+                "that `dask scheduler` runs there, or leave out --scheduler to use a local cluster"
+            ) from err
+    cluster = LocalCluster(
+        n_workers=cfg.workers,
+        threads_per_worker=cfg.threads_per_worker,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    return Client(cluster)
+
+
+def run_units(
+    units: Sequence[Unit],
+    fn: Callable[[Any], Any],
+    cfg: ComputeConfig | None = None,
+    description: str = "working",
+    skip: Callable[[Unit], bool] | None = None,
+    on_result: Callable[[str, str, Any], None] | None = None,
+) -> RunReport:
+    """Run `fn(unit.payload)` for every unit not skipped; returns what happened to each.
+
+    on_result(unit_id, status, value) is called in this process as each unit finishes
+    (status "ok" or "failed"), e.g. to print a one-line verdict per clip.
+    """
+    cfg = cfg or ComputeConfig()
+    report = RunReport()
+    ids = [u.id for u in units]
+    if len(set(ids)) != len(ids):
+        raise InputError("unit ids must be unique; got duplicates: "
+                         + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    todo = []
+    for unit in units:
+        if skip is not None and skip(unit):
+            report.skipped.append(unit.id)
+        else:
+            todo.append(unit)
+    if not todo:
+        return report
+
+    def finish(unit_id: str, outcome: tuple[str, Any, float]) -> None:
+        _record(report, unit_id, outcome)
+        if on_result is not None:
+            on_result(unit_id, outcome[0], outcome[1])
+
+    with make_progress() as progress:
+        task = progress.add_task(description, total=len(todo))
+        if cfg.workers == 0 and not cfg.scheduler and cfg.cluster is None:
+            for unit in todo:
+                finish(unit.id, _call(fn, unit.payload))
+                progress.advance(task)
+            return report
+
+        from dask.distributed import as_completed
+
+        with make_client(cfg) as client:
+            futures = {
+                client.submit(_call, fn, unit.payload, key=f"musclekit-{unit.id}-{time.time_ns()}",
+                              retries=cfg.retries, pure=False): unit.id
+                for unit in todo
+            }
+            for future in as_completed(futures):
+                unit_id = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as err:  # noqa: BLE001 - e.g. KilledWorker after the retries
+                    outcome = ("failed", f"worker lost: {type(err).__name__}: {err}", 0.0)
+                finish(unit_id, outcome)
+                progress.advance(task)
+    if report.failed:
+        console.print(f"[yellow]{len(report.failed)} of {len(todo)} units failed[/]")
+    return report

@@ -1,0 +1,60 @@
+"""The `musclekit inspect` summary of a dataset."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from musclekit.dataset.reader import open_dataset
+
+
+def dataset_summary(path: str | Path) -> dict:
+    """Numbers behind `inspect`: per stream hours, sequences, channels, missing share, gaps."""
+    ds = open_dataset(path)
+    streams = {}
+    for name, spec in ds.streams.items():
+        items = [ds.sequence_stream(s, name) for s in ds.sequence_ids(name)]
+        frames = sum(i.n_frames for i in items)
+        missing = sum(i.n_missing for i in items)
+        hours = sum(i.duration_s for i in items) / 3600.0
+        streams[name] = {
+            "family": spec.family, "rate_hz": spec.rate_hz, "channels": len(spec.channels),
+            "sequences": len(items), "frames": frames, "hours": hours,
+            "missing_share": missing / frames if frames else 0.0,
+            "gaps": sum(len(i.gaps) for i in items),
+        }
+    stages = defaultdict(int)
+    for record in ds.records:
+        stages[(record.provenance.stage, record.provenance.package_version)] += 1
+    labels = defaultdict(int)
+    for seq in ds.sequences.values():
+        labels[seq.label or "(none)"] += 1
+    return {
+        "name": ds.info.name, "format_version": ds.info.format_version,
+        "subjects": len(ds.subjects), "sequences": len(ds.sequences), "units": len(ds.records),
+        "streams": streams, "labels": dict(labels),
+        "provenance": [{"stage": s, "version": v, "units": n} for (s, v), n in stages.items()],
+    }
+
+
+def render_summary(path: str | Path, console: Console) -> dict:
+    summary = dataset_summary(path)
+    console.print(f"[bold]{summary['name']}[/]  format {summary['format_version']}  "
+                  f"{summary['subjects']} subjects, {summary['sequences']} sequences, "
+                  f"{summary['units']} finished units")
+    table = Table("stream", "family", "rate Hz", "channels", "sequences", "hours", "missing",
+                  "gaps", title="streams")
+    for name, s in summary["streams"].items():
+        table.add_row(name, s["family"], f"{s['rate_hz']:g}" if s["rate_hz"] else "-",
+                      str(s["channels"]), str(s["sequences"]), f"{s['hours']:.3f}",
+                      f"{100 * s['missing_share']:.1f} %", str(s["gaps"]))
+    console.print(table)
+    if summary["labels"]:
+        console.print("labels: " + ", ".join(f"{k} ({v})" for k, v in sorted(summary["labels"].items())))
+    for item in summary["provenance"]:
+        console.print(f"provenance: stage {item['stage']} (musclekit {item['version']}), "
+                      f"{item['units']} units")
+    return summary

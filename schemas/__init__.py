@@ -1,0 +1,1 @@
+"""Machine-readable schemas of the musclekit dataset format (package data)."""
