@@ -1,0 +1,287 @@
+"""Ground reaction forces estimated from kinematics alone (the `inverse` method's loads).
+
+The whole-body equations of motion give the total external wrench exactly: inverse dynamics
+with every model force switched off yields, at the 6 root coordinates, the generalized forces
+the environment must supply; mapping them through the root body's Jacobian gives the force F
+and the moment about the root origin, in ground. The rule that splits this wrench between the
+feet (documented in docs/dynamics.md):
+
+1. A foot is in contact when its lowest contact point is within `contact_height_m` of the
+   floor (the lowest contact point over the whole sequence) and the vertical force is upward.
+2. One foot in contact: it carries everything. Both: the total centre of pressure (COP) is
+   projected onto the segment between the two feet's contact centres; its position s (0 at
+   the left foot, 1 at the right) is the right foot's share of force and free torque.
+3. Both feet's COPs are shifted by the same horizontal offset so that the two forces and the
+   free torques reproduce the total wrench exactly (no moment is lost in the split).
+4. No foot in contact (flight) or no upward force: zero ground forces; the residual actuators
+   at the pelvis then carry what the kinematics demand, and are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from musclekit.errors import InputError
+
+from .motion import Motion, finite_difference
+
+SIDES = ("right", "left")
+GRF_CHANNELS = [
+    f"ground_force_{s}_v{a}" for s in SIDES for a in "xyz"
+] + [f"ground_force_{s}_p{a}" for s in SIDES for a in "xyz"] + [
+    f"ground_torque_{s}_{a}" for s in SIDES for a in "xyz"
+]
+GRF_UNITS = ["N"] * 6 + ["m"] * 6 + ["N m"] * 6
+
+DEFAULT_FEET = {"right": ("calcn_r", "toes_r"), "left": ("calcn_l", "toes_l")}
+
+
+@dataclass
+class GrfEstimate:
+    """time_s (T,); values (T, 18) in GRF_CHANNELS order; total_force_n (T, 3) and
+    total_moment_nm (T, 3) about the ground origin; contact (T, 2) bool (right, left)."""
+
+    time_s: np.ndarray
+    values: np.ndarray
+    total_force_n: np.ndarray
+    total_moment_nm: np.ndarray
+    contact: np.ndarray
+
+    def side(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(force (T,3) N, COP (T,3) m, torque (T,3) N m) of one side, in ground."""
+        idx = {n: i for i, n in enumerate(GRF_CHANNELS)}
+        f = self.values[:, [idx[f"ground_force_{side}_v{a}"] for a in "xyz"]]
+        p = self.values[:, [idx[f"ground_force_{side}_p{a}"] for a in "xyz"]]
+        m = self.values[:, [idx[f"ground_torque_{side}_{a}"] for a in "xyz"]]
+        return f, p, m
+
+
+def root_joint(model):
+    """The joint between ground and the model's root body; must have 6 coordinates."""
+    joints = model.getJointSet()
+    for i in range(joints.getSize()):
+        j = joints.get(i)
+        if j.getParentFrame().findBaseFrame().getName() == "ground":
+            if j.numCoordinates() != 6:
+                raise InputError(
+                    f"model {model.getName()}: root joint {j.getName()} has {j.numCoordinates()} "
+                    "coordinates; the inverse method needs a 6-DOF root (pelvis) to read the "
+                    "external wrench from the equations of motion"
+                )
+            return j
+    raise InputError(f"model {model.getName()}: no joint attaches a body to ground")
+
+
+def foot_points(model, feet: dict[str, tuple[str, ...]]) -> dict[str, list[tuple[object, np.ndarray, float]]]:
+    """Per side, the contact points as (body, location in body, radius): the contact spheres
+    on the foot bodies when the model has them, else the foot bodies' origins."""
+    bodies = model.getBodySet()
+    names = {b for side in feet.values() for b in side}
+    present = {n for n in names if bodies.contains(n)}
+    out: dict[str, list] = {}
+    geoms = model.getContactGeometrySet()
+    for side, body_names in feet.items():
+        side_bodies = [n for n in body_names if n in present]
+        if not side_bodies:
+            raise InputError(
+                f"model {model.getName()}: none of the {side} foot bodies {list(body_names)} "
+                f"exist; name the model's foot bodies (e.g. --foot-bodies-{side} calcn_r,toes_r)"
+            )
+        pts = []
+        for i in range(geoms.getSize()):
+            g = geoms.get(i)
+            if g.getConcreteClassName() != "ContactSphere":
+                continue
+            body = g.getFrame().findBaseFrame().getName()
+            if body in side_bodies:
+                sphere = g  # location is in the geometry's frame; offset frames are resolved below
+                loc = np.array(sphere.get_location().to_numpy())
+                radius = float(sphere.getPropertyByName("radius").toString())
+                frame = g.getFrame()
+                pts.append((frame, loc, radius))
+        if not pts:
+            pts = [(bodies.get(n), np.zeros(3), 0.0) for n in side_bodies]
+        out[side] = pts
+    return out
+
+
+def _vec3(v) -> np.ndarray:
+    return np.array([v.get(0), v.get(1), v.get(2)])
+
+
+def estimate_grf(
+    model_path: str,
+    motion: Motion,
+    feet: dict[str, tuple[str, ...]] | None = None,
+    contact_height_m: float = 0.04,
+    floor_y_m: float | None = None,
+) -> GrfEstimate:
+    """Estimate both feet's ground reaction forces for a smooth motion.
+
+    Args:
+        model_path: .osim file; every force element is switched off (muscles, contact).
+        motion: coordinates in SI units (filtered: accelerations come from differences).
+        feet: foot body names per side ("right", "left").
+        contact_height_m: a foot whose lowest point is within this of the floor is in contact.
+        floor_y_m: floor height; the lowest contact point over `motion` when None.
+    """
+    import opensim as osim
+
+    feet = feet or DEFAULT_FEET
+    model = osim.Model(model_path)
+    forces = model.updForceSet()
+    for i in range(forces.getSize()):
+        forces.get(i).set_appliesForce(False)
+    state = model.initSystem()
+    coords = model.getCoordinateSet()
+    names = [coords.get(i).getName() for i in range(coords.getSize())]
+    missing = [n for n in names if n not in motion.names and not coords.get(n).getLocked(state)]
+    if missing:
+        raise InputError(
+            f"kinematics lack coordinates of model {model.getName()}: {missing[:8]}"
+            f"{' ...' if len(missing) > 8 else ''}"
+        )
+    root = root_joint(model)
+    root_coords = [root.get_coordinates(i).getName() for i in range(6)]
+    root_body = root.getChildFrame().findBaseFrame()
+    body = model.getBodySet().get(root_body.getName())
+    points = foot_points(model, feet)
+
+    # Index of each coordinate's speed in the state's U vector (mobility order).
+    nu = state.getNU()
+    u_index: dict[str, int] = {}
+    for n in names:
+        state.setU(osim.Vector(nu, 0.0))
+        coords.get(n).setSpeedValue(state, 1.0)
+        u = state.getU().to_numpy()
+        hits = np.flatnonzero(u)
+        if len(hits) == 1:
+            u_index[n] = int(hits[0])
+    qd, qdd = finite_difference(motion)
+    col = {n: i for i, n in enumerate(motion.names)}
+    solver = osim.InverseDynamicsSolver(model)
+    mass = model.getTotalMass(state)
+    T = len(motion.time_s)
+    force = np.zeros((T, 3))
+    moment = np.zeros((T, 3))
+    heights = {s: np.zeros((T, len(p))) for s, p in points.items()}
+    xz = {s: np.zeros((T, len(p), 3)) for s, p in points.items()}
+    for k in range(T):
+        for n in names:
+            if n in col:
+                coords.get(n).setValue(state, motion.values[k, col[n]], False)
+        model.assemble(state)
+        udot = osim.Vector(nu, 0.0)
+        state.setU(osim.Vector(nu, 0.0))
+        for n, iu in u_index.items():
+            if n in col:
+                coords.get(n).setSpeedValue(state, qd[k, col[n]])
+                udot.set(iu, qdd[k, col[n]])
+        model.realizeVelocity(state)
+        tau = solver.solve(state, udot).to_numpy()
+        tau_root = np.array([tau[u_index[n]] for n in root_coords])
+        # Root Jacobian: spatial velocity of the root body (angular, linear at its origin)
+        # per unit speed of each root coordinate.
+        u_saved = state.getU()
+        J = np.zeros((6, 6))
+        for j, n in enumerate(root_coords):
+            state.setU(osim.Vector(nu, 0.0))
+            coords.get(n).setSpeedValue(state, 1.0)
+            model.realizeVelocity(state)
+            sv = body.getVelocityInGround(state)
+            J[:3, j] = _vec3(sv.get(0))
+            J[3:, j] = _vec3(sv.get(1))
+        state.setU(u_saved)
+        wrench = np.linalg.solve(J.T, tau_root)  # [moment about root origin; force]
+        origin = _vec3(body.getPositionInGround(state))
+        force[k] = wrench[3:]
+        moment[k] = wrench[:3] + np.cross(origin, wrench[3:])
+        model.realizePosition(state)
+        for side, pts in points.items():
+            for i, (frame, loc, radius) in enumerate(pts):
+                p = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
+                heights[side][k, i] = p[1] - radius
+                xz[side][k, i] = p
+    if floor_y_m is None:
+        floor_y_m = float(min(h.min() for h in heights.values()))
+    return split_wrench(motion.time_s, force, moment, heights, xz, floor_y_m, contact_height_m, mass)
+
+
+def split_wrench(
+    time_s: np.ndarray,
+    force: np.ndarray,
+    moment: np.ndarray,
+    heights: dict[str, np.ndarray],
+    points: dict[str, np.ndarray],
+    floor_y_m: float,
+    contact_height_m: float,
+    mass_kg: float,
+) -> GrfEstimate:
+    """Split the total external wrench (force (T,3), moment about the ground origin (T,3))
+    between the feet (see the module docstring for the rule)."""
+    T = len(time_s)
+    values = np.zeros((T, len(GRF_CHANNELS)))
+    contact = np.zeros((T, 2), dtype=bool)
+    min_fy = 0.01 * mass_kg * 9.81
+    h = floor_y_m
+    idx = {n: i for i, n in enumerate(GRF_CHANNELS)}
+    for k in range(T):
+        F, M = force[k], moment[k]
+        centres = {}
+        for j, side in enumerate(SIDES):
+            near = heights[side][k] - floor_y_m < contact_height_m
+            if near.any() and F[1] > min_fy:
+                contact[k, j] = True
+                c = points[side][k][near].mean(axis=0)
+                centres[side] = np.array([c[0], h, c[2]])
+        if not centres:
+            continue
+        # Total COP on the floor plane y = h, and the free torque about the vertical.
+        px = (M[2] + h * F[0]) / F[1]
+        pz = (h * F[2] - M[0]) / F[1]
+        p = np.array([px, h, pz])
+        ty = M[1] - (pz * F[0] - px * F[2])
+        if len(centres) == 2:
+            cr, cl = centres["right"], centres["left"]
+            d = cr - cl
+            denom = float(d @ d)
+            s = float(np.clip((p - cl) @ d / denom, 0.0, 1.0)) if denom > 1e-12 else 0.5
+            shares = {"right": s, "left": 1.0 - s}
+            shift = p - (s * cr + (1 - s) * cl)
+            cops = {"right": cr + shift, "left": cl + shift}
+        else:
+            side = next(iter(centres))
+            shares = {side: 1.0}
+            cops = {side: p}
+        for side, w in shares.items():
+            for a, v in zip("xyz", w * F, strict=True):
+                values[k, idx[f"ground_force_{side}_v{a}"]] = v
+            for a, v in zip("xyz", cops[side], strict=True):
+                values[k, idx[f"ground_force_{side}_p{a}"]] = v
+            values[k, idx[f"ground_torque_{side}_y"]] = w * ty
+    return GrfEstimate(time_s, values, force, moment, contact)
+
+
+def write_external_loads(est: GrfEstimate, mot_path, xml_path, feet_bodies: dict[str, str]) -> None:
+    """Write the estimate as an OpenSim ExternalLoads pair (.mot data + .xml description),
+    forces and points expressed in ground, applied to the given body per side."""
+    import opensim as osim
+
+    from .motion import Motion, write_mot
+
+    write_mot(mot_path, Motion(est.time_s, list(GRF_CHANNELS), est.values), name="grf")
+    loads = osim.ExternalLoads()
+    loads.setDataFileName(str(mot_path))
+    for side in SIDES:
+        ef = osim.ExternalForce()
+        ef.setName(f"grf_{side}")
+        ef.set_applied_to_body(feet_bodies[side])
+        ef.set_force_expressed_in_body("ground")
+        ef.set_point_expressed_in_body("ground")
+        ef.set_force_identifier(f"ground_force_{side}_v")
+        ef.set_point_identifier(f"ground_force_{side}_p")
+        ef.set_torque_identifier(f"ground_torque_{side}_")
+        loads.cloneAndAppend(ef)
+    loads.printToXML(str(xml_path))
