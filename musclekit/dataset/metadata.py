@@ -282,3 +282,13 @@ def schema_files() -> dict[str, dict]:
         "dataset-info-v1.schema.json": DatasetInfo.model_json_schema(),
         "unit-record-v1.schema.json": UnitRecord.model_json_schema(),
     }
+
+
+if __name__ == "__main__":  # regenerate schemas/*.json after changing the models
+    import json as _json
+    from importlib.resources import files as _files
+
+    for _name, _schema in schema_files().items():
+        _target = Path(str(_files("musclekit.schemas").joinpath(_name)))
+        _target.write_text(_json.dumps(_schema, indent=2, sort_keys=True) + "\n")
+        print(f"wrote {_target}")

@@ -45,6 +45,10 @@ def all_family_streams(rate_hz: float = 50.0) -> list[StreamSpec]:
                    channels=["pelvis_ty", "hip_flexion_r", "knee_angle_r"], units=["m", "rad", "rad"]),
         StreamSpec(name="smpl", family="smpl", rate_hz=rate_hz,
                    channels=["pose_0", "pose_1", "beta_0", "trans_x"], units=["rad", "rad", "1", "m"]),
+        StreamSpec(name="residuals", family="residuals", rate_hz=rate_hz,
+                   channels=["pelvis_tx", "pelvis_tilt"], units=["N", "N m"]),
+        StreamSpec(name="ik_error", family="metrics", rate_hz=rate_hz,
+                   channels=["rms_m", "max_m"], units=["m", "m"]),
         StreamSpec(name="frames", family="frames", rate_hz=10.0, clock="video",
                    aux={"source_frame": "int64", "source_pts_s": "float64"}),
     ]

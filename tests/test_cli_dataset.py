@@ -1,0 +1,74 @@
+"""The dataset commands through the real entry point, with the exit codes users see."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from musclekit.cli.main import main
+from musclekit.errors import ExitCode
+
+from format_factories import write_emg_dataset
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("musclekit ")
+
+
+def test_info_lists_versions(capsys):
+    assert main(["info", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["opensim"] and data["torch"] and data["python"]
+
+
+def test_validate_ok_and_broken(tmp_path, capsys):
+    root = write_emg_dataset(tmp_path / "d")
+    assert main(["validate", str(root)]) == ExitCode.OK
+    (root / "data" / "emg" / "u0.parquet").write_bytes(b"PAR1")
+    assert main(["validate", str(root)]) == ExitCode.ERROR
+    assert "truncated or changed" in capsys.readouterr().err
+
+
+def test_validate_not_a_dataset(tmp_path, capsys):
+    assert main(["validate", str(tmp_path)]) == ExitCode.ERROR
+    assert "is not a musclekit dataset" in capsys.readouterr().err
+
+
+def test_inspect(tmp_path, capsys):
+    root = write_emg_dataset(tmp_path / "d")
+    assert main(["inspect", str(root)]) == 0
+    err = capsys.readouterr().err
+    assert "emg-test" in err and "2 sequences" in err and "Squat" in err
+
+
+def test_inspect_error_message(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "missing")]) == ExitCode.ERROR
+    assert "error:" in capsys.readouterr().err
+
+
+def test_usage_error_exit_code(capsys):
+    assert main(["validate"]) == ExitCode.USAGE
+    assert main(["no-such-command"]) == ExitCode.USAGE
+
+
+def test_convert_same_major(tmp_path):
+    root = write_emg_dataset(tmp_path / "d")
+    assert main(["convert", str(root), str(tmp_path / "d2")]) == 0
+    assert main(["validate", str(tmp_path / "d2")]) == 0
+    assert main(["convert", str(root), str(tmp_path / "d2")]) == ExitCode.ERROR
+
+
+def test_convert_unknown_major(tmp_path, capsys):
+    root = write_emg_dataset(tmp_path / "d")
+    info = root / "meta" / "info.json"
+    info.write_text(info.read_text().replace('"1.0"', '"7.0"', 1))
+    assert main(["convert", str(root), str(tmp_path / "d2")]) == ExitCode.ERROR
+    assert "no converter from dataset format '7.0'" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(600)
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
+    assert "demo finished" in capsys.readouterr().err

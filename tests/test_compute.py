@@ -1,0 +1,43 @@
+"""Running units on Dask: failures become reports, unreachable schedulers a clear error."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from musclekit.compute import ComputeConfig, Unit, make_client, run_units
+from musclekit.errors import InputError, UnitFailedError
+
+
+def _sqrt(x: float) -> float:
+    if x < 0:
+        raise UnitFailedError(f"negative input {x}")
+    return math.sqrt(x)
+
+
+def test_inline_run_records_failures_and_skips():
+    units = [Unit(str(i), i) for i in (4, -1, 9)]
+    report = run_units(units, _sqrt, ComputeConfig(workers=0), skip=lambda u: u.id == "9")
+    assert report.done == {"4": 2.0}
+    assert report.failed == {"-1": "negative input -1"}
+    assert report.skipped == ["9"]
+    assert "1 done, 1 skipped (already done), 1 failed" in report.summary()
+
+
+def test_local_cluster_runs_units_in_worker_processes():
+    units = [Unit(str(i), i) for i in range(6)]
+    report = run_units(units, _sqrt, ComputeConfig(workers=2))
+    assert report.done == {str(i): math.sqrt(i) for i in range(6)}
+
+
+def test_duplicate_unit_ids():
+    with pytest.raises(InputError, match="unit ids must be unique; got duplicates: a"):
+        run_units([Unit("a", 1), Unit("a", 2)], _sqrt, ComputeConfig(workers=0))
+
+
+def test_unreachable_scheduler_is_a_clear_error():
+    cfg = ComputeConfig(scheduler="tcp://127.0.0.1:9", connect_timeout_s=2)
+    with pytest.raises(InputError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 "
+                                         r"within 2 s .*leave out --scheduler"):
+        make_client(cfg)
