@@ -36,7 +36,7 @@ class MediaPipeConfig:
     static_image_mode: bool = True
 
 
-def _import_mediapipe():  # noqa: ANN202 - returns the module
+def import_mediapipe():  # noqa: ANN202 - returns the module
     # Keep MediaPipe's C++ logging (glog/absl INFO lines) out of the user's terminal.
     os.environ.setdefault("GLOG_minloglevel", "2")
     try:
@@ -59,7 +59,7 @@ class MediaPipeBackend:
 
     def __init__(self, config: MediaPipeConfig | None = None) -> None:
         self.config = config or MediaPipeConfig()
-        mp = _import_mediapipe()
+        mp = import_mediapipe()
         self.version = str(mp.__version__)
         if self.config.model_complexity != 1:
             raise MissingDependencyError(

@@ -96,11 +96,28 @@ def plan_sequences(dataset: Path, config: KeypointsConfig) -> list[str]:
     return chosen
 
 
+def check_source(config: KeypointsConfig) -> None:
+    """Fail once, before any unit starts, when the keypoint source cannot work at all."""
+    if config.source == "vibe-output":
+        from musclekit.pipelines.keypoints import vibe_output as vo
+
+        vo.choose_track(vo.load_vibe_output(Path(config.vibe_output)), config.track)
+    elif config.source == "vibe":
+        from musclekit.pipelines.keypoints.vibe_runner import check_vibe_install
+
+        check_vibe_install(config.vibe_root, config.vibe_python)
+    else:
+        from musclekit.pipelines.keypoints.mediapipe_backend import import_mediapipe
+
+        import_mediapipe()
+
+
 def run_keypoints(dataset: Path, config: KeypointsConfig,
                   on_result: Callable[[str, str, Any], None] | None = None) -> RunReport:
     """Extract keypoints for every selected sequence; finished sequences are skipped."""
     dataset = Path(dataset)
     chosen = plan_sequences(dataset, config)
+    check_source(config)
     ds = open_dataset(dataset)
     writer = DatasetWriter.create_or_open(dataset, streams=keypoint_streams(ds.streams[FRAMES_STREAM]))
     units = [Unit(id=unit_id_for(s), payload={"dataset": str(dataset), "sequence_id": s,
