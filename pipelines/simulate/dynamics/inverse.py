@@ -1,0 +1,167 @@
+"""The `inverse` method: estimated ground forces as external loads, then MocoInverse.
+
+Kinematics are prescribed (filtered IK coordinates); MocoInverse finds muscle activations
+(DeGroote-Fregly muscles, rigid tendons) that, with the estimated ground reaction forces,
+reproduce the motion's generalized forces with the least squared activations. Residual
+actuators at the pelvis and reserve actuators at the joints take up what remains; both are
+reported (the goal for pelvis residual forces is < 5 % of body weight).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .chunks import Chunk
+from .grf import GRF_CHANNELS, GRF_UNITS, estimate_grf, write_external_loads
+from .motion import Motion, lowpass, read_mot, write_mot
+from .prep import PreparedModel
+from .result import ChunkOutput, ChunkReport
+
+
+@dataclass
+class SolveSettings:
+    """Solver settings (MinT: 50 mesh points per second, tolerance 1e-3, <= 2500 iterations)."""
+
+    mesh_per_s: float = 50.0
+    tolerance: float = 1e-3
+    max_iterations: int = 2500
+    filter_hz: float = 6.0
+    contact_height_m: float = 0.04
+    # track method
+    track_weights: dict | None = None
+
+
+def load_motion(prep: PreparedModel, prep_folder: Path, motion_path: str | Path) -> Motion:
+    """The IK motion in SI units, with the model's rotational coordinates converted."""
+    import opensim as osim
+
+    model = osim.Model(str(prep_folder / prep.model_path))
+    cset = model.getCoordinateSet()
+    rotational = {
+        cset.get(i).getName() for i in range(cset.getSize()) if cset.get(i).getMotionType() == 1
+    }
+    return read_mot(motion_path, rotational=rotational)
+
+
+def _residual_summary(values: np.ndarray, names: list[str], prep: PreparedModel) -> tuple[float, float]:
+    trans = [i for i, n in enumerate(names) if n.startswith("residual_pelvis_t")]
+    rot = [i for i, n in enumerate(names) if n.startswith("residual_") and i not in trans]
+    f = float(np.nanmax(np.abs(values[:, trans]))) if trans else float("nan")
+    m = float(np.nanmax(np.abs(values[:, rot]))) if rot else float("nan")
+    return f, m
+
+
+def solve_inverse_chunk(
+    prep_folder: Path, motion_path: str | Path, chunk: Chunk, settings: SolveSettings, work: Path
+) -> tuple[ChunkReport, ChunkOutput | None]:
+    """Solve one chunk with MocoInverse; a non-converged solve is a failed report (no output)."""
+    import opensim as osim
+
+    prep = PreparedModel.load(prep_folder)
+    model_file = str(prep_folder / prep.model_path)
+    report = ChunkReport(
+        sequence_id=chunk.sequence_id, chunk=chunk.index, method="inverse", status="failed",
+        core_start_s=chunk.core_start_s, core_end_s=chunk.core_end_s,
+        solve_start_s=chunk.solve_start_s, solve_end_s=chunk.solve_end_s,
+    )
+    motion = lowpass(load_motion(prep, prep_folder, motion_path), settings.filter_hz)
+    work.mkdir(parents=True, exist_ok=True)
+    est = estimate_grf(
+        model_file, motion, feet={s: tuple(b) for s, b in prep.feet.items()},
+        contact_height_m=settings.contact_height_m,
+    )
+    # Data for the window plus a few samples either side, so splines are well defined.
+    dt = float(np.median(np.diff(motion.time_s)))
+    lo, hi = chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt
+    keep = (est.time_s >= lo - 1e-9) & (est.time_s <= hi + 1e-9)
+    from .grf import GrfEstimate
+
+    est_w = GrfEstimate(est.time_s[keep], est.values[keep], est.total_force_n[keep],
+                        est.total_moment_nm[keep], est.contact[keep])
+    write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
+    kin = motion.window(lo, hi)
+    write_mot(work / "coordinates.mot", kin)
+
+    mp = osim.ModelProcessor(model_file)
+    mp.append(osim.ModOpAddExternalLoads(str(work / "grf.xml")))
+    mp.append(osim.ModOpIgnoreTendonCompliance())
+    model = osim.Model(model_file)
+    if any(model.getMuscles().get(i).getConcreteClassName() != "DeGrooteFregly2016Muscle"
+           for i in range(model.getMuscles().getSize())):
+        mp.append(osim.ModOpReplaceMusclesWithDeGrooteFregly2016())
+    mp.append(osim.ModOpIgnorePassiveFiberForcesDGF())
+    mp.append(osim.ModOpScaleActiveFiberForceCurveWidthDGF(1.5))
+    inv = osim.MocoInverse()
+    inv.setName(f"inverse_{chunk.index}")
+    inv.setModel(mp)
+    tp = osim.TableProcessor(str(work / "coordinates.mot"))
+    tp.append(osim.TabOpUseAbsoluteStateNames())
+    inv.setKinematics(tp)
+    inv.set_initial_time(chunk.solve_start_s)
+    inv.set_final_time(chunk.solve_end_s)
+    inv.set_mesh_interval(1.0 / settings.mesh_per_s)
+    inv.set_kinematics_allow_extra_columns(True)
+    inv.set_convergence_tolerance(settings.tolerance)
+    inv.set_max_iterations(settings.max_iterations)
+    inv.set_output_paths(0, r".*\|tendon_force")
+    inv.set_output_paths(1, r".*(residual|reserve)_.*\|actuation")
+    start = time.perf_counter()
+    solution = inv.solve()
+    report.solve_time_s = time.perf_counter() - start
+    sol = solution.getMocoSolution()
+    if sol.isSealed():
+        sol.unseal()
+    report.iterations = int(sol.getNumIterations())
+    report.objective = float(sol.getObjective())
+    if not sol.success():
+        report.reason = f"solver did not converge: {sol.getStatus()} after {report.iterations} iterations"
+        return report, None
+
+    time_s = np.asarray(sol.getTimeMat()).ravel()
+    states = np.asarray(sol.getStatesTrajectoryMat())
+    state_names = list(sol.getStateNames())
+    act = np.column_stack([states[:, state_names.index(f"/forceset/{m}/activation")]
+                           for m in prep.muscles])
+    outputs = solution.getOutputs()
+    out_names = list(outputs.getColumnLabels())
+    out_time = np.asarray(outputs.getIndependentColumn())
+    out_vals = outputs.getMatrix().to_numpy()
+
+    def out_col(label: str) -> np.ndarray:
+        return np.interp(time_s, out_time, out_vals[:, out_names.index(label)])
+
+    forces = np.column_stack([out_col(f"/forceset/{m}|tendon_force") for m in prep.muscles])
+    res_names = list(prep.residuals) + list(prep.reserves)
+    res = np.column_stack([out_col(f"/forceset/{a}|actuation") for a in res_names])
+    res_units = ["N" if n.startswith("residual_pelvis_t") else "N m" for n in prep.residuals]
+    model.initSystem()
+    cset = model.getCoordinateSet()
+    res_units += [
+        "N" if cset.get(c).getMotionType() == 2 else "N m" for c in prep.reserves.values()
+    ]
+    coord_names = [c for c in prep.coordinates if c in motion.names]
+    q = np.column_stack([np.interp(time_s, kin.time_s, kin.column(c)) for c in coord_names])
+    grf = np.column_stack([np.interp(time_s, est_w.time_s, est_w.values[:, i])
+                           for i in range(len(GRF_CHANNELS))])
+    q_units = ["m" if cset.get(c).getMotionType() == 2 else "rad" for c in coord_names]
+    report.max_residual_force_n, report.max_residual_moment_nm = _residual_summary(
+        res, res_names, prep
+    )
+    report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
+    report.status = "converged"
+    report.extra = {"contact_share": est_w.contact.mean(axis=0).tolist()}
+    output = ChunkOutput(
+        time_s=time_s,
+        values={"activations": act, "muscle_forces": forces, "grf": grf,
+                "joint_angles_solved": q, "residuals": res},
+        channels={"activations": prep.muscles, "muscle_forces": prep.muscles,
+                  "grf": list(GRF_CHANNELS), "joint_angles_solved": coord_names,
+                  "residuals": res_names},
+        units={"activations": [""] * len(prep.muscles), "muscle_forces": ["N"] * len(prep.muscles),
+               "grf": list(GRF_UNITS), "joint_angles_solved": q_units, "residuals": res_units},
+    )
+    return report, output

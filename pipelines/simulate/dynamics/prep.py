@@ -1,0 +1,353 @@
+"""Per-model preparation, done once per scaled model and reused by all its chunks.
+
+OpenSim objects do not pickle, so the result is a folder: the prepared `.osim` (locked
+coordinates welded, contact forces removed for the inverse method, residual actuators on the
+root and reserve actuators elsewhere, polynomial muscle paths) and a `prep.json` describing
+it. The folder name holds a hash of the input model and the settings, so a finished
+preparation is found again on a rerun and shared by every sequence of the same subject.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from musclekit.errors import InputError
+
+from .grf import DEFAULT_FEET, root_joint
+
+CONTACT_FORCE_CLASSES = (
+    "SmoothSphereHalfSpaceForce",
+    "HuntCrossleyForce",
+    "ElasticFoundationForce",
+)
+
+
+@dataclass
+class PrepSettings:
+    """What the preparation depends on (part of the cache key)."""
+
+    method: str = "inverse"
+    polynomial_paths: bool = True
+    path_fit_range_deg: float = 25.0
+    path_fit_max_order: int = 5
+    path_fit_samples_per_frame: int = 10
+    path_fit_frame_step: int = 5  # use every n-th IK frame as a fitting centre
+    residual_optimal_force: float = 10.0
+    reserve_optimal_force: float = 1.0
+    torque_optimal_force: float = 250.0  # coordinates no muscle crosses (trunk, arms)
+    feet: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_FEET))
+
+
+@dataclass
+class PreparedModel:
+    """The prepared model's description (JSON in `<folder>/prep.json`)."""
+
+    model_path: str
+    source_model: str
+    method: str
+    muscles: list[str]
+    coordinates: list[str]
+    root_coordinates: list[str]
+    residuals: list[str]  # actuator names on the root, same order as root_coordinates
+    reserves: dict[str, str]  # actuator name -> coordinate
+    welded_joints: list[str]
+    feet: dict[str, list[str]]
+    apply_body: dict[str, str]  # side -> body the estimated ground force is applied to
+    mass_kg: float
+    contact_forces: list[str]
+    polynomial_paths: bool
+    path_fit: dict
+    seconds: float
+
+    @classmethod
+    def load(cls, folder: str | Path) -> PreparedModel:
+        return cls(**json.loads((Path(folder) / "prep.json").read_text()))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_key(model_path: str | Path, settings: PrepSettings) -> str:
+    blob = _sha256(Path(model_path)) + json.dumps(asdict(settings), sort_keys=True, default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def check_model(model_path: str | Path, settings: PrepSettings) -> None:
+    """Refuse models the methods cannot use, with what to do about it."""
+    import opensim as osim
+
+    path = Path(model_path)
+    if not path.is_file():
+        raise InputError(f"model file not found: {path}")
+    model = osim.Model(str(path))
+    if model.getMuscles().getSize() == 0:
+        raise InputError(
+            f"model {path} has no muscles: the muscle-driven methods need a musculoskeletal "
+            "model (e.g. OpenCap's LaiUhlrich2022 or Rajagopal2015)"
+        )
+    bodies = model.getBodySet()
+    for side, names in settings.feet.items():
+        if not any(bodies.contains(n) for n in names):
+            raise InputError(
+                f"model {path} has none of the {side} foot bodies {list(names)}: ground "
+                "reaction forces need the feet; pass the model's foot body names"
+            )
+    if settings.method == "track":
+        geoms = model.getContactGeometrySet()
+        foot = {n for names in settings.feet.values() for n in names}
+        spheres = [
+            geoms.get(i)
+            for i in range(geoms.getSize())
+            if geoms.get(i).getConcreteClassName() == "ContactSphere"
+            and geoms.get(i).getFrame().findBaseFrame().getName() in foot
+        ]
+        forces = model.getForceSet()
+        n_contact = sum(
+            forces.get(i).getConcreteClassName() in CONTACT_FORCE_CLASSES
+            for i in range(forces.getSize())
+        )
+        if not spheres or n_contact == 0:
+            raise InputError(
+                f"model {path} has no foot contact spheres with contact forces: the track "
+                "method needs them (e.g. OpenCap's LaiArnoldModified2017_contacts.osim); use "
+                "--method inverse for a model without contact"
+            )
+
+
+def _coupled_dependents(model) -> set[str]:
+    out = set()
+    cs = model.getConstraintSet()
+    for i in range(cs.getSize()):
+        c = cs.get(i)
+        if c.getConcreteClassName() == "CoordinateCouplerConstraint":
+            ccc = osim_cast(c, "CoordinateCouplerConstraint")
+            out.add(ccc.getDependentCoordinateName())
+    return out
+
+
+def osim_cast(obj, class_name: str):
+    import opensim as osim
+
+    return getattr(osim, class_name).safeDownCast(obj)
+
+
+def _muscled_coordinates(model, state, coords: list[str]) -> set[str]:
+    """Coordinates at least one muscle has a moment arm about (at the default pose)."""
+    muscles = model.getMuscles()
+    cset = model.getCoordinateSet()
+    out = set()
+    for i in range(muscles.getSize()):
+        path = muscles.get(i).getGeometryPath()
+        for name in coords:
+            if name in out:
+                continue
+            if abs(path.computeMomentArm(state, cset.get(name))) > 1e-5:
+                out.add(name)
+    return out
+
+
+def prepare_model(
+    model_path: str | Path,
+    cache_dir: str | Path,
+    settings: PrepSettings,
+    fit_motion_path: str | Path | None = None,
+) -> Path:
+    """Prepare `model_path` once (cached in `cache_dir/<key>/`); returns the folder.
+
+    fit_motion_path: IK .mot whose poses centre the polynomial path fit (needed when
+    `settings.polynomial_paths`).
+    """
+    import opensim as osim
+
+    check_model(model_path, settings)
+    folder = Path(cache_dir) / cache_key(model_path, settings)
+    if (folder / "prep.json").is_file():
+        return folder
+    start = time.perf_counter()
+    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+
+    model = osim.Model(str(model_path))
+    state = model.initSystem()
+    cset = model.getCoordinateSet()
+
+    # Locked coordinates must become welds (Moco does not support locked coordinates); a
+    # joint is welded only when all its coordinates are locked.
+    locked = {cset.get(i).getName() for i in range(cset.getSize()) if cset.get(i).getLocked(state)}
+    weld = []
+    joints = model.getJointSet()
+    for i in range(joints.getSize()):
+        j = joints.get(i)
+        names = [j.get_coordinates(k).getName() for k in range(j.numCoordinates())]
+        if names and all(n in locked for n in names):
+            weld.append(j.getAbsolutePathString())
+    # Actuators on welded coordinates must go first, else the model no longer connects.
+    forces = model.updForceSet()
+    contact = []
+    for i in reversed(range(forces.getSize())):
+        f = forces.get(i)
+        cls = f.getConcreteClassName()
+        if cls == "CoordinateActuator":
+            ca = osim.CoordinateActuator.safeDownCast(f)
+            if ca.get_coordinate() in locked:
+                forces.remove(i)
+        elif cls in CONTACT_FORCE_CLASSES:
+            contact.append(f.getName())
+            if settings.method == "inverse":
+                forces.remove(i)
+    if weld:
+        mp = osim.ModelProcessor(model)
+        names = osim.StdVectorString()
+        for w in weld:
+            names.append(w)
+        mp.append(osim.ModOpReplaceJointsWithWelds(names))
+        model = mp.process()
+    state = model.initSystem()
+    cset = model.getCoordinateSet()
+    coords = [cset.get(i).getName() for i in range(cset.getSize())]
+    root = root_joint(model)
+    root_coords = [root.get_coordinates(i).getName() for i in range(6)]
+    dependents = _coupled_dependents(model)
+    actuated = set()
+    forces = model.getForceSet()
+    for i in range(forces.getSize()):
+        ca = osim.CoordinateActuator.safeDownCast(forces.get(i))
+        if ca is not None:
+            actuated.add(ca.get_coordinate())
+    muscled = _muscled_coordinates(model, state, coords)
+
+    residuals = []
+    for c in root_coords:
+        a = osim.CoordinateActuator(c)
+        a.setName(f"residual_{c}")
+        a.setOptimalForce(settings.residual_optimal_force)
+        a.setMinControl(-float("inf"))
+        a.setMaxControl(float("inf"))
+        model.addForce(a)
+        residuals.append(a.getName())
+    reserves = {}
+    for c in coords:
+        if c in root_coords or c in dependents or c in actuated:
+            continue
+        a = osim.CoordinateActuator(c)
+        a.setName(f"reserve_{c}")
+        a.setOptimalForce(
+            settings.reserve_optimal_force if c in muscled else settings.torque_optimal_force
+        )
+        a.setMinControl(-float("inf"))
+        a.setMaxControl(float("inf"))
+        model.addForce(a)
+        reserves[a.getName()] = c
+    model.finalizeConnections()
+    state = model.initSystem()
+    muscles = [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]
+    bodies = model.getBodySet()
+    feet = {s: [n for n in names if bodies.contains(n)] for s, names in settings.feet.items()}
+    mass = model.getTotalMass(state)
+    prepared = tmp / "model.osim"
+    model.printToXML(str(prepared))
+
+    path_fit: dict = {}
+    if settings.polynomial_paths:
+        if fit_motion_path is None:
+            raise InputError("polynomial muscle paths need an IK motion to fit around")
+        path_fit = fit_polynomial_paths(prepared, fit_motion_path, tmp / "paths", settings)
+        mp = osim.ModelProcessor(str(prepared))
+        mp.append(osim.ModOpReplacePathsWithFunctionBasedPaths(path_fit["file"]))
+        fitted = mp.process()
+        fitted.finalizeConnections()
+        fitted.printToXML(str(prepared))
+        path_fit["file"] = str(Path(path_fit["file"]).relative_to(tmp))
+
+    info = PreparedModel(
+        model_path="model.osim",
+        source_model=str(Path(model_path).resolve()),
+        method=settings.method,
+        muscles=muscles,
+        coordinates=coords,
+        root_coordinates=root_coords,
+        residuals=residuals,
+        reserves=reserves,
+        welded_joints=weld,
+        feet=feet,
+        apply_body={s: names[0] for s, names in feet.items()},
+        mass_kg=mass,
+        contact_forces=contact if settings.method == "track" else [],
+        polynomial_paths=settings.polynomial_paths,
+        path_fit=path_fit,
+        seconds=time.perf_counter() - start,
+    )
+    (tmp / "prep.json").write_text(json.dumps(asdict(info), indent=2))
+    # Atomic publish: a concurrent preparation of the same model simply loses the race.
+    try:
+        os.replace(tmp, folder)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def fit_polynomial_paths(
+    model_path: Path, motion_path: str | Path, out_dir: Path, settings: PrepSettings
+) -> dict:
+    """Fit polynomial muscle-tendon lengths / moment arms around the poses of a motion with
+    OpenSim's PolynomialPathFitter; returns {"file", "seconds", "frames"}."""
+    import opensim as osim
+
+    from .motion import read_mot
+
+    model = osim.Model(str(model_path))
+    state = model.initSystem()
+    cset = model.getCoordinateSet()
+    rotational = {
+        cset.get(i).getName()
+        for i in range(cset.getSize())
+        if cset.get(i).getMotionType() == 1  # Rotational
+    }
+    motion = read_mot(motion_path, rotational=rotational)
+    step = max(1, settings.path_fit_frame_step)
+    table = osim.TimeSeriesTable()
+    labels = osim.StdVectorString()
+    cols = []
+    for i in range(cset.getSize()):
+        c = cset.get(i)
+        if c.getLocked(state):
+            continue
+        labels.append(c.getAbsolutePathString() + "/value")
+        cols.append(c.getName())
+    table.setColumnLabels(labels)
+    table.addTableMetaDataString("inDegrees", "no")
+    for k in range(0, len(motion.time_s), step):
+        row = osim.RowVector(len(cols), 0.0)
+        for j, n in enumerate(cols):
+            if n in motion.names:
+                row[j] = float(motion.values[k, motion.names.index(n)])
+            else:
+                row[j] = cset.get(n).getDefaultValue()
+        table.appendRow(float(motion.time_s[k]), row)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fitter = osim.PolynomialPathFitter()
+    fitter.setModel(osim.ModelProcessor(model))
+    fitter.setCoordinateValues(osim.TableProcessor(table))
+    fitter.setOutputDirectory(str(out_dir))
+    fitter.setMaximumPolynomialOrder(settings.path_fit_max_order)
+    fitter.setNumSamplesPerFrame(settings.path_fit_samples_per_frame)
+    r = settings.path_fit_range_deg
+    fitter.setGlobalCoordinateSamplingBounds(osim.Vec2(-r, r))
+    start = time.perf_counter()
+    fitter.run()
+    files = sorted(out_dir.glob("*_FunctionBasedPathSet.xml"))
+    if not files:
+        raise InputError(f"polynomial path fitting wrote no path set into {out_dir}")
+    return {"file": str(files[0]), "seconds": time.perf_counter() - start, "frames": table.getNumRows()}

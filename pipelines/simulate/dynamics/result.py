@@ -1,0 +1,81 @@
+"""One chunk's solution on disk: `<name>.npz` arrays + `<name>.json` report, written
+atomically (temporary name, then rename) so a crash never leaves a half result."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+STREAMS = ("activations", "muscle_forces", "grf", "joint_angles_solved", "residuals")
+
+
+@dataclass
+class ChunkReport:
+    """The per-chunk row of the `chunks` table."""
+
+    sequence_id: str
+    chunk: int
+    method: str
+    status: str  # "converged" | "failed"
+    reason: str = ""
+    iterations: int = -1
+    objective: float = float("nan")
+    solve_time_s: float = float("nan")
+    tracking_error_rad: float = float("nan")  # RMS over rotational coordinates (track only)
+    max_residual_force_n: float = float("nan")
+    max_residual_moment_nm: float = float("nan")
+    max_residual_force_bw: float = float("nan")  # as a share of body weight
+    core_start_s: float = float("nan")
+    core_end_s: float = float("nan")
+    solve_start_s: float = float("nan")
+    solve_end_s: float = float("nan")
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ChunkOutput:
+    """Solution arrays: time_s (N,), per stream values (N, C) and channel names."""
+
+    time_s: np.ndarray
+    values: dict[str, np.ndarray]
+    channels: dict[str, list[str]]
+    units: dict[str, list[str]]
+
+
+def save_chunk(folder: Path, name: str, report: ChunkReport, output: ChunkOutput | None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if output is not None:
+        tmp = folder / f".{name}.{os.getpid()}.npz"
+        arrays = {"time_s": output.time_s}
+        arrays.update({f"values__{k}": v for k, v in output.values.items()})
+        np.savez(tmp, **arrays)
+        meta = {"channels": output.channels, "units": output.units}
+        tmpj = folder / f".{name}.{os.getpid()}.meta.json"
+        tmpj.write_text(json.dumps(meta))
+        os.replace(tmp, folder / f"{name}.npz")
+        os.replace(tmpj, folder / f"{name}.meta.json")
+    tmpr = folder / f".{name}.{os.getpid()}.json"
+    tmpr.write_text(json.dumps(asdict(report), default=float))
+    os.replace(tmpr, folder / f"{name}.json")  # written last: the chunk's completion record
+
+
+def load_report(folder: Path, name: str) -> ChunkReport | None:
+    p = folder / f"{name}.json"
+    if not p.is_file():
+        return None
+    return ChunkReport(**json.loads(p.read_text()))
+
+
+def load_output(folder: Path, name: str) -> ChunkOutput | None:
+    p = folder / f"{name}.npz"
+    if not p.is_file():
+        return None
+    meta = json.loads((folder / f"{name}.meta.json").read_text())
+    with np.load(p) as z:
+        values = {k.split("__", 1)[1]: z[k] for k in z.files if k.startswith("values__")}
+        time_s = z["time_s"]
+    return ChunkOutput(time_s, values, meta["channels"], meta["units"])
