@@ -29,6 +29,7 @@ _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.dataset",
     "musclekit.cli.demo",
     "musclekit.cli.keypoints",
+    "musclekit.cli.train",
 )
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from musclekit.pipelines.train.models import ModelOptions
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from musclekit.errors import InputError
+from musclekit.pipelines.train.models import ModelOptions
 
 
 class TrainConfig(BaseModel):

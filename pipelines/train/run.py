@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from musclekit.pipelines.train.config import TrainConfig
-from musclekit.pipelines.train.normalization import Normalizer
-from musclekit.pipelines.train.sources import StreamChoice
 
 from musclekit._version import __version__
 from musclekit.errors import InputError
+from musclekit.pipelines.train.config import TrainConfig
+from musclekit.pipelines.train.normalization import Normalizer
+from musclekit.pipelines.train.sources import StreamChoice
 
 RUN_FORMAT = "musclekit-train-run"
 RUN_FORMAT_VERSION = 1

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from musclekit.pipelines.train.table import Clip, FrameTable
-from musclekit.pipelines.train.windows import common_grid, resample_to_grid
 
 from musclekit.dataset import Dataset, Flag
 from musclekit.errors import InputError
+from musclekit.pipelines.train.table import Clip, FrameTable
+from musclekit.pipelines.train.windows import common_grid, resample_to_grid
 
 MOTION_FAMILIES = ("keypoints3d", "markers", "joint_angles", "smpl", "keypoints2d")
 MUSCLE_FAMILIES = ("activations", "semg", "muscle_forces")
@@ -33,6 +33,7 @@ class StreamChoice:
     family: str
     channels: list[str]
     components: list[str]  # [] for scalar families
+    units: list[str] | None = None  # per channel, as the dataset declares them
 
     @property
     def features(self) -> list[str]:
@@ -42,17 +43,18 @@ class StreamChoice:
 
     def to_dict(self) -> dict:
         return {"stream": self.stream, "family": self.family, "channels": self.channels,
-                "components": self.components}
+                "components": self.components, "units": self.units}
 
     @classmethod
     def from_dict(cls, d: dict) -> StreamChoice:
-        return cls(d["stream"], d["family"], list(d["channels"]), list(d["components"]))
+        return cls(d["stream"], d["family"], list(d["channels"]), list(d["components"]),
+                   d.get("units"))
 
 
 def _choice(ds: Dataset, stream: str) -> StreamChoice:
     spec = ds.streams[stream]
     comps = [c for c in spec.components if c not in SKIPPED_COMPONENTS]
-    return StreamChoice(stream, spec.family, list(spec.channels), comps)
+    return StreamChoice(stream, spec.family, list(spec.channels), comps, list(spec.units))
 
 
 def choose_stream(ds: Dataset, wanted: str | None, families: tuple[str, ...], role: str,
@@ -104,7 +106,8 @@ def match_stream(ds: Dataset, want: StreamChoice, role: str) -> StreamChoice:
     missing_comps = [k for k in want.components if k not in spec.components]
     if missing_comps:
         raise InputError(f"stream {name!r} lacks components {missing_comps} the model uses")
-    return StreamChoice(name, want.family, list(want.channels), list(want.components))
+    return StreamChoice(name, want.family, list(want.channels), list(want.components),
+                        want.units)
 
 
 def _frames(ds: Dataset, choice: StreamChoice, seq: str, keep_flagged: bool

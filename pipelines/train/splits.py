@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from musclekit.pipelines.train.table import FrameTable
 
 from musclekit.errors import InputError
+from musclekit.pipelines.train.table import FrameTable
 
 UNUSED, TRAIN, VAL, TEST = 0, 1, 2, 3
 SPLIT_CODES = {"train": TRAIN, "val": VAL, "test": TEST}

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
+
+from musclekit.dataset import open_dataset
+from musclekit.errors import InputError
 from musclekit.pipelines.train.config import TrainConfig
 from musclekit.pipelines.train.loader import WindowDataset
 from musclekit.pipelines.train.models import ModelShape, build_model
@@ -31,10 +35,6 @@ from musclekit.pipelines.train.sources import TASKS, StreamChoice, choose_stream
 from musclekit.pipelines.train.splits import TEST, TRAIN, VAL, SplitSpec, assign_splits
 from musclekit.pipelines.train.table import FrameTable
 from musclekit.pipelines.train.windows import longest_run, non_overlapping, valid_window_starts
-from torch import nn
-
-from musclekit.dataset import open_dataset
-from musclekit.errors import InputError
 from musclekit.progress import console, make_progress
 
 BOUNDED_FAMILIES = ("activations",)

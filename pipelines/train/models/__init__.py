@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from torch import nn
+
 from musclekit.pipelines.train.models.common import ModelOptions, ModelShape
 from musclekit.pipelines.train.models.lstm import LSTMModel
 from musclekit.pipelines.train.models.mia import MIAModel
 from musclekit.pipelines.train.models.mint import MinTModel
 from musclekit.pipelines.train.models.retrieval import ConstantBaseline, RetrievalBaseline
-from torch import nn
 
 MODELS: dict[str, type[nn.Module]] = {"mia": MIAModel, "mint": MinTModel, "lstm": LSTMModel}
 

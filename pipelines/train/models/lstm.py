@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from musclekit.pipelines.train.models.common import (
     ModelOptions,
     ModelShape,
     SubjectConditioning,
     output_activation,
 )
-from torch import nn
 
 DEFAULTS = ModelOptions(width=128, layers=2)
 

@@ -9,6 +9,8 @@ motion from muscles).
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from musclekit.pipelines.train.models.common import (
     ModelOptions,
     ModelShape,
@@ -16,7 +18,6 @@ from musclekit.pipelines.train.models.common import (
     output_activation,
     transformer_encoder,
 )
-from torch import nn
 
 DEFAULTS = ModelOptions(width=128, layers=4, heads=8, kernel_frames=9)
 

@@ -8,6 +8,8 @@ Defaults are small for CPU work; the paper's best model is width 256, 16 layers,
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from musclekit.pipelines.train.models.common import (
     ModelOptions,
     ModelShape,
@@ -16,7 +18,6 @@ from musclekit.pipelines.train.models.common import (
     sinusoidal_positions,
     transformer_encoder,
 )
-from torch import nn
 
 DEFAULTS = ModelOptions(width=64, layers=2, heads=4, kernel_frames=3)
 

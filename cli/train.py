@@ -1,0 +1,120 @@
+"""Model commands: train, evaluate, predict, edit (lightweight PyTorch on dataset shards)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from musclekit.progress import console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("predict")(predict)
+    app.command("edit")(edit)
+
+
+def _print_overall(overall: dict[str, dict], title: str) -> None:
+    table = Table(title=title)
+    for col in ("model", "RMSE", "PCC", "SMAPE (%)", "windows"):
+        table.add_column(col)
+    for name, m in overall.items():
+        table.add_row(name, f"{m['rmse']:.4g}", f"{m['pcc']:.3f}", f"{m['smape']:.1f}",
+                      str(m["n_windows"]))
+    console.print(table)
+
+
+def train(
+    dataset: Path = typer.Argument(..., help="Dataset folder with an input and a target stream."),
+    out: Path = typer.Option(..., "--out", help="Run folder (rerun the same command to resume)."),
+    task: str = typer.Option("motion-to-muscle", help="motion-to-muscle or muscle-to-motion."),
+    model: str = typer.Option("mia", help="mia, mint or lstm."),
+    input_stream: str = typer.Option(None, "--input", help="Input stream (default: chosen by family)."),
+    target_stream: str = typer.Option(None, "--target", help="Target stream (default: chosen by family)."),
+    window: int = typer.Option(30, help="Window length in frames (MIA 30 at 10 Hz, MinT 28 at 20 Hz)."),
+    rate: float = typer.Option(None, help="Frame rate in Hz (default: the target stream's rate)."),
+    stride: int = typer.Option(1, help="Stride between training windows in frames."),
+    split: str = typer.Option("random", help="random | clips | leave-exercise-out:LABEL | "
+                              "leave-subject-out:SUBJECT | file:PATH"),
+    test_fraction: float = typer.Option(0.2, help="Test share of the random split."),
+    val_fraction: float = typer.Option(0.1, help="Validation share of the training blocks."),
+    condition_on_subject: bool = typer.Option(False, help="MIA's subject-conditional variant."),
+    keep_flagged: bool = typer.Option(False, help="Use frames flagged by quality checks."),
+    loss: str = typer.Option("mse", help="mse, l1 or smooth_l1."),
+    lr: float = typer.Option(1e-3, help="Learning rate (AdamW)."),
+    batch_size: int = typer.Option(64, help="Windows per batch."),
+    max_steps: int = typer.Option(2000, help="Optimiser steps."),
+    time_budget: float = typer.Option(None, help="Stop after this many seconds of training."),
+    eval_every: int = typer.Option(100, help="Validate every N steps."),
+    patience: int = typer.Option(10, help="Stop after N validations without improvement."),
+    seed: int = typer.Option(0, help="Seed of splits, initialisation and shuffling."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    amp: bool = typer.Option(True, help="Mixed precision on CUDA."),
+    width: int = typer.Option(None, help="Model width (default per model)."),
+    layers: int = typer.Option(None, help="Transformer / LSTM layers."),
+    heads: int = typer.Option(None, help="Attention heads."),
+    kernel: int = typer.Option(None, help="Convolution kernel in frames."),
+    dropout: float = typer.Option(0.1, help="Dropout."),
+    evaluate_after: bool = typer.Option(True, "--evaluate/--no-evaluate",
+                                        help="Evaluate on the test split when done."),
+) -> None:
+    """Train a model mapping motion to muscles (or back) on a dataset's windows."""
+    from musclekit.pipelines.train.config import TrainConfig
+    from musclekit.pipelines.train.evaluate import evaluate_run
+    from musclekit.pipelines.train.training import train as run_training
+
+    config = TrainConfig.checked(
+        dataset=str(dataset.resolve()), task=task, input_stream=input_stream,
+        target_stream=target_stream, model=model, width=width, layers=layers, heads=heads,
+        kernel_frames=kernel, dropout=dropout, window_frames=window, rate_hz=rate,
+        train_stride_frames=stride, split=split, test_fraction=test_fraction,
+        val_fraction=val_fraction, condition_on_subject=condition_on_subject,
+        keep_flagged=keep_flagged, loss=loss, lr=lr, batch_size=batch_size,
+        max_steps=max_steps, time_budget_s=time_budget, eval_every_steps=eval_every,
+        patience_evals=patience, seed=seed, device=device, amp=amp)
+    result = run_training(config, out)
+    console.print(f"windows: {result.n_train_windows} train, {result.n_val_windows} val, "
+                  f"{result.n_test_windows} test")
+    if evaluate_after and result.n_test_windows:
+        ev = evaluate_run(out)
+        _print_overall(ev.overall(), f"test split ({ev.report_dir / 'report.md'})")
+
+
+def evaluate(
+    run: Path = typer.Argument(..., help="Run folder written by `musclekit train`."),
+    dataset: Path = typer.Argument(None, help="Another dataset (default: the run's test split)."),
+    plots: int = typer.Option(3, help="Windows to plot."),
+) -> None:
+    """Metrics (RMSE, PCC, SMAPE) overall, per exercise, per muscle and subset, vs baselines."""
+    from musclekit.pipelines.train.evaluate import evaluate_run
+
+    ev = evaluate_run(run, dataset, n_plots=plots)
+    _print_overall(ev.overall(), str(ev.report_dir / "report.md"))
+
+
+def predict(
+    run: Path = typer.Argument(..., help="Run folder written by `musclekit train`."),
+    dataset: Path = typer.Argument(..., help="Dataset holding the run's input stream."),
+    stream: str = typer.Option(None, help="Name of the new stream (default <target>_predicted)."),
+) -> None:
+    """Write the run's predictions into DATASET as a new stream, with provenance."""
+    from musclekit.pipelines.train.predict import predict_into
+
+    predict_into(run, dataset, stream)
+
+
+def edit(
+    run: Path = typer.Argument(..., help="Motion-to-muscle run (the encoder)."),
+    dataset: Path = typer.Argument(..., help="Dataset holding the motion to edit."),
+    decoder: Path = typer.Option(..., help="Muscle-to-motion run (the decoder)."),
+    muscle: str = typer.Option(..., help="Muscle channel to scale."),
+    scale: float = typer.Option(..., help="Factor for that muscle (e.g. 1.5)."),
+    suffix: str = typer.Option("edited", help="Suffix of the streams written."),
+) -> None:
+    """MIA's motion editing: scale one predicted muscle and decode the recommended motion."""
+    from musclekit.pipelines.train.edit import edit_motion
+
+    edit_motion(run, decoder, dataset, muscle, scale, suffix)
