@@ -1,0 +1,78 @@
+"""Benchmark of `musclekit simulate` dynamics on real OpenCap motion (Apache-2.0 data).
+
+Prepares OpenCap's LaiUhlrich2022 model (80 muscles) once (welds, polynomial muscle paths
+fitted around the motion), then solves chunks of the real squat (or walking) trial with the
+inverse method, one at a time on one core, and prints seconds per 1.68 s chunk, the share
+converged, and the pelvis residuals. The bound from issue 7: inverse <= 60 s per chunk.
+
+    python benchmarks/bench_simulate_dynamics.py [--motion squats|walking] [--chunks 2]
+        [--max-iterations 2500] [--work /tmp/musclekit-bench-dyn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "opencap"
+INVERSE_BOUND_S = 60.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--motion", default="squats", choices=["squats", "walking"])
+    ap.add_argument("--chunks", type=int, default=2)
+    ap.add_argument("--max-iterations", type=int, default=2500)
+    ap.add_argument("--work", default="/tmp/musclekit-bench-dyn")
+    ap.add_argument("--no-polynomial-paths", action="store_true")
+    args = ap.parse_args()
+
+    from musclekit.pipelines.simulate.dynamics.chunks import plan_chunks
+    from musclekit.pipelines.simulate.dynamics.inverse import SolveSettings, solve_inverse_chunk
+    from musclekit.pipelines.simulate.dynamics.motion import read_mot
+    from musclekit.pipelines.simulate.dynamics.prep import PrepSettings, PreparedModel, prepare_model
+
+    mot = DATA / f"{args.motion}1_videoAndMocap.mot"
+    model = DATA / "LaiUhlrich2022.osim"
+    if not mot.is_file() or not model.is_file():
+        raise SystemExit(f"OpenCap data not found under {DATA}")
+    work = Path(args.work)
+    t = time.perf_counter()
+    folder = prepare_model(
+        model, work / "cache",
+        PrepSettings(polynomial_paths=not args.no_polynomial_paths), fit_motion_path=mot,
+    )
+    prep_s = time.perf_counter() - t
+    prep = PreparedModel.load(folder)
+    print(f"model preparation {prep_s:.1f} s (cached: {prep.seconds:.1f} s when built; "
+          f"path fit {prep.path_fit.get('seconds', float('nan')):.1f} s)", flush=True)
+    motion = read_mot(mot)
+    chunks = plan_chunks(args.motion, motion.time_s)
+    # Interior chunks first: they are full 1.68 s windows.
+    order = [c for c in chunks if not c.first and not c.last] + [c for c in chunks if c.first or c.last]
+    rows = []
+    for chunk in order[: args.chunks]:
+        rep, _ = solve_inverse_chunk(
+            folder, mot, chunk, SolveSettings(max_iterations=args.max_iterations),
+            work / f"{args.motion}_chunk{chunk.index}",
+        )
+        rows.append(rep)
+        print(json.dumps({"chunk": chunk.index, "window_s": round(chunk.solve_duration_s, 3),
+                          "status": rep.status, "reason": rep.reason,
+                          "iterations": rep.iterations, "solve_s": round(rep.solve_time_s, 1),
+                          "max_residual_force_bw": rep.max_residual_force_bw,
+                          "max_residual_moment_nm": rep.max_residual_moment_nm}), flush=True)
+    times = sorted(r.solve_time_s for r in rows)
+    med = statistics.median(times)
+    p90 = times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))]
+    conv = sum(r.status == "converged" for r in rows) / len(rows)
+    print(f"inverse, {args.motion}: median {med:.1f} s, p90 {p90:.1f} s per chunk "
+          f"({len(rows)} chunks), converged {conv:.0%}; ratio to the 60 s bound "
+          f"{med / INVERSE_BOUND_S:.2f}")
+
+
+if __name__ == "__main__":
+    main()

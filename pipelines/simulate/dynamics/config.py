@@ -1,0 +1,56 @@
+"""Typed settings of the dynamics stage (`musclekit simulate` after inverse kinematics)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from musclekit.compute import ComputeConfig
+from musclekit.errors import InputError
+
+from .chunks import ChunkPlan
+from .inverse import SolveSettings
+from .prep import PrepSettings
+
+METHODS = ("inverse", "track")
+
+
+@dataclass
+class DynamicsConfig:
+    """Everything `run_dynamics` needs.
+
+    method: "inverse" (estimated ground forces + MocoInverse; default, measured to be fast)
+        or "track" (MocoTrack with foot contact spheres, as MinT / OpenCap).
+    output_rate_hz: rate of every output stream (MinT: 50 fps).
+    chunk_time_limit_s: wall-clock limit of one chunk's solve; past it the chunk is a gap.
+    retry_failed: re-solve chunks that failed in an earlier run (otherwise they are kept).
+    sequences: only these sequence ids (all with kinematics when None).
+    cache_dir: where prepared models live (default `<dataset>/opensim/_dynamics_models`).
+    fail_chunks: chunk ids forced to fail (tests of the gap path only).
+    """
+
+    method: str = "inverse"
+    chunk: ChunkPlan = field(default_factory=ChunkPlan)
+    solve: SolveSettings = field(default_factory=SolveSettings)
+    prep: PrepSettings = field(default_factory=PrepSettings)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
+    output_rate_hz: float = 50.0
+    chunk_time_limit_s: float = 3600.0
+    retry_failed: bool = False
+    sequences: list[str] | None = None
+    cache_dir: str | None = None
+    fail_chunks: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        self.prep.method = self.method
+        self.chunk.validate()
+        if self.output_rate_hz <= 0:
+            raise InputError(f"output rate must be positive, got {self.output_rate_hz} Hz")
+        if self.solve.mesh_per_s <= 0 or self.solve.max_iterations <= 0:
+            raise InputError("mesh points per second and max iterations must be positive")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["compute"] = {"workers": self.compute.workers, "scheduler": self.compute.scheduler}
+        return d
