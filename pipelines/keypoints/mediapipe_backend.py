@@ -15,6 +15,7 @@ Why these settings (measured on this project's test photos, see docs/keypoints.m
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -77,7 +78,10 @@ class MediaPipeBackend:
     def process_one(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(33, 2) px, (33, 3) m, (33,) confidence for one RGB frame, or None if nobody."""
         height, width = frame_rgb.shape[:2]
-        result = self._pose.process(frame_rgb)
+        with warnings.catch_warnings():
+            # mediapipe 0.10.14 calls a protobuf API deprecated upstream on every frame.
+            warnings.filterwarnings("ignore", message=".*GetPrototype.*", category=UserWarning)
+            result = self._pose.process(frame_rgb)
         if result.pose_landmarks is None or result.pose_world_landmarks is None:
             return None
         image = np.array([(lm.x, lm.y, lm.visibility) for lm in result.pose_landmarks.landmark])

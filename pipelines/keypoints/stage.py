@@ -328,21 +328,9 @@ def extract_sequence(payload: dict) -> dict:
 
     inputs: list[str | Path] = [video.path]
     if config.source == "vibe-output":
-        pose, info = _run_vibe_output(video, source, config)
         inputs.append(Path(config.vibe_output))
-    elif config.source == "vibe":
-        pose, info = _run_vibe(video, source, config, seq_id)
-    else:
-        pose, info = _run_mediapipe(video, source, config)
-
-    body = to_body25(pose)
-    windows = clip_windows(len(source), sequence.extra.get("clips"))
-    norm, boxes = normalise_by_clip_box(body.keypoints3d, windows)
-    missing = ~body.detected
-    flags = np.where(missing, np.uint8(Flag.MISSING), np.uint8(0)).astype(np.uint8)
-
-    provenance = Provenance.for_stage("keypoints", config={**config.as_dict(), **info},
-                                      inputs=inputs)
+    # Hash the inputs before the expensive part: a replaced video fails fast.
+    provenance = Provenance.for_stage("keypoints", config=config.as_dict(), inputs=inputs)
     recorded_sha = video.sha256
     measured_sha = provenance.inputs[0].sha256
     if recorded_sha and measured_sha and recorded_sha != measured_sha:
@@ -350,6 +338,21 @@ def extract_sequence(payload: dict) -> dict:
             f"sequence {seq_id!r}: {video.path} is not the video align read (SHA-256 "
             f"{measured_sha[:12]}... instead of {recorded_sha[:12]}...): rerun `musclekit align`"
         )
+
+    if config.source == "vibe-output":
+        pose, info = _run_vibe_output(video, source, config)
+    elif config.source == "vibe":
+        pose, info = _run_vibe(video, source, config, seq_id)
+    else:
+        pose, info = _run_mediapipe(video, source, config)
+    provenance.config = {**provenance.config, **info}
+
+    body = to_body25(pose)
+    windows = clip_windows(len(source), sequence.extra.get("clips"))
+    norm, boxes = normalise_by_clip_box(body.keypoints3d, windows)
+    missing = ~body.detected
+    flags = np.where(missing, np.uint8(Flag.MISSING), np.uint8(0)).astype(np.uint8)
+
     n_detected = int(body.detected.sum())
     meta = {
         **info,
@@ -365,7 +368,7 @@ def extract_sequence(payload: dict) -> dict:
     seq_out = SequenceInfo(id=sequence.id, subject_id=sequence.subject_id, source=sequence.source,
                            label=sequence.label, start_time_ns=sequence.start_time_ns,
                            extra={"keypoints": meta})
-    writer = DatasetWriter.create_or_open(dataset)
+    writer = DatasetWriter.create_or_open(dataset, streams=keypoint_streams(ds.streams[FRAMES_STREAM]))
     with writer.unit(unit_id_for(seq_id), provenance) as unit:
         for name, values in (("keypoints2d", body.keypoints2d), ("keypoints3d", body.keypoints3d),
                              ("keypoints3d_norm", norm)):

@@ -142,11 +142,14 @@ def grid_source_frames(n_native: int, fps: Fraction, grid_hz: float
 def make_aligned_capture(dataset: Path, clip: PersonClip, sequence_id: str = "S01_squat_000",
                          subject_id: str = "S01", grid_hz: float = 10.0,
                          missing_rows: Sequence[int] = (), clip_frames: int | None = None,
-                         video_path_in_extra: Path | None = None) -> Path:
+                         video_path_in_extra: Path | None = None,
+                         n_frames_in_extra: int | None = None) -> Path:
     """Write the `emg` and `frames` streams align would write for `clip` into `dataset`.
 
     missing_rows: grid rows align found no video frame for (source_frame -1, MISSING).
     clip_frames: cut the grid into windows of this many rows in extra["clips"].
+    video_path_in_extra / n_frames_in_extra: record these instead of the clip's (to build
+        datasets that disagree with their video, for tests of bad input).
     """
     time_s, source = grid_source_frames(clip.n_frames, clip.fps, grid_hz)
     n = time_s.shape[0]
@@ -170,7 +173,7 @@ def make_aligned_capture(dataset: Path, clip: PersonClip, sequence_id: str = "S0
         "video": {"path": str(video_path), "sha256": file_sha256(clip.path),
                   "width": clip.width, "height": clip.height,
                   "rotation_deg": clip.rotation_deg, "avg_fps": float(clip.fps),
-                  "n_frames": clip.n_frames},
+                  "n_frames": n_frames_in_extra or clip.n_frames},
         "alignment": {"offset_s": 0.0, "offset_source": "synthetic", "score": None,
                       "drift_s_per_s": 0.0},
     }
