@@ -50,11 +50,12 @@ def stream_schema(spec: StreamSpec) -> pa.Schema:
 def values_to_columns(values: np.ndarray) -> list[pa.Array]:
     """(T, C) or (T, C, K) floats -> one float32 Arrow array per value column, NaN as null."""
     flat = values.reshape(values.shape[0], -1).astype(np.float32, copy=False)
-    columns_major = np.ascontiguousarray(flat.T)
+    any_nan = np.isnan(flat).any(axis=0)
     out = []
-    for col in columns_major:
-        nan = np.isnan(col)
-        out.append(pa.array(col, mask=nan if nan.any() else None, type=VALUE_TYPE))
+    for j in range(flat.shape[1]):
+        # pa.array copies the strided column once; a transposed copy first would double that.
+        col = flat[:, j]
+        out.append(pa.array(col, mask=np.isnan(col) if any_nan[j] else None, type=VALUE_TYPE))
     return out
 
 
