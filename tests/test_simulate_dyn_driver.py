@@ -1,0 +1,147 @@
+"""The dynamics stage over a dataset: chunks on the real solver, gaps, resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("opensim")
+
+sys.path.insert(0, str(Path(__file__).parent))
+from simulate_dyn_fixtures import FEET, make_kinematics_dataset  # noqa: E402
+
+from musclekit.compute import ComputeConfig  # noqa: E402
+from musclekit.dataset import open_dataset  # noqa: E402
+from musclekit.errors import ExitCode, InputError  # noqa: E402
+from musclekit.pipelines.simulate.dynamics import (  # noqa: E402
+    ChunkPlan,
+    DynamicsConfig,
+    PrepSettings,
+    SolveSettings,
+    run_dynamics,
+)
+from musclekit.pipelines.simulate.dynamics.worker import solve_chunk_unit  # noqa: E402
+
+
+def small_config(**kw) -> DynamicsConfig:
+    base = dict(
+        chunk=ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1, min_last_chunk_s=0.3),
+        solve=SolveSettings(mesh_per_s=25, max_iterations=300),
+        prep=PrepSettings(feet=FEET),
+        compute=ComputeConfig(workers=0),
+    )
+    base.update(kw)
+    return DynamicsConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory):
+    """1.2 s squat = 2 chunks; the second forced to fail -> one real solve, one gap."""
+    root = make_kinematics_dataset(tmp_path_factory.mktemp("dyn") / "ds", duration_s=1.2)
+    cfg = small_config(fail_chunks=["S01_squat/chunk0001"])
+    report = run_dynamics(root, cfg)
+    return root, cfg, report
+
+
+def test_outputs_are_written_at_50_fps_with_a_gap(solved) -> None:
+    root, cfg, report = solved
+    assert report.chunks_done == 1 and list(report.chunks_failed) == ["S01_squat/chunk0001"]
+    assert report.exit_code == ExitCode.PARTIAL
+    ds = open_dataset(root)
+    for stream in ("activations", "muscle_forces", "grf", "joint_angles_solved", "residuals"):
+        assert ds.info.streams[stream].rate_hz == 50.0
+    a = ds.sequence_array("activations", "S01_squat")
+    # Trimmed by 0.1 s at both ends, 50 fps.
+    assert a.time_s[0] == pytest.approx(0.1) and a.time_s[-1] == pytest.approx(1.1)
+    assert np.allclose(np.diff(a.time_s), 0.02)
+    gap = a.time_s >= 0.6 - 1e-9
+    assert (a.flags[gap] == 1).all() and (a.flags[~gap] == 0).all()
+    assert np.isnan(a.values[gap]).all() and np.isfinite(a.values[~gap]).all()
+    grf = ds.sequence_array("grf", "S01_squat")
+    assert grf.channels[:3] == ["ground_force_right_vx", "ground_force_right_vy", "ground_force_right_vz"]
+    extra = ds.sequences["S01_squat"].extra
+    assert extra["dynamics"]["gaps_s"] == [[pytest.approx(0.6), pytest.approx(1.2)]]
+    assert "opensim" in extra  # part 1's metadata is kept
+    table = ds.read_table("chunks").sort("chunk")
+    assert table["status"].to_list() == ["converged", "failed"]
+    assert "forced to fail" in table["reason"][1]
+    assert table["max_residual_force_bw"][0] < 0.05
+
+
+def test_rerun_skips_everything_and_changes_nothing(solved) -> None:
+    root, cfg, _ = solved
+    before = open_dataset(root).sequence_array("activations", "S01_squat").values
+    t = time.perf_counter()
+    report = run_dynamics(root, cfg)
+    assert time.perf_counter() - t < 10
+    assert report.chunks_done == 0 and report.chunks_skipped == 2
+    assert report.sequences_skipped == ["S01_squat"]
+    after = open_dataset(root).sequence_array("activations", "S01_squat").values
+    assert np.array_equal(before, after, equal_nan=True)
+
+
+def test_resume_after_a_killed_run_gives_the_same_result(solved, tmp_path: Path) -> None:
+    """A run killed after its first chunk (its report saved, the sequence not yet written)
+    resumes from the saved chunk and produces identical outputs."""
+    root, cfg, _ = solved
+    killed = tmp_path / "ds"
+    make_kinematics_dataset(killed, duration_s=1.2)
+    # What the killed run left behind: chunk 0's saved result only.
+    src = root / "opensim" / "S01_squat" / "dynamics" / "inverse"
+    dst = killed / "opensim" / "S01_squat" / "dynamics" / "inverse"
+    dst.mkdir(parents=True)
+    for f in src.glob("chunk0000.*"):
+        shutil.copy(f, dst / f.name)
+    report = run_dynamics(killed, cfg)
+    assert report.chunks_done == 0 and report.chunks_skipped == 1  # chunk 0 not solved again
+    a = open_dataset(root).sequence_array("activations", "S01_squat").values
+    b = open_dataset(killed).sequence_array("activations", "S01_squat").values
+    assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_chunk_over_its_time_limit_becomes_a_failed_report(solved, tmp_path: Path) -> None:
+    root, _, _ = solved
+    payload = json.loads(next((root / "opensim" / "S01_squat" / "dynamics" / "inverse").glob(
+        "chunk0000.payload.json")).read_text())
+    payload["out_dir"] = str(tmp_path)
+    payload["time_limit_s"] = 0.5
+    rep = solve_chunk_unit(payload)
+    assert rep["status"] == "failed" and "time limit of 0 s" in rep["reason"].replace("0.5", "0")
+
+
+def test_dataset_without_kinematics_is_refused(tmp_path: Path) -> None:
+    from musclekit.dataset import DatasetWriter
+
+    DatasetWriter.create_or_open(tmp_path / "empty", name="empty")
+    with pytest.raises(InputError, match="no sequence in .* has kinematics"):
+        run_dynamics(tmp_path / "empty", small_config())
+
+
+def test_missing_kinematics_file_is_named(tmp_path: Path) -> None:
+    root = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2)
+    (root / "opensim" / "S01_squat" / "ik.mot").unlink()
+    with pytest.raises(InputError, match=r"S01_squat: IK kinematics file missing: .*ik.mot"):
+        run_dynamics(root, small_config())
+
+
+def test_unknown_sequence_and_method(tmp_path: Path) -> None:
+    root = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2)
+    with pytest.raises(InputError, match=r"sequences not in dataset .*\['nope'\]"):
+        run_dynamics(root, small_config(sequences=["nope"]))
+    with pytest.raises(InputError, match="unknown method 'fast'"):
+        run_dynamics(root, small_config(method="fast"))
+
+
+def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
+    root = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2)
+    cfg = small_config(compute=ComputeConfig(scheduler="tcp://127.0.0.1:9", connect_timeout_s=2))
+    t = time.perf_counter()
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        run_dynamics(root, cfg)
+    assert time.perf_counter() - t < 30

@@ -1,0 +1,130 @@
+"""Ground reaction forces from kinematics: checked against forces known by construction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("opensim")
+
+from musclekit.errors import InputError  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.grf import (  # noqa: E402
+    GRF_CHANNELS,
+    estimate_grf,
+    split_wrench,
+)
+from musclekit.pipelines.simulate.dynamics.motion import read_mot, write_mot  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.testmodel import (  # noqa: E402
+    build_test_model,
+    squat_motion,
+)
+
+FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
+G = 9.80665
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    return build_test_model(tmp_path_factory.mktemp("model") / "twoleg.osim")
+
+
+def com_force(model_path: Path, motion) -> np.ndarray:
+    """Total external force m (a_com - g), from OpenSim's centre of mass (independent path)."""
+    import opensim as osim
+
+    m = osim.Model(str(model_path))
+    s = m.initSystem()
+    cs = m.getCoordinateSet()
+    com = []
+    for k in range(len(motion.time_s)):
+        for j, n in enumerate(motion.names):
+            cs.get(n).setValue(s, motion.values[k, j], False)
+        m.realizePosition(s)
+        c = m.calcMassCenterPosition(s)
+        com.append([c.get(0), c.get(1), c.get(2)])
+    a = np.gradient(np.gradient(np.array(com), motion.time_s, axis=0), motion.time_s, axis=0)
+    return m.getTotalMass(s) * (a - np.array([0.0, -G, 0.0]))
+
+
+def test_squat_ground_forces_match_centre_of_mass_dynamics(model_path: Path) -> None:
+    motion = squat_motion(2.0)
+    est = estimate_grf(str(model_path), motion, feet=FEET)
+    expected = com_force(model_path, motion)
+    inner = slice(2, -2)  # finite differences are one-sided at the ends
+    assert np.abs(est.total_force_n[inner] - expected[inner]).max() < 0.05
+    # The squat really accelerates the body: vertical force varies by > 10 % of weight.
+    assert np.ptp(expected[:, 1]) > 0.1 * 32 * G
+    fr, pr, _ = est.side("right")
+    fl, pl, _ = est.side("left")
+    assert est.contact.all()
+    # Symmetric motion: each foot carries half; COPs lie under the feet (z = +-0.1 m, on
+    # the floor y = 0, between heel -0.05 and toe 0.15 m).
+    assert np.allclose(fr, fl, atol=1e-6)
+    assert np.allclose(fr + fl, est.total_force_n)
+    assert np.allclose(pr[:, 2], 0.1, atol=1e-6) and np.allclose(pl[:, 2], -0.1, atol=1e-6)
+    assert np.allclose(pr[:, 1], 0.0, atol=1e-6)
+    assert (pr[:, 0] > -0.05).all() and (pr[:, 0] < 0.15).all()
+
+
+def test_split_reproduces_the_total_moment() -> None:
+    rng = np.random.default_rng(0)
+    T = 20
+    force = np.column_stack([rng.normal(0, 20, T), rng.uniform(200, 400, T), rng.normal(0, 20, T)])
+    moment = rng.normal(0, 30, (T, 3))
+    heights = {"right": np.zeros((T, 2)), "left": np.zeros((T, 2))}
+    pts = {
+        "right": np.tile(np.array([[0.0, 0, 0.1], [0.2, 0, 0.1]]), (T, 1, 1)),
+        "left": np.tile(np.array([[0.0, 0, -0.1], [0.2, 0, -0.1]]), (T, 1, 1)),
+    }
+    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.0, 0.04, 32.0)
+    total_m = np.zeros((T, 3))
+    total_f = np.zeros((T, 3))
+    for side in ("right", "left"):
+        f, p, tq = est.side(side)
+        total_f += f
+        total_m += np.cross(p, f) + tq
+    assert np.allclose(total_f, force)
+    assert np.allclose(total_m, moment, atol=1e-9)
+
+
+def test_a_raised_foot_carries_nothing() -> None:
+    T = 5
+    force = np.tile([0.0, 300.0, 0.0], (T, 1))
+    p = np.array([0.1, 0.0, 0.1])
+    moment = np.cross(p, force)
+    heights = {"right": np.zeros((T, 1)), "left": np.full((T, 1), 0.2)}
+    pts = {"right": np.tile([[0.1, 0.0, 0.1]], (T, 1, 1)), "left": np.tile([[0.1, 0.2, -0.1]], (T, 1, 1))}
+    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.0, 0.04, 32.0)
+    fr, pr, _ = est.side("right")
+    fl, _, _ = est.side("left")
+    assert np.allclose(fr, force) and np.allclose(fl, 0.0)
+    assert np.allclose(pr, p)
+    assert est.contact[:, 0].all() and not est.contact[:, 1].any()
+    assert len(GRF_CHANNELS) == 18 and GRF_CHANNELS[0] == "ground_force_right_vx"
+
+
+def test_missing_foot_bodies_are_named(model_path: Path) -> None:
+    with pytest.raises(InputError, match=r"none of the right foot bodies \['foot_r'\]"):
+        estimate_grf(str(model_path), squat_motion(0.5), feet={"right": ("foot_r",), "left": ("calcn_l",)})
+
+
+def test_mot_round_trip_and_beta_columns_stay_radians(tmp_path: Path) -> None:
+    f = tmp_path / "deg.mot"
+    f.write_text("Coordinates\nversion=1\nnRows=2\nnColumns=4\ninDegrees=yes\nendheader\n"
+                 "time\tknee_angle_r\tknee_angle_r_beta\tpelvis_ty\n"
+                 "0.0\t90\t0.5\t1.0\n0.01\t45\t0.25\t1.1\n")
+    m = read_mot(f)
+    assert m.column("knee_angle_r") == pytest.approx([np.pi / 2, np.pi / 4])
+    assert m.column("knee_angle_r_beta") == pytest.approx([0.5, 0.25])  # radians already
+    assert m.column("pelvis_ty") == pytest.approx([1.0, 1.1])
+    back = read_mot(write_mot(tmp_path / "rad.mot", m))
+    assert np.allclose(back.values, m.values)
+
+
+def test_bad_mot_rows_are_located(tmp_path: Path) -> None:
+    f = tmp_path / "bad.mot"
+    f.write_text("x\nendheader\ntime\ta\tb\n0.0\t1\t2\n0.01\t1\n")
+    with pytest.raises(InputError, match=r"bad.mot, line 5: 2 values but the header names 3"):
+        read_mot(f)

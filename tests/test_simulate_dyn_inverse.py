@@ -1,0 +1,98 @@
+"""The inverse method with the real Moco solver on the project's small model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("opensim")
+
+from musclekit.errors import InputError  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.chunks import ChunkPlan, plan_chunks  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.inverse import (  # noqa: E402
+    SolveSettings,
+    solve_inverse_chunk,
+)
+from musclekit.pipelines.simulate.dynamics.motion import write_mot  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.prep import (  # noqa: E402
+    PrepSettings,
+    PreparedModel,
+    check_model,
+    prepare_model,
+)
+from musclekit.pipelines.simulate.dynamics.testmodel import (  # noqa: E402
+    build_test_model,
+    squat_motion,
+)
+
+FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
+G = 9.80665
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("inv")
+    model = build_test_model(d / "twoleg.osim")
+    mot = write_mot(d / "squat.mot", squat_motion(1.2, period_s=1.2))
+    folder = prepare_model(model, d / "cache", PrepSettings(feet=FEET), mot)
+    return folder, mot
+
+
+def test_preparation_is_cached_and_complete(prepared, tmp_path: Path) -> None:
+    folder, mot = prepared
+    prep = PreparedModel.load(folder)
+    assert prep.polynomial_paths and (folder / prep.path_fit["file"]).is_file()
+    assert prep.residuals == [f"residual_{c}" for c in prep.root_coordinates]
+    assert set(prep.reserves.values()) == {f"{j}_{s}" for j in ("hip_flexion", "knee_angle", "ankle_angle") for s in "rl"}
+    assert prep.contact_forces == []  # contact is replaced by estimated loads in `inverse`
+    assert len(prep.muscles) == 12 and prep.mass_kg == pytest.approx(32.0)
+    # Same model + settings: found again, not rebuilt.
+    again = prepare_model(prep.source_model, folder.parent, PrepSettings(feet=FEET), mot)
+    assert again == folder
+
+
+def test_inverse_chunk_converges_with_small_residuals(prepared, tmp_path: Path) -> None:
+    folder, mot = prepared
+    chunks = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
+                         ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))
+    report, out = solve_inverse_chunk(folder, mot, chunks[0],
+                                      SolveSettings(mesh_per_s=25, max_iterations=300), tmp_path)
+    assert report.status == "converged", report.reason
+    assert report.iterations > 0 and report.solve_time_s > 0
+    # Ground forces are exact for this motion, so the pelvis residuals stay tiny
+    # (goal < 5 % of body weight; measured ~0.1 %).
+    assert report.max_residual_force_bw < 0.01
+    a = out.values["activations"]
+    assert a.shape[1] == 12 and (a >= 0).all() and (a <= 1).all()
+    # Knee extensors work during the squat; vertical ground force carries the body weight.
+    vas = out.channels["activations"].index("vasint_r")
+    assert a[:, vas].max() > 0.02
+    grf = out.values["grf"]
+    fy = grf[:, out.channels["grf"].index("ground_force_right_vy")] + grf[:, out.channels["grf"].index("ground_force_left_vy")]
+    assert np.median(fy) == pytest.approx(32 * G, rel=0.15)
+    assert out.values["muscle_forces"][:, vas].max() > 10.0
+
+
+def test_model_without_muscles_is_refused(tmp_path: Path) -> None:
+    model = build_test_model(tmp_path / "bare.osim", with_muscles=False)
+    with pytest.raises(InputError, match="has no muscles"):
+        check_model(model, PrepSettings(feet=FEET))
+
+
+def test_track_needs_contact_spheres(tmp_path: Path) -> None:
+    model = build_test_model(tmp_path / "nocontact.osim", with_contact=False)
+    with pytest.raises(InputError, match="no foot contact spheres"):
+        check_model(model, PrepSettings(method="track", feet=FEET))
+
+
+def test_model_without_feet_is_refused(tmp_path: Path) -> None:
+    model = build_test_model(tmp_path / "m.osim")
+    with pytest.raises(InputError, match="none of the left foot bodies"):
+        check_model(model, PrepSettings(feet={"right": ("calcn_r",), "left": ("foot_l",)}))
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="model file not found"):
+        check_model(tmp_path / "nope.osim", PrepSettings())
