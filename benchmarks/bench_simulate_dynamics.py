@@ -33,7 +33,11 @@ def main() -> None:
     from musclekit.pipelines.simulate.dynamics.chunks import plan_chunks
     from musclekit.pipelines.simulate.dynamics.inverse import SolveSettings, solve_inverse_chunk
     from musclekit.pipelines.simulate.dynamics.motion import read_mot
-    from musclekit.pipelines.simulate.dynamics.prep import PrepSettings, PreparedModel, prepare_model
+    from musclekit.pipelines.simulate.dynamics.prep import (
+        PreparedModel,
+        PrepSettings,
+        prepare_model,
+    )
 
     mot = DATA / f"{args.motion}1_videoAndMocap.mot"
     model = DATA / "LaiUhlrich2022.osim"

@@ -9,7 +9,11 @@ import numpy as np
 
 from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec, SubjectInfo
 from musclekit.pipelines.simulate.dynamics.motion import write_mot
-from musclekit.pipelines.simulate.dynamics.testmodel import COORDINATES, build_test_model, squat_motion
+from musclekit.pipelines.simulate.dynamics.testmodel import (
+    COORDINATES,
+    build_test_model,
+    squat_motion,
+)
 
 FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
 

@@ -20,7 +20,7 @@ def test_cores_tile_the_sequence_and_buffers_overlap() -> None:
     # 5.0 s = 3 x 1.4 s + 0.8 s remainder (>= 0.35 s): a short last chunk.
     assert [c.index for c in chunks] == [0, 1, 2, 3]
     assert chunks[0].core_start_s == 0.0 and chunks[-1].core_end_s == 5.0
-    for a, b in zip(chunks[:-1], chunks[1:]):
+    for a, b in zip(chunks[:-1], chunks[1:], strict=True):
         assert a.core_end_s == b.core_start_s
         assert a.solve_end_s == pytest.approx(a.core_end_s + 0.14)
         assert b.solve_start_s == pytest.approx(b.core_start_s - 0.14)

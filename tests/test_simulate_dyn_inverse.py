@@ -17,8 +17,8 @@ from musclekit.pipelines.simulate.dynamics.inverse import (  # noqa: E402
 )
 from musclekit.pipelines.simulate.dynamics.motion import write_mot  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.prep import (  # noqa: E402
-    PrepSettings,
     PreparedModel,
+    PrepSettings,
     check_model,
     prepare_model,
 )
