@@ -1,0 +1,119 @@
+"""`musclekit align`: sEMG + phone video on one clock, resampled to a common grid."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import typer
+
+from musclekit.errors import ExitCode, InputError, PartialFailure
+from musclekit.progress import console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("align")(align)
+
+
+def align(
+    emg: Path | None = typer.Option(None, "--emg", help="sEMG CSV (envelope samples with wall-clock timestamps)."),
+    video: Path | None = typer.Option(None, "--video", help="Video of the same bout (.mov/.mp4)."),
+    out: Path = typer.Option(..., "--out", help="Dataset folder to create or add to."),
+    session: Path | None = typer.Option(None, "--session", help="TOML session file listing many "
+                                        "captures (instead of --emg/--video); see docs/align.md."),
+    subject: str = typer.Option("S01", "--subject", help="Subject id."),
+    exercise: str = typer.Option("unknown", "--exercise", help="Exercise label (e.g. Squat)."),
+    sequence_id: str | None = typer.Option(None, "--sequence-id", help="Sequence id (default "
+                                           "<subject>_<exercise>_<video stem>)."),
+    time_col: str | None = typer.Option(None, "--time-col", help="Time column name(s), comma-separated "
+                                        "(one per sensor for per-sensor layouts)."),
+    channels: str | None = typer.Option(None, "--channels", help="Channels to keep, comma-separated; "
+                                        "`src=name` renames (default: all value columns)."),
+    emg_tz: str | None = typer.Option(None, "--emg-tz", help="Time zone of sEMG times written without "
+                                      "one (IANA name or +HH:MM; default UTC)."),
+    time_unit: str = typer.Option("auto", "--time-unit", help="auto, iso, or epoch s, ms, us, ns."),
+    sensor_config: Path | None = typer.Option(None, "--sensor-config", help="TOML file with the sEMG "
+                                              "reader options (layout, columns, zone, unit)."),
+    video_start: str | None = typer.Option(None, "--video-start", help="ISO time of the first video "
+                                           "frame; overrides the file's creation time."),
+    offset: float = typer.Option(0.0, "--offset", help="Seconds added by hand to the video times "
+                                 "(before the refinement)."),
+    fps: float = typer.Option(10.0, "--fps", help="Output grid rate (Hz)."),
+    refine: bool = typer.Option(True, "--refine/--no-refine", help="Refine the offset by "
+                                "cross-correlating video motion with the sEMG envelope."),
+    max_lag: float = typer.Option(2.0, "--max-lag", help="Refinement search window (+- seconds)."),
+    drift: bool = typer.Option(True, "--drift/--no-drift", help="Estimate clock drift on long recordings."),
+    frame_tolerance_ms: float | None = typer.Option(None, "--frame-tolerance-ms", help="Max distance "
+                                                    "of the chosen frame from a grid time."),
+    emg_tolerance_ms: float | None = typer.Option(None, "--emg-tolerance-ms", help="Max distance of "
+                                                  "the placed sEMG sample from a grid time."),
+    clip_frames: int | None = typer.Option(None, "--clip-frames", help="Cut windows of this many "
+                                           "rows (MIA: 30) with a seeded 80/20 train/test split."),
+    clip_max_missing: int = typer.Option(0, "--clip-max-missing", help="Incomplete rows a window may hold."),
+    split_seed: int = typer.Option(0, "--split-seed", help="Seed of the train/test split."),
+    write_video: bool = typer.Option(False, "--write-video", help="Also write the resampled clip "
+                                     "to <out>/videos/ for inspection."),
+    qc: bool = typer.Option(True, "--qc/--no-qc", help="Write the QC PNG and JSON to <out>/qc/align/."),
+    emg_units: str | None = typer.Option(None, "--emg-units", help="Units of the sEMG values (default a.u.)."),
+    workers: int = typer.Option(2, "--workers", help="Parallel captures for --session (0 = in this process)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),
+) -> int:
+    """Align sEMG and video by timestamps and write them on a common grid (resumable)."""
+    from musclekit.pipelines.align.config import AlignConfig, Capture
+    from musclekit.pipelines.align.emg_csv import EmgCsvOptions, split_list
+    from musclekit.pipelines.align.offset import DriftConfig, RefineConfig
+    from musclekit.pipelines.align.run import AlignResult, align_capture, already_aligned
+
+    overrides = dict(
+        fps=fps,
+        refine=RefineConfig(enabled=refine, max_lag_s=max_lag),
+        drift=DriftConfig(enabled=drift),
+        frame_tolerance_s=None if frame_tolerance_ms is None else frame_tolerance_ms / 1e3,
+        emg_tolerance_s=None if emg_tolerance_ms is None else emg_tolerance_ms / 1e3,
+        clip_frames=clip_frames, clip_max_missing=clip_max_missing, split_seed=split_seed,
+        write_video=write_video, qc=qc, emg_units=emg_units,
+    )
+    if session is not None:
+        if emg is not None or video is not None:
+            raise InputError("--session lists the captures itself: leave out --emg and --video")
+        return _run_session(session, out, workers, scheduler)
+    if emg is None or video is None:
+        raise InputError("give --emg and --video (one capture) or --session (many captures)")
+    options = EmgCsvOptions.from_toml(sensor_config) if sensor_config else EmgCsvOptions()
+    flags = {"time_col": split_list(time_col), "channels": split_list(channels), "tz": emg_tz}
+    options = replace(options, **{k: v for k, v in flags.items() if v})
+    if time_unit != "auto" or not sensor_config:
+        options = replace(options, time_unit=time_unit)
+    cfg = AlignConfig(**overrides)  # type: ignore[arg-type]
+    capture = Capture(emg_path=emg, video_path=video, subject=subject, exercise=exercise,
+                      sequence_id=sequence_id, video_start=video_start, offset_s=offset, emg=options)
+    if already_aligned(out, capture.id):
+        console.print(f"skipped {capture.id}: already aligned in {out} (delete its unit to redo)")
+        return int(ExitCode.OK)
+    result: AlignResult = align_capture(capture, cfg, out)
+    console.print(result.line(), soft_wrap=True)
+    if result.qc_png:
+        console.print(f"  QC: {result.qc_png}", soft_wrap=True)
+    return int(ExitCode.OK)
+
+
+def _run_session(session: Path, out: Path, workers: int, scheduler: str | None) -> int:
+    from musclekit.compute import ComputeConfig
+    from musclekit.pipelines.align.run import AlignResult, align_session
+
+    def verdict(unit_id: str, status: str, value: object) -> None:
+        if status == "ok" and isinstance(value, dict):
+            console.print(AlignResult(**value).line(), soft_wrap=True)
+        else:
+            console.print(f"[red]failed[/] {unit_id}: {value}", soft_wrap=True)
+
+    compute = ComputeConfig(workers=workers, scheduler=scheduler)
+    report = align_session(session, out, compute, on_result=verdict)
+    for unit_id in report.skipped:
+        console.print(f"skipped {unit_id}: already aligned")
+    console.print(report.summary())
+    if report.failed:
+        raise PartialFailure(f"{len(report.failed)} of {len(report.failed) + len(report.done)} "
+                             "captures failed (reasons above); fix them and rerun the same "
+                             "command: finished captures are skipped")
+    return int(ExitCode.OK)

@@ -1,0 +1,477 @@
+"""Readers for sEMG envelope CSV files exported by wireless sensor apps.
+
+Layouts (picked automatically, or by `EmgCsvOptions.layout`):
+- `wide`: one time column and one column per channel;
+- `per_sensor`: a time column per sensor, each followed by that sensor's value column(s)
+  (`X[s], EMG 1, X[s], EMG 2` or `l_quad_time, l_quad, ...`);
+- `long`: one row per reading (`time, sensor, value`).
+Lines above the header (device name, date, ...) are skipped: the header is the first row that
+names the time column. Times are kept as integer nanoseconds (see `timeparse`).
+
+Each channel keeps its own sample times, because sensors sample (and drop packets)
+independently. Sensor quirks repaired here, and counted in `EmgRecording.notes`: rows slightly
+out of order are sorted; packets delivered in a batch with one stamp are spread back in time at
+the sensor's sample period. A large backward jump (clock reset, concatenated files) is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from musclekit.errors import InputError
+from musclekit.pipelines.align.timeparse import format_ns, parse_iso_ns, parse_times
+
+Layout = Literal["auto", "wide", "per_sensor", "long"]
+
+_TIME_NAME = re.compile(
+    r"^(time|times|timestamp|timestamps|t|datetime|date_time|date/time|epoch|unix|unix_time"
+    r"|time_?(s|ms|us|ns)|timestamp_?(s|ms|us|ns)|x ?\[s\]|x_?s"
+    r"|.+[ _.-](time|timestamp)( ?\[[a-z]+\])?)$",
+    re.IGNORECASE,
+)
+_CHANNEL_NAMES = ("channel", "sensor", "muscle", "name", "signal", "sensor_name", "channel_name")
+_VALUE_NAMES = ("value", "emg", "envelope", "amplitude", "rms", "reading")
+
+
+@dataclass
+class EmgCsvOptions:
+    """How to read one sEMG CSV (CLI flags or a sensor config file).
+
+    `channels` keeps and orders channels: `["l_quad", "Sensor 2=l_ham"]` keeps column
+    `l_quad` and renames column `Sensor 2` to `l_ham`. Empty = every value column.
+    `max_backward_s`: rows may be out of order by up to this much; a larger backward step is
+    a clock reset or two files glued together and is refused.
+    """
+
+    layout: Layout = "auto"
+    time_col: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    channel_col: str | None = None
+    value_col: str | None = None
+    tz: str | None = None
+    time_unit: str = "auto"
+    delimiter: str | None = None
+    max_backward_s: float = 1.0
+    debatch: bool = True
+
+    @classmethod
+    def from_toml(cls, path: Path) -> EmgCsvOptions:
+        """Read a sensor config file (TOML; keys are the field names, see docs/align.md)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"sensor config {path} does not exist")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise InputError(f"sensor config {path} is not valid TOML: {err}") from err
+        return cls.from_mapping(data, where=f"sensor config {path}")
+
+    @classmethod
+    def from_mapping(cls, data: dict, where: str) -> EmgCsvOptions:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(known))}"
+            )
+        kwargs = dict(data)
+        if isinstance(kwargs.get("time_col"), str):
+            kwargs["time_col"] = [kwargs["time_col"]]
+        channels = kwargs.get("channels")
+        if isinstance(channels, dict):  # [channels] table: source name = output name
+            kwargs["channels"] = [f"{src}={dst}" for src, dst in channels.items()]
+        elif isinstance(channels, str):
+            kwargs["channels"] = split_list(channels)
+        return cls(**kwargs)
+
+
+def split_list(text: str | None) -> list[str]:
+    """`"a, b,c"` -> `["a", "b", "c"]`."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+@dataclass
+class EmgChannel:
+    """One sensor channel: `time_ns` (N,) int64 sorted epoch ns, `values` (N,) float64 in the
+    file's units, `lines` (N,) the file line of each sample (for messages)."""
+
+    name: str
+    time_ns: np.ndarray
+    values: np.ndarray
+    lines: np.ndarray
+    sample_period_s: float = float("nan")
+
+
+@dataclass
+class EmgRecording:
+    """An sEMG recording: channels (names kept from the file, or renamed by the options)."""
+
+    path: Path
+    channels: list[EmgChannel]
+    layout: str
+    time_unit: str
+    assumed_tz: str | None
+    header_line: int
+    notes: dict[str, int | str] = field(default_factory=dict)
+
+    @property
+    def channel_names(self) -> list[str]:
+        return [ch.name for ch in self.channels]
+
+    @property
+    def start_ns(self) -> int:
+        return int(min(ch.time_ns[0] for ch in self.channels))
+
+    @property
+    def end_ns(self) -> int:
+        return int(max(ch.time_ns[-1] for ch in self.channels))
+
+    @property
+    def sample_period_s(self) -> float:
+        return float(np.nanmedian([ch.sample_period_s for ch in self.channels]))
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise InputError(f"sEMG file {path} does not exist")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputError(f"sEMG file {path} is empty: export the recording again")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _guess_delimiter(lines: list[str]) -> str:
+    """The delimiter giving the most consistent field count (>= 2) over the last lines."""
+    tail = [ln for ln in lines if ln.strip()][-20:]
+    best, best_score = ",", -1.0
+    for delim in (",", ";", "\t"):
+        counts = [len(next(csv.reader([ln], delimiter=delim))) for ln in tail]
+        if min(counts) < 2:
+            continue
+        score = counts.count(max(set(counts), key=counts.count)) + 0.01 * max(counts)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _is_time_name(name: str, wanted: list[str]) -> bool:
+    if wanted:
+        return name.strip().lower() in {w.strip().lower() for w in wanted}
+    return bool(_TIME_NAME.match(name.strip()))
+
+
+def _looks_like_header(rows: list[list[str]], i: int, wanted: list[str]) -> bool:
+    """A header names the time column, holds no numbers or times itself, and is as wide as
+    the rows under it (metadata lines such as `Start time,10:00` fail the last two tests)."""
+    row = [cell.strip() for cell in rows[i]]
+    cells = [c for c in row if c]
+    if len(row) < 2 or not any(_is_time_name(c, wanted) for c in cells):
+        return False
+    for cell in cells:
+        try:
+            float(cell)
+            return False
+        except ValueError:
+            pass
+        if parse_iso_ns(cell) is not None:
+            return False
+    below = [len(r) for r in rows[i + 1 : i + 21] if any(c.strip() for c in r)]
+    if not below:
+        return True
+    widest = max(set(below), key=below.count)
+    return len(row) >= widest
+
+
+def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecording:
+    """Read an sEMG CSV into per-channel sample series.
+
+    Raises:
+        InputError: empty file, no header naming the time column, missing channels (the
+            message lists the file's columns), unparseable timestamps (with examples and line
+            numbers), a large backward jump in time (with the line), or no samples at all.
+    """
+    path = Path(path)
+    opts = options or EmgCsvOptions()
+    text = _read_text(path)
+    lines = text.splitlines()
+    delim = opts.delimiter or _guess_delimiter(lines)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    header_idx = None
+    for i in range(len(rows)):
+        if _looks_like_header(rows, i, opts.time_col):
+            header_idx = i
+            break
+    if header_idx is None:
+        first = " | ".join(repr(r) for r in lines[:3])
+        if opts.time_col:
+            raise InputError(
+                f"{path}: no header row has a column named {', '.join(map(repr, opts.time_col))} "
+                f"(--time-col); the first lines are: {first}"
+            )
+        raise InputError(
+            f"{path}: cannot find the header row: no column is named like a time "
+            f"(time, timestamp, ...); name the time column with --time-col. The first lines "
+            f"are: {first}"
+        )
+    header = [cell.strip() for cell in rows[header_idx]]
+    body = [(i + 1, row) for i, row in enumerate(rows) if i > header_idx and any(c.strip() for c in row)]
+    if not body:
+        raise InputError(f"{path}: the header is on line {header_idx + 1} but no data rows follow it")
+    layout = opts.layout
+    lower = [h.lower() for h in header]
+    time_cols = [i for i, h in enumerate(header) if _is_time_name(h, opts.time_col)]
+    if opts.time_col:
+        missing = [t for t in opts.time_col if t.strip().lower() not in lower]
+        if missing:
+            raise InputError(
+                f"{path}: time column(s) {', '.join(map(repr, missing))} not found; the file "
+                f"has columns: {', '.join(map(repr, header))} (header on line {header_idx + 1})"
+            )
+    if layout == "auto":
+        has_channel_col = opts.channel_col is not None or any(n in lower for n in _CHANNEL_NAMES)
+        has_value_col = opts.value_col is not None or any(n in lower for n in _VALUE_NAMES)
+        if has_channel_col and has_value_col and len(header) <= 4:
+            layout = "long"
+        elif len(time_cols) > 1:
+            layout = "per_sensor"
+        else:
+            layout = "wide"
+    ctx = _Context(path=path, header=header, header_line=header_idx + 1, opts=opts, delim=delim)
+    if layout == "long":
+        series = _long_layout(ctx, body, time_cols)
+    elif layout == "per_sensor":
+        series = _per_sensor_layout(ctx, body, time_cols)
+    elif layout == "wide":
+        if len(time_cols) != 1:
+            raise InputError(
+                f"{path}: the wide layout needs exactly one time column, found "
+                f"{len(time_cols)} ({', '.join(header[i] for i in time_cols)}); name it with "
+                "--time-col or choose the layout with a sensor config"
+            )
+        series = _per_sensor_layout(ctx, body, time_cols)
+    else:
+        raise InputError(f"unknown sEMG layout {layout!r}; use auto, wide, per_sensor or long")
+    series = _select_channels(ctx, series)
+    notes: dict[str, int | str] = {"out_of_order_rows": 0, "batched_samples": 0, "empty_values": 0}
+    channels = []
+    for name, (t_ns, values, line_no, n_empty) in series.items():
+        notes["empty_values"] = int(notes["empty_values"]) + n_empty
+        if t_ns.size == 0:
+            raise InputError(f"{path}: channel {name!r} has no values (all cells empty)")
+        channel, n_unordered, n_batched = _repair_channel(ctx, name, t_ns, values, line_no)
+        notes["out_of_order_rows"] = int(notes["out_of_order_rows"]) + n_unordered
+        notes["batched_samples"] = int(notes["batched_samples"]) + n_batched
+        channels.append(channel)
+    return EmgRecording(
+        path=path.resolve(),
+        channels=channels,
+        layout=layout,
+        time_unit=ctx.time_unit,
+        assumed_tz=ctx.assumed_tz,
+        header_line=header_idx + 1,
+        notes=notes,
+    )
+
+
+@dataclass
+class _Context:
+    path: Path
+    header: list[str]
+    header_line: int
+    opts: EmgCsvOptions
+    delim: str
+    time_unit: str = ""
+    assumed_tz: str | None = None
+
+    def column(self, name: str, role: str) -> int:
+        lower = [h.lower() for h in self.header]
+        if name.strip().lower() not in lower:
+            raise InputError(
+                f"{self.path}: {role} column {name!r} not found; the file has columns: "
+                f"{', '.join(map(repr, self.header))} (header on line {self.header_line})"
+            )
+        return lower.index(name.strip().lower())
+
+    def times(self, texts: list[str], lines: list[int], col: int) -> np.ndarray:
+        parsed = parse_times(
+            texts,
+            unit=self.opts.time_unit,
+            tz=self.opts.tz,
+            what=f"timestamps in column {self.header[col]!r} of {self.path}",
+            line_numbers=lines,
+        )
+        self.time_unit = parsed.unit
+        self.assumed_tz = parsed.assumed_tz
+        self._check_backward(parsed.ns, lines, col)
+        return parsed.ns
+
+    def _check_backward(self, t_ns: np.ndarray, lines: list[int], col: int) -> None:
+        if t_ns.size < 2:
+            return
+        # Compare with the running maximum, so one late row is not mistaken for a reset.
+        running = np.maximum.accumulate(t_ns)
+        back = running[:-1] - t_ns[1:]
+        worst = int(np.argmax(back))
+        limit = int(self.opts.max_backward_s * 1e9)
+        if back[worst] > limit:
+            line = lines[worst + 1]
+            raise InputError(
+                f"{self.path}: timestamps in column {self.header[col]!r} jump back by "
+                f"{back[worst] / 1e9:.3f} s at line {line} ({format_ns(int(t_ns[worst + 1]))} after "
+                f"{format_ns(int(running[worst]))}): a clock reset or several recordings "
+                f"concatenated in one file; split the file at line {line}"
+            )
+
+    def value(self, text: str) -> float:
+        text = text.strip()
+        if self.delim == ";":
+            text = text.replace(",", ".")  # decimal comma in ';'-separated exports
+        try:
+            return float(text)
+        except ValueError:
+            return float("nan")
+
+
+Series = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, int]]
+
+
+def _cell(row: list[str], i: int) -> str:
+    return row[i].strip() if i < len(row) else ""
+
+
+def _per_sensor_layout(ctx: _Context, body: list[tuple[int, list[str]]], time_cols: list[int]) -> Series:
+    """Each time column serves the value columns after it, up to the next time column."""
+    series: Series = {}
+    bounds = [*time_cols, len(ctx.header)]
+    for t_col, end in zip(time_cols, bounds[1:], strict=False):
+        rows = [(ln, row) for ln, row in body if _cell(row, t_col)]
+        texts = [_cell(row, t_col) for _, row in rows]
+        lines = [ln for ln, _ in rows]
+        t_ns = ctx.times(texts, lines, t_col) if rows else np.empty(0, np.int64)
+        for col in range(t_col + 1, end):
+            name = ctx.header[col]
+            if not name:
+                continue
+            raw = [_cell(row, col) for _, row in rows]
+            values = np.array([ctx.value(v) if v else np.nan for v in raw], dtype=np.float64)
+            keep = np.isfinite(values)
+            series[name] = (t_ns[keep], values[keep], np.asarray(lines)[keep], int((~keep).sum()))
+    return series
+
+
+def _long_layout(ctx: _Context, body: list[tuple[int, list[str]]], time_cols: list[int]) -> Series:
+    lower = [h.lower() for h in ctx.header]
+    chan_name = ctx.opts.channel_col or next((h for h in ctx.header if h.lower() in _CHANNEL_NAMES), None)
+    value_name = ctx.opts.value_col or next((h for h in ctx.header if h.lower() in _VALUE_NAMES), None)
+    if chan_name is None or value_name is None:
+        raise InputError(
+            f"{ctx.path}: the long layout needs a channel column and a value column; name them "
+            f"in a sensor config (channel_col, value_col); the file has columns: "
+            f"{', '.join(map(repr, ctx.header))}"
+        )
+    c_col, v_col = ctx.column(chan_name, "channel"), ctx.column(value_name, "value")
+    if len(time_cols) != 1:
+        raise InputError(
+            f"{ctx.path}: the long layout needs exactly one time column; the file has "
+            f"columns: {', '.join(map(repr, ctx.header))}; name it with --time-col"
+        )
+    del lower
+    t_col = time_cols[0]
+    texts = [_cell(row, t_col) for _, row in body]
+    lines = [ln for ln, _ in body]
+    t_all = ctx.times(texts, lines, t_col)
+    names = [_cell(row, c_col) for _, row in body]
+    values = np.array([ctx.value(_cell(row, v_col)) for _, row in body], dtype=np.float64)
+    line_arr = np.asarray(lines)
+    series: Series = {}
+    for name in dict.fromkeys(names):  # first-seen order
+        sel = np.array([n == name for n in names])
+        keep = sel & np.isfinite(values)
+        series[name] = (t_all[keep], values[keep], line_arr[keep], int((sel & ~keep).sum()))
+    return series
+
+
+def _select_channels(ctx: _Context, series: Series) -> Series:
+    if not ctx.opts.channels:
+        return series
+    out: Series = {}
+    available = list(series)
+    by_lower = {name.lower(): name for name in available}
+    for spec in ctx.opts.channels:
+        src, _, dst = spec.partition("=")
+        src, dst = src.strip(), (dst.strip() or src.strip())
+        if src.lower() not in by_lower:
+            raise InputError(
+                f"{ctx.path}: channel {src!r} (--channels) not found; the file has channels: "
+                f"{', '.join(map(repr, available))} (header on line {ctx.header_line})"
+            )
+        out[dst] = series[by_lower[src.lower()]]
+    return out
+
+
+def _repair_channel(
+    ctx: _Context, name: str, t_ns: np.ndarray, values: np.ndarray, lines: np.ndarray
+) -> tuple[EmgChannel, int, int]:
+    """Sort slightly out-of-order rows, then spread batched packets back in time."""
+    order = np.argsort(t_ns, kind="stable")
+    n_unordered = int((order != np.arange(order.size)).sum())
+    t_ns, values, lines = t_ns[order], values[order], lines[order]
+    period_s = _sample_period_s(t_ns)
+    n_batched = 0
+    if ctx.opts.debatch and np.isfinite(period_s) and t_ns.size > 1:
+        t_ns, n_batched = _spread_batches(t_ns, int(round(period_s * 1e9)))
+    channel = EmgChannel(name=name, time_ns=t_ns, values=values, lines=lines, sample_period_s=period_s)
+    return channel, n_unordered, n_batched
+
+
+def _sample_period_s(t_ns: np.ndarray) -> float:
+    """Sample period, robust to batching and drops: the median of the intervals near one
+    period (batches give zero or n-period intervals, drops multi-period ones; jitter is
+    symmetric, so a window centred on the period keeps the median unbiased)."""
+    if t_ns.size < 3:
+        return float("nan")
+    diffs = np.diff(t_ns).astype(np.float64)
+    positive = diffs[diffs > 0]
+    if positive.size == 0:
+        return float("nan")
+    guess = float(np.median(positive))
+    for _ in range(3):
+        near = positive[(positive > 0.5 * guess) & (positive < 1.5 * guess)]
+        if near.size == 0:
+            break
+        guess = float(np.median(near))
+    return guess / 1e9
+
+
+def _spread_batches(t_ns: np.ndarray, period_ns: int) -> tuple[np.ndarray, int]:
+    """A packet holding n samples arrives with one stamp, taken after its last sample: give
+    sample j of the packet the time stamp - (n-1-j) * period, never before the previous packet."""
+    out = t_ns.copy()
+    n_batched = 0
+    i = 0
+    n = t_ns.size
+    while i < n:
+        j = i
+        while j + 1 < n and t_ns[j + 1] == t_ns[i]:
+            j += 1
+        size = j - i + 1
+        if size > 1:
+            prev = int(out[i - 1]) if i > 0 else None
+            step = period_ns
+            if prev is not None:
+                step = min(period_ns, (int(t_ns[i]) - prev) // size)
+            out[i : j + 1] = int(t_ns[i]) - step * np.arange(size - 1, -1, -1, dtype=np.int64)
+            n_batched += size - 1
+        i = j + 1
+    return out, n_batched

@@ -1,0 +1,515 @@
+"""Align one capture end to end, or a session of captures in parallel (resumable).
+
+Order of work, so that bad input fails before anything expensive or anything is written:
+read the sEMG file, probe the video (demux only), check the start time and the overlap; then
+decode the video once, refine the offset, estimate drift, build the grid, place the sEMG,
+cut clips, and finally write the QC report and the dataset unit (atomically).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from musclekit.errors import InputError
+from musclekit.pipelines.align.clips import cut_clips
+from musclekit.pipelines.align.config import AlignConfig, Capture, load_session
+from musclekit.pipelines.align.emg_csv import EmgRecording, read_emg_csv
+from musclekit.pipelines.align.grid import (
+    ClockMap,
+    default_frame_tolerance_ns,
+    grid_times_ns,
+    nearest_frames,
+    overlap_rows,
+    place_emg,
+)
+from musclekit.pipelines.align.offset import (
+    ANALYSIS_DT_S,
+    Drift,
+    Refinement,
+    analysis_grid,
+    emg_signal,
+    estimate_drift,
+    motion_signal,
+    refine_offset,
+)
+from musclekit.pipelines.align.timeparse import format_ns, parse_iso_ns, resolve_tz
+from musclekit.pipelines.align.video import VideoInfo, decode_pass, probe_video
+
+EMG_STREAM = "emg"
+FRAMES_STREAM = "frames"
+STAGE = "align"
+
+
+def unit_id_for(sequence_id: str) -> str:
+    return f"align.{sequence_id}"
+
+
+def stream_specs(channels: list[str], cfg: AlignConfig) -> list:
+    """The `emg` and `frames` streams align writes (both on the sensor clock, `cfg.fps`)."""
+    from musclekit.dataset import StreamSpec
+
+    return [
+        StreamSpec(
+            name=EMG_STREAM, family="semg", rate_hz=cfg.fps, channels=channels,
+            units=cfg.emg_units, clock="emg", aux={"sample_dt_s": "float64"},
+            description="sEMG envelope on the aligned grid: the nearest real sample per grid "
+            "time (never interpolated); sample_dt_s = its time minus the grid time (median over "
+            "channels)",
+        ),
+        StreamSpec(
+            name=FRAMES_STREAM, family="frames", rate_hz=cfg.fps, clock="emg",
+            aux={"source_frame": "int64", "source_pts_s": "float64"},
+            description="nearest video frame per grid time: index in decode order (-1 when "
+            "none is near enough) and its presentation time in seconds",
+        ),
+    ]
+
+
+@dataclass
+class AlignResult:
+    """What aligning one capture produced (also the per-clip line of the CLI)."""
+
+    sequence_id: str
+    rows: int
+    frame_missing_rows: int
+    emg_gap_rows: int
+    offset_s: float
+    offset_source: str
+    score: float | None
+    z: float | None
+    drift_s_per_s: float | None
+    drift_applied: bool
+    clips: int
+    verdict: str
+    qc_png: str | None
+    qc_json: str | None
+    video_clip: str | None
+    skipped: bool = False
+
+    def line(self) -> str:
+        score = f"r={self.score:.2f}" if self.score is not None else "r=n/a"
+        return (f"{self.verdict} {self.sequence_id}: {self.rows} rows, {self.frame_missing_rows} "
+                f"without frame, {self.emg_gap_rows} sEMG gap rows, offset {self.offset_s:+.3f} s "
+                f"({self.offset_source}, {score}), {self.clips} clips")
+
+
+def video_start_ns(info: VideoInfo, capture: Capture) -> tuple[int, str]:
+    """Epoch ns of the first frame and where it came from (--video-start wins)."""
+    if capture.video_start:
+        parsed = parse_iso_ns(capture.video_start, resolve_tz(capture.emg.tz))
+        if parsed is None:
+            raise InputError(
+                f"--video-start {capture.video_start!r} is not an ISO 8601 time; write e.g. "
+                "2026-11-22T10:00:00.250+01:00 (without a zone it is read in --emg-tz, else UTC)"
+            )
+        return parsed[0], "--video-start"
+    if info.creation_ns is None:
+        raise InputError(
+            f"video {info.path} has no creation time (looked for "
+            "com.apple.quicktime.creationdate and creation_time); pass --video-start with the "
+            "wall-clock time of its first frame, e.g. --video-start 2026-11-22T10:00:00.250+01:00"
+        )
+    return info.creation_ns, str(info.creation_source)
+
+
+def _range_text(start_ns: int, end_ns: int) -> str:
+    return f"{format_ns(start_ns)} .. {format_ns(end_ns)}"
+
+
+def check_overlap(
+    emg: EmgRecording, info: VideoInfo, clock: ClockMap, min_overlap_s: float, min_what: str, slack_s: float
+) -> None:
+    """Fail early with both ranges when the streams do not overlap enough.
+
+    slack_s: how much the refinement may still move the offset (only for the no-overlap test).
+    """
+    video_start = int(clock.to_sensor_ns(0.0))
+    video_end = int(clock.to_sensor_ns(info.duration_s))
+    start, end = max(emg.start_ns, video_start), min(emg.end_ns, video_end)
+    overlap_s = (end - start) / 1e9
+    ranges = (f"sEMG covers {_range_text(emg.start_ns, emg.end_ns)} ({emg.path.name}), video covers "
+              f"{_range_text(video_start, video_end)} ({info.path.name}, on the sEMG clock)")
+    if overlap_s + slack_s <= 0:
+        shift_s = ((emg.start_ns + emg.end_ns) / 2 - (video_start + video_end) / 2) / 1e9
+        hours = round(shift_s / 3600)
+        longest = max((emg.end_ns - emg.start_ns) / 1e9, info.duration_s)
+        hint = ("check the sEMG file and the video belong together, or give --video-start / "
+                "--offset")
+        if hours != 0 and abs(shift_s - 3600 * hours) <= longest / 2 + 60:
+            later = "later" if hours > 0 else "earlier"
+            hint = (f"the gap is a whole number of hours ({abs(hours)} h; the sEMG clock reads "
+                    f"{later}): probably a time-zone mismatch. If the sEMG times carry no zone, "
+                    f"pass --emg-tz with the zone they were recorded in (e.g. --emg-tz "
+                    f"{hours:+03d}:00 or an IANA name such as Europe/Berlin)")
+        raise InputError(f"no time overlap between sEMG and video: {ranges}; {hint}")
+    if overlap_s < min_overlap_s:
+        raise InputError(
+            f"sEMG and video overlap for only {max(overlap_s, 0):.2f} s "
+            f"({_range_text(start, max(start, end))}), shorter than {min_what}: {ranges}"
+        )
+
+
+class _ClipWriter:
+    """Writes the resampled clip: grid slot k of the video = clip frame k (black where no frame).
+
+    Frames arrive in decode order from the single decode pass; slots are known beforehand.
+    """
+
+    def __init__(self, path: Path, info: VideoInfo, fps: float, slots_of: dict[int, list[int]], n_slots: int):
+        import tempfile
+
+        self.path = path
+        # Written outside the dataset until the unit commits: bad input leaves nothing there.
+        handle, name = tempfile.mkstemp(suffix=path.suffix, prefix="musclekit-align-")
+        os.close(handle)
+        self.tmp = Path(name)
+        self.container: Any = av.open(str(self.tmp), "w")
+        quarter = int(round(info.rotation_deg / 90.0)) % 4
+        self.quarter = quarter
+        width, height = (info.height, info.width) if quarter % 2 else (info.width, info.height)
+        from fractions import Fraction
+
+        rate = Fraction(fps).limit_denominator(1000)
+        self.stream = self.container.add_stream("libx264", rate=rate)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width - width % 2, height - height % 2, "yuv420p"
+        self.stream.options = {"preset": "veryfast", "crf": "23"}
+        self.slots_of, self.n_slots, self.next_slot = slots_of, n_slots, 0
+        self.size = (self.stream.height, self.stream.width)
+
+    def _emit(self, frame: av.VideoFrame) -> None:
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def _rgb(self, frame) -> np.ndarray:
+        rgb = frame.to_ndarray(format="rgb24")
+        if self.quarter:
+            rgb = np.rot90(rgb, k=self.quarter)
+        h, w = self.size
+        return np.ascontiguousarray(rgb[:h, :w])
+
+    def _black_until(self, slot: int) -> None:
+        while self.next_slot < slot:
+            black = av.VideoFrame.from_ndarray(np.zeros((*self.size, 3), np.uint8), format="rgb24")
+            black.pts = self.next_slot
+            self._emit(black)
+            self.next_slot += 1
+
+    def __call__(self, index: int, frame: av.VideoFrame) -> None:
+        rgb = self._rgb(frame)
+        for slot in self.slots_of.get(index, []):
+            self._black_until(slot)
+            out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            out.pts = slot
+            self._emit(out)
+            self.next_slot = slot + 1
+
+    def finish(self) -> None:
+        """Flush the encoder; the clip stays in its temporary file until `commit`."""
+        self._black_until(self.n_slots)
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+    def commit(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.tmp, 0o644)  # mkstemp made it private
+        shutil.move(self.tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            if self.container is not None:
+                self.container.close()
+        except av.error.FFmpegError:
+            pass  # closing a half-written file may fail; it is deleted anyway
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def align_capture(capture: Capture, cfg: AlignConfig, out: Path) -> AlignResult:
+    """Align one capture and write it as one unit (`align.<sequence id>`) into dataset `out`.
+
+    Raises:
+        InputError: any bad input (see docs/align.md for the list); nothing is written then.
+    """
+
+    out = Path(out)
+    seq_id = capture.id
+    emg = read_emg_csv(capture.emg_path, capture.emg)
+    info = probe_video(capture.video_path)
+    start_ns, start_source = video_start_ns(info, capture)
+    clock0 = ClockMap(start_ns, capture.offset_s)
+    clip_s = cfg.clip_frames / cfg.fps if cfg.clip_frames else 2.0 / cfg.fps
+    min_what = (f"one clip of {cfg.clip_frames} frames ({clip_s:.1f} s at {cfg.fps:g} fps)"
+                if cfg.clip_frames else "two grid steps")
+    slack = cfg.refine.max_lag_s if cfg.refine.enabled else 0.0
+    check_overlap(emg, info, clock0, 0.0, min_what, slack)
+
+    # The grid lives on the video clock, so the frame choice is known before decoding.
+    first_ns, last_ns = int(info.frame_time_ns[0]), int(info.frame_time_ns[-1])
+    grid_ns = grid_times_ns(first_ns, last_ns, cfg.fps)
+    tol_frame_ns = (int(cfg.frame_tolerance_s * 1e9) if cfg.frame_tolerance_s is not None
+                    else default_frame_tolerance_ns(info.median_frame_interval_s, cfg.fps))
+    frame_of_slot = nearest_frames(info.frame_time_ns, grid_ns, tol_frame_ns)
+
+    writer = None
+    wanted = None
+    clip_path = out / "videos" / f"{seq_id}_{cfg.fps:g}fps.mp4"
+    if cfg.write_video:
+        slots_of: dict[int, list[int]] = {}
+        for slot, idx in enumerate(frame_of_slot):
+            if idx >= 0:
+                slots_of.setdefault(int(idx), []).append(slot)
+        wanted = np.zeros(info.n_frames, bool)
+        wanted[list(slots_of)] = True
+        writer = _ClipWriter(clip_path, info, cfg.fps, slots_of, grid_ns.size)
+    try:
+        motion = decode_pass(info, motion_width=cfg.motion_width, sink=writer, wanted=wanted,
+                             threads=cfg.threads)
+        if writer is not None:
+            writer.finish()
+            writer.container = None
+        return _finish_capture(capture, cfg, out, emg, info, start_ns, start_source, clock0,
+                               grid_ns, frame_of_slot, tol_frame_ns, motion, writer, clip_path,
+                               clip_s, min_what)
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+
+
+def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecording,
+                    info: VideoInfo, start_ns: int, start_source: str, clock0: ClockMap,
+                    grid_ns: np.ndarray, frame_of_slot: np.ndarray, tol_frame_ns: int,
+                    motion: Any, writer: _ClipWriter | None, clip_path: Path, clip_s: float,
+                    min_what: str) -> AlignResult:
+    from musclekit.dataset import DatasetWriter, Flag, Provenance, SequenceInfo, SubjectInfo
+
+    seq_id = capture.id
+
+    # Offset: timestamps (+ hand offset), then the cross-correlation refinement, then drift.
+    t_an = analysis_grid(info.duration_s)
+    m_sig = motion_signal(motion, t_an)
+    e_sig = emg_signal(emg, clock0, t_an)
+    refinement = refine_offset(m_sig, e_sig, cfg.refine)
+    lag = refinement.lag_s if refinement.applied else 0.0
+    drift = estimate_drift(m_sig, e_sig, refinement.lag_s if refinement.applied else 0.0, cfg.drift)
+    offset_s, drift_rate = capture.offset_s + lag, 0.0
+    if drift.applied:
+        offset_s, drift_rate = capture.offset_s + drift.intercept_s, drift.drift_s_per_s
+    source = _offset_source(start_source, capture, refinement, drift)
+    clock = ClockMap(start_ns, offset_s, drift_rate)
+
+    # Grid rows covered by both streams.
+    grid_s = grid_ns / 1e9  # video-clock seconds after the first frame
+    emg_start_s = float(clock.to_video_s(np.array([emg.start_ns]))[0])
+    emg_end_s = float(clock.to_video_s(np.array([emg.end_ns]))[0])
+    tol_emg_s = (cfg.emg_tolerance_s if cfg.emg_tolerance_s is not None
+                 else 0.75 * max(1.0 / cfg.fps, emg.sample_period_s if np.isfinite(emg.sample_period_s) else 0.0))
+    lo, hi = overlap_rows(grid_s, emg_start_s, emg_end_s, tol_emg_s)
+    n_rows = hi - lo
+    if n_rows * (1.0 / cfg.fps) < clip_s - 1e-9:
+        check_overlap(emg, info, clock, clip_s, min_what, 0.0)
+        raise InputError(f"sEMG and video overlap for only {n_rows} grid rows, fewer than {min_what}")
+    rows = slice(lo, hi)
+    g_s = grid_s[rows]
+    frames_idx = frame_of_slot[rows]
+    placed = place_emg(emg, clock, g_s, tol_emg_s)
+    frame_missing = frames_idx < 0
+    emg_gap = np.isnan(placed.values).all(axis=1)
+    time_s = np.round((g_s - g_s[0]) * 1e9) / 1e9
+    row_ns = clock.to_sensor_ns(g_s)
+    start_time_ns = int(row_ns[0])
+    pts_s = np.where(frame_missing, np.nan,
+                     info.frame_pts[np.maximum(frames_idx, 0)] * float(info.time_base))
+
+    clips: list[dict] = []
+    clips_left_out = 0
+    if cfg.clip_frames:
+        complete = ~frame_missing & ~np.isnan(placed.values).any(axis=1)
+        clips, clips_left_out = cut_clips(
+            complete, cfg.clip_frames, subject=capture.subject, exercise=capture.exercise,
+            sequence_id=seq_id, seed=cfg.split_seed, test_fraction=cfg.test_fraction,
+            max_missing=cfg.clip_max_missing,
+        )
+
+    alignment = {
+        "offset_s": float(offset_s),
+        "offset_source": source,
+        "score": _finite(refinement.score),
+        "drift_s_per_s": _finite(drift.drift_s_per_s) if drift.estimated else None,
+        "drift_applied": drift.applied,
+        "refinement": {"applied": refinement.applied, "reason": refinement.reason,
+                       "lag_s": _finite(refinement.lag_s), "z": _finite(refinement.z),
+                       "chance_mean": _finite(refinement.chance_mean),
+                       "chance_std": _finite(refinement.chance_std),
+                       "chance_max": _finite(refinement.chance_max)},
+        "drift": {"estimated": drift.estimated, "applied": drift.applied, "reason": drift.reason,
+                  "stderr": _finite(drift.stderr)},
+        "video_start_ns": int(start_ns),
+        "video_start_source": start_source,
+        "video_start_whole_seconds": bool(start_ns % 10**9 == 0),
+        "manual_offset_s": capture.offset_s,
+        "frame_tolerance_s": tol_frame_ns / 1e9,
+        "emg_tolerance_s": tol_emg_s,
+        "first_grid_slot": int(lo),
+    }
+    verdict = _verdict(refinement, frame_missing, emg_gap, start_ns)
+    quality = {
+        "rows": int(n_rows),
+        "frame_missing_rows": int(frame_missing.sum()),
+        "emg_gap_rows": int(emg_gap.sum()),
+        "emg_partial_rows": int((np.isnan(placed.values).any(axis=1) & ~emg_gap).sum()),
+        "emg_abs_dt_median_s": _finite(np.nanmedian(np.abs(placed.sample_dt_s))) if np.isfinite(placed.sample_dt_s).any() else None,
+        "emg_notes": emg.notes,
+        "emg_sample_period_s": _finite(emg.sample_period_s),
+        "video_vfr_gaps": int((np.diff(info.frame_time_ns) > 1.5e9 / info.nominal_fps).sum()),
+        "clips_left_out": clips_left_out,
+        "verdict": verdict,
+    }
+    extra: dict[str, Any] = {
+        "video": {"path": str(info.path), "sha256": None, "width": info.width, "height": info.height,
+                  "rotation_deg": info.rotation_deg, "avg_fps": info.avg_fps, "n_frames": info.n_frames,
+                  "codec": info.codec, "creation_time": info.creation_text},
+        "emg": {"path": str(emg.path), "layout": emg.layout, "time_unit": emg.time_unit,
+                "assumed_tz": emg.assumed_tz, "channels": emg.channel_names},
+        "alignment": alignment,
+        "align_quality": quality,
+    }
+    if cfg.clip_frames:
+        extra["clips"] = clips
+    if cfg.write_video:
+        extra["video_clip"] = {"path": str(clip_path.resolve()), "first_row_clip_frame": int(lo)}
+
+    # Every check passed: from here on the dataset is written.
+    writer_ds = DatasetWriter.create_or_open(out, streams=stream_specs(emg.channel_names, cfg))
+    qc_png = qc_json = None
+    if cfg.qc:
+        from musclekit.pipelines.align import qc
+
+        qc_dir = out / "qc" / "align"
+        qc_json_path, qc_png_path = qc_dir / f"{seq_id}.json", qc_dir / f"{seq_id}.png"
+        mt = motion.time_ns / 1e9 - g_s[0]
+        intervals = np.concatenate([np.diff(ch.time_ns) / 1e9 for ch in emg.channels])
+        qc.write_png(
+            qc_png_path, title=f"{seq_id}: {verdict}; offset {offset_s:+.3f} s ({source})",
+            grid_s=time_s, emg=placed.values, channels=emg.channel_names,
+            frame_missing=frame_missing, motion_t_s=mt, motion=motion.energy,
+            lags_s=refinement.lags_s, corr=refinement.corr, offset_ts_s=capture.offset_s,
+            chosen_lag_s=refinement.lag_s, applied=refinement.applied, intervals_s=intervals,
+            drift_t_s=drift.window_centres_s, drift_lag_s=drift.window_lags_s,
+            drift_line=(drift.intercept_s, drift.drift_s_per_s) if drift.estimated else None,
+        )
+        qc.write_json(qc_json_path, {"sequence_id": seq_id, "alignment": alignment, "quality": quality,
+                                     "video": extra["video"], "emg": extra["emg"],
+                                     "clips": clips, "analysis_dt_s": ANALYSIS_DT_S})
+        qc_png, qc_json = str(qc_png_path), str(qc_json_path)
+
+    # Write the unit last: on any failure above nothing of this capture is visible.
+    config_record = {"align": cfg.to_dict(), "capture": _capture_record(capture), "alignment": alignment}
+    provenance = Provenance.for_stage(STAGE, config=config_record,
+                                      inputs=[capture.emg_path, capture.video_path])
+    video_digest = next((i.sha256 for i in provenance.inputs if i.name == info.path.name), None)
+    extra["video"]["sha256"] = video_digest
+    sequence = SequenceInfo(id=seq_id, subject_id=capture.subject, source="align",
+                            label=capture.exercise, start_time_ns=start_time_ns, extra=extra)
+    frame_flags = np.where(frame_missing, np.uint8(Flag.MISSING), np.uint8(0))
+    dt_med = np.full(n_rows, np.nan)
+    has_dt = np.isfinite(placed.sample_dt_s).any(axis=1)
+    dt_med[has_dt] = np.nanmedian(placed.sample_dt_s[has_dt], axis=1)
+    if writer is not None:
+        writer.commit()  # before the unit: a finished unit always has its clip
+    with writer_ds.unit(unit_id_for(seq_id), provenance=provenance) as unit:
+        unit.add_subject(SubjectInfo(id=capture.subject))
+        unit.write_sequence(EMG_STREAM, sequence, time_s=time_s, values=placed.values,
+                            timestamp_ns=row_ns, aux={"sample_dt_s": dt_med})
+        unit.write_sequence(FRAMES_STREAM, sequence, time_s=time_s, flags=frame_flags,
+                            timestamp_ns=row_ns,
+                            aux={"source_frame": frames_idx.astype(np.int64), "source_pts_s": pts_s})
+    return AlignResult(
+        sequence_id=seq_id, rows=int(n_rows), frame_missing_rows=int(frame_missing.sum()),
+        emg_gap_rows=int(emg_gap.sum()), offset_s=float(offset_s), offset_source=source,
+        score=_finite(refinement.score), z=_finite(refinement.z),
+        drift_s_per_s=_finite(drift.drift_s_per_s) if drift.estimated else None,
+        drift_applied=drift.applied, clips=len(clips), verdict=verdict, qc_png=qc_png,
+        qc_json=qc_json, video_clip=str(clip_path) if cfg.write_video else None,
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _offset_source(start_source: str, capture: Capture, refinement: Refinement, drift: Drift) -> str:
+    parts = [f"timestamps ({start_source})"]
+    if capture.offset_s:
+        parts.append("manual --offset")
+    if refinement.applied:
+        parts.append("cross-correlation")
+    if drift.applied:
+        parts.append("drift-corrected")
+    return " + ".join(parts)
+
+
+def _verdict(refinement: Refinement, frame_missing: np.ndarray, emg_gap: np.ndarray, start_ns: int) -> str:
+    """ok: refined, few gaps. check: timestamps only while the start time is whole seconds
+    (up to 1 s off), or many gaps. Never silent: the reasons are in the QC JSON."""
+    gap_fraction = float((frame_missing | emg_gap).mean()) if frame_missing.size else 1.0
+    if gap_fraction > 0.25:
+        return "check"
+    if not refinement.applied and start_ns % 10**9 == 0:
+        return "check"
+    return "ok"
+
+
+def _capture_record(capture: Capture) -> dict[str, Any]:
+    record = asdict(capture)
+    record["emg_path"] = str(capture.emg_path)
+    record["video_path"] = str(capture.video_path)
+    return record
+
+
+def already_aligned(out: Path, sequence_id: str) -> bool:
+    """True when `out` holds a finished align unit for this sequence (resume skips it)."""
+    from musclekit.dataset import DatasetWriter
+    from musclekit.dataset.layout import INFO_PATH
+
+    if not (Path(out) / INFO_PATH).is_file():
+        return False
+    return DatasetWriter.create_or_open(out).is_done(unit_id_for(sequence_id))
+
+
+# -- sessions -----------------------------------------------------------------------------
+
+def _session_unit(payload: dict[str, Any]) -> dict[str, Any]:
+    """Runs on a Dask worker: align one capture; returns the result as a plain dict."""
+    result = align_capture(payload["capture"], payload["config"], Path(payload["out"]))
+    return asdict(result)
+
+
+def align_session(session_path: Path, out: Path, compute_cfg: Any = None,
+                  overrides: dict[str, Any] | None = None, on_result: Any = None) -> Any:
+    """Align every capture of a session file into `out`; finished captures are skipped.
+
+    The dataset and its streams are created here, before the workers start, from the first
+    capture's sEMG channels (every capture must have the same channel names).
+    """
+    from musclekit.compute import Unit, run_units
+    from musclekit.dataset import DatasetWriter
+
+    session = load_session(session_path)
+    cfg = replace(session.config, **(overrides or {}))
+    first = read_emg_csv(session.captures[0].emg_path, session.captures[0].emg)
+    writer = DatasetWriter.create_or_open(out, streams=stream_specs(first.channel_names, cfg))
+    units = [Unit(id=c.id, payload={"capture": c, "config": cfg, "out": str(out)}) for c in session.captures]
+    return run_units(units, _session_unit, compute_cfg, description="aligning captures",
+                     skip=lambda u: writer.is_done(unit_id_for(u.id)), on_result=on_result)
