@@ -28,6 +28,7 @@ app = typer.Typer(
 _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.dataset",
     "musclekit.cli.demo",
+    "musclekit.cli.align",
     "musclekit.cli.keypoints",
     "musclekit.cli.train",
 )
