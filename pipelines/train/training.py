@@ -201,7 +201,10 @@ def train(config: TrainConfig, out: str | Path) -> TrainResult:
         run = RunFolder.create(out, config, prepared.data, prepared.input_norm,
                                prepared.target_norm)
         run.save_splits(prepared.table.sequence_ids, prepared.table.offsets, prepared.codes)
-    if run.meta.get("status") == "done":
+    finished = run.meta.get("status") == "done" and (
+        run.meta.get("stopped") == "early_stopping"
+        or int(run.meta.get("steps", 0)) >= config.max_steps)
+    if finished:
         console.print(f"{out}: already trained (best step {run.meta.get('best_step')}); "
                       "nothing to do")
         return TrainResult(out, 0, run.meta.get("best_step"),
@@ -209,6 +212,8 @@ def train(config: TrainConfig, out: str | Path) -> TrainResult:
                            len(train_starts), len(val_starts), n_test,
                            time.monotonic() - started)
 
+    run.meta["status"] = "training"
+    run.save_meta()
     device = select_device(config.device)
     model = model_for(config, prepared.data).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
