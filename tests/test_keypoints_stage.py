@@ -19,7 +19,7 @@ from musclekit.pipelines.keypoints.stage import extract_sequence, run_keypoints
 from musclekit.pipelines.keypoints.synthetic import (
     grid_source_frames,
     make_aligned_capture,
-    person_photo,
+    reference_joint_px,
     write_person_video,
 )
 
@@ -76,16 +76,8 @@ def test_stage_writes_keypoints_on_the_frames_grid(capture: dict) -> None:
 
 def test_pixels_follow_the_chosen_frames(capture: dict) -> None:
     """Nose positions match where the photo was drawn in exactly the frame align chose."""
-    from musclekit.pipelines.keypoints.mediapipe_backend import MediaPipeBackend
-    from musclekit.pipelines.keypoints.synthetic import _scale_to_height
-
     clip = capture["clip"]
-    photo = _scale_to_height(person_photo("grace_hopper"), int(clip.height * 0.85))
-    canvas = np.full((clip.height, clip.width + photo.shape[1], 3), (92, 104, 96), np.uint8)
-    canvas[clip.height - photo.shape[0]:, : photo.shape[1]] = photo
-    with MediaPipeBackend() as b:
-        ref = b.process([canvas])
-    nose_in_photo = ref.keypoints2d_px[0, 0] - np.array([0, clip.height - photo.shape[0]])
+    nose_in_photo = reference_joint_px(clip, "nose")
 
     _, source = grid_source_frames(clip.n_frames, clip.fps, 10.0)
     kp2 = open_dataset(capture["dataset"]).sequence_array("keypoints2d", SEQ)
@@ -189,3 +181,12 @@ def test_unknown_sequence(capture: dict) -> None:
     with pytest.raises(InputError, match=r"--sequence nope: not in .*; sequences with aligned "
                                          r"frames: S01_squat_000"):
         run_keypoints(capture["dataset"], KeypointsConfig(sequences=["nope"]))
+
+
+def test_demo_finds_the_person_where_it_was_drawn(tmp_path: Path) -> None:
+    from musclekit.pipelines.keypoints.demo import run_demo
+
+    result = run_demo(tmp_path, duration_s=2.0)
+    assert result["rows_detected"] == result["rows_with_person_drawn"] > 0
+    assert result["rows"] > result["rows_with_person_drawn"]  # the person steps out
+    assert result["nose_error_px_median"] < 5.0

@@ -32,6 +32,7 @@ from musclekit.dataset import (
     file_sha256,
 )
 from musclekit.errors import MissingDependencyError
+from musclekit.pipelines.keypoints.joints import MEDIAPIPE33_LANDMARKS
 
 IPHONE_FPS = Fraction(30000, 1001)
 
@@ -62,6 +63,39 @@ def _scale_to_height(photo: np.ndarray, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(photo).resize((width, height), Image.BILINEAR))
 
 
+BACKGROUND_RGB = (92, 104, 96)
+
+
+def compose_frame(scaled_photo: np.ndarray, width: int, height: int, shift_px: float | None
+                  ) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """An upright (height, width, 3) frame with the photo standing on the bottom edge,
+    centred and moved `shift_px` sideways (None: background only); returns it and the
+    photo's top-left corner (x, y)."""
+    canvas = np.full((height, width, 3), BACKGROUND_RGB, dtype=np.uint8)
+    if shift_px is None:
+        return canvas, None
+    ph, pw = scaled_photo.shape[:2]
+    x0 = int(round((width - pw) / 2 + shift_px))
+    y0 = height - ph
+    xa, xb = max(x0, 0), min(x0 + pw, width)
+    canvas[y0:, xa:xb] = scaled_photo[:, xa - x0 : xb - x0]
+    return canvas, (x0, y0)
+
+
+def reference_joint_px(clip: PersonClip, landmark: str = "nose") -> np.ndarray:
+    """Where MediaPipe finds a landmark (a MediaPipe name, default the nose) in the photo itself, in pixels
+    relative to the photo's top-left corner: measured on the centred, unshifted frame, so
+    corner + this is the expected position in any frame of the clip."""
+    from musclekit.pipelines.keypoints.mediapipe_backend import MediaPipeBackend
+
+    scaled = _scale_to_height(person_photo(clip.photo), clip.photo_height)
+    canvas, corner = compose_frame(scaled, clip.width, clip.height, 0.0)
+    with MediaPipeBackend() as backend:
+        ref = backend.process([canvas])
+    index = MEDIAPIPE33_LANDMARKS.index(landmark)
+    return ref.keypoints2d_px[0, index] - np.asarray(corner, dtype=np.float64)
+
+
 @dataclass
 class PersonClip:
     """What was drawn: per native frame the photo's top-left corner (x, y) in the upright
@@ -73,7 +107,8 @@ class PersonClip:
     n_frames: int
     fps: Fraction
     rotation_deg: int
-    photo_scale: float
+    photo: str
+    photo_height: int
     corners: list[tuple[int, int] | None] = field(default_factory=list)
 
 
@@ -95,10 +130,9 @@ def write_person_video(path: Path, n_frames: int, size: tuple[int, int] = (640, 
     picture = person_photo(photo)
     target_h = photo_height or int(height * 0.85)
     scaled = _scale_to_height(picture, target_h)
-    ph, pw = scaled.shape[:2]
     empty = set(int(i) for i in empty_frames)
     clip = PersonClip(path=Path(path), width=width, height=height, n_frames=n_frames, fps=fps,
-                      rotation_deg=rotation_deg, photo_scale=target_h / picture.shape[0])
+                      rotation_deg=rotation_deg, photo=photo, photo_height=target_h)
     quarter = int(round(rotation_deg / 90)) % 4
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)
@@ -109,16 +143,13 @@ def write_person_video(path: Path, n_frames: int, size: tuple[int, int] = (640, 
         if rotation_deg:
             stream.set_display_rotation(rotation_deg)
         for i in range(n_frames):
-            canvas = np.full((height, width, 3), (92, 104, 96), dtype=np.uint8)
             if i in empty:
+                canvas = compose_frame(scaled, width, height, None)[0]
                 clip.corners.append(None)
             else:
                 shift = 0.0 if still else sway_px * np.sin(2 * np.pi * i / period_frames)
-                x0 = int(round((width - pw) / 2 + shift))
-                y0 = height - ph
-                xa, xb = max(x0, 0), min(x0 + pw, width)
-                canvas[y0:, xa:xb] = scaled[:, xa - x0 : xb - x0]
-                clip.corners.append((x0, y0))
+                canvas, corner = compose_frame(scaled, width, height, shift)
+                clip.corners.append(corner)
             # Store the frame turned against the display rotation, as a phone does.
             stored = np.rot90(canvas, k=-quarter) if quarter else canvas
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(stored), format="rgb24")
