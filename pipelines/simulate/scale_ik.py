@@ -1,0 +1,274 @@
+"""OpenSim scaling (ScaleTool on a static frame) and inverse kinematics, from files to files.
+
+Registration of the virtual markers on the model is automatic:
+1. every virtual marker is attached to the OpenSim body of the SMPL-H segment that carries
+   it (largest skinning weight, mapped by the marker set's `segment_bodies`); the model's own
+   markers are replaced by the virtual set;
+2. joint-centre markers (`jc_*`, from the body model's joints) are put at the model's joint
+   centres (the origin of each joint's child frame);
+3. ScaleTool scales each body by the ratio of joint-centre distances (static trial vs model),
+   then its MarkerPlacer solves the static pose from the joint centres alone and moves every
+   virtual marker to where it sits on the body in that pose. No hand correction.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from musclekit.errors import InputError, UnitFailedError
+from musclekit.pipelines.simulate.opensim_io import read_mot
+from musclekit.pipelines.simulate.opensim_model import REFERENCE_POSE, coordinate_names, load_model
+
+JC_WEIGHT = 10.0
+
+
+@dataclass
+class RegistrationPlan:
+    """Which markers go on which body; what was left out and why."""
+
+    marker_bodies: dict[str, str]  # virtual marker -> body
+    joint_centres: dict[str, str]  # jc marker -> body
+    dropped: dict[str, str] = field(default_factory=dict)  # name -> reason
+    locked_for_static: list[str] = field(default_factory=list)
+
+
+def _body_names(model) -> list[str]:
+    bs = model.getBodySet()
+    return [bs.get(i).getName() for i in range(bs.getSize())]
+
+
+def plan_registration(model_path: Path, marker_bodies: dict[str, str],
+                      joint_centres: dict[str, str]) -> RegistrationPlan:
+    """Check the model has the bodies the virtual markers need."""
+    model = load_model(model_path)
+    bodies = set(_body_names(model))
+    plan = RegistrationPlan({}, {})
+    for name, body in marker_bodies.items():
+        if body in bodies:
+            plan.marker_bodies[name] = body
+        else:
+            plan.dropped[name] = f"model has no body {body}"
+    for name, body in joint_centres.items():
+        if body in bodies:
+            plan.joint_centres[name] = body
+        else:
+            plan.dropped[name] = f"model has no body {body}"
+    if not plan.marker_bodies:
+        need = sorted(set(marker_bodies.values()))
+        raise InputError(f"OpenSim model {model_path} has none of the bodies the virtual markers "
+                         f"attach to ({', '.join(need)}); use a model with OpenSim's usual body "
+                         "names (Rajagopal2015, LaiUhlrich2022, gait2392) or edit the marker "
+                         "set's segment_bodies")
+    return plan
+
+
+def _joint_centre_in_body(model, body: str) -> np.ndarray:
+    js = model.getJointSet()
+    for i in range(js.getSize()):
+        child = js.get(i).getChildFrame()
+        if child.findBaseFrame().getName() == body:
+            return child.findTransformInBaseFrame().p().to_numpy()
+    raise InputError(f"no joint has body {body} as its child")
+
+
+# Joint centres leave the long-axis rotation of a straight arm undetermined; in the static
+# frame those coordinates are held at the reference pose (the static pose is built to match
+# it) and unlocked again in the scaled model.
+STATIC_LOCKED = {"arm_rot_r": 0.0, "arm_rot_l": 0.0, **REFERENCE_POSE}
+
+
+def _set_locks(model, names, locked: bool) -> list[str]:
+    cs = model.getCoordinateSet()
+    done = []
+    for n in names:
+        if cs.contains(n):
+            c = cs.get(n)
+            if locked:
+                c.setDefaultValue(STATIC_LOCKED.get(n, c.getDefaultValue()))
+            c.set_locked(locked)
+            done.append(n)
+    return done
+
+
+def write_registered_generic(model_path: Path, plan: RegistrationPlan, out_path: Path) -> Path:
+    """The generic model with its markers replaced by the virtual set (placed later) and
+    the static-frame locks applied."""
+    import opensim
+
+    model = load_model(model_path)
+    model.initSystem()
+    already_locked = {n for n in STATIC_LOCKED if model.getCoordinateSet().contains(n)
+                      and model.getCoordinateSet().get(n).get_locked()}
+    plan.locked_for_static = _set_locks(model, [n for n in STATIC_LOCKED
+                                                if n not in already_locked], True)
+    markers = model.updMarkerSet()
+    markers.clearAndDestroy()
+    bs = model.getBodySet()
+    for name, body in plan.marker_bodies.items():
+        model.addMarker(opensim.Marker(name, bs.get(body), opensim.Vec3(0, 0, 0)))
+    for name, body in plan.joint_centres.items():
+        loc = _joint_centre_in_body(model, body)
+        m = opensim.Marker(name, bs.get(body), opensim.Vec3(*loc))
+        m.set_fixed(True)  # joint centres stay where the model has them
+        model.addMarker(m)
+    model.finalizeConnections()
+    model.printToXML(str(out_path))
+    return out_path
+
+
+@dataclass
+class ScaleResult:
+    scaled_model: Path
+    scale_factors: dict[str, list[float]]  # body -> (sx, sy, sz)
+    static_rms_m: float
+
+
+def run_scale(generic_path: Path, static_trc: Path, static_time: tuple[float, float],
+              plan: RegistrationPlan, measurements: dict[str, dict], mass_kg: float,
+              height_m: float, out_path: Path, work_dir: Path) -> ScaleResult:
+    """ScaleTool: measurement-based scaling from joint centres, then marker placement."""
+    import opensim
+
+    def rel(p: Path) -> str:  # ScaleTool resolves paths relative to its setup file
+        return os.path.relpath(p, work_dir)
+
+    tool = opensim.ScaleTool()
+    tool.setName("musclekit_scale")
+    tool.setSubjectMass(mass_kg)
+    tool.setSubjectHeight(height_m * 1000.0)
+    tool.getGenericModelMaker().setModelFileName(rel(generic_path))
+    scaler = tool.getModelScaler()
+    scaler.setApply(True)
+    order = opensim.ArrayStr()
+    order.append("measurements")
+    scaler.setScalingOrder(order)
+    mset = scaler.getMeasurementSet()
+    model = load_model(generic_path)
+    bodies = set(_body_names(model))
+    for name, spec in measurements.items():
+        pairs = [p for p in spec["pairs"] if all(m in plan.joint_centres for m in p)]
+        scaled = [b for b in spec["bodies"] if b in bodies]
+        if not pairs or not scaled:
+            continue
+        meas = opensim.Measurement()
+        meas.setName(name)
+        for a, b in pairs:
+            meas.getMarkerPairSet().cloneAndAppend(opensim.MarkerPair(a, b))
+        for b in scaled:
+            bscale = opensim.BodyScale()
+            bscale.setName(b)
+            axes = opensim.ArrayStr()
+            for ax in ("X", "Y", "Z"):
+                axes.append(ax)
+            bscale.setAxisNames(axes)
+            meas.getBodyScaleSet().cloneAndAppend(bscale)
+        mset.cloneAndAppend(meas)
+    times = opensim.ArrayDouble()
+    times.append(static_time[0])
+    times.append(static_time[1])
+    scaler.setMarkerFileName(rel(static_trc))
+    scaler.setTimeRange(times)
+    scaler.setPreserveMassDist(True)
+    scaled_only = work_dir / "scaled_unplaced.osim"
+    scaler.setOutputModelFileName(rel(scaled_only))
+    scaler.setOutputScaleFileName("scale_factors.xml")
+    placer = tool.getMarkerPlacer()
+    placer.setApply(True)
+    placer.setStaticPoseFileName(rel(static_trc))
+    placer.setTimeRange(times)
+    placer.setOutputModelFileName(rel(out_path))
+    placer.setMaxMarkerMovement(-1.0)
+    tasks = placer.getIKTaskSet()
+    for name in plan.joint_centres:
+        task = opensim.IKMarkerTask()
+        task.setName(name)
+        task.setWeight(JC_WEIGHT)
+        task.setApply(True)
+        tasks.cloneAndAppend(task)
+    for name in plan.marker_bodies:
+        task = opensim.IKMarkerTask()
+        task.setName(name)
+        task.setApply(False)  # not yet placed: they follow the pose, they do not set it
+        tasks.cloneAndAppend(task)
+    setup = work_dir / "scale_setup.xml"
+    tool.printToXML(str(setup))
+    ok = opensim.ScaleTool(str(setup)).run()
+    if not ok or not Path(out_path).is_file():
+        raise UnitFailedError(f"OpenSim ScaleTool failed (setup {setup})")
+    scaled = load_model(out_path)
+    scaled.initSystem()
+    _set_locks(scaled, plan.locked_for_static, False)
+    scaled.printToXML(str(out_path))
+    scale_set = opensim.ScaleSet(str(work_dir / "scale_factors.xml"))
+    factors = {scale_set.get(i).getSegmentName():
+               [float(x) for x in scale_set.get(i).getScaleFactors().to_numpy()]
+               for i in range(scale_set.getSize())}
+    return ScaleResult(Path(out_path), factors, float("nan"))
+
+
+@dataclass
+class IKResult:
+    mot_path: Path
+    time_s: np.ndarray
+    coordinates: list[str]
+    values: np.ndarray  # (T, C): rad for rotations, m for translations
+    rms_m: np.ndarray  # (T,)
+    max_m: np.ndarray  # (T,)
+
+
+def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
+           weights: dict[str, float], out_mot: Path, work_dir: Path) -> IKResult:
+    """OpenSim InverseKinematicsTool with marker weights; per-frame marker errors."""
+    import opensim
+
+    model = load_model(model_path)
+    model_markers = {model.getMarkerSet().get(i).getName()
+                     for i in range(model.getMarkerSet().getSize())}
+    used = {m: w for m, w in weights.items() if m in model_markers and w > 0}
+    if not used:
+        raise InputError(f"OpenSim model {model_path} has none of the markers in {trc_path} "
+                         f"(model markers: {', '.join(sorted(model_markers)[:10]) or 'none'}"
+                         f"{', ...' if len(model_markers) > 10 else ''}); the model needs "
+                         "markers named as in the TRC file")
+    tool = opensim.InverseKinematicsTool()
+    tool.setName("ik")
+    tool.set_model_file(str(model_path))
+    tool.setMarkerDataFileName(str(trc_path))
+    tool.setStartTime(float(time_range[0]))
+    tool.setEndTime(float(time_range[1]))
+    tool.setOutputMotionFileName(str(out_mot))
+    tool.set_report_errors(True)
+    tool.setResultsDir(str(work_dir))
+    tool.set_accuracy(1e-5)
+    tasks = tool.getIKTaskSet()
+    for name in sorted(model_markers):
+        task = opensim.IKMarkerTask()
+        task.setName(name)
+        task.setWeight(float(used.get(name, 0.0)))
+        task.setApply(name in used)
+        tasks.cloneAndAppend(task)
+    setup = work_dir / "ik_setup.xml"
+    tool.printToXML(str(setup))
+    ok = opensim.InverseKinematicsTool(str(setup)).run()
+    if not ok or not Path(out_mot).is_file():
+        raise UnitFailedError(f"OpenSim inverse kinematics failed (setup {setup})")
+    motion = read_mot(out_mot)
+    errors = read_mot(work_dir / "ik_ik_marker_errors.sto")
+    col = {c: i for i, c in enumerate(errors.columns)}
+    model.initSystem()
+    cs = model.getCoordinateSet()
+    values = motion.values.copy()
+    coords = coordinate_names(model)
+    for k, name in enumerate(motion.columns):
+        # only rotational coordinates are written in degrees; coupled ones (e.g. the
+        # patella's knee_angle_*_beta) stay in radians whatever the header says
+        if motion.in_degrees and name in coords and \
+                cs.get(name).getMotionType() == opensim.Coordinate.Rotational:
+            values[:, k] = np.deg2rad(values[:, k])
+    return IKResult(Path(out_mot), motion.time_s, motion.columns, values,
+                    errors.values[:, col["marker_error_RMS"]],
+                    errors.values[:, col["marker_error_max"]])
