@@ -66,12 +66,16 @@ def _scale_to_height(photo: np.ndarray, height: int) -> np.ndarray:
 BACKGROUND_RGB = (92, 104, 96)
 
 
-def compose_frame(scaled_photo: np.ndarray, width: int, height: int, shift_px: float | None
+def compose_frame(scaled_photo: np.ndarray, width: int, height: int, shift_px: float | None,
+                  background: np.ndarray | None = None
                   ) -> tuple[np.ndarray, tuple[int, int] | None]:
     """An upright (height, width, 3) frame with the photo standing on the bottom edge,
     centred and moved `shift_px` sideways (None: background only); returns it and the
     photo's top-left corner (x, y)."""
-    canvas = np.full((height, width, 3), BACKGROUND_RGB, dtype=np.uint8)
+    if background is not None:
+        canvas = background.copy()
+    else:
+        canvas = np.full((height, width, 3), BACKGROUND_RGB, dtype=np.uint8)
     if shift_px is None:
         return canvas, None
     ph, pw = scaled_photo.shape[:2]
@@ -117,7 +121,7 @@ def write_person_video(path: Path, n_frames: int, size: tuple[int, int] = (640, 
                        sway_px: float = 60.0, period_frames: float = 45.0,
                        empty_frames: Sequence[int] = (), still: bool = False,
                        rotation_deg: int = 0, lossless: bool = False,
-                       fps: Fraction = IPHONE_FPS) -> PersonClip:
+                       fps: Fraction = IPHONE_FPS, textured: bool = False) -> PersonClip:
     """Write an H.264 clip (upright size `size` = (width, height)) of a photo swaying sideways.
 
     empty_frames: native frame indices that show only the background.
@@ -125,11 +129,17 @@ def write_person_video(path: Path, n_frames: int, size: tuple[int, int] = (640, 
     rotation_deg: display rotation stored in the file (PyAV's convention, e.g. -90 for an
         iPhone portrait clip); pixels are stored turned the other way, as a phone does.
     lossless: qp=0, so identical frames decode to identical pixels.
+    textured: a static random-texture background, which costs the decoder about what a
+        real scene does (a flat background decodes unrealistically fast).
     """
     width, height = size
     picture = person_photo(photo)
     target_h = photo_height or int(height * 0.85)
     scaled = _scale_to_height(picture, target_h)
+    background = None
+    if textured:
+        rng = np.random.default_rng(7)
+        background = rng.integers(40, 140, size=(height, width, 3), dtype=np.uint8)
     empty = set(int(i) for i in empty_frames)
     clip = PersonClip(path=Path(path), width=width, height=height, n_frames=n_frames, fps=fps,
                       rotation_deg=rotation_deg, photo=photo, photo_height=target_h)
@@ -144,11 +154,11 @@ def write_person_video(path: Path, n_frames: int, size: tuple[int, int] = (640, 
             stream.set_display_rotation(rotation_deg)
         for i in range(n_frames):
             if i in empty:
-                canvas = compose_frame(scaled, width, height, None)[0]
+                canvas = compose_frame(scaled, width, height, None, background)[0]
                 clip.corners.append(None)
             else:
                 shift = 0.0 if still else sway_px * np.sin(2 * np.pi * i / period_frames)
-                canvas, corner = compose_frame(scaled, width, height, shift)
+                canvas, corner = compose_frame(scaled, width, height, shift, background)
                 clip.corners.append(corner)
             # Store the frame turned against the display rotation, as a phone does.
             stored = np.rot90(canvas, k=-quarter) if quarter else canvas
