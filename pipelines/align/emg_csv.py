@@ -155,7 +155,8 @@ def _guess_delimiter(lines: list[str]) -> str:
     """The delimiter giving the most consistent field count (>= 2) over the last lines."""
     tail = [ln for ln in lines if ln.strip()][-20:]
     best, best_score = ",", -1.0
-    for delim in (",", ";", "\t"):
+    # On a tie ';' and tab win: where they split lines consistently, commas are decimal commas.
+    for delim in ("\t", ";", ","):
         counts = [len(next(csv.reader([ln], delimiter=delim))) for ln in tail]
         if min(counts) < 2:
             continue
@@ -304,6 +305,8 @@ class _Context:
         return lower.index(name.strip().lower())
 
     def times(self, texts: list[str], lines: list[int], col: int) -> np.ndarray:
+        if self.delim == ";":
+            texts = [t.replace(",", ".") for t in texts]  # decimal comma
         parsed = parse_times(
             texts,
             unit=self.opts.time_unit,

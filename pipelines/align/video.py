@@ -142,6 +142,13 @@ def probe_video(path: Path) -> VideoInfo:
             ) from err
         if not pts_list:
             raise InputError(f"video {path} has no frames")
+        listed = int(stream.frames or 0)
+        if listed and len(pts_list) < listed:
+            # The index (moov) survived but the data after some point did not.
+            raise InputError(
+                f"video {path} is truncated: its index lists {listed} frames but the file holds "
+                f"only {len(pts_list)}; copy the file from the phone again"
+            )
         pts = np.sort(np.asarray(pts_list, dtype=np.int64))
         if np.any(np.diff(pts) == 0):
             raise InputError(f"{path}: two frames share one timestamp; remux the file")
