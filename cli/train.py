@@ -53,6 +53,7 @@ def train(
     seed: int = typer.Option(0, help="Seed of splits, initialisation and shuffling."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     amp: bool = typer.Option(True, help="Mixed precision on CUDA."),
+    threads: int = typer.Option(None, help="CPU threads for torch (default: half the cores, <= 4)."),
     width: int = typer.Option(None, help="Model width (default per model)."),
     layers: int = typer.Option(None, help="Transformer / LSTM layers."),
     heads: int = typer.Option(None, help="Attention heads."),
@@ -74,7 +75,8 @@ def train(
         val_fraction=val_fraction, condition_on_subject=condition_on_subject,
         keep_flagged=keep_flagged, loss=loss, lr=lr, batch_size=batch_size,
         max_steps=max_steps, time_budget_s=time_budget, eval_every_steps=eval_every,
-        patience_evals=patience, seed=seed, device=device, amp=amp)
+        patience_evals=patience, seed=seed, device=device, amp=amp,
+        cpu_threads=threads)
     result = run_training(config, out)
     console.print(f"windows: {result.n_train_windows} train, {result.n_val_windows} val, "
                   f"{result.n_test_windows} test")

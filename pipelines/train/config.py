@@ -46,6 +46,9 @@ class TrainConfig(BaseModel):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True  # mixed precision on CUDA only
+    # CPU threads for torch; None: half the cores, at most 4 (small models lose more to
+    # thread contention than they gain from intra-op parallelism).
+    cpu_threads: int | None = Field(default=None, ge=1)
 
     def model_options(self) -> ModelOptions:
         return ModelOptions(width=self.width, layers=self.layers, heads=self.heads,
@@ -65,5 +68,5 @@ class TrainConfig(BaseModel):
     def learning_keys(self) -> dict:
         """The options that change what is learned (a resumed run must match them)."""
         skip = {"max_steps", "time_budget_s", "device", "amp", "eval_every_steps",
-                "patience_evals"}
+                "patience_evals", "cpu_threads"}
         return {k: v for k, v in self.model_dump().items() if k not in skip}

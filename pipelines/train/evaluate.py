@@ -19,7 +19,11 @@ from musclekit.pipelines.train.run import REPORT_DIR, RunFolder
 from musclekit.pipelines.train.sources import load_frame_table, match_stream
 from musclekit.pipelines.train.splits import TEST, TRAIN, SplitSpec, assign_splits
 from musclekit.pipelines.train.table import FrameTable
-from musclekit.pipelines.train.training import load_model, window_too_long_message
+from musclekit.pipelines.train.training import (
+    cpu_threads,
+    load_model,
+    window_too_long_message,
+)
 from musclekit.pipelines.train.windows import gather_windows, non_overlapping, valid_window_starts
 from musclekit.progress import console
 
@@ -75,6 +79,11 @@ def evaluate_run(run_path: str | Path, dataset: str | Path | None = None,
     """Metrics of `run_path` on its test split, or on every window of `dataset`; writes
     report/metrics.csv, report/report.md and report/plots/ into the run folder."""
     run = RunFolder.open(run_path)
+    with cpu_threads(run.config.cpu_threads):
+        return _evaluate(run, dataset, n_plots)
+
+
+def _evaluate(run: RunFolder, dataset: str | Path | None, n_plots: int) -> EvalResult:
     cfg, data = run.config, run.data
     train_path = Path(cfg.dataset)
     eval_path = Path(dataset) if dataset is not None else train_path

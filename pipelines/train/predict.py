@@ -19,7 +19,11 @@ from musclekit.pipelines.train.evaluate import predict_windows
 from musclekit.pipelines.train.run import BEST_CHECKPOINT, RUN_FILE, RunFolder
 from musclekit.pipelines.train.sources import load_frame_table, match_stream
 from musclekit.pipelines.train.table import FrameTable
-from musclekit.pipelines.train.training import load_model, window_too_long_message
+from musclekit.pipelines.train.training import (
+    cpu_threads,
+    load_model,
+    window_too_long_message,
+)
 from musclekit.pipelines.train.windows import gather_windows, valid_window_starts, with_stride
 from musclekit.progress import console
 
@@ -102,7 +106,8 @@ def predict_into(run_path: str | Path, dataset_path: str | Path, stream: str | N
                       "(use --stream NEW_NAME to write another)")
         return PredictResult(Path(dataset_path), name, 0, 0, 0, skipped=True)
     table = load_frame_table(ds, inputs, None, data.rate_hz, cfg.keep_flagged)
-    pred, covered = predict_frames(run, table)
+    with cpu_threads(cfg.cpu_threads):
+        pred, covered = predict_frames(run, table)
     comps = spec.components
     provenance = Provenance.for_stage(
         "predict",

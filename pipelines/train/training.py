@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +70,17 @@ class PreparedData:
         assert t.targets is not None
         return WindowDataset(self.input_norm.apply(t.inputs), self.target_norm.apply(t.targets),
                              np.maximum(self.subject_index, 0), starts, self.data.window_frames)
+
+
+@contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run with `n` torch CPU threads (None: half the cores, at most 4), then restore."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n or max(1, min(4, (os.cpu_count() or 2) // 2)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def select_device(requested: str) -> torch.device:
@@ -174,6 +188,11 @@ def _check_resume(run: RunFolder, config: TrainConfig) -> None:
 
 def train(config: TrainConfig, out: str | Path) -> TrainResult:
     """Train (or resume) the run in folder `out`; returns a summary."""
+    with cpu_threads(config.cpu_threads):
+        return _train(config, Path(out))
+
+
+def _train(config: TrainConfig, out: Path) -> TrainResult:
     out = Path(out)
     started = time.monotonic()
     torch.manual_seed(config.seed)
