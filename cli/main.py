@@ -31,6 +31,7 @@ _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.align",
     "musclekit.cli.keypoints",
     "musclekit.cli.train",
+    "musclekit.cli.simulate",
 )
 
 

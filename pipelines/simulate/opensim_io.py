@@ -34,6 +34,8 @@ def write_trc(path: Path, time_s: np.ndarray, names: list[str], positions: np.nd
     path = Path(path)
     positions = np.asarray(positions, dtype=float)
     n_frames, n_markers, _ = positions.shape
+    if n_frames == 0:
+        raise InputError(f"refusing to write {path}: zero-length sequence (no frames)")
     if not np.isfinite(positions).all():
         raise InputError(f"refusing to write {path}: marker positions contain NaN/inf")
     rate = 1.0 / float(np.median(np.diff(time_s))) if n_frames > 1 else 1.0

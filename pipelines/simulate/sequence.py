@@ -7,6 +7,7 @@ static.trc, markers.trc, generic_registered.osim, scaled.osim, ik.mot, setup XML
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,12 +69,14 @@ def kinematics_from_amass(amass_path: Path, body_model_dir: Path, out_dir: Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = Path(model_path) if model_path else default_model_path()
+    clock = _Clock()
     seq = read_amass(amass_path)
     body = load_body_model(body_model_dir, seq.gender)
     mset = load_markerset()
     markers, _ = sequence_markers(body, seq, mset, cfg.foot_height_m)
     static = static_markers(body, seq.betas, mset, cfg.foot_height_m, cfg.static_duration_s)
     mass_kg, height_m = mass_and_height(body, seq.betas, cfg.body_density_kg_m3)
+    clock.lap("markers_s")
     files = {"static_trc": out_dir / "static.trc", "trc": out_dir / "markers.trc",
              "generic_model": out_dir / "generic_registered.osim",
              "scaled_model": out_dir / "scaled.osim", "ik_mot": out_dir / "ik.mot"}
@@ -86,8 +89,10 @@ def kinematics_from_amass(amass_path: Path, body_model_dir: Path, out_dir: Path,
     scale = run_scale(files["generic_model"], files["static_trc"],
                       (float(static.time_s[0]), float(static.time_s[-1])), plan,
                       mset.scale_measurements, mass_kg, height_m, files["scaled_model"], out_dir)
+    clock.lap("scale_s")
     ik = run_ik(files["scaled_model"], files["trc"], (float(markers.time_s[0]),
                 float(markers.time_s[-1])), mset.ik_weights, files["ik_mot"], out_dir)
+    clock.lap("ik_s")
     if len(ik.time_s) != len(markers.time_s):
         raise InputError(f"IK returned {len(ik.time_s)} frames for {len(markers.time_s)} "
                          "marker frames")
@@ -100,7 +105,18 @@ def kinematics_from_amass(amass_path: Path, body_model_dir: Path, out_dir: Path,
                "scale_factors": scale.scale_factors, "registration_dropped": plan.dropped,
                "body_model": str(body.path), "body_model_kind": body.kind,
                "marker_set_version": mset.version, "betas": seq.betas.tolist(),
-               "opensim_model": str(model_path)})
+               "opensim_model": str(model_path), "timings": clock.laps})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.start, 3)
+        self.start = now
 
 
 def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,

@@ -1,0 +1,183 @@
+"""`musclekit simulate`: motion -> virtual markers -> OpenSim scaling + IK (part 1), then,
+unless `--until ik`, muscle-driven simulation (part 2, `pipelines/simulate/dynamics`)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from musclekit.errors import ExitCode, InputError, PartialFailure
+from musclekit.progress import console
+
+BODY_MODEL_ENV = "MUSCLEKIT_BODY_MODEL"
+UNTIL = ("ik", "dynamics")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("simulate")(simulate)
+    app.command("simulate-synthetic")(simulate_synthetic)
+
+
+def dynamics_available() -> bool:
+    return importlib.util.find_spec("musclekit.pipelines.simulate.dynamics.driver") is not None
+
+
+def simulate(
+    out: Path = typer.Option(..., "--out", help="Dataset folder to write (created or resumed)."),
+    amass: list[str] = typer.Option([], "--amass", help="AMASS input (repeatable): a sub-dataset "
+                                    "name under --amass-root (e.g. BMLmovi), a folder, a glob or "
+                                    "an .npz file."),
+    amass_root: Path | None = typer.Option(None, "--amass-root", help="Folder holding the AMASS "
+                                           "sub-datasets (or MUSCLEKIT_AMASS_ROOT)."),
+    body_model: Path | None = typer.Option(None, "--body-model", help="SMPL-H model folder "
+                                           "(<dir>/{male,female,neutral}/model.npz; or "
+                                           "MUSCLEKIT_BODY_MODEL)."),
+    trc: list[Path] = typer.Option([], "--trc", help="Marker file(s) to run IK on instead of "
+                                   "AMASS (needs --model with matching markers; repeatable)."),
+    model: Path | None = typer.Option(None, "--model", help="OpenSim model (.osim). Default: "
+                                      "Rajagopal2015 from nimblephysics. With --trc: a model "
+                                      "already scaled to the subject."),
+    subject: str = typer.Option("subject", "--subject", help="Subject id for --trc input."),
+    until: str = typer.Option("dynamics", "--until", help="Last stage to run: ik or dynamics."),
+    workers: int = typer.Option(1, "--workers", help="Dask workers (0 = in this process)."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask "
+                                         "scheduler (tcp://host:8786) instead of a local one."),
+    foot_height_m: float = typer.Option(0.02, "--foot-height-m", help="Height of the lowest "
+                                        "marker of each sequence above the ground."),
+    flag_rms_m: float = typer.Option(0.02, "--flag-rms-m", help="Flag frames whose IK marker "
+                                     "RMS error exceeds this (m)."),
+    flag_max_m: float = typer.Option(0.04, "--flag-max-m", help="Flag frames whose largest IK "
+                                     "marker error exceeds this (m)."),
+    density_kg_m3: float = typer.Option(985.0, "--density-kg-m3", help="Body density for the "
+                                        "mass from the mesh volume."),
+    name: str | None = typer.Option(None, "--name", help="Dataset name (new datasets)."),
+    method: str | None = typer.Option(None, "--method", help="Dynamics method (part 2): inverse "
+                                      "or track."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Dynamics: re-solve chunks "
+                                      "that failed before."),
+) -> int:
+    """Simulate: AMASS (or TRC) -> virtual markers -> OpenSim scaling and IK [-> dynamics]."""
+    from musclekit.compute import ComputeConfig
+    from musclekit.pipelines.simulate.kinematics import (
+        amass_sources,
+        run_kinematics,
+        trc_sources,
+    )
+    from musclekit.pipelines.simulate.sequence import KinematicsConfig
+
+    if until not in UNTIL:
+        raise InputError(f"--until {until!r}: choose ik or dynamics")
+    if until == "dynamics" and not dynamics_available():
+        raise InputError("--until dynamics needs the dynamics stage, which is not installed in "
+                         "this musclekit; use --until ik")
+    if bool(amass) == bool(trc):
+        raise InputError("give either --amass (with --body-model) or --trc (with --model)")
+    if trc and model is None:
+        raise InputError("--trc needs --model: an OpenSim model with markers named as in the TRC")
+    for value, flag in ((foot_height_m, "--foot-height-m"),):
+        if value < 0:
+            raise InputError(f"{flag} {value}: must be >= 0")
+    for value, flag in ((flag_rms_m, "--flag-rms-m"), (flag_max_m, "--flag-max-m"),
+                        (density_kg_m3, "--density-kg-m3")):
+        if value <= 0:
+            raise InputError(f"{flag} {value}: must be > 0")
+    if workers < 0:
+        raise InputError(f"--workers {workers}: must be >= 0")
+    compute = ComputeConfig(workers=workers, scheduler=scheduler)
+    cfg = KinematicsConfig(foot_height_m=foot_height_m, flag_rms_m=flag_rms_m,
+                           flag_max_m=flag_max_m, body_density_kg_m3=density_kg_m3)
+    if amass:
+        body_model = body_model or (Path(os.environ[BODY_MODEL_ENV])
+                                    if os.environ.get(BODY_MODEL_ENV) else None)
+        if body_model is None:
+            from musclekit.pipelines.simulate.bodymodel import WHERE_FROM
+
+            raise InputError(f"AMASS input needs the SMPL-H body model: --body-model DIR. "
+                             f"{WHERE_FROM}")
+        sources = amass_sources(amass, amass_root)
+    else:
+        sources = trc_sources(trc, subject)
+
+    def verdict(unit_id: str, status: str, value: Any) -> None:
+        if status == "ok":
+            console.print(
+                f"[green]ok[/] {value['sequence_id']}: {value['frames']} frames, IK marker RMS "
+                f"{1000 * value['rms_mean_m']:.1f} mm (max {1000 * value['max_m']:.1f} mm), "
+                f"{value['flagged']} flagged, {value['seconds']:.1f} s", soft_wrap=True)
+        else:
+            console.print(f"[red]failed[/] {unit_id}: {value}", soft_wrap=True)
+
+    report = run_kinematics(out, sources, model_path=model, body_model=body_model, config=cfg,
+                            compute=compute, name=name, on_result=verdict)
+    if report.done:
+        table = Table(title=f"kinematics: {out}")
+        for col in ("sequence", "frames", "IK RMS mm", "IK max mm", "flagged", "s"):
+            table.add_column(col)
+        for v in report.done.values():
+            table.add_row(v["sequence_id"], str(v["frames"]), f"{1000 * v['rms_mean_m']:.1f}",
+                          f"{1000 * v['max_m']:.1f}", str(v["flagged"]), f"{v['seconds']:.1f}")
+        console.print(table)
+    console.print(f"kinematics: {report.summary()}")
+    if report.failed and not report.done and not report.skipped:
+        first = next(iter(report.failed.values()))
+        raise InputError(f"kinematics failed for every sequence; first: {first}")
+    code = run_dynamics_hook(out, until, compute, method=method, retry_failed=retry_failed)
+    if report.failed:
+        raise PartialFailure(f"{len(report.failed)} sequence(s) failed in kinematics: "
+                             + ", ".join(report.failed))
+    return code
+
+
+def run_dynamics_hook(out: Path, until: str, compute, **options: Any) -> int:
+    """Part 2's entry point: `dynamics.config_from_cli(compute=..., **options)` when the
+    dynamics package provides it (else its DynamicsConfig with method/retry_failed), then
+    `dynamics.driver.run_dynamics(out, cfg)`; returns its exit code."""
+    if until == "ik":
+        return int(ExitCode.OK)
+    dynamics = importlib.import_module("musclekit.pipelines.simulate.dynamics")
+    driver = importlib.import_module("musclekit.pipelines.simulate.dynamics.driver")
+    factory = getattr(dynamics, "config_from_cli", None)
+    if factory is not None:
+        cfg = factory(compute=compute, **options)
+    else:
+        from musclekit.pipelines.simulate.dynamics.config import DynamicsConfig
+
+        cfg = DynamicsConfig(compute=compute, retry_failed=bool(options.get("retry_failed")))
+        if options.get("method"):
+            cfg.method = options["method"]
+        cfg.validate()
+    report = driver.run_dynamics(out, cfg)
+    if hasattr(report, "summary"):
+        console.print(f"dynamics: {report.summary()}")
+    return int(report.exit_code()) if hasattr(report, "exit_code") else int(ExitCode.OK)
+
+
+def simulate_synthetic(
+    out: Path = typer.Argument(..., help="Folder to write: body/ (stand-in body model) and "
+                               "amass/Synthetic/S01/*.npz."),
+    motions: list[str] = typer.Option(["walking", "squat", "jumping_jack"], "--motion",
+                                      help="Synthetic motion(s)."),
+    duration_s: float = typer.Option(1.0, "--duration-s", help="Length of each motion."),
+    rate_hz: float = typer.Option(60.0, "--rate-hz", help="Frame rate."),
+) -> int:
+    """Write a procedural stand-in SMPL-H body and synthetic AMASS-layout motions (no
+    licensed files needed), to try `musclekit simulate --amass`."""
+    from musclekit.pipelines.simulate.standin import write_standin_body
+    from musclekit.pipelines.simulate.synthetic import write_synthetic_sequence
+
+    if duration_s <= 0 or rate_hz <= 0:
+        raise InputError("--duration-s and --rate-hz must be > 0")
+    body = write_standin_body(out / "body")
+    for m in motions:
+        p = write_synthetic_sequence(out / "amass" / "Synthetic" / "S01" / f"{m}_poses.npz", m,
+                                     body, duration_s=duration_s, rate_hz=rate_hz)
+        console.print(f"wrote {p}")
+    console.print(f"stand-in body: {body}; try: musclekit simulate --amass Synthetic "
+                  f"--amass-root {out / 'amass'} --body-model {body} --out DATASET --until ik")
+    return int(ExitCode.OK)
