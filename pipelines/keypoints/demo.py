@@ -87,7 +87,10 @@ def run_demo(workdir: Path, aligned_dataset: Path | None = None, duration_s: flo
     dataset = workdir / "keypoints-dataset"
     capture = Capture(emg_csv, video, subject="S01", exercise="Squat", sequence_id=DEMO_SEQUENCE,
                       video_start=VIDEO_START.isoformat())
-    align_capture(capture, AlignConfig(clip_frames=30, clip_max_missing=30, qc=False), dataset)
+    # MIA's 3 s clips (30 rows) when the capture is long enough to hold one.
+    clip_frames = 30 if duration_s >= 3.0 else None
+    align_capture(capture, AlignConfig(clip_frames=clip_frames, clip_max_missing=30, qc=False),
+                  dataset)
     report = run_keypoints(dataset, KeypointsConfig())
     if report.failed:
         raise UnitFailedError(f"keypoints demo failed: {report.failed}")
