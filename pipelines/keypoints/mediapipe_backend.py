@@ -14,9 +14,12 @@ Why these settings (measured on this project's test photos, see docs/keypoints.m
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +38,29 @@ class MediaPipeConfig:
     min_detection_confidence: float = 0.5
     model_complexity: int = 1
     static_image_mode: bool = True
+
+
+@contextlib.contextmanager
+def _native_stderr_captured() -> Iterator[None]:
+    """Keep MediaPipe's C++ start-up chatter (TFLite/absl INFO and feedback-manager
+    warnings, written straight to file descriptor 2) off the user's terminal. What it
+    wrote is re-attached to any exception raised meanwhile, so nothing useful is lost."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except Exception as err:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            native = sink.read().decode(errors="replace").strip()
+            if native:
+                err.add_note(f"MediaPipe's native log:\n{native[-2000:]}")
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def import_mediapipe():  # noqa: ANN202 - returns the module
@@ -67,13 +93,16 @@ class MediaPipeBackend:
                 f"MediaPipe model_complexity={self.config.model_complexity} needs a model "
                 "that mediapipe downloads at run time; only model_complexity=1 is offline"
             )
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=self.config.static_image_mode,
-            model_complexity=self.config.model_complexity,
-            smooth_landmarks=False,
-            enable_segmentation=False,
-            min_detection_confidence=self.config.min_detection_confidence,
-        )
+        with _native_stderr_captured():
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=self.config.static_image_mode,
+                model_complexity=self.config.model_complexity,
+                smooth_landmarks=False,
+                enable_segmentation=False,
+                min_detection_confidence=self.config.min_detection_confidence,
+            )
+            # The graph loads its models on the first frame; that is when it logs.
+            self._pose.process(np.zeros((64, 64, 3), dtype=np.uint8))
 
     def process_one(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """(33, 2) px, (33, 3) m, (33,) confidence for one RGB frame, or None if nobody."""
