@@ -63,3 +63,22 @@ def test_empty_frame_is_missing_not_zero(backend) -> None:
     out = backend.process([blank])
     assert not out.detected[0]
     assert np.isnan(out.keypoints2d_px).all() and np.isnan(out.confidence).all()
+
+
+def test_two_people_give_one_consistent_person(backend) -> None:
+    """Track policy for MediaPipe: one person per frame, never joints mixed from two."""
+    from musclekit.pipelines.keypoints.synthetic import _scale_to_height
+
+    left = _scale_to_height(person_photo("grace_hopper"), 300)
+    right = left[:, ::-1]  # a second, mirrored person
+    gap = 40
+    frame = np.full((300, 2 * left.shape[1] + gap, 3), 90, dtype=np.uint8)
+    frame[:, : left.shape[1]] = left
+    frame[:, left.shape[1] + gap :] = right
+    body = to_body25(backend.process([frame]))
+    assert body.detected[0]
+    xs = body.keypoints2d[0, [BODY25_JOINTS.index(j) for j in
+                              ("Nose", "LShoulder", "RShoulder", "LEye", "REye")], 0]
+    in_left = (xs < left.shape[1]).all()
+    in_right = (xs > left.shape[1] + gap).all()
+    assert in_left or in_right, xs

@@ -121,6 +121,22 @@ def test_rotated_portrait_clip_gives_upright_keypoints(tmp_path: Path) -> None:
         np.testing.assert_array_equal(row, rot[0])
 
 
+def test_astronaut_video_is_plausible_in_every_row(tmp_path: Path) -> None:
+    pytest.importorskip("skimage")
+    clip = write_person_video(tmp_path / "astronaut.mp4", 30, size=(400, 300),
+                              photo="astronaut", sway_px=40, period_frames=20)
+    ds_path = make_aligned_capture(tmp_path / "ds", clip, sequence_id=SEQ)
+    assert run_keypoints(ds_path, KeypointsConfig()).failed == {}
+    kp = open_dataset(ds_path).sequence_array("keypoints2d", SEQ).values
+    j = {name: BODY25_JOINTS.index(name) for name in ("Nose", "LShoulder", "RShoulder",
+                                                       "LEye", "REye")}
+    assert np.isfinite(kp[:, j["Nose"], 0]).all()  # found in every row
+    assert (kp[:, j["Nose"], 1] < kp[:, j["LShoulder"], 1]).all()
+    assert (kp[:, j["Nose"], 1] < kp[:, j["RShoulder"], 1]).all()
+    assert (kp[:, j["LShoulder"], 0] > kp[:, j["RShoulder"], 0]).all()
+    assert (kp[:, j["LEye"], 0] > kp[:, j["REye"], 0]).all()
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 def test_dataset_without_aligned_frames(tmp_path: Path) -> None:
