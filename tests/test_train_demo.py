@@ -9,8 +9,9 @@ JOINTS = ["Nose", "Neck", "RHip", "RKnee", "RAnkle"]
 EMG = ["l_quad", "l_ham", "r_quad"]
 
 
-def _capture(path):
-    """Keypoints and sEMG on one 10 Hz grid, like align + keypoints write them."""
+def _capture(path, clips=False):
+    """Keypoints and sEMG on one 10 Hz grid, like align + keypoints write them; with `clips`,
+    align's extra["clips"] (30-frame clips, every fifth one in test)."""
     specs = [
         StreamSpec(name="emg", family="semg", rate_hz=10.0, channels=EMG, clock="emg"),
         StreamSpec(name="keypoints3d", family="keypoints3d", rate_hz=10.0, channels=JOINTS,
@@ -35,7 +36,11 @@ def _capture(path):
                 emg = np.stack([40 * np.maximum(knee, 0) ** 2, 30 * np.maximum(-knee, 0),
                                 20 * (knee + 1)], axis=1) + rng.normal(0, 1, (n, 3))
                 emg[100:110] = np.nan  # a dropout
-                seq = SequenceInfo(id=f"{s}_{label}_000", subject_id=s, label=label)
+                extra = {"clips": [{"start_frame": k, "n_frames": 30,
+                                    "split": "test" if (k // 30) % 5 == 4 else "train"}
+                                   for k in range(0, n - 29, 30)]} if clips else {}
+                seq = SequenceInfo(id=f"{s}_{label}_000", subject_id=s, label=label,
+                                   extra=extra)
                 u.write_sequence("emg", seq, time_s=t, values=emg)
                 u.write_sequence("keypoints3d", seq, time_s=t, values=kp)
     return path
@@ -54,3 +59,19 @@ def test_demo_on_aligned_capture(tmp_path):
     data = RunFolder.open(result["run"]).data
     assert data.inputs.components == ["x", "y", "z"]  # confidence is not a model input
     assert not data.bounded_output  # sEMG targets are z-scored, the head is linear
+
+
+def test_align_clip_split_is_used(tmp_path):
+    from train_fixtures import fast_config
+
+    from musclekit.pipelines.train.splits import TEST
+    from musclekit.pipelines.train.training import prepare_data
+
+    ds = _capture(tmp_path / "capture", clips=True)
+    prepared = prepare_data(fast_config(ds, split="clips", window_frames=30))
+    codes = prepared.codes[prepared.table.sequence_slice(0)]
+    assert (codes[120:150] == TEST).all() and (codes[270:300] == TEST).all()
+    assert not (codes[:120] == TEST).any()
+    # every test window is one of align's test clips
+    starts = prepared.starts(TEST)
+    assert starts.size and set((starts % 600 % 150).tolist()) == {120}

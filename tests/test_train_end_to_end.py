@@ -209,3 +209,31 @@ def test_edit_scales_a_muscle_and_decodes_motion(trained, tmp_path):
         edit_motion(root / "run", decoder, copy, "nope", 2.0, suffix="x")
     with pytest.raises(InputError, match="decoder run .* is motion-to-muscle"):
         edit_motion(root / "run", root / "run", copy, "recfem_r", 2.0, suffix="x")
+
+
+def test_training_windows_are_clean_and_inside_one_split(trained):
+    _, _, cfg, _ = trained
+    prepared = prepare_data(cfg)
+    L = cfg.window_frames
+    starts = prepared.starts(TRAIN, stride=1)
+    idx = starts[:, None] + np.arange(L)
+    assert prepared.table.valid[idx].all()
+    assert (prepared.codes[idx] == TRAIN).all()
+    seq = prepared.table.sequence_index
+    assert (seq[idx] == seq[starts][:, None]).all()
+    assert (~prepared.table.valid).sum() > 0  # the dataset does have gaps
+
+
+def test_checkpoint_that_does_not_fit_the_run_is_refused(trained, tmp_path):
+    import torch
+
+    root, _, _, _ = trained
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "run", broken)
+    state = torch.load(broken / "checkpoints" / "best.pt", weights_only=False)
+    key = next(k for k in state["model"] if k.startswith("decode.weight"))
+    state["model"][key] = state["model"][key][:2]  # a model with 2 output muscles, not 4
+    torch.save(state, broken / "checkpoints" / "best.pt")
+    with pytest.raises(InputError, match=r"checkpoint .*best.pt does not fit the model "
+                                         r"described in .*run.json"):
+        evaluate_run(broken)

@@ -3,6 +3,7 @@ has, and compare it with the constant and retrieval baselines on the held-out sp
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from musclekit.dataset import open_dataset
@@ -54,9 +55,12 @@ def run_demo(dataset_path: str | Path | None, workdir: str | Path, seconds: floa
                         default=float("inf"))
     console.print(f"train demo: {model} RMSE {overall[model]['rmse']:.4g} vs best baseline "
                   f"{best_baseline:.4g} on {overall[model]['n_windows']} test windows")
+    # NaN (e.g. the PCC of a constant prediction) becomes None so the result is valid JSON
+    metrics = {name: {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                      for k, v in m.items()} for name, m in overall.items()}
     return {
         "dataset": str(dataset_path), "run": str(run_dir), "report": str(ev.report_dir / "report.md"),
         "input_stream": input_stream, "target_stream": target_stream, "rate_hz": rate,
-        "window_frames": window, "steps": result.steps, "metrics": overall,
+        "window_frames": window, "steps": result.steps, "metrics": metrics,
         "beats_baselines": overall[model]["rmse"] < best_baseline,
     }
