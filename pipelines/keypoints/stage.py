@@ -22,9 +22,11 @@ import numpy as np
 
 from musclekit.compute import ComputeConfig, RunReport, Unit, run_units
 from musclekit.dataset import (
+    Dataset,
     DatasetWriter,
     Flag,
     Provenance,
+    SequenceArray,
     SequenceInfo,
     StreamSpec,
     open_dataset,
@@ -164,9 +166,9 @@ def locate_video(dataset: Path, sequence: SequenceInfo, video_root: Path | None)
     )
 
 
-def _grid_frames(dataset: Path, seq_id: str) -> tuple[Any, np.ndarray]:
+def _grid_frames(ds: Dataset, seq_id: str) -> tuple[SequenceArray, np.ndarray]:
     """The frames stream of one sequence and its per-row source frame (-1 = none)."""
-    ds = open_dataset(dataset)
+    dataset = ds.root
     frames = ds.sequence_array(FRAMES_STREAM, seq_id)
     if "source_frame" not in frames.aux:
         raise FormatError(
@@ -322,7 +324,7 @@ def extract_sequence(payload: dict) -> dict:
     start = time.perf_counter()
     ds = open_dataset(dataset)
     sequence = ds.sequences[seq_id]
-    frames, source = _grid_frames(dataset, seq_id)
+    frames, source = _grid_frames(ds, seq_id)
     video = locate_video(dataset, sequence, config.video_root)
     _check_frame_range(video, source, seq_id)
 
