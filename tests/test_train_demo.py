@@ -75,3 +75,26 @@ def test_align_clip_split_is_used(tmp_path):
     # every test window is one of align's test clips
     starts = prepared.starts(TEST)
     assert starts.size and set((starts % 600 % 150).tolist()) == {120}
+
+
+def test_muscle_to_motion_predicts_keypoints(tmp_path):
+    from train_fixtures import fast_config
+
+    from musclekit.dataset import Flag, open_dataset
+    from musclekit.pipelines.train.predict import predict_into
+    from musclekit.pipelines.train.training import train
+
+    ds = _capture(tmp_path / "capture")
+    cfg = fast_config(ds, task="muscle-to-motion", model="lstm", width=8, layers=1,
+                      window_frames=30, max_steps=10, eval_every_steps=10)
+    train(cfg, tmp_path / "run")
+    result = predict_into(tmp_path / "run", ds)
+    assert result.stream == "keypoints3d_predicted"
+    d = open_dataset(ds)
+    assert d.streams["keypoints3d_predicted"].family == "keypoints3d"
+    arr = d.sequence_array("keypoints3d_predicted", "S01_Squat_000")
+    ok = (arr.flags & Flag.MISSING) == 0
+    assert arr.values.shape == (600, len(JOINTS), 4)
+    assert np.isfinite(arr.values[ok][:, :, :3]).all()
+    assert np.isnan(arr.values[:, :, 3]).all()  # no confidence is invented
+    assert not ok[100:110].any()  # the sEMG dropout gives no motion
