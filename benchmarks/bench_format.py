@@ -106,6 +106,9 @@ def main() -> None:
     print(f"  read:  format {mb / t_fmt_r:7.1f} MB/s ({t_fmt_r:.2f} s, numpy arrays), raw pyarrow "
           f"{mb / t_raw_r:7.1f} MB/s ({t_raw_r:.2f} s, pandas), ratio {t_raw_r / t_fmt_r:.2f}")
 
+    if args.hours_scan <= 0:
+        shutil.rmtree(work, ignore_errors=True)
+        return
     # A many-subject dataset: 30-minute sequences, one unit per subject.
     scan_root = work / "scan"
     seq_frames = int(1800 * RATE_HZ)
