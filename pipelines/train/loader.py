@@ -13,6 +13,12 @@ import torch
 from torch.utils.data import Dataset
 
 
+def _finite(frames: np.ndarray) -> np.ndarray:
+    """float32 frames with NaN replaced by 0, copied only when there is NaN to replace."""
+    frames = frames.astype(np.float32, copy=False)
+    return np.nan_to_num(frames) if np.isnan(frames).any() else frames
+
+
 class WindowDataset(Dataset):
     """Windows of `window_frames` frames starting at `starts` (global frame indices).
 
@@ -25,8 +31,8 @@ class WindowDataset(Dataset):
         self.window_frames = window_frames
         # NaN frames are never inside a window; zero them so a stray gather cannot poison
         # a batch with NaN.
-        self.inputs = torch.from_numpy(np.nan_to_num(inputs.astype(np.float32, copy=False)))
-        self.targets = torch.from_numpy(np.nan_to_num(targets.astype(np.float32, copy=False)))
+        self.inputs = torch.from_numpy(_finite(inputs))
+        self.targets = torch.from_numpy(_finite(targets))
         self.subjects = torch.from_numpy(np.asarray(subjects, dtype=np.int64))
         self.starts = torch.from_numpy(np.asarray(starts, dtype=np.int64))
         # (N - L + 1, F, L) views: row s is the window starting at frame s.

@@ -54,6 +54,7 @@ class PreparedData:
     input_norm: Normalizer
     target_norm: Normalizer
     subject_index: np.ndarray  # (N,) int64 per frame; -1 for subjects unseen in training
+    _normalised: tuple[np.ndarray, np.ndarray] | None = None
 
     def starts(self, code: int, stride: int | None = None) -> np.ndarray:
         """Window starts in split `code`; stride None: non-overlapping (evaluation)."""
@@ -66,10 +67,15 @@ class PreparedData:
         return with_stride(s, stride)
 
     def window_dataset(self, starts: np.ndarray) -> WindowDataset:
+        """Windows at `starts`; the normalised frames are computed once and shared."""
         t = self.table
         assert t.targets is not None
-        return WindowDataset(self.input_norm.apply(t.inputs), self.target_norm.apply(t.targets),
-                             np.maximum(self.subject_index, 0), starts, self.data.window_frames)
+        if self._normalised is None:
+            self._normalised = (np.nan_to_num(self.input_norm.apply(t.inputs)),
+                                np.nan_to_num(self.target_norm.apply(t.targets)))
+        x, y = self._normalised
+        return WindowDataset(x, y, np.maximum(self.subject_index, 0), starts,
+                             self.data.window_frames)
 
 
 @contextmanager
@@ -202,6 +208,7 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
         _check_resume(run, config)
         prepared = prepare_data(config, run.data.inputs, run.data.targets)
         prepared.input_norm, prepared.target_norm = run.normalizers()
+        prepared._normalised = None
     else:
         prepared = prepare_data(config)
     conditioned = config.condition_on_subject
