@@ -22,6 +22,7 @@ from musclekit.pipelines.train.table import FrameTable
 from musclekit.pipelines.train.training import (
     cpu_threads,
     load_model,
+    select_device,
     window_too_long_message,
 )
 from musclekit.pipelines.train.windows import gather_windows, non_overlapping, valid_window_starts
@@ -114,7 +115,7 @@ def _evaluate(run: RunFolder, dataset: str | Path | None, n_plots: int) -> EvalR
         unseen = sorted({table.subject_ids[i] for i in seq_of[subj < 0].tolist()})
         raise InputError(f"the run is conditioned on subjects {data.subjects}; the evaluated "
                          f"windows include unseen subjects {unseen}")
-    model = load_model(run)
+    model = load_model(run, select_device("auto"))
     pred = predict_windows(model, x, subj if conditioned else None, target_norm)
     channels = data.targets.features
     rows = report.metric_rows(cfg.model, pred, y, labels, channels)

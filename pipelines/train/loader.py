@@ -39,12 +39,20 @@ class WindowDataset(Dataset):
         self._x_windows = self.inputs.unfold(0, window_frames, 1)
         self._y_windows = self.targets.unfold(0, window_frames, 1)
 
+    def to(self, device: torch.device) -> WindowDataset:
+        """Move the frames to `device` (e.g. the GPU, so batches are gathered there)."""
+        for name in ("inputs", "targets", "subjects", "starts"):
+            setattr(self, name, getattr(self, name).to(device))
+        self._x_windows = self.inputs.unfold(0, self.window_frames, 1)
+        self._y_windows = self.targets.unfold(0, self.window_frames, 1)
+        return self
+
     def __len__(self) -> int:
         return int(self.starts.numel())
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Windows number `index` (B,) -> x (B, L, F), y (B, L, M), subject (B,)."""
-        s = self.starts[index]
+        s = self.starts[index.to(self.starts.device)]
         x = self._x_windows[s].transpose(1, 2)
         y = self._y_windows[s].transpose(1, 2)
         return x.contiguous(), y.contiguous(), self.subjects[s]

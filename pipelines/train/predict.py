@@ -22,6 +22,7 @@ from musclekit.pipelines.train.table import FrameTable
 from musclekit.pipelines.train.training import (
     cpu_threads,
     load_model,
+    select_device,
     window_too_long_message,
 )
 from musclekit.pipelines.train.windows import gather_windows, valid_window_starts, with_stride
@@ -66,7 +67,7 @@ def predict_frames(run: RunFolder, table: FrameTable) -> tuple[np.ndarray, np.nd
         per_seq = np.array([index[s] for s in table.subject_ids], dtype=np.int64)
         subjects = per_seq[table.sequence_index[starts]]
     x = gather_windows(input_norm.apply(table.inputs), starts, L)
-    pred = predict_windows(load_model(run), x, subjects, target_norm)
+    pred = predict_windows(load_model(run, select_device("auto")), x, subjects, target_norm)
     m = pred.shape[2]
     total = np.zeros((table.n_frames, m), np.float64)
     count = np.zeros(table.n_frames, np.int64)

@@ -250,6 +250,11 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
     loss_fn = LOSSES[config.loss]()
     train_ds = prepared.window_dataset(train_starts)
     val_ds = prepared.window_dataset(val_starts)
+    if device.type == "cuda":
+        # the stacked frames of even a 10-hour dataset are ~100 MB: keep them on the GPU and
+        # gather batches there, so the loader never waits on host-to-device copies
+        train_ds.to(device)
+        val_ds.to(device)
 
     step, best_val, best_step, bad_evals, spent_s = 0, math.inf, None, 0, 0.0
     last = out / LAST_CHECKPOINT
