@@ -67,9 +67,9 @@ def test_empty_frame_is_missing_not_zero(backend) -> None:
 
 def test_two_people_give_one_consistent_person(backend) -> None:
     """Track policy for MediaPipe: one person per frame, never joints mixed from two."""
-    from musclekit.pipelines.keypoints.synthetic import _scale_to_height
+    from musclekit.pipelines.keypoints.synthetic import scale_to_height
 
-    left = _scale_to_height(person_photo("grace_hopper"), 300)
+    left = scale_to_height(person_photo("grace_hopper"), 300)
     right = left[:, ::-1]  # a second, mirrored person
     gap = 40
     frame = np.full((300, 2 * left.shape[1] + gap, 3), 90, dtype=np.uint8)

@@ -56,7 +56,7 @@ def person_photo(name: str = "grace_hopper") -> np.ndarray:
     raise ValueError(f"unknown photo {name!r}; use 'grace_hopper' or 'astronaut'")
 
 
-def _scale_to_height(photo: np.ndarray, height: int) -> np.ndarray:
+def scale_to_height(photo: np.ndarray, height: int) -> np.ndarray:
     from PIL import Image
 
     width = int(round(photo.shape[1] * height / photo.shape[0]))
@@ -92,7 +92,7 @@ def reference_joint_px(clip: PersonClip, landmark: str = "nose") -> np.ndarray:
     corner + this is the expected position in any frame of the clip."""
     from musclekit.pipelines.keypoints.mediapipe_backend import MediaPipeBackend
 
-    scaled = _scale_to_height(person_photo(clip.photo), clip.photo_height)
+    scaled = scale_to_height(person_photo(clip.photo), clip.photo_height)
     canvas, corner = compose_frame(scaled, clip.width, clip.height, 0.0)
     with MediaPipeBackend() as backend:
         ref = backend.process([canvas])
@@ -135,7 +135,7 @@ def write_person_video(path: Path, n_frames: int, size: tuple[int, int] = (640, 
     width, height = size
     picture = person_photo(photo)
     target_h = photo_height or int(height * 0.85)
-    scaled = _scale_to_height(picture, target_h)
+    scaled = scale_to_height(picture, target_h)
     background = None
     if textured:
         rng = np.random.default_rng(7)
