@@ -32,6 +32,7 @@ _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.keypoints",
     "musclekit.cli.train",
     "musclekit.cli.simulate",
+    "musclekit.cli.dynamics",
 )
 
 

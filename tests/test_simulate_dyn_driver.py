@@ -52,7 +52,7 @@ def solved(tmp_path_factory):
 def test_outputs_are_written_at_50_fps_with_a_gap(solved) -> None:
     root, cfg, report = solved
     assert report.chunks_done == 1 and list(report.chunks_failed) == ["S01_squat/chunk0001"]
-    assert report.exit_code == ExitCode.PARTIAL
+    assert report.exit_code() == ExitCode.PARTIAL
     ds = open_dataset(root)
     for stream in ("activations", "muscle_forces", "grf", "joint_angles_solved", "residuals"):
         assert ds.info.streams[stream].rate_hz == 50.0
@@ -145,3 +145,30 @@ def test_unreachable_scheduler_fails_fast_with_a_clear_message(tmp_path: Path) -
     with pytest.raises(InputError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         run_dynamics(root, cfg)
     assert time.perf_counter() - t < 30
+
+
+def test_status_and_plot_commands(solved, tmp_path: Path, capsys) -> None:
+    from musclekit.cli.main import main
+
+    root, _, _ = solved
+    assert main(["status", str(root), "--logs"]) == 0
+    err = capsys.readouterr().err
+    assert "S01_squat" in err and "forced to fail" in err
+    png = tmp_path / "plot.png"
+    assert main(["plot", str(root), "S01_squat", "--out", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    assert main(["plot", str(root), "nope"]) == 1
+    assert "sequence 'nope' has no activations" in capsys.readouterr().err
+
+
+def test_config_from_cli_options() -> None:
+    from musclekit.pipelines.simulate.dynamics import config_from_cli
+
+    cfg = config_from_cli(method="inverse", chunk_s=1.0, buffer_s=0.1, max_iterations=50,
+                          foot_bodies_right="foot_r", foot_bodies_left="foot_l")
+    assert cfg.chunk.chunk_s == 1.0 and cfg.chunk.blend_s == 0.07
+    assert cfg.solve.max_iterations == 50 and cfg.prep.feet["right"] == ("foot_r",)
+    with pytest.raises(InputError, match="not longer than its two buffers"):
+        config_from_cli(chunk_s=0.2, buffer_s=0.14)
+    with pytest.raises(InputError, match="unknown dynamics options"):
+        config_from_cli(bogus=1)

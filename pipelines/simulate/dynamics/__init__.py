@@ -8,7 +8,7 @@ See docs/dynamics.md. The `simulate` command calls `run_dynamics(dataset, Dynami
 from __future__ import annotations
 
 from .chunks import Chunk, ChunkPlan, plan_chunks
-from .config import METHODS, DynamicsConfig
+from .config import METHODS, DynamicsConfig, config_from_cli
 from .driver import DynamicsReport, run_dynamics
 from .inverse import SolveSettings
 from .prep import PrepSettings
@@ -26,5 +26,6 @@ __all__ = [
     "Stitched",
     "plan_chunks",
     "run_dynamics",
+    "config_from_cli",
     "stitch",
 ]

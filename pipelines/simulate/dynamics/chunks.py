@@ -19,7 +19,7 @@ import numpy as np
 from musclekit.errors import InputError
 
 
-@dataclass(frozen=True)
+@dataclass
 class ChunkPlan:
     """Settings that decide how a sequence is cut (MinT: 1.4 s cores, 0.14 s buffers)."""
 

@@ -54,3 +54,48 @@ class DynamicsConfig:
         d = asdict(self)
         d["compute"] = {"workers": self.compute.workers, "scheduler": self.compute.scheduler}
         return d
+
+
+def config_from_cli(
+    compute: ComputeConfig | None = None,
+    method: str | None = None,
+    retry_failed: bool = False,
+    chunk_s: float | None = None,
+    buffer_s: float | None = None,
+    mesh_per_s: float | None = None,
+    max_iterations: int | None = None,
+    tolerance: float | None = None,
+    chunk_time_limit_s: float | None = None,
+    polynomial_paths: bool | None = None,
+    filter_hz: float | None = None,
+    foot_bodies_right: str | None = None,
+    foot_bodies_left: str | None = None,
+    sequences: list[str] | None = None,
+    **unknown: object,
+) -> DynamicsConfig:
+    """A validated DynamicsConfig from command-line options (None = default)."""
+    if unknown:
+        raise InputError(f"unknown dynamics options: {sorted(unknown)}")
+    cfg = DynamicsConfig(compute=compute or ComputeConfig(), retry_failed=retry_failed)
+    if method:
+        cfg.method = method
+    if chunk_s is not None:
+        cfg.chunk.chunk_s = chunk_s
+    if buffer_s is not None:
+        cfg.chunk.buffer_s = buffer_s
+        cfg.chunk.blend_s = min(cfg.chunk.blend_s, buffer_s)
+    for attr, value in (("mesh_per_s", mesh_per_s), ("max_iterations", max_iterations),
+                        ("tolerance", tolerance), ("filter_hz", filter_hz)):
+        if value is not None:
+            setattr(cfg.solve, attr, value)
+    if chunk_time_limit_s is not None:
+        cfg.chunk_time_limit_s = chunk_time_limit_s
+    if polynomial_paths is not None:
+        cfg.prep.polynomial_paths = polynomial_paths
+    for side, value in (("right", foot_bodies_right), ("left", foot_bodies_left)):
+        if value:
+            cfg.prep.feet[side] = tuple(v.strip() for v in value.split(",") if v.strip())
+    if sequences:
+        cfg.sequences = list(sequences)
+    cfg.validate()
+    return cfg

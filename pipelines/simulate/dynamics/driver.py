@@ -65,7 +65,6 @@ class DynamicsReport:
     sequences_skipped: list[str] = field(default_factory=list)
     chunk_seconds: list[float] = field(default_factory=list)
 
-    @property
     def exit_code(self) -> ExitCode:
         return ExitCode.PARTIAL if self.chunks_failed else ExitCode.OK
 

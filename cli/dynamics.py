@@ -1,0 +1,69 @@
+"""`musclekit status` and `musclekit plot`: inspect a dynamics run (simulate part 2).
+
+The `simulate` command itself (cli/simulate.py) runs the stage through
+`musclekit.pipelines.simulate.dynamics.run_dynamics`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from musclekit.progress import console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+    app.command("plot")(plot)
+
+
+def status(
+    dataset: Path = typer.Argument(..., help="Dataset folder of a running or finished "
+                                   "`musclekit simulate` run."),
+    logs: bool = typer.Option(False, "--logs", help="Print the last lines of each failed "
+                              "chunk's solver log."),
+) -> int:
+    """Chunks converged / failed / running per sequence, solve times, failures with reasons."""
+    from musclekit.pipelines.simulate.dynamics.status import run_status
+
+    rows = run_status(dataset)
+    if not rows:
+        console.print(f"{dataset}: no dynamics chunks yet (nothing started)")
+        return 0
+    table = Table(title=f"dynamics: {dataset}")
+    for col in ("sequence", "method", "converged", "failed", "running", "median s", "p90 s",
+                "written", "analysed s", "gap s"):
+        table.add_column(col)
+    for r in rows:
+        t = sorted(r.solve_times_s)
+        med = f"{t[len(t) // 2]:.1f}" if t else "-"
+        p90 = f"{t[min(len(t) - 1, int(round(0.9 * (len(t) - 1))))]:.1f}" if t else "-"
+        table.add_row(r.sequence_id, r.method, str(r.converged), str(r.failed), str(r.running),
+                      med, p90, "yes" if r.written else "no",
+                      "-" if r.analysed_s is None else f"{r.analysed_s:.2f}",
+                      "-" if r.gap_s is None else f"{r.gap_s:.2f}")
+    console.print(table)
+    for r in rows:
+        for f in r.failures:
+            console.print(f"[yellow]failed[/] {r.sequence_id}/{f['chunk']}: "
+                          f"{f['reason'].splitlines()[0] if f['reason'] else ''} (log: {f['log']})",
+                          soft_wrap=True)
+            if logs and Path(f["log"]).is_file():
+                tail = Path(f["log"]).read_text(errors="replace").splitlines()[-15:]
+                console.print("\n".join("    " + line for line in tail), soft_wrap=True)
+    return 0
+
+
+def plot(
+    dataset: Path = typer.Argument(..., help="Dataset folder with simulated activations."),
+    sequence: str = typer.Argument(..., help="Sequence id."),
+    out: Path = typer.Option(None, "--out", help="PNG to write (default <sequence>.png)."),
+) -> int:
+    """Activation curves per muscle group (seams dotted, gaps grey) and ground forces."""
+    from musclekit.pipelines.simulate.dynamics.plot import plot_sequence
+
+    path = plot_sequence(dataset, sequence, out or Path(f"{sequence}.png"))
+    console.print(f"wrote {path}")
+    return 0

@@ -1,0 +1,210 @@
+"""The `track` method (MinT-faithful): MocoTrack of the IK coordinates with foot contact.
+
+Muscle-driven tracking with DeGroote-Fregly muscles (rigid tendons), smooth contact spheres
+under the feet (the model's own, e.g. OpenCap's LaiArnoldModified2017_contacts), OpenCap's
+tracking weights (coordinates 100 for positions; speeds are tracked through the spline
+derivatives), small residual and reserve actuators, IPOPT with a limited-memory Hessian,
+implicit multibody dynamics. Ground reaction forces come out of the contact model.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .chunks import Chunk
+from .grf import GRF_CHANNELS, GRF_UNITS, SIDES
+from .inverse import SolveSettings, load_motion
+from .motion import lowpass, write_mot
+from .prep import PreparedModel
+from .result import ChunkOutput, ChunkReport
+
+DEFAULT_WEIGHTS = {"states": 100.0, "control_effort": 10.0, "residual_weight": 100.0}
+
+
+def _contact_forces_by_side(prep: PreparedModel, model) -> dict[str, list[str]]:
+    """Contact force paths per side, from the body their sphere sits on."""
+    import opensim as osim
+
+    out: dict[str, list[str]] = {s: [] for s in SIDES}
+    forces = model.getForceSet()
+    for name in prep.contact_forces:
+        f = osim.SmoothSphereHalfSpaceForce.safeDownCast(forces.get(name))
+        if f is None:
+            continue
+        sphere = f.getConnectee("sphere")
+        body = osim.ContactGeometry.safeDownCast(sphere).getFrame().findBaseFrame().getName()
+        for side, bodies in prep.feet.items():
+            if body in bodies:
+                out[side].append(f.getAbsolutePathString())
+    return out
+
+
+def _with_speeds(table):
+    """A copy of a coordinate-value table with `/speed` columns from spline derivatives."""
+    import opensim as osim
+
+    labels = list(table.getColumnLabels())
+    t = np.asarray(table.getIndependentColumn())
+    vals = table.getMatrix().to_numpy()
+    out = osim.TimeSeriesTable()
+    names = osim.StdVectorString()
+    cols = []
+    for j, label in enumerate(labels):
+        names.append(label)
+        cols.append(vals[:, j])
+        if label.endswith("/value"):
+            names.append(label[: -len("/value")] + "/speed")
+            cols.append(np.gradient(vals[:, j], t))
+    out.setColumnLabels(names)
+    data = np.column_stack(cols)
+    for k in range(len(t)):
+        out.appendRow(float(t[k]), osim.RowVector.createFromMat(data[k]))
+    return out
+
+
+def solve_track_chunk(
+    prep_folder: Path, motion_path: str | Path, chunk: Chunk, settings: SolveSettings, work: Path
+) -> tuple[ChunkReport, ChunkOutput | None]:
+    """Solve one chunk with MocoTrack; a non-converged solve is a failed report."""
+    import opensim as osim
+
+    prep = PreparedModel.load(prep_folder)
+    model_file = str(prep_folder / prep.model_path)
+    weights = {**DEFAULT_WEIGHTS, **(settings.track_weights or {})}
+    report = ChunkReport(
+        sequence_id=chunk.sequence_id, chunk=chunk.index, method="track", status="failed",
+        core_start_s=chunk.core_start_s, core_end_s=chunk.core_end_s,
+        solve_start_s=chunk.solve_start_s, solve_end_s=chunk.solve_end_s,
+    )
+    motion = lowpass(load_motion(prep, prep_folder, motion_path), settings.filter_hz)
+    work.mkdir(parents=True, exist_ok=True)
+    dt = float(np.median(np.diff(motion.time_s)))
+    kin = motion.window(chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt)
+    write_mot(work / "coordinates.mot", kin)
+
+    model = osim.Model(model_file)
+    mp = osim.ModelProcessor(model_file)
+    mp.append(osim.ModOpIgnoreTendonCompliance())
+    if any(model.getMuscles().get(i).getConcreteClassName() != "DeGrooteFregly2016Muscle"
+           for i in range(model.getMuscles().getSize())):
+        mp.append(osim.ModOpReplaceMusclesWithDeGrooteFregly2016())
+    mp.append(osim.ModOpIgnorePassiveFiberForcesDGF())
+    mp.append(osim.ModOpScaleActiveFiberForceCurveWidthDGF(1.5))
+
+    track = osim.MocoTrack()
+    track.setName(f"track_{chunk.index}")
+    track.setModel(mp)
+    tp = osim.TableProcessor(str(work / "coordinates.mot"))
+    tp.append(osim.TabOpUseAbsoluteStateNames())
+    track.setStatesReference(tp)
+    track.set_states_global_tracking_weight(weights["states"])
+    track.set_allow_unused_references(True)
+    track.set_track_reference_position_derivatives(True)
+    track.set_apply_tracked_states_to_guess(True)
+    track.set_control_effort_weight(weights["control_effort"])
+    track.set_initial_time(chunk.solve_start_s)
+    track.set_final_time(chunk.solve_end_s)
+    track.set_mesh_interval(1.0 / settings.mesh_per_s)
+    study = track.initialize()
+    problem = study.updProblem()
+    effort = osim.MocoControlGoal.safeDownCast(problem.updGoal("control_effort"))
+    for name in prep.residuals:
+        effort.setWeightForControl(f"/forceset/{name}", weights["residual_weight"])
+    solver = osim.MocoCasADiSolver.safeDownCast(study.updSolver())
+    solver.set_optim_convergence_tolerance(settings.tolerance)
+    solver.set_optim_constraint_tolerance(settings.tolerance)
+    solver.set_optim_max_iterations(settings.max_iterations)
+    solver.set_optim_hessian_approximation("limited-memory")
+    solver.set_multibody_dynamics_mode("implicit")
+    solver.set_parallel(0)  # one core per chunk; parallelism comes from Dask workers
+    # The guess MocoTrack made belongs to the explicit formulation: rebuild it for implicit
+    # dynamics, starting from the tracked coordinates (and their spline speeds).
+    solver.resetProblem(problem)
+    guess = solver.createGuess()
+    ref_model = mp.process()
+    ref_model.initSystem()
+    ref = tp.process(ref_model)
+    ref_speeds = _with_speeds(ref)
+    guess.insertStatesTrajectory(ref_speeds, True)
+    solver.setGuess(guess)
+
+    start = time.perf_counter()
+    sol = study.solve()
+    report.solve_time_s = time.perf_counter() - start
+    if sol.isSealed():
+        sol.unseal()
+    report.iterations = int(sol.getNumIterations())
+    report.objective = float(sol.getObjective())
+    if not sol.success():
+        report.reason = f"solver did not converge: {sol.getStatus()} after {report.iterations} iterations"
+        return report, None
+
+    time_s = np.asarray(sol.getTimeMat()).ravel()
+    states = np.asarray(sol.getStatesTrajectoryMat())
+    state_names = list(sol.getStateNames())
+    controls = np.asarray(sol.getControlsTrajectoryMat())
+    control_names = list(sol.getControlNames())
+    act = np.column_stack([states[:, state_names.index(f"/forceset/{m}/activation")]
+                           for m in prep.muscles])
+    processed = mp.process()
+    processed.initSystem()
+    cset = processed.getCoordinateSet()
+    coord_names = [c for c in prep.coordinates if c in motion.names]
+    paths = {c: cset.get(c).getAbsolutePathString() + "/value" for c in coord_names}
+    q = np.column_stack([states[:, state_names.index(paths[c])] for c in coord_names])
+    q_units = ["m" if cset.get(c).getMotionType() == 2 else "rad" for c in coord_names]
+    rot = [i for i, u in enumerate(q_units) if u == "rad"]
+    ref = np.column_stack([np.interp(time_s, kin.time_s, kin.column(c)) for c in coord_names])
+    report.tracking_error_rad = float(np.sqrt(np.mean((q[:, rot] - ref[:, rot]) ** 2)))
+
+    outputs = study.analyze(sol, [r".*\|tendon_force"])
+    out_names = list(outputs.getColumnLabels())
+    out_vals = outputs.getMatrix().to_numpy()
+    forces = np.column_stack([out_vals[:, out_names.index(f"/forceset/{m}|tendon_force")]
+                              for m in prep.muscles])
+
+    res_names = list(prep.residuals) + list(prep.reserves)
+    res = np.column_stack([
+        controls[:, control_names.index(f"/forceset/{a}")]
+        * osim.CoordinateActuator.safeDownCast(processed.getForceSet().get(a)).getOptimalForce()
+        for a in res_names
+    ])
+    res_units = ["N" if n.startswith("residual_pelvis_t") else "N m" for n in prep.residuals]
+    res_units += ["N" if cset.get(c).getMotionType() == 2 else "N m" for c in prep.reserves.values()]
+
+    by_side = _contact_forces_by_side(prep, processed)
+    right, left = osim.StdVectorString(), osim.StdVectorString()
+    for p in by_side["right"]:
+        right.append(p)
+    for p in by_side["left"]:
+        left.append(p)
+    grf_table = osim.createExternalLoadsTableForGait(processed, sol, right, left)
+    labels = list(grf_table.getColumnLabels())
+    g = grf_table.getMatrix().to_numpy()
+    grf = np.zeros((len(time_s), len(GRF_CHANNELS)))
+    # Its labels are ground_force_{r,l}_v?, _p?, ground_torque_{r,l}_?; map to MinT's names.
+    for j, name in enumerate(GRF_CHANNELS):
+        short = name.replace("_right_", "_r_").replace("_left_", "_l_")
+        if short in labels:
+            grf[:, j] = g[:, labels.index(short)]
+
+    trans = [i for i, n in enumerate(res_names) if n.startswith("residual_pelvis_t")]
+    rotr = [i for i, n in enumerate(res_names) if n.startswith("residual_") and i not in trans]
+    report.max_residual_force_n = float(np.abs(res[:, trans]).max()) if trans else float("nan")
+    report.max_residual_moment_nm = float(np.abs(res[:, rotr]).max()) if rotr else float("nan")
+    report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
+    report.status = "converged"
+    output = ChunkOutput(
+        time_s=time_s,
+        values={"activations": act, "muscle_forces": forces, "grf": grf,
+                "joint_angles_solved": q, "residuals": res},
+        channels={"activations": prep.muscles, "muscle_forces": prep.muscles,
+                  "grf": list(GRF_CHANNELS), "joint_angles_solved": coord_names,
+                  "residuals": res_names},
+        units={"activations": [""] * len(prep.muscles), "muscle_forces": ["N"] * len(prep.muscles),
+               "grf": list(GRF_UNITS), "joint_angles_solved": q_units, "residuals": res_units},
+    )
+    return report, output
