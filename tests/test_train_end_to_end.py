@@ -209,6 +209,11 @@ def test_edit_scales_a_muscle_and_decodes_motion(trained, tmp_path):
         edit_motion(root / "run", decoder, copy, "nope", 2.0, suffix="x")
     with pytest.raises(InputError, match="decoder run .* is motion-to-muscle"):
         edit_motion(root / "run", root / "run", copy, "recfem_r", 2.0, suffix="x")
+    args = ["edit", str(root / "run"), str(copy), "--decoder", str(decoder), "--scale", "1.5"]
+    assert main(args + ["--muscle", "recfem_r", "--suffix", "cli"]) == 0
+    assert "activations_cli" in open_dataset(copy).streams
+    assert main(args + ["--muscle", "recfem_r", "--suffix", "cli"]) == 1
+    assert main(args + ["--muscle", "nope", "--suffix", "cli2"]) == 1
 
 
 def test_training_windows_are_clean_and_inside_one_split(trained):
@@ -237,3 +242,26 @@ def test_checkpoint_that_does_not_fit_the_run_is_refused(trained, tmp_path):
     with pytest.raises(InputError, match=r"checkpoint .*best.pt does not fit the model "
                                          r"described in .*run.json"):
         evaluate_run(broken)
+
+
+def test_seeded_runs_are_reproducible(trained, tmp_path):
+    _, ds, _, _ = trained
+    cfg = fast_config(ds, model="lstm", width=8, layers=1, max_steps=10, eval_every_steps=5,
+                      time_budget_s=None)
+    train(cfg, tmp_path / "a")
+    train(cfg, tmp_path / "b")
+
+    def losses(run):
+        return [line.split(",")[1:3] for line in
+                (run / "history.csv").read_text().splitlines()[1:]]
+
+    assert losses(tmp_path / "a") == losses(tmp_path / "b")
+
+
+def test_early_stopping_when_validation_stalls(trained, tmp_path):
+    _, ds, _, _ = trained
+    cfg = fast_config(ds, model="lstm", width=8, layers=1, lr=1e-12, max_steps=200,
+                      eval_every_steps=5, patience_evals=2, time_budget_s=None)
+    result = train(cfg, tmp_path / "run")
+    assert result.stopped == "early_stopping" and result.steps == 15
+    assert result.best_step == 5

@@ -41,6 +41,9 @@ from musclekit.pipelines.train.windows import longest_run, non_overlapping, vali
 from musclekit.progress import console, make_progress
 
 BOUNDED_FAMILIES = ("activations",)
+# A validation loss must beat the best one by this relative margin to count as progress
+# (early stopping should not be reset by numerical noise).
+MIN_IMPROVEMENT = 1e-4
 LOSSES = {"mse": nn.MSELoss, "l1": nn.L1Loss, "smooth_l1": nn.SmoothL1Loss}
 
 
@@ -301,7 +304,7 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
                 if step % config.eval_every_steps == 0 or step >= config.max_steps or over_time:
                     val = _evaluate_loss(model, val_ds, loss_fn, device, conditioned)
                     score = val if math.isfinite(val) else loss_sum / loss_n
-                    if score < best_val:
+                    if score < best_val - MIN_IMPROVEMENT * abs(best_val if math.isfinite(best_val) else 0.0):
                         best_val, best_step, bad_evals = score, step, 0
                         torch.save({"model": model.state_dict(), "step": step},
                                    out / BEST_CHECKPOINT)
