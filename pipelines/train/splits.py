@@ -78,6 +78,8 @@ def _carve(codes: np.ndarray, table: FrameTable, window_frames: int, seqs: np.nd
     for key in sorted(groups):
         blocks = groups[key]
         n_move = int(round(fraction * len(blocks)))
+        if fraction > 0 and n_move == 0 and len(blocks) >= 3:
+            n_move = 1  # short groups still contribute one block rather than none
         for j in rng.permutation(len(blocks))[:n_move]:
             _, lo, hi = blocks[j]
             codes[lo:hi] = give_to
