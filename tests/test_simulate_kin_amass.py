@@ -79,7 +79,7 @@ def test_zup_to_yup_and_ground_offset(tmp_path, standin_body):  # noqa: F811
     body = load_body_model(standin_body, "neutral")
     ms = load_markerset()
     stand_up = np.array([np.pi / 2, 0, 0])  # SMPL rest (Y up) -> AMASS (Z up)
-    heights = []
+    heights, positions = [], []
     for trans in ([0, 0, 0], [0.3, -0.2, 0.5]):
         a = amass_arrays(n=3)
         a["poses"][:, :3] = stand_up
@@ -93,10 +93,9 @@ def test_zup_to_yup_and_ground_offset(tmp_path, standin_body):  # noqa: F811
         assert head[1] - heel[1] > 1.4  # upright along +Y
         # AMASS x stays x, AMASS y becomes -z in OpenSim (checked on the second position)
         heights.append(pos[0, :, 1])
-        if trans[1]:
-            assert np.allclose(pos[0, :, 2] - first[0, :, 2], -trans[1])
-            assert np.allclose(pos[0, :, 0] - first[0, :, 0], trans[0])
-        first = pos
+        positions.append(pos)
+    assert np.allclose(positions[1][0, :, 2] - positions[0][0, :, 2], 0.2)  # -y_amass
+    assert np.allclose(positions[1][0, :, 0] - positions[0][0, :, 0], 0.3)  # x_amass
     assert np.allclose(heights[0], heights[1])
     static = static_markers(body, np.zeros(16), ms, 0.02)
     assert static.positions[0, : len(ms.names), 1].min() == pytest.approx(0.02)

@@ -1,0 +1,193 @@
+"""End to end: synthetic AMASS walking on the stand-in body -> markers -> scaled model ->
+IK -> dataset; the quality bar; TRC input; flagged frames; resume; CLI errors."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from simulate_kin_fixtures import (  # noqa: F401
+    LOWER_BODY,
+    amass_arrays,
+    ground_truth,
+    standin_body,
+    walking_npz,
+    write_npz,
+)
+
+from musclekit.cli.main import main
+from musclekit.compute import ComputeConfig
+from musclekit.dataset import Flag, open_dataset
+from musclekit.errors import InputError
+from musclekit.pipelines.simulate.kinematics import (
+    KinematicsSource,
+    amass_sources,
+    run_kinematics,
+    trc_sources,
+)
+from musclekit.pipelines.simulate.opensim_io import read_trc, write_trc
+from musclekit.pipelines.simulate.scale_ik import plan_registration, run_ik
+
+INLINE = ComputeConfig(workers=0)
+
+
+@pytest.fixture(scope="module")
+def walking_dataset(tmp_path_factory, walking_npz, standin_body):  # noqa: F811
+    out = tmp_path_factory.mktemp("ds") / "walk"
+    report = run_kinematics(out, amass_sources([str(walking_npz)]), body_model=standin_body,
+                            compute=INLINE)
+    assert not report.failed, report.failed
+    return out, report
+
+
+def test_walking_meets_the_quality_bar(walking_dataset, walking_npz):  # noqa: F811
+    out, report = walking_dataset
+    ds = open_dataset(out)
+    (seq_id,) = ds.sequences
+    assert seq_id == "S01_walking_poses"
+    err = ds.sequence_array("ik_error", seq_id)
+    assert err.channels == ["rms_m", "max_m"]
+    assert np.all(err.values[:, 0] <= 0.01), err.values[:, 0].max()
+    assert not np.any(err.flags & Flag.FLAGGED)
+    angles = ds.sequence_array("joint_angles", seq_id)
+    truth = ground_truth(walking_npz)
+    for name in LOWER_BODY:
+        got = angles.values[:, angles.channels.index(name)].astype(float)
+        want = truth.get(name, np.zeros_like(got))
+        assert np.rad2deg(np.abs(got - want)).max() < 2.0, name
+    assert ds.info.streams["joint_angles"].units[angles.channels.index("pelvis_ty")] == "m"
+    markers = ds.sequence_array("markers", seq_id)
+    assert markers.values.shape == (15, 67, 3)
+    assert np.nanmin(markers.values[..., 1]) == pytest.approx(0.02, abs=1e-5)
+
+
+def test_dataset_holds_subject_provenance_and_opensim_files(walking_dataset):
+    out, _ = walking_dataset
+    ds = open_dataset(out)
+    seq = ds.sequences["S01_walking_poses"]
+    subject = ds.subjects[seq.subject_id]
+    assert 50 < subject.mass_kg < 100 and 1.6 < subject.height_m < 2.0
+    osim = seq.extra["opensim"]
+    for key in ("scaled_model", "trc", "ik_mot", "static_trc"):
+        assert (out / osim[key]).is_file(), key
+    assert (out / osim["ik_mot"]).read_text().count("inDegrees=yes") == 1
+    assert read_trc(out / osim["trc"]).positions.shape == (15, 67, 3)
+    kin = seq.extra["kinematics"]
+    assert kin["marker_set_version"] == "1.0.0" and kin["body_model_kind"] == "standin-v1"
+
+
+def test_rerun_skips_finished_sequences(walking_dataset, walking_npz, standin_body):  # noqa: F811
+    out, _ = walking_dataset
+    report = run_kinematics(out, amass_sources([str(walking_npz)]), body_model=standin_body,
+                            compute=INLINE)
+    assert report.skipped == ["kinematics.S01_walking_poses"] and not report.done
+
+
+def test_trc_input_and_frames_above_the_error_threshold_are_flagged(walking_dataset, tmp_path):
+    out, _ = walking_dataset
+    osim = open_dataset(out).sequences["S01_walking_poses"].extra["opensim"]
+    data = read_trc(out / osim["trc"])
+    pos = data.positions.copy()
+    pos[5:8, data.names.index("RTOE"), 1] += 0.15  # a marker swap / glitch
+    trc = write_trc(tmp_path / "glitch.trc", data.time_s, data.names, pos)
+    report = run_kinematics(tmp_path / "ds", trc_sources([trc], "S01"),
+                            model_path=out / osim["scaled_model"], compute=INLINE)
+    assert not report.failed, report.failed
+    ds = open_dataset(tmp_path / "ds")
+    arr = ds.sequence_array("ik_error", "glitch")
+    flagged = np.flatnonzero(arr.flags & Flag.FLAGGED)
+    assert flagged.tolist() == [5, 6, 7]
+    assert np.all(arr.values[[0, 1, 2, 10], 0] < 0.005)
+
+
+def test_model_with_none_of_the_markers(walking_dataset, tmp_path):
+    import opensim
+
+    out, _ = walking_dataset
+    osim = open_dataset(out).sequences["S01_walking_poses"].extra["opensim"]
+    model = opensim.Model(str(out / osim["scaled_model"]))
+    model.updMarkerSet().clearAndDestroy()
+    bare = tmp_path / "bare.osim"
+    model.printToXML(str(bare))
+    with pytest.raises(InputError, match="has none of the markers in .*markers.trc"):
+        run_ik(bare, out / osim["trc"], (0.0, 0.1), {"RASI": 1.0}, tmp_path / "x.mot", tmp_path)
+
+
+def test_model_with_none_of_the_bodies(tmp_path):
+    import opensim
+
+    model = opensim.Model()
+    block = opensim.Body("block", 1.0, opensim.Vec3(0), opensim.Inertia(0.1))
+    model.addBody(block)
+    model.addJoint(opensim.FreeJoint("free", model.getGround(), block))
+    path = tmp_path / "block.osim"
+    model.finalizeConnections()
+    model.printToXML(str(path))
+    with pytest.raises(InputError, match="has none of the bodies the virtual markers attach to"):
+        plan_registration(path, {"RASI": "pelvis"}, {"jc_hip_r": "femur_r"})
+
+
+def test_cli_needs_a_body_model_for_amass(tmp_path, walking_npz, capsys, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("MUSCLEKIT_BODY_MODEL", raising=False)
+    code = main(["simulate", "--amass", str(walking_npz), "--out", str(tmp_path / "d"),
+                 "--until", "ik", "--workers", "0"])
+    assert code == 1
+    assert "AMASS input needs the SMPL-H body model: --body-model DIR" in capsys.readouterr().err
+
+
+def test_cli_bad_until_and_missing_folder(tmp_path, walking_npz, capsys):  # noqa: F811
+    code = main(["simulate", "--amass", str(walking_npz), "--out", str(tmp_path / "d"),
+                 "--until", "moco", "--workers", "0"])
+    assert code == 1 and "--until 'moco': choose ik or dynamics" in capsys.readouterr().err
+    code = main(["simulate", "--amass", str(walking_npz), "--body-model", str(tmp_path / "no"),
+                 "--out", str(tmp_path / "d"), "--until", "ik", "--workers", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "body model folder" in err and "does not exist" in err
+
+
+def test_cli_smplx_sequence_fails_with_its_reason(tmp_path, standin_body, capsys):  # noqa: F811
+    bad = write_npz(tmp_path / "X" / "S1" / "x_poses.npz", **amass_arrays(width=165))
+    code = main(["simulate", "--amass", str(bad), "--body-model", str(standin_body),
+                 "--out", str(tmp_path / "d"), "--until", "ik", "--workers", "0"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "kinematics failed for every sequence" in err and "SMPL-X (55 joints x 3)" in err
+
+
+def test_duplicate_sequence_ids_are_refused(tmp_path):
+    src = KinematicsSource("trc", tmp_path / "a.trc", "same", "S", 60.0)
+    with pytest.raises(InputError, match="several inputs map to the same sequence id"):
+        run_kinematics(tmp_path / "d", [src, src], model_path=tmp_path / "m.osim",
+                       compute=INLINE)
+
+
+@pytest.mark.slow
+def test_resume_after_a_killed_run(tmp_path, walking_npz, standin_body):  # noqa: F811
+    """Kill the CLI (SIGKILL) while it works on the second sequence; rerunning the same
+    command skips the finished one, redoes the other and leaves a readable dataset."""
+    amass = tmp_path / "amass" / "Synthetic" / "S01"
+    amass.mkdir(parents=True)
+    for name in ("a_poses.npz", "b_poses.npz"):
+        shutil.copy(walking_npz, amass / name)
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "musclekit.cli.main", "simulate", "--amass", str(amass),
+           "--body-model", str(standin_body), "--out", str(out), "--until", "ik",
+           "--workers", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / "opensim" / "S01_b_poses" / "markers.trc"
+    deadline = time.time() + 300
+    while not first.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ds = open_dataset(out)
+    assert list(ds.sequences) == ["S01_a_poses"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "1 done, 1 skipped" in done.stderr
+    assert sorted(open_dataset(out).sequences) == ["S01_a_poses", "S01_b_poses"]
