@@ -272,7 +272,8 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
 
     batches_per_epoch = max(1, len(train_ds) // config.batch_size)
     stopped = "max_steps"
-    t0 = time.monotonic() - spent_s
+    t0 = time.monotonic() - spent_s  # elapsed time over all sessions of this run
+    session_t0 = time.monotonic()  # --time-budget counts per invocation, so a rerun continues
     loss_sum, loss_n = 0.0, 0
     model.train()
     with make_progress() as progress:
@@ -295,27 +296,28 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
                 scaler.step(optimizer)
                 scaler.update()
                 step += 1
-                loss_sum += float(loss.detach())
+                loss_sum = loss_sum + loss.detach()  # stays on the device: no sync per step
                 loss_n += 1
-                progress.update(task, completed=step,
-                                description=f"training loss {loss_sum / loss_n:.4f}")
+                if step % 10 == 0:
+                    progress.update(task, completed=step,
+                                    description=f"training loss {float(loss_sum) / loss_n:.4f}")
                 over_time = (config.time_budget_s is not None
-                             and time.monotonic() - t0 >= config.time_budget_s)
+                             and time.monotonic() - session_t0 >= config.time_budget_s)
                 if step % config.eval_every_steps == 0 or step >= config.max_steps or over_time:
                     val = _evaluate_loss(model, val_ds, loss_fn, device, conditioned)
-                    score = val if math.isfinite(val) else loss_sum / loss_n
+                    train_loss = float(loss_sum) / loss_n
+                    score = val if math.isfinite(val) else train_loss
                     if score < best_val - MIN_IMPROVEMENT * abs(best_val if math.isfinite(best_val) else 0.0):
                         best_val, best_step, bad_evals = score, step, 0
-                        torch.save({"model": model.state_dict(), "step": step},
-                                   out / BEST_CHECKPOINT)
+                        _save(out / BEST_CHECKPOINT, {"model": model.state_dict(), "step": step})
                     else:
                         bad_evals += 1
-                    _append_history(out / HISTORY_FILE, step, loss_sum / loss_n, val,
+                    _append_history(out / HISTORY_FILE, step, train_loss, val,
                                     time.monotonic() - t0)
                     loss_sum, loss_n = 0.0, 0
-                    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "step": step, "best_val": best_val, "best_step": best_step,
-                                "bad_evals": bad_evals, "spent_s": time.monotonic() - t0}, last)
+                    _save(last, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                 "step": step, "best_val": best_val, "best_step": best_step,
+                                 "bad_evals": bad_evals, "spent_s": time.monotonic() - t0})
                     if bad_evals >= config.patience_evals:
                         stopped = "early_stopping"
                     elif over_time:
@@ -333,6 +335,13 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
                   f"{best_val:.5f} at step {best_step}; run in {out}")
     return TrainResult(out, step, best_step, best_val, stopped, len(train_starts),
                        len(val_starts), n_test, time.monotonic() - started)
+
+
+def _save(path: Path, state: dict) -> None:
+    """torch.save through a temporary file, so a killed run never leaves half a checkpoint."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def _append_history(path: Path, step: int, train_loss: float, val_loss: float,
