@@ -265,3 +265,19 @@ def test_early_stopping_when_validation_stalls(trained, tmp_path):
     result = train(cfg, tmp_path / "run")
     assert result.stopped == "early_stopping" and result.steps == 15
     assert result.best_step == 5
+
+
+def test_resumed_run_matches_an_uninterrupted_one(trained, tmp_path):
+    _, ds, _, _ = trained
+    # 1518 training windows / 128 = 11 batches per epoch: the resumed part crosses an epoch
+    cfg = fast_config(ds, model="mint", width=8, layers=1, heads=2, max_steps=16,
+                      eval_every_steps=4, time_budget_s=None, batch_size=128)
+    train(cfg, tmp_path / "straight")
+    train(cfg.model_copy(update={"max_steps": 8}), tmp_path / "resumed")
+    train(cfg, tmp_path / "resumed")
+
+    def rows(run):
+        return [line.split(",")[:3] for line in
+                (run / "history.csv").read_text().splitlines()[1:]]
+
+    assert rows(tmp_path / "straight") == rows(tmp_path / "resumed")

@@ -267,6 +267,7 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
         optimizer.load_state_dict(state["optimizer"])
         step, best_val, best_step = state["step"], state["best_val"], state["best_step"]
         bad_evals, spent_s = state["bad_evals"], state["spent_s"]
+        torch.set_rng_state(state["torch_rng"])  # dropout continues as if never interrupted
         console.print(f"resuming {out} at step {step}")
     _trim_history(out / HISTORY_FILE, step)
 
@@ -317,7 +318,8 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
                     loss_sum, loss_n = 0.0, 0
                     _save(last, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                  "step": step, "best_val": best_val, "best_step": best_step,
-                                 "bad_evals": bad_evals, "spent_s": time.monotonic() - t0})
+                                 "bad_evals": bad_evals, "spent_s": time.monotonic() - t0,
+                                 "torch_rng": torch.get_rng_state()})
                     if bad_evals >= config.patience_evals:
                         stopped = "early_stopping"
                     elif over_time:
