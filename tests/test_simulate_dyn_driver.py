@@ -172,3 +172,28 @@ def test_config_from_cli_options() -> None:
         config_from_cli(chunk_s=0.2, buffer_s=0.14)
     with pytest.raises(InputError, match="unknown dynamics options"):
         config_from_cli(bogus=1)
+
+
+def test_a_solver_process_that_dies_leaves_a_failed_report(solved, tmp_path: Path) -> None:
+    root, _, _ = solved
+    payload = json.loads(next((root / "opensim" / "S01_squat" / "dynamics" / "inverse").glob(
+        "chunk0000.payload.json")).read_text())
+    payload["out_dir"] = str(tmp_path)
+    payload["force_crash"] = True
+    rep = solve_chunk_unit(payload)
+    assert rep["status"] == "failed" and "exited with code -9" in rep["reason"]
+    assert (tmp_path / "chunk0000.json").is_file() and not (tmp_path / "chunk0000.npz").exists()
+
+
+@pytest.mark.slow
+def test_local_dask_cluster_gives_the_same_result(solved, tmp_path: Path) -> None:
+    root, cfg, _ = solved
+    other = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2)
+    # The same prepared model (the polynomial path fit samples poses at random, unseeded).
+    cfg2 = small_config(fail_chunks=["S01_squat/chunk0001"], compute=ComputeConfig(workers=1),
+                        cache_dir=str(root / "opensim" / "_dynamics_models"))
+    report = run_dynamics(other, cfg2)
+    assert report.chunks_done == 1
+    a = open_dataset(root).sequence_array("activations", "S01_squat").values
+    b = open_dataset(other).sequence_array("activations", "S01_squat").values
+    assert np.allclose(a, b, equal_nan=True, atol=1e-6)

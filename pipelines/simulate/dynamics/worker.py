@@ -31,6 +31,10 @@ def solve_in_process(payload: dict) -> ChunkReport:
     settings = SolveSettings(**payload["solve"])
     work = out / f"{chunk_name(chunk)}_work"
     method = payload["method"]
+    if payload.get("force_crash"):  # test hook: the solver process dies without a word
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
     try:
         if payload.get("force_fail"):
             raise MusclekitError(f"chunk {chunk.id} forced to fail (test hook)")
