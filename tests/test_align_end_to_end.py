@@ -287,3 +287,26 @@ def test_session_file_errors(tmp_path):
     bad2 = write_text(tmp_path / "s2.toml", '[align]\nfsp = 10\n[[capture]]\nemg = "a"\nvideo = "b"\n')
     with pytest.raises(InputError, match=r"unknown key\(s\) fsp"):
         load_session(bad2)
+
+
+@pytest.mark.slow
+def test_demo_recovers_the_offset(tmp_path):
+    from musclekit.pipelines.align.demo import run_demo
+
+    result = run_demo(tmp_path)
+    assert result["offset_error_ms"] < 50 and result["verdict"] == "ok"
+    assert result["clips"] >= 5 and open_dataset(result["dataset"]).sequences
+
+
+@pytest.mark.slow
+def test_session_on_a_local_dask_cluster(tmp_path, whole_second_capture):
+    cap = whole_second_capture
+    session = write_text(tmp_path / "session.toml", (
+        f'[align]\nqc = false\n\n[[capture]]\nemg = "{cap.emg_path}"\nvideo = "{cap.video_path}"\n'
+        'subject = "S01"\nexercise = "Squat"\n\n'
+        f'[[capture]]\nemg = "{cap.emg_path}"\nvideo = "{cap.video_path}"\nsubject = "S02"\n'
+        'exercise = "Squat"\n'
+    ))
+    out = tmp_path / "ds"
+    assert main(["align", "--session", str(session), "--out", str(out), "--workers", "2"]) == 0
+    assert set(open_dataset(out).sequences) == {"S01_Squat_capture", "S02_Squat_capture"}

@@ -88,3 +88,27 @@ def test_truncated_video_index_at_start(vfr_video, tmp_path):
     cut.write_bytes(data[: len(data) * 6 // 10])
     with pytest.raises(InputError, match=r"fast_cut.mov is truncated: its index lists 111 frames but the file holds only \d+"):
         probe_video(cut)
+
+
+def test_hevc_10_bit(tmp_path):
+    path = tmp_path / "hevc.mov"
+    container = av.open(str(path), "w", format="mov")
+    stream = container.add_stream("libx265", rate=Fraction(30000, 1001))
+    stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p10le"
+    stream.options = {"preset": "ultrafast", "x265-params": "log-level=error"}
+    for i in range(30):
+        rgb = np.full((120, 160, 3), 40, np.uint8)
+        rgb[40:80, 4 * i : 4 * i + 30] = 220
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p10le")
+        frame.pts, frame.time_base = i * 1001, Fraction(1, 30000)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    info = probe_video(path)
+    assert (info.codec, info.pix_fmt, info.n_frames) == ("hevc", "yuv420p10le", 30)
+    assert info.creation_ns is None
+    motion = decode_pass(info)
+    # The square moves 4 px per frame: every frame difference shows motion on the 8-bit scale.
+    assert 0.5 < float(np.median(motion.energy)) < 50

@@ -2,8 +2,9 @@
 
 Frame times come from the container's packet timestamps (a demux, no decoding), so bad inputs
 fail before any expensive work. The decode pass then runs once, sequentially (seeking per frame
-is 5-8x slower), computes the frame-difference motion energy on a subsampled luma plane and,
-when asked, hands the frames chosen for the grid to a clip writer. It checks that the decoder
+is 5-8x slower), computes the frame-difference motion energy on a subsampled luma plane
+(skipping the deblocking filter unless frames are written out: motion energy does not need it)
+and, when asked, hands the frames chosen for the grid to a clip writer. It checks that the decoder
 produced exactly the frames the container announced, in order, so that `source_frame`
 indices (frame i = the i-th frame the decoder yields) are valid for every later reader.
 """
@@ -129,6 +130,8 @@ def probe_video(path: Path) -> VideoInfo:
             for packet in container.demux(stream):
                 if packet.size == 0:
                     continue  # the flush packet at the end
+                if packet.is_discard:
+                    continue  # cut by an edit list: the decoder drops its frame too
                 if packet.pts is None:
                     raise InputError(
                         f"{path}: a video packet has no presentation timestamp (at byte "
@@ -255,6 +258,10 @@ def decode_pass(
         stream = container.streams.video[0]
         if threads:
             stream.thread_type = "AUTO"
+        if sink is None:
+            # Motion energy does not need the deblocking filter (~20% of H.264 decode time);
+            # frames handed to a sink (the written clip) keep it.
+            stream.codec_context.options = {"skip_loop_filter": "all"}
         try:
             for frame in container.decode(stream):
                 if index >= info.n_frames or frame.pts != info.frame_pts[index]:
