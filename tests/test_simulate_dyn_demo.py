@@ -1,0 +1,19 @@
+"""The dynamics demo runs end to end on the project's own model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("opensim")
+
+
+@pytest.mark.slow
+def test_demo(tmp_path: Path) -> None:
+    from musclekit.pipelines.simulate.dynamics.demo import run_demo
+
+    out = run_demo(tmp_path)
+    assert out["chunks_total"] == 3 and out["chunks_converged"] == 3
+    assert out["max_residual_force_bw"] < 0.05
+    assert Path(out["plot"]).is_file() and out["exit_code"] == 0
