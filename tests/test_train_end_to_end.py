@@ -281,3 +281,23 @@ def test_resumed_run_matches_an_uninterrupted_one(trained, tmp_path):
                 (run / "history.csv").read_text().splitlines()[1:]]
 
     assert rows(tmp_path / "straight") == rows(tmp_path / "resumed")
+
+
+def test_channels_never_observed_are_left_out(tmp_path):
+    """A backend that declares joints it never detects must not invalidate every window."""
+    import numpy as np
+
+    from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec, open_dataset
+    from musclekit.pipelines.train.sources import choose_stream
+
+    specs = [StreamSpec(name="kp", family="keypoints3d", rate_hz=10, channels=["Nose", "LSmallToe"]),
+             StreamSpec(name="emg", family="semg", rate_hz=10, channels=["a"])]
+    w = DatasetWriter.create_or_open(tmp_path / "d", streams=specs)
+    values = np.random.default_rng(0).random((20, 2, 4))
+    values[:, 1] = np.nan
+    with w.unit("u", Provenance.for_stage("t")) as u:
+        seq = SequenceInfo(id="s", subject_id="S")
+        u.write_sequence("kp", seq, np.arange(20) / 10, values)
+        u.write_sequence("emg", seq, np.arange(20) / 10, np.ones((20, 1)))
+    choice = choose_stream(open_dataset(tmp_path / "d"), None, ("keypoints3d",), "input")
+    assert choice.channels == ["Nose"]

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from musclekit.dataset import Dataset, Flag
 from musclekit.errors import InputError
 from musclekit.pipelines.train.table import Clip, FrameTable
 from musclekit.pipelines.train.windows import common_grid, resample_to_grid
+from musclekit.progress import console
 
 MOTION_FAMILIES = ("keypoints3d", "markers", "joint_angles", "smpl", "keypoints2d")
 MUSCLE_FAMILIES = ("activations", "semg", "muscle_forces")
@@ -51,10 +53,35 @@ class StreamChoice:
                    d.get("units"))
 
 
+def observed_channels(ds: Dataset, stream: str) -> list[str]:
+    """Channels of `stream` with at least one value anywhere in the dataset.
+
+    A backend may declare joints it never detects (MediaPipe has no small toes in BODY_25);
+    such a channel is NaN in every frame and would otherwise invalidate every window."""
+    spec = ds.streams[stream]
+    if not spec.channels:
+        return []
+    present = ds.scan(stream).select(
+        [pl.col(c).is_not_null().any().alias(c) for c in spec.value_columns()]).collect()
+    row = present.row(0, named=True) if present.height else {}
+    if not spec.components:
+        return [c for c in spec.channels if row.get(c)]
+    return [c for c in spec.channels if any(row.get(f"{c}.{k}") for k in spec.components)]
+
+
 def _choice(ds: Dataset, stream: str) -> StreamChoice:
     spec = ds.streams[stream]
     comps = [c for c in spec.components if c not in SKIPPED_COMPONENTS]
-    return StreamChoice(stream, spec.family, list(spec.channels), comps, list(spec.units))
+    channels = observed_channels(ds, stream)
+    dropped = [c for c in spec.channels if c not in channels]
+    if dropped:
+        console.print(f"stream {stream!r}: leaving out {len(dropped)} channel(s) without any "
+                      f"value in the dataset: {', '.join(dropped[:8])}")
+    if not channels:
+        raise InputError(f"stream {stream!r} of {ds.root} holds no values at all "
+                         "(every frame is missing)")
+    units = [spec.units[spec.channels.index(c)] for c in channels]
+    return StreamChoice(stream, spec.family, channels, comps, units)
 
 
 def choose_stream(ds: Dataset, wanted: str | None, families: tuple[str, ...], role: str,
