@@ -310,3 +310,33 @@ def test_session_on_a_local_dask_cluster(tmp_path, whole_second_capture):
     out = tmp_path / "ds"
     assert main(["align", "--session", str(session), "--out", str(out), "--workers", "2"]) == 0
     assert set(open_dataset(out).sequences) == {"S01_Squat_capture", "S02_Squat_capture"}
+
+
+def test_unrelated_semg_keeps_the_timestamps(tmp_path):
+    """sEMG of another bout (same timing, other motion): the refinement must refuse."""
+    video_cap = capture(tmp_path / "v", creation="whole", seed=1, dropout_s=None)
+    other = capture(tmp_path / "e", creation="whole", seed=2, dropout_s=None)
+    result = align_capture(Capture(other.emg_path, video_cap.video_path), AlignConfig(), tmp_path / "ds")
+    assert result.offset_source == "timestamps (format:com.apple.quicktime.creationdate)"
+    assert result.offset_s == 0.0
+    assert result.verdict == "check"  # whole-second start time and no refinement
+    report = json.loads(open(result.qc_json).read())
+    assert report["alignment"]["refinement"]["reason"].startswith("not applied")
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("jump.csv", "time,a\n" + "".join(f"{1795341600 + 0.1 * i:.1f},1\n" for i in range(5))
+     + "".join(f"{1795338000 + 0.1 * i:.1f},1\n" for i in range(5)),
+     "jump back by 3600.400 s at line 7"),
+    ("garbled.csv", "time,a\n2026-11-22T10:00:00Z,1\nnoon,2\n", "cannot parse 1 of 2 timestamps"),
+    ("columns.csv", "when,a\n1795341600,1\n", "cannot find the header row"),
+    ("header_only.csv", "time,a\n", "no data rows follow it"),
+])
+def test_bad_semg_files_via_cli(tmp_path, whole_second_capture, capsys, name, text, message):
+    path = write_text(tmp_path / name, text)
+    out = tmp_path / "ds"
+    code = main(["align", "--emg", str(path), "--video", str(whole_second_capture.video_path),
+                 "--out", str(out)])
+    assert code == ExitCode.ERROR
+    assert message in " ".join(capsys.readouterr().err.split())
+    assert not out.exists()
