@@ -340,3 +340,37 @@ def test_bad_semg_files_via_cli(tmp_path, whole_second_capture, capsys, name, te
     assert code == ExitCode.ERROR
     assert message in " ".join(capsys.readouterr().err.split())
     assert not out.exists()
+
+
+def _row_errors_s(cap, out, seq_id):
+    ds = open_dataset(out)
+    frames = ds.sequence_array("frames", seq_id)
+    ok = frames.aux["source_frame"] >= 0
+    # The sensor clock gains `drift` per true second: undo it to get the row's true time.
+    sensor_s = (frames.timestamp_ns[ok] - cap.video_start_true_ns - cap.sensor_clock_ns) / 1e9
+    row_true_s = sensor_s / (1 + cap.extra["drift_ppm"] * 1e-6)
+    frame_true_s = frames.aux["source_pts_s"][ok]
+    return frames.time_s[ok], np.abs(row_true_s - frame_true_s)
+
+
+def test_clock_drift_is_measured_and_corrected(tmp_path):
+    cap = capture(tmp_path, duration_s=150.0, sensor_drift_ppm=300.0, creation="whole",
+                  dropout_s=(40.0, 43.0), dropped_frames=None)
+    cap.extra["drift_ppm"] = 300.0
+    result = align_capture(Capture(cap.emg_path, cap.video_path), AlignConfig(), tmp_path / "ds")
+    assert result.drift_applied and "drift-corrected" in result.offset_source
+    assert result.drift_s_per_s == pytest.approx(300e-6, abs=100e-6)
+    assert abs(result.offset_s - cap.true_offset_s) < 0.05
+    t, err = _row_errors_s(cap, tmp_path / "ds", result.sequence_id)
+    assert np.median(err[t > 120]) < 0.012
+    plain = align_capture(Capture(cap.emg_path, cap.video_path, sequence_id="nodrift"),
+                          AlignConfig(drift=_no_drift()), tmp_path / "ds")
+    assert not plain.drift_applied and plain.drift_s_per_s is None
+    t, err = _row_errors_s(cap, tmp_path / "ds", "nodrift")
+    assert np.median(err[t > 120]) > 0.012  # ~20 ms late at the end without the correction
+
+
+def _no_drift():
+    from musclekit.pipelines.align.offset import DriftConfig
+
+    return DriftConfig(enabled=False)

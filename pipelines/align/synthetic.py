@@ -177,6 +177,7 @@ def make_capture(
     height: int = 120,
     video_start: str = "2026-11-22T10:00:00.250",
     sensor_clock_s: float = 0.37,
+    sensor_drift_ppm: float = 0.0,
     creation: str = "subsecond",
     dropped_frames: list[int] | None = None,
     emg_rate_hz: float = 10.0,
@@ -202,7 +203,8 @@ def make_capture(
     Args:
         duration_s: video length.
         video_start: true start of the video (UTC, ISO without zone).
-        sensor_clock_s: how far the sensor clock runs ahead of true time.
+        sensor_clock_s: how far the sensor clock runs ahead of true time at the video start.
+        sensor_drift_ppm: how fast the sensor clock gains on true time (parts per million).
         creation: "subsecond" (exact creation time), "whole" (truncated to whole seconds, as
             many phones write it) or "none" (no creation time at all).
         dropped_frames: nominal 29.97 fps frame indices to leave out (variable frame rate).
@@ -257,7 +259,8 @@ def make_capture(
             keep &= ~((tau >= dropout_s[0]) & (tau < dropout_s[1]))
         tau = tau[keep]
         jitter = np.clip(rng.normal(0.0, jitter_s, tau.size), -3 * jitter_s, 3 * jitter_s)
-        stamp_ns = start_true_ns + sensor_clock_ns + np.round((tau + jitter) * 1e9).astype(np.int64)
+        sensor_s = tau * (1.0 + sensor_drift_ppm * 1e-6) + jitter
+        stamp_ns = start_true_ns + sensor_clock_ns + np.round(sensor_s * 1e9).astype(np.int64)
         # Batched packet: the earlier samples of the packet carry the stamp of its last one.
         i = 0
         while i < tau.size:
