@@ -32,6 +32,8 @@ def align(
     emg_tz: str | None = typer.Option(None, "--emg-tz", help="Time zone of sEMG times written without "
                                       "one (IANA name or +HH:MM; default UTC)."),
     time_unit: str = typer.Option("auto", "--time-unit", help="auto, iso, or epoch s, ms, us, ns."),
+    emg_start: str | None = typer.Option(None, "--emg-start", help="Wall-clock ISO time of time "
+                                         "zero, for sEMG times counted from the recording start."),
     sensor_config: Path | None = typer.Option(None, "--sensor-config", help="TOML file with the sEMG "
                                               "reader options (layout, columns, zone, unit)."),
     video_start: str | None = typer.Option(None, "--video-start", help="ISO time of the first video "
@@ -80,7 +82,8 @@ def align(
     if emg is None or video is None:
         raise InputError("give --emg and --video (one capture) or --session (many captures)")
     options = EmgCsvOptions.from_toml(sensor_config) if sensor_config else EmgCsvOptions()
-    flags = {"time_col": split_list(time_col), "channels": split_list(channels), "tz": emg_tz}
+    flags = {"time_col": split_list(time_col), "channels": split_list(channels), "tz": emg_tz,
+             "start": emg_start}
     options = replace(options, **{k: v for k, v in flags.items() if v})
     if time_unit != "auto" or not sensor_config:
         options = replace(options, time_unit=time_unit)

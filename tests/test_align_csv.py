@@ -177,3 +177,20 @@ def test_unknown_sensor_config_key(tmp_path):
     write_text(tmp_path / "s.toml", 'time_column = "t"\n')
     with pytest.raises(InputError, match=r"unknown key\(s\) time_column"):
         EmgCsvOptions.from_toml(tmp_path / "s.toml")
+
+
+DELSYS_LIKE = (
+    "Application: EMGworks\nDate/Time: 2026-11-22 11:00:00\n\n"
+    "X[s],EMG 1,X[s],EMG 2\n"
+    "0.000,0.11,0.050,0.21\n0.100,0.12,0.150,0.22\n0.200,0.13,0.250,0.23\n"
+)
+
+
+def test_relative_times_need_a_start(tmp_path):
+    path = write_text(tmp_path / "emg.csv", DELSYS_LIKE)
+    with pytest.raises(InputError, match=r"numbers from 0.000 to 0.200: times since the start of the recording.*--emg-start"):
+        read_emg_csv(path)
+    rec = read_emg_csv(path, EmgCsvOptions(start="2026-11-22T11:00:00+01:00"))
+    assert rec.layout == "per_sensor" and rec.channel_names == ["EMG 1", "EMG 2"]
+    assert rec.channels[1].time_ns.tolist() == [T0 + 50_000_000, T0 + 150_000_000, T0 + 250_000_000]
+    assert rec.time_unit == "relative s"

@@ -33,8 +33,9 @@ Layout = Literal["auto", "wide", "per_sensor", "long"]
 
 _TIME_NAME = re.compile(
     r"^(time|times|timestamp|timestamps|t|datetime|date_time|date/time|epoch|unix|unix_time"
-    r"|time_?(s|ms|us|ns)|timestamp_?(s|ms|us|ns)|x ?\[s\]|x_?s"
-    r"|.+[ _.-](time|timestamp)( ?\[[a-z]+\])?)$",
+    r"|time_?(s|ms|us|ns)|timestamp_?(s|ms|us|ns)|x ?\[s\]|x_s"
+    r"|.+[ _.-](time|timestamp))"
+    r"( ?[\[(](s|ms|us|ns|utc|iso)[\])])?$",  # an optional unit: `Time (ms)`, `X[s]`
     re.IGNORECASE,
 )
 _CHANNEL_NAMES = ("channel", "sensor", "muscle", "name", "signal", "sensor_name", "channel_name")
@@ -49,6 +50,8 @@ class EmgCsvOptions:
     `l_quad` and renames column `Sensor 2` to `l_ham`. Empty = every value column.
     `max_backward_s`: rows may be out of order by up to this much; a larger backward step is
     a clock reset or two files glued together and is refused.
+    `start`: ISO wall-clock time of time zero for exports that count time from the start of
+    the recording (e.g. `X[s]` columns); `time_unit` then defaults to seconds.
     """
 
     layout: Layout = "auto"
@@ -61,6 +64,7 @@ class EmgCsvOptions:
     delimiter: str | None = None
     max_backward_s: float = 1.0
     debatch: bool = True
+    start: str | None = None
 
     @classmethod
     def from_toml(cls, path: Path) -> EmgCsvOptions:
@@ -313,6 +317,7 @@ class _Context:
             tz=self.opts.tz,
             what=f"timestamps in column {self.header[col]!r} of {self.path}",
             line_numbers=lines,
+            start=self.opts.start,
         )
         self.time_unit = parsed.unit
         self.assumed_tz = parsed.assumed_tz

@@ -120,6 +120,7 @@ def parse_times(
     tz: str | None = None,
     what: str = "timestamps",
     line_numbers: list[int] | None = None,
+    start: str | None = None,
 ) -> ParsedTimes:
     """Parse timestamp strings to epoch ns.
 
@@ -129,6 +130,8 @@ def parse_times(
         tz: time zone for ISO times written without one (default UTC).
         what: how the error message names these values (e.g. "column 'time' of emg.csv").
         line_numbers: file line of each value, for error messages.
+        start: ISO wall-clock time of relative time zero, for exports whose times count from
+            the start of the recording (then `unit` "auto" means seconds).
 
     Raises:
         InputError: listing up to five unparseable values with their line numbers.
@@ -138,8 +141,18 @@ def parse_times(
     zone = resolve_tz(tz)
     lines = line_numbers if line_numbers is not None else list(range(1, len(texts) + 1))
     chosen = unit
+    if start is not None:
+        return _parse_relative(texts, unit, start, zone, what, lines)
     if chosen == "auto":
         chosen = _detect_unit(texts)
+        if not chosen and _all_small_numbers(texts):
+            first, last = texts[0].strip(), texts[-1].strip()
+            raise InputError(
+                f"the {what} are numbers from {first} to {last}: times since the start of the "
+                "recording, not wall-clock times. Give the wall-clock time of time zero with "
+                "--emg-start (e.g. --emg-start 2026-11-22T10:00:00.000+01:00, often in the lines "
+                "above the header), or export absolute timestamps"
+            )
     out = np.empty(len(texts), dtype=np.int64)
     bad: list[tuple[int, str]] = []
     had_zone = False
@@ -169,6 +182,36 @@ def parse_times(
         )
     assumed = None if had_zone or chosen != "iso" else (tz or "UTC")
     return ParsedTimes(ns=out, unit=chosen, had_zone=had_zone, assumed_tz=assumed)
+
+
+def _all_small_numbers(texts: list[str]) -> bool:
+    try:
+        values = [abs(float(t)) for t in texts[:50]]
+    except ValueError:
+        return False
+    return bool(values) and max(values) < 6.3e8
+
+
+def _parse_relative(texts: list[str], unit: str, start: str, zone: timezone | ZoneInfo,
+                    what: str, lines: list[int]) -> ParsedTimes:
+    """Times counted from the recording start (seconds unless `unit` says otherwise)."""
+    origin = parse_iso_ns(start, zone)
+    if origin is None:
+        raise InputError(f"--emg-start {start!r} is not an ISO 8601 time such as 2026-11-22T10:00:00.000+01:00")
+    scale = _NS_PER_UNIT.get(unit if unit in _NS_PER_UNIT else "s")
+    out = np.empty(len(texts), dtype=np.int64)
+    bad = []
+    for i, text in enumerate(texts):
+        value = _parse_decimal_ns(text, scale)
+        if value is None:
+            bad.append((lines[i], text))
+        else:
+            out[i] = origin[0] + value
+    if bad:
+        examples = "; ".join(f"line {ln}: {txt!r}" for ln, txt in bad[:5])
+        raise InputError(f"cannot parse {len(bad)} of {len(texts)} {what} as seconds since --emg-start: {examples}")
+    return ParsedTimes(ns=out, unit=f"relative {unit if unit in _NS_PER_UNIT else 's'}",
+                       had_zone=origin[1], assumed_tz=None if origin[1] else str(zone))
 
 
 def _detect_unit(texts: list[str]) -> str:
