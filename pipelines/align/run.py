@@ -284,6 +284,79 @@ def align_capture(capture: Capture, cfg: AlignConfig, out: Path) -> AlignResult:
         raise
 
 
+@dataclass
+class _Clock:
+    """The solved clock mapping and how it was found."""
+
+    clock: ClockMap
+    refinement: Refinement
+    drift: Drift
+    source: str
+
+
+def _solve_clock(capture: Capture, cfg: AlignConfig, emg: EmgRecording, info: VideoInfo,
+                 motion: Any, clock0: ClockMap, start_source: str) -> _Clock:
+    """Offset from the timestamps (+ hand offset), then the refinement, then drift."""
+    t_an = analysis_grid(info.duration_s)
+    m_sig = motion_signal(motion, t_an)
+    e_sig = emg_signal(emg, clock0, t_an)
+    refinement = refine_offset(m_sig, e_sig, cfg.refine)
+    lag = refinement.lag_s if refinement.applied else 0.0
+    drift = estimate_drift(m_sig, e_sig, lag, cfg.drift)
+    offset_s, drift_rate = capture.offset_s + lag, 0.0
+    if drift.applied:
+        offset_s, drift_rate = capture.offset_s + drift.intercept_s, drift.drift_s_per_s
+    return _Clock(clock=ClockMap(clock0.video_start_ns, offset_s, drift_rate), refinement=refinement,
+                  drift=drift, source=_offset_source(start_source, capture, refinement, drift))
+
+
+@dataclass
+class _Rows:
+    """The output rows: grid slots `first_slot` .. of the video grid covered by both streams."""
+
+    first_slot: int
+    grid_s: np.ndarray  # (T,) video-clock seconds
+    time_s: np.ndarray  # (T,) seconds from the first row
+    row_ns: np.ndarray  # (T,) sensor-clock epoch ns
+    source_frame: np.ndarray  # (T,) int64, -1 where no frame
+    source_pts_s: np.ndarray  # (T,) float64, NaN where no frame
+    emg: Any  # PlacedEmg
+    emg_tolerance_s: float
+
+    @property
+    def frame_missing(self) -> np.ndarray:
+        return self.source_frame < 0
+
+    @property
+    def emg_gap(self) -> np.ndarray:
+        return np.isnan(self.emg.values).all(axis=1)
+
+    @property
+    def complete(self) -> np.ndarray:
+        return ~self.frame_missing & ~np.isnan(self.emg.values).any(axis=1)
+
+
+def _build_rows(cfg: AlignConfig, emg: EmgRecording, info: VideoInfo, clock: ClockMap,
+                grid_ns: np.ndarray, frame_of_slot: np.ndarray, clip_s: float, min_what: str) -> _Rows:
+    grid_s = grid_ns / 1e9  # video-clock seconds after the first frame
+    emg_start_s = float(clock.to_video_s(np.array([emg.start_ns]))[0])
+    emg_end_s = float(clock.to_video_s(np.array([emg.end_ns]))[0])
+    period = emg.sample_period_s if np.isfinite(emg.sample_period_s) else 0.0
+    tol_emg_s = (cfg.emg_tolerance_s if cfg.emg_tolerance_s is not None
+                 else 0.75 * max(1.0 / cfg.fps, period))
+    lo, hi = overlap_rows(grid_s, emg_start_s, emg_end_s, tol_emg_s)
+    if (hi - lo) / cfg.fps < clip_s - 1e-9:
+        check_overlap(emg, info, clock, clip_s, min_what, 0.0)
+        raise InputError(f"sEMG and video overlap for only {hi - lo} grid rows, fewer than {min_what}")
+    g_s = grid_s[lo:hi]
+    frames_idx = frame_of_slot[lo:hi].astype(np.int64)
+    pts_s = np.where(frames_idx < 0, np.nan,
+                     info.frame_pts[np.maximum(frames_idx, 0)] * float(info.time_base))
+    return _Rows(first_slot=int(lo), grid_s=g_s, time_s=np.round((g_s - g_s[0]) * 1e9) / 1e9,
+                 row_ns=clock.to_sensor_ns(g_s), source_frame=frames_idx, source_pts_s=pts_s,
+                 emg=place_emg(emg, clock, g_s, tol_emg_s), emg_tolerance_s=tol_emg_s)
+
+
 def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecording,
                     info: VideoInfo, start_ns: int, start_source: str, clock0: ClockMap,
                     grid_ns: np.ndarray, frame_of_slot: np.ndarray, tol_frame_ns: int,
@@ -292,56 +365,24 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
     from musclekit.dataset import DatasetWriter, Flag, Provenance, SequenceInfo, SubjectInfo
 
     seq_id = capture.id
-
-    # Offset: timestamps (+ hand offset), then the cross-correlation refinement, then drift.
-    t_an = analysis_grid(info.duration_s)
-    m_sig = motion_signal(motion, t_an)
-    e_sig = emg_signal(emg, clock0, t_an)
-    refinement = refine_offset(m_sig, e_sig, cfg.refine)
-    lag = refinement.lag_s if refinement.applied else 0.0
-    drift = estimate_drift(m_sig, e_sig, refinement.lag_s if refinement.applied else 0.0, cfg.drift)
-    offset_s, drift_rate = capture.offset_s + lag, 0.0
-    if drift.applied:
-        offset_s, drift_rate = capture.offset_s + drift.intercept_s, drift.drift_s_per_s
-    source = _offset_source(start_source, capture, refinement, drift)
-    clock = ClockMap(start_ns, offset_s, drift_rate)
-
-    # Grid rows covered by both streams.
-    grid_s = grid_ns / 1e9  # video-clock seconds after the first frame
-    emg_start_s = float(clock.to_video_s(np.array([emg.start_ns]))[0])
-    emg_end_s = float(clock.to_video_s(np.array([emg.end_ns]))[0])
-    tol_emg_s = (cfg.emg_tolerance_s if cfg.emg_tolerance_s is not None
-                 else 0.75 * max(1.0 / cfg.fps, emg.sample_period_s if np.isfinite(emg.sample_period_s) else 0.0))
-    lo, hi = overlap_rows(grid_s, emg_start_s, emg_end_s, tol_emg_s)
-    n_rows = hi - lo
-    if n_rows * (1.0 / cfg.fps) < clip_s - 1e-9:
-        check_overlap(emg, info, clock, clip_s, min_what, 0.0)
-        raise InputError(f"sEMG and video overlap for only {n_rows} grid rows, fewer than {min_what}")
-    rows = slice(lo, hi)
-    g_s = grid_s[rows]
-    frames_idx = frame_of_slot[rows]
-    placed = place_emg(emg, clock, g_s, tol_emg_s)
-    frame_missing = frames_idx < 0
-    emg_gap = np.isnan(placed.values).all(axis=1)
-    time_s = np.round((g_s - g_s[0]) * 1e9) / 1e9
-    row_ns = clock.to_sensor_ns(g_s)
-    start_time_ns = int(row_ns[0])
-    pts_s = np.where(frame_missing, np.nan,
-                     info.frame_pts[np.maximum(frames_idx, 0)] * float(info.time_base))
+    solved = _solve_clock(capture, cfg, emg, info, motion, clock0, start_source)
+    refinement, drift = solved.refinement, solved.drift
+    rows = _build_rows(cfg, emg, info, solved.clock, grid_ns, frame_of_slot, clip_s, min_what)
+    frame_missing, emg_gap = rows.frame_missing, rows.emg_gap
 
     clips: list[dict] = []
     clips_left_out = 0
     if cfg.clip_frames:
-        complete = ~frame_missing & ~np.isnan(placed.values).any(axis=1)
         clips, clips_left_out = cut_clips(
-            complete, cfg.clip_frames, subject=capture.subject, exercise=capture.exercise,
+            rows.complete, cfg.clip_frames, subject=capture.subject, exercise=capture.exercise,
             sequence_id=seq_id, seed=cfg.split_seed, test_fraction=cfg.test_fraction,
             max_missing=cfg.clip_max_missing,
         )
 
+    offset_s = solved.clock.offset_s
     alignment = {
         "offset_s": float(offset_s),
-        "offset_source": source,
+        "offset_source": solved.source,
         "score": _finite(refinement.score),
         "drift_s_per_s": _finite(drift.drift_s_per_s) if drift.estimated else None,
         "drift_applied": drift.applied,
@@ -357,16 +398,17 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         "video_start_whole_seconds": bool(start_ns % 10**9 == 0),
         "manual_offset_s": capture.offset_s,
         "frame_tolerance_s": tol_frame_ns / 1e9,
-        "emg_tolerance_s": tol_emg_s,
-        "first_grid_slot": int(lo),
+        "emg_tolerance_s": rows.emg_tolerance_s,
+        "first_grid_slot": rows.first_slot,
     }
     verdict = _verdict(refinement, frame_missing, emg_gap, start_ns)
+    abs_dt = np.abs(rows.emg.sample_dt_s)
     quality = {
-        "rows": int(n_rows),
+        "rows": int(rows.time_s.size),
         "frame_missing_rows": int(frame_missing.sum()),
         "emg_gap_rows": int(emg_gap.sum()),
-        "emg_partial_rows": int((np.isnan(placed.values).any(axis=1) & ~emg_gap).sum()),
-        "emg_abs_dt_median_s": _finite(np.nanmedian(np.abs(placed.sample_dt_s))) if np.isfinite(placed.sample_dt_s).any() else None,
+        "emg_partial_rows": int((np.isnan(rows.emg.values).any(axis=1) & ~emg_gap).sum()),
+        "emg_abs_dt_median_s": _finite(np.nanmedian(abs_dt)) if np.isfinite(abs_dt).any() else None,
         "emg_notes": emg.notes,
         "emg_sample_period_s": _finite(emg.sample_period_s),
         "video_vfr_gaps": int((np.diff(info.frame_time_ns) > 1.5e9 / info.nominal_fps).sum()),
@@ -385,61 +427,66 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
     if cfg.clip_frames:
         extra["clips"] = clips
     if cfg.write_video:
-        extra["video_clip"] = {"path": str(clip_path.resolve()), "first_row_clip_frame": int(lo)}
+        extra["video_clip"] = {"path": str(clip_path.resolve()), "first_row_clip_frame": rows.first_slot}
 
     # Every check passed: from here on the dataset is written.
     writer_ds = DatasetWriter.create_or_open(out, streams=stream_specs(emg.channel_names, cfg))
     qc_png = qc_json = None
     if cfg.qc:
-        from musclekit.pipelines.align import qc
-
-        qc_dir = out / "qc" / "align"
-        qc_json_path, qc_png_path = qc_dir / f"{seq_id}.json", qc_dir / f"{seq_id}.png"
-        mt = motion.time_ns / 1e9 - g_s[0]
-        intervals = np.concatenate([np.diff(ch.time_ns) / 1e9 for ch in emg.channels])
-        qc.write_png(
-            qc_png_path, title=f"{seq_id}: {verdict}; offset {offset_s:+.3f} s ({source})",
-            grid_s=time_s, emg=placed.values, channels=emg.channel_names,
-            frame_missing=frame_missing, motion_t_s=mt, motion=motion.energy,
-            lags_s=refinement.lags_s, corr=refinement.corr, offset_ts_s=capture.offset_s,
-            chosen_lag_s=refinement.lag_s, applied=refinement.applied, intervals_s=intervals,
-            drift_t_s=drift.window_centres_s, drift_lag_s=drift.window_lags_s,
-            drift_line=(drift.intercept_s, drift.drift_s_per_s) if drift.estimated else None,
-        )
-        qc.write_json(qc_json_path, {"sequence_id": seq_id, "alignment": alignment, "quality": quality,
-                                     "video": extra["video"], "emg": extra["emg"],
-                                     "clips": clips, "analysis_dt_s": ANALYSIS_DT_S})
-        qc_png, qc_json = str(qc_png_path), str(qc_json_path)
+        qc_png, qc_json = _write_qc(out / "qc" / "align", seq_id, verdict, solved, capture, emg,
+                                    motion, rows, {"sequence_id": seq_id, "alignment": alignment,
+                                                   "quality": quality, "video": extra["video"],
+                                                   "emg": extra["emg"], "clips": clips,
+                                                   "analysis_dt_s": ANALYSIS_DT_S})
 
     # Write the unit last: on any failure above nothing of this capture is visible.
     config_record = {"align": cfg.to_dict(), "capture": _capture_record(capture), "alignment": alignment}
     provenance = Provenance.for_stage(STAGE, config=config_record,
                                       inputs=[capture.emg_path, capture.video_path])
-    video_digest = next((i.sha256 for i in provenance.inputs if i.name == info.path.name), None)
-    extra["video"]["sha256"] = video_digest
+    extra["video"]["sha256"] = next((i.sha256 for i in provenance.inputs if i.name == info.path.name), None)
     sequence = SequenceInfo(id=seq_id, subject_id=capture.subject, source="align",
-                            label=capture.exercise, start_time_ns=start_time_ns, extra=extra)
+                            label=capture.exercise, start_time_ns=int(rows.row_ns[0]), extra=extra)
     frame_flags = np.where(frame_missing, np.uint8(Flag.MISSING), np.uint8(0))
-    dt_med = np.full(n_rows, np.nan)
-    has_dt = np.isfinite(placed.sample_dt_s).any(axis=1)
-    dt_med[has_dt] = np.nanmedian(placed.sample_dt_s[has_dt], axis=1)
+    dt_med = np.full(rows.time_s.size, np.nan)
+    has_dt = np.isfinite(rows.emg.sample_dt_s).any(axis=1)
+    dt_med[has_dt] = np.nanmedian(rows.emg.sample_dt_s[has_dt], axis=1)
     if writer is not None:
         writer.commit()  # before the unit: a finished unit always has its clip
     with writer_ds.unit(unit_id_for(seq_id), provenance=provenance) as unit:
         unit.add_subject(SubjectInfo(id=capture.subject))
-        unit.write_sequence(EMG_STREAM, sequence, time_s=time_s, values=placed.values,
-                            timestamp_ns=row_ns, aux={"sample_dt_s": dt_med})
-        unit.write_sequence(FRAMES_STREAM, sequence, time_s=time_s, flags=frame_flags,
-                            timestamp_ns=row_ns,
-                            aux={"source_frame": frames_idx.astype(np.int64), "source_pts_s": pts_s})
+        unit.write_sequence(EMG_STREAM, sequence, time_s=rows.time_s, values=rows.emg.values,
+                            timestamp_ns=rows.row_ns, aux={"sample_dt_s": dt_med})
+        unit.write_sequence(FRAMES_STREAM, sequence, time_s=rows.time_s, flags=frame_flags,
+                            timestamp_ns=rows.row_ns,
+                            aux={"source_frame": rows.source_frame, "source_pts_s": rows.source_pts_s})
     return AlignResult(
-        sequence_id=seq_id, rows=int(n_rows), frame_missing_rows=int(frame_missing.sum()),
-        emg_gap_rows=int(emg_gap.sum()), offset_s=float(offset_s), offset_source=source,
+        sequence_id=seq_id, rows=int(rows.time_s.size), frame_missing_rows=int(frame_missing.sum()),
+        emg_gap_rows=int(emg_gap.sum()), offset_s=float(offset_s), offset_source=solved.source,
         score=_finite(refinement.score), z=_finite(refinement.z),
         drift_s_per_s=_finite(drift.drift_s_per_s) if drift.estimated else None,
         drift_applied=drift.applied, clips=len(clips), verdict=verdict, qc_png=qc_png,
         qc_json=qc_json, video_clip=str(clip_path) if cfg.write_video else None,
     )
+
+
+def _write_qc(qc_dir: Path, seq_id: str, verdict: str, solved: _Clock, capture: Capture,
+              emg: EmgRecording, motion: Any, rows: _Rows, report: dict[str, Any]) -> tuple[str, str]:
+    from musclekit.pipelines.align import qc
+
+    png, json_path = qc_dir / f"{seq_id}.png", qc_dir / f"{seq_id}.json"
+    drift, refinement = solved.drift, solved.refinement
+    qc.write_png(
+        png, title=f"{seq_id}: {verdict}; offset {solved.clock.offset_s:+.3f} s ({solved.source})",
+        grid_s=rows.time_s, emg=rows.emg.values, channels=emg.channel_names,
+        frame_missing=rows.frame_missing, motion_t_s=motion.time_ns / 1e9 - rows.grid_s[0],
+        motion=motion.energy, lags_s=refinement.lags_s, corr=refinement.corr,
+        offset_ts_s=capture.offset_s, chosen_lag_s=refinement.lag_s, applied=refinement.applied,
+        intervals_s=np.concatenate([np.diff(ch.time_ns) / 1e9 for ch in emg.channels]),
+        drift_t_s=drift.window_centres_s, drift_lag_s=drift.window_lags_s,
+        drift_line=(drift.intercept_s, drift.drift_s_per_s) if drift.estimated else None,
+    )
+    qc.write_json(json_path, report)
+    return str(png), str(json_path)
 
 
 def _finite(value: float | None) -> float | None:
