@@ -42,6 +42,7 @@ class KinematicsConfig:
     flag_rms_m: float = 0.02  # frames whose IK marker RMS error exceeds this are flagged
     flag_max_m: float = 0.04  # ... or whose largest marker error exceeds this
     static_duration_s: float = 0.1
+    ik_accuracy: float = 1e-6  # IK convergence tolerance (see scale_ik.run_ik)
 
 
 @dataclass
@@ -91,7 +92,8 @@ def kinematics_from_amass(amass_path: Path, body_model_dir: Path, out_dir: Path,
                       mset.scale_measurements, mass_kg, height_m, files["scaled_model"], out_dir)
     clock.lap("scale_s")
     ik = run_ik(files["scaled_model"], files["trc"], (float(markers.time_s[0]),
-                float(markers.time_s[-1])), mset.ik_weights, files["ik_mot"], out_dir)
+                float(markers.time_s[-1])), mset.ik_weights, files["ik_mot"], out_dir,
+                cfg.ik_accuracy)
     clock.lap("ik_s")
     if len(ik.time_s) != len(markers.time_s):
         raise InputError(f"IK returned {len(ik.time_s)} frames for {len(markers.time_s)} "
@@ -134,7 +136,7 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     shutil.copyfile(model_path, files["scaled_model"])
     w = {n: (weights or {}).get(n, 1.0) for n in data.names}
     ik = run_ik(Path(model_path), files["trc"], (float(data.time_s[0]), float(data.time_s[-1])),
-                w, files["ik_mot"], out_dir)
+                w, files["ik_mot"], out_dir, cfg.ik_accuracy)
     flags = (ik.rms_m > cfg.flag_rms_m) | (ik.max_m > cfg.flag_max_m)
     return SequenceKinematics(
         time_s=data.time_s, marker_names=data.names, markers=data.positions,
