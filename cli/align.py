@@ -66,7 +66,7 @@ def align(
     from musclekit.pipelines.align.offset import DriftConfig, RefineConfig
     from musclekit.pipelines.align.run import AlignResult, align_capture, already_aligned
 
-    overrides = dict(
+    overrides: dict = dict(
         fps=fps,
         refine=RefineConfig(enabled=refine, max_lag_s=max_lag),
         drift=DriftConfig(enabled=drift),
@@ -78,6 +78,27 @@ def align(
     if session is not None:
         if emg is not None or video is not None:
             raise InputError("--session lists the captures itself: leave out --emg and --video")
+        given = {
+            "--subject": subject != "S01", "--exercise": exercise != "unknown",
+            "--sequence-id": sequence_id is not None, "--time-col": time_col is not None,
+            "--channels": channels is not None, "--emg-tz": emg_tz is not None,
+            "--time-unit": time_unit != "auto", "--emg-start": emg_start is not None,
+            "--sensor-config": sensor_config is not None, "--video-start": video_start is not None,
+            "--offset": offset != 0.0, "--fps": fps != 10.0, "--no-refine": not refine,
+            "--max-lag": max_lag != 2.0, "--no-drift": not drift,
+            "--frame-tolerance-ms": frame_tolerance_ms is not None,
+            "--emg-tolerance-ms": emg_tolerance_ms is not None,
+            "--clip-frames": clip_frames is not None, "--clip-max-missing": clip_max_missing != 0,
+            "--split-seed": split_seed != 0, "--write-video": write_video, "--no-qc": not qc,
+            "--emg-units": emg_units is not None,
+        }
+        ignored = [flag for flag, used in given.items() if used]
+        if ignored:
+            raise InputError(
+                f"with --session, {', '.join(ignored)} would be ignored: set them in the session "
+                "file ([align] for alignment options, [emg] or [[capture]] for the sEMG reader and "
+                "per-capture values; see docs/align.md)"
+            )
         return _run_session(session, out, workers, scheduler)
     if emg is None or video is None:
         raise InputError("give --emg and --video (one capture) or --session (many captures)")

@@ -374,3 +374,11 @@ def _no_drift():
     from musclekit.pipelines.align.offset import DriftConfig
 
     return DriftConfig(enabled=False)
+
+
+def test_session_refuses_flags_it_would_ignore(tmp_path, capsys):
+    session = write_text(tmp_path / "s.toml", '[[capture]]\nemg = "a.csv"\nvideo = "b.mov"\n')
+    code = main(["align", "--session", str(session), "--out", str(tmp_path / "ds"), "--fps", "5",
+                 "--emg-tz", "+01:00"])
+    assert code == ExitCode.ERROR
+    assert "with --session, --emg-tz, --fps would be ignored" in " ".join(capsys.readouterr().err.split())
