@@ -382,3 +382,13 @@ def test_session_refuses_flags_it_would_ignore(tmp_path, capsys):
                  "--emg-tz", "+01:00"])
     assert code == ExitCode.ERROR
     assert "with --session, --emg-tz, --fps would be ignored" in " ".join(capsys.readouterr().err.split())
+
+
+def test_known_subject_details_are_kept(tmp_path, whole_second_capture):
+    from musclekit.dataset import DatasetWriter, SubjectInfo
+
+    out = tmp_path / "ds"
+    DatasetWriter.create_or_open(out, name="x", subjects=[SubjectInfo(id="S01", sex="F", mass_kg=61.0)])
+    cap = whole_second_capture
+    align_capture(Capture(cap.emg_path, cap.video_path, subject="S01"), AlignConfig(qc=False), out)
+    assert open_dataset(out).subjects["S01"].mass_kg == 61.0

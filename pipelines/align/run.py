@@ -453,7 +453,9 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
     if writer is not None:
         writer.commit()  # before the unit: a finished unit always has its clip
     with writer_ds.unit(unit_id_for(seq_id), provenance=provenance) as unit:
-        unit.add_subject(SubjectInfo(id=capture.subject))
+        if capture.subject not in _known_subjects(out):
+            # Only a bare record: never overwrite what another stage knows (mass, height).
+            unit.add_subject(SubjectInfo(id=capture.subject))
         unit.write_sequence(EMG_STREAM, sequence, time_s=rows.time_s, values=rows.emg.values,
                             timestamp_ns=rows.row_ns, aux={"sample_dt_s": dt_med})
         unit.write_sequence(FRAMES_STREAM, sequence, time_s=rows.time_s, flags=frame_flags,
@@ -467,6 +469,12 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         drift_applied=drift.applied, clips=len(clips), verdict=verdict, qc_png=qc_png,
         qc_json=qc_json, video_clip=str(clip_path) if cfg.write_video else None,
     )
+
+
+def _known_subjects(out: Path) -> set[str]:
+    from musclekit.dataset import open_dataset
+
+    return set(open_dataset(out).subjects)
 
 
 def _write_qc(qc_dir: Path, seq_id: str, verdict: str, solved: _Clock, capture: Capture,
