@@ -231,6 +231,10 @@ def test_truncated_and_empty_inputs_via_cli(tmp_path, whole_second_capture, caps
     empty = write_text(tmp_path / "empty.csv", "")
     assert main(["align", "--emg", str(empty), "--video", str(cap.video_path), "--out", str(out)]) == 1
     assert "is empty" in capsys.readouterr().err
+    (tmp_path / "empty.mov").write_bytes(b"")
+    assert main(["align", "--emg", str(cap.emg_path), "--video", str(tmp_path / "empty.mov"),
+                 "--out", str(out)]) == 1
+    assert "empty.mov is empty (0 bytes)" in " ".join(capsys.readouterr().err.split())
     assert not out.exists()
 
 
