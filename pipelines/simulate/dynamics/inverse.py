@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunks import Chunk
-from .grf import GRF_CHANNELS, GRF_UNITS, estimate_grf, write_external_loads
+from .grf import GRF_CHANNELS, GRF_UNITS, GrfEstimate, estimate_grf, write_external_loads
 from .motion import Motion, lowpass, read_mot, write_mot
 from .prep import PreparedModel
 from .result import ChunkOutput, ChunkReport
@@ -47,7 +47,8 @@ def load_motion(prep: PreparedModel, prep_folder: Path, motion_path: str | Path)
     return read_mot(motion_path, rotational=rotational)
 
 
-def _residual_summary(values: np.ndarray, names: list[str], prep: PreparedModel) -> tuple[float, float]:
+def _residual_summary(values: np.ndarray, names: list[str]) -> tuple[float, float]:
+    """Largest pelvis residual force (N) and moment (N m) over the chunk."""
     trans = [i for i, n in enumerate(names) if n.startswith("residual_pelvis_t")]
     rot = [i for i, n in enumerate(names) if n.startswith("residual_") and i not in trans]
     f = float(np.nanmax(np.abs(values[:, trans]))) if trans else float("nan")
@@ -78,8 +79,6 @@ def solve_inverse_chunk(
     dt = float(np.median(np.diff(motion.time_s)))
     lo, hi = chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt
     keep = (est.time_s >= lo - 1e-9) & (est.time_s <= hi + 1e-9)
-    from .grf import GrfEstimate
-
     est_w = GrfEstimate(est.time_s[keep], est.values[keep], est.total_force_n[keep],
                         est.total_moment_nm[keep], est.contact[keep])
     write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
@@ -148,9 +147,7 @@ def solve_inverse_chunk(
     grf = np.column_stack([np.interp(time_s, est_w.time_s, est_w.values[:, i])
                            for i in range(len(GRF_CHANNELS))])
     q_units = ["m" if cset.get(c).getMotionType() == 2 else "rad" for c in coord_names]
-    report.max_residual_force_n, report.max_residual_moment_nm = _residual_summary(
-        res, res_names, prep
-    )
+    report.max_residual_force_n, report.max_residual_moment_nm = _residual_summary(res, res_names)
     report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
     report.status = "converged"
     report.extra = {"contact_share": est_w.contact.mean(axis=0).tolist()}

@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from musclekit.errors import InputError
 
 from .grf import DEFAULT_FEET, root_joint
@@ -37,7 +39,7 @@ class PrepSettings:
     path_fit_range_deg: float = 25.0
     path_fit_max_order: int = 5
     path_fit_samples_per_frame: int = 10
-    path_fit_frame_step: int = 5  # use every n-th IK frame as a fitting centre
+    path_fit_max_frames: int = 40  # IK frames (evenly spaced) the samples are centred on
     residual_optimal_force: float = 10.0
     reserve_optimal_force: float = 1.0
     torque_optimal_force: float = 250.0  # coordinates no muscle crosses (trunk, arms)
@@ -192,7 +194,7 @@ def prepare_model(
         j = joints.get(i)
         names = [j.get_coordinates(k).getName() for k in range(j.numCoordinates())]
         if names and all(n in locked for n in names):
-            weld.append(j.getAbsolutePathString())
+            weld.append(j.getName())
     # Actuators on welded coordinates must go first, else the model no longer connects.
     forces = model.updForceSet()
     contact = []
@@ -307,7 +309,33 @@ def fit_polynomial_paths(
 
     from .motion import read_mot
 
-    model = osim.Model(str(model_path))
+    full = osim.Model(str(model_path))
+    state = full.initSystem()
+    fcs = full.getCoordinateSet()
+    muscled = _muscled_coordinates(full, state, [fcs.get(i).getName() for i in range(fcs.getSize())])
+    # Joints no muscle crosses (the root, trunk, arms) are welded for the fit: path lengths do
+    # not depend on them, and the fitter's cost grows with every coordinate it samples.
+    weld = []
+    joints = full.getJointSet()
+    for i in range(joints.getSize()):
+        j = joints.get(i)
+        names = [j.get_coordinates(k).getName() for k in range(j.numCoordinates())]
+        if names and not any(n in muscled for n in names):
+            weld.append(j.getName())
+    # Only muscles matter to the fit; actuators on welded coordinates would not connect.
+    base = osim.Model(str(model_path))
+    forces = base.updForceSet()
+    for i in reversed(range(forces.getSize())):
+        if osim.Muscle.safeDownCast(forces.get(i)) is None:
+            forces.remove(i)
+    base.finalizeConnections()
+    mp = osim.ModelProcessor(base)
+    if weld:
+        vec = osim.StdVectorString()
+        for w in weld:
+            vec.append(w)
+        mp.append(osim.ModOpReplaceJointsWithWelds(vec))
+    model = mp.process()
     state = model.initSystem()
     cset = model.getCoordinateSet()
     rotational = {
@@ -316,7 +344,8 @@ def fit_polynomial_paths(
         if cset.get(i).getMotionType() == 1  # Rotational
     }
     motion = read_mot(motion_path, rotational=rotational)
-    step = max(1, settings.path_fit_frame_step)
+    n_frames = min(len(motion.time_s), max(2, settings.path_fit_max_frames))
+    frames = np.unique(np.linspace(0, len(motion.time_s) - 1, n_frames).round().astype(int))
     table = osim.TimeSeriesTable()
     labels = osim.StdVectorString()
     cols = []
@@ -328,7 +357,7 @@ def fit_polynomial_paths(
         cols.append(c.getName())
     table.setColumnLabels(labels)
     table.addTableMetaDataString("inDegrees", "no")
-    for k in range(0, len(motion.time_s), step):
+    for k in frames:
         row = osim.RowVector(len(cols), 0.0)
         for j, n in enumerate(cols):
             if n in motion.names:
@@ -350,4 +379,5 @@ def fit_polynomial_paths(
     files = sorted(out_dir.glob("*_FunctionBasedPathSet.xml"))
     if not files:
         raise InputError(f"polynomial path fitting wrote no path set into {out_dir}")
-    return {"file": str(files[0]), "seconds": time.perf_counter() - start, "frames": table.getNumRows()}
+    return {"file": str(files[0]), "seconds": time.perf_counter() - start,
+            "frames": table.getNumRows(), "coordinates": cols, "welded_for_fit": weld}

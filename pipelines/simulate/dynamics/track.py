@@ -65,6 +65,31 @@ def _with_speeds(table):
     return out
 
 
+def _inverse_warm_start(work: Path, chunk: Chunk, prep: PreparedModel):
+    """Activations of the inverse solution of the same chunk, when one was saved (in the
+    sibling `inverse` folder), as (states, controls) tables for the initial guess."""
+    import opensim as osim
+
+    from .result import load_output
+
+    inverse_dir = work.parent.parent / "inverse"
+    out = load_output(inverse_dir, f"chunk{chunk.index:04d}")
+    if out is None or out.channels["activations"] != prep.muscles:
+        return None
+    act = out.values["activations"]
+    tables = []
+    for suffix in ("/activation", ""):
+        table = osim.TimeSeriesTable()
+        labels = osim.StdVectorString()
+        for m in prep.muscles:
+            labels.append(f"/forceset/{m}{suffix}")
+        table.setColumnLabels(labels)
+        for k, t in enumerate(out.time_s):
+            table.appendRow(float(t), osim.RowVector.createFromMat(act[k]))
+        tables.append(table)
+    return tables[0], tables[1]
+
+
 def solve_track_chunk(
     prep_folder: Path, motion_path: str | Path, chunk: Chunk, settings: SolveSettings, work: Path
 ) -> tuple[ChunkReport, ChunkOutput | None]:
@@ -129,6 +154,12 @@ def solve_track_chunk(
     ref = tp.process(ref_model)
     ref_speeds = _with_speeds(ref)
     guess.insertStatesTrajectory(ref_speeds, True)
+    warm = _inverse_warm_start(work, chunk, prep)
+    if warm is not None:
+        states_table, controls_table = warm
+        guess.insertStatesTrajectory(states_table, True)
+        guess.insertControlsTrajectory(controls_table, True)
+        report.extra["warm_start"] = "inverse"
     solver.setGuess(guess)
 
     start = time.perf_counter()
