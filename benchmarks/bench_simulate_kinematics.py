@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--duration-s", type=float, default=10.0)
     ap.add_argument("--rate-hz", type=float, default=60.0)
     ap.add_argument("--motion", default="walking")
+    ap.add_argument("--ik-accuracy", type=float, default=1e-6)
     args = ap.parse_args()
     from musclekit.pipelines.simulate.quality import (
         generating_coordinates,
@@ -43,7 +44,7 @@ def main() -> None:
                                        betas=np.array([0.5, 0.3, -0.5]),
                                        duration_s=args.duration_s, rate_hz=args.rate_hz)
         start = time.perf_counter()
-        r = kinematics_from_amass(npz, body, tmp / "out", None, KinematicsConfig())
+        r = kinematics_from_amass(npz, body, tmp / "out", None, KinematicsConfig(ik_accuracy=args.ik_accuracy))
         total = time.perf_counter() - start
         errors = joint_angle_errors_deg(generating_coordinates(npz), r.coordinates,
                                         r.joint_angles)
@@ -51,6 +52,7 @@ def main() -> None:
     t = r.extra["timings"]
     ik_fps = n / t["ik_s"]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    print(f"IK accuracy (tolerance) {args.ik_accuracy:g}")
     print(f"sequence: {args.motion}, {args.duration_s:g} s at {args.rate_hz:g} Hz = {n} frames")
     print(f"virtual markers (skinning, mass) {t['markers_s']:.2f} s; scaling (ScaleTool) "
           f"{t['scale_s']:.2f} s; IK {t['ik_s']:.2f} s")

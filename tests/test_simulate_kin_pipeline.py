@@ -76,6 +76,11 @@ def test_dataset_holds_subject_provenance_and_opensim_files(walking_dataset):
         assert (out / osim[key]).is_file(), key
     assert (out / osim["ik_mot"]).read_text().count("inDegrees=yes") == 1
     assert read_trc(out / osim["trc"]).positions.shape == (15, 67, 3)
+    import opensim
+
+    scaled = opensim.Model(str(out / osim["scaled_model"]))
+    assert not scaled.getCoordinateSet().get("pelvis_tx").get_clamped()  # long walks
+    assert scaled.getCoordinateSet().get("knee_angle_r").get_locked() is False
     kin = seq.extra["kinematics"]
     assert kin["marker_set_version"] == "1.0.0" and kin["body_model_kind"] == "standin-v1"
 
@@ -205,3 +210,33 @@ def test_resume_after_a_killed_run(tmp_path, walking_npz, standin_body):  # noqa
     assert done.returncode == 0, done.stderr
     assert "1 done, 1 skipped" in done.stderr
     assert sorted(open_dataset(out).sequences) == ["S01_a_poses", "S01_b_poses"]
+
+
+def test_dynamics_hook_hands_the_dataset_to_part_2(tmp_path, monkeypatch):
+    """`--until dynamics` calls dynamics.driver.run_dynamics(out, DynamicsConfig)."""
+    from musclekit.cli.simulate import dynamics_available, run_dynamics_hook
+    from musclekit.compute import ComputeConfig
+
+    if not dynamics_available():
+        pytest.skip("dynamics stage not installed")
+    driver = pytest.importorskip("musclekit.pipelines.simulate.dynamics.driver")
+    seen = {}
+
+    class Report:
+        def summary(self) -> str:
+            return "stub"
+
+        def exit_code(self) -> int:
+            return 3
+
+    def fake_run(out, cfg):
+        seen["out"], seen["cfg"] = out, cfg
+        return Report()
+
+    monkeypatch.setattr(driver, "run_dynamics", fake_run)
+    compute = ComputeConfig(workers=0)
+    assert run_dynamics_hook(tmp_path, "ik", compute) == 0 and not seen
+    code = run_dynamics_hook(tmp_path, "dynamics", compute, method="track", retry_failed=True)
+    assert code == 3 and seen["out"] == tmp_path
+    assert seen["cfg"].method == "track" and seen["cfg"].retry_failed
+    assert seen["cfg"].compute is compute

@@ -101,6 +101,21 @@ def _set_locks(model, names, locked: bool) -> list[str]:
     return done
 
 
+def _free_root(model) -> None:
+    """Unbound the coordinates of the joint to ground: a long walk leaves the model's
+    +-5 m range for pelvis_tx, and turning around more than half a turn leaves +-pi."""
+    js = model.getJointSet()
+    for i in range(js.getSize()):
+        joint = js.get(i)
+        if joint.getParentFrame().findBaseFrame().getName() != "ground":
+            continue
+        for k in range(joint.numCoordinates()):
+            c = joint.upd_coordinates(k)
+            c.set_clamped(False)
+            c.setRangeMin(-1e4)
+            c.setRangeMax(1e4)
+
+
 def write_registered_generic(model_path: Path, plan: RegistrationPlan, out_path: Path) -> Path:
     """The generic model with its markers replaced by the virtual set (placed later) and
     the static-frame locks applied."""
@@ -112,6 +127,7 @@ def write_registered_generic(model_path: Path, plan: RegistrationPlan, out_path:
                       and model.getCoordinateSet().get(n).get_locked()}
     plan.locked_for_static = _set_locks(model, [n for n in STATIC_LOCKED
                                                 if n not in already_locked], True)
+    _free_root(model)
     markers = model.updMarkerSet()
     markers.clearAndDestroy()
     bs = model.getBodySet()
