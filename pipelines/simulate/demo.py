@@ -8,6 +8,7 @@ from pathlib import Path
 
 from musclekit.compute import ComputeConfig
 from musclekit.dataset import open_dataset
+from musclekit.errors import UnitFailedError
 from musclekit.pipelines.simulate.kinematics import amass_sources, run_kinematics
 from musclekit.pipelines.simulate.quality import generating_coordinates, joint_angle_errors_deg
 from musclekit.pipelines.simulate.standin import write_standin_body
@@ -30,6 +31,9 @@ def run_demo(workdir: Path, motions: tuple[str, ...] = MOTIONS, duration_s: floa
     out = workdir / "simulate-kinematics"
     report = run_kinematics(out, amass_sources([str(amass)]), body_model=body,
                             compute=ComputeConfig(workers=workers), name="demo-kinematics")
+    if report.failed:
+        raise UnitFailedError("simulate demo: kinematics failed for "
+                              + "; ".join(f"{k}: {v}" for k, v in report.failed.items()))
     ds = open_dataset(out)
     sequences = {}
     for seq_id in sorted(ds.sequences):
