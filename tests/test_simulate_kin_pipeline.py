@@ -78,6 +78,10 @@ def test_dataset_holds_subject_provenance_and_opensim_files(walking_dataset):
     assert read_trc(out / osim["trc"]).positions.shape == (15, 67, 3)
     import opensim
 
+    # OpenSim's own adapters read the files the stage wrote
+    assert opensim.TimeSeriesTableVec3(str(out / osim["trc"])).getNumRows() == 15
+    ik_table = opensim.TimeSeriesTable(str(out / osim["ik_mot"]))
+    assert ik_table.getNumRows() == 15 and "knee_angle_r" in list(ik_table.getColumnLabels())
     scaled = opensim.Model(str(out / osim["scaled_model"]))
     assert not scaled.getCoordinateSet().get("pelvis_tx").get_clamped()  # long walks
     assert scaled.getCoordinateSet().get("knee_angle_r").get_locked() is False
