@@ -108,3 +108,39 @@ def test_smpl_model_file_is_refused_with_its_name(tmp_path, standin_body):  # no
 def test_unknown_gender_for_body_model(standin_body):  # noqa: F811
     with pytest.raises(InputError, match="unknown gender 'robot'"):
         load_body_model(standin_body, "robot")
+
+
+def test_smplx_own_smplh_class_loads_the_standin(standin_body):  # noqa: F811
+    """The stand-in is a drop-in SMPL-H file: smplx.SMPLH loads it and poses it exactly as
+    our loader + smplx.lbs do (smplx keeps 10 betas, so the test uses those)."""
+    import smplx
+    import torch
+
+    path = standin_body / "neutral" / "model.npz"
+    ref = smplx.SMPLH(model_path=str(path), ext="npz", use_pca=False, flat_hand_mean=True,
+                      num_betas=10)
+    rng = np.random.default_rng(1)
+    pose = rng.normal(scale=0.3, size=(2, 156))
+    betas = np.zeros(16)
+    betas[:3] = [0.5, -0.4, 0.3]
+    trans = rng.normal(size=(2, 3))
+    t = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    out = ref(betas=t(betas[None, :10]).expand(2, -1), global_orient=t(pose[:, :3]),
+              body_pose=t(pose[:, 3:66]), left_hand_pose=t(pose[:, 66:111]),
+              right_hand_pose=t(pose[:, 111:]), transl=t(trans))
+    ours = skin(load_body_model(standin_body, "neutral"), pose, trans, betas)
+    assert np.allclose(out.vertices.detach().numpy(), ours.vertices, atol=1e-4)
+    assert np.allclose(out.joints.detach().numpy()[:, :52], ours.joints, atol=1e-4)
+
+
+def test_smplx_layout_pkl_and_chumpy_pickles(tmp_path, standin_body):  # noqa: F811
+    import pickle
+
+    with np.load(standin_body / "neutral" / "model.npz") as d:
+        arrays = {k: d[k] for k in d.files}
+    with open(tmp_path / "SMPLH_MALE.pkl", "wb") as fh:
+        pickle.dump(arrays, fh)
+    assert load_body_model(tmp_path, "male").n_vertices == 6890
+    (tmp_path / "SMPLH_MALE.pkl").write_bytes(b"cchumpy.ch\nCh\n(tR.")
+    with pytest.raises(InputError, match="holds chumpy objects.*npz files"):
+        load_body_model(tmp_path, "male")
