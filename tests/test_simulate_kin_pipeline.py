@@ -96,6 +96,22 @@ def test_rerun_skips_finished_sequences(walking_dataset, walking_npz, standin_bo
     assert report.skipped == ["kinematics.S01_walking_poses"] and not report.done
 
 
+def test_a_later_run_adds_sequences_at_another_rate(walking_dataset, standin_body, tmp_path):  # noqa: F811
+    from musclekit.pipelines.simulate.synthetic import write_synthetic_sequence
+
+    out, _ = walking_dataset
+    npz = write_synthetic_sequence(tmp_path / "S03" / "squat25_poses.npz", "squat",
+                                   standin_body, duration_s=0.4, rate_hz=25.0)
+    report = run_kinematics(out, amass_sources([str(npz)]), body_model=standin_body,
+                            compute=INLINE)
+    assert list(report.done) == ["kinematics.S03_squat25_poses"], report.failed
+    ds = open_dataset(out)
+    assert ds.sequences["S03_squat25_poses"].extra["kinematics"]["rate_hz"] == 25.0
+    assert np.allclose(np.diff(ds.sequence_array("joint_angles", "S03_squat25_poses").time_s),
+                       0.04)
+    assert ds.subjects["S03"].mass_kg != ds.subjects["S01"].mass_kg
+
+
 def test_trc_input_and_frames_above_the_error_threshold_are_flagged(walking_dataset, tmp_path):
     out, _ = walking_dataset
     osim = open_dataset(out).sequences["S01_walking_poses"].extra["opensim"]

@@ -194,11 +194,12 @@ def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
         marker_names = list(next(iter(names_sets)))
     else:
         marker_names = list(load_markerset().names)
-    rates = {round(s.rate_hz, 6) for s in sources}
-    rate = float(next(iter(rates))) if len(rates) == 1 else None
     dataset = Path(dataset)
+    # No nominal stream rate: AMASS sub-datasets differ (60, 100, 120 Hz ...) and a dataset
+    # grows over several runs; each row has its time_s and each sequence its rate in
+    # extra["kinematics"]["rate_hz"].
     writer = DatasetWriter.create_or_open(dataset, name=name or dataset.name,
-                                          streams=stream_specs(marker_names, model, rate))
+                                          streams=stream_specs(marker_names, model, None))
     units = [Unit(unit_id_for(s.sequence_id),
                   _payload(s, dataset.resolve(), model.resolve(),
                            Path(body_model).resolve() if body_model else None, cfg,
