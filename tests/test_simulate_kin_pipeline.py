@@ -87,6 +87,7 @@ def test_dataset_holds_subject_provenance_and_opensim_files(walking_dataset):
     assert scaled.getCoordinateSet().get("knee_angle_r").get_locked() is False
     kin = seq.extra["kinematics"]
     assert kin["marker_set_version"] == "1.0.0" and kin["body_model_kind"] == "standin-v1"
+    assert kin["static_joint_centre_rms_m"] < 0.002  # registration pose met the body
 
 
 def test_rerun_skips_finished_sequences(walking_dataset, walking_npz, standin_body):  # noqa: F811

@@ -147,7 +147,7 @@ def write_registered_generic(model_path: Path, plan: RegistrationPlan, out_path:
 class ScaleResult:
     scaled_model: Path
     scale_factors: dict[str, list[float]]  # body -> (sx, sy, sz)
-    static_rms_m: float
+    static_rms_m: float  # joint-centre marker RMS error of the static pose (registration)
 
 
 def run_scale(generic_path: Path, static_trc: Path, static_time: tuple[float, float],
@@ -231,7 +231,33 @@ def run_scale(generic_path: Path, static_trc: Path, static_time: tuple[float, fl
     factors = {scale_set.get(i).getSegmentName():
                [float(x) for x in scale_set.get(i).getScaleFactors().to_numpy()]
                for i in range(scale_set.getSize())}
-    return ScaleResult(Path(out_path), factors, float("nan"))
+    rms = _static_joint_centre_rms(out_path, work_dir / "static_pose.mot", static_trc,
+                                   list(plan.joint_centres))
+    return ScaleResult(Path(out_path), factors, rms)
+
+
+def _static_joint_centre_rms(model_path: Path, pose_mot: Path, static_trc: Path,
+                             names: list[str]) -> float:
+    """How well the scaled model's joint centres met the body's in the static pose (m):
+    the registration's quality check (every marker was placed in this pose)."""
+    from musclekit.pipelines.simulate.opensim_io import read_trc
+
+    if not pose_mot.is_file() or not names:
+        return float("nan")
+    model = load_model(model_path)
+    state = model.initSystem()
+    pose = read_mot(pose_mot)
+    cs = model.getCoordinateSet()
+    for col, value in zip(pose.columns, pose.values[0], strict=True):
+        parts = col.strip("/").split("/")
+        if len(parts) == 4 and parts[0] == "jointset" and parts[3] == "value" and \
+                cs.contains(parts[2]):
+            cs.get(parts[2]).setValue(state, float(value), False)
+    model.realizePosition(state)
+    data = read_trc(static_trc)
+    errors = [model.getMarkerSet().get(n).getLocationInGround(state).to_numpy()
+              - data.positions[0, data.names.index(n)] for n in names]
+    return float(np.sqrt(np.mean(np.sum(np.square(errors), axis=1))))
 
 
 @dataclass
