@@ -6,6 +6,11 @@ objects itself, so it can run inside a Dask task.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import sys
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -33,6 +38,27 @@ def default_model_path() -> Path:
         raise MissingDependencyError(f"{path} not found in the installed nimblephysics; "
                                      "pass your own model with --model FILE.osim")
     return path
+
+
+@contextlib.contextmanager
+def native_stdout_silenced() -> Iterator[None]:
+    """Send the process's file descriptor 1 to /dev/null for the duration.
+
+    ScaleTool prints a model summary with C++ `std::cout`, past OpenSim's logger; Python-level
+    redirection cannot catch it. Our own messages go to stderr and are unaffected."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        # C++ streams buffer: flush them while fd 1 still points at /dev/null.
+        ctypes.CDLL(None).fflush(None)
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 @cache

@@ -21,7 +21,12 @@ import numpy as np
 
 from musclekit.errors import InputError, UnitFailedError
 from musclekit.pipelines.simulate.opensim_io import read_mot
-from musclekit.pipelines.simulate.opensim_model import REFERENCE_POSE, coordinate_names, load_model
+from musclekit.pipelines.simulate.opensim_model import (
+    REFERENCE_POSE,
+    coordinate_names,
+    load_model,
+    native_stdout_silenced,
+)
 
 JC_WEIGHT = 10.0
 
@@ -220,7 +225,8 @@ def run_scale(generic_path: Path, static_trc: Path, static_time: tuple[float, fl
         tasks.cloneAndAppend(task)
     setup = work_dir / "scale_setup.xml"
     tool.printToXML(str(setup))
-    ok = opensim.ScaleTool(str(setup)).run()
+    with native_stdout_silenced():
+        ok = opensim.ScaleTool(str(setup)).run()
     if not ok or not Path(out_path).is_file():
         raise UnitFailedError(f"OpenSim ScaleTool failed (setup {setup})")
     scaled = load_model(out_path)
@@ -308,7 +314,8 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
         tasks.cloneAndAppend(task)
     setup = work_dir / "ik_setup.xml"
     tool.printToXML(str(setup))
-    ok = opensim.InverseKinematicsTool(str(setup)).run()
+    with native_stdout_silenced():
+        ok = opensim.InverseKinematicsTool(str(setup)).run()
     if not ok or not Path(out_mot).is_file():
         raise UnitFailedError(f"OpenSim inverse kinematics failed (setup {setup})")
     motion = read_mot(out_mot)
