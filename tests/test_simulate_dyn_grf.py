@@ -78,7 +78,7 @@ def test_split_reproduces_the_total_moment() -> None:
         "right": np.tile(np.array([[0.0, 0, 0.1], [0.2, 0, 0.1]]), (T, 1, 1)),
         "left": np.tile(np.array([[0.0, 0, -0.1], [0.2, 0, -0.1]]), (T, 1, 1)),
     }
-    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.0, 0.04, 32.0)
+    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.04, 32.0)
     total_m = np.zeros((T, 3))
     total_f = np.zeros((T, 3))
     for side in ("right", "left"):
@@ -96,7 +96,7 @@ def test_a_raised_foot_carries_nothing() -> None:
     moment = np.cross(p, force)
     heights = {"right": np.zeros((T, 1)), "left": np.full((T, 1), 0.2)}
     pts = {"right": np.tile([[0.1, 0.0, 0.1]], (T, 1, 1)), "left": np.tile([[0.1, 0.2, -0.1]], (T, 1, 1))}
-    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.0, 0.04, 32.0)
+    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.04, 32.0)
     fr, pr, _ = est.side("right")
     fl, _, _ = est.side("left")
     assert np.allclose(fr, force) and np.allclose(fl, 0.0)

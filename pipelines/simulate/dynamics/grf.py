@@ -6,8 +6,12 @@ the environment must supply; mapping them through the root body's Jacobian gives
 and the moment about the root origin, in ground. The rule that splits this wrench between the
 feet (documented in docs/dynamics.md):
 
-1. A foot is in contact when its lowest contact point is within `contact_height_m` of the
-   floor (the lowest contact point over the whole sequence) and the vertical force is upward.
+1. When the vertical force is upward, the foot with the lowest contact point is in contact
+   (the ground is the only external agent), and so is the other foot if its lowest point is
+   within `contact_height_m` of it. Heights are compared between the feet of the same frame,
+   not against a fixed floor, so a model whose segment lengths do not quite match the
+   kinematics (feet drifting up or down during a squat) is still handled. The centre of
+   pressure lies on the horizontal plane through the lowest contact point of the frame.
 2. One foot in contact: it carries everything. Both: the total centre of pressure (COP) is
    projected onto the segment between the two feet's contact centres; its position s (0 at
    the left foot, 1 at the right) is the right foot's share of force and free torque.
@@ -116,7 +120,6 @@ def estimate_grf(
     motion: Motion,
     feet: dict[str, tuple[str, ...]] | None = None,
     contact_height_m: float = 0.04,
-    floor_y_m: float | None = None,
 ) -> GrfEstimate:
     """Estimate both feet's ground reaction forces for a smooth motion.
 
@@ -124,8 +127,8 @@ def estimate_grf(
         model_path: .osim file; every force element is switched off (muscles, contact).
         motion: coordinates in SI units (filtered: accelerations come from differences).
         feet: foot body names per side ("right", "left").
-        contact_height_m: a foot whose lowest point is within this of the floor is in contact.
-        floor_y_m: floor height; the lowest contact point over `motion` when None.
+        contact_height_m: a foot whose lowest point is within this of the other foot's lowest
+            point is in contact too.
     """
     import opensim as osim
 
@@ -204,9 +207,7 @@ def estimate_grf(
                 p = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
                 heights[side][k, i] = p[1] - radius
                 xz[side][k, i] = p
-    if floor_y_m is None:
-        floor_y_m = float(min(h.min() for h in heights.values()))
-    return split_wrench(motion.time_s, force, moment, heights, xz, floor_y_m, contact_height_m, mass)
+    return split_wrench(motion.time_s, force, moment, heights, xz, contact_height_m, mass)
 
 
 def split_wrench(
@@ -215,7 +216,6 @@ def split_wrench(
     moment: np.ndarray,
     heights: dict[str, np.ndarray],
     points: dict[str, np.ndarray],
-    floor_y_m: float,
     contact_height_m: float,
     mass_kg: float,
 ) -> GrfEstimate:
@@ -225,13 +225,13 @@ def split_wrench(
     values = np.zeros((T, len(GRF_CHANNELS)))
     contact = np.zeros((T, 2), dtype=bool)
     min_fy = 0.01 * mass_kg * 9.81
-    h = floor_y_m
     idx = {n: i for i, n in enumerate(GRF_CHANNELS)}
     for k in range(T):
         F, M = force[k], moment[k]
         centres = {}
+        h = min(float(heights[side][k].min()) for side in SIDES)
         for j, side in enumerate(SIDES):
-            near = heights[side][k] - floor_y_m < contact_height_m
+            near = heights[side][k] - h < contact_height_m
             if near.any() and F[1] > min_fy:
                 contact[k, j] = True
                 c = points[side][k][near].mean(axis=0)

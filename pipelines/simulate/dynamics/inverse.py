@@ -33,6 +33,8 @@ class SolveSettings:
     contact_height_m: float = 0.04
     # track method
     track_weights: dict | None = None
+    # Debugging: also return the arrays of a solve that did not converge (status stays failed).
+    keep_unconverged: bool = False
 
 
 def load_motion(prep: PreparedModel, prep_folder: Path, motion_path: str | Path) -> Motion:
@@ -116,9 +118,11 @@ def solve_inverse_chunk(
         sol.unseal()
     report.iterations = int(sol.getNumIterations())
     report.objective = float(sol.getObjective())
-    if not sol.success():
+    converged = sol.success()
+    if not converged:
         report.reason = f"solver did not converge: {sol.getStatus()} after {report.iterations} iterations"
-        return report, None
+        if not settings.keep_unconverged:
+            return report, None
 
     time_s = np.asarray(sol.getTimeMat()).ravel()
     states = np.asarray(sol.getStatesTrajectoryMat())
@@ -149,7 +153,7 @@ def solve_inverse_chunk(
     q_units = ["m" if cset.get(c).getMotionType() == 2 else "rad" for c in coord_names]
     report.max_residual_force_n, report.max_residual_moment_nm = _residual_summary(res, res_names)
     report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
-    report.status = "converged"
+    report.status = "converged" if converged else "failed"
     report.extra = {"contact_share": est_w.contact.mean(axis=0).tolist()}
     output = ChunkOutput(
         time_s=time_s,
