@@ -44,7 +44,8 @@ def simulate(
                                       "Rajagopal2015 from nimblephysics. With --trc: a model "
                                       "already scaled to the subject."),
     subject: str = typer.Option("subject", "--subject", help="Subject id for --trc input."),
-    until: str = typer.Option("dynamics", "--until", help="Last stage to run: ik or dynamics."),
+    until: str = typer.Option("ik", "--until", help="Last stage to run: ik, or dynamics "
+                              "(muscle-driven optimisation; experimental, see docs/dynamics.md)."),
     workers: int = typer.Option(1, "--workers", help="Dask workers (0 = in this process)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask "
                                          "scheduler (tcp://host:8786) instead of a local one."),
@@ -61,6 +62,30 @@ def simulate(
                                       "or track."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Dynamics: re-solve chunks "
                                       "that failed before."),
+    chunk_s: float | None = typer.Option(None, "--chunk-s", help="Dynamics: chunk length in s "
+                                         "(default 1.4)."),
+    buffer_s: float | None = typer.Option(None, "--buffer-s", help="Dynamics: buffer on each side "
+                                          "of a chunk in s (default 0.14)."),
+    mesh_per_s: float | None = typer.Option(None, "--mesh-per-s", help="Dynamics: collocation "
+                                            "points per second (default 50)."),
+    max_iterations: int | None = typer.Option(None, "--max-iterations", help="Dynamics: IPOPT "
+                                              "iteration limit (default 2500)."),
+    tolerance: float | None = typer.Option(None, "--tolerance", help="Dynamics: convergence "
+                                           "tolerance (default 1e-3)."),
+    chunk_time_limit_s: float | None = typer.Option(None, "--chunk-time-limit-s", help="Dynamics: "
+                                                    "wall-clock limit per chunk; past it the chunk "
+                                                    "is a gap."),
+    polynomial_paths: bool | None = typer.Option(None, "--polynomial-paths/--no-polynomial-paths",
+                                                 help="Dynamics: fit polynomial muscle paths "
+                                                 "once per model (default on)."),
+    filter_hz: float | None = typer.Option(None, "--filter-hz", help="Dynamics: low-pass cut-off "
+                                           "of the IK coordinates."),
+    foot_bodies_right: str | None = typer.Option(None, "--foot-bodies-right", help="Dynamics: "
+                                                 "comma-separated right foot bodies."),
+    foot_bodies_left: str | None = typer.Option(None, "--foot-bodies-left", help="Dynamics: "
+                                                "comma-separated left foot bodies."),
+    sequence: list[str] = typer.Option([], "--sequence", help="Dynamics: only these sequence "
+                                       "ids (repeatable)."),
 ) -> int:
     """Simulate: AMASS (or TRC) -> virtual markers -> OpenSim scaling and IK [-> dynamics]."""
     from musclekit.compute import ComputeConfig
@@ -127,7 +152,13 @@ def simulate(
     if report.failed and not report.done and not report.skipped:
         first = next(iter(report.failed.values()))
         raise InputError(f"kinematics failed for every sequence; first: {first}")
-    code = run_dynamics_hook(out, until, compute, method=method, retry_failed=retry_failed)
+    code = run_dynamics_hook(
+        out, until, compute, method=method, retry_failed=retry_failed, chunk_s=chunk_s,
+        buffer_s=buffer_s, mesh_per_s=mesh_per_s, max_iterations=max_iterations,
+        tolerance=tolerance, chunk_time_limit_s=chunk_time_limit_s,
+        polynomial_paths=polynomial_paths, filter_hz=filter_hz,
+        foot_bodies_right=foot_bodies_right, foot_bodies_left=foot_bodies_left,
+        sequences=list(sequence) or None)
     if report.failed:
         raise PartialFailure(f"{len(report.failed)} sequence(s) failed in kinematics: "
                              + ", ".join(report.failed))

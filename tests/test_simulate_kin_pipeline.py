@@ -261,3 +261,31 @@ def test_dynamics_hook_hands_the_dataset_to_part_2(tmp_path, monkeypatch):
     assert code == 3 and seen["out"] == tmp_path
     assert seen["cfg"].method == "track" and seen["cfg"].retry_failed
     assert seen["cfg"].compute is compute
+
+
+def test_cli_passes_dynamics_options_through(tmp_path, monkeypatch):
+    """The dynamics flags of `musclekit simulate` reach the DynamicsConfig."""
+    from musclekit.cli.simulate import run_dynamics_hook
+    from musclekit.compute import ComputeConfig
+    from musclekit.errors import InputError
+
+    driver = pytest.importorskip("musclekit.pipelines.simulate.dynamics.driver")
+    seen = {}
+
+    class Report:
+        def summary(self) -> str:
+            return "stub"
+
+        def exit_code(self) -> int:
+            return 0
+
+    monkeypatch.setattr(driver, "run_dynamics", lambda out, cfg: seen.setdefault("cfg", cfg) and Report())
+    compute = ComputeConfig(workers=0)
+    run_dynamics_hook(tmp_path, "dynamics", compute, chunk_s=2.0, buffer_s=0.2, mesh_per_s=25,
+                      max_iterations=100, sequences=["S01_walk"])
+    cfg = seen["cfg"]
+    assert (cfg.chunk.chunk_s, cfg.chunk.buffer_s) == (2.0, 0.2)
+    assert (cfg.solve.mesh_per_s, cfg.solve.max_iterations) == (25, 100)
+    assert cfg.sequences == ["S01_walk"]
+    with pytest.raises(InputError, match=r"chunk length 0.2 s is not longer than its two buffers"):
+        run_dynamics_hook(tmp_path, "dynamics", compute, chunk_s=0.2)
