@@ -109,11 +109,15 @@ def make_client(cfg: ComputeConfig):
                 f"{cfg.connect_timeout_s:.0f} s ({type(err).__name__}); check the address and "
                 "that `dask scheduler` runs there, or leave out --scheduler to use a local cluster"
             ) from err
+    # The scheduler runs in this process: keep its INFO chatter out of the user's terminal.
+    for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     cluster = LocalCluster(
         n_workers=cfg.workers,
         threads_per_worker=cfg.threads_per_worker,
         processes=True,
         dashboard_address=None,
+        scheduler_kwargs={"dashboard": False},  # no web server: nothing to serve on a batch run
         silence_logs=logging.ERROR,
     )
     return Client(cluster)
