@@ -72,3 +72,19 @@ def test_convert_unknown_major(tmp_path, capsys):
 def test_demo_runs_end_to_end(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
     assert "demo finished" in capsys.readouterr().err
+
+
+def test_inspect_counts_converged_and_failed_chunks(tmp_path):
+    import pandas as pd
+
+    from musclekit.dataset import DatasetWriter, Provenance
+    from musclekit.dataset.summary import dataset_summary
+
+    w = DatasetWriter.create_or_open(tmp_path / "d", streams=[])
+    with w.unit("dyn", Provenance.for_stage("simulate-dynamics")) as u:
+        u.write_table("chunks", pd.DataFrame({
+            "sequence_id": ["walk", "walk", "walk"], "status": ["converged", "failed", "converged"],
+            "core_start_s": [0.0, 1.4, 2.8], "core_end_s": [1.4, 2.8, 4.0]}))
+    chunks = dataset_summary(tmp_path / "d")["chunks"]
+    assert chunks["walk"]["converged"] == 2 and chunks["walk"]["failed"] == 1
+    assert abs(chunks["walk"]["gap_s"] - 1.4) < 1e-9 and abs(chunks["walk"]["converged_s"] - 2.6) < 1e-9

@@ -32,8 +32,19 @@ def dataset_summary(path: str | Path) -> dict:
     labels = defaultdict(int)
     for seq in ds.sequences.values():
         labels[seq.label or "(none)"] += 1
+    chunks = ds.read_table("chunks")
+    solved = {}
+    if chunks.height and {"sequence_id", "status", "core_start_s", "core_end_s"} <= set(chunks.columns):
+        for seq_id in sorted(set(chunks["sequence_id"].to_list())):
+            rows = chunks.filter(chunks["sequence_id"] == seq_id)
+            core_s = (rows["core_end_s"] - rows["core_start_s"])
+            ok = rows["status"] == "converged"
+            solved[seq_id] = {"converged": int(ok.sum()), "failed": int((~ok).sum()),
+                              "converged_s": float(core_s.filter(ok).sum()),
+                              "gap_s": float(core_s.filter(~ok).sum())}
     return {
-        "name": ds.info.name, "format_version": ds.info.format_version,
+        "name": ds.info.name,
+        "chunks": solved, "format_version": ds.info.format_version,
         "subjects": len(ds.subjects), "sequences": len(ds.sequences), "units": len(ds.records),
         "streams": streams, "labels": dict(labels),
         "provenance": [{"stage": s, "version": v, "units": n} for (s, v), n in stages.items()],
@@ -52,6 +63,13 @@ def render_summary(path: str | Path, console: Console) -> dict:
                       str(s["channels"]), str(s["sequences"]), f"{s['hours']:.3f}",
                       f"{100 * s['missing_share']:.1f} %", str(s["gaps"]))
     console.print(table)
+    if summary["chunks"]:
+        chunk_table = Table("sequence", "chunks converged", "failed", "converged s", "gap s",
+                            title="muscle-driven chunks")
+        for seq_id, c in summary["chunks"].items():
+            chunk_table.add_row(seq_id, str(c["converged"]), str(c["failed"]),
+                                f"{c['converged_s']:.2f}", f"{c['gap_s']:.2f}")
+        console.print(chunk_table)
     if summary["labels"]:
         console.print("labels: " + ", ".join(f"{k} ({v})" for k, v in sorted(summary["labels"].items())))
     for item in summary["provenance"]:
