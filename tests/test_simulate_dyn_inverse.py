@@ -96,3 +96,21 @@ def test_model_without_feet_is_refused(tmp_path: Path) -> None:
 def test_missing_model_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="model file not found"):
         check_model(tmp_path / "nope.osim", PrepSettings())
+
+
+@pytest.mark.slow
+def test_track_chunk_runs_and_reports_non_convergence(tmp_path: Path) -> None:
+    """The experimental track method builds and runs its MocoTrack problem; when it stops at
+    the iteration limit the chunk is a failed report with a reason, never an exception."""
+    from musclekit.pipelines.simulate.dynamics.track import solve_track_chunk
+
+    model = build_test_model(tmp_path / "twoleg.osim")
+    mot = write_mot(tmp_path / "squat.mot", squat_motion(1.2, period_s=1.2))
+    folder = prepare_model(model, tmp_path / "cache",
+                           PrepSettings(method="track", feet=FEET, polynomial_paths=False), mot)
+    chunks = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
+                         ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))
+    report, out = solve_track_chunk(folder, mot, chunks[0],
+                                    SolveSettings(mesh_per_s=25, max_iterations=2), tmp_path / "w")
+    assert report.method == "track" and report.iterations >= 1
+    assert report.status == "failed" and "iteration" in report.reason.lower(), report.reason

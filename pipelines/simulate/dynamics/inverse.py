@@ -58,6 +58,25 @@ def _residual_summary(values: np.ndarray, names: list[str]) -> tuple[float, floa
     return f, m
 
 
+def dgf_model_processor(model_file: str, external_loads: Path | None = None):
+    """The model as both methods solve it: DeGroote-Fregly muscles with rigid tendons, no
+    passive fibre forces and a wider active force-length curve (as OpenCap), plus the
+    estimated ground reaction forces as external loads when given."""
+    import opensim as osim
+
+    mp = osim.ModelProcessor(model_file)
+    if external_loads is not None:
+        mp.append(osim.ModOpAddExternalLoads(str(external_loads)))
+    mp.append(osim.ModOpIgnoreTendonCompliance())
+    model = osim.Model(model_file)
+    if any(model.getMuscles().get(i).getConcreteClassName() != "DeGrooteFregly2016Muscle"
+           for i in range(model.getMuscles().getSize())):
+        mp.append(osim.ModOpReplaceMusclesWithDeGrooteFregly2016())
+    mp.append(osim.ModOpIgnorePassiveFiberForcesDGF())
+    mp.append(osim.ModOpScaleActiveFiberForceCurveWidthDGF(1.5))
+    return mp
+
+
 def solve_inverse_chunk(
     prep_folder: Path, motion_path: str | Path, chunk: Chunk, settings: SolveSettings, work: Path
 ) -> tuple[ChunkReport, ChunkOutput | None]:
@@ -87,15 +106,8 @@ def solve_inverse_chunk(
     kin = motion.window(lo, hi)
     write_mot(work / "coordinates.mot", kin)
 
-    mp = osim.ModelProcessor(model_file)
-    mp.append(osim.ModOpAddExternalLoads(str(work / "grf.xml")))
-    mp.append(osim.ModOpIgnoreTendonCompliance())
+    mp = dgf_model_processor(model_file, external_loads=work / "grf.xml")
     model = osim.Model(model_file)
-    if any(model.getMuscles().get(i).getConcreteClassName() != "DeGrooteFregly2016Muscle"
-           for i in range(model.getMuscles().getSize())):
-        mp.append(osim.ModOpReplaceMusclesWithDeGrooteFregly2016())
-    mp.append(osim.ModOpIgnorePassiveFiberForcesDGF())
-    mp.append(osim.ModOpScaleActiveFiberForceCurveWidthDGF(1.5))
     inv = osim.MocoInverse()
     inv.setName(f"inverse_{chunk.index}")
     inv.setModel(mp)

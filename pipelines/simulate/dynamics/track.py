@@ -16,7 +16,7 @@ import numpy as np
 
 from .chunks import Chunk
 from .grf import GRF_CHANNELS, GRF_UNITS, SIDES
-from .inverse import SolveSettings, load_motion
+from .inverse import SolveSettings, dgf_model_processor, load_motion
 from .motion import lowpass, write_mot
 from .prep import PreparedModel
 from .result import ChunkOutput, ChunkReport
@@ -110,14 +110,7 @@ def solve_track_chunk(
     kin = motion.window(chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt)
     write_mot(work / "coordinates.mot", kin)
 
-    model = osim.Model(model_file)
-    mp = osim.ModelProcessor(model_file)
-    mp.append(osim.ModOpIgnoreTendonCompliance())
-    if any(model.getMuscles().get(i).getConcreteClassName() != "DeGrooteFregly2016Muscle"
-           for i in range(model.getMuscles().getSize())):
-        mp.append(osim.ModOpReplaceMusclesWithDeGrooteFregly2016())
-    mp.append(osim.ModOpIgnorePassiveFiberForcesDGF())
-    mp.append(osim.ModOpScaleActiveFiberForceCurveWidthDGF(1.5))
+    mp = dgf_model_processor(model_file)
 
     track = osim.MocoTrack()
     track.setName(f"track_{chunk.index}")
