@@ -89,6 +89,36 @@ def test_split_reproduces_the_total_moment() -> None:
     assert np.allclose(total_m, moment, atol=1e-9)
 
 
+def test_a_centre_of_pressure_outside_the_feet_is_clamped_and_the_rest_reported() -> None:
+    # The total moment puts the COP 0.4 m in front of the toes (kinematics inconsistent with
+    # the model): each COP must end within the margin of its foot, and the moment the feet no
+    # longer reproduce is returned, so that reproduced + unexplained = total exactly.
+    T = 4
+    force = np.tile([0.0, 700.0, 0.0], (T, 1))
+    cop = np.array([0.6, 0.0, 0.0])
+    moment = np.cross(cop, force)
+    heights = {"right": np.zeros((T, 2)), "left": np.zeros((T, 2))}
+    pts = {
+        "right": np.tile(np.array([[0.0, 0, 0.1], [0.2, 0, 0.1]]), (T, 1, 1)),
+        "left": np.tile(np.array([[0.0, 0, -0.1], [0.2, 0, -0.1]]), (T, 1, 1)),
+    }
+    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.04, 70.0,
+                       cop_margin_m=0.05)
+    reproduced = np.zeros((T, 3))
+    for side in ("right", "left"):
+        f, p, tq = est.side(side)
+        assert np.allclose(p[:, 0], 0.25)  # toe point 0.2 + margin 0.05
+        reproduced += np.cross(p, f) + tq
+    assert np.allclose(reproduced + est.unexplained_moment_nm, moment)
+    # 700 N moved back by 0.35 m: 245 N m about z that the pelvis residuals must carry.
+    assert np.allclose(np.abs(est.unexplained_moment_nm[:, 2]), 245.0)
+    # A COP inside the foot is left where it is.
+    inside = split_wrench(np.arange(T) * 0.01, force, np.cross([0.1, 0, 0], force), heights,
+                          pts, 0.04, 70.0, cop_margin_m=0.05)
+    assert np.allclose(inside.unexplained_moment_nm, 0.0)
+    assert np.allclose(inside.side("right")[1][:, 0], 0.1)
+
+
 def test_a_raised_foot_carries_nothing() -> None:
     T = 5
     force = np.tile([0.0, 300.0, 0.0], (T, 1))

@@ -17,7 +17,14 @@ feet (documented in docs/dynamics.md):
    the left foot, 1 at the right) is the right foot's share of force and free torque.
 3. Both feet's COPs are shifted by the same horizontal offset so that the two forces and the
    free torques reproduce the total wrench exactly (no moment is lost in the split).
-4. No foot in contact (flight) or no upward force: zero ground forces; the residual actuators
+4. A centre of pressure must lie under its foot: each COP is moved to the nearest point of its
+   foot's support area (the horizontal convex hull of the foot's contact points, widened by
+   `cop_margin_m`). Kinematics that are not consistent with the model (segment lengths that
+   differ from the subject's, marker noise) otherwise put the COP tens of centimetres outside
+   the foot, and the muscles would have to produce impossible ankle moments to match. The
+   moment that clamping removes is not lost silently: the pelvis residual actuators carry it,
+   and it is returned as `unexplained_moment_nm` and reported.
+5. No foot in contact (flight) or no upward force: zero ground forces; the residual actuators
    at the pelvis then carry what the kinematics demand, and are reported.
 """
 
@@ -52,6 +59,9 @@ class GrfEstimate:
     total_force_n: np.ndarray
     total_moment_nm: np.ndarray
     contact: np.ndarray
+    # (T, 3) part of the total moment the clamped COPs do not reproduce (N m, about the
+    # ground origin); the pelvis residuals must supply it.
+    unexplained_moment_nm: np.ndarray | None = None
 
     def side(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(force (T,3) N, COP (T,3) m, torque (T,3) N m) of one side, in ground."""
@@ -120,6 +130,7 @@ def estimate_grf(
     motion: Motion,
     feet: dict[str, tuple[str, ...]] | None = None,
     contact_height_m: float = 0.04,
+    cop_margin_m: float | None = None,
 ) -> GrfEstimate:
     """Estimate both feet's ground reaction forces for a smooth motion.
 
@@ -129,6 +140,9 @@ def estimate_grf(
         feet: foot body names per side ("right", "left").
         contact_height_m: a foot whose lowest point is within this of the other foot's lowest
             point is in contact too.
+        cop_margin_m: how far beyond the hull of a foot's contact points its COP may lie.
+            Default: the largest contact sphere radius + 1 cm, or 5 cm when the foot's points
+            are body origins (heel and toe joint: the toe tips and foot edges lie beyond them).
     """
     import opensim as osim
 
@@ -207,7 +221,45 @@ def estimate_grf(
                 p = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
                 heights[side][k, i] = p[1] - radius
                 xz[side][k, i] = p
-    return split_wrench(motion.time_s, force, moment, heights, xz, contact_height_m, mass)
+    if cop_margin_m is None:
+        radii = [r for pts in points.values() for _, _, r in pts]
+        cop_margin_m = max(radii) + 0.01 if max(radii) > 0 else 0.05
+    return split_wrench(motion.time_s, force, moment, heights, xz, contact_height_m, mass,
+                        cop_margin_m=cop_margin_m)
+
+
+def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
+    """The point nearest to `p` (x, z) within `margin` of the convex hull of `hull` (N, 2)."""
+    n = len(hull)
+    if n >= 3:
+        from scipy.spatial import ConvexHull, QhullError
+
+        try:
+            ring = hull[ConvexHull(hull).vertices]
+        except QhullError:  # collinear points: the segments below cover them
+            ring = hull
+        if len(ring) >= 3:
+            # Counter-clockwise vertices: inside when left of every edge.
+            edges = np.roll(ring, -1, axis=0) - ring
+            rel = p - ring
+            if np.all(edges[:, 0] * rel[:, 1] - edges[:, 1] * rel[:, 0] >= 0):
+                return p
+    else:
+        ring = hull
+    best, best_d = ring[0], np.inf
+    pairs = [(ring[i], ring[(i + 1) % len(ring)]) for i in range(len(ring))] if len(ring) > 1 \
+        else [(ring[0], ring[0])]
+    for a, b in pairs:
+        ab = b - a
+        denom = float(ab @ ab)
+        t = float(np.clip((p - a) @ ab / denom, 0.0, 1.0)) if denom > 1e-12 else 0.0
+        q = a + t * ab
+        d = float(np.linalg.norm(p - q))
+        if d < best_d:
+            best, best_d = q, d
+    if best_d <= margin:
+        return p
+    return best + (p - best) * (margin / best_d)
 
 
 def split_wrench(
@@ -218,12 +270,14 @@ def split_wrench(
     points: dict[str, np.ndarray],
     contact_height_m: float,
     mass_kg: float,
+    cop_margin_m: float = np.inf,
 ) -> GrfEstimate:
     """Split the total external wrench (force (T,3), moment about the ground origin (T,3))
     between the feet (see the module docstring for the rule)."""
     T = len(time_s)
     values = np.zeros((T, len(GRF_CHANNELS)))
     contact = np.zeros((T, 2), dtype=bool)
+    unexplained = np.zeros((T, 3))
     min_fy = 0.01 * mass_kg * 9.81
     idx = {n: i for i, n in enumerate(GRF_CHANNELS)}
     for k in range(T):
@@ -255,13 +309,20 @@ def split_wrench(
             side = next(iter(centres))
             shares = {side: 1.0}
             cops = {side: p}
+        if np.isfinite(cop_margin_m):
+            for side in cops:
+                foot_xz = points[side][k][:, [0, 2]]
+                q = _nearest_in_region(cops[side][[0, 2]], foot_xz, cop_margin_m)
+                moved = np.array([q[0], h, q[1]]) - cops[side]
+                unexplained[k] -= np.cross(moved, shares[side] * F)
+                cops[side] = cops[side] + moved
         for side, w in shares.items():
             for a, v in zip("xyz", w * F, strict=True):
                 values[k, idx[f"ground_force_{side}_v{a}"]] = v
             for a, v in zip("xyz", cops[side], strict=True):
                 values[k, idx[f"ground_force_{side}_p{a}"]] = v
             values[k, idx[f"ground_torque_{side}_y"]] = w * ty
-    return GrfEstimate(time_s, values, force, moment, contact)
+    return GrfEstimate(time_s, values, force, moment, contact, unexplained)
 
 
 def write_external_loads(est: GrfEstimate, mot_path, xml_path, feet_bodies: dict[str, str]) -> None:

@@ -31,6 +31,7 @@ class SolveSettings:
     max_iterations: int = 2500
     filter_hz: float = 6.0
     contact_height_m: float = 0.04
+    cop_margin_m: float | None = None  # None: from the foot's contact spheres (see grf.py)
     # track method
     track_weights: dict | None = None
     # Debugging: also return the arrays of a solve that did not converge (status stays failed).
@@ -94,14 +95,15 @@ def solve_inverse_chunk(
     work.mkdir(parents=True, exist_ok=True)
     est = estimate_grf(
         model_file, motion, feet={s: tuple(b) for s, b in prep.feet.items()},
-        contact_height_m=settings.contact_height_m,
+        contact_height_m=settings.contact_height_m, cop_margin_m=settings.cop_margin_m,
     )
     # Data for the window plus a few samples either side, so splines are well defined.
     dt = float(np.median(np.diff(motion.time_s)))
     lo, hi = chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt
     keep = (est.time_s >= lo - 1e-9) & (est.time_s <= hi + 1e-9)
     est_w = GrfEstimate(est.time_s[keep], est.values[keep], est.total_force_n[keep],
-                        est.total_moment_nm[keep], est.contact[keep])
+                        est.total_moment_nm[keep], est.contact[keep],
+                        est.unexplained_moment_nm[keep])
     write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
     kin = motion.window(lo, hi)
     write_mot(work / "coordinates.mot", kin)
@@ -166,7 +168,12 @@ def solve_inverse_chunk(
     report.max_residual_force_n, report.max_residual_moment_nm = _residual_summary(res, res_names)
     report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
     report.status = "converged" if converged else "failed"
-    report.extra = {"contact_share": est_w.contact.mean(axis=0).tolist()}
+    # Moment the feet could not carry with their COPs under them (see grf.py): the pelvis
+    # residual moments include it; large values mean kinematics inconsistent with the model.
+    report.extra = {
+        "contact_share": est_w.contact.mean(axis=0).tolist(),
+        "max_cop_clamped_moment_nm": float(np.abs(est_w.unexplained_moment_nm).max()),
+    }
     output = ChunkOutput(
         time_s=time_s,
         values={"activations": act, "muscle_forces": forces, "grf": grf,
