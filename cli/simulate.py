@@ -18,6 +18,46 @@ from musclekit.progress import console
 BODY_MODEL_ENV = "MUSCLEKIT_BODY_MODEL"
 UNTIL = ("ik", "dynamics")
 
+# Where units run. Declared once so that any command that runs units on Dask can offer the
+# same options: give its parameters these defaults and pass the values to
+# `musclekit.jobqueue.config_from_cli`, then the result to ComputeConfig(jobqueue=...).
+COMPUTE_PANEL = "Compute: local Dask workers (default), a running scheduler, or SLURM/PBS jobs"
+WORKERS_OPTION = typer.Option(1, "--workers", rich_help_panel=COMPUTE_PANEL,
+                              help="Dask worker processes (0 = in this process). With "
+                              "--slurm/--pbs: worker processes across all jobs, rounded up to "
+                              "whole jobs.")
+SCHEDULER_OPTION = typer.Option(None, "--scheduler", rich_help_panel=COMPUTE_PANEL,
+                                help="Address of a running Dask scheduler (tcp://host:8786) "
+                                "instead of a local one.")
+SLURM_OPTION = typer.Option(False, "--slurm", rich_help_panel=COMPUTE_PANEL,
+                            help="Run the workers as SLURM batch jobs (dask-jobqueue); run the "
+                            "command on a login node. Needs the job size: --job-cores and "
+                            "--job-memory, or --jobqueue-config.")
+PBS_OPTION = typer.Option(False, "--pbs", rich_help_panel=COMPUTE_PANEL,
+                          help="Run the workers as PBS batch jobs (as --slurm).")
+QUEUE_OPTION = typer.Option(None, "--queue", rich_help_panel=COMPUTE_PANEL,
+                            help="Batch jobs: partition (SLURM) or queue (PBS).")
+ACCOUNT_OPTION = typer.Option(None, "--account", rich_help_panel=COMPUTE_PANEL,
+                              help="Batch jobs: account to charge.")
+WALLTIME_OPTION = typer.Option(None, "--walltime", rich_help_panel=COMPUTE_PANEL,
+                               help="Batch jobs: time limit of each job, HH:MM:SS; workers "
+                               "leave before it and are replaced by new jobs.")
+JOB_CORES_OPTION = typer.Option(None, "--job-cores", rich_help_panel=COMPUTE_PANEL,
+                                help="Batch jobs: CPU cores per job.")
+JOB_MEMORY_OPTION = typer.Option(None, "--job-memory", rich_help_panel=COMPUTE_PANEL,
+                                 help="Batch jobs: memory per job, e.g. 32GB.")
+JOB_PROCESSES_OPTION = typer.Option(None, "--job-processes", rich_help_panel=COMPUTE_PANEL,
+                                    help="Batch jobs: single-threaded worker processes per "
+                                    "job (default: one per core).")
+JOBQUEUE_CONFIG_OPTION = typer.Option(None, "--jobqueue-config", metavar="NAME",
+                                      rich_help_panel=COMPUTE_PANEL,
+                                      help="Batch jobs: section NAME of "
+                                      "~/.config/dask/jobqueue.yaml for what the options above "
+                                      "leave unset.")
+JOB_EXTRA_OPTION = typer.Option([], "--job-extra", rich_help_panel=COMPUTE_PANEL,
+                                help="Batch jobs: extra #SBATCH/#PBS directive without the "
+                                "prefix, e.g. --job-extra=--constraint=skylake (repeatable).")
+
 
 def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
@@ -46,9 +86,18 @@ def simulate(
     subject: str = typer.Option("subject", "--subject", help="Subject id for --trc input."),
     until: str = typer.Option("ik", "--until", help="Last stage to run: ik, or dynamics "
                               "(muscle-driven optimisation; experimental, see docs/dynamics.md)."),
-    workers: int = typer.Option(1, "--workers", help="Dask workers (0 = in this process)."),
-    scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask "
-                                         "scheduler (tcp://host:8786) instead of a local one."),
+    workers: int = WORKERS_OPTION,
+    scheduler: str | None = SCHEDULER_OPTION,
+    slurm: bool = SLURM_OPTION,
+    pbs: bool = PBS_OPTION,
+    queue: str | None = QUEUE_OPTION,
+    account: str | None = ACCOUNT_OPTION,
+    walltime: str | None = WALLTIME_OPTION,
+    job_cores: int | None = JOB_CORES_OPTION,
+    job_memory: str | None = JOB_MEMORY_OPTION,
+    job_processes: int | None = JOB_PROCESSES_OPTION,
+    jobqueue_config: str | None = JOBQUEUE_CONFIG_OPTION,
+    job_extra: list[str] = JOB_EXTRA_OPTION,
     foot_height_m: float = typer.Option(0.02, "--foot-height-m", help="Height of the lowest "
                                         "marker of each sequence above the ground."),
     flag_rms_m: float = typer.Option(0.02, "--flag-rms-m", help="Flag frames whose IK marker "
@@ -89,6 +138,7 @@ def simulate(
 ) -> int:
     """Simulate: AMASS (or TRC) -> virtual markers -> OpenSim scaling and IK [-> dynamics]."""
     from musclekit.compute import ComputeConfig
+    from musclekit.jobqueue import config_from_cli
     from musclekit.pipelines.simulate.kinematics import (
         amass_sources,
         run_kinematics,
@@ -114,7 +164,12 @@ def simulate(
             raise InputError(f"{flag} {value}: must be > 0")
     if workers < 0:
         raise InputError(f"--workers {workers}: must be >= 0")
-    compute = ComputeConfig(workers=workers, scheduler=scheduler)
+    jobqueue = config_from_cli(
+        slurm=slurm, pbs=pbs, queue=queue, account=account, walltime=walltime,
+        job_cores=job_cores, job_memory=job_memory, job_processes=job_processes,
+        jobqueue_config=jobqueue_config, job_extra=job_extra, workers=workers,
+        scheduler=scheduler)
+    compute = ComputeConfig(workers=workers, scheduler=scheduler, jobqueue=jobqueue)
     cfg = KinematicsConfig(foot_height_m=foot_height_m, flag_rms_m=flag_rms_m,
                            flag_max_m=flag_max_m, body_density_kg_m3=density_kg_m3)
     if amass:

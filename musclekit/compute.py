@@ -1,8 +1,10 @@
 """Running many independent units of work (clips, sequences, chunks) on Dask.
 
 `run_units` maps a function over units on a Dask cluster: an embedded `LocalCluster` by
-default, any running scheduler by address, or inline in this process (`workers=0`, for
-tests and debugging). A unit that raises is recorded as failed with its reason; the run
+default, any running scheduler by address, SLURM/PBS batch jobs through dask-jobqueue
+(`musclekit.jobqueue`), or inline in this process (`workers=0`, for tests and debugging).
+A cluster `run_units` starts (local or batch jobs) is closed when it returns; a running
+scheduler or a cluster object passed in belongs to whoever started it and is left running. A unit that raises is recorded as failed with its reason; the run
 goes on. A worker that dies has its task retried by Dask (`retries`). Resuming is the
 caller's `skip` predicate: typically "the unit's completion record exists".
 """
@@ -13,12 +15,18 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musclekit.errors import InputError, MusclekitError
 from musclekit.progress import console, make_progress
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
+    from musclekit.jobqueue import JobqueueConfig
 
 
 @dataclass(frozen=True)
@@ -33,8 +41,13 @@ class Unit:
 class ComputeConfig:
     """Where units run.
 
-    workers: worker processes of the local cluster (0 = inline, no Dask).
+    workers: worker processes of the local cluster (0 = inline, no Dask); with `jobqueue`,
+        worker processes across all batch jobs.
     scheduler: address of a running Dask scheduler (e.g. tcp://host:8786); overrides workers.
+    jobqueue: submit the workers as SLURM/PBS jobs; each run_units call starts its own
+        jobs (no more than it has units for) and cancels them when it ends.
+    cluster: a cluster object someone already started (e.g. a dask-jobqueue SLURMCluster
+        shared by several runs); used as is and never closed here: its owner closes it.
     threads_per_worker: 1, because OpenSim/IPOPT and numpy already use native threads.
     retries: how often Dask reruns a task whose worker died.
     connect_timeout_s: how long to wait for a remote scheduler before giving up.
@@ -45,7 +58,8 @@ class ComputeConfig:
     threads_per_worker: int = 1
     retries: int = 1
     connect_timeout_s: float = 10.0
-    cluster: Any = None  # an already-built cluster object (e.g. dask-jobqueue SLURMCluster)
+    jobqueue: JobqueueConfig | None = None
+    cluster: Any = None
 
 
 @dataclass
@@ -94,9 +108,13 @@ def _record(report: RunReport, unit_id: str, outcome: tuple[str, Any, float]) ->
         report.failed[unit_id] = value
 
 
-def make_client(cfg: ComputeConfig):
-    """A dask.distributed Client for `cfg`; a clear InputError when a scheduler is unreachable."""
-    from dask.distributed import Client, LocalCluster
+def make_client(cfg: ComputeConfig) -> Client:
+    """A dask.distributed Client for `cfg`; a clear InputError when a scheduler is unreachable.
+
+    A local cluster it starts belongs to the client (closed with it). Batch-job clusters
+    (`cfg.jobqueue`) are started by `open_client`, which also closes them.
+    """
+    from dask.distributed import Client
 
     if cfg.cluster is not None:
         return Client(cfg.cluster)
@@ -112,7 +130,9 @@ def make_client(cfg: ComputeConfig):
     # The scheduler runs in this process: keep its INFO chatter out of the user's terminal.
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.core"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    cluster = LocalCluster(
+    # Client(**kwargs) starts the LocalCluster itself and so closes it with the client;
+    # Client(LocalCluster(...)) would leave the cluster's worker processes running.
+    return Client(
         n_workers=cfg.workers,
         threads_per_worker=cfg.threads_per_worker,
         processes=True,
@@ -120,7 +140,33 @@ def make_client(cfg: ComputeConfig):
         scheduler_kwargs={"dashboard": False},  # no web server: nothing to serve on a batch run
         silence_logs=logging.ERROR,
     )
-    return Client(cluster)
+
+
+@contextmanager
+def open_client(cfg: ComputeConfig, units: int | None = None) -> Iterator[Client]:
+    """A Client for `cfg`, closed on exit together with any cluster started here.
+
+    units: how many units will run; batch jobs are asked for no more workers than that.
+    """
+    if cfg.jobqueue is None:
+        with make_client(cfg) as client:
+            yield client
+        return
+    from dask.distributed import Client
+
+    from musclekit.jobqueue import build_cluster, refuse_scheduler
+
+    refuse_scheduler(cfg.jobqueue, cfg.scheduler)
+    if cfg.cluster is not None:
+        raise InputError("ComputeConfig: give either a started cluster or jobqueue settings, "
+                         "not both")
+    workers = cfg.workers if units is None else max(1, min(cfg.workers, units))
+    cluster = build_cluster(cfg.jobqueue, workers)
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()  # cancels the jobs, also those still waiting in the queue
 
 
 def run_units(
@@ -158,7 +204,8 @@ def run_units(
 
     with make_progress() as progress:
         task = progress.add_task(description, total=len(todo))
-        if cfg.workers == 0 and not cfg.scheduler and cfg.cluster is None:
+        if (cfg.workers == 0 and not cfg.scheduler and cfg.cluster is None
+                and cfg.jobqueue is None):
             for unit in todo:
                 finish(unit.id, _call(fn, unit.payload))
                 progress.advance(task)
@@ -166,7 +213,7 @@ def run_units(
 
         from dask.distributed import as_completed
 
-        with make_client(cfg) as client:
+        with open_client(cfg, units=len(todo)) as client:
             futures = {
                 client.submit(_call, fn, unit.payload, key=f"musclekit-{unit.id}-{time.time_ns()}",
                               retries=cfg.retries, pure=False): unit.id
