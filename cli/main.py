@@ -11,6 +11,7 @@ import importlib
 import sys
 
 import typer
+from rich.markup import escape
 
 from musclekit._version import __version__
 from musclekit.errors import ExitCode, MusclekitError
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         returned = app(args=argv, standalone_mode=False)
     except MusclekitError as err:
-        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
         return int(err.exit_code)
     except typer.Exit as done:
         return int(done.exit_code or 0)
