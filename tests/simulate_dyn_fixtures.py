@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+from musclekit.compute import ComputeConfig
+from musclekit.pipelines.simulate.dynamics import (
+    ChunkPlan,
+    DynamicsConfig,
+    PrepSettings,
+    SolveSettings,
+)
 from musclekit.pipelines.simulate.dynamics.demo import FEET, make_kinematics_dataset
 
-__all__ = ["FEET", "make_kinematics_dataset"]
+
+def small_dynamics_config(**kw) -> DynamicsConfig:
+    """The tiny run of the driver tests: 0.6 s chunks, a coarse mesh, inline (no Dask)."""
+    base = dict(
+        chunk=ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1, min_last_chunk_s=0.3),
+        solve=SolveSettings(mesh_per_s=25, max_iterations=300),
+        prep=PrepSettings(feet=FEET),
+        compute=ComputeConfig(workers=0),
+    )
+    base.update(kw)
+    return DynamicsConfig(**base)
+
+
+__all__ = ["FEET", "make_kinematics_dataset", "small_dynamics_config"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from musclekit.compute import ComputeConfig
 from musclekit.errors import InputError
@@ -10,6 +11,7 @@ from musclekit.errors import InputError
 from .chunks import ChunkPlan
 from .inverse import SolveSettings
 from .prep import PrepSettings
+from .upper import UpperSettings
 
 METHODS = ("inverse", "track")
 
@@ -26,6 +28,10 @@ class DynamicsConfig:
     sequences: only these sequence ids (all with kinematics when None).
     cache_dir: where prepared models live (default `<dataset>/opensim/_dynamics_models`).
     fail_chunks: chunk ids forced to fail (tests of the gap path only).
+    upper_model: an .osim with muscles beyond the lower-body model (e.g. a thoracolumbar
+        model), solved by static optimisation with the lower-body solution's ground forces
+        after each sequence is written (streams `activations_upper`, `muscle_forces_upper`).
+    upper: static optimisation settings of the upper body.
     """
 
     method: str = "inverse"
@@ -39,6 +45,8 @@ class DynamicsConfig:
     sequences: list[str] | None = None
     cache_dir: str | None = None
     fail_chunks: list[str] = field(default_factory=list)
+    upper_model: str | None = None
+    upper: UpperSettings = field(default_factory=UpperSettings)
 
     def validate(self) -> None:
         if self.method not in METHODS:
@@ -49,6 +57,9 @@ class DynamicsConfig:
             raise InputError(f"output rate must be positive, got {self.output_rate_hz} Hz")
         if self.solve.mesh_per_s <= 0 or self.solve.max_iterations <= 0:
             raise InputError("mesh points per second and max iterations must be positive")
+        if self.upper_model is not None and not Path(self.upper_model).is_file():
+            raise InputError(f"upper-body model file not found: {self.upper_model}; pass an "
+                             "existing .osim to --upper-model")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -71,6 +82,7 @@ def config_from_cli(
     foot_bodies_right: str | None = None,
     foot_bodies_left: str | None = None,
     sequences: list[str] | None = None,
+    upper_model: str | None = None,
     **unknown: object,
 ) -> DynamicsConfig:
     """A validated DynamicsConfig from command-line options (None = default)."""
@@ -97,5 +109,7 @@ def config_from_cli(
             cfg.prep.feet[side] = tuple(v.strip() for v in value.split(",") if v.strip())
     if sequences:
         cfg.sequences = list(sequences)
+    if upper_model:
+        cfg.upper_model = str(upper_model)
     cfg.validate()
     return cfg

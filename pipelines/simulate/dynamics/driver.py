@@ -9,12 +9,15 @@
 4. When every chunk of a sequence has a report, the sequence is stitched and written to the
    dataset as one unit (`dynamics-<sequence>`): streams activations, muscle_forces, grf,
    joint_angles_solved, residuals at 50 fps, and the per-chunk table `chunks`.
+5. With an upper model (`upper_model`), each written sequence's upper body is solved by static
+   optimisation with its ground forces (one Dask task per sequence) and written as a unit of
+   its own (`dynamics-upper-<sequence>`): streams activations_upper, muscle_forces_upper.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +25,19 @@ import pandas as pd
 
 from musclekit.compute import Unit, run_units
 from musclekit.dataset import Provenance, SequenceInfo, StreamSpec, open_dataset
+from musclekit.dataset.columns import Flag
 from musclekit.dataset.writer import DatasetWriter
 from musclekit.errors import ExitCode, InputError
 from musclekit.progress import console
 
 from .chunks import Chunk, plan_chunks
 from .config import DynamicsConfig
+from .grf import GRF_CHANNELS
 from .motion import read_mot
 from .prep import cache_key, check_model, prepare_model
 from .result import STREAMS, ChunkReport, load_output, load_report
 from .stitch import ChunkSeries, stitch
+from .upper import UpperResult, UpperSettings, check_upper_model, solve_upper
 from .worker import chunk_name, solve_chunk_unit
 
 STREAM_FAMILY = {
@@ -64,9 +70,12 @@ class DynamicsReport:
     sequences_written: list[str] = field(default_factory=list)
     sequences_skipped: list[str] = field(default_factory=list)
     chunk_seconds: list[float] = field(default_factory=list)
+    upper_written: list[str] = field(default_factory=list)
+    upper_skipped: list[str] = field(default_factory=list)
+    upper_failed: dict[str, str] = field(default_factory=dict)
 
     def exit_code(self) -> ExitCode:
-        return ExitCode.PARTIAL if self.chunks_failed else ExitCode.OK
+        return ExitCode.PARTIAL if self.chunks_failed or self.upper_failed else ExitCode.OK
 
     def summary(self) -> str:
         t = sorted(self.chunk_seconds)
@@ -74,9 +83,13 @@ class DynamicsReport:
         if t:
             timing = (f"; solve time per chunk median {t[len(t) // 2]:.1f} s, "
                       f"p90 {t[min(len(t) - 1, int(round(0.9 * (len(t) - 1))))]:.1f} s")
+        upper = ""
+        if self.upper_written or self.upper_skipped or self.upper_failed:
+            upper = (f"; upper body: {len(self.upper_written)} written, "
+                     f"{len(self.upper_skipped)} skipped, {len(self.upper_failed)} failed")
         return (f"chunks: {self.chunks_done} solved, {self.chunks_skipped} skipped (done before), "
                 f"{len(self.chunks_failed)} failed{timing}; sequences written: "
-                f"{len(self.sequences_written)}")
+                f"{len(self.sequences_written)}{upper}")
 
 
 def find_jobs(root: Path, cfg: DynamicsConfig) -> list[SequenceJob]:
@@ -150,6 +163,9 @@ def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None)
         if key not in models:
             check_model(job.model_path, cfg.prep)
             models[key] = (job.model_path, job.motion_path)
+            if cfg.upper_model:
+                check_upper_model(cfg.upper_model, _muscles(job.model_path),
+                                  read_mot(job.motion_path).names, cfg.prep.feet)
     prep_units = [
         Unit(id=f"model-{key}", payload={"model": str(m), "cache": str(cache),
                                          "settings_obj": cfg.prep, "motion": str(mot)})
@@ -206,10 +222,117 @@ def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None)
             continue
         write_sequence(writer, job, reports, cfg, prep_failed)
         report.sequences_written.append(job.sequence.id)
+
+    # 4. The upper body of every sequence whose lower body is written.
+    if cfg.upper_model:
+        run_upper(root, writer, jobs, cfg, report)
     console.print(report.summary())
-    for uid, why in sorted(report.chunks_failed.items()):
+    for uid, why in sorted({**report.chunks_failed, **report.upper_failed}.items()):
         console.print(f"  [yellow]failed[/] {uid}: {why.splitlines()[0] if why else ''}")
     return report
+
+
+def _muscles(model_path: Path) -> list[str]:
+    import opensim as osim
+
+    model = osim.Model(str(model_path))
+    return [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]
+
+
+# The upper body is a Dask unit and a dataset unit of its own per sequence, not part of the
+# lower body's write step, because:
+# - it only needs what the lower-body unit recorded (the written `grf` stream), so a dataset
+#   solved earlier without --upper-model gets its upper body on a rerun with it, without
+#   redoing a chunk, and a failed static optimisation never costs the lower-body results;
+# - it loads an OpenSim model and solves every frame (seconds to minutes for a 322-strand
+#   model): on Dask, sequences are solved in parallel and the OpenSim objects stay in the
+#   worker, as for the chunks;
+# - resuming is the same rule as everywhere: a sequence whose `dynamics-upper-<id>` record
+#   exists is skipped.
+def _upper_unit_id(job: SequenceJob) -> str:
+    return f"dynamics-upper-{job.sequence.id}"
+
+
+def _upper_task(payload: dict) -> tuple[np.ndarray, UpperResult]:
+    """Dask task: one sequence's upper body, from the dataset's written ground forces.
+    Returns the stream's own time column (written again as is) and the result."""
+    ds = open_dataset(payload["dataset"])
+    grf = ds.sequence_array("grf", payload["sequence"], channels=list(GRF_CHANNELS))
+    missing = (grf.flags & np.uint8(Flag.MISSING)).astype(bool)
+    result = solve_upper(
+        payload["model"], payload["motion"], grf.time_s + payload["t0"],
+        np.asarray(grf.values, dtype=float), missing, payload["lower_muscles"],
+        UpperSettings(**payload["settings"]), Path(payload["work"]),
+    )
+    return grf.time_s, result
+
+
+def run_upper(root: Path, writer: DatasetWriter, jobs: list[SequenceJob], cfg: DynamicsConfig,
+              report: DynamicsReport) -> None:
+    """Solve and write the upper body of every sequence whose lower body is written."""
+    if not cfg.upper_model:
+        return
+    # The same filter and foot bodies as the lower-body solve.
+    settings = replace(cfg.upper, filter_hz=cfg.solve.filter_hz, feet=dict(cfg.prep.feet))
+    ds = open_dataset(root)
+    lower = ds.info.streams.get("activations")
+    with_grf = set(ds.sequence_ids("grf")) if "grf" in ds.info.streams else set()
+    units = []
+    for job in jobs:
+        if not writer.is_done(_unit_id(job)) or lower is None or job.sequence.id not in with_grf:
+            # The lower body is not finished, or every chunk failed (no streams were written):
+            # there are no ground forces to load the upper body with.
+            continue
+        if writer.is_done(_upper_unit_id(job)):
+            report.upper_skipped.append(job.sequence.id)
+            continue
+        units.append(Unit(id=_upper_unit_id(job), payload={
+            "dataset": str(root), "sequence": job.sequence.id, "t0": job.t0,
+            "model": str(Path(cfg.upper_model).resolve()), "motion": str(job.motion_path),
+            "lower_muscles": list(lower.channels), "settings": asdict(settings),
+            "work": str(root / "opensim" / job.sequence.id / "dynamics" / "upper"),
+        }))
+    if not units:
+        return
+    run = run_units(units, _upper_task, cfg.compute, description="upper body (static optimisation)")
+    for uid, why in run.failed.items():
+        report.upper_failed[uid] = why
+    by_id = {_upper_unit_id(j): j for j in jobs}
+    for uid, (time_s, result) in run.done.items():
+        job = by_id[uid]
+        write_upper(writer, job, time_s, result, cfg,
+                    ds.sequences[job.sequence.id].extra.get("dynamics", {}))
+        report.upper_written.append(job.sequence.id)
+
+
+def write_upper(writer: DatasetWriter, job: SequenceJob, time_s: np.ndarray, result: UpperResult,
+                cfg: DynamicsConfig, lower_extra: dict) -> None:
+    """Write one sequence's upper body as its own unit (after the lower-body unit), on the
+    lower-body streams' times `time_s` (seconds from the motion's start)."""
+    desc = "musclekit simulate dynamics: upper body by static optimisation"
+    writer.add_streams([
+        StreamSpec(name="activations_upper", family="activations", rate_hz=cfg.output_rate_hz,
+                   channels=list(result.muscles), clock="motion", description=desc),
+        StreamSpec(name="muscle_forces_upper", family="muscle_forces", rate_hz=cfg.output_rate_hz,
+                   channels=list(result.muscles), clock="motion", description=desc),
+    ])
+    seq = job.sequence
+    # Sequence extras merge key by key across units: the lower body's "dynamics" record is
+    # carried over so that adding "upper" does not replace it.
+    info = SequenceInfo(
+        id=seq.id, subject_id=seq.subject_id, source=seq.source, label=seq.label,
+        start_time_ns=seq.start_time_ns,
+        extra={"dynamics": {**lower_extra,
+                            "upper": result.summary(str(Path(cfg.upper_model).resolve()))}},
+    )
+    flags = np.where(result.missing, np.uint8(Flag.MISSING), np.uint8(0)).astype(np.uint8)
+    prov = Provenance.for_stage("simulate-dynamics-upper", config=cfg.to_dict(),
+                                inputs=[str(cfg.upper_model), job.motion_path])
+    with writer.unit(_upper_unit_id(job), provenance=prov) as u:
+        u.write_sequence("activations_upper", info, time_s=time_s, values=result.activations,
+                         flags=flags)
+        u.write_sequence("muscle_forces_upper", info, time_s=time_s, values=result.forces,
+                         flags=flags)
 
 
 def _unit_id(job: SequenceJob) -> str:

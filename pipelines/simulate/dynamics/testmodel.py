@@ -7,6 +7,13 @@ extensor keeps its moment arm when flexed, and 2 contact spheres per foot (heel,
 ground half-space. Y is up, X forward, Z to the right. About 12 coordinates: Moco solves it
 in seconds, so the real solver runs in the test suite.
 
+The "upper" variant (`build_test_model(..., upper=True)`) adds a torso on a lumbar pin joint
+(`lumbar_extension`, positive = extension) and 6 trunk muscles crossing it (erector spinae,
+rectus abdominis, external obliques analogues): the model the upper-body static optimisation is
+tested on. It splits the pelvis's 12 kg into pelvis and torso so that mass and centre of mass
+with an upright trunk are those of the default model: a squat's ground forces are then the
+same for both variants.
+
 Also generates a squat whose ground reaction forces are known by construction: both feet stay
 flat on the floor, so the total external force is body mass x (centre-of-mass acceleration
 minus gravity), shared equally by the two feet of the symmetric motion.
@@ -35,6 +42,10 @@ COORDINATES = [
     "hip_flexion_r", "knee_angle_r", "ankle_angle_r",
     "hip_flexion_l", "knee_angle_l", "ankle_angle_l",
 ]  # fmt: skip
+UPPER_COORDINATES = [*COORDINATES, "lumbar_extension"]
+TRUNK_MUSCLES = ["ercspn_r", "ercspn_l", "rectabd_r", "rectabd_l", "extobl_r", "extobl_l"]
+LUMBAR_HEIGHT_M = 0.05  # lumbar joint above the pelvis origin (upper variant)
+TORSO_COM_M = 0.1  # torso centre of mass above the lumbar joint
 
 
 def _inertia(mass: float, length: float) -> object:
@@ -69,22 +80,66 @@ def _root_joint(ground, pelvis):
     )
 
 
-def build_test_model(path: str | Path, with_contact: bool = True, with_muscles: bool = True) -> Path:
+def _add_trunk(model, pelvis, with_muscles: bool) -> None:
+    """Torso on a lumbar pin joint and (with_muscles) 6 trunk muscles crossing it."""
+    import opensim as osim
+
+    torso = osim.Body("torso", 6.0, osim.Vec3(0, TORSO_COM_M, 0), osim.Inertia(0.05, 0.02, 0.05))
+    model.addBody(torso)
+    lumbar = osim.PinJoint("back", pelvis, osim.Vec3(0, LUMBAR_HEIGHT_M, 0), osim.Vec3(0),
+                           torso, osim.Vec3(0), osim.Vec3(0))
+    c = lumbar.updCoordinate()
+    c.setName("lumbar_extension")
+    c.setRangeMin(-1.2)
+    c.setRangeMax(0.6)
+    model.addJoint(lumbar)
+    if not with_muscles:
+        return
+    trunk = [
+        # name, max force N, origin on the pelvis, insertion on the torso (z for the right side)
+        ("ercspn", 400.0, (-0.06, 0.0, 0.03), (-0.05, 0.12, 0.03)),  # behind: extends
+        ("rectabd", 300.0, (0.06, 0.0, 0.03), (0.07, 0.14, 0.03)),  # in front: flexes
+        ("extobl", 300.0, (0.04, 0.02, 0.08), (0.05, 0.12, -0.02)),  # in front, oblique
+    ]
+    for base, fmax, origin, insertion in trunk:
+        for side, zs in (("r", 1.0), ("l", -1.0)):
+            m = osim.DeGrooteFregly2016Muscle()
+            m.setName(f"{base}_{side}")
+            m.set_max_isometric_force(fmax)
+            m.set_optimal_fiber_length(0.10)
+            m.set_tendon_slack_length(0.05)  # set from the path length in build_test_model
+            m.set_pennation_angle_at_optimal(0.0)
+            for k, (body, (x, y, z)) in enumerate(((pelvis, origin), (torso, insertion))):
+                m.addNewPathPoint(f"{m.getName()}_p{k}", body, osim.Vec3(x, y, zs * z))
+            model.addForce(m)
+
+
+def build_test_model(path: str | Path, with_contact: bool = True, with_muscles: bool = True,
+                     upper: bool = False) -> Path:
     """Build and print the test model to `path` (.osim); returns the path.
 
     Masses: pelvis 12 kg, thigh 6 kg, shank 3 kg, foot 1 kg (32 kg in all).
+    upper: add the torso (lumbar_extension) and 6 trunk muscles; the pelvis's 12 kg are then
+        split into pelvis 6 kg and torso 6 kg with the same centre of mass when upright.
     """
     import opensim as osim
 
     model = osim.Model()
-    model.setName("musclekit_twoleg")
+    model.setName("musclekit_twoleg_upper" if upper else "musclekit_twoleg")
     model.setGravity(osim.Vec3(0, -9.80665, 0))
     ground = model.getGround()
 
-    pelvis = osim.Body("pelvis", 12.0, osim.Vec3(0, 0.05, 0), osim.Inertia(0.1, 0.1, 0.1))
+    if upper:
+        # (6 kg x pelvis COM + 6 kg x torso COM) / 12 kg = 0.05 m, the default pelvis COM.
+        pelvis_com = 2 * 0.05 - (LUMBAR_HEIGHT_M + TORSO_COM_M)
+        pelvis = osim.Body("pelvis", 6.0, osim.Vec3(0, pelvis_com, 0), osim.Inertia(0.05, 0.05, 0.05))
+    else:
+        pelvis = osim.Body("pelvis", 12.0, osim.Vec3(0, 0.05, 0), osim.Inertia(0.1, 0.1, 0.1))
     model.addBody(pelvis)
     root = _root_joint(ground, pelvis)
     model.addJoint(root)
+    if upper:
+        _add_trunk(model, pelvis, with_muscles)
 
     spheres: dict[str, object] = {}
     flip = osim.Vec3(math.pi, 0, 0)  # knee frames turned so that positive = flexion
@@ -200,11 +255,14 @@ def squat_motion(
     rate_hz: float = 100.0,
     knee_amplitude_rad: float = 1.0,
     period_s: float = 2.0,
+    trunk_lean_rad: float | None = None,
 ) -> Motion:
     """A symmetric squat with both feet flat and fixed on the floor.
 
     Knee flexion k(t) = A (1 - cos(2 pi t / period)) / 2; hip = ankle = k / 2 keeps the ankle
     under the hip and the foot flat; the pelvis height follows so the spheres touch y = 0.
+    trunk_lean_rad: when given, a `lumbar_extension` column (for the upper model) holding a
+        constant forward lean of the trunk (lumbar_extension = -trunk_lean_rad).
     """
     t = np.round(np.arange(int(round(duration_s * rate_hz)) + 1) / rate_hz, 10)
     k = knee_amplitude_rad * (1 - np.cos(2 * np.pi * t / period_s)) / 2
@@ -217,4 +275,7 @@ def squat_motion(
         values[:, col[f"hip_flexion_{side}"]] = k / 2
         values[:, col[f"knee_angle_{side}"]] = k
         values[:, col[f"ankle_angle_{side}"]] = k / 2
-    return Motion(t, list(COORDINATES), values)
+    if trunk_lean_rad is None:
+        return Motion(t, list(COORDINATES), values)
+    lumbar = np.full((len(t), 1), -float(trunk_lean_rad))
+    return Motion(t, list(UPPER_COORDINATES), np.hstack([values, lumbar]))
