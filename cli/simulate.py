@@ -135,6 +135,10 @@ def simulate(
                                                 "comma-separated left foot bodies."),
     sequence: list[str] = typer.Option([], "--sequence", help="Dynamics: only these sequence "
                                        "ids (repeatable)."),
+    upper_model: Path | None = typer.Option(None, "--upper-model", help="Dynamics: a whole-body "
+                                            ".osim with muscles beyond the lower-body model (e.g. "
+                                            "thoracolumbar), solved by static optimisation with "
+                                            "the lower-body ground forces."),
 ) -> int:
     """Simulate: AMASS (or TRC) -> virtual markers -> OpenSim scaling and IK [-> dynamics]."""
     from musclekit.compute import ComputeConfig
@@ -148,6 +152,19 @@ def simulate(
 
     if until not in UNTIL:
         raise InputError(f"--until {until!r}: choose ik or dynamics")
+    if until == "ik":
+        given = [flag for flag, value in (
+            ("--method", method), ("--retry-failed", retry_failed or None), ("--chunk-s", chunk_s),
+            ("--buffer-s", buffer_s), ("--mesh-per-s", mesh_per_s),
+            ("--max-iterations", max_iterations), ("--tolerance", tolerance),
+            ("--chunk-time-limit-s", chunk_time_limit_s),
+            ("--polynomial-paths", polynomial_paths), ("--filter-hz", filter_hz),
+            ("--foot-bodies-right", foot_bodies_right), ("--foot-bodies-left", foot_bodies_left),
+            ("--sequence", sequence or None), ("--upper-model", upper_model)) if value is not None]
+        if given:
+            # Refused before any work: silently ignoring them would cost a user hours.
+            raise InputError(f"{', '.join(given)} only apply to the dynamics stage: add "
+                             "--until dynamics (the default stops after inverse kinematics)")
     if until == "dynamics" and not dynamics_available():
         raise InputError("--until dynamics needs the dynamics stage, which is not installed in "
                          "this musclekit; use --until ik")
@@ -213,7 +230,8 @@ def simulate(
         tolerance=tolerance, chunk_time_limit_s=chunk_time_limit_s,
         polynomial_paths=polynomial_paths, filter_hz=filter_hz,
         foot_bodies_right=foot_bodies_right, foot_bodies_left=foot_bodies_left,
-        sequences=list(sequence) or None)
+        sequences=list(sequence) or None,
+        upper_model=str(upper_model) if upper_model else None)
     if report.failed:
         raise PartialFailure(f"{len(report.failed)} sequence(s) failed in kinematics: "
                              + ", ".join(report.failed))

@@ -175,6 +175,17 @@ def test_cli_bad_until_and_missing_folder(tmp_path, walking_npz, capsys):  # noq
     assert code == 1 and "body model folder" in err and "does not exist" in err
 
 
+def test_cli_refuses_dynamics_options_when_stopping_after_ik(tmp_path, walking_npz, capsys):  # noqa: F811
+    code = main(["simulate", "--amass", str(walking_npz), "--out", str(tmp_path / "d"),
+                 "--until", "ik", "--workers", "0", "--method", "track", "--upper-model",
+                 str(tmp_path / "upper.osim")])
+    assert code == 1
+    assert " ".join(capsys.readouterr().err.split()) == (
+        "error: --method, --upper-model only apply to the dynamics stage: add --until dynamics "
+        "(the default stops after inverse kinematics)")
+    assert not (tmp_path / "d").exists()  # refused before any work
+
+
 def test_cli_smplx_sequence_fails_with_its_reason(tmp_path, standin_body, capsys):  # noqa: F811
     bad = write_npz(tmp_path / "X" / "S1" / "x_poses.npz", **amass_arrays(width=165))
     code = main(["simulate", "--amass", str(bad), "--body-model", str(standin_body),
