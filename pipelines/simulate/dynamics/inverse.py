@@ -36,6 +36,9 @@ class SolveSettings:
     track_weights: dict | None = None
     # Debugging: also return the arrays of a solve that did not converge (status stays failed).
     keep_unconverged: bool = False
+    # inverse: "casadi" (the problem stated once from OpenSim, exact derivatives; default) or
+    # "moco" (MocoInverse, finite differences through OpenSim every iteration).
+    solver: str = "casadi"
 
 
 def load_motion(prep: PreparedModel, prep_folder: Path, motion_path: str | Path) -> Motion:
@@ -50,10 +53,10 @@ def load_motion(prep: PreparedModel, prep_folder: Path, motion_path: str | Path)
     return read_mot(motion_path, rotational=rotational)
 
 
-def _residual_summary(values: np.ndarray, names: list[str]) -> tuple[float, float]:
-    """Largest pelvis residual force (N) and moment (N m) over the chunk."""
-    trans = [i for i, n in enumerate(names) if n.startswith("residual_pelvis_t")]
-    rot = [i for i, n in enumerate(names) if n.startswith("residual_") and i not in trans]
+def _residual_summary(values: np.ndarray, names: list[str], units: list[str]) -> tuple[float, float]:
+    """Largest root residual force (N) and moment (N m) over the chunk."""
+    trans = [i for i, n in enumerate(names) if n.startswith("residual_") and units[i] == "N"]
+    rot = [i for i, n in enumerate(names) if n.startswith("residual_") and units[i] == "N m"]
     f = float(np.nanmax(np.abs(values[:, trans]))) if trans else float("nan")
     m = float(np.nanmax(np.abs(values[:, rot]))) if rot else float("nan")
     return f, m
@@ -81,7 +84,8 @@ def dgf_model_processor(model_file: str, external_loads: Path | None = None):
 def solve_inverse_chunk(
     prep_folder: Path, motion_path: str | Path, chunk: Chunk, settings: SolveSettings, work: Path
 ) -> tuple[ChunkReport, ChunkOutput | None]:
-    """Solve one chunk with MocoInverse; a non-converged solve is a failed report (no output)."""
+    """Solve one chunk (estimated ground forces, then the muscle redundancy problem); a
+    non-converged solve is a failed report (no output)."""
     import opensim as osim
 
     prep = PreparedModel.load(prep_folder)
@@ -108,64 +112,38 @@ def solve_inverse_chunk(
     kin = motion.window(lo, hi)
     write_mot(work / "coordinates.mot", kin)
 
-    mp = dgf_model_processor(model_file, external_loads=work / "grf.xml")
-    model = osim.Model(model_file)
-    inv = osim.MocoInverse()
-    inv.setName(f"inverse_{chunk.index}")
-    inv.setModel(mp)
-    tp = osim.TableProcessor(str(work / "coordinates.mot"))
-    tp.append(osim.TabOpUseAbsoluteStateNames())
-    inv.setKinematics(tp)
-    inv.set_initial_time(chunk.solve_start_s)
-    inv.set_final_time(chunk.solve_end_s)
-    inv.set_mesh_interval(1.0 / settings.mesh_per_s)
-    inv.set_kinematics_allow_extra_columns(True)
-    inv.set_convergence_tolerance(settings.tolerance)
-    inv.set_max_iterations(settings.max_iterations)
-    inv.set_output_paths(0, r".*\|tendon_force")
-    inv.set_output_paths(1, r".*(residual|reserve)_.*\|actuation")
-    start = time.perf_counter()
-    solution = inv.solve()
-    report.solve_time_s = time.perf_counter() - start
-    sol = solution.getMocoSolution()
-    if sol.isSealed():
-        sol.unseal()
-    report.iterations = int(sol.getNumIterations())
-    report.objective = float(sol.getObjective())
-    converged = sol.success()
+    mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
+    if settings.solver == "moco":
+        sol = _solve_moco(model_file, work, chunk, settings, prep)
+    else:
+        sol = _solve_casadi(model_file, work, chunk, settings, prep, kin, mesh_n)
+    report.solve_time_s = sol.seconds
+    report.iterations = sol.iterations
+    report.objective = sol.objective
+    converged = sol.converged
+    report.extra["solver"] = settings.solver
     if not converged:
-        report.reason = f"solver did not converge: {sol.getStatus()} after {report.iterations} iterations"
+        report.reason = f"solver did not converge: {sol.status} after {report.iterations} iterations"
         if not settings.keep_unconverged:
             return report, None
 
-    time_s = np.asarray(sol.getTimeMat()).ravel()
-    states = np.asarray(sol.getStatesTrajectoryMat())
-    state_names = list(sol.getStateNames())
-    act = np.column_stack([states[:, state_names.index(f"/forceset/{m}/activation")]
-                           for m in prep.muscles])
-    outputs = solution.getOutputs()
-    out_names = list(outputs.getColumnLabels())
-    out_time = np.asarray(outputs.getIndependentColumn())
-    out_vals = outputs.getMatrix().to_numpy()
-
-    def out_col(label: str) -> np.ndarray:
-        return np.interp(time_s, out_time, out_vals[:, out_names.index(label)])
-
-    forces = np.column_stack([out_col(f"/forceset/{m}|tendon_force") for m in prep.muscles])
-    res_names = list(prep.residuals) + list(prep.reserves)
-    res = np.column_stack([out_col(f"/forceset/{a}|actuation") for a in res_names])
-    res_units = ["N" if n.startswith("residual_pelvis_t") else "N m" for n in prep.residuals]
+    time_s, act, forces, res, res_names = (sol.time_s, sol.activations, sol.forces,
+                                          sol.residuals, sol.residual_names)
+    model = osim.Model(model_file)
     model.initSystem()
     cset = model.getCoordinateSet()
-    res_units += [
-        "N" if cset.get(c).getMotionType() == 2 else "N m" for c in prep.reserves.values()
+    # Units from each actuator's coordinate (a prefix test would take pelvis_tilt for a
+    # translation): translational coordinates take forces, rotational ones moments.
+    res_units = [
+        "N" if cset.get(c).getMotionType() == 2 else "N m"
+        for c in list(prep.root_coordinates) + list(prep.reserves.values())
     ]
     coord_names = [c for c in prep.coordinates if c in motion.names]
     q = np.column_stack([np.interp(time_s, kin.time_s, kin.column(c)) for c in coord_names])
     grf = np.column_stack([np.interp(time_s, est_w.time_s, est_w.values[:, i])
                            for i in range(len(GRF_CHANNELS))])
     q_units = ["m" if cset.get(c).getMotionType() == 2 else "rad" for c in coord_names]
-    report.max_residual_force_n, report.max_residual_moment_nm = _residual_summary(res, res_names)
+    report.max_residual_force_n, report.max_residual_moment_nm = _residual_summary(res, res_names, res_units)
     report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
     report.status = "converged" if converged else "failed"
     # Moment the feet could not carry with their COPs under them (see grf.py): the pelvis
@@ -185,3 +163,97 @@ def solve_inverse_chunk(
                "grf": list(GRF_UNITS), "joint_angles_solved": q_units, "residuals": res_units},
     )
     return report, output
+
+
+@dataclass
+class _InverseSolution:
+    time_s: np.ndarray
+    activations: np.ndarray  # (N, muscles) in prep.muscles order
+    forces: np.ndarray  # tendon forces (N, muscles)
+    residuals: np.ndarray  # (N, residual + reserve actuators), N or N m
+    residual_names: list[str]
+    converged: bool
+    status: str
+    iterations: int
+    objective: float
+    seconds: float
+
+
+def _solve_moco(model_file: str, work: Path, chunk: Chunk, settings: SolveSettings,
+                prep: PreparedModel) -> _InverseSolution:
+    """MocoInverse (finite-difference derivatives through OpenSim; slow on large models)."""
+    import opensim as osim
+
+    mp = dgf_model_processor(model_file, external_loads=work / "grf.xml")
+    inv = osim.MocoInverse()
+    inv.setName(f"inverse_{chunk.index}")
+    inv.setModel(mp)
+    tp = osim.TableProcessor(str(work / "coordinates.mot"))
+    tp.append(osim.TabOpUseAbsoluteStateNames())
+    inv.setKinematics(tp)
+    inv.set_initial_time(chunk.solve_start_s)
+    inv.set_final_time(chunk.solve_end_s)
+    inv.set_mesh_interval(1.0 / settings.mesh_per_s)
+    inv.set_kinematics_allow_extra_columns(True)
+    inv.set_convergence_tolerance(settings.tolerance)
+    inv.set_max_iterations(settings.max_iterations)
+    inv.set_output_paths(0, r".*\|tendon_force")
+    inv.set_output_paths(1, r".*(residual|reserve)_.*\|actuation")
+    start = time.perf_counter()
+    solution = inv.solve()
+    seconds = time.perf_counter() - start
+    sol = solution.getMocoSolution()
+    if sol.isSealed():
+        sol.unseal()
+    time_s = np.asarray(sol.getTimeMat()).ravel()
+    states = np.asarray(sol.getStatesTrajectoryMat())
+    state_names = list(sol.getStateNames())
+    act = np.column_stack([states[:, state_names.index(f"/forceset/{m}/activation")]
+                           for m in prep.muscles])
+    outputs = solution.getOutputs()
+    out_names = list(outputs.getColumnLabels())
+    out_time = np.asarray(outputs.getIndependentColumn())
+    out_vals = outputs.getMatrix().to_numpy()
+
+    def out_col(label: str) -> np.ndarray:
+        return np.interp(time_s, out_time, out_vals[:, out_names.index(label)])
+
+    forces = np.column_stack([out_col(f"/forceset/{m}|tendon_force") for m in prep.muscles])
+    res_names = list(prep.residuals) + list(prep.reserves)
+    res = np.column_stack([out_col(f"/forceset/{a}|actuation") for a in res_names])
+    return _InverseSolution(time_s, act, forces, res, res_names, bool(sol.success()),
+                            str(sol.getStatus()), int(sol.getNumIterations()),
+                            float(sol.getObjective()), seconds)
+
+
+def _solve_casadi(model_file: str, work: Path, chunk: Chunk, settings: SolveSettings,
+                  prep: PreparedModel, kin: Motion, mesh_n: int) -> _InverseSolution:
+    """The same problem stated once from OpenSim and solved with exact derivatives
+    (redundancy.py); validated against MocoInverse in tests and docs/benchmarks.md."""
+    from .redundancy import solve_in_subprocess
+    from .redundancy_setup import build_problem
+
+    start = time.perf_counter()
+    mesh = np.linspace(chunk.solve_start_s, chunk.solve_end_s, mesh_n + 1)
+    problem, root = build_problem(
+        dgf_model_processor(model_file),
+        dgf_model_processor(model_file, external_loads=work / "grf.xml"),
+        kin, mesh, list(prep.root_coordinates),
+    )
+    setup_s = time.perf_counter() - start
+    sol = solve_in_subprocess(problem, work, settings.tolerance, settings.max_iterations)
+    order = [problem.muscles.index(m) for m in prep.muscles]
+    act = sol.activation[:, order]
+    forces = sol.tendon_force(problem)[:, order]
+    actuation = sol.actuator_force(problem)
+    res_names = list(prep.residuals) + list(prep.reserves)
+    res = np.zeros((len(mesh), len(res_names)))
+    # Muscles are internal forces: the root's generalized forces are the residuals.
+    res[:, : len(prep.residuals)] = root
+    for j, name in enumerate(prep.reserves, start=len(prep.residuals)):
+        if name in problem.actuators:
+            res[:, j] = actuation[:, problem.actuators.index(name)]
+    (work / "redundancy_timing.json").write_text(
+        f'{{"setup_s": {setup_s:.3f}, "solve_s": {sol.seconds:.3f}}}')
+    return _InverseSolution(mesh, act, forces, res, res_names, sol.success, sol.status,
+                            sol.iterations, sol.objective, time.perf_counter() - start)

@@ -196,8 +196,8 @@ def solve_track_chunk(
         * osim.CoordinateActuator.safeDownCast(processed.getForceSet().get(a)).getOptimalForce()
         for a in res_names
     ])
-    res_units = ["N" if n.startswith("residual_pelvis_t") else "N m" for n in prep.residuals]
-    res_units += ["N" if cset.get(c).getMotionType() == 2 else "N m" for c in prep.reserves.values()]
+    res_units = ["N" if cset.get(c).getMotionType() == 2 else "N m"
+                 for c in list(prep.root_coordinates) + list(prep.reserves.values())]
 
     by_side = _contact_forces_by_side(prep, processed)
     right, left = osim.StdVectorString(), osim.StdVectorString()
@@ -215,8 +215,8 @@ def solve_track_chunk(
         if short in labels:
             grf[:, j] = g[:, labels.index(short)]
 
-    trans = [i for i, n in enumerate(res_names) if n.startswith("residual_pelvis_t")]
-    rotr = [i for i, n in enumerate(res_names) if n.startswith("residual_") and i not in trans]
+    trans = [i for i, n in enumerate(res_names) if n.startswith("residual_") and res_units[i] == "N"]
+    rotr = [i for i, n in enumerate(res_names) if n.startswith("residual_") and res_units[i] == "N m"]
     report.max_residual_force_n = float(np.abs(res[:, trans]).max()) if trans else float("nan")
     report.max_residual_moment_nm = float(np.abs(res[:, rotr]).max()) if rotr else float("nan")
     report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)

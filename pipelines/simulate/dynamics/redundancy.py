@@ -1,0 +1,235 @@
+"""The muscle redundancy problem with prescribed kinematics, by direct collocation in CasADi.
+
+This is the problem MocoInverse solves (De Groote et al. 2016's muscle redundancy solver):
+the joint angles and the ground reaction forces are given, so the generalized forces the
+actuators must produce, the muscle-tendon lengths, velocities and moment arms are all known
+in advance at every mesh time. With rigid tendons a DeGroote-Fregly muscle's tendon force is
+affine in its activation, F = F0 + a * F1 (F0: passive and damping force, F1: the active part
+at full activation), so what remains to optimise is small and smooth:
+
+    minimise   integral( sum e^2 + sum c^2 + 1e-3 sum a^2 ) dt  (trapezoidal)
+    subject to da/dt = f(e, a)            DeGroote-Fregly activation dynamics (trapezoidal),
+                                          starting in equilibrium: a(t0) = e(t0)
+               sum_m R[k,m,j] (F0[k,m] + a[m,k] F1[k,m]) + sum_r o_r c_r,k = tau[k,j]
+               0 <= a, e <= 1;  actuator controls c within their bounds
+
+MocoInverse evaluates the same model through OpenSim with finite-difference derivatives on
+every iteration (minutes per chunk on the 80-muscle model); here OpenSim is evaluated once per
+mesh point (redundancy_setup.py) and IPOPT gets exact derivatives from CasADi.
+
+The `casadi` wheel from PyPI cannot share a process with the `opensim` wheel (each bundles
+its own, ABI-incompatible CasADi library), so this module never imports opensim, and the
+solve runs in a child process: `python -m musclekit.pipelines.simulate.dynamics.redundancy
+problem.npz solution.npz`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from musclekit.errors import MissingDependencyError
+
+ACTIVATION_WEIGHT = 1e-3
+
+
+@dataclass
+class RedundancyProblem:
+    """All arrays on the mesh (N points); M muscles, J equations (coordinates), K actuators.
+
+    tau: (N, J) generalized forces the actuators must produce (N m or N).
+    force_passive: (N, M) tendon force at zero activation (N); force_active: (N, M) the
+        additional tendon force at full activation (N).
+    moment_arm: (N, M, J) in m (N m per N of tendon force; N per N for translations).
+    actuator_coordinate: (K,) index of the equation each coordinate actuator acts on.
+    actuator_optimal_force, actuator_min_control, actuator_max_control: (K,).
+    """
+
+    time_s: np.ndarray
+    tau: np.ndarray
+    force_passive: np.ndarray
+    force_active: np.ndarray
+    moment_arm: np.ndarray
+    actuator_coordinate: np.ndarray
+    actuator_optimal_force: np.ndarray
+    actuator_min_control: np.ndarray
+    actuator_max_control: np.ndarray
+    activation_time_constant_s: np.ndarray  # (M,)
+    deactivation_time_constant_s: np.ndarray  # (M,)
+    activation_smoothing: np.ndarray  # (M,) the tanh steepness b of DeGroote-Fregly
+    muscles: list[str] = field(default_factory=list)
+    coordinates: list[str] = field(default_factory=list)
+    actuators: list[str] = field(default_factory=list)
+
+    def save(self, path: Path) -> None:
+        arrays = {k: v for k, v in asdict(self).items() if isinstance(v, np.ndarray)}
+        names = {k: v for k, v in asdict(self).items() if isinstance(v, list)}
+        np.savez(path, names=json.dumps(names), **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> RedundancyProblem:
+        with np.load(path) as z:
+            data = {k: z[k] for k in z.files if k != "names"}
+            names = json.loads(str(z["names"]))
+        return cls(**data, **names)
+
+
+@dataclass
+class RedundancySolution:
+    """activation, excitation: (N, M); actuator_control: (N, K) (force = control * optimal
+    force); success, status (IPOPT's return status), iterations, objective, seconds."""
+
+    activation: np.ndarray
+    excitation: np.ndarray
+    actuator_control: np.ndarray
+    success: bool
+    status: str
+    iterations: int
+    objective: float
+    seconds: float
+
+    def tendon_force(self, problem: RedundancyProblem) -> np.ndarray:
+        return problem.force_passive + self.activation * problem.force_active
+
+    def actuator_force(self, problem: RedundancyProblem) -> np.ndarray:
+        return self.actuator_control * problem.actuator_optimal_force
+
+
+def activation_rate(ca, e, a, tau_a, tau_d, b):
+    """DeGroote-Fregly (2016) activation dynamics, as OpenSim's DeGrooteFregly2016Muscle:
+    a time constant that blends activation and deactivation smoothly through tanh."""
+    factor = 0.5 + 1.5 * a
+    f = 0.5 * ca.tanh(b * (e - a))
+    return (1.0 / (tau_a * factor) * (f + 0.5) + factor / tau_d * (0.5 - f)) * (e - a)
+
+
+def solve(problem: RedundancyProblem, tolerance: float = 1e-3,
+          max_iterations: int = 2500) -> RedundancySolution:
+    """Solve with IPOPT (exact Hessian via CasADi's algorithmic differentiation). Only in a
+    process without opensim: use `solve_in_subprocess` anywhere else."""
+    if "opensim" in sys.modules:
+        raise RuntimeError("the muscle redundancy solve cannot run in a process that imported "
+                           "opensim (their CasADi libraries clash): use solve_in_subprocess")
+    try:
+        import casadi as ca
+    except ImportError as err:  # pragma: no cover - casadi is a dependency
+        raise MissingDependencyError(
+            f"the inverse method needs casadi ({err}): pip install casadi") from err
+
+    t = np.asarray(problem.time_s, dtype=float)
+    N, M = problem.force_active.shape
+    J = problem.tau.shape[1]
+    K = len(problem.actuator_coordinate)
+    h = np.diff(t)
+    w = np.zeros(N)  # trapezoidal quadrature weights
+    w[:-1] += h / 2
+    w[1:] += h / 2
+
+    # Scalar symbolics (SX) and an explicit NLP: every expression here is a sum of products of
+    # numbers and a few variables, which SX evaluates far faster than Opti's matrix graph.
+    a = ca.SX.sym("a", M, N)
+    e = ca.SX.sym("e", M, N)
+    c = ca.SX.sym("c", K, N)
+    x = ca.vertcat(ca.vec(a), ca.vec(e), ca.vec(c))
+    # vec() is column-major: entry (r, k) of an (R, N) block sits at k * R + r.
+    lbx = np.concatenate([np.zeros(2 * M * N), np.tile(problem.actuator_min_control, N)])
+    ubx = np.concatenate([np.ones(2 * M * N), np.tile(problem.actuator_max_control, N)])
+
+    tau_a = np.repeat(problem.activation_time_constant_s[:, None], N, axis=1)
+    tau_d = np.repeat(problem.deactivation_time_constant_s[:, None], N, axis=1)
+    b = np.repeat(problem.activation_smoothing[:, None], N, axis=1)
+    rate = activation_rate(ca, e, a, ca.DM(tau_a), ca.DM(tau_d), ca.DM(b))
+    g = [
+        # The window starts in activation equilibrium (a = e): a free initial activation
+        # would be force the muscles could spend without ever being excited.
+        a[:, 0] - e[:, 0],
+        ca.vec(a[:, 1:] - a[:, :-1] - (rate[:, 1:] + rate[:, :-1]) * ca.repmat(
+            ca.DM(h).T, M, 1) / 2),
+    ]
+    # Actuator -> equation incidence (J x K), scaled by the optimal forces.
+    S = np.zeros((J, K))
+    for r, j in enumerate(problem.actuator_coordinate):
+        S[int(j), r] = problem.actuator_optimal_force[r]
+    for k in range(N):
+        R = problem.moment_arm[k].T  # (J, M)
+        generated = ca.mtimes(ca.DM(R * problem.force_active[k][None, :]), a[:, k])
+        if K:
+            generated = generated + ca.mtimes(ca.DM(S), c[:, k])
+        g.append(generated - ca.DM(problem.tau[k] - R @ problem.force_passive[k]))
+    g = ca.vertcat(*g)
+
+    # MocoInverse's objective (squared controls), plus a tiny weight on squared activations so
+    # that co-contraction, which the equations alone do not exclude, is never free.
+    effort = ca.sum1(e ** 2) + ACTIVATION_WEIGHT * ca.sum1(a ** 2)
+    if K:
+        effort = effort + ca.sum1(c ** 2)
+    f = ca.mtimes(effort, ca.DM(w))
+
+    solver = ca.nlpsol("redundancy", "ipopt", {"x": x, "f": f, "g": g}, {
+        "print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes",
+        "ipopt.tol": tolerance, "ipopt.constr_viol_tol": tolerance,
+        "ipopt.max_iter": int(max_iterations), "ipopt.mu_strategy": "adaptive",
+    })
+    x0 = np.concatenate([np.full(2 * M * N, 0.1), np.zeros(K * N)])
+    start = time.perf_counter()
+    out = solver(x0=x0, lbx=lbx, ubx=ubx, lbg=0.0, ubg=0.0)
+    seconds = time.perf_counter() - start
+    stats = solver.stats()
+    xv = np.asarray(out["x"]).ravel()
+    a_v = xv[: M * N].reshape(N, M).T
+    e_v = xv[M * N: 2 * M * N].reshape(N, M).T
+    c_v = xv[2 * M * N:].reshape(N, K).T
+    objective = float(out["f"])
+    return RedundancySolution(
+        activation=a_v.T, excitation=e_v.T, actuator_control=c_v.T,
+        success=bool(stats.get("success", False)), status=str(stats.get("return_status")),
+        iterations=int(stats.get("iter_count", 0)), objective=objective,
+        seconds=seconds,
+    )
+
+
+def solve_in_subprocess(problem: RedundancyProblem, work: Path, tolerance: float,
+                        max_iterations: int, timeout_s: float | None = None) -> RedundancySolution:
+    """Solve in a child Python process (casadi and opensim cannot share one; see above)."""
+    work.mkdir(parents=True, exist_ok=True)
+    src, dst = work / "redundancy_problem.npz", work / "redundancy_solution.npz"
+    dst.unlink(missing_ok=True)
+    problem.save(src)
+    cmd = [sys.executable, "-m", __name__, str(src), str(dst), str(tolerance), str(max_iterations)]
+    # Importing opensim prepends its own folder (with its CasADi) to LD_LIBRARY_PATH; the
+    # child must load the casadi wheel's libraries instead.
+    env = dict(os.environ)
+    paths = [p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep)
+             if p and not Path(p, "libosimMoco.so").exists()]
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(paths)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
+    if done.returncode != 0 or not dst.is_file():
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        raise RuntimeError("muscle redundancy solve failed: " + " | ".join(tail))
+    with np.load(dst) as z:
+        meta = json.loads(str(z["meta"]))
+        return RedundancySolution(activation=z["activation"], excitation=z["excitation"],
+                                  actuator_control=z["actuator_control"], **meta)
+
+
+def _main(argv: list[str]) -> int:
+    src, dst, tol, iters = Path(argv[0]), Path(argv[1]), float(argv[2]), int(argv[3])
+    sol = solve(RedundancyProblem.load(src), tolerance=tol, max_iterations=iters)
+    meta = {"success": sol.success, "status": sol.status, "iterations": sol.iterations,
+            "objective": sol.objective, "seconds": sol.seconds}
+    tmp = dst.with_name(dst.stem + ".tmp.npz")
+    np.savez(tmp, activation=sol.activation, excitation=sol.excitation,
+             actuator_control=sol.actuator_control, meta=json.dumps(meta))
+    tmp.replace(dst)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

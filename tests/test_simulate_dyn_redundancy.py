@@ -1,0 +1,111 @@
+"""The muscle redundancy NLP (inverse method's default solver) against known answers and
+against MocoInverse on the same chunk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musclekit.pipelines.simulate.dynamics.redundancy import (
+    RedundancyProblem,
+    RedundancySolution,
+    solve_in_subprocess,
+)
+
+# Never import casadi in this process: once its libraries are loaded, opensim (which bundles
+# an ABI-incompatible CasADi) can no longer be imported by the rest of the suite.
+
+
+def solve(problem: RedundancyProblem, tmp: Path) -> RedundancySolution:
+    return solve_in_subprocess(problem, tmp, 1e-3, 500)
+
+
+def _one_joint(tau_nm: float, arms: list[float], f_max: list[float], reserve_force: float = 1.0,
+               n: int = 21) -> RedundancyProblem:
+    m = len(arms)
+    return RedundancyProblem(
+        time_s=np.linspace(0.0, 0.4, n), tau=np.full((n, 1), tau_nm),
+        force_passive=np.zeros((n, m)), force_active=np.tile(f_max, (n, 1)),
+        moment_arm=np.tile(np.array(arms)[:, None], (n, 1, 1)),
+        actuator_coordinate=np.array([0]), actuator_optimal_force=np.array([reserve_force]),
+        actuator_min_control=np.array([-np.inf]), actuator_max_control=np.array([np.inf]),
+        activation_time_constant_s=np.full(m, 0.015),
+        deactivation_time_constant_s=np.full(m, 0.06), activation_smoothing=np.full(m, 0.1),
+        muscles=[f"m{i}" for i in range(m)], coordinates=["q"], actuators=["reserve_q"],
+    )
+
+
+def test_a_constant_moment_is_shared_as_least_squares_predicts(tmp_path: Path) -> None:
+    # Minimising sum a^2 subject to sum r_i F_i a_i = tau (steady state, a = e) gives
+    # a_i = tau r_i F_i / sum (r_j F_j)^2; an antagonist stays off.
+    arms, fmax = [0.05, 0.03, -0.04], [1000.0, 2000.0, 1500.0]
+    sol = solve(_one_joint(20.0, arms, fmax), tmp_path)
+    assert sol.success, sol.status
+    rf = np.array(arms[:2]) * np.array(fmax[:2])
+    expected = 20.0 * rf / (rf @ rf)
+    mid = sol.activation[5:-5]
+    assert np.allclose(mid[:, :2], expected, rtol=0.02)
+    assert mid[:, 2].max() < 1e-3
+    assert np.allclose(sol.excitation[5:-5], sol.activation[5:-5], atol=1e-3)
+    assert np.abs(sol.actuator_force(_one_joint(20.0, arms, fmax))).max() < 0.5
+
+
+def test_a_moment_beyond_the_muscles_is_carried_by_the_reserve(tmp_path: Path) -> None:
+    # Capacity 0.05 * 1000 = 50 N m; 80 N m are asked: the muscle saturates, the reserve
+    # takes the remaining 30 N m, and the equation still holds exactly.
+    problem = _one_joint(80.0, [0.05], [1000.0])
+    sol = solve(problem, tmp_path)
+    assert sol.success, sol.status
+    generated = (sol.tendon_force(problem) * 0.05)[:, 0] + sol.actuator_force(problem)[:, 0]
+    assert np.allclose(generated, 80.0, atol=1e-2)
+    assert sol.activation[3:].min() > 0.99
+    assert np.allclose(sol.actuator_force(problem)[3:, 0], 30.0, atol=0.5)
+
+
+def test_the_solver_refuses_to_run_beside_opensim() -> None:
+    import subprocess
+    import sys
+
+    code = ("import opensim\n"
+            "from musclekit.pipelines.simulate.dynamics.redundancy import solve\n"
+            "solve(None)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "cannot run in a process that imported opensim" in done.stderr
+
+
+@pytest.mark.timeout(300)
+def test_matches_moco_inverse_on_the_same_chunk(tmp_path: Path) -> None:
+    pytest.importorskip("opensim")
+    from musclekit.pipelines.simulate.dynamics.chunks import ChunkPlan, plan_chunks
+    from musclekit.pipelines.simulate.dynamics.inverse import SolveSettings, solve_inverse_chunk
+    from musclekit.pipelines.simulate.dynamics.motion import write_mot
+    from musclekit.pipelines.simulate.dynamics.prep import PrepSettings, prepare_model
+    from musclekit.pipelines.simulate.dynamics.testmodel import build_test_model, squat_motion
+
+    feet = {"right": ("calcn_r",), "left": ("calcn_l",)}
+    model = build_test_model(tmp_path / "twoleg.osim")
+    motion = squat_motion(1.2, period_s=1.2)
+    mot = write_mot(tmp_path / "squat.mot", motion)
+    folder = prepare_model(model, tmp_path / "cache", PrepSettings(feet=feet), mot)
+    chunk = plan_chunks("sq", motion.time_s, ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05,
+                                                         trim_s=0.1))[0]
+    out = {}
+    for solver in ("casadi", "moco"):
+        rep, out[solver] = solve_inverse_chunk(
+            folder, mot, chunk, SolveSettings(mesh_per_s=25, max_iterations=300, solver=solver),
+            tmp_path / solver)
+        assert rep.status == "converged", rep.reason
+    a, b = out["casadi"], out["moco"]
+    # Away from the window's first and last 0.1 s (the buffers, dropped when stitching) the
+    # two solutions of the same problem agree.
+    core = (a.time_s > a.time_s[0] + 0.1) & (a.time_s < a.time_s[-1] - 0.1)
+    for stream, tol in (("activations", 0.03), ("muscle_forces", 40.0)):
+        va = a.values[stream][core]
+        vb = np.column_stack([np.interp(a.time_s[core], b.time_s, col)
+                              for col in b.values[stream].T])
+        assert np.abs(va - vb).max() < tol, stream
+    vas = a.channels["activations"].index("vasint_r")
+    assert a.values["activations"][core, vas].max() > 0.1  # the knee extensors do the work
