@@ -135,6 +135,9 @@ def simulate(
                                                 "comma-separated left foot bodies."),
     sequence: list[str] = typer.Option([], "--sequence", help="Dynamics: only these sequence "
                                        "ids (repeatable)."),
+    inverse_solver: str | None = typer.Option(None, "--inverse-solver", help="Dynamics, method "
+                                              "inverse: casadi (exact derivatives; default) or "
+                                              "moco (MocoInverse)."),
     upper_model: Path | None = typer.Option(None, "--upper-model", help="Dynamics: a whole-body "
                                             ".osim with muscles beyond the lower-body model (e.g. "
                                             "thoracolumbar), solved by static optimisation with "
@@ -160,7 +163,8 @@ def simulate(
             ("--chunk-time-limit-s", chunk_time_limit_s),
             ("--polynomial-paths", polynomial_paths), ("--filter-hz", filter_hz),
             ("--foot-bodies-right", foot_bodies_right), ("--foot-bodies-left", foot_bodies_left),
-            ("--sequence", sequence or None), ("--upper-model", upper_model)) if value is not None]
+            ("--sequence", sequence or None), ("--upper-model", upper_model),
+            ("--inverse-solver", inverse_solver)) if value is not None]
         if given:
             # Refused before any work: silently ignoring them would cost a user hours.
             raise InputError(f"{', '.join(given)} only apply to the dynamics stage: add "
@@ -231,7 +235,7 @@ def simulate(
         polynomial_paths=polynomial_paths, filter_hz=filter_hz,
         foot_bodies_right=foot_bodies_right, foot_bodies_left=foot_bodies_left,
         sequences=list(sequence) or None,
-        upper_model=str(upper_model) if upper_model else None)
+        upper_model=str(upper_model) if upper_model else None, inverse_solver=inverse_solver)
     if report.failed:
         raise PartialFailure(f"{len(report.failed)} sequence(s) failed in kinematics: "
                              + ", ".join(report.failed))
