@@ -80,13 +80,13 @@ def fit(model_path: Path, motion_path: Path, frames: int = 40) -> dict:
     groups = list(SEGMENTS)
 
     def cost(x: np.ndarray) -> float:
-        return foot_drift_m(scaled_model(model_path, dict(zip(groups, x))), motion, idx)[0]
+        return foot_drift_m(scaled_model(model_path, dict(zip(groups, x, strict=True))), motion, idx)[0]
 
     before = foot_drift_m(osim.Model(str(model_path)), motion, idx)
     res = minimize(cost, np.ones(len(groups)), method="Nelder-Mead",
                    options={"maxfev": 120, "xatol": 0.005, "fatol": 1e-5,
                             "initial_simplex": np.vstack([np.ones(3), np.eye(3) * 0.2 + 1])})
-    factors = dict(zip(groups, (float(v) for v in res.x)))
+    factors = dict(zip(groups, (float(v) for v in res.x), strict=True))
     after = foot_drift_m(scaled_model(model_path, factors), motion, idx)
     return {"factors": factors, "drift_before_m": before[0], "drift_after_m": after[0],
             "lowest_heel_after_m": after[1], "evaluations": int(res.nfev)}

@@ -84,8 +84,9 @@ def simulate(
                                       "Rajagopal2015 from nimblephysics. With --trc: a model "
                                       "already scaled to the subject."),
     subject: str = typer.Option("subject", "--subject", help="Subject id for --trc input."),
-    until: str = typer.Option("ik", "--until", help="Last stage to run: ik, or dynamics "
-                              "(muscle-driven optimisation; experimental, see docs/dynamics.md)."),
+    until: str = typer.Option("dynamics", "--until", help="Last stage to run: dynamics "
+                              "(muscle-driven optimisation, docs/dynamics.md) or ik (stop after "
+                              "inverse kinematics)."),
     workers: int = WORKERS_OPTION,
     scheduler: str | None = SCHEDULER_OPTION,
     slurm: bool = SLURM_OPTION,
@@ -167,8 +168,8 @@ def simulate(
             ("--inverse-solver", inverse_solver)) if value is not None]
         if given:
             # Refused before any work: silently ignoring them would cost a user hours.
-            raise InputError(f"{', '.join(given)} only apply to the dynamics stage: add "
-                             "--until dynamics (the default stops after inverse kinematics)")
+            raise InputError(f"{', '.join(given)} only apply to the dynamics stage, which "
+                             "--until ik skips: leave out --until ik")
     if until == "dynamics" and not dynamics_available():
         raise InputError("--until dynamics needs the dynamics stage, which is not installed in "
                          "this musclekit; use --until ik")

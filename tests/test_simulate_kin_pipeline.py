@@ -181,8 +181,8 @@ def test_cli_refuses_dynamics_options_when_stopping_after_ik(tmp_path, walking_n
                  str(tmp_path / "upper.osim")])
     assert code == 1
     assert " ".join(capsys.readouterr().err.split()) == (
-        "error: --method, --upper-model only apply to the dynamics stage: add --until dynamics "
-        "(the default stops after inverse kinematics)")
+        "error: --method, --upper-model only apply to the dynamics stage, which --until ik "
+        "skips: leave out --until ik")
     assert not (tmp_path / "d").exists()  # refused before any work
 
 
