@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .chunks import Chunk
-from .grf import GRF_CHANNELS, GRF_UNITS, GrfEstimate, estimate_grf, write_external_loads
+from .grf import GRF_CHANNELS, GRF_UNITS, estimate_grf, write_external_loads
 from .motion import Motion, lowpass, read_mot, write_mot
 from .prep import PreparedModel
 from .result import ChunkOutput, ChunkReport
@@ -97,19 +97,17 @@ def solve_inverse_chunk(
     )
     motion = lowpass(load_motion(prep, prep_folder, motion_path), settings.filter_hz)
     work.mkdir(parents=True, exist_ok=True)
-    est = estimate_grf(
-        model_file, motion, feet={s: tuple(b) for s, b in prep.feet.items()},
-        contact_height_m=settings.contact_height_m, cop_margin_m=settings.cop_margin_m,
-    )
-    # Data for the window plus a few samples either side, so splines are well defined.
+    # Ground forces only around this chunk (the estimate costs ~1 ms per frame: over a whole
+    # long sequence it would dominate every chunk), with a few samples either side so that
+    # the splines of the loads and kinematics are well defined at the window's ends.
     dt = float(np.median(np.diff(motion.time_s)))
     lo, hi = chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt
-    keep = (est.time_s >= lo - 1e-9) & (est.time_s <= hi + 1e-9)
-    est_w = GrfEstimate(est.time_s[keep], est.values[keep], est.total_force_n[keep],
-                        est.total_moment_nm[keep], est.contact[keep],
-                        est.unexplained_moment_nm[keep])
-    write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
     kin = motion.window(lo, hi)
+    est_w = estimate_grf(
+        model_file, kin, feet={s: tuple(b) for s, b in prep.feet.items()},
+        contact_height_m=settings.contact_height_m, cop_margin_m=settings.cop_margin_m,
+    )
+    write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
     write_mot(work / "coordinates.mot", kin)
 
     mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
