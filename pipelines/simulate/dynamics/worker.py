@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -32,8 +33,6 @@ def solve_in_process(payload: dict) -> ChunkReport:
     work = out / f"{chunk_name(chunk)}_work"
     method = payload["method"]
     if payload.get("force_crash"):  # test hook: the solver process dies without a word
-        import signal
-
         os.kill(os.getpid(), signal.SIGKILL)
     try:
         if payload.get("force_fail"):
@@ -91,7 +90,8 @@ def solve_chunk_unit(payload: dict) -> dict:
             rc = proc.wait(timeout=limit)
             reason = f"solver process exited with code {rc}" if rc != 0 else ""
         except subprocess.TimeoutExpired:
-            proc.kill()
+            # The whole process group: the inverse method's NLP runs in a grandchild.
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             rc = None
             reason = f"time limit of {limit:.0f} s per chunk reached"
