@@ -82,7 +82,7 @@ def run_demo(out: Path, quick: bool = False) -> int:
         console.print(f"  {seq_id}: IK marker RMS {item['ik_rms_mean_mm']} mm, largest joint angle "
                       f"error {item['max_joint_error_deg']} deg ({item['worst_joint']})")
 
-    dyn = _step("simulate: chunked muscle-driven optimisation (MocoInverse, small model)", results,
+    dyn = _step("simulate: chunked muscle-driven optimisation (inverse, small model)", results,
                 "simulate_dynamics", lambda: dynamics_demo(out / "dynamics"))
     console.print(f"  {dyn['chunks_converged']}/{dyn['chunks_total']} chunks converged, median solve "
                   f"{dyn['median_solve_s']:.1f} s, largest pelvis residual "

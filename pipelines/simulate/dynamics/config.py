@@ -21,7 +21,7 @@ INVERSE_SOLVERS = ("casadi", "moco")
 class DynamicsConfig:
     """Everything `run_dynamics` needs.
 
-    method: "inverse" (estimated ground forces + MocoInverse; default, measured to be fast)
+    method: "inverse" (estimated ground forces + the muscle redundancy problem; default)
         or "track" (MocoTrack with foot contact spheres, as MinT / OpenCap).
     output_rate_hz: rate of every output stream (MinT: 50 fps).
     chunk_time_limit_s: wall-clock limit of one chunk's solve; past it the chunk is a gap.
