@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--duration-s", type=float, default=4.8)
     ap.add_argument("--work", type=Path, default=Path("/tmp/musclekit-bench-dyn-scaling"))
     ap.add_argument("--opencap", action="store_true", help="OpenCap's real squat, 80 muscles")
+    ap.add_argument("--plot", type=Path, help="also plot the 2-worker run's sequence here (PNG)")
     args = ap.parse_args()
     for old in args.work.glob("w[12]"):
         shutil.rmtree(old, ignore_errors=True)
@@ -116,6 +117,11 @@ def main() -> None:
     for workers, wall in walls.items():
         print(f"{workers} worker(s): {wall:.1f} s wall for a {args.duration_s:g} s squat"
               + (f" ({n} chunks)" if n else "") + f"; {chunks[workers].summary()}")
+    if args.plot:
+        from musclekit.pipelines.simulate.dynamics.plot import plot_sequence
+
+        seq = "squats1" if args.opencap else "S01_squat"
+        print(f"plot: {plot_sequence(args.work / 'w2', seq, args.plot)}")
     speedup = walls[1] / walls[2]
     print(f"speed-up 1 -> 2 workers: {speedup:.2f}x (goal >= {GOAL}x), ratio to goal "
           f"{speedup / GOAL:.2f}")
