@@ -14,30 +14,20 @@ import pytest
 pytest.importorskip("opensim")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from simulate_dyn_fixtures import FEET, make_kinematics_dataset  # noqa: E402
+from simulate_dyn_fixtures import (  # noqa: E402
+    make_kinematics_dataset,
+    small_dynamics_config,
+)
 
 from musclekit.compute import ComputeConfig  # noqa: E402
 from musclekit.dataset import open_dataset  # noqa: E402
 from musclekit.errors import ExitCode, InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics import (  # noqa: E402
-    ChunkPlan,
-    DynamicsConfig,
-    PrepSettings,
-    SolveSettings,
     run_dynamics,
 )
 from musclekit.pipelines.simulate.dynamics.worker import solve_chunk_unit  # noqa: E402
 
-
-def small_config(**kw) -> DynamicsConfig:
-    base = dict(
-        chunk=ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1, min_last_chunk_s=0.3),
-        solve=SolveSettings(mesh_per_s=25, max_iterations=300),
-        prep=PrepSettings(feet=FEET),
-        compute=ComputeConfig(workers=0),
-    )
-    base.update(kw)
-    return DynamicsConfig(**base)
+small_config = small_dynamics_config
 
 
 @pytest.fixture(scope="module")

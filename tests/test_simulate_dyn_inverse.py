@@ -114,3 +114,31 @@ def test_track_chunk_runs_and_reports_non_convergence(tmp_path: Path) -> None:
                                     SolveSettings(mesh_per_s=25, max_iterations=2), tmp_path / "w")
     assert report.method == "track" and report.iterations >= 1
     assert report.status == "failed" and "iteration" in report.reason.lower(), report.reason
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_track_chunk_converges_on_the_test_model(tmp_path: Path) -> None:
+    """MocoTrack with foot contact (explicit dynamics, the default) converges on the test
+    model's squat (measured: 175 iterations, ~3.5 min on one core); the contact spheres carry
+    the body weight and the pelvis residuals stay small."""
+    from musclekit.pipelines.simulate.dynamics.track import solve_track_chunk
+
+    model = build_test_model(tmp_path / "twoleg.osim")
+    mot = write_mot(tmp_path / "squat.mot", squat_motion(1.2, period_s=1.2))
+    folder = prepare_model(model, tmp_path / "cache",
+                           PrepSettings(method="track", feet=FEET, polynomial_paths=False), mot)
+    chunk = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
+                        ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
+    report, out = solve_track_chunk(folder, mot, chunk,
+                                    SolveSettings(mesh_per_s=25, max_iterations=400),
+                                    tmp_path / "w")
+    assert report.status == "converged", report.reason
+    assert report.max_residual_force_bw < 0.05
+    assert report.tracking_error_rad < 0.2
+    grf = out.values["grf"]
+    names = out.channels["grf"]
+    fy = grf[:, names.index("ground_force_right_vy")] + grf[:, names.index("ground_force_left_vy")]
+    assert np.median(fy) == pytest.approx(32 * G, rel=0.25)
+    a = out.values["activations"]
+    assert (a >= 0).all() and (a <= 1).all()

@@ -34,6 +34,11 @@ class SolveSettings:
     cop_margin_m: float | None = None  # None: from the foot's contact spheres (see grf.py)
     # track method
     track_weights: dict | None = None
+    # Explicit multibody dynamics: on the test model's squat the implicit form diverged
+    # (primal infeasibility 1e6 after 40 iterations) where the explicit one converged
+    # (175 iterations); docs/benchmarks.md.
+    track_dynamics_mode: str = "explicit"  # or "implicit"
+    track_hessian: str = "limited-memory"  # or "exact" (finite differences of gradients)
     # Debugging: also return the arrays of a solve that did not converge (status stays failed).
     keep_unconverged: bool = False
     # inverse: "casadi" (the problem stated once from OpenSim, exact derivatives; default) or
@@ -81,6 +86,21 @@ def dgf_model_processor(model_file: str, external_loads: Path | None = None):
     return mp
 
 
+def start_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
+                settings: SolveSettings, work: Path, method: str):
+    """What both methods start from: the prepared model's description and file, a report
+    that stays `failed` until a solve converges, and the filtered motion."""
+    prep = PreparedModel.load(prep_folder)
+    report = ChunkReport(
+        sequence_id=chunk.sequence_id, chunk=chunk.index, method=method, status="failed",
+        core_start_s=chunk.core_start_s, core_end_s=chunk.core_end_s,
+        solve_start_s=chunk.solve_start_s, solve_end_s=chunk.solve_end_s,
+    )
+    motion = lowpass(load_motion(prep, prep_folder, motion_path), settings.filter_hz)
+    work.mkdir(parents=True, exist_ok=True)
+    return prep, str(prep_folder / prep.model_path), report, motion
+
+
 def solve_inverse_chunk(
     prep_folder: Path, motion_path: str | Path, chunk: Chunk, settings: SolveSettings, work: Path
 ) -> tuple[ChunkReport, ChunkOutput | None]:
@@ -88,15 +108,8 @@ def solve_inverse_chunk(
     non-converged solve is a failed report (no output)."""
     import opensim as osim
 
-    prep = PreparedModel.load(prep_folder)
-    model_file = str(prep_folder / prep.model_path)
-    report = ChunkReport(
-        sequence_id=chunk.sequence_id, chunk=chunk.index, method="inverse", status="failed",
-        core_start_s=chunk.core_start_s, core_end_s=chunk.core_end_s,
-        solve_start_s=chunk.solve_start_s, solve_end_s=chunk.solve_end_s,
-    )
-    motion = lowpass(load_motion(prep, prep_folder, motion_path), settings.filter_hz)
-    work.mkdir(parents=True, exist_ok=True)
+    prep, model_file, report, motion = start_chunk(prep_folder, motion_path, chunk, settings,
+                                                   work, "inverse")
     # Ground forces only around this chunk (the estimate costs ~1 ms per frame: over a whole
     # long sequence it would dominate every chunk), with a few samples either side so that
     # the splines of the loads and kinematics are well defined at the window's ends.

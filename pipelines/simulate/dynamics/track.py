@@ -16,8 +16,8 @@ import numpy as np
 
 from .chunks import Chunk
 from .grf import GRF_CHANNELS, GRF_UNITS, SIDES
-from .inverse import SolveSettings, dgf_model_processor, load_motion
-from .motion import lowpass, write_mot
+from .inverse import SolveSettings, dgf_model_processor, start_chunk
+from .motion import write_mot
 from .prep import PreparedModel
 from .result import ChunkOutput, ChunkReport
 
@@ -96,16 +96,9 @@ def solve_track_chunk(
     """Solve one chunk with MocoTrack; a non-converged solve is a failed report."""
     import opensim as osim
 
-    prep = PreparedModel.load(prep_folder)
-    model_file = str(prep_folder / prep.model_path)
+    prep, model_file, report, motion = start_chunk(prep_folder, motion_path, chunk, settings,
+                                                   work, "track")
     weights = {**DEFAULT_WEIGHTS, **(settings.track_weights or {})}
-    report = ChunkReport(
-        sequence_id=chunk.sequence_id, chunk=chunk.index, method="track", status="failed",
-        core_start_s=chunk.core_start_s, core_end_s=chunk.core_end_s,
-        solve_start_s=chunk.solve_start_s, solve_end_s=chunk.solve_end_s,
-    )
-    motion = lowpass(load_motion(prep, prep_folder, motion_path), settings.filter_hz)
-    work.mkdir(parents=True, exist_ok=True)
     dt = float(np.median(np.diff(motion.time_s)))
     kin = motion.window(chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt)
     write_mot(work / "coordinates.mot", kin)
@@ -135,11 +128,11 @@ def solve_track_chunk(
     solver.set_optim_convergence_tolerance(settings.tolerance)
     solver.set_optim_constraint_tolerance(settings.tolerance)
     solver.set_optim_max_iterations(settings.max_iterations)
-    solver.set_optim_hessian_approximation("limited-memory")
-    solver.set_multibody_dynamics_mode("implicit")
+    solver.set_optim_hessian_approximation(settings.track_hessian)
+    solver.set_multibody_dynamics_mode(settings.track_dynamics_mode)
     solver.set_parallel(0)  # one core per chunk; parallelism comes from Dask workers
-    # The guess MocoTrack made belongs to the explicit formulation: rebuild it for implicit
-    # dynamics, starting from the tracked coordinates (and their spline speeds).
+    # Rebuild the guess for the chosen dynamics mode, starting from the tracked coordinates
+    # (and their spline speeds).
     solver.resetProblem(problem)
     guess = solver.createGuess()
     ref_model = mp.process()
