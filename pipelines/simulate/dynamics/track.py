@@ -176,6 +176,9 @@ def solve_track_chunk(
     rot = [i for i, u in enumerate(q_units) if u == "rad"]
     ref = np.column_stack([np.interp(time_s, kin.time_s, kin.column(c)) for c in coord_names])
     report.tracking_error_rad = float(np.sqrt(np.mean((q[:, rot] - ref[:, rot]) ** 2)))
+    trans = [i for i, u in enumerate(q_units) if u == "m"]
+    if trans:
+        report.extra["tracking_error_m"] = float(np.sqrt(np.mean((q[:, trans] - ref[:, trans]) ** 2)))
 
     outputs = study.analyze(sol, [r".*\|tendon_force"])
     out_names = list(outputs.getColumnLabels())
