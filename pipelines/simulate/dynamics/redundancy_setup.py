@@ -129,7 +129,20 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
     f_passive = np.zeros((N, M))
     f_active = np.zeros((N, M))
     arms = np.zeros((N, M, J))
-    crossing: list[list[int]] | None = None
+    # Which coordinates each muscle crosses: a non-zero moment arm at any of three poses (a
+    # moment arm can pass through zero at one pose, e.g. an adductor's about hip flexion).
+    hit = np.zeros((M, J), dtype=bool)
+    for k in sorted({0, N // 2, N - 1}):
+        for n in free:
+            cset.get(n).setValue(state, float(q_m[n][k]), False)
+        model.assemble(state)
+        model.realizePosition(state)
+        for i, m in enumerate(muscles):
+            path = m.getPath()
+            for j, n in enumerate(equations):
+                if not hit[i, j] and abs(path.computeMomentArm(state, cset.get(n))) > 1e-7:
+                    hit[i, j] = True
+    crossing = [list(np.flatnonzero(row)) for row in hit]
     for k, t in enumerate(mesh_s):
         # Inverse dynamics with the external loads: what the actuators must produce.
         id_state.setTime(float(t))
@@ -161,12 +174,6 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
                 m.setActivation(state, level)
             model.realizeDynamics(state)
             out[k] = [m.getTendonForce(state) for m in muscles]
-        if crossing is None:
-            # Which coordinates each muscle crosses: a non-zero moment arm at the first pose
-            # (a path's crossing does not change with the pose).
-            crossing = [[j for j, n in enumerate(equations)
-                         if abs(m.getPath().computeMomentArm(state, cset.get(n))) > 1e-7]
-                        for m in muscles]
         for i, m in enumerate(muscles):
             path = m.getPath()
             for j in crossing[i]:
