@@ -39,6 +39,12 @@ class SolveSettings:
     # (175 iterations); docs/benchmarks.md.
     track_dynamics_mode: str = "explicit"  # or "implicit"
     track_hessian: str = "limited-memory"  # or "exact" (finite differences of gradients)
+    # A converged track solution that strays further than this from the motion (RMS over the
+    # window) is a failed chunk: on the test model's squat the optimum found was a jump (the
+    # pelvis 28 cm low at the start, then flight), which must not enter a dataset as muscle
+    # activity of a squat.
+    track_max_error_rad: float = 0.1
+    track_max_error_m: float = 0.02
     # Debugging: also return the arrays of a solve that did not converge (status stays failed).
     keep_unconverged: bool = False
     # inverse: "casadi" (the problem stated once from OpenSim, exact derivatives; default) or

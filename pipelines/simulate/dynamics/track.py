@@ -177,6 +177,16 @@ def solve_track_chunk(
     ref = np.column_stack([np.interp(time_s, kin.time_s, kin.column(c)) for c in coord_names])
     report.tracking_error_rad = float(np.sqrt(np.mean((q[:, rot] - ref[:, rot]) ** 2)))
     trans = [i for i, u in enumerate(q_units) if u == "m"]
+    error_m = float(np.sqrt(np.mean((q[:, trans] - ref[:, trans]) ** 2))) if trans else 0.0
+    report.extra["tracking_error_m"] = error_m
+    if (report.tracking_error_rad > settings.track_max_error_rad
+            or error_m > settings.track_max_error_m):
+        report.reason = (
+            f"converged but does not track the motion: RMS error "
+            f"{report.tracking_error_rad:.3f} rad (limit {settings.track_max_error_rad}), "
+            f"{error_m:.3f} m (limit {settings.track_max_error_m})")
+        return report, None
+    trans = [i for i, u in enumerate(q_units) if u == "m"]
     if trans:
         report.extra["tracking_error_m"] = float(np.sqrt(np.mean((q[:, trans] - ref[:, trans]) ** 2)))
 
