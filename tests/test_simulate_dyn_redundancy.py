@@ -98,6 +98,7 @@ def test_matches_moco_inverse_on_the_same_chunk(tmp_path: Path) -> None:
             folder, mot, chunk, SolveSettings(mesh_per_s=25, max_iterations=300, solver=solver),
             tmp_path / solver)
         assert rep.status == "converged", rep.reason
+        assert rep.extra["solver"] == solver and "max_cop_clamped_moment_nm" in rep.extra
     a, b = out["casadi"], out["moco"]
     # Away from the window's first and last 0.1 s (the buffers, dropped when stitching) the
     # two solutions of the same problem agree.

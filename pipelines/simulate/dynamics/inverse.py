@@ -64,7 +64,7 @@ def load_motion(prep: PreparedModel, prep_folder: Path, motion_path: str | Path)
     return read_mot(motion_path, rotational=rotational)
 
 
-def _residual_summary(values: np.ndarray, names: list[str], units: list[str]) -> tuple[float, float]:
+def residual_summary(values: np.ndarray, names: list[str], units: list[str]) -> tuple[float, float]:
     """Largest root residual force (N) and moment (N m) over the chunk."""
     trans = [i for i, n in enumerate(names) if n.startswith("residual_") and units[i] == "N"]
     rot = [i for i, n in enumerate(names) if n.startswith("residual_") and units[i] == "N m"]
@@ -105,6 +105,25 @@ def start_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
     motion = lowpass(load_motion(prep, prep_folder, motion_path), settings.filter_hz)
     work.mkdir(parents=True, exist_ok=True)
     return prep, str(prep_folder / prep.model_path), report, motion
+
+
+def chunk_output(prep: PreparedModel, time_s: np.ndarray, activations: np.ndarray,
+                 forces: np.ndarray, grf: np.ndarray, angles: tuple, residuals: tuple
+                 ) -> ChunkOutput:
+    """One chunk's streams as both methods return them; angles and residuals are
+    (values, channel names, units)."""
+    q, coord_names, q_units = angles
+    res, res_names, res_units = residuals
+    muscles = list(prep.muscles)
+    return ChunkOutput(
+        time_s=time_s,
+        values={"activations": activations, "muscle_forces": forces, "grf": grf,
+                "joint_angles_solved": q, "residuals": res},
+        channels={"activations": muscles, "muscle_forces": muscles, "grf": list(GRF_CHANNELS),
+                  "joint_angles_solved": coord_names, "residuals": res_names},
+        units={"activations": [""] * len(muscles), "muscle_forces": ["N"] * len(muscles),
+               "grf": list(GRF_UNITS), "joint_angles_solved": q_units, "residuals": res_units},
+    )
 
 
 def solve_inverse_chunk(
@@ -160,26 +179,17 @@ def solve_inverse_chunk(
     grf = np.column_stack([np.interp(time_s, est_w.time_s, est_w.values[:, i])
                            for i in range(len(GRF_CHANNELS))])
     q_units = ["m" if cset.get(c).getMotionType() == 2 else "rad" for c in coord_names]
-    report.max_residual_force_n, report.max_residual_moment_nm = _residual_summary(res, res_names, res_units)
+    report.max_residual_force_n, report.max_residual_moment_nm = residual_summary(res, res_names, res_units)
     report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
     report.status = "converged" if converged else "failed"
     # Moment the feet could not carry with their COPs under them (see grf.py): the pelvis
     # residual moments include it; large values mean kinematics inconsistent with the model.
-    report.extra = {
+    report.extra |= {
         "contact_share": est_w.contact.mean(axis=0).tolist(),
         "max_cop_clamped_moment_nm": float(np.abs(est_w.unexplained_moment_nm).max()),
     }
-    output = ChunkOutput(
-        time_s=time_s,
-        values={"activations": act, "muscle_forces": forces, "grf": grf,
-                "joint_angles_solved": q, "residuals": res},
-        channels={"activations": prep.muscles, "muscle_forces": prep.muscles,
-                  "grf": list(GRF_CHANNELS), "joint_angles_solved": coord_names,
-                  "residuals": res_names},
-        units={"activations": [""] * len(prep.muscles), "muscle_forces": ["N"] * len(prep.muscles),
-               "grf": list(GRF_UNITS), "joint_angles_solved": q_units, "residuals": res_units},
-    )
-    return report, output
+    return report, chunk_output(prep, time_s, act, forces, grf, (q, coord_names, q_units),
+                                (res, res_names, res_units))
 
 
 @dataclass

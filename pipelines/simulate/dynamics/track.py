@@ -15,8 +15,14 @@ from pathlib import Path
 import numpy as np
 
 from .chunks import Chunk
-from .grf import GRF_CHANNELS, GRF_UNITS, SIDES
-from .inverse import SolveSettings, dgf_model_processor, start_chunk
+from .grf import GRF_CHANNELS, SIDES
+from .inverse import (
+    SolveSettings,
+    chunk_output,
+    dgf_model_processor,
+    residual_summary,
+    start_chunk,
+)
 from .motion import write_mot
 from .prep import PreparedModel
 from .result import ChunkOutput, ChunkReport
@@ -221,20 +227,9 @@ def solve_track_chunk(
         if short in labels:
             grf[:, j] = g[:, labels.index(short)]
 
-    trans = [i for i, n in enumerate(res_names) if n.startswith("residual_") and res_units[i] == "N"]
-    rotr = [i for i, n in enumerate(res_names) if n.startswith("residual_") and res_units[i] == "N m"]
-    report.max_residual_force_n = float(np.abs(res[:, trans]).max()) if trans else float("nan")
-    report.max_residual_moment_nm = float(np.abs(res[:, rotr]).max()) if rotr else float("nan")
+    report.max_residual_force_n, report.max_residual_moment_nm = residual_summary(
+        res, res_names, res_units)
     report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
     report.status = "converged"
-    output = ChunkOutput(
-        time_s=time_s,
-        values={"activations": act, "muscle_forces": forces, "grf": grf,
-                "joint_angles_solved": q, "residuals": res},
-        channels={"activations": prep.muscles, "muscle_forces": prep.muscles,
-                  "grf": list(GRF_CHANNELS), "joint_angles_solved": coord_names,
-                  "residuals": res_names},
-        units={"activations": [""] * len(prep.muscles), "muscle_forces": ["N"] * len(prep.muscles),
-               "grf": list(GRF_UNITS), "joint_angles_solved": q_units, "residuals": res_units},
-    )
-    return report, output
+    return report, chunk_output(prep, time_s, act, forces, grf, (q, coord_names, q_units),
+                                (res, res_names, res_units))
