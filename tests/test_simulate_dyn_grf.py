@@ -117,6 +117,13 @@ def test_a_centre_of_pressure_outside_the_feet_is_clamped_and_the_rest_reported(
                           pts, 0.04, 70.0, cop_margin_m=0.05)
     assert np.allclose(inside.unexplained_moment_nm, 0.0)
     assert np.allclose(inside.side("right")[1][:, 0], 0.1)
+    # Three collinear contact points per foot (heel, mid, toe) clamp the same way.
+    line = {side: np.concatenate([v[:, :1], (v[:, :1] + v[:, 1:]) / 2, v[:, 1:]], axis=1)
+            for side, v in pts.items()}
+    three = split_wrench(np.arange(T) * 0.01, force, moment,
+                         {side: np.zeros((T, 3)) for side in pts}, line, 0.04, 70.0,
+                         cop_margin_m=0.05)
+    assert np.allclose(three.side("right")[1][:, 0], 0.25)
 
 
 def test_a_raised_foot_carries_nothing() -> None:

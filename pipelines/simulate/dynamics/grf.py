@@ -121,6 +121,23 @@ def foot_points(model, feet: dict[str, tuple[str, ...]]) -> dict[str, list[tuple
     return out
 
 
+def mobility_index(model, state, names: list[str]) -> dict[str, int]:
+    """Index of each coordinate's speed in the state's U vector (mobility order)."""
+    import opensim as osim
+
+    coords = model.getCoordinateSet()
+    nu = state.getNU()
+    out: dict[str, int] = {}
+    for n in names:
+        state.setU(osim.Vector(nu, 0.0))
+        coords.get(n).setSpeedValue(state, 1.0)
+        hits = np.flatnonzero(state.getU().to_numpy())
+        if len(hits) == 1:
+            out[n] = int(hits[0])
+    state.setU(osim.Vector(nu, 0.0))
+    return out
+
+
 def _vec3(v) -> np.ndarray:
     return np.array([v.get(0), v.get(1), v.get(2)])
 
@@ -166,16 +183,8 @@ def estimate_grf(
     body = model.getBodySet().get(root_body.getName())
     points = foot_points(model, feet)
 
-    # Index of each coordinate's speed in the state's U vector (mobility order).
     nu = state.getNU()
-    u_index: dict[str, int] = {}
-    for n in names:
-        state.setU(osim.Vector(nu, 0.0))
-        coords.get(n).setSpeedValue(state, 1.0)
-        u = state.getU().to_numpy()
-        hits = np.flatnonzero(u)
-        if len(hits) == 1:
-            u_index[n] = int(hits[0])
+    u_index = mobility_index(model, state, names)
     qd, qdd = finite_difference(motion)
     col = {n: i for i, n in enumerate(motion.names)}
     solver = osim.InverseDynamicsSolver(model)
@@ -230,33 +239,28 @@ def estimate_grf(
 
 def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
     """The point nearest to `p` (x, z) within `margin` of the convex hull of `hull` (N, 2)."""
-    n = len(hull)
-    if n >= 3:
+    ring = hull
+    if len(hull) >= 3:
         from scipy.spatial import ConvexHull, QhullError
 
         try:
-            ring = hull[ConvexHull(hull).vertices]
-        except QhullError:  # collinear points: the segments below cover them
-            ring = hull
-        if len(ring) >= 3:
-            # Counter-clockwise vertices: inside when left of every edge.
+            ring = hull[ConvexHull(hull).vertices]  # counter-clockwise
+        except QhullError:
+            pass  # collinear points: no area, only the segments below
+        else:
             edges = np.roll(ring, -1, axis=0) - ring
             rel = p - ring
             if np.all(edges[:, 0] * rel[:, 1] - edges[:, 1] * rel[:, 0] >= 0):
-                return p
-    else:
-        ring = hull
+                return p  # left of every edge: inside
+    # Nearest point on the boundary (a cycle through the points; one point is its own edge).
     best, best_d = ring[0], np.inf
-    pairs = [(ring[i], ring[(i + 1) % len(ring)]) for i in range(len(ring))] if len(ring) > 1 \
-        else [(ring[0], ring[0])]
-    for a, b in pairs:
-        ab = b - a
+    for i in range(len(ring)):
+        a, ab = ring[i], ring[(i + 1) % len(ring)] - ring[i]
         denom = float(ab @ ab)
         t = float(np.clip((p - a) @ ab / denom, 0.0, 1.0)) if denom > 1e-12 else 0.0
-        q = a + t * ab
-        d = float(np.linalg.norm(p - q))
+        d = float(np.linalg.norm(p - (a + t * ab)))
         if d < best_d:
-            best, best_d = q, d
+            best, best_d = a + t * ab, d
     if best_d <= margin:
         return p
     return best + (p - best) * (margin / best_d)

@@ -148,11 +148,10 @@ def solve_inverse_chunk(
     write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
     write_mot(work / "coordinates.mot", kin)
 
-    mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
     if settings.solver == "moco":
         sol = _solve_moco(model_file, work, chunk, settings, prep)
     else:
-        sol = _solve_casadi(model_file, work, chunk, settings, prep, kin, mesh_n)
+        sol = _solve_casadi(model_file, work, chunk, settings, prep, kin)
     report.solve_time_s = sol.seconds
     report.iterations = sol.iterations
     report.objective = sol.objective
@@ -254,13 +253,14 @@ def _solve_moco(model_file: str, work: Path, chunk: Chunk, settings: SolveSettin
 
 
 def _solve_casadi(model_file: str, work: Path, chunk: Chunk, settings: SolveSettings,
-                  prep: PreparedModel, kin: Motion, mesh_n: int) -> _InverseSolution:
+                  prep: PreparedModel, kin: Motion) -> _InverseSolution:
     """The same problem stated once from OpenSim and solved with exact derivatives
     (redundancy.py); validated against MocoInverse in tests and docs/benchmarks.md."""
     from .redundancy import solve_in_subprocess
     from .redundancy_setup import build_problem
 
     start = time.perf_counter()
+    mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
     mesh = np.linspace(chunk.solve_start_s, chunk.solve_end_s, mesh_n + 1)
     problem, root = build_problem(
         dgf_model_processor(model_file),

@@ -183,14 +183,12 @@ def solve(problem: RedundancyProblem, tolerance: float = 1e-3,
     seconds = time.perf_counter() - start
     stats = solver.stats()
     xv = np.asarray(out["x"]).ravel()
-    a_v = xv[: M * N].reshape(N, M).T
-    e_v = xv[M * N: 2 * M * N].reshape(N, M).T
-    c_v = xv[2 * M * N:].reshape(N, K).T
-    objective = float(out["f"])
+    # Column-major vec(): each mesh point's block is contiguous, so rows are mesh points.
     return RedundancySolution(
-        activation=a_v.T, excitation=e_v.T, actuator_control=c_v.T,
+        activation=xv[: M * N].reshape(N, M), excitation=xv[M * N: 2 * M * N].reshape(N, M),
+        actuator_control=xv[2 * M * N:].reshape(N, K),
         success=bool(stats.get("success", False)), status=str(stats.get("return_status")),
-        iterations=int(stats.get("iter_count", 0)), objective=objective,
+        iterations=int(stats.get("iter_count", 0)), objective=float(out["f"]),
         seconds=seconds,
     )
 

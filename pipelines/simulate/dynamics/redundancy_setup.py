@@ -14,25 +14,9 @@ import numpy as np
 
 from musclekit.errors import InputError
 
+from .grf import mobility_index
 from .motion import Motion, finite_difference
 from .redundancy import RedundancyProblem
-
-
-def mobility_index(model, state, names: list[str]) -> dict[str, int]:
-    """Index of each coordinate's speed in the state's U vector."""
-    import opensim as osim
-
-    coords = model.getCoordinateSet()
-    nu = state.getNU()
-    out: dict[str, int] = {}
-    for n in names:
-        state.setU(osim.Vector(nu, 0.0))
-        coords.get(n).setSpeedValue(state, 1.0)
-        hits = np.flatnonzero(state.getU().to_numpy())
-        if len(hits) == 1:
-            out[n] = int(hits[0])
-    state.setU(osim.Vector(nu, 0.0))
-    return out
 
 
 def _couplers(model) -> dict[str, tuple[str, object]]:
