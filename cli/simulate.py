@@ -136,9 +136,9 @@ def simulate(
                                                 "comma-separated left foot bodies."),
     sequence: list[str] = typer.Option([], "--sequence", help="Dynamics: only these sequence "
                                        "ids (repeatable)."),
-    inverse_solver: str | None = typer.Option(None, "--inverse-solver", help="Dynamics, method "
-                                              "inverse: casadi (exact derivatives; default) or "
-                                              "moco (MocoInverse)."),
+    solver: str | None = typer.Option(None, "--solver", "--inverse-solver", help="Dynamics: "
+                                      "casadi (problems stated from OpenSim, exact derivatives; "
+                                      "default) or moco (MocoInverse / MocoTrack)."),
     upper_model: Path | None = typer.Option(None, "--upper-model", help="Dynamics: a whole-body "
                                             ".osim with muscles beyond the lower-body model (e.g. "
                                             "thoracolumbar), solved by static optimisation with "
@@ -165,7 +165,7 @@ def simulate(
             ("--polynomial-paths", polynomial_paths), ("--filter-hz", filter_hz),
             ("--foot-bodies-right", foot_bodies_right), ("--foot-bodies-left", foot_bodies_left),
             ("--sequence", sequence or None), ("--upper-model", upper_model),
-            ("--inverse-solver", inverse_solver)) if value is not None]
+            ("--solver", solver)) if value is not None]
         if given:
             # Refused before any work: silently ignoring them would cost a user hours.
             raise InputError(f"{', '.join(given)} only apply to the dynamics stage, which "
@@ -236,7 +236,7 @@ def simulate(
         polynomial_paths=polynomial_paths, filter_hz=filter_hz,
         foot_bodies_right=foot_bodies_right, foot_bodies_left=foot_bodies_left,
         sequences=list(sequence) or None,
-        upper_model=str(upper_model) if upper_model else None, inverse_solver=inverse_solver)
+        upper_model=str(upper_model) if upper_model else None, solver=solver)
     if report.failed:
         raise PartialFailure(f"{len(report.failed)} sequence(s) failed in kinematics: "
                              + ", ".join(report.failed))

@@ -163,9 +163,9 @@ def test_config_from_cli_options() -> None:
     with pytest.raises(InputError, match="unknown dynamics options"):
         config_from_cli(bogus=1)
     assert config_from_cli().solve.solver == "casadi"
-    assert config_from_cli(inverse_solver="moco").solve.solver == "moco"
-    with pytest.raises(InputError, match="unknown inverse solver 'ipopt'; choose one of casadi, moco"):
-        config_from_cli(inverse_solver="ipopt")
+    assert config_from_cli(solver="moco").solve.solver == "moco"
+    with pytest.raises(InputError, match="unknown solver 'ipopt'; choose one of casadi, moco"):
+        config_from_cli(solver="ipopt")
 
 
 def test_a_solver_process_that_dies_leaves_a_failed_report(solved, tmp_path: Path) -> None:

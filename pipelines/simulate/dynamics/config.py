@@ -14,7 +14,7 @@ from .prep import PrepSettings
 from .upper import UpperSettings
 
 METHODS = ("inverse", "track")
-INVERSE_SOLVERS = ("casadi", "moco")
+SOLVERS = ("casadi", "moco")
 
 
 @dataclass
@@ -56,9 +56,9 @@ class DynamicsConfig:
         self.chunk.validate()
         if self.output_rate_hz <= 0:
             raise InputError(f"output rate must be positive, got {self.output_rate_hz} Hz")
-        if self.solve.solver not in INVERSE_SOLVERS:
-            raise InputError(f"unknown inverse solver {self.solve.solver!r}; choose one of "
-                             f"{', '.join(INVERSE_SOLVERS)}")
+        if self.solve.solver not in SOLVERS:
+            raise InputError(f"unknown solver {self.solve.solver!r}; choose one of "
+                             f"{', '.join(SOLVERS)}")
         if self.solve.mesh_per_s <= 0 or self.solve.max_iterations <= 0:
             raise InputError("mesh points per second and max iterations must be positive")
         if self.upper_model is not None and not Path(self.upper_model).is_file():
@@ -87,7 +87,7 @@ def config_from_cli(
     foot_bodies_left: str | None = None,
     sequences: list[str] | None = None,
     upper_model: str | None = None,
-    inverse_solver: str | None = None,
+    solver: str | None = None,
     **unknown: object,
 ) -> DynamicsConfig:
     """A validated DynamicsConfig from command-line options (None = default)."""
@@ -114,8 +114,8 @@ def config_from_cli(
             cfg.prep.feet[side] = tuple(v.strip() for v in value.split(",") if v.strip())
     if sequences:
         cfg.sequences = list(sequences)
-    if inverse_solver:
-        cfg.solve.solver = inverse_solver
+    if solver:
+        cfg.solve.solver = solver
     if upper_model:
         cfg.upper_model = str(upper_model)
     cfg.validate()

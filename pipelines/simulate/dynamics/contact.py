@@ -162,7 +162,7 @@ def _dot(a: Sequence[Any], b: Sequence[Any]) -> Any:
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-def _cross(a: Sequence[Any], b: Sequence[Any]) -> list[Any]:
+def cross(a: Sequence[Any], b: Sequence[Any]) -> list[Any]:
     return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]]
 
 
@@ -191,7 +191,7 @@ def sphere_force(ops: Any, sphere: ContactSphere, centre: Sequence[Any], velocit
     if angular_velocity is None:
         u = list(velocity)
     else:
-        spin = _cross(angular_velocity, arm)
+        spin = cross(angular_velocity, arm)
         u = [velocity[i] + spin[i] for i in range(3)]
     u_normal = _dot(u, n)  # > 0 leaving the floor
     u_tan = [u[i] - u_normal * n[i] for i in range(3)]

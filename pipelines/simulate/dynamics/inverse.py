@@ -45,10 +45,22 @@ class SolveSettings:
     # activity of a squat.
     track_max_error_rad: float = 0.1
     track_max_error_m: float = 0.02
+    # track with the CasADi solver (track_casadi.py): rounds of linearisation at most, the
+    # trust region of one round, and the largest error in the equations of motion (N or N m,
+    # checked with OpenSim at the solution) a converged chunk may have.
+    track_outer_iterations: int = 8
+    track_trust_rad: float = 0.2
+    track_trust_m: float = 0.05
+    track_max_defect: float = 1.0
+    # The floor (track): the motion is shifted vertically so that the lowest contact sphere
+    # sinks this far at the median frame, then by an optimised offset within the range.
+    track_floor_penetration_m: float = 0.005
+    track_offset_range_m: float = 0.03
     # Debugging: also return the arrays of a solve that did not converge (status stays failed).
     keep_unconverged: bool = False
-    # inverse: "casadi" (the problem stated once from OpenSim, exact derivatives; default) or
-    # "moco" (MocoInverse, finite differences through OpenSim every iteration).
+    # "casadi" (default; the problem stated from OpenSim evaluations, exact derivatives:
+    # redundancy.py for inverse, track_casadi.py for track) or "moco" (MocoInverse /
+    # MocoTrack, finite differences through OpenSim on every iteration).
     solver: str = "casadi"
 
 

@@ -193,14 +193,11 @@ def solve(problem: RedundancyProblem, tolerance: float = 1e-3,
     )
 
 
-def solve_in_subprocess(problem: RedundancyProblem, work: Path, tolerance: float,
-                        max_iterations: int, timeout_s: float | None = None) -> RedundancySolution:
-    """Solve in a child Python process (casadi and opensim cannot share one; see above)."""
-    work.mkdir(parents=True, exist_ok=True)
-    src, dst = work / "redundancy_problem.npz", work / "redundancy_solution.npz"
-    dst.unlink(missing_ok=True)
-    problem.save(src)
-    cmd = [sys.executable, "-m", __name__, str(src), str(dst), str(tolerance), str(max_iterations)]
+def run_casadi_child(module: str, args: list, result: Path, timeout_s: float | None,
+                     what: str) -> None:
+    """Run `python -m module *args` in a child process that can import the casadi wheel,
+    and check that it wrote `result`."""
+    cmd = [sys.executable, "-m", module, *(str(a) for a in args)]
     # Importing opensim prepends its own folder (with its CasADi) to LD_LIBRARY_PATH; the
     # child must load the casadi wheel's libraries instead.
     env = dict(os.environ)
@@ -208,9 +205,20 @@ def solve_in_subprocess(problem: RedundancyProblem, work: Path, tolerance: float
              if p and not Path(p, "libosimMoco.so").exists()]
     env["LD_LIBRARY_PATH"] = os.pathsep.join(paths)
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    if done.returncode != 0 or not dst.is_file():
+    if done.returncode != 0 or not result.is_file():
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise RuntimeError("muscle redundancy solve failed: " + " | ".join(tail))
+        raise RuntimeError(f"{what} failed: " + " | ".join(tail))
+
+
+def solve_in_subprocess(problem: RedundancyProblem, work: Path, tolerance: float,
+                        max_iterations: int, timeout_s: float | None = None) -> RedundancySolution:
+    """Solve in a child Python process (casadi and opensim cannot share one; see above)."""
+    work.mkdir(parents=True, exist_ok=True)
+    src, dst = work / "redundancy_problem.npz", work / "redundancy_solution.npz"
+    dst.unlink(missing_ok=True)
+    problem.save(src)
+    run_casadi_child(__name__, [src, dst, tolerance, max_iterations], dst, timeout_s,
+                     "muscle redundancy solve")
     with np.load(dst) as z:
         meta = json.loads(str(z["meta"]))
         return RedundancySolution(activation=z["activation"], excitation=z["excitation"],

@@ -46,6 +46,53 @@ def _slope(fn, x: float, dx: float = 1e-6) -> float:
     return (hi - lo) / (2 * dx)
 
 
+def crossing_sets(model, state, muscles: list, equations: list[str],
+                  poses: list[dict[str, float]]) -> list[list[int]]:
+    """Per muscle, the indices of the equations (coordinates) it crosses: a non-zero moment
+    arm at any of the poses (a moment arm can pass through zero at one pose, e.g. an
+    adductor's about hip flexion, so give several)."""
+    cset = model.getCoordinateSet()
+    hit = np.zeros((len(muscles), len(equations)), dtype=bool)
+    for pose in poses:
+        for n, value in pose.items():
+            cset.get(n).setValue(state, value, False)
+        model.assemble(state)
+        model.realizePosition(state)
+        for i, m in enumerate(muscles):
+            path = m.getPath()
+            for j, n in enumerate(equations):
+                if not hit[i, j] and abs(path.computeMomentArm(state, cset.get(n))) > 1e-7:
+                    hit[i, j] = True
+    return [list(np.flatnonzero(row)) for row in hit]
+
+
+def muscle_terms(model, state, muscles: list, equations: list[str], crossing: list[list[int]],
+                 time_s: float, q: dict[str, float], qd: dict[str, float]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At one pose: each muscle's tendon force at zero activation (M,), the additional force
+    at full activation (M,) and its moment arms (M, J) about `equations` (rigid tendons: the
+    force is affine in activation)."""
+    cset = model.getCoordinateSet()
+    state.setTime(time_s)
+    for n, value in q.items():
+        cset.get(n).setValue(state, value, False)
+    model.assemble(state)
+    for n, value in qd.items():
+        cset.get(n).setSpeedValue(state, value)
+    forces = []
+    for level in (0.0, 1.0):
+        for m in muscles:
+            m.setActivation(state, level)
+        model.realizeDynamics(state)
+        forces.append(np.array([m.getTendonForce(state) for m in muscles]))
+    arms = np.zeros((len(muscles), len(equations)))
+    for i, m in enumerate(muscles):
+        path = m.getPath()
+        for j in crossing[i]:
+            arms[i, j] = path.computeMomentArm(state, cset.get(equations[j]))
+    return forces[0], forces[1] - forces[0], arms
+
+
 def build_problem(model_processor, id_model_processor, kinematics: Motion,
                   mesh_s: np.ndarray, root_coordinates: list[str]) -> tuple[RedundancyProblem,
                                                                             np.ndarray]:
@@ -113,20 +160,8 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
     f_passive = np.zeros((N, M))
     f_active = np.zeros((N, M))
     arms = np.zeros((N, M, J))
-    # Which coordinates each muscle crosses: a non-zero moment arm at any of three poses (a
-    # moment arm can pass through zero at one pose, e.g. an adductor's about hip flexion).
-    hit = np.zeros((M, J), dtype=bool)
-    for k in sorted({0, N // 2, N - 1}):
-        for n in free:
-            cset.get(n).setValue(state, float(q_m[n][k]), False)
-        model.assemble(state)
-        model.realizePosition(state)
-        for i, m in enumerate(muscles):
-            path = m.getPath()
-            for j, n in enumerate(equations):
-                if not hit[i, j] and abs(path.computeMomentArm(state, cset.get(n))) > 1e-7:
-                    hit[i, j] = True
-    crossing = [list(np.flatnonzero(row)) for row in hit]
+    poses = [{n: float(q_m[n][k]) for n in free} for k in sorted({0, N // 2, N - 1})]
+    crossing = crossing_sets(model, state, muscles, equations, poses)
     for k, t in enumerate(mesh_s):
         # Inverse dynamics with the external loads: what the actuators must produce.
         id_state.setTime(float(t))
@@ -146,23 +181,9 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
                 tau[k, eq_index[indep]] += _slope(fn, float(q_m[indep][k])) * gen[u_idx[dep]]
         root[k] = [gen[u_idx[n]] for n in root_coordinates]
 
-        # Muscles at this pose: tendon force at zero and full activation, moment arms.
-        state.setTime(float(t))
-        for n in free:
-            cset.get(n).setValue(state, float(q_m[n][k]), False)
-        model.assemble(state)
-        for n in free:
-            cset.get(n).setSpeedValue(state, float(qd_m[n][k]))
-        for level, out in ((0.0, f_passive), (1.0, f_active)):
-            for m in muscles:
-                m.setActivation(state, level)
-            model.realizeDynamics(state)
-            out[k] = [m.getTendonForce(state) for m in muscles]
-        for i, m in enumerate(muscles):
-            path = m.getPath()
-            for j in crossing[i]:
-                arms[k, i, j] = path.computeMomentArm(state, cset.get(equations[j]))
-    f_active -= f_passive
+        f_passive[k], f_active[k], arms[k] = muscle_terms(
+            model, state, muscles, equations, crossing, float(t),
+            {n: float(q_m[n][k]) for n in free}, {n: float(qd_m[n][k]) for n in free})
 
     problem = RedundancyProblem(
         time_s=np.asarray(mesh_s, dtype=float), tau=tau, force_passive=f_passive,

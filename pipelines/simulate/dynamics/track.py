@@ -99,7 +99,12 @@ def _inverse_warm_start(work: Path, chunk: Chunk, prep: PreparedModel):
 def solve_track_chunk(
     prep_folder: Path, motion_path: str | Path, chunk: Chunk, settings: SolveSettings, work: Path
 ) -> tuple[ChunkReport, ChunkOutput | None]:
-    """Solve one chunk with MocoTrack; a non-converged solve is a failed report."""
+    """Solve one chunk with the chosen solver (track_casadi.py by default, or MocoTrack); a
+    non-converged solve is a failed report."""
+    if settings.solver == "casadi":
+        from .track_casadi import solve_track_casadi_chunk
+
+        return solve_track_casadi_chunk(prep_folder, motion_path, chunk, settings, work)
     import opensim as osim
 
     prep, model_file, report, motion = start_chunk(prep_folder, motion_path, chunk, settings,

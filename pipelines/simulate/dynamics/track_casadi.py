@@ -1,0 +1,253 @@
+"""The `track` method's own solver: muscle-driven tracking with foot contact by sequential
+linearisation in CasADi (the design issue 7 allows when Moco is too slow).
+
+MocoTrack differentiates the whole OpenSim model by finite differences on every IPOPT
+iteration (5-7 min per iteration on OpenCap's 80-muscle contact model here). Instead:
+
+1. OpenSim evaluates the skeleton, the contact geometry and the muscles along a trajectory
+   (track_setup.py; the first trajectory is the filtered IK motion).
+2. CasADi states the tracking problem with that local model and the exact nonlinear contact
+   law, and IPOPT solves it with exact derivatives (track_nlp.py, in a child process).
+3. The solution becomes the next trajectory. Once the model evaluated at the solution agrees
+   with what the NLP assumed (the dynamics defect, checked with OpenSim's own inverse
+   dynamics, below `track_max_defect`), the chunk is converged; otherwise it fails after
+   `track_outer_iterations` rounds.
+
+The result is checked, not assumed: the reported defect is the largest generalized force
+(N or N m) by which the solved motion, muscle forces, actuators and contact forces fail to
+satisfy the OpenSim model's equations of motion.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from musclekit.errors import InputError
+
+from .chunks import Chunk
+from .contact import ContactSphere, sphere_force
+from .grf import GRF_CHANNELS, SIDES
+from .inverse import SolveSettings, chunk_output, dgf_model_processor, residual_summary, start_chunk
+from .motion import finite_difference
+from .redundancy import run_casadi_child
+from .result import ChunkOutput, ChunkReport
+from .track_nlp import DEFAULT_TRACK_WEIGHTS, TrackProblem, TrackSolution, contact_generalized_force
+
+
+def solve_in_subprocess(problem: TrackProblem, guess: dict[str, np.ndarray], work: Path,
+                        timeout_s: float | None = None) -> TrackSolution:
+    """Solve one linearised problem in a child process (casadi cannot share opensim's)."""
+    work.mkdir(parents=True, exist_ok=True)
+    src, dst = work / "track_problem.npz", work / "track_solution.npz"
+    dst.unlink(missing_ok=True)
+    problem.save(src, guess)
+    from . import track_nlp
+
+    run_casadi_child(track_nlp.__name__, [src, dst], dst, timeout_s, "track NLP solve")
+    with np.load(dst) as z:
+        meta = json.loads(str(z["meta"]))
+        return TrackSolution(q=z["q"], v=z["v"], a=z["a"], activation=z["activation"],
+                             excitation=z["excitation"], control=z["control"],
+                             offset=float(z["offset"]), **meta)
+
+
+def dynamics_defect(problem: TrackProblem, sol: TrackSolution) -> np.ndarray:
+    """(N, n) generalized forces by which `sol` misses the equations of motion, for a
+    `problem` linearised at `sol` itself (so every term is the model's exact value there)."""
+    spheres = [ContactSphere(**d) for d in problem.spheres]
+    N, n = sol.q.shape
+    out = np.zeros((N, n))
+    S = np.zeros((n, len(problem.actuator_coordinate)))
+    for r, j in enumerate(problem.actuator_coordinate):
+        S[int(j), r] = problem.actuator_optimal_force[r]
+    for k in range(N):
+        R = problem.moment_arm[k].T
+        muscle = R @ (problem.force_passive[k] + sol.activation[k] * problem.force_active[k])
+        contact = np.array(contact_generalized_force(np, problem, spheres, k, sol.q[k], sol.v[k]))
+        out[k] = problem.g0[k] - muscle - S @ sol.control[k] - contact
+    return out
+
+
+def ground_reactions(problem: TrackProblem, sol: TrackSolution,
+                     feet: dict[str, list[str]]) -> np.ndarray:
+    """MinT's 18 channels (force, centre of pressure, free torque per foot, in ground) from
+    the contact spheres at the solution (`problem` linearised at `sol`)."""
+    spheres = [ContactSphere(**d) for d in problem.spheres]
+    N = len(problem.time_s)
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    out = np.zeros((N, len(GRF_CHANNELS)))
+    for k in range(N):
+        for side in SIDES:
+            F = np.zeros(3)
+            M = np.zeros(3)  # about the ground origin
+            for s, sphere in enumerate(spheres):
+                if sphere.body not in feet.get(side, []):
+                    continue
+                J = problem.sphere_jacobian[k, s]
+                f, p = sphere_force(np, sphere, problem.sphere_centre[k, s], J @ sol.v[k],
+                                    problem.body_angular_jacobian[k, s] @ sol.v[k])
+                F += np.asarray(f, dtype=float)
+                M += np.cross(np.asarray(p, dtype=float), f)
+            h = float(spheres[0].plane_point[1])
+            if F[1] > 1e-6:
+                # Centre of pressure on the floor plane y = h: the point about which the
+                # horizontal moment vanishes; what remains about y is the free torque.
+                px = (M[2] + h * F[0]) / F[1]
+                pz = (h * F[2] - M[0]) / F[1]
+                ty = M[1] - (pz * F[0] - px * F[2])
+                cop = (px, h, pz)
+            else:
+                cop, ty = (0.0, 0.0, 0.0), 0.0
+            for a, i in zip("xyz", range(3), strict=True):
+                out[k, idx[f"ground_force_{side}_v{a}"]] = F[i]
+                out[k, idx[f"ground_force_{side}_p{a}"]] = cop[i]
+            out[k, idx[f"ground_torque_{side}_y"]] = ty
+    return out
+
+
+def _vertical_coordinate(tm, q: np.ndarray) -> int:
+    """The coordinate that lifts every contact sphere straight up (the root's vertical
+    translation)."""
+    jac = tm.linearise(q, np.zeros_like(q), np.zeros_like(q))["jac_centre"]  # (S, 3, n)
+    for j in range(jac.shape[2]):
+        if np.allclose(jac[:, :, j], [0.0, 1.0, 0.0], atol=1e-6):
+            return j
+    raise InputError("no coordinate of the model translates the feet vertically (a root "
+                     "joint with a vertical translation is needed to place the floor)")
+
+
+def _inverse_guess(work: Path, chunk: Chunk, muscles: list[str], mesh: np.ndarray):
+    """Activations of the inverse solution of the same chunk, when one was saved in the
+    sibling `inverse` folder (a warm start)."""
+    from .result import load_output
+
+    out = load_output(work.parent.parent / "inverse", f"chunk{chunk.index:04d}")
+    if out is None or sorted(out.channels["activations"]) != sorted(muscles):
+        return None
+    cols = [out.channels["activations"].index(m) for m in muscles]
+    act = np.column_stack([np.interp(mesh, out.time_s, out.values["activations"][:, c])
+                           for c in cols])
+    return np.clip(act, 0.0, 1.0)
+
+
+def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
+                             settings: SolveSettings, work: Path
+                             ) -> tuple[ChunkReport, ChunkOutput | None]:
+    """Solve one chunk by sequential linearisation (module docstring)."""
+    from .track_setup import TrackModel
+
+    prep, model_file, report, motion = start_chunk(prep_folder, motion_path, chunk, settings,
+                                                   work, "track")
+    report.extra["solver"] = "casadi"
+    start = time.perf_counter()
+    dt = float(np.median(np.diff(motion.time_s)))
+    kin = motion.window(chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt)
+    mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
+    mesh = np.linspace(chunk.solve_start_s, chunk.solve_end_s, mesh_n + 1)
+
+    tm = TrackModel(dgf_model_processor(model_file), list(prep.root_coordinates))
+    missing = [c for c in tm.coordinates if c not in kin.names]
+    if missing:
+        raise InputError(f"kinematics lack coordinates of the model: {missing[:8]}")
+    qd, qdd = finite_difference(kin)
+
+    def at(values: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.interp(mesh, kin.time_s, values[:, kin.names.index(c)])
+                                for c in tm.coordinates])
+
+    q_ref = at(kin.values)
+    # The floor: IK places the feet only roughly on it (a few cm above or below with a model
+    # not scaled to the subject). As MinT and OpenCap do, shift the motion vertically: first
+    # so that the lowest sphere sinks `track_floor_penetration_m` at the median frame, then
+    # by an offset the NLP optimises (within `track_offset_range_m`).
+    vertical = _vertical_coordinate(tm, q_ref[0])
+    lowest = np.array([float((tm.sphere_centres(q_ref[k])[:, 1] - tm.sphere_bottom_offsets).min())
+                       for k in range(len(mesh))])
+    shift = -settings.track_floor_penetration_m - float(np.median(lowest))
+    q_ref[:, vertical] += shift
+    q, v, a = q_ref, at(qd), at(qdd)
+    guess: dict[str, np.ndarray] = {}
+    warm = _inverse_guess(work, chunk, tm.muscle_names, mesh)
+    if warm is not None:
+        guess = {"activation": warm, "excitation": warm}
+        report.extra["warm_start"] = "inverse"
+    options = {**DEFAULT_TRACK_WEIGHTS, **(settings.track_weights or {}),
+               "trust_rad": settings.track_trust_rad, "trust_m": settings.track_trust_m,
+               "force_scale_n": prep.mass_kg * 9.80665, "tolerance": settings.tolerance,
+               "max_iterations": settings.max_iterations, "vertical_coordinate": vertical,
+               "offset_range_m": settings.track_offset_range_m}
+    problem = tm.build(mesh, q_ref, q, v, a, options)
+    history = []
+    report.iterations = 0
+    for _ in range(settings.track_outer_iterations):
+        sol = solve_in_subprocess(problem, guess, work)
+        report.iterations += sol.iterations
+        report.objective = sol.objective
+        if not sol.success:
+            report.reason = (f"solver did not converge: {sol.status} after {sol.iterations} "
+                             f"iterations (round {len(history) + 1})")
+            report.solve_time_s = time.perf_counter() - start
+            report.extra["rounds"] = history
+            return report, None
+        step = float(np.abs(sol.q - problem.q_lin).max())
+        # Re-evaluate the model at the solution: the next round's local model, and the
+        # exact check of this one.
+        problem = tm.build(mesh, q_ref, sol.q, sol.v, sol.a, options)
+        defect = float(np.abs(dynamics_defect(problem, sol)).max())
+        history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
+                        "step": step, "defect": defect})
+        guess = sol.arrays()
+        if defect <= settings.track_max_defect:
+            break
+    report.solve_time_s = time.perf_counter() - start
+    report.extra["rounds"] = history
+    report.extra["max_dynamics_defect"] = defect
+    if defect > settings.track_max_defect:
+        report.reason = (f"did not settle: the equations of motion are missed by {defect:.3g} "
+                         f"(N or N m, limit {settings.track_max_defect}) after "
+                         f"{len(history)} rounds")
+        return report, None
+
+    report.extra["vertical_offset_m"] = shift + sol.offset
+    q_ref[:, vertical] += sol.offset
+    rot = ~tm.translational
+    err = sol.q - q_ref
+    report.tracking_error_rad = float(np.sqrt(np.mean(err[:, rot] ** 2)))
+    error_m = float(np.sqrt(np.mean(err[:, ~rot] ** 2))) if (~rot).any() else 0.0
+    report.extra["tracking_error_m"] = error_m
+    if (report.tracking_error_rad > settings.track_max_error_rad
+            or error_m > settings.track_max_error_m):
+        report.reason = (
+            f"converged but does not track the motion: RMS error "
+            f"{report.tracking_error_rad:.3f} rad (limit {settings.track_max_error_rad}), "
+            f"{error_m:.3f} m (limit {settings.track_max_error_m})")
+        return report, None
+
+    order = [tm.muscle_names.index(m) for m in prep.muscles]
+    act = sol.activation[:, order]
+    forces = (problem.force_passive + sol.activation * problem.force_active)[:, order]
+    res_names = list(prep.residuals) + list(prep.reserves)
+    res = np.zeros((len(mesh), len(res_names)))
+    for j, name in enumerate(res_names):
+        if name in problem.actuators:
+            r = problem.actuators.index(name)
+            res[:, j] = sol.control[:, r] * problem.actuator_optimal_force[r]
+    units = {c: ("m" if t else "rad") for c, t in zip(tm.coordinates, tm.translational,
+                                                      strict=True)}
+    res_units = ["N" if units.get(c) == "m" else "N m"
+                 for c in list(prep.root_coordinates) + list(prep.reserves.values())]
+    grf = ground_reactions(problem, sol, prep.feet)
+    report.max_residual_force_n, report.max_residual_moment_nm = residual_summary(
+        res, res_names, res_units)
+    report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
+    report.status = "converged"
+    # Joint angles in the frame of the input motion (the floor offset undone).
+    q_out = sol.q.copy()
+    q_out[:, vertical] -= shift + sol.offset
+    return report, chunk_output(prep, mesh, act, forces, grf,
+                                (q_out, list(tm.coordinates), [units[c] for c in tm.coordinates]),
+                                (res, res_names, res_units))

@@ -1,0 +1,275 @@
+"""One linearised muscle-driven tracking problem with foot contact, by direct collocation.
+
+The `track` method's own solver (track_casadi.py drives the iteration; track_setup.py fills
+the arrays from OpenSim). Unknowns on the mesh (N points): independent coordinates q, speeds
+v, accelerations a; muscle activations and excitations; coordinate-actuator controls
+(residuals at the root, reserves and torque actuators elsewhere).
+
+    minimise   1/T integral( w_q |q - q_ref|^2 + w_v |v - v_ref|^2 + w_a |a|^2
+                             + w_e (sum e^2 + sum c_reserve^2 + w_r sum c_residual^2)
+                             + 1e-3 sum act^2 ) dt                         (trapezoidal)
+    subject to q' = v, v' = a (trapezoidal); DeGroote-Fregly activation dynamics, starting
+               in equilibrium; 0 <= act, e <= 1; |q - q_lin| within a trust region;
+               G_lin(q, v, a) = sum_m R_m (F0_m + act_m F1_m) + sum_r o_r c_r + tau_contact
+
+G_lin is the skeleton's inverse dynamics linearised at the current trajectory (q_lin, v_lin,
+a_lin); tau_contact maps each smooth contact sphere's force (contact.py, the exact
+nonlinear SmoothSphereHalfSpaceForce law) through the sphere's Jacobian: centre
+c = c_lin + J (q - q_lin), velocity J v. Muscle forces and moment arms are those at q_lin.
+
+Like redundancy.py, this module never imports opensim and runs in a child process
+(`python -m musclekit.pipelines.simulate.dynamics.track_nlp problem.npz solution.npz`):
+the PyPI casadi wheel and the opensim wheel cannot share a process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .contact import ContactSphere, cross, sphere_force
+
+DEFAULT_TRACK_WEIGHTS = {
+    "states": 100.0,  # w_q on squared coordinate errors (rad^2 or m^2)
+    "speeds": 1.0,  # w_v on squared speed errors
+    "accelerations": 1e-4,  # w_a: damps the trapezoidal rule's zig-zag mode
+    "control_effort": 10.0,  # w_e on squared excitations and reserve controls
+    "residual_weight": 100.0,  # w_r: residual controls cost w_e * w_r
+}
+ACTIVATION_WEIGHT = 1e-3
+
+
+@dataclass
+class TrackProblem:
+    """All arrays on the mesh (N points): n independent coordinates, M muscles, K actuators,
+    S contact spheres. Coordinates are in rad or m; `translational` (n,) is 1 for metres."""
+
+    time_s: np.ndarray
+    q_ref: np.ndarray  # (N, n)
+    q_lin: np.ndarray  # (N, n) the linearisation trajectory
+    v_lin: np.ndarray
+    a_lin: np.ndarray
+    g0: np.ndarray  # (N, n) inverse dynamics at the linearisation point
+    dg_dq: np.ndarray  # (N, n, n)
+    dg_dv: np.ndarray
+    dg_da: np.ndarray  # the (folded) mass matrix
+    sphere_centre: np.ndarray  # (N, S, 3) in ground
+    sphere_jacobian: np.ndarray  # (N, S, 3, n)
+    body_angular_jacobian: np.ndarray  # (N, S, 3, n) of the body each sphere is on
+    force_passive: np.ndarray  # (N, M)
+    force_active: np.ndarray  # (N, M)
+    moment_arm: np.ndarray  # (N, M, n)
+    translational: np.ndarray  # (n,)
+    actuator_coordinate: np.ndarray  # (K,)
+    actuator_optimal_force: np.ndarray  # (K,)
+    actuator_is_residual: np.ndarray  # (K,) 1 for the root's residual actuators
+    activation_time_constant_s: np.ndarray
+    deactivation_time_constant_s: np.ndarray
+    activation_smoothing: np.ndarray
+    muscles: list[str] = field(default_factory=list)
+    coordinates: list[str] = field(default_factory=list)
+    actuators: list[str] = field(default_factory=list)
+    spheres: list[dict] = field(default_factory=list)
+    # weights (DEFAULT_TRACK_WEIGHTS keys), "trust_rad", "trust_m", "force_scale_n",
+    # "tolerance", "max_iterations", "vertical_coordinate" (index), "offset_range_m"
+    settings: dict = field(default_factory=dict)
+
+    def save(self, path: Path, guess: dict[str, np.ndarray] | None = None) -> None:
+        d = asdict(self)
+        arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
+        meta = {k: v for k, v in d.items() if not isinstance(v, np.ndarray)}
+        guess = {f"guess_{k}": v for k, v in (guess or {}).items()}
+        np.savez(path, meta=json.dumps(meta), **arrays, **guess)
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[TrackProblem, dict[str, np.ndarray]]:
+        with np.load(path) as z:
+            data = {k: z[k] for k in z.files if k != "meta" and not k.startswith("guess_")}
+            guess = {k[len("guess_"):]: z[k] for k in z.files if k.startswith("guess_")}
+            meta = json.loads(str(z["meta"]))
+        return cls(**data, **meta), guess
+
+
+@dataclass
+class TrackSolution:
+    """q, v, a: (N, n); activation, excitation: (N, M); control: (N, K)."""
+
+    q: np.ndarray
+    v: np.ndarray
+    a: np.ndarray
+    activation: np.ndarray
+    excitation: np.ndarray
+    control: np.ndarray
+    offset: float  # m, the optimised floor offset of the vertical coordinate's reference
+    success: bool
+    status: str
+    iterations: int
+    objective: float
+    seconds: float
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(getattr(self, k)) for k in
+                ("q", "v", "a", "activation", "excitation", "control", "offset")}
+
+
+def contact_generalized_force(ops, problem: TrackProblem, spheres: list[ContactSphere], k: int,
+                              q, v) -> list:
+    """The contact spheres' generalized force at mesh point k (list of n expressions), with
+    the sphere centres moved linearly from the linearisation point."""
+    n = len(problem.coordinates)
+    dq = [q[j] - float(problem.q_lin[k, j]) for j in range(n)]
+    tau = [0.0] * n
+    for s, sphere in enumerate(spheres):
+        J = problem.sphere_jacobian[k, s]
+        Jw = problem.body_angular_jacobian[k, s]
+        cols = [j for j in range(n) if np.any(J[:, j] != 0) or np.any(Jw[:, j] != 0)]
+        centre = [float(problem.sphere_centre[k, s, i]) + sum(J[i, j] * dq[j] for j in cols)
+                  for i in range(3)]
+        velocity = [sum(J[i, j] * v[j] for j in cols) for i in range(3)]
+        spin = [sum(Jw[i, j] * v[j] for j in cols) for i in range(3)]
+        # The force acts at a point of the sphere's body (contact.py): about the centre its
+        # moment is (P - c) x F, mapped through the body's angular-velocity Jacobian.
+        force, point = sphere_force(ops, sphere, centre, velocity, spin)
+        moment = cross([point[i] - centre[i] for i in range(3)], force)
+        for j in cols:
+            tau[j] = tau[j] + sum(J[i, j] * force[i] + Jw[i, j] * moment[i] for i in range(3))
+    return tau
+
+
+def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> TrackSolution:
+    """Solve with IPOPT (exact Hessian by CasADi). Only in a process without opensim."""
+    if "opensim" in sys.modules:
+        raise RuntimeError("the track NLP cannot run in a process that imported opensim (their "
+                           "CasADi libraries clash): use track_casadi.solve_in_subprocess")
+    import casadi as ca
+
+    from .redundancy import activation_rate
+
+    st = {**DEFAULT_TRACK_WEIGHTS, **problem.settings}
+    t = np.asarray(problem.time_s, dtype=float)
+    N, n = problem.q_lin.shape
+    M = problem.force_active.shape[1]
+    K = len(problem.actuator_coordinate)
+    h = np.diff(t)
+    w = np.zeros(N)
+    w[:-1] += h / 2
+    w[1:] += h / 2
+    w /= t[-1] - t[0]
+    spheres = [ContactSphere(**d) for d in problem.spheres]
+
+    Q, V, A = (ca.SX.sym(x, n, N) for x in ("q", "v", "a"))
+    act, exc = ca.SX.sym("act", M, N), ca.SX.sym("exc", M, N)
+    C = ca.SX.sym("c", K, N)
+    # The floor height relative to the motion, optimised (as OpenCap's vertical pelvis
+    # offset): the tracked vertical coordinate is q_ref + offset.
+    offset = ca.SX.sym("offset")
+    x = ca.vertcat(*(ca.vec(z) for z in (Q, V, A, act, exc, C)), offset)
+
+    trust = np.tile(np.where(problem.translational > 0, st.get("trust_m", 0.05),
+                             st.get("trust_rad", 0.2)), N)
+    # vec() is column-major: (rows, N) blocks become the (N, rows) arrays' C-order ravel.
+    reach = float(st.get("offset_range_m", 0.0))
+    lbx = np.concatenate([problem.q_lin.ravel() - trust, np.full(2 * n * N, -np.inf),
+                          np.zeros(2 * M * N), np.full(K * N, -np.inf), [-reach]])
+    ubx = np.concatenate([problem.q_lin.ravel() + trust, np.full(2 * n * N, np.inf),
+                          np.ones(2 * M * N), np.full(K * N, np.inf), [reach]])
+
+    hm = ca.repmat(ca.DM(h).T, n, 1)
+    g = [ca.vec(Q[:, 1:] - Q[:, :-1] - (V[:, 1:] + V[:, :-1]) * hm / 2),
+         ca.vec(V[:, 1:] - V[:, :-1] - (A[:, 1:] + A[:, :-1]) * hm / 2)]
+
+    def rep(p):  # a per-muscle constant on every mesh point
+        return ca.DM(np.repeat(np.asarray(p)[:, None], N, axis=1))
+
+    rate = activation_rate(ca, exc, act, rep(problem.activation_time_constant_s),
+                           rep(problem.deactivation_time_constant_s),
+                           rep(problem.activation_smoothing))
+    g += [act[:, 0] - exc[:, 0],
+          ca.vec(act[:, 1:] - act[:, :-1]
+                 - (rate[:, 1:] + rate[:, :-1]) * ca.repmat(ca.DM(h).T, M, 1) / 2)]
+
+    S = np.zeros((n, K))
+    for r, j in enumerate(problem.actuator_coordinate):
+        S[int(j), r] = problem.actuator_optimal_force[r]
+    scale = 1.0 / float(st.get("force_scale_n", 1.0))
+    for k in range(N):
+        lin = (ca.DM(problem.g0[k] - problem.dg_dq[k] @ problem.q_lin[k]
+                     - problem.dg_dv[k] @ problem.v_lin[k] - problem.dg_da[k] @ problem.a_lin[k])
+               + ca.mtimes(ca.DM(problem.dg_dq[k]), Q[:, k])
+               + ca.mtimes(ca.DM(problem.dg_dv[k]), V[:, k])
+               + ca.mtimes(ca.DM(problem.dg_da[k]), A[:, k]))
+        R = problem.moment_arm[k].T  # (n, M)
+        muscle = ca.mtimes(ca.DM(R * problem.force_active[k][None, :]), act[:, k]) + ca.DM(
+            R @ problem.force_passive[k])
+        tau_c = ca.vertcat(*contact_generalized_force(
+            ca, problem, spheres, k, [Q[j, k] for j in range(n)], [V[j, k] for j in range(n)]))
+        gen = muscle + tau_c
+        if K:
+            gen = gen + ca.mtimes(ca.DM(S), C[:, k])
+        g.append((lin - gen) * scale)
+    g = ca.vertcat(*g)
+
+    v_ref = np.gradient(problem.q_ref, t, axis=0)
+    res = problem.actuator_is_residual.astype(bool)
+    cw = np.where(res, st["control_effort"] * st["residual_weight"], st["control_effort"])
+    shift = np.zeros((n, 1))
+    shift[int(st.get("vertical_coordinate", 0)), 0] = 1.0
+    target = ca.DM(problem.q_ref.T) + ca.mtimes(ca.DM(shift), ca.DM.ones(1, N)) * offset
+    per_point = (st["states"] * ca.sum1((Q - target) ** 2)
+                 + st["speeds"] * ca.sum1((V - ca.DM(v_ref.T)) ** 2)
+                 + st["accelerations"] * ca.sum1(A ** 2)
+                 + st["control_effort"] * ca.sum1(exc ** 2)
+                 + ACTIVATION_WEIGHT * ca.sum1(act ** 2))
+    if K:
+        per_point = per_point + ca.sum1(ca.DM(np.repeat(cw[:, None], N, axis=1)) * C ** 2)
+    f = ca.mtimes(per_point, ca.DM(w))
+
+    tol = float(st.get("tolerance", 1e-3))
+    solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g}, {
+        "print_time": False, "ipopt.print_level": int(st.get("print_level", 0)), "ipopt.sb": "yes",
+        "ipopt.tol": tol, "ipopt.constr_viol_tol": tol,
+        "ipopt.max_iter": int(st.get("max_iterations", 2500)), "ipopt.mu_strategy": "adaptive",
+        "ipopt.linear_solver": "mumps",
+    })
+    guess = guess or {}
+    x0 = np.concatenate([
+        problem.q_lin.ravel(), problem.v_lin.ravel(), problem.a_lin.ravel(),
+        guess.get("activation", np.full((N, M), 0.05)).ravel(),
+        guess.get("excitation", np.full((N, M), 0.05)).ravel(),
+        guess.get("control", np.zeros((N, K))).ravel(),
+        np.atleast_1d(guess.get("offset", 0.0)).ravel()[:1],
+    ])
+    start = time.perf_counter()
+    out = solver(x0=x0, lbx=lbx, ubx=ubx, lbg=0.0, ubg=0.0)
+    seconds = time.perf_counter() - start
+    stats = solver.stats()
+    xv = np.asarray(out["x"]).ravel()
+    blocks, pos = [], 0
+    for rows in (n, n, n, M, M, K):
+        blocks.append(xv[pos: pos + rows * N].reshape(N, rows))
+        pos += rows * N
+    return TrackSolution(*blocks, offset=float(xv[pos]), success=bool(stats.get("success", False)),
+                         status=str(stats.get("return_status")),
+                         iterations=int(stats.get("iter_count", 0)), objective=float(out["f"]),
+                         seconds=seconds)
+
+
+def _main(argv: list[str]) -> int:
+    src, dst = Path(argv[0]), Path(argv[1])
+    problem, guess = TrackProblem.load(src)
+    sol = solve(problem, guess)
+    meta = {"success": sol.success, "status": sol.status, "iterations": sol.iterations,
+            "objective": sol.objective, "seconds": sol.seconds}
+    tmp = dst.with_name(dst.stem + ".tmp.npz")
+    np.savez(tmp, meta=json.dumps(meta), **sol.arrays())
+    tmp.replace(dst)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

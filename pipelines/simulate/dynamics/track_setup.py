@@ -1,0 +1,241 @@
+"""Evaluate the model along a trajectory to state one linearised tracking problem (track_nlp.py).
+
+The `track` method's CasADi solver (track_casadi.py) solves the full tracking problem by
+sequential linearisation: OpenSim evaluates the skeleton along the current trajectory, the
+NLP is solved with that local model (exact derivatives by CasADi, contact forces exactly
+nonlinear), and the solution becomes the next trajectory, until it stops moving. What is
+evaluated here, at every mesh point k, for the independent coordinates q (couplers folded in
+by virtual work, as in redundancy_setup.py):
+
+- G(q, v, a): the generalized forces the skeleton needs for the motion (inverse dynamics with
+  every force element off: inertia, Coriolis and gravity), its value at the current
+  trajectory and its Jacobians dG/dq, dG/dv (finite differences) and dG/da (the mass
+  matrix, exact since G is affine in a);
+- each contact sphere's centre in ground and its Jacobian dc/dq (velocity dc/dt = J v), and
+  the angular-velocity Jacobian of the body it is on (for the moment of an off-centre force);
+- each muscle's tendon force at zero and at full activation and its moment arms.
+
+At a fixed point of the iteration the linearisation is exact, so the final trajectory is
+checked against the nonlinear model directly (`dynamics_defect`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+
+from musclekit.errors import InputError
+
+from .contact import ContactSphere, read_spheres
+from .grf import mobility_index
+from .redundancy_setup import _couplers, crossing_sets, muscle_terms
+from .track_nlp import TrackProblem
+
+FD_STEP = 1e-6  # rad or m; forward differences of smooth functions (error ~ step * G'')
+
+
+def _second_slope(fn, x: float, dx: float = 1e-4) -> float:
+    import opensim as osim
+
+    v = [fn.calcValue(osim.Vector(1, x + d)) for d in (-dx, 0.0, dx)]
+    return (v[0] - 2 * v[1] + v[2]) / dx**2
+
+
+class TrackModel:
+    """The prepared model opened once per chunk for the evaluations above."""
+
+    def __init__(self, model_processor, root_coordinates: list[str]):
+        import opensim as osim
+
+        self.model = model_processor.process()
+        self.state = self.model.initSystem()
+        # A copy whose forces are all off: its inverse dynamics is the skeleton alone.
+        self.id_model = model_processor.process()
+        forces = self.id_model.updForceSet()
+        for i in range(forces.getSize()):
+            forces.get(i).set_appliesForce(False)
+        self.id_state = self.id_model.initSystem()
+        self.solver = osim.InverseDynamicsSolver(self.id_model)
+
+        cset = self.model.getCoordinateSet()
+        names = [cset.get(i).getName() for i in range(cset.getSize())]
+        locked = {n for n in names if cset.get(n).getLocked(self.state)}
+        self.couplers = _couplers(self.model)
+        self.coordinates = [n for n in names if n not in locked and n not in self.couplers]
+        self.root = list(root_coordinates)
+        self.translational = np.array(
+            [cset.get(n).getMotionType() == 2 for n in self.coordinates])
+        free = [n for n in names if n not in locked]
+        self.u_idx = mobility_index(self.id_model, self.id_state, free)
+        missing = [n for n in free if n not in self.u_idx]
+        if missing:
+            raise InputError(f"the track solver needs one speed per coordinate; {missing} have "
+                             "none (a joint type it does not support)")
+        self._id_cset = self.id_model.getCoordinateSet()
+        self._index = {n: j for j, n in enumerate(self.coordinates)}
+
+        self.muscles = [self.model.getMuscles().get(i)
+                        for i in range(self.model.getMuscles().getSize())]
+        self.muscle_names = [m.getName() for m in self.muscles]
+        self.dgf = [osim.DeGrooteFregly2016Muscle.safeDownCast(m) for m in self.muscles]
+        if any(d is None for d in self.dgf):
+            raise InputError("the track solver's model must use DeGroote-Fregly muscles")
+
+        self.actuators = []
+        fset = self.model.getForceSet()
+        for i in range(fset.getSize()):
+            act = osim.CoordinateActuator.safeDownCast(fset.get(i))
+            if act is None:
+                continue
+            if act.get_coordinate() not in self._index:
+                raise InputError(f"actuator {act.getName()} drives {act.get_coordinate()}, "
+                                 "which is not an independent coordinate")
+            self.actuators.append(act)
+
+        self.spheres: list[ContactSphere] = read_spheres(self.model)
+        if not self.spheres:
+            raise InputError("the track method needs foot contact: the model has no "
+                             "SmoothSphereHalfSpaceForce")
+        normals = {tuple(np.round(s.plane_normal, 6)) for s in self.spheres}
+        if normals != {(0.0, 1.0, 0.0)}:
+            raise InputError(f"the floor must face +y (found normals {sorted(normals)})")
+        # Height of each sphere's lowest point above its centre, relative to the floor plane.
+        self.sphere_bottom_offsets = np.array([s.radius_m + s.plane_point[1] for s in self.spheres])
+        bodies = self.id_model.getBodySet()
+        self._sphere_bodies = [bodies.get(s.body) for s in self.spheres]
+
+    # -- setting the state of the inverse-dynamics copy -----------------------------------
+    def _set(self, q: np.ndarray, v: np.ndarray):
+        """Independent coordinates and speeds into the id state (dependents by coupler);
+        returns the dependents' (slope, curvature) for the accelerations."""
+        cs, st = self._id_cset, self.id_state
+        for n, x, xd in zip(self.coordinates, q, v, strict=True):
+            cs.get(n).setValue(st, float(x), False)
+            cs.get(n).setSpeedValue(st, float(xd))
+        import opensim as osim
+
+        slopes = {}
+        for dep, (indep, fn) in self.couplers.items():
+            j = self._index[indep]
+            x = float(q[j])
+            value = fn.calcValue(osim.Vector(1, x))
+            s1 = (fn.calcValue(osim.Vector(1, x + 1e-6)) - fn.calcValue(osim.Vector(1, x - 1e-6))) / 2e-6
+            s2 = _second_slope(fn, x)
+            cs.get(dep).setValue(st, value, False)
+            cs.get(dep).setSpeedValue(st, s1 * float(v[j]))
+            slopes[dep] = (j, s1, s2)
+        return slopes
+
+    def _gen(self, q: np.ndarray, v: np.ndarray, a: np.ndarray, slopes) -> np.ndarray:
+        """Folded generalized forces at the state already set by `_set`."""
+        import opensim as osim
+
+        udot = osim.Vector(self.id_state.getNU(), 0.0)
+        for n, x in zip(self.coordinates, a, strict=True):
+            udot.set(self.u_idx[n], float(x))
+        for dep, (j, s1, s2) in slopes.items():
+            udot.set(self.u_idx[dep], s1 * float(a[j]) + s2 * float(v[j]) ** 2)
+        self.id_model.realizeVelocity(self.id_state)
+        gen = self.solver.solve(self.id_state, udot).to_numpy()
+        out = np.array([gen[self.u_idx[n]] for n in self.coordinates])
+        for dep, (j, s1, _) in slopes.items():
+            out[j] += s1 * gen[self.u_idx[dep]]
+        return out
+
+    def generalized_forces(self, q: np.ndarray, v: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """G(q, v, a) at one instant (n,)."""
+        return self._gen(q, v, a, self._set(q, v))
+
+    def _sphere_frames(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sphere centres in ground (S, 3) and their bodies' rotations (S, 3, 3)."""
+        self.id_model.realizePosition(self.id_state)
+        centres = np.zeros((len(self.spheres), 3))
+        rotations = np.zeros((len(self.spheres), 3, 3))
+        for s, (sphere, body) in enumerate(zip(self.spheres, self._sphere_bodies, strict=True)):
+            tf = body.getTransformInGround(self.id_state)
+            R = tf.R()
+            rotations[s] = [[R.get(i, j) for j in range(3)] for i in range(3)]
+            p = tf.p()
+            centres[s] = np.array([p.get(0), p.get(1), p.get(2)]) + rotations[s] @ np.asarray(
+                sphere.location_m)
+        return centres, rotations
+
+    def sphere_centres(self, q: np.ndarray) -> np.ndarray:
+        """Sphere centres in ground (S, 3) at the pose q."""
+        self._set(q, np.zeros_like(q))
+        return self._sphere_frames()[0]
+
+    def linearise(self, q: np.ndarray, v: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
+        """The skeleton and contact-geometry terms at one instant (see the module docstring)."""
+        n = len(self.coordinates)
+        slopes = self._set(q, v)
+        g0 = self._gen(q, v, a, slopes)
+        c0, r0 = self._sphere_frames()
+        dg_da = np.zeros((n, n))
+        dg_dv = np.zeros((n, n))
+        dg_dq = np.zeros((n, n))
+        jac_c = np.zeros((len(self.spheres), 3, n))
+        jac_w = np.zeros((len(self.spheres), 3, n))
+        for j in range(n):
+            e = np.zeros(n)
+            e[j] = 1.0
+            dg_da[:, j] = self._gen(q, v, a + e, slopes) - g0
+        for j in range(n):
+            e = np.zeros(n)
+            e[j] = FD_STEP
+            slopes = self._set(q, v + e)
+            dg_dv[:, j] = (self._gen(q, v + e, a, slopes) - g0) / FD_STEP
+        for j in range(n):
+            e = np.zeros(n)
+            e[j] = FD_STEP
+            slopes = self._set(q + e, v)
+            dg_dq[:, j] = (self._gen(q + e, v, a, slopes) - g0) / FD_STEP
+            c1, r1 = self._sphere_frames()
+            jac_c[:, :, j] = (c1 - c0) / FD_STEP
+            # R1 R0^T = I + step [w]x for a small rotation: w from its skew part.
+            for s in range(len(self.spheres)):
+                W = (r1[s] @ r0[s].T - np.eye(3)) / FD_STEP
+                jac_w[s, :, j] = 0.5 * np.array([W[2, 1] - W[1, 2], W[0, 2] - W[2, 0],
+                                                 W[1, 0] - W[0, 1]])
+        return {"g0": g0, "dg_dq": dg_dq, "dg_dv": dg_dv, "dg_da": dg_da,
+                "centre": c0, "jac_centre": jac_c, "jac_angular": jac_w}
+
+    def build(self, time_s: np.ndarray, q_ref: np.ndarray, q: np.ndarray, v: np.ndarray,
+              a: np.ndarray, settings: dict) -> TrackProblem:
+        """The linearised problem on the mesh `time_s` around the trajectory (q, v, a), all
+        (N, n) in `self.coordinates` order; `settings`: weights and trust region."""
+        N, n = q.shape
+        lin = [self.linearise(q[k], v[k], a[k]) for k in range(N)]
+        stack = {key: np.stack([d[key] for d in lin]) for key in lin[0]}
+
+        poses = [dict(zip(self.coordinates, q[k], strict=True)) for k in sorted({0, N // 2, N - 1})]
+        crossing = crossing_sets(self.model, self.state, self.muscles, self.coordinates, poses)
+        M = len(self.muscles)
+        f0, f1 = np.zeros((N, M)), np.zeros((N, M))
+        arms = np.zeros((N, M, n))
+        for k in range(N):
+            f0[k], f1[k], arms[k] = muscle_terms(
+                self.model, self.state, self.muscles, self.coordinates, crossing,
+                float(time_s[k]), dict(zip(self.coordinates, q[k], strict=True)),
+                dict(zip(self.coordinates, v[k], strict=True)))
+        acts = self.actuators
+        return TrackProblem(
+            time_s=np.asarray(time_s, dtype=float), q_ref=q_ref, q_lin=q, v_lin=v, a_lin=a,
+            g0=stack["g0"], dg_dq=stack["dg_dq"], dg_dv=stack["dg_dv"], dg_da=stack["dg_da"],
+            sphere_centre=stack["centre"], sphere_jacobian=stack["jac_centre"],
+            body_angular_jacobian=stack["jac_angular"],
+            force_passive=f0, force_active=f1, moment_arm=arms,
+            translational=self.translational.astype(float),
+            actuator_coordinate=np.array([self._index[x.get_coordinate()] for x in acts], dtype=int),
+            actuator_optimal_force=np.array([x.getOptimalForce() for x in acts], dtype=float),
+            actuator_is_residual=np.array([x.get_coordinate() in self.root for x in acts],
+                                          dtype=float),
+            activation_time_constant_s=np.array([d.get_activation_time_constant() for d in self.dgf]),
+            deactivation_time_constant_s=np.array(
+                [d.get_deactivation_time_constant() for d in self.dgf]),
+            activation_smoothing=np.array([d.get_activation_dynamics_smoothing() for d in self.dgf]),
+            muscles=self.muscle_names, coordinates=self.coordinates,
+            actuators=[x.getName() for x in acts],
+            spheres=[asdict(s) for s in self.spheres], settings=dict(settings),
+        )

@@ -1,0 +1,128 @@
+"""The track method's CasADi solver (sequential linearisation) on the project's small model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("opensim")
+
+from musclekit.errors import InputError  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.chunks import ChunkPlan, plan_chunks  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.inverse import (  # noqa: E402
+    SolveSettings,
+    dgf_model_processor,
+)
+from musclekit.pipelines.simulate.dynamics.motion import write_mot  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.prep import (  # noqa: E402
+    PreparedModel,
+    PrepSettings,
+    prepare_model,
+)
+from musclekit.pipelines.simulate.dynamics.testmodel import (  # noqa: E402
+    build_test_model,
+    squat_motion,
+)
+from musclekit.pipelines.simulate.dynamics.track import solve_track_chunk  # noqa: E402
+
+FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
+G = 9.80665
+PLAN = ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("track")
+    model = build_test_model(d / "twoleg.osim")
+    mot = write_mot(d / "squat.mot", squat_motion(1.2, period_s=1.2))
+    folder = prepare_model(model, d / "cache",
+                           PrepSettings(method="track", feet=FEET, polynomial_paths=False), mot)
+    return folder, mot
+
+
+def _chunk():
+    return plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s, PLAN)[0]
+
+
+def test_track_chunk_converges_tracks_and_carries_the_body(prepared, tmp_path: Path) -> None:
+    folder, mot = prepared
+    settings = SolveSettings(mesh_per_s=25)
+    report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
+    assert report.status == "converged", report.reason
+    assert report.extra["solver"] == "casadi"
+    # Checked against OpenSim's own equations of motion at the solution.
+    assert report.extra["max_dynamics_defect"] <= settings.track_max_defect
+    assert report.tracking_error_rad < 0.02 and report.extra["tracking_error_m"] < 0.015
+    # The contact spheres, not the residual actuators, hold the body up.
+    assert report.max_residual_force_bw < 0.01
+    names = out.channels["grf"]
+    grf = out.values["grf"]
+    fy = grf[:, names.index("ground_force_right_vy")] + grf[:, names.index("ground_force_left_vy")]
+    mean_fy = np.trapezoid(fy, out.time_s) / np.ptp(out.time_s)
+    assert mean_fy == pytest.approx(32 * G, rel=0.1)
+    # Centres of pressure lie on the floor, between heel and toe spheres of each foot.
+    px = grf[:, names.index("ground_force_right_px")]
+    loaded = grf[:, names.index("ground_force_right_vy")] > 20
+    assert loaded.any() and np.all(np.abs(grf[loaded, names.index("ground_force_right_py")]) < 1e-9)
+    assert np.ptp(px[loaded]) < 0.25
+    act = out.values["activations"]
+    assert act.min() >= -1e-6 and act.max() <= 1 + 1e-6 and act.max() > 0.02
+    assert np.all(np.isfinite(out.values["muscle_forces"]))
+
+
+def test_track_chunk_that_does_not_settle_is_a_failed_chunk_with_its_reason(
+        prepared, tmp_path: Path) -> None:
+    folder, mot = prepared
+    settings = SolveSettings(mesh_per_s=25, track_outer_iterations=1, track_max_defect=1e-9)
+    report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
+    assert out is None and report.status == "failed"
+    assert "did not settle: the equations of motion are missed by" in report.reason
+    assert len(report.extra["rounds"]) == 1
+
+
+def test_track_solver_iteration_limit_is_a_failed_chunk(prepared, tmp_path: Path) -> None:
+    folder, mot = prepared
+    report, out = solve_track_chunk(folder, mot, _chunk(),
+                                    SolveSettings(mesh_per_s=25, max_iterations=2),
+                                    tmp_path / "w")
+    assert out is None and report.status == "failed"
+    assert "solver did not converge" in report.reason and "Maximum_Iterations" in report.reason
+
+
+def test_linearised_skeleton_predicts_inverse_dynamics(prepared) -> None:
+    """The local model the NLP uses agrees with OpenSim near the linearisation point
+    (first-order accurate: the error shrinks with the square of the step)."""
+    from musclekit.pipelines.simulate.dynamics.track_setup import TrackModel
+
+    folder, _ = prepared
+    prep = PreparedModel.load(folder)
+    tm = TrackModel(dgf_model_processor(str(folder / prep.model_path)), prep.root_coordinates)
+    rng = np.random.default_rng(0)
+    n = len(tm.coordinates)
+    q = np.zeros(n)
+    q[tm.coordinates.index("pelvis_ty")] = 0.9
+    for name, value in (("hip_flexion_r", 0.4), ("knee_angle_r", 0.8), ("ankle_angle_r", 0.2)):
+        q[tm.coordinates.index(name)] = value
+    v, a = rng.normal(0, 0.5, n), rng.normal(0, 2.0, n)
+    lin = tm.linearise(q, v, a)
+    errors = []
+    for scale in (1e-2, 1e-3):
+        dq, dv, da = (rng.normal(0, scale, n) for _ in range(3))
+        exact = tm.generalized_forces(q + dq, v + dv, a + da)
+        approx = lin["g0"] + lin["dg_dq"] @ dq + lin["dg_dv"] @ dv + lin["dg_da"] @ da
+        errors.append(np.abs(exact - approx).max())
+        centres = tm.sphere_centres(q + dq)
+        predicted = lin["centre"] + np.einsum("sij,j->si", lin["jac_centre"], dq)
+        assert np.abs(centres - predicted).max() < 10 * scale**2 + 1e-7
+    assert errors[1] < errors[0] / 20
+
+
+def test_track_needs_contact_spheres(tmp_path: Path) -> None:
+    from musclekit.pipelines.simulate.dynamics.track_setup import TrackModel
+
+    model = build_test_model(tmp_path / "nocontact.osim", with_contact=False)
+    with pytest.raises(InputError, match="the track method needs foot contact"):
+        TrackModel(dgf_model_processor(str(model)), [
+            "pelvis_tilt", "pelvis_list", "pelvis_rotation", "pelvis_tx", "pelvis_ty", "pelvis_tz"])
