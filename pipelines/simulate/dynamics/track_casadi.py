@@ -8,14 +8,14 @@ iteration (5-7 min per iteration on OpenCap's 80-muscle contact model here). Ins
    (track_setup.py; the first trajectory is the filtered IK motion).
 2. CasADi states the tracking problem with that local model and the exact nonlinear contact
    law, and IPOPT solves it with exact derivatives (track_nlp.py, in a child process).
-3. The solution becomes the next trajectory. Once the model evaluated at the solution agrees
-   with what the NLP assumed (the dynamics defect, checked with OpenSim's own inverse
-   dynamics, below `track_max_defect`), the chunk is converged; otherwise it fails after
-   `track_outer_iterations` rounds.
+3. The solution becomes the next trajectory. Once OpenSim agrees that the solution satisfies
+   the model's equations of motion (the dynamics defect below `track_max_defect`), the chunk
+   is converged; otherwise it fails after `track_outer_iterations` rounds.
 
 The result is checked, not assumed: the reported defect is the largest generalized force
-(N or N m) by which the solved motion, muscle forces, actuators and contact forces fail to
-satisfy the OpenSim model's equations of motion.
+(N or N m) left over when OpenSim itself computes every force at the solution (muscles at
+the solved activations, its SmoothSphereHalfSpaceForces, the actuators at the solved
+controls) and runs its inverse dynamics on the solved motion.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .inverse import SolveSettings, chunk_output, dgf_model_processor, residual_
 from .motion import finite_difference
 from .redundancy import run_casadi_child
 from .result import ChunkOutput, ChunkReport
-from .track_nlp import DEFAULT_TRACK_WEIGHTS, TrackProblem, TrackSolution, contact_generalized_force
+from .track_nlp import DEFAULT_TRACK_WEIGHTS, TrackProblem, TrackSolution
 
 
 def solve_in_subprocess(problem: TrackProblem, guess: dict[str, np.ndarray], work: Path,
@@ -53,23 +53,6 @@ def solve_in_subprocess(problem: TrackProblem, guess: dict[str, np.ndarray], wor
         return TrackSolution(q=z["q"], v=z["v"], a=z["a"], activation=z["activation"],
                              excitation=z["excitation"], control=z["control"],
                              offset=float(z["offset"]), **meta)
-
-
-def dynamics_defect(problem: TrackProblem, sol: TrackSolution) -> np.ndarray:
-    """(N, n) generalized forces by which `sol` misses the equations of motion, for a
-    `problem` linearised at `sol` itself (so every term is the model's exact value there)."""
-    spheres = [ContactSphere(**d) for d in problem.spheres]
-    N, n = sol.q.shape
-    out = np.zeros((N, n))
-    S = np.zeros((n, len(problem.actuator_coordinate)))
-    for r, j in enumerate(problem.actuator_coordinate):
-        S[int(j), r] = problem.actuator_optimal_force[r]
-    for k in range(N):
-        R = problem.moment_arm[k].T
-        muscle = R @ (problem.force_passive[k] + sol.activation[k] * problem.force_active[k])
-        contact = np.array(contact_generalized_force(np, problem, spheres, k, sol.q[k], sol.v[k]))
-        out[k] = problem.g0[k] - muscle - S @ sol.control[k] - contact
-    return out
 
 
 def ground_reactions(problem: TrackProblem, sol: TrackSolution,
@@ -194,10 +177,11 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
             report.extra["rounds"] = history
             return report, None
         step = float(np.abs(sol.q - problem.q_lin).max())
-        # Re-evaluate the model at the solution: the next round's local model, and the
-        # exact check of this one.
+        # The check, by OpenSim alone: every force at the solution, through the model's
+        # own equations of motion. Then the next round's local model, at the solution.
+        defect = float(np.abs(tm.opensim_defect(mesh, sol.q, sol.v, sol.a, sol.activation,
+                                                sol.control)).max())
         problem = tm.build(mesh, q_ref, sol.q, sol.v, sol.a, options)
-        defect = float(np.abs(dynamics_defect(problem, sol)).max())
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
                         "step": step, "defect": defect})
         guess = sol.arrays()

@@ -117,28 +117,103 @@ class TrackSolution:
                 ("q", "v", "a", "activation", "excitation", "control", "offset")}
 
 
-def contact_generalized_force(ops, problem: TrackProblem, spheres: list[ContactSphere], k: int,
-                              q, v) -> list:
-    """The contact spheres' generalized force at mesh point k (list of n expressions), with
-    the sphere centres moved linearly from the linearisation point."""
-    n = len(problem.coordinates)
-    dq = [q[j] - float(problem.q_lin[k, j]) for j in range(n)]
-    tau = [0.0] * n
+def _sphere_wrench_function(ca, sphere: ContactSphere):
+    """y = (centre (3), centre velocity (3), body angular velocity (3)) -> (force (3), its
+    moment about the centre (3)), in ground: one sphere's contact law as a CasADi function."""
+    y = ca.SX.sym("y", 9)
+    centre = [y[i] for i in range(3)]
+    force, point = sphere_force(ca, sphere, centre, [y[i] for i in range(3, 6)],
+                                [y[i] for i in range(6, 9)])
+    # The force acts at a point of the sphere's body (contact.py): about the centre its moment
+    # is (P - c) x F, which the body's angular-velocity Jacobian maps to generalized forces.
+    moment = cross([point[i] - centre[i] for i in range(3)], force)
+    return ca.Function("sphere_wrench", [y], [ca.vertcat(*force, *moment)])
+
+
+def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactSphere], dq, v):
+    """vec of the (n, N) contact generalized forces for vec(q - q_lin) `dq` and vec(v) `v`.
+
+    Each sphere's centre, its velocity and its body's angular velocity are linear in (dq, v)
+    through the Jacobians (one sparse matrix for the whole mesh); the contact law is one small
+    function per parameter set mapped over spheres and mesh points; the wrenches map back to
+    generalized forces through the transposed Jacobians (another sparse matrix). CasADi then
+    derives only 9-input functions, and the NLP's sparsity is the Jacobians' own."""
+    from scipy import sparse
+
+    N, n = problem.q_lin.shape
+    groups: dict[tuple, list[int]] = {}
     for s, sphere in enumerate(spheres):
-        J = problem.sphere_jacobian[k, s]
-        Jw = problem.body_angular_jacobian[k, s]
-        cols = [j for j in range(n) if np.any(J[:, j] != 0) or np.any(Jw[:, j] != 0)]
-        centre = [float(problem.sphere_centre[k, s, i]) + sum(J[i, j] * dq[j] for j in cols)
-                  for i in range(3)]
-        velocity = [sum(J[i, j] * v[j] for j in cols) for i in range(3)]
-        spin = [sum(Jw[i, j] * v[j] for j in cols) for i in range(3)]
-        # The force acts at a point of the sphere's body (contact.py): about the centre its
-        # moment is (P - c) x F, mapped through the body's angular-velocity Jacobian.
-        force, point = sphere_force(ops, sphere, centre, velocity, spin)
-        moment = cross([point[i] - centre[i] for i in range(3)], force)
-        for j in cols:
-            tau[j] = tau[j] + sum(J[i, j] * force[i] + Jw[i, j] * moment[i] for i in range(3))
-    return tau
+        key = tuple((k, tuple(np.atleast_1d(v_).tolist())) for k, v_ in asdict(sphere).items()
+                    if k not in ("name", "body", "location_m", "force_name"))
+        groups.setdefault(key, []).append(s)
+    columns = [(k, s) for members in groups.values() for s in members for k in range(N)]
+    y_rows, y_cols, y_vals, t_rows, t_cols, t_vals = [], [], [], [], [], []
+    y0 = np.zeros(9 * len(columns))
+    for col, (k, s) in enumerate(columns):
+        J, Jw = problem.sphere_jacobian[k, s], problem.body_angular_jacobian[k, s]
+        y0[9 * col: 9 * col + 3] = problem.sphere_centre[k, s]
+        for i in range(3):
+            for j in np.flatnonzero(J[i]):
+                # centre (from dq), centre velocity (from v); generalized force of F_i
+                y_rows += [9 * col + i, 9 * col + 3 + i]
+                y_cols += [k * n + j, n * N + k * n + j]
+                y_vals += [J[i, j], J[i, j]]
+                t_rows.append(k * n + j)
+                t_cols.append(6 * col + i)
+                t_vals.append(J[i, j])
+            for j in np.flatnonzero(Jw[i]):
+                y_rows.append(9 * col + 6 + i)
+                y_cols.append(n * N + k * n + j)
+                y_vals.append(Jw[i, j])
+                t_rows.append(k * n + j)
+                t_cols.append(6 * col + 3 + i)
+                t_vals.append(Jw[i, j])
+    Y = sparse.csc_matrix((y_vals, (y_rows, y_cols)), shape=(9 * len(columns), 2 * n * N))
+    T = sparse.csc_matrix((t_vals, (t_rows, t_cols)), shape=(n * N, 6 * len(columns)))
+    y = ca.reshape(ca.mtimes(ca.DM(Y), ca.vertcat(dq, v)) + ca.DM(y0), 9, len(columns))
+    wrenches, start = [], 0
+    for members in groups.values():
+        count = len(members) * N
+        fn = _sphere_wrench_function(ca, spheres[members[0]]).map(count)
+        wrenches.append(fn(y[:, start: start + count]))
+        start += count
+    return ca.mtimes(ca.DM(T), ca.vec(ca.horzcat(*wrenches)))
+
+
+def _linear_dynamics(problem: TrackProblem, S: np.ndarray):
+    """The equations of motion's affine part as one sparse matrix L (nN x unknowns) and
+    vector b, over the unknowns' layout in `solve` (q, v, a, act, exc, c blocks, each
+    column-major over the mesh): L x + b = G_lin(q, v, a) - muscles - actuators."""
+    from scipy import sparse
+
+    N, n = problem.q_lin.shape
+    M, K = problem.force_active.shape[1], S.shape[1]
+    off_q, off_v, off_a, off_act = 0, n * N, 2 * n * N, 3 * n * N
+    off_c = off_act + 2 * M * N
+    rows, cols, vals = [], [], []
+
+    def block(k: int, offset: int, matrix: np.ndarray) -> None:
+        r, c = np.nonzero(matrix)
+        rows.append(k * n + r)
+        cols.append(offset + c)
+        vals.append(matrix[r, c])
+
+    b = np.zeros(n * N)
+    for k in range(N):
+        R = problem.moment_arm[k].T  # (n, M)
+        block(k, off_q + k * n, problem.dg_dq[k])
+        block(k, off_v + k * n, problem.dg_dv[k])
+        block(k, off_a + k * n, problem.dg_da[k])
+        block(k, off_act + k * M, -R * problem.force_active[k][None, :])
+        if K:
+            block(k, off_c + k * K, -S)
+        b[k * n: (k + 1) * n] = (
+            problem.g0[k] - problem.dg_dq[k] @ problem.q_lin[k] - problem.dg_dv[k] @ problem.v_lin[k]
+            - problem.dg_da[k] @ problem.a_lin[k] - R @ problem.force_passive[k])
+    width = off_c + K * N + 1
+    L = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n * N, width))
+    return L, b
 
 
 def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> TrackSolution:
@@ -162,13 +237,19 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     w /= t[-1] - t[0]
     spheres = [ContactSphere(**d) for d in problem.spheres]
 
-    Q, V, A = (ca.SX.sym(x, n, N) for x in ("q", "v", "a"))
-    act, exc = ca.SX.sym("act", M, N), ca.SX.sym("exc", M, N)
-    C = ca.SX.sym("c", K, N)
+    # MX: the affine part of the equations of motion is one sparse matrix product, and the
+    # contact law one small function mapped over the mesh, so CasADi derives little (stating
+    # the whole problem in SX scalars took ~40 s on the 80-muscle model).
+    nx = (3 * n + 2 * M + K) * N + 1
+    x = ca.MX.sym("x", nx)
+    blocks, pos = [], 0
+    for rows in (n, n, n, M, M, K):
+        blocks.append(ca.reshape(x[pos: pos + rows * N], rows, N))
+        pos += rows * N
+    Q, V, A, act, exc, C = blocks
     # The floor height relative to the motion, optimised (as OpenCap's vertical pelvis
     # offset): the tracked vertical coordinate is q_ref + offset.
-    offset = ca.SX.sym("offset")
-    x = ca.vertcat(*(ca.vec(z) for z in (Q, V, A, act, exc, C)), offset)
+    offset = x[pos]
 
     trust = np.tile(np.where(problem.translational > 0, st.get("trust_m", 0.05),
                              st.get("trust_rad", 0.2)), N)
@@ -197,21 +278,10 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     for r, j in enumerate(problem.actuator_coordinate):
         S[int(j), r] = problem.actuator_optimal_force[r]
     scale = 1.0 / float(st.get("force_scale_n", 1.0))
-    for k in range(N):
-        lin = (ca.DM(problem.g0[k] - problem.dg_dq[k] @ problem.q_lin[k]
-                     - problem.dg_dv[k] @ problem.v_lin[k] - problem.dg_da[k] @ problem.a_lin[k])
-               + ca.mtimes(ca.DM(problem.dg_dq[k]), Q[:, k])
-               + ca.mtimes(ca.DM(problem.dg_dv[k]), V[:, k])
-               + ca.mtimes(ca.DM(problem.dg_da[k]), A[:, k]))
-        R = problem.moment_arm[k].T  # (n, M)
-        muscle = ca.mtimes(ca.DM(R * problem.force_active[k][None, :]), act[:, k]) + ca.DM(
-            R @ problem.force_passive[k])
-        tau_c = ca.vertcat(*contact_generalized_force(
-            ca, problem, spheres, k, [Q[j, k] for j in range(n)], [V[j, k] for j in range(n)]))
-        gen = muscle + tau_c
-        if K:
-            gen = gen + ca.mtimes(ca.DM(S), C[:, k])
-        g.append((lin - gen) * scale)
+    L, b = _linear_dynamics(problem, S)
+    tau_c = _contact_generalized_force(ca, problem, spheres,
+                                       ca.vec(Q) - ca.DM(problem.q_lin.ravel()), ca.vec(V))
+    g.append((ca.mtimes(ca.DM(L), x) + ca.DM(b) - tau_c) * scale)
     g = ca.vertcat(*g)
 
     v_ref = np.gradient(problem.q_ref, t, axis=0)
@@ -235,6 +305,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
         "ipopt.tol": tol, "ipopt.constr_viol_tol": tol,
         "ipopt.max_iter": int(st.get("max_iterations", 2500)), "ipopt.mu_strategy": "adaptive",
         "ipopt.linear_solver": "mumps",
+        "ipopt.hessian_approximation": st.get("hessian", "exact"),
     })
     guess = guess or {}
     x0 = np.concatenate([

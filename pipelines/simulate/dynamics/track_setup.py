@@ -57,6 +57,7 @@ class TrackModel:
             forces.get(i).set_appliesForce(False)
         self.id_state = self.id_model.initSystem()
         self.solver = osim.InverseDynamicsSolver(self.id_model)
+        self.full_solver = osim.InverseDynamicsSolver(self.model)
 
         cset = self.model.getCoordinateSet()
         names = [cset.get(i).getName() for i in range(cset.getSize())]
@@ -106,15 +107,17 @@ class TrackModel:
         self._sphere_bodies = [bodies.get(s.body) for s in self.spheres]
 
     # -- setting the state of the inverse-dynamics copy -----------------------------------
-    def _set(self, q: np.ndarray, v: np.ndarray):
-        """Independent coordinates and speeds into the id state (dependents by coupler);
-        returns the dependents' (slope, curvature) for the accelerations."""
-        cs, st = self._id_cset, self.id_state
+    def _set(self, q: np.ndarray, v: np.ndarray, full: bool = False):
+        """Independent coordinates and speeds into the state of the inverse-dynamics copy (or
+        of the full model), dependents by coupler; returns the dependents' (index, slope,
+        curvature) for their accelerations."""
+        import opensim as osim
+
+        model, st = (self.model, self.state) if full else (self.id_model, self.id_state)
+        cs = model.getCoordinateSet()
         for n, x, xd in zip(self.coordinates, q, v, strict=True):
             cs.get(n).setValue(st, float(x), False)
             cs.get(n).setSpeedValue(st, float(xd))
-        import opensim as osim
-
         slopes = {}
         for dep, (indep, fn) in self.couplers.items():
             j = self._index[indep]
@@ -127,20 +130,48 @@ class TrackModel:
             slopes[dep] = (j, s1, s2)
         return slopes
 
-    def _gen(self, q: np.ndarray, v: np.ndarray, a: np.ndarray, slopes) -> np.ndarray:
-        """Folded generalized forces at the state already set by `_set`."""
+    def _gen(self, q: np.ndarray, v: np.ndarray, a: np.ndarray, slopes,
+             full: bool = False) -> np.ndarray:
+        """Folded generalized forces at the state already set by `_set`: what the forces
+        not in the model must add for the accelerations `a` (with `full`, the model's own
+        forces are applied)."""
         import opensim as osim
 
-        udot = osim.Vector(self.id_state.getNU(), 0.0)
+        model, st = (self.model, self.state) if full else (self.id_model, self.id_state)
+        solver = self.full_solver if full else self.solver
+        udot = osim.Vector(st.getNU(), 0.0)
         for n, x in zip(self.coordinates, a, strict=True):
             udot.set(self.u_idx[n], float(x))
         for dep, (j, s1, s2) in slopes.items():
             udot.set(self.u_idx[dep], s1 * float(a[j]) + s2 * float(v[j]) ** 2)
-        self.id_model.realizeVelocity(self.id_state)
-        gen = self.solver.solve(self.id_state, udot).to_numpy()
+        if not full:
+            model.realizeVelocity(st)
+        gen = solver.solve(st, udot).to_numpy()
         out = np.array([gen[self.u_idx[n]] for n in self.coordinates])
         for dep, (j, s1, _) in slopes.items():
             out[j] += s1 * gen[self.u_idx[dep]]
+        return out
+
+    def opensim_defect(self, time_s: np.ndarray, q: np.ndarray, v: np.ndarray, a: np.ndarray,
+                       activation: np.ndarray, control: np.ndarray) -> np.ndarray:
+        """(N, n) generalized forces by which a solution misses the OpenSim model's own
+        equations of motion, every force computed by OpenSim: muscles at `activation`, the
+        contact spheres, the coordinate actuators at `control`. Zero for an exact solution;
+        independent of the NLP's formulation."""
+        import opensim as osim
+
+        out = np.zeros_like(q)
+        for k in range(len(time_s)):
+            self.state.setTime(float(time_s[k]))
+            slopes = self._set(q[k], v[k], full=True)
+            for m, x in zip(self.muscles, activation[k], strict=True):
+                m.setActivation(self.state, float(x))
+            self.model.realizeVelocity(self.state)
+            controls = self.model.updControls(self.state)
+            for act, c in zip(self.actuators, control[k], strict=True):
+                act.setControls(osim.Vector(1, float(c)), controls)
+            self.model.setControls(self.state, controls)
+            out[k] = self._gen(q[k], v[k], a[k], slopes, full=True)
         return out
 
     def generalized_forces(self, q: np.ndarray, v: np.ndarray, a: np.ndarray) -> np.ndarray:
