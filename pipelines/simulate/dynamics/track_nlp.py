@@ -5,9 +5,11 @@ the arrays from OpenSim). Unknowns on the mesh (N points): independent coordinat
 v, accelerations a; muscle activations and excitations; coordinate-actuator controls
 (residuals at the root, reserves and torque actuators elsewhere).
 
-    minimise   1/T integral( w_q |q - q_ref|^2 + w_v |v - v_ref|^2 + w_a |a|^2
-                             + w_e (sum e^2 + sum c_reserve^2 + w_r sum c_residual^2)
+    minimise   1/T integral( w_q |q - q_ref|^2 + w_v |v - v_ref|^2 + w_a |a - a_ref|^2
+                             + w_e (sum e^2 + sum (F_r / s_r)^2 + w_r sum (F_res / s_res)^2)
                              + 1e-3 sum act^2 ) dt                         (trapezoidal)
+    (F / s: actuator forces over their cost scale: optimal force for residuals and reserves,
+    `torque_cost_nm` for the actuators of coordinates no muscle crosses)
     subject to q' = v, v' = a (trapezoidal); DeGroote-Fregly activation dynamics, starting
                in equilibrium; 0 <= act, e <= 1; |q - q_lin| within a trust region;
                G_lin(q, v, a) = sum_m R_m (F0_m + act_m F1_m) + sum_r o_r c_r + tau_contact
@@ -35,9 +37,16 @@ import numpy as np
 from .contact import ContactSphere, cross, sphere_force
 
 DEFAULT_TRACK_WEIGHTS = {
-    "states": 100.0,  # w_q on squared coordinate errors (rad^2 or m^2)
+    # w_q on squared coordinate errors (rad^2 or m^2): 0.01 rad or 1 cm costs as much as one
+    # muscle's full excitation / 10. With 100 (MocoTrack's default scale) the real squat
+    # strayed up to 0.2 rad from the motion to spare the lumbar actuator.
+    "states": 1e4,
     "speeds": 1.0,  # w_v on squared speed errors
-    "accelerations": 1e-4,  # w_a: damps the trapezoidal rule's zig-zag mode
+    # w_a on squared acceleration errors (as OpenCap tracks accelerations): it damps the
+    # trapezoidal rule's zig-zag mode, in which speeds and accelerations alternate without
+    # moving the coordinates; with 1e-4 IPOPT wandered along it for 1000s of iterations on a
+    # real squat chunk, with 1e-2 that round converged in 46.
+    "accelerations": 1e-2,
     "control_effort": 10.0,  # w_e on squared excitations and reserve controls
     "residual_weight": 100.0,  # w_r: residual controls cost w_e * w_r
 }
@@ -68,6 +77,7 @@ class TrackProblem:
     actuator_coordinate: np.ndarray  # (K,)
     actuator_optimal_force: np.ndarray  # (K,)
     actuator_is_residual: np.ndarray  # (K,) 1 for the root's residual actuators
+    actuator_cost_scale: np.ndarray  # (K,) force (N or N m) whose square costs w_e
     activation_time_constant_s: np.ndarray
     deactivation_time_constant_s: np.ndarray
     activation_smoothing: np.ndarray
@@ -285,14 +295,16 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     g = ca.vertcat(*g)
 
     v_ref = np.gradient(problem.q_ref, t, axis=0)
+    a_ref = np.gradient(v_ref, t, axis=0)
     res = problem.actuator_is_residual.astype(bool)
     cw = np.where(res, st["control_effort"] * st["residual_weight"], st["control_effort"])
+    cw = cw * (problem.actuator_optimal_force / problem.actuator_cost_scale) ** 2
     shift = np.zeros((n, 1))
     shift[int(st.get("vertical_coordinate", 0)), 0] = 1.0
     target = ca.DM(problem.q_ref.T) + ca.mtimes(ca.DM(shift), ca.DM.ones(1, N)) * offset
     per_point = (st["states"] * ca.sum1((Q - target) ** 2)
                  + st["speeds"] * ca.sum1((V - ca.DM(v_ref.T)) ** 2)
-                 + st["accelerations"] * ca.sum1(A ** 2)
+                 + st["accelerations"] * ca.sum1((A - ca.DM(a_ref.T)) ** 2)
                  + st["control_effort"] * ca.sum1(exc ** 2)
                  + ACTIVATION_WEIGHT * ca.sum1(act ** 2))
     if K:
@@ -303,7 +315,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g}, {
         "print_time": False, "ipopt.print_level": int(st.get("print_level", 0)), "ipopt.sb": "yes",
         "ipopt.tol": tol, "ipopt.constr_viol_tol": tol,
-        "ipopt.max_iter": int(st.get("max_iterations", 2500)), "ipopt.mu_strategy": "adaptive",
+        "ipopt.max_iter": int(st.get("max_iterations", 2500)), "ipopt.mu_strategy": st.get("mu_strategy", "adaptive"),
         "ipopt.linear_solver": "mumps",
         "ipopt.hessian_approximation": st.get("hessian", "exact"),
     })

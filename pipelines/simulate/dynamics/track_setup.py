@@ -251,6 +251,16 @@ class TrackModel:
                 float(time_s[k]), dict(zip(self.coordinates, q[k], strict=True)),
                 dict(zip(self.coordinates, v[k], strict=True)))
         acts = self.actuators
+        # What one unit of control costs: residuals and reserves at their optimal force (they
+        # should stay small), but a coordinate no muscle crosses (lumbar, arms in OpenCap's
+        # model) is driven by its actuator alone, and its torque costs as a muscle's would
+        # (unit cost at `torque_cost_nm`), else the optimiser bends the motion to spare it.
+        muscled = {j for row in crossing for j in row}
+        torque_cost = float(settings.get("torque_cost_nm", 250.0))
+        cost_scale = np.array([
+            x.getOptimalForce() if (x.get_coordinate() in self.root
+                                    or self._index[x.get_coordinate()] in muscled)
+            else max(x.getOptimalForce(), torque_cost) for x in acts], dtype=float)
         return TrackProblem(
             time_s=np.asarray(time_s, dtype=float), q_ref=q_ref, q_lin=q, v_lin=v, a_lin=a,
             g0=stack["g0"], dg_dq=stack["dg_dq"], dg_dv=stack["dg_dv"], dg_da=stack["dg_da"],
@@ -260,6 +270,7 @@ class TrackModel:
             translational=self.translational.astype(float),
             actuator_coordinate=np.array([self._index[x.get_coordinate()] for x in acts], dtype=int),
             actuator_optimal_force=np.array([x.getOptimalForce() for x in acts], dtype=float),
+            actuator_cost_scale=cost_scale,
             actuator_is_residual=np.array([x.get_coordinate() in self.root for x in acts],
                                           dtype=float),
             activation_time_constant_s=np.array([d.get_activation_time_constant() for d in self.dgf]),
