@@ -46,12 +46,13 @@ class SolveSettings:
     track_max_error_rad: float = 0.1
     track_max_error_m: float = 0.02
     # track with the CasADi solver (track_casadi.py): rounds of linearisation at most, the
-    # trust region of one round, and the largest error in the equations of motion (N or N m,
-    # checked with OpenSim at the solution) a converged chunk may have.
+    # trust region of one round, and the largest error in the equations of motion a
+    # converged chunk may have (checked with OpenSim at the solution), as a share of body
+    # weight in N (or N m): 0.01 is 7.7 N for OpenCap's 78 kg model.
     track_outer_iterations: int = 8
     track_trust_rad: float = 0.2
     track_trust_m: float = 0.05
-    track_max_defect: float = 1.0
+    track_max_defect_bw: float = 0.01
     # The floor (track): the motion is shifted vertically so that the lowest contact sphere
     # sinks this far at the median frame, then by an optimised offset within the range.
     track_floor_penetration_m: float = 0.005

@@ -9,7 +9,7 @@ iteration (5-7 min per iteration on OpenCap's 80-muscle contact model here). Ins
 2. CasADi states the tracking problem with that local model and the exact nonlinear contact
    law, and IPOPT solves it with exact derivatives (track_nlp.py, in a child process).
 3. The solution becomes the next trajectory. Once OpenSim agrees that the solution satisfies
-   the model's equations of motion (the dynamics defect below `track_max_defect`), the chunk
+   the model's equations of motion (the dynamics defect below `track_max_defect_bw` of body weight), the chunk
    is converged; otherwise it fails after `track_outer_iterations` rounds.
 
 The result is checked, not assumed: the reported defect is the largest generalized force
@@ -164,6 +164,7 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
                "max_iterations": settings.max_iterations, "vertical_coordinate": vertical,
                "offset_range_m": settings.track_offset_range_m}
     problem = tm.build(mesh, q_ref, q, v, a, options)
+    max_defect = settings.track_max_defect_bw * prep.mass_kg * 9.80665
     history = []
     report.iterations = 0
     for _ in range(settings.track_outer_iterations):
@@ -185,15 +186,15 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
                         "step": step, "defect": defect})
         guess = sol.arrays()
-        if defect <= settings.track_max_defect:
+        if defect <= max_defect:
             break
     report.solve_time_s = time.perf_counter() - start
     report.extra["rounds"] = history
     report.extra["max_dynamics_defect"] = defect
-    if defect > settings.track_max_defect:
+    if defect > max_defect:
         report.reason = (f"did not settle: the equations of motion are missed by {defect:.3g} "
-                         f"(N or N m, limit {settings.track_max_defect}) after "
-                         f"{len(history)} rounds")
+                         f"N or N m (limit {max_defect:.3g}: {settings.track_max_defect_bw:g} "
+                         f"of body weight) after {len(history)} rounds")
         return report, None
 
     report.extra["vertical_offset_m"] = shift + sol.offset

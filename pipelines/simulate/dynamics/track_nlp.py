@@ -315,6 +315,13 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g}, {
         "print_time": False, "ipopt.print_level": int(st.get("print_level", 0)), "ipopt.sb": "yes",
         "ipopt.tol": tol, "ipopt.constr_viol_tol": tol,
+        # Near the optimum a sphere at the edge of contact (steep smoothing functions) can
+        # keep IPOPT cycling just above `tol` (measured on a real squat chunk: objective flat
+        # to 1e-5, equations met to 1e-3 of body weight, for 100s of iterations). Such a
+        # point is accepted here; whether the chunk is accepted is decided outside, by
+        # OpenSim's own equations of motion and the tracking error (track_casadi.py).
+        "ipopt.acceptable_tol": 100 * tol, "ipopt.acceptable_constr_viol_tol": 10 * tol,
+        "ipopt.acceptable_obj_change_tol": 1e-5, "ipopt.acceptable_iter": 10,
         "ipopt.max_iter": int(st.get("max_iterations", 2500)), "ipopt.mu_strategy": st.get("mu_strategy", "adaptive"),
         "ipopt.linear_solver": "mumps",
         "ipopt.hessian_approximation": st.get("hessian", "exact"),
@@ -336,8 +343,11 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     for rows in (n, n, n, M, M, K):
         blocks.append(xv[pos: pos + rows * N].reshape(N, rows))
         pos += rows * N
-    return TrackSolution(*blocks, offset=float(xv[pos]), success=bool(stats.get("success", False)),
-                         status=str(stats.get("return_status")),
+    status = str(stats.get("return_status"))
+    return TrackSolution(*blocks, offset=float(xv[pos]),
+                         success=bool(stats.get("success", False))
+                         or status == "Solved_To_Acceptable_Level",
+                         status=status,
                          iterations=int(stats.get("iter_count", 0)), objective=float(out["f"]),
                          seconds=seconds)
 
