@@ -109,7 +109,8 @@ def simulate(
                                         "mass from the mesh volume."),
     name: str | None = typer.Option(None, "--name", help="Dataset name (new datasets)."),
     method: str | None = typer.Option(None, "--method", help="Dynamics method (part 2): inverse "
-                                      "or track."),
+                                      "(estimated ground forces; fast) or track (tracking "
+                                      "with foot contact spheres; needs a model with them)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Dynamics: re-solve chunks "
                                       "that failed before."),
     chunk_s: float | None = typer.Option(None, "--chunk-s", help="Dynamics: chunk length in s "

@@ -100,7 +100,7 @@ def test_missing_model_file(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_track_chunk_runs_and_reports_non_convergence(tmp_path: Path) -> None:
-    """The experimental track method builds and runs its MocoTrack problem; when it stops at
+    """The track method with MocoTrack (`--solver moco`) builds and runs its problem; when it stops at
     the iteration limit the chunk is a failed report with a reason, never an exception."""
     from musclekit.pipelines.simulate.dynamics.track import solve_track_chunk
 
@@ -111,7 +111,8 @@ def test_track_chunk_runs_and_reports_non_convergence(tmp_path: Path) -> None:
     chunks = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
                          ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))
     report, out = solve_track_chunk(folder, mot, chunks[0],
-                                    SolveSettings(mesh_per_s=25, max_iterations=2), tmp_path / "w")
+                                    SolveSettings(mesh_per_s=25, max_iterations=2, solver="moco"),
+                                    tmp_path / "w")
     assert report.method == "track" and report.iterations >= 1
     assert report.status == "failed" and "iteration" in report.reason.lower(), report.reason
 
@@ -131,7 +132,7 @@ def test_track_chunk_is_never_silently_wrong(tmp_path: Path) -> None:
                            PrepSettings(method="track", feet=FEET, polynomial_paths=False), mot)
     chunk = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
                         ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
-    settings = SolveSettings(mesh_per_s=25, max_iterations=400)
+    settings = SolveSettings(mesh_per_s=25, max_iterations=400, solver="moco")
     report, out = solve_track_chunk(folder, mot, chunk, settings, tmp_path / "w")
     if report.status != "converged":
         assert out is None

@@ -154,3 +154,32 @@ def test_solution_satisfies_opensims_own_equations_of_motion(prepared, tmp_path:
     wrong = tm.opensim_defect(problem.time_s, sol.q, sol.v, sol.a, 0 * sol.activation,
                               sol.control)
     assert np.abs(wrong).max() > 10 * np.abs(defect).max() + 1.0
+
+
+def test_track_method_end_to_end_through_the_dataset(tmp_path: Path) -> None:
+    """`musclekit simulate --method track` path: both chunks solved, seams blended, ground
+    forces from the contact spheres written as MinT's channels, the chunk table filled."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from simulate_dyn_fixtures import make_kinematics_dataset, small_dynamics_config
+
+    from musclekit.dataset import open_dataset
+    from musclekit.pipelines.simulate.dynamics import PrepSettings, run_dynamics
+
+    root = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2)
+    cfg = small_dynamics_config(method="track",
+                                prep=PrepSettings(feet=FEET, polynomial_paths=False))
+    report = run_dynamics(root, cfg)
+    assert report.chunks_done == 2 and not report.chunks_failed, report.chunks_failed
+    ds = open_dataset(root)
+    table = ds.read_table("chunks").sort("chunk")
+    assert table["method"].to_list() == ["track", "track"]
+    assert table["status"].to_list() == ["converged", "converged"]
+    assert (table["tracking_error_rad"] < 0.05).all()
+    grf = ds.sequence_array("grf", "S01_squat")
+    vy = grf.values[:, grf.channels.index("ground_force_right_vy")] + grf.values[
+        :, grf.channels.index("ground_force_left_vy")]
+    assert np.isfinite(vy).all() and vy.mean() == pytest.approx(32 * G, rel=0.15)
+    act = ds.sequence_array("activations", "S01_squat")
+    assert np.isfinite(act.values).all() and (act.flags == 0).all()

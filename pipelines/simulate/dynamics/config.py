@@ -22,7 +22,7 @@ class DynamicsConfig:
     """Everything `run_dynamics` needs.
 
     method: "inverse" (estimated ground forces + the muscle redundancy problem; default)
-        or "track" (MocoTrack with foot contact spheres, as MinT / OpenCap).
+        or "track" (muscle-driven tracking with foot contact spheres, as MinT / OpenCap).
     output_rate_hz: rate of every output stream (MinT: 50 fps).
     chunk_time_limit_s: wall-clock limit of one chunk's solve; past it the chunk is a gap.
     retry_failed: re-solve chunks that failed in an earlier run (otherwise they are kept).

@@ -1,10 +1,12 @@
-"""The `track` method (MinT-faithful): MocoTrack of the IK coordinates with foot contact.
+"""The `track` method (MinT-faithful): muscle-driven tracking of the IK coordinates with
+foot contact. `solve_track_chunk` dispatches to the CasADi solver (track_casadi.py, the
+default) or to MocoTrack, kept here for comparison (`--solver moco`).
 
-Muscle-driven tracking with DeGroote-Fregly muscles (rigid tendons), smooth contact spheres
-under the feet (the model's own, e.g. OpenCap's LaiArnoldModified2017_contacts), OpenCap's
-tracking weights (coordinates 100 for positions; speeds are tracked through the spline
-derivatives), small residual and reserve actuators, IPOPT with a limited-memory Hessian,
-implicit multibody dynamics. Ground reaction forces come out of the contact model.
+MocoTrack: DeGroote-Fregly muscles (rigid tendons), smooth contact spheres under the feet
+(the model's own, e.g. OpenCap's LaiArnoldModified2017_contacts), tracking weight 100 for
+positions (speeds tracked through the spline derivatives), small residual and reserve
+actuators, IPOPT with a limited-memory Hessian, explicit multibody dynamics. Ground reaction
+forces come out of the contact model.
 """
 
 from __future__ import annotations
