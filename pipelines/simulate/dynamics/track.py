@@ -24,6 +24,7 @@ from .inverse import (
     dgf_model_processor,
     residual_summary,
     start_chunk,
+    tracking_check,
 )
 from .motion import write_mot
 from .prep import PreparedModel
@@ -186,22 +187,9 @@ def solve_track_chunk(
     paths = {c: cset.get(c).getAbsolutePathString() + "/value" for c in coord_names}
     q = np.column_stack([states[:, state_names.index(paths[c])] for c in coord_names])
     q_units = ["m" if cset.get(c).getMotionType() == 2 else "rad" for c in coord_names]
-    rot = [i for i, u in enumerate(q_units) if u == "rad"]
     ref = np.column_stack([np.interp(time_s, kin.time_s, kin.column(c)) for c in coord_names])
-    report.tracking_error_rad = float(np.sqrt(np.mean((q[:, rot] - ref[:, rot]) ** 2)))
-    trans = [i for i, u in enumerate(q_units) if u == "m"]
-    error_m = float(np.sqrt(np.mean((q[:, trans] - ref[:, trans]) ** 2))) if trans else 0.0
-    report.extra["tracking_error_m"] = error_m
-    if (report.tracking_error_rad > settings.track_max_error_rad
-            or error_m > settings.track_max_error_m):
-        report.reason = (
-            f"converged but does not track the motion: RMS error "
-            f"{report.tracking_error_rad:.3f} rad (limit {settings.track_max_error_rad}), "
-            f"{error_m:.3f} m (limit {settings.track_max_error_m})")
+    if not tracking_check(report, q, ref, np.array([u == "m" for u in q_units]), settings):
         return report, None
-    trans = [i for i, u in enumerate(q_units) if u == "m"]
-    if trans:
-        report.extra["tracking_error_m"] = float(np.sqrt(np.mean((q[:, trans] - ref[:, trans]) ** 2)))
 
     outputs = study.analyze(sol, [r".*\|tendon_force"])
     out_names = list(outputs.getColumnLabels())

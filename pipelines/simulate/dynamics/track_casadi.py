@@ -31,7 +31,14 @@ from musclekit.errors import InputError
 from .chunks import Chunk
 from .contact import ContactSphere, sphere_force
 from .grf import GRF_CHANNELS, SIDES
-from .inverse import SolveSettings, chunk_output, dgf_model_processor, residual_summary, start_chunk
+from .inverse import (
+    SolveSettings,
+    chunk_output,
+    dgf_model_processor,
+    residual_summary,
+    start_chunk,
+    tracking_check,
+)
 from .motion import finite_difference
 from .redundancy import run_casadi_child
 from .result import ChunkOutput, ChunkReport
@@ -199,17 +206,7 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
 
     report.extra["vertical_offset_m"] = shift + sol.offset
     q_ref[:, vertical] += sol.offset
-    rot = ~tm.translational
-    err = sol.q - q_ref
-    report.tracking_error_rad = float(np.sqrt(np.mean(err[:, rot] ** 2)))
-    error_m = float(np.sqrt(np.mean(err[:, ~rot] ** 2))) if (~rot).any() else 0.0
-    report.extra["tracking_error_m"] = error_m
-    if (report.tracking_error_rad > settings.track_max_error_rad
-            or error_m > settings.track_max_error_m):
-        report.reason = (
-            f"converged but does not track the motion: RMS error "
-            f"{report.tracking_error_rad:.3f} rad (limit {settings.track_max_error_rad}), "
-            f"{error_m:.3f} m (limit {settings.track_max_error_m})")
+    if not tracking_check(report, sol.q, q_ref, tm.translational, settings):
         return report, None
 
     order = [tm.muscle_names.index(m) for m in prep.muscles]
