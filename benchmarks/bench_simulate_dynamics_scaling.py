@@ -12,6 +12,8 @@ chunk solves, which is what parallelism speeds up.
 With `--opencap` the sequence is OpenCap's real 8 s squat on the generic LaiUhlrich2022
 (Apache-2.0 data in ../shared/data/opencap), in the default 1.4 s chunks at mesh 1/50 s: each
 chunk solves for ~12 s, so per-chunk process start-up matters less than on the test model.
+`--opencap --method track` solves the same squat with muscle-driven tracking on OpenCap's
+contact model (LaiArnoldModified2017_contacts, 12 foot spheres; ~2 min per chunk).
 """
 
 from __future__ import annotations
@@ -44,14 +46,14 @@ def config(workers: int, cache: Path) -> DynamicsConfig:
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "opencap"
 
 
-def opencap_dataset(root: Path) -> Path:
+def opencap_dataset(root: Path, model_name: str = "LaiUhlrich2022.osim") -> Path:
     """A dataset with OpenCap's squat as simulate part 1 would write it (model + IK motion)."""
     import opensim as osim
 
     from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec, SubjectInfo
     from musclekit.pipelines.simulate.dynamics.motion import read_mot
 
-    model = osim.Model(str(DATA / "LaiUhlrich2022.osim"))
+    model = osim.Model(str(DATA / model_name))
     model.initSystem()
     cset = model.getCoordinateSet()
     rotational = {cset.get(i).getName() for i in range(cset.getSize())
@@ -63,7 +65,7 @@ def opencap_dataset(root: Path) -> Path:
     w = DatasetWriter.create_or_open(root, name="opencap-squat", streams=[spec])
     folder = root / "opensim" / "squats1"
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(DATA / "LaiUhlrich2022.osim", folder / "scaled.osim")
+    shutil.copy(DATA / model_name, folder / "scaled.osim")
     shutil.copy(DATA / "squats1_videoAndMocap.mot", folder / "ik.mot")
     with w.unit("kin-squats1", provenance=Provenance.for_stage("simulate")) as u:
         u.add_subject(SubjectInfo(id="opencap", mass_kg=75.3, height_m=1.7))
@@ -77,8 +79,9 @@ def opencap_dataset(root: Path) -> Path:
     return root
 
 
-def opencap_config(workers: int, cache: Path) -> DynamicsConfig:
-    return DynamicsConfig(compute=ComputeConfig(workers=workers), cache_dir=str(cache))
+def opencap_config(workers: int, cache: Path, method: str = "inverse") -> DynamicsConfig:
+    return DynamicsConfig(method=method, compute=ComputeConfig(workers=workers),
+                          cache_dir=str(cache))
 
 
 def main() -> None:
@@ -87,20 +90,25 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/musclekit-bench-dyn-scaling"))
     ap.add_argument("--opencap", action="store_true", help="OpenCap's real squat, 80 muscles")
     ap.add_argument("--plot", type=Path, help="also plot the 2-worker run's sequence here (PNG)")
+    ap.add_argument("--method", default="inverse", choices=["inverse", "track"],
+                    help="with --opencap: track uses OpenCap's contact model "
+                         "(LaiArnoldModified2017_contacts)")
     args = ap.parse_args()
     for old in args.work.glob("w[12]"):
         shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(args.work / "warm", ignore_errors=True)
     cache = args.work / "models"
-    make = (lambda r: opencap_dataset(r)) if args.opencap else (
+    model_name = ("LaiArnoldModified2017_contacts.osim" if args.method == "track"
+                  else "LaiUhlrich2022.osim")
+    make = (lambda r: opencap_dataset(r, model_name)) if args.opencap else (
         lambda r: make_kinematics_dataset(r, duration_s=args.duration_s))
-    cfg = opencap_config if args.opencap else config
+    cfg = (lambda w, c: opencap_config(w, c, args.method)) if args.opencap else config
     if args.opencap:
         args.duration_s = 8.0
         # Warm-up: the model preparation (polynomial path fit, ~100 s) is cached and shared.
         from musclekit.pipelines.simulate.dynamics.prep import PrepSettings, prepare_model
 
-        prepare_model(DATA / "LaiUhlrich2022.osim", cache, PrepSettings(),
+        prepare_model(DATA / model_name, cache, PrepSettings(method=args.method),
                       DATA / "squats1_videoAndMocap.mot")
     else:
         # Warm-up run: prepares (and caches) the model, so both timed runs only solve chunks.

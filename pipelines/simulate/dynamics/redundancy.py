@@ -204,6 +204,10 @@ def run_casadi_child(module: str, args: list, result: Path, timeout_s: float | N
     paths = [p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep)
              if p and not Path(p, "libosimMoco.so").exists()]
     env["LD_LIBRARY_PATH"] = os.pathsep.join(paths)
+    # One core per solve (IPOPT's MUMPS would otherwise start a thread per core): parallelism
+    # comes from Dask workers, each solving its own chunk.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
     if done.returncode != 0 or not result.is_file():
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
