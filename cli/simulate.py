@@ -140,6 +140,9 @@ def simulate(
     solver: str | None = typer.Option(None, "--solver", "--inverse-solver", help="Dynamics: "
                                       "casadi (problems stated from OpenSim, exact derivatives; "
                                       "default) or moco (MocoInverse / MocoTrack)."),
+    add_foot_contact: bool = typer.Option(False, "--add-foot-contact", help="Dynamics, method "
+                                          "track: add OpenCap's 12 foot contact spheres to a "
+                                          "model without them (e.g. Rajagopal2015)."),
     upper_model: Path | None = typer.Option(None, "--upper-model", help="Dynamics: a whole-body "
                                             ".osim with muscles beyond the lower-body model (e.g. "
                                             "thoracolumbar), solved by static optimisation with "
@@ -166,7 +169,8 @@ def simulate(
             ("--polynomial-paths", polynomial_paths), ("--filter-hz", filter_hz),
             ("--foot-bodies-right", foot_bodies_right), ("--foot-bodies-left", foot_bodies_left),
             ("--sequence", sequence or None), ("--upper-model", upper_model),
-            ("--solver", solver)) if value is not None]
+            ("--solver", solver), ("--add-foot-contact", add_foot_contact or None))
+        if value is not None]
         if given:
             # Refused before any work: silently ignoring them would cost a user hours.
             raise InputError(f"{', '.join(given)} only apply to the dynamics stage, which "
@@ -237,7 +241,8 @@ def simulate(
         polynomial_paths=polynomial_paths, filter_hz=filter_hz,
         foot_bodies_right=foot_bodies_right, foot_bodies_left=foot_bodies_left,
         sequences=list(sequence) or None,
-        upper_model=str(upper_model) if upper_model else None, solver=solver)
+        upper_model=str(upper_model) if upper_model else None, solver=solver,
+        add_foot_contact=add_foot_contact)
     if report.failed:
         raise PartialFailure(f"{len(report.failed)} sequence(s) failed in kinematics: "
                              + ", ".join(report.failed))

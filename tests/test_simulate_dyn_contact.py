@@ -283,3 +283,50 @@ def test_casadi_values_and_jacobian() -> None:
                 fm, _ = sphere_force(np, sphere, *args_minus, w)
                 fd[:, j] = (np.array(fp) - np.array(fm)) / (2 * h)
             np.testing.assert_allclose(jac, fd, rtol=1e-5, atol=1e-3 * np.abs(fd).max())
+
+
+def test_opencap_foot_spheres_are_added_to_a_model_without_contact(tmp_path) -> None:
+    """`--add-foot-contact`: OpenCap's 12 spheres on calcn/toes, mirrored left, stretched
+    with the foot, plus the floor; a model without toes bodies is refused by name."""
+    import math
+
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.footcontact import SPHERES, add_foot_contact
+    from musclekit.pipelines.simulate.dynamics.testmodel import build_test_model
+
+    model = osim.Model()
+    ground = model.getGround()
+    for side in "rl":
+        calcn = osim.Body(f"calcn_{side}", 1.0, osim.Vec3(0), osim.Inertia(0.01, 0.01, 0.01))
+        toes = osim.Body(f"toes_{side}", 0.2, osim.Vec3(0), osim.Inertia(0.001, 0.001, 0.001))
+        model.addBody(calcn)
+        model.addBody(toes)
+        model.addJoint(osim.FreeJoint(f"free_{side}", ground, calcn))
+        # A foot 10 % longer than OpenCap's generic one.
+        model.addJoint(osim.PinJoint(f"mtp_{side}", calcn, osim.Vec3(1.1 * 0.179869, 0, 0),
+                                     osim.Vec3(0), toes, osim.Vec3(0), osim.Vec3(0)))
+    names = add_foot_contact(model)
+    assert len(names) == 12
+    model.initSystem()
+    spheres = {s.name: s for s in read_spheres(model)}
+    assert set(spheres) == {f"{n}_{side}" for n, *_ in SPHERES for side in "rl"}
+    _, _, x, y, z = SPHERES[1]
+    assert spheres["s2_r"].location_m == pytest.approx((1.1 * x, y, 1.1 * z))
+    assert spheres["s2_l"].location_m == pytest.approx((1.1 * x, y, -1.1 * z))
+    assert spheres["s5_r"].body == "toes_r" and spheres["s1_l"].body == "calcn_l"
+    assert spheres["s1_r"].plane_normal == pytest.approx((0, 1, 0))
+    assert spheres["s1_r"].stiffness == 1e6 and spheres["s1_r"].radius_m == 0.032
+    assert not math.isnan(spheres["s3_l"].transition_velocity)
+
+    no_toes = osim.Model(str(build_test_model(tmp_path / "t.osim", with_contact=False)))
+    with pytest.raises(InputError, match=r"no \['toes_r', 'toes_l'\] bodies"):
+        add_foot_contact(no_toes)
+
+
+def test_add_foot_contact_is_only_for_track() -> None:
+    from musclekit.pipelines.simulate.dynamics.config import config_from_cli
+
+    assert config_from_cli(method="track", add_foot_contact=True).prep.add_foot_contact
+    with pytest.raises(InputError, match="--add-foot-contact is for --method track"):
+        config_from_cli(add_foot_contact=True)

@@ -88,6 +88,7 @@ def config_from_cli(
     sequences: list[str] | None = None,
     upper_model: str | None = None,
     solver: str | None = None,
+    add_foot_contact: bool = False,
     **unknown: object,
 ) -> DynamicsConfig:
     """A validated DynamicsConfig from command-line options (None = default)."""
@@ -116,6 +117,11 @@ def config_from_cli(
         cfg.sequences = list(sequences)
     if solver:
         cfg.solve.solver = solver
+    if add_foot_contact:
+        if cfg.method != "track":
+            raise InputError("--add-foot-contact is for --method track (inverse estimates the "
+                             "ground forces without contact spheres)")
+        cfg.prep.add_foot_contact = True
     if upper_model:
         cfg.upper_model = str(upper_model)
     cfg.validate()

@@ -44,6 +44,8 @@ class PrepSettings:
     reserve_optimal_force: float = 1.0
     torque_optimal_force: float = 250.0  # coordinates no muscle crosses (trunk, arms)
     feet: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_FEET))
+    # track on a model without foot contact: add OpenCap's 12 spheres (footcontact.py)
+    add_foot_contact: bool = False
 
 
 @dataclass
@@ -119,11 +121,11 @@ def check_model(model_path: str | Path, settings: PrepSettings) -> None:
             forces.get(i).getConcreteClassName() in CONTACT_FORCE_CLASSES
             for i in range(forces.getSize())
         )
-        if not spheres or n_contact == 0:
+        if (not spheres or n_contact == 0) and not settings.add_foot_contact:
             raise InputError(
                 f"model {path} has no foot contact spheres with contact forces: the track "
-                "method needs them (e.g. OpenCap's LaiArnoldModified2017_contacts.osim); use "
-                "--method inverse for a model without contact"
+                "method needs them (e.g. OpenCap's LaiArnoldModified2017_contacts.osim): pass "
+                "--add-foot-contact to add OpenCap's 12 foot spheres, or use --method inverse"
             )
 
 
@@ -182,6 +184,13 @@ def prepare_model(
     tmp.mkdir(parents=True)
 
     model = osim.Model(str(model_path))
+    if settings.method == "track" and settings.add_foot_contact:
+        forces = model.getForceSet()
+        if not any(forces.get(i).getConcreteClassName() in CONTACT_FORCE_CLASSES
+                   for i in range(forces.getSize())):
+            from .footcontact import add_foot_contact
+
+            add_foot_contact(model)
     state = model.initSystem()
     cset = model.getCoordinateSet()
 

@@ -1,0 +1,76 @@
+"""OpenCap's foot contact spheres, added to a model that has none (`--add-foot-contact`).
+
+The `track` method needs smooth contact spheres under the feet; simulate's default model
+(Rajagopal2015) has none. OpenCap's contact model (LaiArnoldModified2017_contacts, Apache-2.0,
+see ../shared/data/opencap) puts 6 spheres of radius 3.2 cm under each foot, 4 on the
+calcaneus and 2 on the toes, with one set of SmoothSphereHalfSpaceForce parameters
+(REFERENCE.md section 5). The same layout is placed here on the model's `calcn_*` and
+`toes_*` bodies, stretched along the foot (x and z in the calcaneus frame) by the ratio of
+the model's calcaneus-to-toes joint offset to OpenCap's (0.1799 m), so that a scaled foot
+gets proportionally placed spheres. The floor is the half-space y <= 0 of ground.
+"""
+
+from __future__ import annotations
+
+import math
+
+from musclekit.errors import InputError
+
+# (name, body kind, x, y, z) of the right foot in OpenCap's generic model (m, body frame);
+# the left foot mirrors z.
+SPHERES = (
+    ("s1", "calcn", 0.0021, -0.01, -0.0042),
+    ("s2", "calcn", 0.1633, -0.01, -0.0316),
+    ("s3", "calcn", 0.1464, -0.01, 0.0568),
+    ("s4", "calcn", 0.0729, -0.01, 0.0290),
+    ("s5", "toes", 0.0660, -0.01, -0.0206),
+    ("s6", "toes", 0.0495, -0.01, 0.0681),
+)
+RADIUS_M = 0.032
+OPENCAP_FOOT_LENGTH_M = 0.179869  # calcn -> mtp joint offset along x in OpenCap's model
+PARAMETERS = {"stiffness": 1e6, "dissipation": 2.0, "static_friction": 0.8,
+              "dynamic_friction": 0.8, "viscous_friction": 0.5, "transition_velocity": 0.2}
+
+
+def _foot_scale(model, side: str) -> float:
+    """Model foot length over OpenCap's, from the calcaneus-to-toes joint (1 without one)."""
+    joints = model.getJointSet()
+    for i in range(joints.getSize()):
+        j = joints.get(i)
+        if (j.getParentFrame().findBaseFrame().getName() == f"calcn_{side}"
+                and j.getChildFrame().findBaseFrame().getName() == f"toes_{side}"):
+            x = j.getParentFrame().findTransformInBaseFrame().p().get(0)
+            return float(x) / OPENCAP_FOOT_LENGTH_M
+    return 1.0
+
+
+def add_foot_contact(model) -> list[str]:
+    """Add the floor and 12 foot spheres with their contact forces to `model` (in place);
+    returns the new forces' names. The model needs calcn_r/l and toes_r/l bodies."""
+    import opensim as osim
+
+    bodies = model.getBodySet()
+    missing = [f"{kind}_{s}" for kind in ("calcn", "toes") for s in "rl"
+               if not bodies.contains(f"{kind}_{s}")]
+    if missing:
+        raise InputError(f"cannot add foot contact spheres: the model has no {missing} bodies "
+                         "(OpenCap's layout needs calcn_r/l and toes_r/l)")
+    model.finalizeConnections()
+    floor = osim.ContactHalfSpace(osim.Vec3(0), osim.Vec3(0, 0, -math.pi / 2),
+                                  model.getGround(), "floor")
+    model.addContactGeometry(floor)
+    names = []
+    for side, mirror in (("r", 1.0), ("l", -1.0)):
+        k = _foot_scale(model, side)
+        for name, kind, x, y, z in SPHERES:
+            sphere = osim.ContactSphere(RADIUS_M, osim.Vec3(k * x, y, mirror * k * z),
+                                        bodies.get(f"{kind}_{side}"), f"{name}_{side}")
+            model.addContactGeometry(sphere)
+            force = osim.SmoothSphereHalfSpaceForce(f"SmoothSphereHalfSpaceForce_{name}_{side}",
+                                                    sphere, floor)
+            for prop, value in PARAMETERS.items():
+                getattr(force, f"set_{prop}")(value)
+            model.addForce(force)
+            names.append(force.getName())
+    model.finalizeConnections()
+    return names
