@@ -192,6 +192,10 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
         problem = tm.build(mesh, q_ref, sol.q, sol.v, sol.a, options)
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
                         "step": step, "defect": defect})
+        # Progress for the chunk's log (`musclekit status --logs`).
+        print(f"track round {len(history)}: {sol.iterations} IPOPT iterations in "
+              f"{sol.seconds:.1f} s, largest step {step:.3g}, dynamics defect {defect:.3g} "
+              f"(limit {max_defect:.3g})", flush=True)
         guess = sol.arrays()
         if defect <= max_defect:
             break

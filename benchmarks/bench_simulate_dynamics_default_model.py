@@ -1,0 +1,65 @@
+"""Both dynamics methods on simulate's default model after its own kinematics stage.
+
+The demo's synthetic AMASS-layout squat (stand-in body, no licensed data) goes through
+scaling and inverse kinematics on Rajagopal2015 (80 muscles; nimblephysics' model file), then
+`inverse` and `track` (with `--add-foot-contact`: OpenCap's 12 foot spheres) in 1.68 s
+chunks at the default settings, one worker, and prints seconds per chunk, the share
+converged and, for track, the rounds and tracking error. Issue 7 asks for both methods on
+the demo motions with the default model.
+
+    python benchmarks/bench_simulate_dynamics_default_model.py [--duration-s 3.0]
+        [--work /tmp/musclekit-bench-default] [--methods inverse,track]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration-s", type=float, default=3.0)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/musclekit-bench-default"))
+    ap.add_argument("--methods", default="inverse,track")
+    args = ap.parse_args()
+
+    from musclekit.compute import ComputeConfig
+    from musclekit.dataset import open_dataset
+    from musclekit.pipelines.simulate.demo import run_demo
+    from musclekit.pipelines.simulate.dynamics.config import DynamicsConfig
+    from musclekit.pipelines.simulate.dynamics.driver import run_dynamics
+
+    kin = args.work / "kinematics"
+    if not (kin / "simulate-kinematics").is_dir():
+        t = time.perf_counter()
+        run_demo(kin, motions=("squat",), duration_s=args.duration_s)
+        print(f"kinematics (stand-in body -> markers -> scale + IK): {time.perf_counter() - t:.1f} s")
+    for method in args.methods.split(","):
+        root = args.work / f"dyn-{method}"
+        if not root.exists():
+            import shutil
+
+            shutil.copytree(kin / "simulate-kinematics", root)
+        cfg = DynamicsConfig(method=method, compute=ComputeConfig(workers=1),
+                             cache_dir=str(args.work / "models"))
+        cfg.prep.add_foot_contact = method == "track"
+        cfg.validate()
+        t = time.perf_counter()
+        report = run_dynamics(root, cfg)
+        wall = time.perf_counter() - t
+        table = open_dataset(root).read_table("chunks")
+        rows = table.filter(table["method"] == method)
+        times = sorted(rows["solve_time_s"].to_list())
+        conv = (rows["status"] == "converged").sum()
+        print(f"{method}: {wall:.1f} s wall incl. model preparation; {report.summary()}")
+        print(f"  chunks {len(times)}, converged {conv}/{len(times)}, solve median "
+              f"{statistics.median(times):.1f} s, max {max(times):.1f} s; "
+              f"tracking error rad {rows['tracking_error_rad'].to_list()}; "
+              f"reasons {[r for r in rows['reason'].to_list() if r]}")
+
+
+if __name__ == "__main__":
+    main()
