@@ -261,8 +261,8 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     # offset): the tracked vertical coordinate is q_ref + offset.
     offset = x[pos]
 
-    trust = np.tile(np.where(problem.translational > 0, st.get("trust_m", 0.05),
-                             st.get("trust_rad", 0.2)), N)
+    trust = np.tile(np.where(problem.translational > 0, st.get("trust_m", 0.02),
+                             st.get("trust_rad", 0.05)), N)
     # vec() is column-major: (rows, N) blocks become the (N, rows) arrays' C-order ravel.
     reach = float(st.get("offset_range_m", 0.0))
     lbx = np.concatenate([problem.q_lin.ravel() - trust, np.full(2 * n * N, -np.inf),
