@@ -14,6 +14,7 @@ the demo motions with the default model.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -40,8 +41,6 @@ def main() -> None:
     for method in args.methods.split(","):
         root = args.work / f"dyn-{method}"
         if not root.exists():
-            import shutil
-
             shutil.copytree(kin / "simulate-kinematics", root)
         cfg = DynamicsConfig(method=method, compute=ComputeConfig(workers=1),
                              cache_dir=str(args.work / "models"))

@@ -266,6 +266,16 @@ def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.nda
     return best + (p - best) * (margin / best_d)
 
 
+def centre_of_pressure(force: np.ndarray, moment: np.ndarray, height: float
+                       ) -> tuple[np.ndarray, float]:
+    """The point on the floor plane y = `height` about which a wrench (force, moment about the
+    ground origin) has no horizontal moment, and the free torque about the vertical left
+    there. The force must push up (force[1] > 0)."""
+    px = (moment[2] + height * force[0]) / force[1]
+    pz = (height * force[2] - moment[0]) / force[1]
+    return np.array([px, height, pz]), float(moment[1] - (pz * force[0] - px * force[2]))
+
+
 def split_wrench(
     time_s: np.ndarray,
     force: np.ndarray,
@@ -297,10 +307,7 @@ def split_wrench(
         if not centres:
             continue
         # Total COP on the floor plane y = h, and the free torque about the vertical.
-        px = (M[2] + h * F[0]) / F[1]
-        pz = (h * F[2] - M[0]) / F[1]
-        p = np.array([px, h, pz])
-        ty = M[1] - (pz * F[0] - px * F[2])
+        p, ty = centre_of_pressure(F, M, h)
         if len(centres) == 2:
             cr, cl = centres["right"], centres["left"]
             d = cr - cl

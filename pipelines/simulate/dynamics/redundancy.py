@@ -102,6 +102,24 @@ class RedundancySolution:
         return self.actuator_control * problem.actuator_optimal_force
 
 
+def trapezoid_weights(t: np.ndarray) -> np.ndarray:
+    """Quadrature weights of the trapezoidal rule on the mesh `t` (sum = duration)."""
+    h = np.diff(t)
+    w = np.zeros(len(t))
+    w[:-1] += h / 2
+    w[1:] += h / 2
+    return w
+
+
+def actuator_matrix(coordinate: np.ndarray, optimal_force: np.ndarray, n: int) -> np.ndarray:
+    """(n, K): the generalized force of each coordinate-actuator control (its optimal force
+    on its coordinate's equation)."""
+    S = np.zeros((n, len(coordinate)))
+    for r, j in enumerate(coordinate):
+        S[int(j), r] = optimal_force[r]
+    return S
+
+
 def activation_rate(ca, e, a, tau_a, tau_d, b):
     """DeGroote-Fregly (2016) activation dynamics, as OpenSim's DeGrooteFregly2016Muscle:
     a time constant that blends activation and deactivation smoothly through tanh."""
@@ -128,9 +146,7 @@ def solve(problem: RedundancyProblem, tolerance: float = 1e-3,
     J = problem.tau.shape[1]
     K = len(problem.actuator_coordinate)
     h = np.diff(t)
-    w = np.zeros(N)  # trapezoidal quadrature weights
-    w[:-1] += h / 2
-    w[1:] += h / 2
+    w = trapezoid_weights(t)
 
     # Scalar symbolics (SX) and an explicit NLP: every expression here is a sum of products of
     # numbers and a few variables, which SX evaluates far faster than Opti's matrix graph.
@@ -153,10 +169,7 @@ def solve(problem: RedundancyProblem, tolerance: float = 1e-3,
         ca.vec(a[:, 1:] - a[:, :-1] - (rate[:, 1:] + rate[:, :-1]) * ca.repmat(
             ca.DM(h).T, M, 1) / 2),
     ]
-    # Actuator -> equation incidence (J x K), scaled by the optimal forces.
-    S = np.zeros((J, K))
-    for r, j in enumerate(problem.actuator_coordinate):
-        S[int(j), r] = problem.actuator_optimal_force[r]
+    S = actuator_matrix(problem.actuator_coordinate, problem.actuator_optimal_force, J)
     for k in range(N):
         R = problem.moment_arm[k].T  # (J, M)
         generated = ca.mtimes(ca.DM(R * problem.force_active[k][None, :]), a[:, k])

@@ -30,7 +30,7 @@ from musclekit.errors import InputError
 
 from .chunks import Chunk
 from .contact import ContactSphere, sphere_force
-from .grf import GRF_CHANNELS, SIDES
+from .grf import GRF_CHANNELS, SIDES, centre_of_pressure
 from .inverse import (
     SolveSettings,
     chunk_output,
@@ -70,6 +70,7 @@ def ground_reactions(problem: TrackProblem, sol: TrackSolution,
     N = len(problem.time_s)
     idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
     out = np.zeros((N, len(GRF_CHANNELS)))
+    floor_y = float(spheres[0].plane_point[1])
     for k in range(N):
         for side in SIDES:
             F = np.zeros(3)
@@ -82,16 +83,10 @@ def ground_reactions(problem: TrackProblem, sol: TrackSolution,
                                     problem.body_angular_jacobian[k, s] @ sol.v[k])
                 F += np.asarray(f, dtype=float)
                 M += np.cross(np.asarray(p, dtype=float), f)
-            h = float(spheres[0].plane_point[1])
             if F[1] > 1e-6:
-                # Centre of pressure on the floor plane y = h: the point about which the
-                # horizontal moment vanishes; what remains about y is the free torque.
-                px = (M[2] + h * F[0]) / F[1]
-                pz = (h * F[2] - M[0]) / F[1]
-                ty = M[1] - (pz * F[0] - px * F[2])
-                cop = (px, h, pz)
+                cop, ty = centre_of_pressure(F, M, floor_y)
             else:
-                cop, ty = (0.0, 0.0, 0.0), 0.0
+                cop, ty = np.zeros(3), 0.0
             for a, i in zip("xyz", range(3), strict=True):
                 out[k, idx[f"ground_force_{side}_v{a}"]] = F[i]
                 out[k, idx[f"ground_force_{side}_p{a}"]] = cop[i]

@@ -233,7 +233,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
                            "CasADi libraries clash): use track_casadi.solve_in_subprocess")
     import casadi as ca
 
-    from .redundancy import activation_rate
+    from .redundancy import activation_rate, actuator_matrix, trapezoid_weights
 
     st = {**DEFAULT_TRACK_WEIGHTS, **problem.settings}
     t = np.asarray(problem.time_s, dtype=float)
@@ -241,10 +241,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     M = problem.force_active.shape[1]
     K = len(problem.actuator_coordinate)
     h = np.diff(t)
-    w = np.zeros(N)
-    w[:-1] += h / 2
-    w[1:] += h / 2
-    w /= t[-1] - t[0]
+    w = trapezoid_weights(t) / (t[-1] - t[0])
     spheres = [ContactSphere(**d) for d in problem.spheres]
 
     # MX: the affine part of the equations of motion is one sparse matrix product, and the
@@ -261,10 +258,9 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     # offset): the tracked vertical coordinate is q_ref + offset.
     offset = x[pos]
 
-    trust = np.tile(np.where(problem.translational > 0, st.get("trust_m", 0.02),
-                             st.get("trust_rad", 0.05)), N)
+    trust = np.tile(np.where(problem.translational > 0, st["trust_m"], st["trust_rad"]), N)
     # vec() is column-major: (rows, N) blocks become the (N, rows) arrays' C-order ravel.
-    reach = float(st.get("offset_range_m", 0.0))
+    reach = float(st["offset_range_m"])
     lbx = np.concatenate([problem.q_lin.ravel() - trust, np.full(2 * n * N, -np.inf),
                           np.zeros(2 * M * N), np.full(K * N, -np.inf), [-reach]])
     ubx = np.concatenate([problem.q_lin.ravel() + trust, np.full(2 * n * N, np.inf),
@@ -284,10 +280,8 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
           ca.vec(act[:, 1:] - act[:, :-1]
                  - (rate[:, 1:] + rate[:, :-1]) * ca.repmat(ca.DM(h).T, M, 1) / 2)]
 
-    S = np.zeros((n, K))
-    for r, j in enumerate(problem.actuator_coordinate):
-        S[int(j), r] = problem.actuator_optimal_force[r]
-    scale = 1.0 / float(st.get("force_scale_n", 1.0))
+    S = actuator_matrix(problem.actuator_coordinate, problem.actuator_optimal_force, n)
+    scale = 1.0 / float(st["force_scale_n"])
     L, b = _linear_dynamics(problem, S)
     tau_c = _contact_generalized_force(ca, problem, spheres,
                                        ca.vec(Q) - ca.DM(problem.q_lin.ravel()), ca.vec(V))
@@ -300,7 +294,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     cw = np.where(res, st["control_effort"] * st["residual_weight"], st["control_effort"])
     cw = cw * (problem.actuator_optimal_force / problem.actuator_cost_scale) ** 2
     shift = np.zeros((n, 1))
-    shift[int(st.get("vertical_coordinate", 0)), 0] = 1.0
+    shift[int(st["vertical_coordinate"]), 0] = 1.0
     target = ca.DM(problem.q_ref.T) + ca.mtimes(ca.DM(shift), ca.DM.ones(1, N)) * offset
     per_point = (st["states"] * ca.sum1((Q - target) ** 2)
                  + st["speeds"] * ca.sum1((V - ca.DM(v_ref.T)) ** 2)
@@ -311,7 +305,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
         per_point = per_point + ca.sum1(ca.DM(np.repeat(cw[:, None], N, axis=1)) * C ** 2)
     f = ca.mtimes(per_point, ca.DM(w))
 
-    tol = float(st.get("tolerance", 1e-3))
+    tol = float(st["tolerance"])
     solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g}, {
         "print_time": False, "ipopt.print_level": int(st.get("print_level", 0)), "ipopt.sb": "yes",
         "ipopt.tol": tol, "ipopt.constr_viol_tol": tol,
@@ -322,9 +316,8 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
         # OpenSim's own equations of motion and the tracking error (track_casadi.py).
         "ipopt.acceptable_tol": 100 * tol, "ipopt.acceptable_constr_viol_tol": 10 * tol,
         "ipopt.acceptable_obj_change_tol": 1e-5, "ipopt.acceptable_iter": 10,
-        "ipopt.max_iter": int(st.get("max_iterations", 2500)), "ipopt.mu_strategy": st.get("mu_strategy", "adaptive"),
+        "ipopt.max_iter": int(st["max_iterations"]), "ipopt.mu_strategy": "adaptive",
         "ipopt.linear_solver": "mumps",
-        "ipopt.hessian_approximation": st.get("hessian", "exact"),
     })
     guess = guess or {}
     x0 = np.concatenate([

@@ -29,7 +29,7 @@ from musclekit.errors import InputError
 
 from .contact import ContactSphere, read_spheres
 from .grf import mobility_index
-from .redundancy_setup import _couplers, crossing_sets, muscle_terms
+from .redundancy_setup import _couplers, _slope, crossing_sets, muscle_terms
 from .track_nlp import TrackProblem
 
 FD_STEP = 1e-6  # rad or m; forward differences of smooth functions (error ~ step * G'')
@@ -123,7 +123,7 @@ class TrackModel:
             j = self._index[indep]
             x = float(q[j])
             value = fn.calcValue(osim.Vector(1, x))
-            s1 = (fn.calcValue(osim.Vector(1, x + 1e-6)) - fn.calcValue(osim.Vector(1, x - 1e-6))) / 2e-6
+            s1 = _slope(fn, x)
             s2 = _second_slope(fn, x)
             cs.get(dep).setValue(st, value, False)
             cs.get(dep).setSpeedValue(st, s1 * float(v[j]))
