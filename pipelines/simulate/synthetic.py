@@ -61,7 +61,9 @@ def walking(t: np.ndarray, period_s: float = 1.0) -> Coords:
 
 
 def squat(t: np.ndarray, period_s: float = 1.0) -> Coords:
-    """Down and up with the feet flat, trunk leaning and arms reaching forward."""
+    """Down and up, trunk leaning and arms reaching forward. The pelvis translation, ankles
+    and hip adduction given here are first guesses: `plant_feet` sets them so both feet stay
+    flat where they stand (a squat on the floor, which dynamics with foot contact can track)."""
     s = (1 - np.cos(2 * np.pi * t / period_s)) / 2
     c: Coords = {"pelvis_tx": -0.12 * s, "pelvis_ty": 0.93 - 0.33 * s, "pelvis_tilt": -0.2 * s,
                  "lumbar_extension": -0.3 * s}
@@ -91,6 +93,64 @@ def jumping_jack(t: np.ndarray, period_s: float = 1.0) -> Coords:
 
 MOTIONS: dict[str, Callable[[np.ndarray], Coords]] = {
     "walking": walking, "squat": squat, "jumping_jack": jumping_jack}
+# Motions whose feet do not move: `motion_coordinates` closes the legs' loop through the floor.
+PLANTED = ("squat",)
+
+
+def _foot_pose(model, state, frame: dict[str, float]) -> np.ndarray:
+    """calcn_r's origin (x, y, z in m), its pitch about ground Z and its yaw about ground Y
+    (rad) for one pose."""
+    cs = model.getCoordinateSet()
+    for name, value in frame.items():
+        cs.get(name).setValue(state, float(value), False)
+    model.realizePosition(state)
+    tf = model.getBodySet().get("calcn_r").getTransformInGround(state)
+    r = tf.R()
+    return np.append(tf.p().to_numpy(), [np.arctan2(r.get(1, 0), r.get(0, 0)),
+                                         np.arctan2(-r.get(2, 0), r.get(0, 0))])
+
+
+def plant_feet(coords: Coords, model_path: Path | None = None, iterations: int = 4) -> Coords:
+    """Adjust pelvis_tx/ty, hip adduction, hip rotation and ankle angle (both sides alike) so
+    calcn_r keeps its first-frame position, pitch and yaw in every frame (Newton steps on the model's forward
+    kinematics). For left-right symmetric motions the left foot stays put too. Without this
+    the stand-in squat's feet sank up to 10 cm into the floor and slid 3 cm, which a
+    contact model can only follow by jumping."""
+    legs = ("hip_adduction", "hip_rotation", "ankle_angle")
+    from musclekit.pipelines.simulate.opensim_model import load_model
+
+    model = load_model(model_path or default_model_path())
+    state = model.initSystem()
+    out = {k: np.array(v, dtype=float) for k, v in coords.items()}
+    n = len(next(iter(out.values())))
+
+    def frame(i: int, u: np.ndarray) -> dict[str, float]:
+        f = {k: v[i] for k, v in out.items()}
+        f["pelvis_tx"], f["pelvis_ty"] = u[0], u[1]
+        for side in ("r", "l"):
+            for name, value in zip(legs, u[2:]):
+                f[f"{name}_{side}"] = value
+        return f
+
+    def current(i: int) -> np.ndarray:
+        return np.array([out["pelvis_tx"][i], out["pelvis_ty"][i],
+                         *(out[f"{name}_r"][i] for name in legs)])
+
+    target = _foot_pose(model, state, frame(0, current(0)))
+    step = 1e-6
+    for i in range(1, n):
+        u = current(i)
+        for _ in range(iterations):
+            err = _foot_pose(model, state, frame(i, u)) - target
+            if np.max(np.abs(err)) < 1e-7:
+                break
+            jac = np.column_stack([
+                (_foot_pose(model, state, frame(i, u + step * e)) - target - err) / step
+                for e in np.eye(len(u))])
+            u = u - np.linalg.solve(jac, err)
+        for name, value in frame(i, u).items():
+            out[name][i] = value
+    return out
 
 
 def motion_coordinates(kind: str, duration_s: float, rate_hz: float) -> tuple[np.ndarray, Coords]:
@@ -101,6 +161,11 @@ def motion_coordinates(kind: str, duration_s: float, rate_hz: float) -> tuple[np
     coords = MOTIONS[kind](t)
     for name, value in REFERENCE_POSE.items():
         coords.setdefault(name, value + 0 * t)
+    if kind in PLANTED:
+        for name in ("pelvis_tx", "pelvis_ty", "hip_adduction_r", "hip_adduction_l",
+                     "hip_rotation_r", "hip_rotation_l"):
+            coords.setdefault(name, 0 * t)
+        coords = plant_feet(coords)
     return t, coords
 
 
