@@ -89,7 +89,25 @@ def test_track_solver_iteration_limit_is_a_failed_chunk(prepared, tmp_path: Path
                                     SolveSettings(mesh_per_s=25, max_iterations=2),
                                     tmp_path / "w")
     assert out is None and report.status == "failed"
-    assert "solver did not converge" in report.reason and "Maximum_Iterations" in report.reason
+    assert report.reason.startswith("did not settle: its last round was stopped unsolved")
+    assert report.reason.endswith("after 1 rounds and 2 IPOPT iterations (the chunk's limit, "
+                                  "--max-iterations 2)")
+
+
+def test_track_round_stopped_at_its_limit_is_continued_not_accepted(
+        prepared, tmp_path: Path) -> None:
+    """A round that reaches `track_round_iterations` (IPOPT cycling) does not fail the chunk:
+    the next round linearises at its last iterate. Only a solved round is accepted."""
+    folder, mot = prepared
+    settings = SolveSettings(mesh_per_s=25, track_round_iterations=4, track_outer_iterations=3)
+    report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
+    rounds = report.extra["rounds"]
+    assert rounds[0]["iterations"] == 4 and rounds[0]["solved"] is False
+    assert len(rounds) >= 2
+    if report.status == "converged":
+        assert rounds[-1]["solved"] is True and out is not None
+    else:
+        assert out is None and "did not settle" in report.reason
 
 
 def test_linearised_skeleton_predicts_inverse_dynamics(prepared) -> None:

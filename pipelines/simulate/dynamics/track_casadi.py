@@ -170,10 +170,15 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
     history = []
     report.iterations = 0
     for _ in range(settings.track_outer_iterations):
+        budget = settings.max_iterations - report.iterations
+        if budget <= 0:
+            break
+        problem.settings["max_iterations"] = min(settings.track_round_iterations, budget)
         sol = solve_in_subprocess(problem, guess, work)
         report.iterations += sol.iterations
         report.objective = sol.objective
-        if not sol.success:
+        stopped = sol.status == "Maximum_Iterations_Exceeded"
+        if not sol.success and not stopped:
             report.reason = (f"solver did not converge: {sol.status} after {sol.iterations} "
                              f"iterations (round {len(history) + 1})")
             report.solve_time_s = time.perf_counter() - start
@@ -186,21 +191,30 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
                                                 sol.control)).max())
         problem = tm.build(mesh, q_ref, sol.q, sol.v, sol.a, options)
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
-                        "step": step, "defect": defect})
+                        "step": step, "defect": defect, "solved": sol.success})
         # Progress for the chunk's log (`musclekit status --logs`).
         print(f"track round {len(history)}: {sol.iterations} IPOPT iterations in "
-              f"{sol.seconds:.1f} s, largest step {step:.3g}, dynamics defect {defect:.3g} "
+              f"{sol.seconds:.1f} s" + (" (stopped unsolved; the next round starts from its "
+                                        "last iterate)" if stopped else "")
+              + f", largest step {step:.3g}, dynamics defect {defect:.3g} "
               f"(limit {max_defect:.3g})", flush=True)
         guess = sol.arrays()
-        if defect <= max_defect:
+        if defect <= max_defect and sol.success:
             break
     report.solve_time_s = time.perf_counter() - start
     report.extra["rounds"] = history
     report.extra["max_dynamics_defect"] = defect
-    if defect > max_defect:
-        report.reason = (f"did not settle: the equations of motion are missed by {defect:.3g} "
-                         f"N or N m (limit {max_defect:.3g}: {settings.track_max_defect_bw:g} "
-                         f"of body weight) after {len(history)} rounds")
+    if defect > max_defect or not sol.success:
+        why = (f"the equations of motion are missed by {defect:.3g} N or N m (limit "
+               f"{max_defect:.3g}: {settings.track_max_defect_bw:g} of body weight)")
+        if not sol.success:
+            why = "its last round was stopped unsolved" + (f" and {why}" if defect > max_defect
+                                                           else "")
+        report.reason = (f"did not settle: {why} after {len(history)} rounds and "
+                         f"{report.iterations} IPOPT iterations")
+        if report.iterations >= settings.max_iterations:
+            report.reason += (f" (the chunk's limit, --max-iterations "
+                              f"{settings.max_iterations})")
         return report, None
 
     report.extra["vertical_offset_m"] = shift + sol.offset
