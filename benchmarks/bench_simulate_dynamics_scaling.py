@@ -3,9 +3,9 @@
 Solves the same synthetic squat (the project's 12-muscle test model, method `inverse`,
 coarse mesh) in 0.8 s chunks once with one worker and once with two, each into a fresh
 dataset, and prints wall time per run, seconds per chunk and the speed-up, next to the
-speed-up the machine itself gives two independent single-threaded processes (its ceiling). The model
-preparation (polynomial paths) is done once beforehand and shared, so the runs time the
-chunk solves, which is what parallelism speeds up.
+speed-up the machine itself gives two independent single-threaded processes (its ceiling).
+The model preparation (polynomial paths) is done once beforehand and shared, so the runs time
+the chunk solves, which is what parallelism speeds up.
 
     python benchmarks/bench_simulate_dynamics_scaling.py [--duration-s 4.8]
     python benchmarks/bench_simulate_dynamics_scaling.py --opencap   # real squat, 80 muscles
@@ -64,6 +64,15 @@ def machine_ceiling(n: int = 10_000_000, repeats: int = 5) -> float:
             list(pool.map(_spin, [n, n]))
             pair.append(time.perf_counter() - start)
     return 2 * statistics.median(alone) / statistics.median(pair)
+
+
+def config(workers: int, cache: Path) -> DynamicsConfig:
+    return DynamicsConfig(
+        chunk=ChunkPlan(chunk_s=0.8, buffer_s=0.1, blend_s=0.05, trim_s=0.1, min_last_chunk_s=0.3),
+        solve=SolveSettings(mesh_per_s=25, max_iterations=500),
+        prep=PrepSettings(feet=FEET), compute=ComputeConfig(workers=workers),
+        cache_dir=str(cache),
+    )
 
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "opencap"
