@@ -128,7 +128,7 @@ def plant_feet(coords: Coords, model_path: Path | None = None, iterations: int =
         f = {k: v[i] for k, v in out.items()}
         f["pelvis_tx"], f["pelvis_ty"] = u[0], u[1]
         for side in ("r", "l"):
-            for name, value in zip(legs, u[2:]):
+            for name, value in zip(legs, u[2:], strict=True):
                 f[f"{name}_{side}"] = value
         return f
 
