@@ -62,7 +62,7 @@ def walking(t: np.ndarray, period_s: float = 1.0) -> Coords:
 
 def squat(t: np.ndarray, period_s: float = 1.0) -> Coords:
     """Down and up, trunk leaning and arms reaching forward. The pelvis translation, ankles
-    and hip adduction given here are first guesses: `plant_feet` sets them so both feet stay
+    and hip adduction/rotation given here are first guesses: `plant_feet` sets them so both feet stay
     flat where they stand (a squat on the floor, which dynamics with foot contact can track)."""
     s = (1 - np.cos(2 * np.pi * t / period_s)) / 2
     c: Coords = {"pelvis_tx": -0.12 * s, "pelvis_ty": 0.93 - 0.33 * s, "pelvis_tilt": -0.2 * s,
@@ -112,13 +112,13 @@ def _foot_pose(model, state, frame: dict[str, float]) -> np.ndarray:
 
 def plant_feet(coords: Coords, model_path: Path | None = None, iterations: int = 4) -> Coords:
     """Adjust pelvis_tx/ty, hip adduction, hip rotation and ankle angle (both sides alike) so
-    calcn_r keeps its first-frame position, pitch and yaw in every frame (Newton steps on the model's forward
-    kinematics). For left-right symmetric motions the left foot stays put too. Without this
+    calcn_r keeps its first-frame position, pitch and yaw in every frame (Newton steps on the
+    model's forward kinematics). For left-right symmetric motions the left foot stays put too. Without this
     the stand-in squat's feet sank up to 10 cm into the floor and slid 3 cm, which a
     contact model can only follow by jumping."""
-    legs = ("hip_adduction", "hip_rotation", "ankle_angle")
     from musclekit.pipelines.simulate.opensim_model import load_model
 
+    legs = ("hip_adduction", "hip_rotation", "ankle_angle")
     model = load_model(model_path or default_model_path())
     state = model.initSystem()
     out = {k: np.array(v, dtype=float) for k, v in coords.items()}
@@ -153,8 +153,10 @@ def plant_feet(coords: Coords, model_path: Path | None = None, iterations: int =
     return out
 
 
-def motion_coordinates(kind: str, duration_s: float, rate_hz: float) -> tuple[np.ndarray, Coords]:
-    """time_s (T,) and coordinate trajectories (rad / m) of a named synthetic motion."""
+def motion_coordinates(kind: str, duration_s: float, rate_hz: float,
+                       model_path: Path | None = None) -> tuple[np.ndarray, Coords]:
+    """time_s (T,) and coordinate trajectories (rad / m) of a named synthetic motion; planted
+    motions keep their feet still on `model_path` (default: the default model)."""
     if kind not in MOTIONS:
         raise InputError(f"unknown synthetic motion {kind!r}; choose from {', '.join(MOTIONS)}")
     t = np.arange(int(round(duration_s * rate_hz))) / rate_hz
@@ -165,7 +167,7 @@ def motion_coordinates(kind: str, duration_s: float, rate_hz: float) -> tuple[np
         for name in ("pelvis_tx", "pelvis_ty", "hip_adduction_r", "hip_adduction_l",
                      "hip_rotation_r", "hip_rotation_l"):
             coords.setdefault(name, 0 * t)
-        coords = plant_feet(coords)
+        coords = plant_feet(coords, model_path)
     return t, coords
 
 
@@ -200,7 +202,7 @@ def write_synthetic_sequence(path: Path, kind: str, body_folder: Path, gender: s
                              rate_hz: float = 60.0, model_path: Path | None = None) -> Path:
     """Write one synthetic AMASS-layout sequence (with its generating coordinates)."""
     betas = np.zeros(16) if betas is None else np.asarray(betas, dtype=float)
-    _, coords = motion_coordinates(kind, duration_s, rate_hz)
+    _, coords = motion_coordinates(kind, duration_s, rate_hz, model_path)
     body = load_body_model(body_folder, gender)
     _, rest_joints = shaped_rest(body, betas)
     poses, trans = coordinates_to_smplh(coords, rest_joints[0], model_path)
