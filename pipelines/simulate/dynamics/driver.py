@@ -144,19 +144,18 @@ def _prep_unit(payload: dict) -> str:
                              payload["motion"]))
 
 
-def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None) -> DynamicsReport:
-    """Solve muscle-driven dynamics for every sequence with kinematics in the dataset.
+def model_cache(root: Path, cfg: DynamicsConfig) -> Path:
+    """Folder of prepared models (one subfolder per cache key)."""
+    return Path(cfg.cache_dir) if cfg.cache_dir else root / "opensim" / "_dynamics_models"
 
-    Resumable: rerun the same call to continue; finished chunks and sequences are skipped.
+
+def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
+                   ) -> tuple[Path, dict[str, str]]:
+    """Check and prepare each distinct model of `jobs` (found in dataset `root`) once; a
+    model already in the cache is skipped. Returns the cache folder and, per cache key
+    whose preparation failed, why.
     """
-    cfg = config or DynamicsConfig()
-    cfg.validate()
-    root = Path(dataset_path)
-    jobs = find_jobs(root, cfg)
-    cache = Path(cfg.cache_dir) if cfg.cache_dir else root / "opensim" / "_dynamics_models"
-    report = DynamicsReport()
-
-    # 1. Models, once each (checked here first so bad models fail before any Dask work).
+    cache = model_cache(root, cfg)
     models: dict[str, tuple[Path, Path]] = {}
     for job in jobs:
         key = cache_key(job.model_path, cfg.prep)
@@ -175,7 +174,22 @@ def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None)
         prep_units, _prep_unit, cfg.compute, description="preparing models",
         skip=lambda u: (cache / u.id[len("model-"):] / "prep.json").is_file(),
     )
-    prep_failed = {uid[len("model-"):]: why for uid, why in prep_report.failed.items()}
+    return cache, {uid[len("model-"):]: why for uid, why in prep_report.failed.items()}
+
+
+def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None) -> DynamicsReport:
+    """Solve muscle-driven dynamics for every sequence with kinematics in the dataset.
+
+    Resumable: rerun the same call to continue; finished chunks and sequences are skipped.
+    """
+    cfg = config or DynamicsConfig()
+    cfg.validate()
+    root = Path(dataset_path)
+    jobs = find_jobs(root, cfg)
+    report = DynamicsReport()
+
+    # 1. Models, once each (checked first so bad models fail before any Dask work).
+    cache, prep_failed = prepare_models(root, jobs, cfg)
 
     # 2. Chunks.
     units = []
