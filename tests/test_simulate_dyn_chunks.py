@@ -22,10 +22,11 @@ def test_cores_tile_the_sequence_and_buffers_overlap() -> None:
     assert chunks[0].core_start_s == 0.0 and chunks[-1].core_end_s == 5.0
     for a, b in zip(chunks[:-1], chunks[1:], strict=True):
         assert a.core_end_s == b.core_start_s
-        assert a.solve_end_s == pytest.approx(a.core_end_s + 0.14)
-        assert b.solve_start_s == pytest.approx(b.core_start_s - 0.14)
-    assert chunks[1].solve_duration_s == pytest.approx(1.68)
+        assert a.solve_end_s == pytest.approx(a.core_end_s + (0.28 if a.first else 0.14))
+        assert b.solve_start_s == pytest.approx(b.core_start_s - (0.88 if b.last else 0.14))
     assert chunks[-1].core_end_s - chunks[-1].core_start_s == pytest.approx(0.8)
+    # Every window has the same length: the ends' windows reach into the sequence instead.
+    assert [c.solve_duration_s for c in chunks] == pytest.approx([1.68] * 4)
     # The sequence ends carry no buffer outside the data.
     assert chunks[0].solve_start_s == 0.0 and chunks[-1].solve_end_s == 5.0
     assert chunks[0].first and chunks[-1].last and not chunks[1].first
@@ -34,6 +35,19 @@ def test_cores_tile_the_sequence_and_buffers_overlap() -> None:
         for v in (c.core_start_s, c.core_end_s, c.solve_start_s, c.solve_end_s):
             assert np.min(np.abs(t - v)) < 1e-12
     assert chunks[2].id == "S/chunk0002"
+
+
+def test_windows_keep_their_own_length_when_asked() -> None:
+    chunks = plan_chunks("S", grid(5.0), ChunkPlan(full_windows=False))
+    assert [c.solve_duration_s for c in chunks] == pytest.approx([1.54, 1.68, 1.68, 0.94])
+
+
+def test_sequence_shorter_than_a_window_is_solved_whole() -> None:
+    chunks = plan_chunks("S", grid(1.6))  # 1.4 s core + 0.2 s merged remainder
+    assert len(chunks) == 1
+    assert (chunks[0].solve_start_s, chunks[0].solve_end_s) == (0.0, 1.6)
+    two = plan_chunks("S", grid(2.0))  # 1.4 + 0.6 s: two full windows, overlapping widely
+    assert [(c.solve_start_s, c.solve_end_s) for c in two] == [(0.0, 1.68), (0.32, 2.0)]
 
 
 def test_short_remainder_merges_into_previous_chunk() -> None:
