@@ -7,12 +7,35 @@ See docs/dynamics.md. The `simulate` command calls `run_dynamics(dataset, Dynami
 
 from __future__ import annotations
 
-from .chunks import Chunk, ChunkPlan, plan_chunks
-from .config import METHODS, DynamicsConfig, config_from_cli
-from .driver import DynamicsReport, run_dynamics
-from .inverse import SolveSettings
-from .prep import PrepSettings
-from .stitch import ChunkSeries, Stitched, stitch
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .chunks import Chunk, ChunkPlan, plan_chunks
+    from .config import METHODS, DynamicsConfig, config_from_cli
+    from .driver import DynamicsReport, run_dynamics
+    from .inverse import SolveSettings
+    from .prep import PrepSettings
+    from .stitch import ChunkSeries, Stitched
+
+# name -> submodule, loaded on first use: the solver child processes import track_nlp or
+# redundancy once per round, and the driver would bring the dataset layer with it. (The
+# function `stitch` is not exported here: that name is its module's.)
+_HOME = {
+    "Chunk": "chunks", "ChunkPlan": "chunks", "plan_chunks": "chunks",
+    "METHODS": "config", "DynamicsConfig": "config", "config_from_cli": "config",
+    "DynamicsReport": "driver", "run_dynamics": "driver", "SolveSettings": "inverse",
+    "PrepSettings": "prep", "ChunkSeries": "stitch", "Stitched": "stitch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        value = getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "METHODS",
@@ -27,5 +50,4 @@ __all__ = [
     "plan_chunks",
     "run_dynamics",
     "config_from_cli",
-    "stitch",
 ]

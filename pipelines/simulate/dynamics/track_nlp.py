@@ -131,6 +131,15 @@ class TrackSolution:
                 ("q", "v", "a", "activation", "excitation", "control", "offset")}
 
 
+def _sparse_dm(ca, matrix):
+    """A scipy sparse matrix as a CasADi DM, through its compressed columns (8x faster than
+    `ca.DM(matrix)` on the 80-muscle model's dynamics matrix)."""
+    c = matrix.tocsc(copy=True)
+    c.sum_duplicates()  # also sorts the row indices, as CasADi's Sparsity requires
+    return ca.DM(ca.Sparsity(c.shape[0], c.shape[1], c.indptr.tolist(), c.indices.tolist()),
+                 c.data)
+
+
 def _sphere_wrench_function(ca, sphere: ContactSphere):
     """y = (centre (3), centre velocity (3), body angular velocity (3)) -> (force (3), its
     moment about the centre (3)), in ground: one sphere's contact law as a CasADi function."""
@@ -184,14 +193,14 @@ def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactS
                 t_vals.append(Jw[i, j])
     Y = sparse.csc_matrix((y_vals, (y_rows, y_cols)), shape=(9 * len(columns), 2 * n * N))
     T = sparse.csc_matrix((t_vals, (t_rows, t_cols)), shape=(n * N, 6 * len(columns)))
-    y = ca.reshape(ca.mtimes(ca.DM(Y), ca.vertcat(dq, v)) + ca.DM(y0), 9, len(columns))
+    y = ca.reshape(ca.mtimes(_sparse_dm(ca, Y), ca.vertcat(dq, v)) + ca.DM(y0), 9, len(columns))
     wrenches, start = [], 0
     for members in groups.values():
         count = len(members) * N
         fn = _sphere_wrench_function(ca, spheres[members[0]]).map(count)
         wrenches.append(fn(y[:, start: start + count]))
         start += count
-    return ca.mtimes(ca.DM(T), ca.vec(ca.horzcat(*wrenches)))
+    return ca.mtimes(_sparse_dm(ca, T), ca.vec(ca.horzcat(*wrenches)))
 
 
 def _linear_dynamics(problem: TrackProblem, S: np.ndarray):
@@ -289,7 +298,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     L, b = _linear_dynamics(problem, S)
     tau_c = _contact_generalized_force(ca, problem, spheres,
                                        ca.vec(Q) - ca.DM(problem.q_lin.ravel()), ca.vec(V))
-    g.append((ca.mtimes(ca.DM(L), x) + ca.DM(b) - tau_c) * scale)
+    g.append((ca.mtimes(_sparse_dm(ca, L), x) + ca.DM(b) - tau_c) * scale)
     g = ca.vertcat(*g)
 
     v_ref = np.gradient(problem.q_ref, t, axis=0)
