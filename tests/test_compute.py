@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +32,24 @@ def test_local_cluster_runs_units_in_worker_processes():
     units = [Unit(str(i), i) for i in range(6)]
     report = run_units(units, _sqrt, ComputeConfig(workers=2))
     assert report.done == {str(i): math.sqrt(i) for i in range(6)}
+
+
+def _die_once(marker: str) -> int:
+    """Kill this worker process the first time (as the OOM killer would), then succeed."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return int(path.read_text())
+
+
+def test_worker_killed_mid_task_has_its_unit_rerun(tmp_path: Path):
+    marker = tmp_path / "killed-pid"
+    report = run_units([Unit("u", str(marker))], _die_once, ComputeConfig(workers=1))
+    # The nanny restarts the worker and the scheduler reruns the unit there.
+    assert report.failed == {}
+    assert report.done == {"u": int(marker.read_text())}
+    assert report.done["u"] != os.getpid()
 
 
 def test_duplicate_unit_ids():
