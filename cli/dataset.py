@@ -1,4 +1,4 @@
-"""Dataset commands: info, validate, inspect, convert."""
+"""Dataset commands: info, validate, inspect."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ def register(app: typer.Typer) -> None:
     app.command("info")(info)
     app.command("validate")(validate)
     app.command("inspect")(inspect)
-    app.command("convert")(convert)
 
 
 def info(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -68,13 +67,3 @@ def inspect(path: Path = typer.Argument(..., help="Dataset folder.")) -> None:
 
     render_summary(path, console)
 
-
-def convert(
-    source: Path = typer.Argument(..., help="Dataset folder in an older format."),
-    target: Path = typer.Argument(..., help="New folder for the converted dataset."),
-) -> None:
-    """Convert a dataset written by another version of the format to the current one."""
-    from musclekit.dataset.convert import convert_dataset
-
-    convert_dataset(source, target)
-    console.print(f"[green]converted[/] {source} -> {target}")

@@ -53,21 +53,6 @@ def test_usage_error_exit_code(capsys):
     assert main(["no-such-command"]) == ExitCode.USAGE
 
 
-def test_convert_same_major(tmp_path):
-    root = write_emg_dataset(tmp_path / "d")
-    assert main(["convert", str(root), str(tmp_path / "d2")]) == 0
-    assert main(["validate", str(tmp_path / "d2")]) == 0
-    assert main(["convert", str(root), str(tmp_path / "d2")]) == ExitCode.ERROR
-
-
-def test_convert_unknown_major(tmp_path, capsys):
-    root = write_emg_dataset(tmp_path / "d")
-    info = root / "meta" / "info.json"
-    info.write_text(info.read_text().replace('"1.0"', '"7.0"', 1))
-    assert main(["convert", str(root), str(tmp_path / "d2")]) == ExitCode.ERROR
-    assert "no converter from dataset format '7.0'" in capsys.readouterr().err
-
-
 @pytest.mark.timeout(600)
 def test_demo_runs_end_to_end(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0

@@ -35,8 +35,6 @@ from musclekit.dataset.metadata import (
 from musclekit.dataset.writer import pydantic_message
 from musclekit.errors import FormatError, FormatVersionError
 
-CONVERT_COMMAND = "musclekit convert {path} {path}-v1"
-
 
 def _read_json(file: Path, what: str) -> dict:
     try:
@@ -55,8 +53,12 @@ def _read_json(file: Path, what: str) -> dict:
     return payload
 
 
-def check_format_version(version: object, where: str, root: Path) -> None:
-    """Refuse another major version with the command that converts it."""
+def check_format_version(version: object, where: str) -> None:
+    """Refuse another major version, saying what to do instead.
+
+    Format 1.0 is the first musclekit dataset format and no converter exists: an older
+    major was never written by musclekit, a newer one needs a newer musclekit.
+    """
     if not isinstance(version, str) or "." not in version:
         raise FormatError(f"{where}: format_version is missing or malformed ({version!r})")
     major = version.split(".", 1)[0]
@@ -64,14 +66,15 @@ def check_format_version(version: object, where: str, root: Path) -> None:
         raise FormatError(f"{where}: format_version {version!r} is malformed")
     if int(major) > FORMAT_MAJOR:
         raise FormatVersionError(
-            f"{root} uses dataset format {version}, newer than this musclekit reads "
-            f"({FORMAT_VERSION}); upgrade with `pip install -U musclekit`, or convert it with "
-            f"a newer musclekit: `{CONVERT_COMMAND.format(path=root)}`"
+            f"{where}: dataset format {version}, newer than this musclekit reads "
+            f"({FORMAT_VERSION}); upgrade with `pip install -U musclekit`"
         )
     if int(major) < FORMAT_MAJOR:
         raise FormatVersionError(
-            f"{root} uses dataset format {version}; this musclekit reads {FORMAT_VERSION}. "
-            f"Convert it with `{CONVERT_COMMAND.format(path=root)}`"
+            f"{where}: dataset format {version}, but no musclekit ever wrote it "
+            f"(format {FORMAT_MAJOR}.0 is the first, and there is nothing to convert from); "
+            "rerun the stage that made this dataset with this musclekit into a new --out folder, "
+            "or, if another program wrote it, write it again with musclekit.dataset.DatasetWriter"
         )
 
 
@@ -85,7 +88,7 @@ def load_info(root: Path) -> DatasetInfo:
             "(a dataset is the folder a musclekit stage wrote with --out)"
         )
     payload = _read_json(info_file, "dataset metadata")
-    check_format_version(payload.get("format_version"), str(info_file), root)
+    check_format_version(payload.get("format_version"), str(info_file))
     try:
         info = DatasetInfo.model_validate(payload)
     except ValidationError as err:
@@ -103,7 +106,7 @@ def load_unit_records(root: Path) -> list[UnitRecord]:
         if file.name.startswith(layout.TMP_PREFIX):
             continue
         payload = _read_json(file, "completion record")
-        check_format_version(payload.get("format_version"), str(file), root)
+        check_format_version(payload.get("format_version"), str(file))
         try:
             record = UnitRecord.model_validate(payload)
         except ValidationError as err:
