@@ -58,15 +58,14 @@ def main() -> None:
     ap.add_argument("--no-polynomial-paths", action="store_true")
     args = ap.parse_args()
 
-    from musclekit.pipelines.simulate.dynamics.chunks import plan_chunks
-    from musclekit.pipelines.simulate.dynamics.inverse import SolveSettings, solve_inverse_chunk
-    from musclekit.pipelines.simulate.dynamics.motion import read_mot
-    from musclekit.pipelines.simulate.dynamics.prep import (
+    from musclekit.pipelines.simulate.dynamics.kernel.chunks import plan_chunks
+    from musclekit.pipelines.simulate.dynamics.kernel.motion import read_mot
+    from musclekit.pipelines.simulate.dynamics.kernel.prep import (
         PreparedModel,
         PrepSettings,
         prepare_model,
     )
-    from musclekit.pipelines.simulate.dynamics.track import solve_track_chunk
+    from musclekit.pipelines.simulate.dynamics.methods import get_method
 
     mot = DATA / f"{args.motion}1_videoAndMocap.mot"
     model = DATA / "LaiUhlrich2022.osim"
@@ -108,9 +107,9 @@ def main() -> None:
     order = [c for c in chunks if not c.first and not c.last] + [c for c in chunks if c.first or c.last]
     rows = []
     for chunk in order[: args.chunks]:
-        solve = solve_track_chunk if args.method == "track" else solve_inverse_chunk
-        rep, out = solve(
-            folder, mot, chunk, SolveSettings(max_iterations=args.max_iterations,
+        method = get_method(args.method)
+        rep, out = method.solve_chunk(
+            folder, mot, chunk, method.settings(max_iterations=args.max_iterations,
                                               solver=args.solver, mesh_per_s=args.mesh_per_s),
             work / f"{args.motion}_chunk{chunk.index}",
         )

@@ -56,11 +56,8 @@ def run_method(work: Path, kin: Path, method: str, workers: int, suffix: str) ->
     from musclekit.compute import ComputeConfig
     from musclekit.dataset import open_dataset
     from musclekit.pipelines.simulate.dynamics.config import DynamicsConfig
-    from musclekit.pipelines.simulate.dynamics.driver import (
-        find_jobs,
-        prepare_models,
-        run_dynamics,
-    )
+    from musclekit.pipelines.simulate.dynamics.kernel.jobs import find_jobs
+    from musclekit.pipelines.simulate.dynamics.kernel.run import prepare_models, run_dynamics
 
     root = work / f"dyn-{method}{suffix}"
     if not root.exists():

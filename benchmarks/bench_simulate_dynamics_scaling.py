@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 
 from musclekit.compute import ComputeConfig
-from musclekit.pipelines.simulate.dynamics.chunks import ChunkPlan
 from musclekit.pipelines.simulate.dynamics.config import DynamicsConfig
 from musclekit.pipelines.simulate.dynamics.demo import FEET, make_kinematics_dataset
-from musclekit.pipelines.simulate.dynamics.driver import run_dynamics
-from musclekit.pipelines.simulate.dynamics.inverse import SolveSettings
-from musclekit.pipelines.simulate.dynamics.prep import PrepSettings
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan
+from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings
+from musclekit.pipelines.simulate.dynamics.kernel.run import run_dynamics
+from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
 
 GOAL = 1.8
 
@@ -83,7 +83,7 @@ def opencap_dataset(root: Path, model_name: str = "LaiUhlrich2022.osim") -> Path
     import opensim as osim
 
     from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec, SubjectInfo
-    from musclekit.pipelines.simulate.dynamics.motion import read_mot
+    from musclekit.pipelines.simulate.dynamics.kernel.motion import read_mot
 
     model = osim.Model(str(DATA / model_name))
     model.initSystem()
@@ -141,7 +141,7 @@ def main() -> None:
     if args.opencap:
         args.duration_s = 8.0
         # Warm-up: the model preparation (polynomial path fit, ~100 s) is cached and shared.
-        from musclekit.pipelines.simulate.dynamics.prep import PrepSettings, prepare_model
+        from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
 
         prepare_model(DATA / model_name, cache, PrepSettings(method=args.method),
                       DATA / "squats1_videoAndMocap.mot")

@@ -26,7 +26,7 @@ def status(
                               "chunk's solver log."),
 ) -> int:
     """Chunks converged / failed / running per sequence, solve times, failures with reasons."""
-    from musclekit.pipelines.simulate.dynamics.status import run_status
+    from musclekit.pipelines.simulate.dynamics.kernel.status import run_status
 
     rows = run_status(dataset)
     if not rows:

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
 
 def dynamics_available() -> bool:
-    return importlib.util.find_spec("musclekit.pipelines.simulate.dynamics.driver") is not None
+    return importlib.util.find_spec("musclekit.pipelines.simulate.dynamics.kernel.run") is not None
 
 
 def simulate(
@@ -256,7 +256,7 @@ def run_dynamics_hook(out: Path, until: str, compute, **options: Any) -> int:
     if until == "ik":
         return int(ExitCode.OK)
     dynamics = importlib.import_module("musclekit.pipelines.simulate.dynamics")
-    driver = importlib.import_module("musclekit.pipelines.simulate.dynamics.driver")
+    driver = importlib.import_module("musclekit.pipelines.simulate.dynamics.kernel.run")
     factory = getattr(dynamics, "config_from_cli", None)
     if factory is not None:
         cfg = factory(compute=compute, **options)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.dynamics.chunks import ChunkPlan, plan_chunks
-from musclekit.pipelines.simulate.dynamics.stitch import ChunkSeries, chunk_weight, stitch
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
+from musclekit.pipelines.simulate.dynamics.kernel.stitch import ChunkSeries, chunk_weight, stitch
 
 
 def grid(duration_s: float, rate_hz: float = 100.0) -> np.ndarray:

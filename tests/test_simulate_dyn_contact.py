@@ -1,4 +1,4 @@
-"""contact.sphere_force against OpenSim's own SmoothSphereHalfSpaceForce, read_spheres on
+"""contact_law.sphere_force against OpenSim's own SmoothSphereHalfSpaceForce, read_spheres on
 OpenCap's model, and the same function evaluated and differentiated by CasADi."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.dynamics.contact import (
+from musclekit.pipelines.simulate.dynamics.kernel.contact_law import (
     ContactSphere,
-    read_spheres,
     sphere_force,
 )
+from musclekit.pipelines.simulate.dynamics.kernel.osim_eval import read_spheres
 
 # Never import casadi in this process: opensim bundles an ABI-incompatible CasADi, and the
 # rest of the suite needs opensim. The CasADi check runs in a child process.
@@ -227,7 +227,7 @@ def _sphere() -> ContactSphere:
 _CHILD = """
 import json, sys
 import casadi as ca
-from musclekit.pipelines.simulate.dynamics.contact import ContactSphere, sphere_force
+from musclekit.pipelines.simulate.dynamics.kernel.contact_law import ContactSphere, sphere_force
 job = json.loads(sys.stdin.read())
 out = {"opensim_loaded": "opensim" in sys.modules, "cases": []}
 for case in job:
@@ -292,8 +292,8 @@ def test_opencap_foot_spheres_are_added_to_a_model_without_contact(tmp_path) -> 
 
     import opensim as osim
 
-    from musclekit.pipelines.simulate.dynamics.footcontact import SPHERES, add_foot_contact
-    from musclekit.pipelines.simulate.dynamics.testmodel import build_test_model
+    from musclekit.pipelines.simulate.dynamics.kernel.footcontact import SPHERES, add_foot_contact
+    from musclekit.testing.models import build_test_model
 
     model = osim.Model()
     ground = model.getGround()

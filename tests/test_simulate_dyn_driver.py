@@ -25,7 +25,7 @@ from musclekit.errors import ExitCode, InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics import (  # noqa: E402
     run_dynamics,
 )
-from musclekit.pipelines.simulate.dynamics.worker import solve_chunk_unit  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.worker import solve_chunk_unit  # noqa: E402
 
 small_config = small_dynamics_config
 

@@ -10,13 +10,13 @@ import pytest
 pytest.importorskip("opensim")
 
 from musclekit.errors import InputError  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.grf import (  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.grf import (  # noqa: E402
     GRF_CHANNELS,
     estimate_grf,
     split_wrench,
 )
-from musclekit.pipelines.simulate.dynamics.motion import read_mot, write_mot  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.testmodel import (  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.motion import read_mot, write_mot  # noqa: E402
+from musclekit.testing.models import (  # noqa: E402
     build_test_model,
     squat_motion,
 )

@@ -10,19 +10,24 @@ import pytest
 pytest.importorskip("opensim")
 
 from musclekit.errors import InputError  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.chunks import ChunkPlan, plan_chunks  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.inverse import (  # noqa: E402
-    SolveSettings,
-    solve_inverse_chunk,
-)
-from musclekit.pipelines.simulate.dynamics.motion import write_mot  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.prep import (  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.motion import write_mot  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.prep import (  # noqa: E402
     PreparedModel,
     PrepSettings,
     check_model,
     prepare_model,
 )
-from musclekit.pipelines.simulate.dynamics.testmodel import (  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import (  # noqa: E402
+    InverseSettings,
+)
+from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import (  # noqa: E402
+    solve_chunk as solve_inverse_chunk,
+)
+from musclekit.pipelines.simulate.dynamics.methods.track.settings import (  # noqa: E402
+    TrackSettings,
+)
+from musclekit.testing.models import (  # noqa: E402
     build_test_model,
     squat_motion,
 )
@@ -58,12 +63,16 @@ def test_inverse_chunk_converges_with_small_residuals(prepared, tmp_path: Path) 
     chunks = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
                          ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))
     report, out = solve_inverse_chunk(folder, mot, chunks[0],
-                                      SolveSettings(mesh_per_s=25, max_iterations=300), tmp_path)
+                                      InverseSettings(mesh_per_s=25, max_iterations=300), tmp_path)
     assert report.status == "converged", report.reason
     assert report.iterations > 0 and report.solve_time_s > 0
-    # Ground forces are exact for this motion, so the pelvis residuals stay tiny
-    # (goal < 5 % of body weight; measured ~0.1 %).
-    assert report.max_residual_force_bw < 0.01
+    # The pelvis residual *forces* are ~0 by construction (the ground forces come from the
+    # same equations of motion): what can fail is reported and checked instead.
+    assert report.max_residual_moment_nm < 1.0  # feet's COPs carry the whole moment
+    assert report.extra["max_cop_clamped_moment_nm"] < 1.0
+    assert report.max_reserve_nm < 5.0  # the muscles, not the reserves, move the joints
+    assert report.saturated_muscles == []
+    assert report.activation_out_of_range <= 1e-6
     a = out.values["activations"]
     assert a.shape[1] == 12 and (a >= 0).all() and (a <= 1).all()
     # Knee extensors work during the squat; vertical ground force carries the body weight.
@@ -102,7 +111,9 @@ def test_missing_model_file(tmp_path: Path) -> None:
 def test_track_chunk_runs_and_reports_non_convergence(tmp_path: Path) -> None:
     """The track method with MocoTrack (`--solver moco`) builds and runs its problem; when it stops at
     the iteration limit the chunk is a failed report with a reason, never an exception."""
-    from musclekit.pipelines.simulate.dynamics.track import solve_track_chunk
+    from musclekit.pipelines.simulate.dynamics.methods.track.solve import (
+        solve_chunk as solve_track_chunk,
+    )
 
     model = build_test_model(tmp_path / "twoleg.osim")
     mot = write_mot(tmp_path / "squat.mot", squat_motion(1.2, period_s=1.2))
@@ -111,7 +122,7 @@ def test_track_chunk_runs_and_reports_non_convergence(tmp_path: Path) -> None:
     chunks = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
                          ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))
     report, out = solve_track_chunk(folder, mot, chunks[0],
-                                    SolveSettings(mesh_per_s=25, max_iterations=2, solver="moco"),
+                                    TrackSettings(mesh_per_s=25, max_iterations=2, solver="moco"),
                                     tmp_path / "w")
     assert report.method == "track" and report.iterations >= 1
     assert report.status == "failed" and "iteration" in report.reason.lower(), report.reason
@@ -120,11 +131,13 @@ def test_track_chunk_runs_and_reports_non_convergence(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_track_chunk_is_never_silently_wrong(tmp_path: Path) -> None:
-    """MocoTrack with foot contact (explicit dynamics) on the test model's squat either tracks
-    the motion with the contact carrying the body weight, or is a failed chunk with the
-    reason. (Measured 2026-12-01: IPOPT converges in 175 iterations, ~3 min, to a jump that
-    does not track the squat, so the chunk is failed: see docs/dynamics.md.)"""
-    from musclekit.pipelines.simulate.dynamics.track import solve_track_chunk
+    """MocoTrack with foot contact (explicit dynamics) on the test model's squat converges
+    (measured 2026-12-01: 175 IPOPT iterations, ~3 min) to a jump that does not track the
+    squat (0.125 rad, 7.1 cm RMS): the tracking check must fail the chunk, never let the
+    jump into a dataset (docs/dynamics.md)."""
+    from musclekit.pipelines.simulate.dynamics.methods.track.solve import (
+        solve_chunk as solve_track_chunk,
+    )
 
     model = build_test_model(tmp_path / "twoleg.osim")
     mot = write_mot(tmp_path / "squat.mot", squat_motion(1.2, period_s=1.2))
@@ -132,17 +145,9 @@ def test_track_chunk_is_never_silently_wrong(tmp_path: Path) -> None:
                            PrepSettings(method="track", feet=FEET, polynomial_paths=False), mot)
     chunk = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
                         ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
-    settings = SolveSettings(mesh_per_s=25, max_iterations=400, solver="moco")
+    settings = TrackSettings(mesh_per_s=25, max_iterations=400, solver="moco")
     report, out = solve_track_chunk(folder, mot, chunk, settings, tmp_path / "w")
-    if report.status != "converged":
-        assert out is None
-        assert ("does not track the motion" in report.reason
-                or "did not converge" in report.reason), report.reason
-        return
-    assert report.tracking_error_rad <= settings.track_max_error_rad
-    assert report.extra["tracking_error_m"] <= settings.track_max_error_m
-    assert report.max_residual_force_bw < 0.05
-    grf = out.values["grf"]
-    names = out.channels["grf"]
-    fy = grf[:, names.index("ground_force_right_vy")] + grf[:, names.index("ground_force_left_vy")]
-    assert np.trapezoid(fy, out.time_s) / np.ptp(out.time_s) == pytest.approx(32 * G, rel=0.25)
+    # IPOPT converges, to a jump: the check refuses it as a squat's muscle activity.
+    assert report.status == "failed" and out is None
+    assert "does not track the motion" in report.reason, report.reason
+    assert report.tracking_error_rad > settings.max_error_rad

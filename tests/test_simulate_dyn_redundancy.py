@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from musclekit.pipelines.simulate.dynamics.redundancy import (
+from musclekit.pipelines.simulate.dynamics.nlp.inverse import (
     RedundancyProblem,
     RedundancySolution,
     solve_in_subprocess,
@@ -19,7 +19,8 @@ from musclekit.pipelines.simulate.dynamics.redundancy import (
 
 
 def solve(problem: RedundancyProblem, tmp: Path) -> RedundancySolution:
-    return solve_in_subprocess(problem, tmp, 1e-3, 500)
+    problem.tolerance, problem.max_iterations = 1e-3, 500
+    return solve_in_subprocess(problem, tmp)
 
 
 def _one_joint(tau_nm: float, arms: list[float], f_max: list[float], reserve_force: float = 1.0,
@@ -69,7 +70,7 @@ def test_the_solver_refuses_to_run_beside_opensim() -> None:
     import sys
 
     code = ("import opensim\n"
-            "from musclekit.pipelines.simulate.dynamics.redundancy import solve\n"
+            "from musclekit.pipelines.simulate.dynamics.nlp.inverse import solve\n"
             "solve(None)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode != 0
@@ -79,11 +80,14 @@ def test_the_solver_refuses_to_run_beside_opensim() -> None:
 @pytest.mark.timeout(300)
 def test_matches_moco_inverse_on_the_same_chunk(tmp_path: Path) -> None:
     pytest.importorskip("opensim")
-    from musclekit.pipelines.simulate.dynamics.chunks import ChunkPlan, plan_chunks
-    from musclekit.pipelines.simulate.dynamics.inverse import SolveSettings, solve_inverse_chunk
-    from musclekit.pipelines.simulate.dynamics.motion import write_mot
-    from musclekit.pipelines.simulate.dynamics.prep import PrepSettings, prepare_model
-    from musclekit.pipelines.simulate.dynamics.testmodel import build_test_model, squat_motion
+    from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
+    from musclekit.pipelines.simulate.dynamics.kernel.motion import write_mot
+    from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import (
+        solve_chunk as solve_inverse_chunk,
+    )
+    from musclekit.testing.models import build_test_model, squat_motion
 
     feet = {"right": ("calcn_r",), "left": ("calcn_l",)}
     model = build_test_model(tmp_path / "twoleg.osim")
@@ -95,7 +99,7 @@ def test_matches_moco_inverse_on_the_same_chunk(tmp_path: Path) -> None:
     out = {}
     for solver in ("casadi", "moco"):
         rep, out[solver] = solve_inverse_chunk(
-            folder, mot, chunk, SolveSettings(mesh_per_s=25, max_iterations=300, solver=solver),
+            folder, mot, chunk, InverseSettings(mesh_per_s=25, max_iterations=300, solver=solver),
             tmp_path / solver)
         assert rep.status == "converged", rep.reason
         assert rep.extra["solver"] == solver and "max_cop_clamped_moment_nm" in rep.extra

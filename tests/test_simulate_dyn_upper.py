@@ -20,17 +20,17 @@ from simulate_dyn_fixtures import FEET, make_kinematics_dataset, small_dynamics_
 from musclekit.dataset import open_dataset  # noqa: E402
 from musclekit.errors import ExitCode, InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics import config_from_cli, run_dynamics  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.grf import GRF_CHANNELS, estimate_grf  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.motion import Motion, lowpass, write_mot  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.testmodel import (  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.motion import Motion, lowpass, write_mot  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.upper import (  # noqa: E402
+    UpperSettings,
+    solve_upper,
+)
+from musclekit.testing.models import (  # noqa: E402
     TORSO_COM_M,
     TRUNK_MUSCLES,
     build_test_model,
     squat_motion,
-)
-from musclekit.pipelines.simulate.dynamics.upper import (  # noqa: E402
-    UpperSettings,
-    solve_upper,
 )
 
 LOWER_MUSCLES = [f"{m}_{s}" for s in "rl" for m in ("glmax", "iliacus", "vasint", "bflh", "soleus", "tibant")]

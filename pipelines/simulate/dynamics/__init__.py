@@ -1,8 +1,17 @@
-"""simulate, part 2: chunked muscle-driven trajectory optimisation (issue 7).
+"""simulate, part 2: chunked muscle-driven trajectory optimisation.
 
 From per-sequence kinematics (scaled .osim + IK .mot) to muscle activations, muscle forces,
 ground reaction forces, solved joint angles and residuals at 50 fps, chunk by chunk on Dask.
-See docs/dynamics.md. The `simulate` command calls `run_dynamics(dataset, DynamicsConfig(...))`.
+The `simulate` command calls `run_dynamics(dataset, DynamicsConfig(...))`.
+
+Layout (docs/dynamics.md, docs/architecture.md):
+- `kernel/`: what every method uses: chunk plan, model preparation, the OpenSim evaluations,
+  method-independent physics (ground-force estimation, contact law, filtering), the worker,
+  the result store, stitching, the run over a dataset;
+- `nlp/`: the optimisation problems in CasADi, solved in child processes; never imports opensim;
+- `methods/`: one package per method (`inverse`, `track`) behind a registry;
+- `payloads.py`: the typed payloads between driver, worker and chunk process;
+- `upper.py` + `upper_stage.py`: the upper body by static optimisation after the lower body.
 """
 
 from __future__ import annotations
@@ -11,21 +20,24 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .chunks import Chunk, ChunkPlan, plan_chunks
     from .config import METHODS, DynamicsConfig, config_from_cli
-    from .driver import DynamicsReport, run_dynamics
-    from .inverse import SolveSettings
-    from .prep import PrepSettings
-    from .stitch import ChunkSeries, Stitched
+    from .kernel.chunks import Chunk, ChunkPlan, plan_chunks
+    from .kernel.prep import PrepSettings
+    from .kernel.run import DynamicsReport, run_dynamics
+    from .kernel.settings import SolveSettings
+    from .kernel.stitch import ChunkSeries, Stitched
+    from .methods.inverse.settings import InverseSettings
+    from .methods.track.settings import TrackSettings
 
-# name -> submodule, loaded on first use: the solver child processes import track_nlp or
-# redundancy once per round, and the driver would bring the dataset layer with it. (The
-# function `stitch` is not exported here: that name is its module's.)
+# name -> submodule, loaded on first use: the solver child processes import nlp modules once
+# per round, and the driver would bring the dataset layer with it.
 _HOME = {
-    "Chunk": "chunks", "ChunkPlan": "chunks", "plan_chunks": "chunks",
+    "Chunk": "kernel.chunks", "ChunkPlan": "kernel.chunks", "plan_chunks": "kernel.chunks",
     "METHODS": "config", "DynamicsConfig": "config", "config_from_cli": "config",
-    "DynamicsReport": "driver", "run_dynamics": "driver", "SolveSettings": "inverse",
-    "PrepSettings": "prep", "ChunkSeries": "stitch", "Stitched": "stitch",
+    "DynamicsReport": "kernel.run", "run_dynamics": "kernel.run",
+    "SolveSettings": "kernel.settings", "InverseSettings": "methods.inverse.settings",
+    "TrackSettings": "methods.track.settings",
+    "PrepSettings": "kernel.prep", "ChunkSeries": "kernel.stitch", "Stitched": "kernel.stitch",
 }
 
 
@@ -44,6 +56,8 @@ __all__ = [
     "ChunkSeries",
     "DynamicsConfig",
     "DynamicsReport",
+    "InverseSettings",
+    "TrackSettings",
     "PrepSettings",
     "SolveSettings",
     "Stitched",

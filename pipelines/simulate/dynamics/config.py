@@ -8,12 +8,14 @@ from pathlib import Path
 from musclekit.compute import ComputeConfig
 from musclekit.errors import InputError
 
-from .chunks import ChunkPlan
-from .inverse import SolveSettings
-from .prep import PrepSettings
+from .kernel.chunks import ChunkPlan
+from .kernel.prep import PrepSettings
+from .kernel.settings import SolveSettings
+from .methods import get_method, method_names
+from .methods.inverse.settings import InverseSettings
 from .upper import UpperSettings
 
-METHODS = ("inverse", "track")
+METHODS = method_names()
 SOLVERS = ("casadi", "moco")
 
 
@@ -37,7 +39,8 @@ class DynamicsConfig:
 
     method: str = "inverse"
     chunk: ChunkPlan = field(default_factory=ChunkPlan)
-    solve: SolveSettings = field(default_factory=SolveSettings)
+    # The method's own settings (its class in the registry; InverseSettings, TrackSettings).
+    solve: SolveSettings = field(default_factory=InverseSettings)
     prep: PrepSettings = field(default_factory=PrepSettings)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     output_rate_hz: float = 50.0
@@ -50,9 +53,14 @@ class DynamicsConfig:
     upper: UpperSettings = field(default_factory=UpperSettings)
 
     def validate(self) -> None:
-        if self.method not in METHODS:
-            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        self.prep.method = self.method
+        method = get_method(self.method)
+        if not isinstance(self.solve, method.settings):
+            # Settings of another method (or the shared base): keep the shared values.
+            shared = {k: getattr(self.solve, k) for k in SolveSettings.__dataclass_fields__}
+            self.solve = method.settings(**shared)
+        if self.prep.method != self.method:
+            self.prep.method = self.method
+            self.prep.contact = method.contact
         self.chunk.validate()
         if self.output_rate_hz <= 0:
             raise InputError(f"output rate must be positive, got {self.output_rate_hz} Hz")
@@ -97,6 +105,7 @@ def config_from_cli(
     cfg = DynamicsConfig(compute=compute or ComputeConfig(), retry_failed=retry_failed)
     if method:
         cfg.method = method
+        cfg.solve = get_method(method).settings()
     if chunk_s is not None:
         cfg.chunk.chunk_s = chunk_s
     if buffer_s is not None:

@@ -24,9 +24,9 @@ def make_kinematics_dataset(root: Path, duration_s: float = 1.6,
         StreamSpec,
         SubjectInfo,
     )
+    from musclekit.testing.models import COORDINATES, build_test_model, squat_motion
 
-    from .motion import write_mot
-    from .testmodel import COORDINATES, build_test_model, squat_motion
+    from .kernel.motion import write_mot
 
     spec = StreamSpec(name="joint_angles", family="joint_angles", rate_hz=100.0,
                       channels=list(COORDINATES),
@@ -58,17 +58,17 @@ def run_demo(workdir: Path) -> dict:
     """Simulate a 2.4 s synthetic squat in 3 chunks (coarse mesh) and plot it."""
     from musclekit.dataset import open_dataset
 
-    from .chunks import ChunkPlan
     from .config import DynamicsConfig
-    from .driver import run_dynamics
-    from .inverse import SolveSettings
+    from .kernel.chunks import ChunkPlan
+    from .kernel.prep import PrepSettings
+    from .kernel.run import run_dynamics
+    from .methods.inverse.settings import InverseSettings
     from .plot import plot_sequence
-    from .prep import PrepSettings
 
     root = make_kinematics_dataset(Path(workdir) / "dynamics-demo", duration_s=2.4)
     cfg = DynamicsConfig(
         chunk=ChunkPlan(chunk_s=0.8, buffer_s=0.1, blend_s=0.05, trim_s=0.1, min_last_chunk_s=0.3),
-        solve=SolveSettings(mesh_per_s=25, max_iterations=500),
+        solve=InverseSettings(mesh_per_s=25, max_iterations=500),
         prep=PrepSettings(feet=FEET), compute=ComputeConfig(workers=0),
     )
     report = run_dynamics(root, cfg)

@@ -33,9 +33,15 @@ import numpy as np
 
 from musclekit.errors import InputError, MusclekitError
 
-from .grf import DEFAULT_FEET, GRF_CHANNELS, GrfEstimate, write_external_loads
-from .motion import Motion, lowpass, read_mot, write_mot
-from .prep import CONTACT_FORCE_CLASSES, _coupled_dependents, _muscled_coordinates
+from .kernel.grf import DEFAULT_FEET, GRF_CHANNELS, GrfEstimate, write_external_loads
+from .kernel.motion import Motion, lowpass, read_mot, write_mot
+from .kernel.osim_eval import (
+    CONTACT_FORCE_CLASSES,
+    ActuatorStrengths,
+    add_coordinate_actuators,
+    coordinate_actuated,
+    couplers,
+)
 
 
 @dataclass
@@ -119,15 +125,6 @@ class UpperResult:
         }
 
 
-def _root_coordinates(model) -> list[str]:
-    joints = model.getJointSet()
-    for i in range(joints.getSize()):
-        j = joints.get(i)
-        if j.getParentFrame().findBaseFrame().getName() == "ground":
-            return [j.get_coordinates(k).getName() for k in range(j.numCoordinates())]
-    return []
-
-
 def open_upper_model(path: Path):
     """The upper model as an OpenSim Model; InputError when missing or unreadable."""
     import opensim as osim
@@ -177,7 +174,7 @@ def check_upper_model(
             f"{', '.join(motion_names[:6])}{' ...' if len(motion_names) > 6 else ''}); the "
             "upper model must use the lower-body model's coordinate names"
         )
-    dependents = _coupled_dependents(model)
+    dependents = set(couplers(model))
     missing = [c for c in coords
                if c not in motion_names and not cset.get(c).getLocked(state) and c not in dependents]
     feet = feet or DEFAULT_FEET
@@ -212,34 +209,13 @@ def prepare_upper_model(model_path: str | Path, settings: UpperSettings, out: Pa
             forces.remove(i)
     state = model.initSystem()
     cset = model.getCoordinateSet()
-    coords = [cset.get(i).getName() for i in range(cset.getSize())]
-    actuated = set()
-    for i in range(model.getForceSet().getSize()):
-        ca = osim.CoordinateActuator.safeDownCast(model.getForceSet().get(i))
-        if ca is not None:
-            actuated.add(ca.get_coordinate())
-    skip = actuated | _coupled_dependents(model) | {
-        c for c in coords if cset.get(c).getLocked(state)
-    }
-    root = set(_root_coordinates(model))
-    muscled = _muscled_coordinates(model, state, [c for c in coords if c not in skip])
-    added: dict[str, str] = {}
-    for c in coords:
-        if c in skip:
-            continue
-        if c in root:
-            name, optimal = f"residual_{c}", settings.residual_optimal_force
-        elif c in muscled:
-            name, optimal = f"reserve_{c}", settings.reserve_optimal_force
-        else:
-            name, optimal = f"reserve_{c}", settings.torque_optimal_force
-        a = osim.CoordinateActuator(c)
-        a.setName(name)
-        a.setOptimalForce(optimal)
-        a.setMinControl(-float("inf"))
-        a.setMaxControl(float("inf"))
-        model.addForce(a)
-        added[name] = c
+    skip = coordinate_actuated(model) | set(couplers(model)) | {
+        cset.get(i).getName() for i in range(cset.getSize()) if cset.get(i).getLocked(state)}
+    residuals, reserves = add_coordinate_actuators(
+        model, state, ActuatorStrengths(settings.residual_optimal_force,
+                                        settings.reserve_optimal_force,
+                                        settings.torque_optimal_force), skip)
+    added = {**residuals, **reserves}
     model.finalizeConnections()
     state = model.initSystem()
     mass = model.getTotalMass(state)
@@ -266,7 +242,7 @@ def coordinate_table(model_path: str | Path, motion: Motion, times: np.ndarray) 
             values[:, j] = np.interp(times, motion.time_s, motion.column(n))
         else:
             values[:, j] = cset.get(n).getDefaultValue()
-    coupled = [n for n in _coupled_dependents(model) if n not in motion.names]
+    coupled = [n for n in set(couplers(model)) if n not in motion.names]
     if coupled:
         for k in range(len(times)):
             for j, n in enumerate(names):

@@ -37,6 +37,7 @@ import numpy as np
 from musclekit.errors import InputError
 
 from .motion import Motion, finite_difference
+from .osim_eval import mobility_index, root_joint
 
 SIDES = ("right", "left")
 GRF_CHANNELS = [
@@ -72,22 +73,6 @@ class GrfEstimate:
         return f, p, m
 
 
-def root_joint(model):
-    """The joint between ground and the model's root body; must have 6 coordinates."""
-    joints = model.getJointSet()
-    for i in range(joints.getSize()):
-        j = joints.get(i)
-        if j.getParentFrame().findBaseFrame().getName() == "ground":
-            if j.numCoordinates() != 6:
-                raise InputError(
-                    f"model {model.getName()}: root joint {j.getName()} has {j.numCoordinates()} "
-                    "coordinates; the inverse method needs a 6-DOF root (pelvis) to read the "
-                    "external wrench from the equations of motion"
-                )
-            return j
-    raise InputError(f"model {model.getName()}: no joint attaches a body to ground")
-
-
 def foot_points(model, feet: dict[str, tuple[str, ...]]) -> dict[str, list[tuple[object, np.ndarray, float]]]:
     """Per side, the contact points as (body, location in body, radius): the contact spheres
     on the foot bodies when the model has them, else the foot bodies' origins."""
@@ -118,23 +103,6 @@ def foot_points(model, feet: dict[str, tuple[str, ...]]) -> dict[str, list[tuple
         if not pts:
             pts = [(bodies.get(n), np.zeros(3), 0.0) for n in side_bodies]
         out[side] = pts
-    return out
-
-
-def mobility_index(model, state, names: list[str]) -> dict[str, int]:
-    """Index of each coordinate's speed in the state's U vector (mobility order)."""
-    import opensim as osim
-
-    coords = model.getCoordinateSet()
-    nu = state.getNU()
-    out: dict[str, int] = {}
-    for n in names:
-        state.setU(osim.Vector(nu, 0.0))
-        coords.get(n).setSpeedValue(state, 1.0)
-        hits = np.flatnonzero(state.getU().to_numpy())
-        if len(hits) == 1:
-            out[n] = int(hits[0])
-    state.setU(osim.Vector(nu, 0.0))
     return out
 
 

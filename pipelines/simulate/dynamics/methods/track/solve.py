@@ -1,16 +1,16 @@
-"""The `track` method's own solver: muscle-driven tracking with foot contact by sequential
-linearisation in CasADi (the design issue 7 allows when Moco is too slow).
+"""The `track` method: muscle-driven tracking with foot contact by sequential linearisation
+in CasADi (default), or MocoTrack (moco.py, `--solver moco`).
 
 MocoTrack differentiates the whole OpenSim model by finite differences on every IPOPT
 iteration (5-7 min per iteration on OpenCap's 80-muscle contact model here). Instead:
 
 1. OpenSim evaluates the skeleton, the contact geometry and the muscles along a trajectory
-   (track_setup.py; the first trajectory is the filtered IK motion).
+   (setup.py; the first trajectory is the filtered IK motion).
 2. CasADi states the tracking problem with that local model and the exact nonlinear contact
-   law, and IPOPT solves it with exact derivatives (track_nlp.py, in a child process).
+   law, and IPOPT solves it with exact derivatives (nlp/track.py, in a child process).
 3. The solution becomes the next trajectory. Once OpenSim agrees that the solution satisfies
-   the model's equations of motion (the dynamics defect below `track_max_defect_bw` of body weight), the chunk
-   is converged; otherwise it fails after `track_outer_iterations` rounds.
+   the model's equations of motion (the dynamics defect below `max_defect_bw` of body weight), the chunk
+   is converged; otherwise it fails after `outer_iterations` rounds.
 
 The result is checked, not assumed: the reported defect is the largest generalized force
 (N or N m) left over when OpenSim itself computes every force at the solution (muscles at
@@ -20,7 +20,6 @@ controls) and runs its inverse dynamics on the solved motion.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -28,38 +27,15 @@ import numpy as np
 
 from musclekit.errors import InputError
 
-from .chunks import Chunk
-from .contact import ContactSphere, sphere_force
-from .grf import GRF_CHANNELS, SIDES, centre_of_pressure
-from .inverse import (
-    SolveSettings,
-    chunk_output,
-    dgf_model_processor,
-    residual_summary,
-    start_chunk,
-    tracking_check,
-)
-from .motion import finite_difference
-from .redundancy import run_casadi_child
-from .result import ChunkOutput, ChunkReport
-from .track_nlp import DEFAULT_TRACK_WEIGHTS, TrackProblem, TrackSolution
-
-
-def solve_in_subprocess(problem: TrackProblem, guess: dict[str, np.ndarray], work: Path,
-                        timeout_s: float | None = None) -> TrackSolution:
-    """Solve one linearised problem in a child process (casadi cannot share opensim's)."""
-    work.mkdir(parents=True, exist_ok=True)
-    src, dst = work / "track_problem.npz", work / "track_solution.npz"
-    dst.unlink(missing_ok=True)
-    problem.save(src, guess)
-    from . import track_nlp
-
-    run_casadi_child(track_nlp.__name__, [src, dst], dst, timeout_s, "track NLP solve")
-    with np.load(dst) as z:
-        meta = json.loads(str(z["meta"]))
-        return TrackSolution(q=z["q"], v=z["v"], a=z["a"], activation=z["activation"],
-                             excitation=z["excitation"], control=z["control"],
-                             offset=float(z["offset"]), **meta)
+from ...kernel.chunks import Chunk
+from ...kernel.contact_law import ContactSphere, sphere_force
+from ...kernel.grf import GRF_CHANNELS, SIDES, centre_of_pressure
+from ...kernel.motion import finite_difference
+from ...kernel.osim_eval import dgf_model_processor
+from ...kernel.result import ChunkOutput, ChunkReport, load_output
+from ...kernel.solution import ChunkContext, assess, chunk_output, residual_units, start_chunk
+from ...nlp.track import DEFAULT_TRACK_WEIGHTS, TrackProblem, TrackSolution, solve_in_subprocess
+from .settings import TrackSettings
 
 
 def ground_reactions(problem: TrackProblem, sol: TrackSolution,
@@ -86,7 +62,9 @@ def ground_reactions(problem: TrackProblem, sol: TrackSolution,
             if F[1] > 1e-6:
                 cop, ty = centre_of_pressure(F, M, floor_y)
             else:
-                cop, ty = np.zeros(3), 0.0
+                # An unloaded foot has no centre of pressure: NaN, never a point at the
+                # origin that stitching would blend into its neighbours' real ones.
+                cop, ty = np.full(3, np.nan), 0.0
             for a, i in zip("xyz", range(3), strict=True):
                 out[k, idx[f"ground_force_{side}_v{a}"]] = F[i]
                 out[k, idx[f"ground_force_{side}_p{a}"]] = cop[i]
@@ -108,8 +86,6 @@ def _vertical_coordinate(tm, q: np.ndarray) -> int:
 def _inverse_guess(work: Path, chunk: Chunk, muscles: list[str], mesh: np.ndarray):
     """Activations of the inverse solution of the same chunk, when one was saved in the
     sibling `inverse` folder (a warm start)."""
-    from .result import load_output
-
     out = load_output(work.parent.parent / "inverse", f"chunk{chunk.index:04d}")
     if out is None or sorted(out.channels["activations"]) != sorted(muscles):
         return None
@@ -119,22 +95,49 @@ def _inverse_guess(work: Path, chunk: Chunk, muscles: list[str], mesh: np.ndarra
     return np.clip(act, 0.0, 1.0)
 
 
-def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
-                             settings: SolveSettings, work: Path
-                             ) -> tuple[ChunkReport, ChunkOutput | None]:
-    """Solve one chunk by sequential linearisation (module docstring)."""
-    from .track_setup import TrackModel
+def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
+                settings: TrackSettings, work: Path) -> tuple[ChunkReport, ChunkOutput | None]:
+    """Solve one chunk with the chosen solver (sequential linearisation in CasADi by
+    default, or MocoTrack); a non-converged solve is a failed report."""
+    ctx = start_chunk(prep_folder, motion_path, chunk, settings, work, "track")
+    if settings.solver == "moco":
+        from .moco import solve_moco
 
-    prep, model_file, report, motion = start_chunk(prep_folder, motion_path, chunk, settings,
-                                                   work, "track")
+        return solve_moco(ctx, settings)
+    return solve_casadi(ctx, settings)
+
+
+def tracking_check(report: ChunkReport, q: np.ndarray, q_ref: np.ndarray,
+                   translational: np.ndarray, settings: TrackSettings) -> bool:
+    """Record the RMS tracking errors (rad over rotations, m over translations) in the
+    report; False, with the reason, when they exceed the settings' limits."""
+    rot = ~np.asarray(translational, dtype=bool)
+    err = q - q_ref
+    report.tracking_error_rad = float(np.sqrt(np.mean(err[:, rot] ** 2))) if rot.any() else 0.0
+    error_m = float(np.sqrt(np.mean(err[:, ~rot] ** 2))) if (~rot).any() else 0.0
+    report.extra["tracking_error_m"] = error_m
+    if report.tracking_error_rad > settings.max_error_rad or error_m > settings.max_error_m:
+        report.reason = (
+            f"converged but does not track the motion: RMS error "
+            f"{report.tracking_error_rad:.3f} rad (limit {settings.max_error_rad}), "
+            f"{error_m:.3f} m (limit {settings.max_error_m})")
+        return False
+    return True
+
+
+def solve_casadi(ctx: ChunkContext, settings: TrackSettings
+                 ) -> tuple[ChunkReport, ChunkOutput | None]:
+    """Solve one chunk by sequential linearisation (module docstring)."""
+    from .setup import TrackModel
+
+    prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
     report.extra["solver"] = "casadi"
     start = time.perf_counter()
-    dt = float(np.median(np.diff(motion.time_s)))
-    kin = motion.window(chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt)
+    kin = ctx.window()
     mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
     mesh = np.linspace(chunk.solve_start_s, chunk.solve_end_s, mesh_n + 1)
 
-    tm = TrackModel(dgf_model_processor(model_file), list(prep.root_coordinates))
+    tm = TrackModel(dgf_model_processor(ctx.model_file), list(prep.root_coordinates), ctx.units)
     missing = [c for c in tm.coordinates if c not in kin.names]
     if missing:
         raise InputError(f"kinematics lack coordinates of the model: {missing[:8]}")
@@ -152,7 +155,7 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
     vertical = _vertical_coordinate(tm, q_ref[0])
     lowest = np.array([float((tm.sphere_centres(q_ref[k])[:, 1] - tm.sphere_bottom_offsets).min())
                        for k in range(len(mesh))])
-    shift = -settings.track_floor_penetration_m - float(np.median(lowest))
+    shift = -settings.floor_penetration_m - float(np.median(lowest))
     q_ref[:, vertical] += shift
     q, v, a = q_ref, at(qd), at(qdd)
     guess: dict[str, np.ndarray] = {}
@@ -160,20 +163,20 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
     if warm is not None:
         guess = {"activation": warm, "excitation": warm}
         report.extra["warm_start"] = "inverse"
-    options = {**DEFAULT_TRACK_WEIGHTS, **(settings.track_weights or {}),
-               "trust_rad": settings.track_trust_rad, "trust_m": settings.track_trust_m,
-               "force_scale_n": prep.mass_kg * 9.80665, "tolerance": settings.tolerance,
+    options = {**DEFAULT_TRACK_WEIGHTS, **(settings.weights or {}),
+               "trust_rad": settings.trust_rad, "trust_m": settings.trust_m,
+               "force_scale_n": ctx.body_weight_n, "tolerance": settings.tolerance,
                "max_iterations": settings.max_iterations, "vertical_coordinate": vertical,
-               "offset_range_m": settings.track_offset_range_m}
+               "offset_range_m": settings.offset_range_m}
     problem = tm.build(mesh, q_ref, q, v, a, options)
-    max_defect = settings.track_max_defect_bw * prep.mass_kg * 9.80665
+    max_defect = settings.max_defect_bw * ctx.body_weight_n
     history = []
     report.iterations = 0
-    for _ in range(settings.track_outer_iterations):
+    for _ in range(settings.outer_iterations):
         budget = settings.max_iterations - report.iterations
         if budget <= 0:
             break
-        problem.settings["max_iterations"] = min(settings.track_round_iterations, budget)
+        problem.settings["max_iterations"] = min(settings.round_iterations, budget)
         sol = solve_in_subprocess(problem, guess, work)
         report.iterations += sol.iterations
         report.objective = sol.objective
@@ -206,7 +209,7 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
     report.extra["max_dynamics_defect"] = defect
     if defect > max_defect or not sol.success:
         why = (f"the equations of motion are missed by {defect:.3g} N or N m (limit "
-               f"{max_defect:.3g}: {settings.track_max_defect_bw:g} of body weight)")
+               f"{max_defect:.3g}: {settings.max_defect_bw:g} of body weight)")
         if not sol.success:
             why = "its last round was stopped unsolved" + (f" and {why}" if defect > max_defect
                                                            else "")
@@ -231,14 +234,10 @@ def solve_track_casadi_chunk(prep_folder: Path, motion_path: str | Path, chunk: 
         if name in problem.actuators:
             r = problem.actuators.index(name)
             res[:, j] = sol.control[:, r] * problem.actuator_optimal_force[r]
-    units = {c: ("m" if t else "rad") for c, t in zip(tm.coordinates, tm.translational,
-                                                      strict=True)}
-    res_units = ["N" if units.get(c) == "m" else "N m"
-                 for c in list(prep.root_coordinates) + list(prep.reserves.values())]
+    units = ctx.units
+    res_units = residual_units(ctx)
     grf = ground_reactions(problem, sol, prep.feet)
-    report.max_residual_force_n, report.max_residual_moment_nm = residual_summary(
-        res, res_names, res_units)
-    report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
+    assess(report, ctx, act, res, res_names, res_units)
     report.status = "converged"
     # Joint angles in the frame of the input motion (the floor offset undone).
     q_out = sol.q.copy()

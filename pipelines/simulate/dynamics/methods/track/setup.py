@@ -1,11 +1,12 @@
-"""Evaluate the model along a trajectory to state one linearised tracking problem (track_nlp.py).
+"""The `track` method's OpenSim side: evaluate the model along a trajectory to state one
+linearised tracking problem (nlp/track.py).
 
-The `track` method's CasADi solver (track_casadi.py) solves the full tracking problem by
+The `track` method's CasADi solver (solve.py) solves the full tracking problem by
 sequential linearisation: OpenSim evaluates the skeleton along the current trajectory, the
 NLP is solved with that local model (exact derivatives by CasADi, contact forces exactly
 nonlinear), and the solution becomes the next trajectory, until it stops moving. What is
 evaluated here, at every mesh point k, for the independent coordinates q (couplers folded in
-by virtual work, as in redundancy_setup.py):
+by virtual work, as in methods/inverse/setup.py):
 
 - G(q, v, a): the generalized forces the skeleton needs for the motion (inverse dynamics with
   every force element off: inertia, Coriolis and gravity), its value at the current
@@ -27,25 +28,27 @@ import numpy as np
 
 from musclekit.errors import InputError
 
-from .contact import ContactSphere, read_spheres
-from .grf import mobility_index
-from .redundancy_setup import _couplers, _slope, crossing_sets, muscle_terms
-from .track_nlp import TrackProblem
+from ...kernel.contact_law import ContactSphere
+from ...kernel.osim_eval import (
+    crossing_sets,
+    mass_matrix,
+    mobility_index,
+    muscle_terms,
+    read_spheres,
+    second_slope,
+    single_couplers,
+    slope,
+)
+from ...nlp.track import TrackProblem
 
 FD_STEP = 1e-6  # rad or m; forward differences of smooth functions (error ~ step * G'')
-
-
-def _second_slope(fn, x: float, dx: float = 1e-4) -> float:
-    import opensim as osim
-
-    v = [fn.calcValue(osim.Vector(1, x + d)) for d in (-dx, 0.0, dx)]
-    return (v[0] - 2 * v[1] + v[2]) / dx**2
 
 
 class TrackModel:
     """The prepared model opened once per chunk for the evaluations above."""
 
-    def __init__(self, model_processor, root_coordinates: list[str]):
+    def __init__(self, model_processor, root_coordinates: list[str],
+                 units: dict[str, str] | None = None):
         import opensim as osim
 
         self.model = model_processor.process()
@@ -62,11 +65,14 @@ class TrackModel:
         cset = self.model.getCoordinateSet()
         names = [cset.get(i).getName() for i in range(cset.getSize())]
         locked = {n for n in names if cset.get(n).getLocked(self.state)}
-        self.couplers = _couplers(self.model)
+        self.couplers = single_couplers(self.model)
         self.coordinates = [n for n in names if n not in locked and n not in self.couplers]
         self.root = list(root_coordinates)
-        self.translational = np.array(
-            [cset.get(n).getMotionType() == 2 for n in self.coordinates])
+        if units is None:
+            from ...kernel.osim_eval import coordinate_units
+
+            units = coordinate_units(self.model)
+        self.translational = np.array([units[n] == "m" for n in self.coordinates])
         free = [n for n in names if n not in locked]
         self.u_idx = mobility_index(self.id_model, self.id_state, free)
         missing = [n for n in free if n not in self.u_idx]
@@ -130,8 +136,8 @@ class TrackModel:
             j = self._index[indep]
             x = float(q[j])
             value = fn.calcValue(osim.Vector(1, x))
-            s1 = _slope(fn, x)
-            s2 = _second_slope(fn, x)
+            s1 = slope(fn, x)
+            s2 = second_slope(fn, x)
             dependents[dep].setValue(st, value, False)
             dependents[dep].setSpeedValue(st, s1 * float(v[j]))
             slopes[dep] = (j, s1, s2)
@@ -245,9 +251,7 @@ class TrackModel:
             # G is affine in the accelerations: dG/da is the folded mass matrix P^T M P.
             P = self._fold(slopes)
             matter = self.id_model.getMatterSubsystem()
-            mass = osim.Matrix()
-            matter.calcM(self.id_state, mass)
-            dg_da = P.T @ mass.to_numpy() @ P
+            dg_da = P.T @ mass_matrix(self.id_model, self.id_state) @ P
             frame = osim.Matrix()
             for s, (sphere, body) in enumerate(zip(self.spheres, self._sphere_bodies,
                                                    strict=True)):

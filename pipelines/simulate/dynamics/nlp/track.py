@@ -1,7 +1,7 @@
 """One linearised muscle-driven tracking problem with foot contact, by direct collocation.
 
-The `track` method's own solver (track_casadi.py drives the iteration; track_setup.py fills
-the arrays from OpenSim). Unknowns on the mesh (N points): independent coordinates q, speeds
+The `track` method's own solver (methods/track/solve.py drives the iteration;
+methods/track/setup.py fills the arrays from OpenSim). Unknowns on the mesh (N points): independent coordinates q, speeds
 v, accelerations a; muscle activations and excitations; coordinate-actuator controls
 (residuals at the root, reserves and torque actuators elsewhere).
 
@@ -15,18 +15,16 @@ v, accelerations a; muscle activations and excitations; coordinate-actuator cont
                G_lin(q, v, a) = sum_m R_m (F0_m + act_m F1_m) + sum_r o_r c_r + tau_contact
 
 G_lin is the skeleton's inverse dynamics linearised at the current trajectory (q_lin, v_lin,
-a_lin); tau_contact maps each smooth contact sphere's force (contact.py, the exact
+a_lin); tau_contact maps each smooth contact sphere's force (kernel/contact_law.py, the exact
 nonlinear SmoothSphereHalfSpaceForce law) through the sphere's Jacobian: centre
 c = c_lin + J (q - q_lin), velocity J v. Muscle forces and moment arms are those at q_lin.
 
-Like redundancy.py, this module never imports opensim and runs in a child process
-(`python -m musclekit.pipelines.simulate.dynamics.track_nlp problem.npz solution.npz`):
-the PyPI casadi wheel and the opensim wheel cannot share a process.
+Like every NLP module, this one never imports opensim and runs in a child process
+(`child.solve_in_child`): the PyPI casadi wheel and the opensim wheel cannot share a process.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,7 +32,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .contact import ContactSphere, cross, sphere_force
+from ..kernel.contact_law import ContactSphere, cross, sphere_force
+from .child import child_main, solve_in_child
+from .common import (
+    activation_rate,
+    actuator_matrix,
+    load_npz,
+    save_npz,
+    sparse_dm,
+    trapezoid_weights,
+)
+
+WHAT = "track NLP solve"
 
 DEFAULT_TRACK_WEIGHTS = {
     # w_q on squared coordinate errors (rad^2 or m^2): 0.01 rad or 1 cm costs as much as one
@@ -94,19 +103,11 @@ class TrackProblem:
     settings: dict = field(default_factory=dict)
 
     def save(self, path: Path, guess: dict[str, np.ndarray] | None = None) -> None:
-        d = asdict(self)
-        arrays = {k: v for k, v in d.items() if isinstance(v, np.ndarray)}
-        meta = {k: v for k, v in d.items() if not isinstance(v, np.ndarray)}
-        guess = {f"guess_{k}": v for k, v in (guess or {}).items()}
-        np.savez(path, meta=json.dumps(meta), **arrays, **guess)
+        save_npz(path, self, guess)
 
     @classmethod
     def load(cls, path: Path) -> tuple[TrackProblem, dict[str, np.ndarray]]:
-        with np.load(path) as z:
-            data = {k: z[k] for k in z.files if k != "meta" and not k.startswith("guess_")}
-            guess = {k[len("guess_"):]: z[k] for k in z.files if k.startswith("guess_")}
-            meta = json.loads(str(z["meta"]))
-        return cls(**data, **meta), guess
+        return load_npz(cls, path)
 
 
 @dataclass
@@ -131,13 +132,6 @@ class TrackSolution:
                 ("q", "v", "a", "activation", "excitation", "control", "offset")}
 
 
-def _sparse_dm(ca, matrix):
-    """A scipy sparse matrix as a CasADi DM, through its compressed columns (8x faster than
-    `ca.DM(matrix)` on the 80-muscle model's dynamics matrix)."""
-    c = matrix.tocsc(copy=True)
-    c.sum_duplicates()  # also sorts the row indices, as CasADi's Sparsity requires
-    return ca.DM(ca.Sparsity(c.shape[0], c.shape[1], c.indptr.tolist(), c.indices.tolist()),
-                 c.data)
 
 
 def _sphere_wrench_function(ca, sphere: ContactSphere):
@@ -193,14 +187,14 @@ def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactS
                 t_vals.append(Jw[i, j])
     Y = sparse.csc_matrix((y_vals, (y_rows, y_cols)), shape=(9 * len(columns), 2 * n * N))
     T = sparse.csc_matrix((t_vals, (t_rows, t_cols)), shape=(n * N, 6 * len(columns)))
-    y = ca.reshape(ca.mtimes(_sparse_dm(ca, Y), ca.vertcat(dq, v)) + ca.DM(y0), 9, len(columns))
+    y = ca.reshape(ca.mtimes(sparse_dm(ca, Y), ca.vertcat(dq, v)) + ca.DM(y0), 9, len(columns))
     wrenches, start = [], 0
     for members in groups.values():
         count = len(members) * N
         fn = _sphere_wrench_function(ca, spheres[members[0]]).map(count)
         wrenches.append(fn(y[:, start: start + count]))
         start += count
-    return ca.mtimes(_sparse_dm(ca, T), ca.vec(ca.horzcat(*wrenches)))
+    return ca.mtimes(sparse_dm(ca, T), ca.vec(ca.horzcat(*wrenches)))
 
 
 def _linear_dynamics(problem: TrackProblem, S: np.ndarray):
@@ -243,10 +237,8 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     """Solve with IPOPT (exact Hessian by CasADi). Only in a process without opensim."""
     if "opensim" in sys.modules:
         raise RuntimeError("the track NLP cannot run in a process that imported opensim (their "
-                           "CasADi libraries clash): use track_casadi.solve_in_subprocess")
+                           "CasADi libraries clash): use solve_in_subprocess")
     import casadi as ca
-
-    from .redundancy import activation_rate, actuator_matrix, trapezoid_weights
 
     st = {**DEFAULT_TRACK_WEIGHTS, **problem.settings}
     t = np.asarray(problem.time_s, dtype=float)
@@ -298,7 +290,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     L, b = _linear_dynamics(problem, S)
     tau_c = _contact_generalized_force(ca, problem, spheres,
                                        ca.vec(Q) - ca.DM(problem.q_lin.ravel()), ca.vec(V))
-    g.append((ca.mtimes(_sparse_dm(ca, L), x) + ca.DM(b) - tau_c) * scale)
+    g.append((ca.mtimes(sparse_dm(ca, L), x) + ca.DM(b) - tau_c) * scale)
     g = ca.vertcat(*g)
 
     v_ref = np.gradient(problem.q_ref, t, axis=0)
@@ -326,7 +318,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
         # keep IPOPT cycling just above `tol` (measured on a real squat chunk: objective flat
         # to 1e-5, equations met to 1e-3 of body weight, for 100s of iterations). Such a
         # point is accepted here; whether the chunk is accepted is decided outside, by
-        # OpenSim's own equations of motion and the tracking error (track_casadi.py).
+        # OpenSim's own equations of motion and the tracking error (methods/track/solve.py).
         "ipopt.acceptable_tol": 100 * tol, "ipopt.acceptable_constr_viol_tol": 10 * tol,
         "ipopt.acceptable_obj_change_tol": 1e-5, "ipopt.acceptable_iter": 10,
         "ipopt.max_iter": int(st["max_iterations"]), "ipopt.mu_strategy": "adaptive",
@@ -358,17 +350,13 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
                          seconds=seconds)
 
 
-def _main(argv: list[str]) -> int:
-    src, dst = Path(argv[0]), Path(argv[1])
-    problem, guess = TrackProblem.load(src)
-    sol = solve(problem, guess)
-    meta = {"success": sol.success, "status": sol.status, "iterations": sol.iterations,
-            "objective": sol.objective, "seconds": sol.seconds}
-    tmp = dst.with_name(dst.stem + ".tmp.npz")
-    np.savez(tmp, meta=json.dumps(meta), **sol.arrays())
-    tmp.replace(dst)
-    return 0
+def solve_in_subprocess(problem: TrackProblem, guess: dict[str, np.ndarray], work: Path,
+                        timeout_s: float | None = None) -> TrackSolution:
+    """Solve one linearised problem in a child process (casadi cannot share opensim's)."""
+    return solve_in_child(__name__, problem, work, guess=guess, timeout_s=timeout_s)
 
+
+SOLUTION = TrackSolution
 
 if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))
+    raise SystemExit(child_main(sys.argv[1:], TrackProblem, solve))

@@ -19,14 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
+from musclekit.dataset.atomic import file_sha256
 from musclekit.errors import InputError
 
-from .grf import DEFAULT_FEET, root_joint
-
-CONTACT_FORCE_CLASSES = (
-    "SmoothSphereHalfSpaceForce",
-    "HuntCrossleyForce",
-    "ElasticFoundationForce",
+from .grf import DEFAULT_FEET
+from .osim_eval import (
+    CONTACT_FORCE_CLASSES,
+    ActuatorStrengths,
+    add_coordinate_actuators,
+    coordinate_actuated,
+    couplers,
+    muscled_coordinates,
+    root_joint,
 )
 
 
@@ -34,7 +38,11 @@ CONTACT_FORCE_CLASSES = (
 class PrepSettings:
     """What the preparation depends on (part of the cache key)."""
 
-    method: str = "inverse"
+    method: str = "inverse"  # the method the model is prepared for
+    # The method solves with the model's contact spheres (track) instead of estimated ground
+    # forces (inverse): keep the contact forces, require spheres. None: from the method's
+    # registry entry.
+    contact: bool | None = None
     polynomial_paths: bool = True
     path_fit_range_deg: float = 25.0
     path_fit_max_order: int = 5
@@ -46,6 +54,12 @@ class PrepSettings:
     feet: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_FEET))
     # track on a model without foot contact: add OpenCap's 12 spheres (footcontact.py)
     add_foot_contact: bool = False
+
+    def __post_init__(self) -> None:
+        if self.contact is None:
+            from ..methods import get_method
+
+            self.contact = get_method(self.method).contact
 
 
 @dataclass
@@ -74,16 +88,8 @@ class PreparedModel:
         return cls(**json.loads((Path(folder) / "prep.json").read_text()))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def cache_key(model_path: str | Path, settings: PrepSettings) -> str:
-    blob = _sha256(Path(model_path)) + json.dumps(asdict(settings), sort_keys=True, default=list)
+    blob = file_sha256(Path(model_path)) + json.dumps(asdict(settings), sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -107,7 +113,7 @@ def check_model(model_path: str | Path, settings: PrepSettings) -> None:
                 f"model {path} has none of the {side} foot bodies {list(names)}: ground "
                 "reaction forces need the feet; pass the model's foot body names"
             )
-    if settings.method == "track":
+    if settings.contact:
         geoms = model.getContactGeometrySet()
         foot = {n for names in settings.feet.values() for n in names}
         spheres = [
@@ -127,38 +133,6 @@ def check_model(model_path: str | Path, settings: PrepSettings) -> None:
                 "method needs them (e.g. OpenCap's LaiArnoldModified2017_contacts.osim): pass "
                 "--add-foot-contact to add OpenCap's 12 foot spheres, or use --method inverse"
             )
-
-
-def _coupled_dependents(model) -> set[str]:
-    out = set()
-    cs = model.getConstraintSet()
-    for i in range(cs.getSize()):
-        c = cs.get(i)
-        if c.getConcreteClassName() == "CoordinateCouplerConstraint":
-            ccc = osim_cast(c, "CoordinateCouplerConstraint")
-            out.add(ccc.getDependentCoordinateName())
-    return out
-
-
-def osim_cast(obj, class_name: str):
-    import opensim as osim
-
-    return getattr(osim, class_name).safeDownCast(obj)
-
-
-def _muscled_coordinates(model, state, coords: list[str]) -> set[str]:
-    """Coordinates at least one muscle has a moment arm about (at the default pose)."""
-    muscles = model.getMuscles()
-    cset = model.getCoordinateSet()
-    out = set()
-    for i in range(muscles.getSize()):
-        path = muscles.get(i).getGeometryPath()
-        for name in coords:
-            if name in out:
-                continue
-            if abs(path.computeMomentArm(state, cset.get(name))) > 1e-5:
-                out.add(name)
-    return out
 
 
 def prepare_model(
@@ -184,7 +158,7 @@ def prepare_model(
     tmp.mkdir(parents=True)
 
     model = osim.Model(str(model_path))
-    if settings.method == "track" and settings.add_foot_contact:
+    if settings.contact and settings.add_foot_contact:
         forces = model.getForceSet()
         if not any(forces.get(i).getConcreteClassName() in CONTACT_FORCE_CLASSES
                    for i in range(forces.getSize())):
@@ -216,7 +190,7 @@ def prepare_model(
                 forces.remove(i)
         elif cls in CONTACT_FORCE_CLASSES:
             contact.append(f.getName())
-            if settings.method == "inverse":
+            if not settings.contact:
                 forces.remove(i)
     if weld:
         mp = osim.ModelProcessor(model)
@@ -230,37 +204,14 @@ def prepare_model(
     coords = [cset.get(i).getName() for i in range(cset.getSize())]
     root = root_joint(model)
     root_coords = [root.get_coordinates(i).getName() for i in range(6)]
-    dependents = _coupled_dependents(model)
-    actuated = set()
-    forces = model.getForceSet()
-    for i in range(forces.getSize()):
-        ca = osim.CoordinateActuator.safeDownCast(forces.get(i))
-        if ca is not None:
-            actuated.add(ca.get_coordinate())
-    muscled = _muscled_coordinates(model, state, coords)
-
-    residuals = []
-    for c in root_coords:
-        a = osim.CoordinateActuator(c)
-        a.setName(f"residual_{c}")
-        a.setOptimalForce(settings.residual_optimal_force)
-        a.setMinControl(-float("inf"))
-        a.setMaxControl(float("inf"))
-        model.addForce(a)
-        residuals.append(a.getName())
-    reserves = {}
-    for c in coords:
-        if c in root_coords or c in dependents or c in actuated:
-            continue
-        a = osim.CoordinateActuator(c)
-        a.setName(f"reserve_{c}")
-        a.setOptimalForce(
-            settings.reserve_optimal_force if c in muscled else settings.torque_optimal_force
-        )
-        a.setMinControl(-float("inf"))
-        a.setMaxControl(float("inf"))
-        model.addForce(a)
-        reserves[a.getName()] = c
+    # Every root coordinate gets a residual; other coordinates a reserve unless a coupler
+    # drives them or they have an actuator already.
+    skip = (set(couplers(model)) | coordinate_actuated(model)) - set(root_coords)
+    residual_map, reserves = add_coordinate_actuators(
+        model, state, ActuatorStrengths(settings.residual_optimal_force,
+                                        settings.reserve_optimal_force,
+                                        settings.torque_optimal_force), skip)
+    residuals = list(residual_map)
     model.finalizeConnections()
     state = model.initSystem()
     muscles = [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]
@@ -295,7 +246,7 @@ def prepare_model(
         feet=feet,
         apply_body={s: names[0] for s, names in feet.items()},
         mass_kg=mass,
-        contact_forces=contact if settings.method == "track" else [],
+        contact_forces=contact if settings.contact else [],
         polynomial_paths=settings.polynomial_paths,
         path_fit=path_fit,
         seconds=time.perf_counter() - start,
@@ -321,7 +272,7 @@ def fit_polynomial_paths(
     full = osim.Model(str(model_path))
     state = full.initSystem()
     fcs = full.getCoordinateSet()
-    muscled = _muscled_coordinates(full, state, [fcs.get(i).getName() for i in range(fcs.getSize())])
+    muscled = muscled_coordinates(full, state, [fcs.get(i).getName() for i in range(fcs.getSize())])
     # Joints no muscle crosses (the root, trunk, arms) are welded for the fit: path lengths do
     # not depend on them, and the fitter's cost grows with every coordinate it samples.
     weld = []

@@ -1,7 +1,8 @@
-"""Evaluate the model once per mesh point to state the muscle redundancy problem.
+"""The `inverse` method's OpenSim side: evaluate the model once per mesh point to state the
+muscle redundancy problem (nlp/inverse.py).
 
 With the kinematics and ground reaction forces given, everything the optimiser needs is a
-function of time only (see redundancy.py): the generalized forces the actuators must supply
+function of time only (see nlp/inverse.py): the generalized forces the actuators must supply
 (inverse dynamics with the external loads, gravity and inertia), each muscle's tendon force
 at zero and at full activation (rigid tendon: affine in activation), and its moment arms.
 Coordinates driven by a coupler constraint (the patellae's `knee_angle_*_beta`) are folded
@@ -14,83 +15,9 @@ import numpy as np
 
 from musclekit.errors import InputError
 
-from .grf import mobility_index
-from .motion import Motion, finite_difference
-from .redundancy import RedundancyProblem
-
-
-def _couplers(model) -> dict[str, tuple[str, object]]:
-    """dependent coordinate -> (independent coordinate, coupling function)."""
-    import opensim as osim
-
-    out = {}
-    cs = model.getConstraintSet()
-    for i in range(cs.getSize()):
-        c = osim.CoordinateCouplerConstraint.safeDownCast(cs.get(i))
-        if c is None:
-            continue
-        indep = c.getIndependentCoordinateNames()
-        if indep.getSize() != 1:
-            raise InputError(
-                f"coupler constraint {c.getName()} has {indep.getSize()} independent "
-                "coordinates; the inverse method supports one")
-        out[c.getDependentCoordinateName()] = (indep.get(0), c.getFunction())
-    return out
-
-
-def _slope(fn, x: float, dx: float = 1e-6) -> float:
-    import opensim as osim
-
-    hi = fn.calcValue(osim.Vector(1, x + dx))
-    lo = fn.calcValue(osim.Vector(1, x - dx))
-    return (hi - lo) / (2 * dx)
-
-
-def crossing_sets(model, state, muscles: list, equations: list[str],
-                  poses: list[dict[str, float]]) -> list[list[int]]:
-    """Per muscle, the indices of the equations (coordinates) it crosses: a non-zero moment
-    arm at any of the poses (a moment arm can pass through zero at one pose, e.g. an
-    adductor's about hip flexion, so give several)."""
-    cset = model.getCoordinateSet()
-    hit = np.zeros((len(muscles), len(equations)), dtype=bool)
-    for pose in poses:
-        for n, value in pose.items():
-            cset.get(n).setValue(state, value, False)
-        model.assemble(state)
-        model.realizePosition(state)
-        for i, m in enumerate(muscles):
-            path = m.getPath()
-            for j, n in enumerate(equations):
-                if not hit[i, j] and abs(path.computeMomentArm(state, cset.get(n))) > 1e-7:
-                    hit[i, j] = True
-    return [list(np.flatnonzero(row)) for row in hit]
-
-
-def muscle_terms(model, state, muscles: list, equations: list[str], crossing: list[list[int]],
-                 time_s: float, q: dict[str, float], qd: dict[str, float]
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """At one pose: each muscle's tendon force at zero activation (M,), the additional force
-    at full activation (M,) and its moment arms (M, J) about `equations` (rigid tendons: the
-    force is affine in activation)."""
-    cset = model.getCoordinateSet()
-    state.setTime(time_s)
-    for n, value in q.items():
-        cset.get(n).setValue(state, value, False)
-    model.assemble(state)
-    for n, value in qd.items():
-        cset.get(n).setSpeedValue(state, value)
-    forces = []
-    for level in (0.0, 1.0):
-        for m in muscles:
-            m.setActivation(state, level)
-        model.realizeDynamics(state)
-        forces.append(np.array([m.getTendonForce(state) for m in muscles]))
-    arms = np.zeros((len(muscles), len(equations)))
-    for i, m in enumerate(muscles):
-        path = m.getPath()
-        for j in crossing[i]:
-            arms[i, j] = path.computeMomentArm(state, cset.get(equations[j]))
-    return forces[0], forces[1] - forces[0], arms
+from ...kernel.motion import Motion, finite_difference
+from ...kernel.osim_eval import crossing_sets, mobility_index, muscle_terms, single_couplers, slope
+from ...nlp.inverse import RedundancyProblem
 
 
 def build_problem(model_processor, id_model_processor, kinematics: Motion,
@@ -118,7 +45,7 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
     missing = [n for n in names if n not in kinematics.names and n not in locked]
     if missing:
         raise InputError(f"kinematics lack coordinates of the model: {missing[:8]}")
-    couplers = _couplers(model)
+    couplers = single_couplers(model)
     equations = [n for n in names
                  if n not in root_coordinates and n not in couplers and n not in locked]
     eq_index = {n: j for j, n in enumerate(equations)}
@@ -178,7 +105,7 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
             tau[k, j] = gen[u_idx[n]]
         for dep, (indep, fn) in couplers.items():
             if indep in eq_index:
-                tau[k, eq_index[indep]] += _slope(fn, float(q_m[indep][k])) * gen[u_idx[dep]]
+                tau[k, eq_index[indep]] += slope(fn, float(q_m[indep][k])) * gen[u_idx[dep]]
         root[k] = [gen[u_idx[n]] for n in root_coordinates]
 
         f_passive[k], f_active[k], arms[k] = muscle_terms(

@@ -1,8 +1,5 @@
-"""The `track` method (MinT-faithful): muscle-driven tracking of the IK coordinates with
-foot contact. `solve_track_chunk` dispatches to the CasADi solver (track_casadi.py, the
-default) or to MocoTrack, kept here for comparison (`--solver moco`).
-
-MocoTrack: DeGroote-Fregly muscles (rigid tendons), smooth contact spheres under the feet
+"""The `track` method's Moco variant (`--solver moco`), kept for comparison with the CasADi
+solver (solve.py). MocoTrack: DeGroote-Fregly muscles (rigid tendons), smooth contact spheres under the feet
 (the model's own, e.g. OpenCap's LaiArnoldModified2017_contacts), tracking weight 100 for
 positions (speeds tracked through the spline derivatives), small residual and reserve
 actuators, IPOPT with a limited-memory Hessian, explicit multibody dynamics. Ground reaction
@@ -16,19 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunks import Chunk
-from .grf import GRF_CHANNELS, SIDES
-from .inverse import (
-    SolveSettings,
-    chunk_output,
-    dgf_model_processor,
-    residual_summary,
-    start_chunk,
-    tracking_check,
-)
-from .motion import write_mot
-from .prep import PreparedModel
-from .result import ChunkOutput, ChunkReport
+from ...kernel.chunks import Chunk
+from ...kernel.grf import GRF_CHANNELS, SIDES
+from ...kernel.motion import write_mot
+from ...kernel.osim_eval import dgf_model_processor
+from ...kernel.prep import PreparedModel
+from ...kernel.result import ChunkOutput, ChunkReport, load_output
+from ...kernel.solution import ChunkContext, assess, chunk_output, residual_units
+from .settings import TrackSettings
 
 DEFAULT_WEIGHTS = {"states": 100.0, "control_effort": 10.0, "residual_weight": 100.0}
 
@@ -79,8 +71,6 @@ def _inverse_warm_start(work: Path, chunk: Chunk, prep: PreparedModel):
     sibling `inverse` folder), as (states, controls) tables for the initial guess."""
     import opensim as osim
 
-    from .result import load_output
-
     inverse_dir = work.parent.parent / "inverse"
     out = load_output(inverse_dir, f"chunk{chunk.index:04d}")
     if out is None or out.channels["activations"] != prep.muscles:
@@ -99,22 +89,17 @@ def _inverse_warm_start(work: Path, chunk: Chunk, prep: PreparedModel):
     return tables[0], tables[1]
 
 
-def solve_track_chunk(
-    prep_folder: Path, motion_path: str | Path, chunk: Chunk, settings: SolveSettings, work: Path
-) -> tuple[ChunkReport, ChunkOutput | None]:
-    """Solve one chunk with the chosen solver (track_casadi.py by default, or MocoTrack); a
-    non-converged solve is a failed report."""
-    if settings.solver == "casadi":
-        from .track_casadi import solve_track_casadi_chunk
-
-        return solve_track_casadi_chunk(prep_folder, motion_path, chunk, settings, work)
+def solve_moco(ctx: ChunkContext, settings: TrackSettings
+               ) -> tuple[ChunkReport, ChunkOutput | None]:
+    """Solve one chunk with MocoTrack; a non-converged solve is a failed report."""
     import opensim as osim
 
-    prep, model_file, report, motion = start_chunk(prep_folder, motion_path, chunk, settings,
-                                                   work, "track")
-    weights = {**DEFAULT_WEIGHTS, **(settings.track_weights or {})}
-    dt = float(np.median(np.diff(motion.time_s)))
-    kin = motion.window(chunk.solve_start_s - 5 * dt, chunk.solve_end_s + 5 * dt)
+    from .solve import tracking_check
+
+    prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
+    model_file = ctx.model_file
+    weights = {**DEFAULT_WEIGHTS, **(settings.weights or {})}
+    kin = ctx.window()
     write_mot(work / "coordinates.mot", kin)
 
     mp = dgf_model_processor(model_file)
@@ -142,8 +127,8 @@ def solve_track_chunk(
     solver.set_optim_convergence_tolerance(settings.tolerance)
     solver.set_optim_constraint_tolerance(settings.tolerance)
     solver.set_optim_max_iterations(settings.max_iterations)
-    solver.set_optim_hessian_approximation(settings.track_hessian)
-    solver.set_multibody_dynamics_mode(settings.track_dynamics_mode)
+    solver.set_optim_hessian_approximation(settings.hessian)
+    solver.set_multibody_dynamics_mode(settings.dynamics_mode)
     solver.set_parallel(0)  # one core per chunk; parallelism comes from Dask workers
     # Rebuild the guess for the chosen dynamics mode, starting from the tracked coordinates
     # (and their spline speeds).
@@ -183,10 +168,10 @@ def solve_track_chunk(
     processed = mp.process()
     processed.initSystem()
     cset = processed.getCoordinateSet()
-    coord_names = [c for c in prep.coordinates if c in motion.names]
+    coord_names = [c for c in prep.coordinates if c in kin.names]
     paths = {c: cset.get(c).getAbsolutePathString() + "/value" for c in coord_names}
     q = np.column_stack([states[:, state_names.index(paths[c])] for c in coord_names])
-    q_units = ["m" if cset.get(c).getMotionType() == 2 else "rad" for c in coord_names]
+    q_units = [ctx.units[c] for c in coord_names]
     ref = np.column_stack([np.interp(time_s, kin.time_s, kin.column(c)) for c in coord_names])
     if not tracking_check(report, q, ref, np.array([u == "m" for u in q_units]), settings):
         return report, None
@@ -203,8 +188,7 @@ def solve_track_chunk(
         * osim.CoordinateActuator.safeDownCast(processed.getForceSet().get(a)).getOptimalForce()
         for a in res_names
     ])
-    res_units = ["N" if cset.get(c).getMotionType() == 2 else "N m"
-                 for c in list(prep.root_coordinates) + list(prep.reserves.values())]
+    res_units = residual_units(ctx)
 
     by_side = _contact_forces_by_side(prep, processed)
     right, left = osim.StdVectorString(), osim.StdVectorString()
@@ -222,9 +206,7 @@ def solve_track_chunk(
         if short in labels:
             grf[:, j] = g[:, labels.index(short)]
 
-    report.max_residual_force_n, report.max_residual_moment_nm = residual_summary(
-        res, res_names, res_units)
-    report.max_residual_force_bw = report.max_residual_force_n / (prep.mass_kg * 9.80665)
+    assess(report, ctx, act, res, res_names, res_units)
     report.status = "converged"
     return report, chunk_output(prep, time_s, act, forces, grf, (q, coord_names, q_units),
                                 (res, res_names, res_units))

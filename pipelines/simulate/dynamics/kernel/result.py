@@ -29,6 +29,14 @@ class ChunkReport:
     max_residual_force_n: float = float("nan")
     max_residual_moment_nm: float = float("nan")
     max_residual_force_bw: float = float("nan")  # as a share of body weight
+    # What can fail (kernel/solution.py `assess`): for `inverse` the root's residual forces
+    # are ~0 by construction (its ground forces come from the same equations of motion), so
+    # its quality shows in the residual moments, the reserves, saturated muscles and the
+    # moment its clamped centres of pressure could not carry (extra).
+    max_reserve_nm: float = float("nan")
+    max_reserve_n: float = float("nan")
+    saturated_muscles: list = field(default_factory=list)
+    activation_out_of_range: float = float("nan")  # largest excursion beyond [0, 1]
     core_start_s: float = float("nan")
     core_end_s: float = float("nan")
     solve_start_s: float = float("nan")

@@ -1,5 +1,8 @@
 """Foot-ground contact: OpenSim's SmoothSphereHalfSpaceForce as a pure, differentiable function.
 
+Pure arithmetic, no opensim: the NLPs (nlp/) import this module in their child processes.
+Reading the spheres out of a model is `osim_eval.read_spheres`.
+
 OpenCap's models (and Moco's examples) put contact spheres on the calcaneus and toes and let
 each one push against a half-space fixed to ground with `SmoothSphereHalfSpaceForce`, Simbody's
 smooth Hunt-Crossley model (Serrancoli et al. 2019, IEEE TNSRE; Falisse et al. 2019, J R Soc
@@ -52,8 +55,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from musclekit.errors import InputError
-
 Vec3 = tuple[float, float, float]
 
 
@@ -85,77 +86,6 @@ class ContactSphere:
     plane_normal: Vec3
     plane_point: Vec3
     force_name: str
-
-
-def _vec(v: Any) -> Vec3:
-    return (float(v.get(0)), float(v.get(1)), float(v.get(2)))
-
-
-def read_spheres(model: Any) -> list[ContactSphere]:
-    """Every enabled SmoothSphereHalfSpaceForce of `model` (an opensim.Model), in ForceSet order.
-
-    Forces whose `appliesForce` is off are skipped, as OpenSim does. Raises InputError when a
-    force's half-space is not fixed to ground (only a ground floor is supported).
-    """
-    import opensim as osim  # lazily: this module must stay importable next to casadi
-
-    forces = model.getForceSet()
-    found = []
-    for i in range(forces.getSize()):
-        force = osim.SmoothSphereHalfSpaceForce.safeDownCast(forces.get(i))
-        if force is not None and force.get_appliesForce():
-            found.append(force)
-    if not found:
-        return []
-    try:
-        found[0].getConnectee("sphere")
-    except RuntimeError:
-        # A model freshly read from a file has its sockets unresolved until it is connected.
-        model.finalizeConnections()
-
-    ground = model.getGround().getAbsolutePathString()
-    spheres = []
-    for force in found:
-        name = force.getName()
-        sphere = osim.ContactSphere.safeDownCast(force.getConnectee("sphere"))
-        half = osim.ContactHalfSpace.safeDownCast(force.getConnectee("half_space"))
-        if sphere is None or half is None:
-            raise InputError(f"SmoothSphereHalfSpaceForce '{name}': its 'sphere' or "
-                             "'half_space' socket does not lead to a ContactSphere and a "
-                             "ContactHalfSpace; fix the sockets in the .osim file")
-        half_frame = half.getFrame()
-        half_base = half_frame.findBaseFrame()
-        if half_base.getAbsolutePathString() != ground:
-            raise InputError(
-                f"SmoothSphereHalfSpaceForce '{name}': its half-space '{half.getName()}' is "
-                f"attached to '{half_base.getAbsolutePathString()}', not to ground; only a "
-                "floor fixed to ground is supported: attach the ContactHalfSpace's frame to "
-                "/ground")
-        # Simbody's half-space occupies +x of its own frame, so the outward normal is -x.
-        x_gh = half_frame.findTransformInBaseFrame().compose(half.getTransform())
-        x_axis = _vec(x_gh.xformFrameVecToBase(osim.Vec3(1.0, 0.0, 0.0)))
-        sphere_frame = sphere.getFrame()
-        centre = sphere_frame.findTransformInBaseFrame().shiftFrameStationToBase(
-            sphere.get_location())
-        spheres.append(ContactSphere(
-            name=sphere.getName(),
-            body=sphere_frame.findBaseFrame().getName(),
-            location_m=_vec(centre),
-            radius_m=float(sphere.getRadius()),
-            stiffness=float(force.get_stiffness()),
-            dissipation=float(force.get_dissipation()),
-            static_friction=float(force.get_static_friction()),
-            dynamic_friction=float(force.get_dynamic_friction()),
-            viscous_friction=float(force.get_viscous_friction()),
-            transition_velocity=float(force.get_transition_velocity()),
-            constant_contact_force=float(force.get_constant_contact_force()),
-            hertz_smoothing=float(force.get_hertz_smoothing()),
-            hunt_crossley_smoothing=float(force.get_hunt_crossley_smoothing()),
-            plane_normal=(-x_axis[0], -x_axis[1], -x_axis[2]),
-            plane_point=_vec(x_gh.p()),
-            force_name=name,
-        ))
-    return spheres
 
 
 def _dot(a: Sequence[Any], b: Sequence[Any]) -> Any:

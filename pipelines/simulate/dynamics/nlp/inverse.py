@@ -15,27 +15,28 @@ at full activation), so what remains to optimise is small and smooth:
 
 MocoInverse evaluates the same model through OpenSim with finite-difference derivatives on
 every iteration (minutes per chunk on the 80-muscle model); here OpenSim is evaluated once per
-mesh point (redundancy_setup.py) and IPOPT gets exact derivatives from CasADi.
+mesh point (methods/inverse/setup.py) and IPOPT gets exact derivatives from CasADi.
 
 The `casadi` wheel from PyPI cannot share a process with the `opensim` wheel (each bundles
 its own, ABI-incompatible CasADi library), so this module never imports opensim, and the
-solve runs in a child process: `python -m musclekit.pipelines.simulate.dynamics.redundancy
-problem.npz solution.npz`.
+solve runs in a child process (`child.solve_in_child`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from musclekit.errors import MissingDependencyError
+
+from .child import child_main, solve_in_child
+from .common import activation_rate, actuator_matrix, trapezoid_weights
+
+WHAT = "muscle redundancy solve"
 
 ACTIVATION_WEIGHT = 1e-3
 
@@ -67,18 +68,10 @@ class RedundancyProblem:
     muscles: list[str] = field(default_factory=list)
     coordinates: list[str] = field(default_factory=list)
     actuators: list[str] = field(default_factory=list)
+    # IPOPT's settings, chosen by the caller (InverseSettings)
+    tolerance: float = 1e-3
+    max_iterations: int = 2500
 
-    def save(self, path: Path) -> None:
-        arrays = {k: v for k, v in asdict(self).items() if isinstance(v, np.ndarray)}
-        names = {k: v for k, v in asdict(self).items() if isinstance(v, list)}
-        np.savez(path, names=json.dumps(names), **arrays)
-
-    @classmethod
-    def load(cls, path: Path) -> RedundancyProblem:
-        with np.load(path) as z:
-            data = {k: z[k] for k in z.files if k != "names"}
-            names = json.loads(str(z["names"]))
-        return cls(**data, **names)
 
 
 @dataclass
@@ -102,34 +95,13 @@ class RedundancySolution:
         return self.actuator_control * problem.actuator_optimal_force
 
 
-def trapezoid_weights(t: np.ndarray) -> np.ndarray:
-    """Quadrature weights of the trapezoidal rule on the mesh `t` (sum = duration)."""
-    h = np.diff(t)
-    w = np.zeros(len(t))
-    w[:-1] += h / 2
-    w[1:] += h / 2
-    return w
 
 
-def actuator_matrix(coordinate: np.ndarray, optimal_force: np.ndarray, n: int) -> np.ndarray:
-    """(n, K): the generalized force of each coordinate-actuator control (its optimal force
-    on its coordinate's equation)."""
-    S = np.zeros((n, len(coordinate)))
-    for r, j in enumerate(coordinate):
-        S[int(j), r] = optimal_force[r]
-    return S
 
 
-def activation_rate(ca, e, a, tau_a, tau_d, b):
-    """DeGroote-Fregly (2016) activation dynamics, as OpenSim's DeGrooteFregly2016Muscle:
-    a time constant that blends activation and deactivation smoothly through tanh."""
-    factor = 0.5 + 1.5 * a
-    f = 0.5 * ca.tanh(b * (e - a))
-    return (1.0 / (tau_a * factor) * (f + 0.5) + factor / tau_d * (0.5 - f)) * (e - a)
 
 
-def solve(problem: RedundancyProblem, tolerance: float = 1e-3,
-          max_iterations: int = 2500) -> RedundancySolution:
+def solve(problem: RedundancyProblem) -> RedundancySolution:
     """Solve with IPOPT (exact Hessian via CasADi's algorithmic differentiation). Only in a
     process without opensim: use `solve_in_subprocess` anywhere else."""
     if "opensim" in sys.modules:
@@ -187,8 +159,8 @@ def solve(problem: RedundancyProblem, tolerance: float = 1e-3,
 
     solver = ca.nlpsol("redundancy", "ipopt", {"x": x, "f": f, "g": g}, {
         "print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes",
-        "ipopt.tol": tolerance, "ipopt.constr_viol_tol": tolerance,
-        "ipopt.max_iter": int(max_iterations), "ipopt.mu_strategy": "adaptive",
+        "ipopt.tol": problem.tolerance, "ipopt.constr_viol_tol": problem.tolerance,
+        "ipopt.max_iter": int(problem.max_iterations), "ipopt.mu_strategy": "adaptive",
     })
     x0 = np.concatenate([np.full(2 * M * N, 0.1), np.zeros(K * N)])
     start = time.perf_counter()
@@ -206,53 +178,13 @@ def solve(problem: RedundancyProblem, tolerance: float = 1e-3,
     )
 
 
-def run_casadi_child(module: str, args: list, result: Path, timeout_s: float | None,
-                     what: str) -> None:
-    """Run `python -m module *args` in a child process that can import the casadi wheel,
-    and check that it wrote `result`."""
-    cmd = [sys.executable, "-m", module, *(str(a) for a in args)]
-    # Importing opensim prepends its own folder (with its CasADi) to LD_LIBRARY_PATH; the
-    # child must load the casadi wheel's libraries instead.
-    env = dict(os.environ)
-    paths = [p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep)
-             if p and not Path(p, "libosimMoco.so").exists()]
-    env["LD_LIBRARY_PATH"] = os.pathsep.join(paths)
-    # One core per solve (IPOPT's MUMPS would otherwise start a thread per core): parallelism
-    # comes from Dask workers, each solving its own chunk.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, "1")
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env)
-    if done.returncode != 0 or not result.is_file():
-        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
-        raise RuntimeError(f"{what} failed: " + " | ".join(tail))
+def solve_in_subprocess(problem: RedundancyProblem, work: Path,
+                        timeout_s: float | None = None) -> RedundancySolution:
+    """Solve in a child Python process (casadi and opensim cannot share one)."""
+    return solve_in_child(__name__, problem, work, timeout_s=timeout_s)
 
 
-def solve_in_subprocess(problem: RedundancyProblem, work: Path, tolerance: float,
-                        max_iterations: int, timeout_s: float | None = None) -> RedundancySolution:
-    """Solve in a child Python process (casadi and opensim cannot share one; see above)."""
-    work.mkdir(parents=True, exist_ok=True)
-    src, dst = work / "redundancy_problem.npz", work / "redundancy_solution.npz"
-    dst.unlink(missing_ok=True)
-    problem.save(src)
-    run_casadi_child(__name__, [src, dst, tolerance, max_iterations], dst, timeout_s,
-                     "muscle redundancy solve")
-    with np.load(dst) as z:
-        meta = json.loads(str(z["meta"]))
-        return RedundancySolution(activation=z["activation"], excitation=z["excitation"],
-                                  actuator_control=z["actuator_control"], **meta)
-
-
-def _main(argv: list[str]) -> int:
-    src, dst, tol, iters = Path(argv[0]), Path(argv[1]), float(argv[2]), int(argv[3])
-    sol = solve(RedundancyProblem.load(src), tolerance=tol, max_iterations=iters)
-    meta = {"success": sol.success, "status": sol.status, "iterations": sol.iterations,
-            "objective": sol.objective, "seconds": sol.seconds}
-    tmp = dst.with_name(dst.stem + ".tmp.npz")
-    np.savez(tmp, activation=sol.activation, excitation=sol.excitation,
-             actuator_control=sol.actuator_control, meta=json.dumps(meta))
-    tmp.replace(dst)
-    return 0
-
+SOLUTION = RedundancySolution
 
 if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))
+    raise SystemExit(child_main(sys.argv[1:], RedundancyProblem, solve))

@@ -1,0 +1,183 @@
+"""The dynamics stage over a dataset: prepare models, solve chunks on Dask, stitch, write.
+
+1. Sequences with kinematics (written by simulate part 1: `SequenceInfo.extra["opensim"]`
+   with `scaled_model` and `ik_mot`, relative to the dataset root) are planned into chunks.
+2. Each distinct scaled model is prepared once (one Dask task per model; cached on disk).
+3. One Dask task per chunk; each chunk's result is saved atomically under
+   `<dataset>/opensim/<sequence>/dynamics/`, its report last. A rerun skips chunks with a
+   report (failed ones too, unless `retry_failed`).
+4. When every chunk of a sequence has a report, the sequence is stitched and written to the
+   dataset as one unit (`dynamics-<sequence>`): streams activations, muscle_forces, grf,
+   joint_angles_solved, residuals at 50 fps, and the per-chunk table `chunks`.
+5. With an upper model (`upper_model`), each written sequence's upper body is solved by static
+   optimisation with its ground forces (one Dask task per sequence) and written as a unit of
+   its own (`dynamics-upper-<sequence>`): streams activations_upper, muscle_forces_upper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from musclekit.compute import Unit, run_units
+from musclekit.dataset.writer import DatasetWriter
+from musclekit.errors import ExitCode
+from musclekit.progress import console
+
+from ..config import DynamicsConfig
+from ..payloads import ChunkTask, PrepTask
+from .jobs import SequenceJob, find_jobs, unit_id
+from .motion import read_mot
+from .prep import cache_key, check_model, prepare_model
+from .result import load_report
+from .worker import chunk_name, solve_chunk_unit
+from .write import write_sequence
+
+
+@dataclass
+class DynamicsReport:
+    """What a run did: chunk counts, sequences written, failures with reasons."""
+
+    chunks_done: int = 0
+    chunks_skipped: int = 0
+    chunks_failed: dict[str, str] = field(default_factory=dict)
+    sequences_written: list[str] = field(default_factory=list)
+    sequences_skipped: list[str] = field(default_factory=list)
+    chunk_seconds: list[float] = field(default_factory=list)
+    upper_written: list[str] = field(default_factory=list)
+    upper_skipped: list[str] = field(default_factory=list)
+    upper_failed: dict[str, str] = field(default_factory=dict)
+
+    def exit_code(self) -> ExitCode:
+        return ExitCode.PARTIAL if self.chunks_failed or self.upper_failed else ExitCode.OK
+
+    def summary(self) -> str:
+        timing = ""
+        if self.chunk_seconds:
+            median, p90 = np.percentile(self.chunk_seconds, [50, 90])
+            timing = f"; solve time per chunk median {median:.1f} s, p90 {p90:.1f} s"
+        upper = ""
+        if self.upper_written or self.upper_skipped or self.upper_failed:
+            upper = (f"; upper body: {len(self.upper_written)} written, "
+                     f"{len(self.upper_skipped)} skipped, {len(self.upper_failed)} failed")
+        return (f"chunks: {self.chunks_done} solved, {self.chunks_skipped} skipped (done before), "
+                f"{len(self.chunks_failed)} failed{timing}; sequences written: "
+                f"{len(self.sequences_written)}{upper}")
+
+
+def _prep_unit(task: PrepTask) -> str:
+    return str(prepare_model(task.model, task.cache, task.settings, task.motion))
+
+
+def model_cache(root: Path, cfg: DynamicsConfig) -> Path:
+    """Folder of prepared models (one subfolder per cache key)."""
+    return Path(cfg.cache_dir) if cfg.cache_dir else root / "opensim" / "_dynamics_models"
+
+
+def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
+                   ) -> tuple[Path, dict[str, str]]:
+    """Check and prepare each distinct model of `jobs` (found in dataset `root`) once; a
+    model already in the cache is skipped. Returns the cache folder and, per cache key
+    whose preparation failed, why.
+    """
+    cache = model_cache(root, cfg)
+    models: dict[str, tuple[Path, Path]] = {}
+    for job in jobs:
+        key = cache_key(job.model_path, cfg.prep)
+        if key not in models:
+            check_model(job.model_path, cfg.prep)
+            models[key] = (job.model_path, job.motion_path)
+            if cfg.upper_model:
+                from ..upper import check_upper_model
+
+                check_upper_model(cfg.upper_model, _muscles(job.model_path),
+                                  read_mot(job.motion_path).names, cfg.prep.feet)
+    prep_units = [
+        Unit(id=f"model-{key}", payload=PrepTask(model=str(m), cache=str(cache),
+                                                 settings=cfg.prep, motion=str(mot)))
+        for key, (m, mot) in models.items()
+    ]
+    prep_report = run_units(
+        prep_units, _prep_unit, cfg.compute, description="preparing models",
+        skip=lambda u: (cache / u.id[len("model-"):] / "prep.json").is_file(),
+    )
+    return cache, {uid[len("model-"):]: why for uid, why in prep_report.failed.items()}
+
+
+def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None) -> DynamicsReport:
+    """Solve muscle-driven dynamics for every sequence with kinematics in the dataset.
+
+    Resumable: rerun the same call to continue; finished chunks and sequences are skipped.
+    """
+    cfg = config or DynamicsConfig()
+    cfg.validate()
+    root = Path(dataset_path)
+    jobs = find_jobs(root, cfg)
+    report = DynamicsReport()
+
+    # 1. Models, once each (checked first so bad models fail before any Dask work).
+    cache, prep_failed = prepare_models(root, jobs, cfg)
+
+    # 2. Chunks.
+    units = []
+    for job in jobs:
+        key = cache_key(job.model_path, cfg.prep)
+        for chunk in job.chunks:
+            task = ChunkTask(
+                chunk=chunk, method=cfg.method, settings=asdict(cfg.solve),
+                prep_folder=str(cache / key), motion_path=str(job.motion_path),
+                out_dir=str(job.out_dir), time_limit_s=cfg.chunk_time_limit_s,
+                force_fail=chunk.id in cfg.fail_chunks or key in prep_failed,
+            )
+            units.append(Unit(id=chunk.id, payload=task))
+
+    def skip(unit: Unit) -> bool:
+        rep = load_report(Path(unit.payload.out_dir), chunk_name(unit.payload.chunk))
+        if rep is None:
+            return False
+        return rep.status == "converged" or not cfg.retry_failed
+
+    writer = DatasetWriter.create_or_open(root)
+    done_sequences = {j.sequence.id for j in jobs if writer.is_done(unit_id(j))}
+    todo_units = [u for u in units if u.id.split("/chunk")[0] not in done_sequences]
+    run = run_units(todo_units, solve_chunk_unit, cfg.compute,
+                    description=f"simulating chunks ({cfg.method})", skip=skip)
+    report.chunks_skipped = len(run.skipped) + len(units) - len(todo_units)
+    for uid, value in run.done.items():
+        if value["status"] == "converged":
+            report.chunks_done += 1
+            report.chunk_seconds.append(value["solve_time_s"])
+        else:
+            report.chunks_failed[uid] = value["reason"]
+    for uid, why in run.failed.items():
+        report.chunks_failed[uid] = why
+
+    # 3. Stitch and write each sequence whose chunks all have a report.
+    for job in jobs:
+        if job.sequence.id in done_sequences:
+            report.sequences_skipped.append(job.sequence.id)
+            continue
+        reports = [load_report(job.out_dir, chunk_name(c)) for c in job.chunks]
+        if any(r is None for r in reports):
+            continue
+        write_sequence(writer, job, reports, cfg, prep_failed)
+        report.sequences_written.append(job.sequence.id)
+
+    # 4. The upper body of every sequence whose lower body is written.
+    if cfg.upper_model:
+        from ..upper_stage import run_upper
+
+        run_upper(root, writer, jobs, cfg, report)
+    console.print(report.summary())
+    for uid, why in sorted({**report.chunks_failed, **report.upper_failed}.items()):
+        console.print(f"  [yellow]failed[/] {uid}: {why.splitlines()[0] if why else ''}")
+    return report
+
+
+def _muscles(model_path: Path) -> list[str]:
+    import opensim as osim
+
+    model = osim.Model(str(model_path))
+    return [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]

@@ -1,0 +1,139 @@
+"""What every method does around its solve: open the chunk (prepared model, filtered motion,
+a report that stays `failed` until a solve converges), return the chunk's streams in one
+shape, and measure the solution's quality the same way for every method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .chunks import Chunk
+from .grf import GRF_CHANNELS, GRF_UNITS
+from .motion import Motion, lowpass, read_mot
+from .osim_eval import GRAVITY_M_S2, coordinate_units
+from .prep import PreparedModel
+from .result import ChunkOutput, ChunkReport
+from .settings import SolveSettings
+
+# A muscle whose activation reaches this is at its limit: the motion asks more of it than
+# it has (or the model's muscle is too weak), and the optimiser cannot share the load.
+SATURATED_ACTIVATION = 0.99
+
+
+@dataclass
+class ChunkContext:
+    """One chunk as a method starts it."""
+
+    prep: PreparedModel
+    model_file: str
+    report: ChunkReport
+    motion: Motion  # the whole sequence, filtered, SI units
+    units: dict[str, str]  # "m" or "rad" per coordinate of the prepared model
+    chunk: Chunk
+    work: Path
+
+    def window(self, margin_samples: int = 5) -> Motion:
+        """The motion over the chunk's solve window and a few samples either side, so that
+        splines and differences are well defined at the window's ends."""
+        dt = float(np.median(np.diff(self.motion.time_s)))
+        return self.motion.window(self.chunk.solve_start_s - margin_samples * dt,
+                                  self.chunk.solve_end_s + margin_samples * dt)
+
+    @property
+    def body_weight_n(self) -> float:
+        return self.prep.mass_kg * GRAVITY_M_S2
+
+
+def load_motion(prep_folder: Path, prep: PreparedModel, motion_path: str | Path) -> Motion:
+    """The IK motion in SI units, with the model's rotational coordinates converted."""
+    import opensim as osim
+
+    model = osim.Model(str(prep_folder / prep.model_path))
+    units = coordinate_units(model)
+    return read_mot(motion_path, rotational={c for c, u in units.items() if u == "rad"})
+
+
+def start_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
+                settings: SolveSettings, work: Path, method: str) -> ChunkContext:
+    """What every method starts from: the prepared model's description and file, a report
+    that stays `failed` until a solve converges, and the filtered motion."""
+    import opensim as osim
+
+    prep = PreparedModel.load(prep_folder)
+    report = ChunkReport(
+        sequence_id=chunk.sequence_id, chunk=chunk.index, method=method, status="failed",
+        core_start_s=chunk.core_start_s, core_end_s=chunk.core_end_s,
+        solve_start_s=chunk.solve_start_s, solve_end_s=chunk.solve_end_s,
+    )
+    model_file = str(prep_folder / prep.model_path)
+    units = coordinate_units(osim.Model(model_file))
+    motion = read_mot(motion_path, rotational={c for c, u in units.items() if u == "rad"})
+    motion = lowpass(motion, settings.filter_hz)
+    work.mkdir(parents=True, exist_ok=True)
+    return ChunkContext(prep, model_file, report, motion, units, chunk, work)
+
+
+def residual_units(ctx: ChunkContext) -> list[str]:
+    """Units of the residual and reserve actuators' loads, in `prep.residuals` then
+    `prep.reserves` order: N on a translational coordinate, N m on a rotational one."""
+    coords = list(ctx.prep.root_coordinates) + list(ctx.prep.reserves.values())
+    return ["N" if ctx.units[c] == "m" else "N m" for c in coords]
+
+
+def assess(report: ChunkReport, ctx: ChunkContext, activations: np.ndarray,
+           residuals: np.ndarray, residual_names: list[str], units: list[str]) -> None:
+    """Record what can go wrong in a solution, the same way for every method:
+    largest residual force (N) and moment (N m) at the root, largest reserve load, muscles
+    at full activation, and activations outside [0, 1] (a solver that broke its bounds)."""
+    prep = ctx.prep
+    is_res = np.array([n in prep.residuals for n in residual_names], dtype=bool)
+    unit = np.asarray(units)
+
+    def peak(mask: np.ndarray) -> float:
+        return float(np.nanmax(np.abs(residuals[:, mask]))) if mask.any() else float("nan")
+
+    report.max_residual_force_n = peak(is_res & (unit == "N"))
+    report.max_residual_moment_nm = peak(is_res & (unit == "N m"))
+    report.max_residual_force_bw = report.max_residual_force_n / ctx.body_weight_n
+    report.max_reserve_nm = peak(~is_res & (unit == "N m"))
+    report.max_reserve_n = peak(~is_res & (unit == "N"))
+    act = np.asarray(activations, dtype=float)
+    muscles = list(prep.muscles)
+    report.saturated_muscles = [m for m, hi in zip(muscles, np.nanmax(act, axis=0), strict=True)
+                                if hi >= SATURATED_ACTIVATION]
+    report.activation_out_of_range = float(max(0.0, -np.nanmin(act), np.nanmax(act) - 1.0))
+
+
+def unloaded_cop_to_nan(grf: np.ndarray, min_force_n: float = 1e-6) -> np.ndarray:
+    """A copy of (N, 18) ground forces whose centre of pressure is NaN wherever that foot
+    carries no vertical force: an unloaded foot has no centre of pressure, and a stored
+    (0, 0, 0) would be blended into real ones at a seam."""
+    out = np.array(grf, dtype=float, copy=True)
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    for side in ("right", "left"):
+        unloaded = ~(out[:, idx[f"ground_force_{side}_vy"]] > min_force_n)
+        for a in "xyz":
+            out[unloaded, idx[f"ground_force_{side}_p{a}"]] = np.nan
+    return out
+
+
+def chunk_output(prep: PreparedModel, time_s: np.ndarray, activations: np.ndarray,
+                 forces: np.ndarray, grf: np.ndarray, angles: tuple, residuals: tuple
+                 ) -> ChunkOutput:
+    """One chunk's streams as every method returns them; angles and residuals are
+    (values, channel names, units)."""
+    q, coord_names, q_units = angles
+    res, res_names, res_units = residuals
+    muscles = list(prep.muscles)
+    grf = unloaded_cop_to_nan(grf)
+    return ChunkOutput(
+        time_s=time_s,
+        values={"activations": activations, "muscle_forces": forces, "grf": grf,
+                "joint_angles_solved": q, "residuals": res},
+        channels={"activations": muscles, "muscle_forces": muscles, "grf": list(GRF_CHANNELS),
+                  "joint_angles_solved": coord_names, "residuals": res_names},
+        units={"activations": [""] * len(muscles), "muscle_forces": ["N"] * len(muscles),
+               "grf": list(GRF_UNITS), "joint_angles_solved": q_units, "residuals": res_units},
+    )

@@ -1,0 +1,80 @@
+"""Stitch one sequence's chunk results and write them to the dataset as one unit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import pandas as pd
+
+from musclekit.dataset import Provenance, SequenceInfo, StreamSpec
+from musclekit.dataset.writer import DatasetWriter
+
+from ..config import DynamicsConfig
+from .jobs import SequenceJob, unit_id
+from .result import STREAMS, ChunkReport, load_output
+from .stitch import ChunkSeries, stitch
+from .worker import chunk_name
+
+STREAM_FAMILY = {
+    "activations": "activations",
+    "muscle_forces": "muscle_forces",
+    "grf": "grf",
+    "joint_angles_solved": "joint_angles",
+    "residuals": "residuals",
+}
+
+
+def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkReport],
+                   cfg: DynamicsConfig, prep_failed: dict) -> None:
+    """Stitch one sequence's chunks and write its streams and chunk table as one unit."""
+    outputs = [
+        load_output(job.out_dir, chunk_name(c)) if r.status == "converged" else None
+        for c, r in zip(job.chunks, reports, strict=True)
+    ]
+    template = next((o for o in outputs if o is not None), None)
+    streams = []
+    if template is not None:
+        for name in STREAMS:
+            units = template.units[name]
+            spec_units = None if name in ("activations", "muscle_forces") else units
+            streams.append(StreamSpec(
+                name=name, family=STREAM_FAMILY[name], rate_hz=cfg.output_rate_hz,
+                channels=list(template.channels[name]), units=spec_units, clock="motion",
+                description=f"musclekit simulate dynamics ({cfg.method}), stitched chunks",
+            ))
+        writer.add_streams(streams)
+    seq = job.sequence
+    stitched_info: dict = {}
+    prov = Provenance.for_stage("simulate-dynamics", config=cfg.to_dict(),
+                                inputs=[job.model_path, job.motion_path])
+    with writer.unit(unit_id(job), provenance=prov) as u:
+        if template is not None:
+            for name in STREAMS:
+                series = [
+                    None if o is None else ChunkSeries(o.time_s, o.values[name]) for o in outputs
+                ]
+                st = stitch(job.chunks, series, job.t0, job.t1,
+                            len(template.channels[name]), cfg.chunk, cfg.output_rate_hz)
+                # No clipping: a chunk whose activations leave [0, 1] beyond the format's
+                # tolerance has failed already (kernel/worker.py), and the writer checks the
+                # stitched range itself.
+                values = st.values
+                stitched_info = {"seams_s": [s - job.t0 for s in st.seams_s],
+                                 "gaps_s": [[a - job.t0, b - job.t0] for a, b in st.gaps_s],
+                                 "analysed_s": float((~st.missing).sum() / cfg.output_rate_hz),
+                                 "analysed_share": float((~st.missing).mean())}
+                info = SequenceInfo(
+                    id=seq.id, subject_id=seq.subject_id, source=seq.source, label=seq.label,
+                    start_time_ns=seq.start_time_ns,
+                    extra={"dynamics": {"method": cfg.method, **stitched_info}},
+                )
+                u.write_sequence(name, info, time_s=st.time_s - job.t0, values=values)
+        rows = []
+        for c, r in zip(job.chunks, reports, strict=True):
+            row = asdict(r)
+            row["extra"] = json.dumps(row["extra"])[:4000]
+            row["saturated_muscles"] = ",".join(row["saturated_muscles"])
+            row["chunk_id"] = c.id
+            rows.append(row)
+        u.write_table("chunks", pd.DataFrame(rows))

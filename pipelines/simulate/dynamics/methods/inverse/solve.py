@@ -1,0 +1,125 @@
+"""The `inverse` method: estimated ground forces as external loads, then the muscle
+redundancy problem.
+
+Kinematics are prescribed (filtered IK coordinates). The ground reaction forces are
+estimated from them (kernel/grf.py); then muscle activations (DeGroote-Fregly muscles, rigid
+tendons) are found that, with those forces, reproduce the motion's generalized forces with
+the least squared excitations: stated from OpenSim evaluations (setup.py) and solved with
+exact derivatives in CasADi (nlp/inverse.py), or by MocoInverse (moco.py, `--solver moco`).
+Residual actuators at the pelvis and reserve actuators at the joints take up what remains.
+
+Because the ground forces come from the same equations of motion, the root's residual
+*forces* are ~0 by construction and say nothing. What can fail, and is reported per chunk
+(kernel/solution.py `assess`): the residual *moments* (what the clamped centres of pressure
+could not carry), reserve loads, muscles at full activation.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ...kernel.chunks import Chunk
+from ...kernel.grf import GRF_CHANNELS, estimate_grf, write_external_loads
+from ...kernel.motion import Motion, write_mot
+from ...kernel.osim_eval import dgf_model_processor
+from ...kernel.prep import PreparedModel
+from ...kernel.result import ChunkOutput, ChunkReport
+from ...kernel.solution import ChunkContext, assess, chunk_output, residual_units, start_chunk
+from .settings import InverseSettings
+from .solution import InverseSolution
+
+
+def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
+                settings: InverseSettings, work: Path
+                ) -> tuple[ChunkReport, ChunkOutput | None]:
+    """Solve one chunk (estimated ground forces, then the muscle redundancy problem); a
+    non-converged solve is a failed report (no output)."""
+    ctx = start_chunk(prep_folder, motion_path, chunk, settings, work, "inverse")
+    return solve_context(ctx, settings)
+
+
+def solve_context(ctx: ChunkContext, settings: InverseSettings
+                  ) -> tuple[ChunkReport, ChunkOutput | None]:
+    prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
+    # Ground forces only around this chunk (the estimate costs ~1 ms per frame: over a whole
+    # long sequence it would dominate every chunk).
+    kin = ctx.window()
+    est_w = estimate_grf(
+        ctx.model_file, kin, feet={s: tuple(b) for s, b in prep.feet.items()},
+        contact_height_m=settings.contact_height_m, cop_margin_m=settings.cop_margin_m,
+    )
+    write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
+    write_mot(work / "coordinates.mot", kin)
+
+    if settings.solver == "moco":
+        from .moco import solve_moco
+
+        sol = solve_moco(ctx.model_file, work, chunk, settings, prep)
+    else:
+        sol = solve_casadi(ctx.model_file, work, chunk, settings, prep, kin)
+    report.solve_time_s = sol.seconds
+    report.iterations = sol.iterations
+    report.objective = sol.objective
+    report.extra["solver"] = settings.solver
+    if not sol.converged:
+        report.reason = f"solver did not converge: {sol.status} after {report.iterations} iterations"
+        if not settings.keep_unconverged:
+            return report, None
+
+    time_s, res_names = sol.time_s, sol.residual_names
+    res_units = residual_units(ctx)
+    coord_names = [c for c in prep.coordinates if c in kin.names]
+    q = np.column_stack([np.interp(time_s, kin.time_s, kin.column(c)) for c in coord_names])
+    grf = np.column_stack([np.interp(time_s, est_w.time_s, est_w.values[:, i])
+                           for i in range(len(GRF_CHANNELS))])
+    q_units = [ctx.units[c] for c in coord_names]
+    assess(report, ctx, sol.activations, sol.residuals, res_names, res_units)
+    report.status = "converged" if sol.converged else "failed"
+    # Moment the feet could not carry with their COPs under them (see grf.py): the pelvis
+    # residual moments include it; large values mean kinematics inconsistent with the model.
+    report.extra |= {
+        "contact_share": est_w.contact.mean(axis=0).tolist(),
+        "max_cop_clamped_moment_nm": float(np.abs(est_w.unexplained_moment_nm).max()),
+    }
+    return report, chunk_output(prep, time_s, sol.activations, sol.forces, grf,
+                                (q, coord_names, q_units), (sol.residuals, res_names, res_units))
+
+
+def solve_casadi(model_file: str, work: Path, chunk: Chunk, settings: InverseSettings,
+                 prep: PreparedModel, kin: Motion) -> InverseSolution:
+    """The problem stated once from OpenSim and solved with exact derivatives
+    (nlp/inverse.py); validated against MocoInverse in tests and docs/benchmarks.md."""
+    from ...nlp.inverse import solve_in_subprocess
+    from .setup import build_problem
+
+    start = time.perf_counter()
+    mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
+    mesh = np.linspace(chunk.solve_start_s, chunk.solve_end_s, mesh_n + 1)
+    problem, root = build_problem(
+        dgf_model_processor(model_file),
+        dgf_model_processor(model_file, external_loads=work / "grf.xml"),
+        kin, mesh, list(prep.root_coordinates),
+    )
+    problem.tolerance = settings.tolerance
+    problem.max_iterations = settings.max_iterations
+    setup_s = time.perf_counter() - start
+    sol = solve_in_subprocess(problem, work)
+    order = [problem.muscles.index(m) for m in prep.muscles]
+    act = sol.activation[:, order]
+    forces = sol.tendon_force(problem)[:, order]
+    actuation = sol.actuator_force(problem)
+    res_names = list(prep.residuals) + list(prep.reserves)
+    res = np.zeros((len(mesh), len(res_names)))
+    # Muscles are internal forces: the root's generalized forces are the residuals.
+    res[:, : len(prep.residuals)] = root
+    for j, name in enumerate(prep.reserves, start=len(prep.residuals)):
+        if name in problem.actuators:
+            res[:, j] = actuation[:, problem.actuators.index(name)]
+    (work / "redundancy_timing.json").write_text(
+        json.dumps({"setup_s": round(setup_s, 3), "solve_s": round(sol.seconds, 3)}))
+    return InverseSolution(mesh, act, forces, res, res_names, sol.success, sol.status,
+                           sol.iterations, sol.objective, time.perf_counter() - start)

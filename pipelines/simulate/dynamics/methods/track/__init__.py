@@ -1,0 +1,12 @@
+"""The `track` method (MinT-faithful): muscle-driven tracking of the IK coordinates with foot
+contact spheres, by sequential linearisation (setup.py evaluates OpenSim along the
+trajectory, nlp/track.py solves each round, solve.py drives the rounds and checks the result
+with OpenSim); moco.py is MocoTrack."""
+
+from .. import Method
+from .settings import TrackSettings
+
+METHOD = Method(
+    name="track", settings=TrackSettings, solver_module="track.solve", contact=True,
+    summary="muscle-driven tracking with foot contact spheres (MinT's method)",
+)

@@ -1,0 +1,54 @@
+"""Settings of the `track` method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...kernel.settings import SolveSettings
+
+
+@dataclass
+class TrackSettings(SolveSettings):
+    """Muscle-driven tracking with foot contact (MinT / OpenCap)."""
+
+    # Tracking weights over nlp/track.py's DEFAULT_TRACK_WEIGHTS (None: those).
+    weights: dict | None = None
+    # MocoTrack only. Explicit multibody dynamics: on the test model's squat the implicit
+    # form diverged (primal infeasibility 1e6 after 40 iterations) where the explicit one
+    # converged (175 iterations); docs/benchmarks.md.
+    dynamics_mode: str = "explicit"  # or "implicit"
+    hessian: str = "limited-memory"  # or "exact" (finite differences of gradients)
+    # A converged track solution that strays further than this from the motion (RMS over the
+    # window) is a failed chunk: on the test model's squat MocoTrack's optimum was a jump (the
+    # pelvis 28 cm low at the start, then flight; 0.125 rad and 7.1 cm RMS), which must not
+    # enter a dataset as muscle activity of a squat. On OpenCap's real squat with the
+    # generic contact model (not the subject's), balancing needs the pelvis up to ~6 cm
+    # fore-aft of the motion (2.3 cm RMS in a chunk), which is tracking, not a jump.
+    max_error_rad: float = 0.1
+    max_error_m: float = 0.05
+    # The CasADi solver (methods/track/solve.py): rounds of linearisation at most, the
+    # trust region of one round, and the largest error in the equations of motion a
+    # converged chunk may have (checked with OpenSim at the solution), as a share of body
+    # weight in N (or N m): 0.01 is 7.7 N for OpenCap's 78 kg model.
+    # The trust region: with 0.2 rad / 5 cm one real squat chunk's first round wandered for
+    # > 1000 IPOPT iterations (another fit of the same muscle paths converged in 50); with
+    # 0.05 rad / 2 cm it converged in 53, the chunk in 5 rounds.
+    # Rounds are cheap once the trajectory settles (5-15 IPOPT iterations): on the default
+    # model's synthetic squat two of five chunks needed exactly 10 (the defect falls only
+    # once the steps shrink below ~3 mrad), so up to 15 are allowed.
+    outer_iterations: int = 15
+    # IPOPT iterations one round may take. Rounds on the squats converge in 7-90; one on the
+    # default model's squat (acceleration weight 1e-2) instead cycled with period 16 between
+    # the same iterates for all 2500 iterations, and the first rounds of OpenCap's walking
+    # trial run past 300. Such a round is stopped here and the next one linearises at its
+    # last iterate (near-feasible); a chunk is only accepted from a round IPOPT solved, and
+    # `max_iterations` still bounds the chunk's total. Walking: 305 s with a cap of 300,
+    # 182 s with 100 (RMS tracking error 0.010 rad both times).
+    round_iterations: int = 100
+    trust_rad: float = 0.05
+    trust_m: float = 0.02
+    max_defect_bw: float = 0.01
+    # The floor: the motion is shifted vertically so that the lowest contact sphere sinks
+    # this far at the median frame, then by an optimised offset within the range.
+    floor_penetration_m: float = 0.005
+    offset_range_m: float = 0.03
