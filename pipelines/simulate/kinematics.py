@@ -5,7 +5,8 @@ dataset streams `markers`, `joint_angles` and `ik_error`, one unit of work per s
 (`kinematics.<sequence_id>`). A sequence whose unit record exists is skipped on rerun.
 OpenSim files are kept under `<dataset>/opensim/<sequence_id>/` and their paths (relative
 to the dataset root) go to `SequenceInfo.extra["opensim"]`, where part 2 (dynamics) reads
-`scaled_model` and `ik_mot`.
+`scaled_model` and `ik_mot`. OpenSim's log of the unit is `opensim.log` there (key `log`);
+a failed unit's message points at it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ from musclekit.dataset import (
     StreamSpec,
     SubjectInfo,
 )
-from musclekit.errors import InputError
+from musclekit.errors import InputError, MusclekitError
+from musclekit.opensim_log import opensim_log
 from musclekit.pipelines.simulate.amass import resolve_sources, sequence_id, subject_id
 from musclekit.pipelines.simulate.markerset import load_markerset
 from musclekit.pipelines.simulate.opensim_io import read_trc
-from musclekit.pipelines.simulate.opensim_model import default_model_path, load_model
+from musclekit.pipelines.simulate.opensim_model import (
+    coordinate_units,
+    default_model_path,
+    load_model,
+)
 from musclekit.pipelines.simulate.sequence import (
     KinematicsConfig,
     SequenceKinematics,
@@ -82,14 +88,10 @@ def trc_sources(trcs: list[Path], subject: str = "subject") -> list[KinematicsSo
 def stream_specs(marker_names: list[str], model_path: Path, rate_hz: float | None
                  ) -> list[StreamSpec]:
     """The three streams this stage writes (channels fixed for one run)."""
-    import opensim
-
     model = load_model(model_path)
     model.initSystem()
-    cs = model.getCoordinateSet()
-    coords = [cs.get(i).getName() for i in range(cs.getSize())]
-    units = ["m" if cs.get(i).getMotionType() == opensim.Coordinate.Translational else "rad"
-             for i in range(cs.getSize())]
+    by_coord = coordinate_units(model)
+    coords, units = list(by_coord), list(by_coord.values())
     return [
         StreamSpec(name="markers", family="markers", rate_hz=rate_hz, channels=marker_names,
                    clock="motion", description="virtual (or given) markers, OpenSim ground "
@@ -111,6 +113,11 @@ def _payload(src: KinematicsSource, dataset: Path, model: Path, body_model: Path
             "marker_weights": marker_weights}
 
 
+def opensim_log_path(root: Path, seq_id: str) -> Path:
+    """Where a sequence's OpenSim log goes: next to its OpenSim files."""
+    return Path(root) / "opensim" / seq_id / "opensim.log"
+
+
 def kinematics_unit(payload: dict) -> dict:
     """One sequence, run on a Dask worker: OpenSim files, then one dataset unit."""
     start = time.perf_counter()
@@ -119,12 +126,21 @@ def kinematics_unit(payload: dict) -> dict:
     cfg = KinematicsConfig(**payload["config"])
     out_dir = root / "opensim" / seq_id
     src = Path(payload["path"])
-    if payload["kind"] == "amass":
-        result = kinematics_from_amass(src, Path(payload["body_model"]), out_dir,
-                                       Path(payload["model"]), cfg)
-    else:
-        result = kinematics_from_trc(src, Path(payload["model"]), out_dir, cfg,
-                                     payload.get("marker_weights"))
+    log = opensim_log_path(root, seq_id)
+    try:
+        with opensim_log(log):
+            if payload["kind"] == "amass":
+                result = kinematics_from_amass(src, Path(payload["body_model"]), out_dir,
+                                               Path(payload["model"]), cfg)
+            else:
+                result = kinematics_from_trc(src, Path(payload["model"]), out_dir, cfg,
+                                             payload.get("marker_weights"))
+    except MusclekitError as err:  # the message is what the user sees: say where to look
+        err.args = (f"{err} (OpenSim log: {log})",)
+        raise
+    except Exception as err:
+        err.add_note(f"OpenSim log: {log}")
+        raise
     write_sequence_unit(root, payload, result)
     return {"sequence_id": seq_id, "frames": int(len(result.time_s)),
             "rms_mean_m": float(np.mean(result.rms_m)), "max_m": float(np.max(result.max_m)),
@@ -135,6 +151,9 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
     """Write one sequence's streams, subject and OpenSim file paths as one unit."""
     seq_id = payload["sequence_id"]
     rel = {k: str(Path(p).relative_to(root)) for k, p in r.files.items()}
+    log = opensim_log_path(root, seq_id)
+    if log.is_file():
+        rel["log"] = str(log.relative_to(root))
     extra = {"opensim": {**rel, "ik_in_degrees": True}, "kinematics": {
         k: v for k, v in r.extra.items() if k not in ("scale_factors",)}}
     extra["kinematics"].update({

@@ -1,4 +1,5 @@
-"""OpenSim model helpers: the default model, quiet logging, forward kinematics.
+"""OpenSim model helpers: the default model, quiet logging, coordinate units, forward
+kinematics.
 
 OpenSim objects cannot be pickled: every function here takes file paths and builds its
 objects itself, so it can run inside a Dask task.
@@ -11,12 +12,13 @@ import ctypes
 import os
 import sys
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from musclekit.errors import InputError, MissingDependencyError
+from musclekit.opensim_log import quiet_console
 
 # The pose the stand-in body and the static frame correspond to: the model's default pose
 # with the forearms in neutral rotation (palms facing the thighs, as a lowered SMPL-H T-pose
@@ -61,12 +63,10 @@ def native_stdout_silenced() -> Iterator[None]:
         os.close(devnull)
 
 
-@cache
 def quiet_opensim() -> None:
-    """Keep OpenSim's log to warnings-as-errors only (missing .vtp meshes are harmless)."""
-    import opensim
-
-    opensim.Logger.setLevelString("error")
+    """Keep OpenSim off the terminal (see `musclekit.opensim_log`): outside a unit's
+    `opensim_log` block nothing is logged; inside one, the block's file gets the log."""
+    quiet_console()
 
 
 def load_model(path: Path):
@@ -86,6 +86,97 @@ def load_model(path: Path):
 def coordinate_names(model) -> list[str]:
     cs = model.getCoordinateSet()
     return [cs.get(i).getName() for i in range(cs.getSize())]
+
+
+CoordinateUnit = Literal["m", "rad"]
+
+
+def coordinate_units(model) -> dict[str, CoordinateUnit]:
+    """The unit of every coordinate of `model` (a loaded `opensim.Model`): "m" for a
+    coordinate that moves its body only by translation, "rad" otherwise.
+
+    The rule, per coordinate:
+
+    1. OpenSim's motion type when it is `Translational` ("m") or `Rotational` ("rad").
+       Pin, slider, ball, free, planar... joints always set one of these. A CustomJoint sets
+       it only when some axis of its SpatialTransform uses the coordinate through a
+       `LinearFunction` of slope +-1 (then the last such axis decides).
+    2. Otherwise (`Coupled` or `Undefined`) the joint decides: for a CustomJoint, the axes of
+       its SpatialTransform whose function actually depends on the coordinate (not a
+       `Constant`, a zero-slope `LinearFunction` or a zero `MultiplierFunction`). Used by
+       translation axes only -> "m"; used by any rotation axis -> "rad" (a rotation makes it
+       an angle whatever else it drags along, e.g. a patella's `knee_angle_r_beta`).
+    3. Anything else (no axis uses it, another joint type reporting `Coupled`) -> "rad",
+       OpenSim's default.
+
+    Step 2 is what labels the Gait2392 family right: their pelvis translations go through
+    a `SimmSpline` (SIMM-converted models) or a `MultiplierFunction` (models scaled by
+    OpenSim 3.x wrap every translation axis in one), which OpenSim reports as `Coupled`.
+
+    The model needs its properties finalized (any model read from a file, or after
+    `finalizeConnections()`/`initSystem()`); no state is needed.
+    """
+    cs = model.getCoordinateSet()
+    return {cs.get(i).getName(): _coordinate_unit(cs.get(i)) for i in range(cs.getSize())}
+
+
+def is_translational(model, name: str) -> bool:
+    """Whether coordinate `name` of `model` is a translation (in m), by `coordinate_units`'
+    rule."""
+    cs = model.getCoordinateSet()
+    if not cs.contains(name):
+        raise InputError(f"the model {model.getName()} has no coordinate {name!r}")
+    return _coordinate_unit(cs.get(name)) == "m"
+
+
+def generalized_force_unit(unit: str) -> str:
+    """The unit of the generalized force along a coordinate in `unit`: "N" for "m",
+    "N m" for "rad"."""
+    try:
+        return {"m": "N", "rad": "N m"}[unit]
+    except KeyError:
+        raise ValueError(f"coordinate unit must be 'm' or 'rad', not {unit!r}") from None
+
+
+def _coordinate_unit(coord) -> CoordinateUnit:
+    import opensim
+
+    motion = coord.getMotionType()
+    if motion == opensim.Coordinate.Translational:
+        return "m"
+    if motion == opensim.Coordinate.Rotational:
+        return "rad"
+    joint = opensim.CustomJoint.safeDownCast(coord.getJoint())
+    if joint is None:
+        return "rad"
+    transform = joint.getSpatialTransform()
+    name = coord.getName()
+    rotates = translates = False
+    for axis in range(6):  # 0-2 rotation1..3, 3-5 translation1..3
+        ta = transform.getTransformAxis(axis)
+        if (ta.getCoordinateNamesInArray().findIndex(name) < 0 or not ta.hasFunction()
+                or not _varies(ta.getFunction())):
+            continue
+        if axis < 3:
+            rotates = True
+        else:
+            translates = True
+    return "m" if translates and not rotates else "rad"
+
+
+def _varies(fn) -> bool:
+    """Whether an OpenSim Function is not constant (as far as its type tells)."""
+    import opensim
+
+    kind = fn.getConcreteClassName()
+    if kind == "Constant":
+        return False
+    if kind == "LinearFunction":
+        return opensim.LinearFunction.safeDownCast(fn).getSlope() != 0.0
+    if kind == "MultiplierFunction":
+        mf = opensim.MultiplierFunction.safeDownCast(fn)
+        return mf.getScale() != 0.0 and _varies(mf.getFunction())
+    return True
 
 
 def body_poses(model_path: Path, coords: dict[str, np.ndarray],
