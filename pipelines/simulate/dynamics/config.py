@@ -67,6 +67,8 @@ class DynamicsConfig:
         if self.solve.solver not in SOLVERS:
             raise InputError(f"unknown solver {self.solve.solver!r}; choose one of "
                              f"{', '.join(SOLVERS)}")
+        if not self.solve.filter_hz > 0:
+            raise InputError(f"--filter-hz must be positive, got {self.solve.filter_hz} Hz")
         if self.solve.mesh_per_s <= 0 or self.solve.max_iterations <= 0:
             raise InputError("mesh points per second and max iterations must be positive")
         if self.upper_model is not None and not Path(self.upper_model).is_file():

@@ -26,7 +26,8 @@ class ChunkTask:
     motion_path: str
     out_dir: str
     time_limit_s: float = 3600.0
-    force_fail: bool = False  # test hook, and chunks whose model preparation failed
+    force_fail: bool = False  # test hook, and chunks that cannot be solved (fail_reason)
+    fail_reason: str = ""
     force_crash: bool = False  # test hook: the solver process dies without a word
 
     def to_json(self) -> str:
@@ -56,7 +57,7 @@ class PrepTask:
     model: str
     cache: str
     settings: PrepSettings
-    motion: str  # IK motion the polynomial muscle paths are fitted around
+    motions: list[str]  # IK motions the polynomial muscle paths are fitted around
 
 
 @dataclass

@@ -56,6 +56,11 @@ def find_jobs(root: Path, cfg: DynamicsConfig) -> list[SequenceJob]:
                     "stage for it"
                 )
         motion = read_mot(motion_path)
+        if cfg.solve.filter_hz >= motion.rate_hz / 2:
+            raise InputError(
+                f"sequence {seq_id}: --filter-hz {cfg.solve.filter_hz:g} is not below the "
+                f"Nyquist frequency of its {motion.rate_hz:g} Hz kinematics "
+                f"({motion.rate_hz / 2:g} Hz); choose a lower cut-off")
         chunks = plan_chunks(seq_id, motion.time_s, cfg.chunk)
         jobs.append(SequenceJob(
             sequence=seq, model_path=model_path, motion_path=motion_path, chunks=chunks,

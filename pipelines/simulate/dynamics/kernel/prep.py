@@ -88,9 +88,37 @@ class PreparedModel:
         return cls(**json.loads((Path(folder) / "prep.json").read_text()))
 
 
-def cache_key(model_path: str | Path, settings: PrepSettings) -> str:
+def _motion_list(fit_motions) -> list[Path]:
+    if fit_motions is None:
+        return []
+    if isinstance(fit_motions, (str, Path)):
+        return [Path(fit_motions)]
+    return sorted(Path(m) for m in fit_motions)
+
+
+def cache_key(model_path: str | Path, settings: PrepSettings, fit_motions=None) -> str:
+    """The preparation's folder name: a hash of the model file, the settings and, with
+    polynomial paths, the motions the paths are fitted around (a new sequence of the same
+    subject gets paths fitted over its poses too, never paths fitted elsewhere)."""
     blob = file_sha256(Path(model_path)) + json.dumps(asdict(settings), sort_keys=True, default=list)
+    if settings.polynomial_paths:
+        blob += "".join(file_sha256(m) for m in _motion_list(fit_motions))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def path_fit_violations(prep: PreparedModel, motion, tolerance: float = 1e-6) -> list[str]:
+    """Coordinates of `motion` (SI) that leave the ranges the polynomial muscle paths were
+    fitted on, each as a sentence; empty when covered (or without polynomial paths)."""
+    ranges = (prep.path_fit or {}).get("ranges") or {}
+    out = []
+    for name, (lo, hi) in ranges.items():
+        if name not in motion.names:
+            continue
+        v = motion.column(name)
+        if v.min() < lo - tolerance or v.max() > hi + tolerance:
+            out.append(f"{name} spans [{v.min():.3f}, {v.max():.3f}] outside the fitted "
+                       f"[{lo:.3f}, {hi:.3f}]")
+    return out
 
 
 def check_model(model_path: str | Path, settings: PrepSettings) -> None:
@@ -139,17 +167,17 @@ def prepare_model(
     model_path: str | Path,
     cache_dir: str | Path,
     settings: PrepSettings,
-    fit_motion_path: str | Path | None = None,
+    fit_motion_path=None,
 ) -> Path:
     """Prepare `model_path` once (cached in `cache_dir/<key>/`); returns the folder.
 
-    fit_motion_path: IK .mot whose poses centre the polynomial path fit (needed when
-    `settings.polynomial_paths`).
+    fit_motion_path: the IK .mot (or a list of them, every sequence of this model) whose
+    poses centre the polynomial path fit (needed when `settings.polynomial_paths`).
     """
     import opensim as osim
 
     check_model(model_path, settings)
-    folder = Path(cache_dir) / cache_key(model_path, settings)
+    folder = Path(cache_dir) / cache_key(model_path, settings, fit_motion_path)
     if (folder / "prep.json").is_file():
         return folder
     start = time.perf_counter()
@@ -223,9 +251,10 @@ def prepare_model(
 
     path_fit: dict = {}
     if settings.polynomial_paths:
-        if fit_motion_path is None:
+        if not _motion_list(fit_motion_path):
             raise InputError("polynomial muscle paths need an IK motion to fit around")
-        path_fit = fit_polynomial_paths(prepared, fit_motion_path, tmp / "paths", settings)
+        path_fit = fit_polynomial_paths(prepared, _motion_list(fit_motion_path), tmp / "paths",
+                                        settings)
         mp = osim.ModelProcessor(str(prepared))
         mp.append(osim.ModOpReplacePathsWithFunctionBasedPaths(path_fit["file"]))
         fitted = mp.process()
@@ -261,10 +290,12 @@ def prepare_model(
 
 
 def fit_polynomial_paths(
-    model_path: Path, motion_path: str | Path, out_dir: Path, settings: PrepSettings
+    model_path: Path, motion_paths: list[Path], out_dir: Path, settings: PrepSettings
 ) -> dict:
-    """Fit polynomial muscle-tendon lengths / moment arms around the poses of a motion with
-    OpenSim's PolynomialPathFitter; returns {"file", "seconds", "frames"}."""
+    """Fit polynomial muscle-tendon lengths / moment arms around the poses of the motions
+    with OpenSim's PolynomialPathFitter (`path_fit_max_frames` poses of each, sampled
+    +-`path_fit_range_deg` around them); returns {"file", "seconds", "frames",
+    "coordinates", "ranges" (per rotational coordinate, the span the fit covers, rad)}."""
     import opensim as osim
 
     from .motion import read_mot
@@ -303,9 +334,6 @@ def fit_polynomial_paths(
         for i in range(cset.getSize())
         if cset.get(i).getMotionType() == 1  # Rotational
     }
-    motion = read_mot(motion_path, rotational=rotational)
-    n_frames = min(len(motion.time_s), max(2, settings.path_fit_max_frames))
-    frames = np.unique(np.linspace(0, len(motion.time_s) - 1, n_frames).round().astype(int))
     table = osim.TimeSeriesTable()
     labels = osim.StdVectorString()
     cols = []
@@ -317,14 +345,21 @@ def fit_polynomial_paths(
         cols.append(c.getName())
     table.setColumnLabels(labels)
     table.addTableMetaDataString("inDegrees", "no")
-    for k in frames:
-        row = osim.RowVector(len(cols), 0.0)
-        for j, n in enumerate(cols):
-            if n in motion.names:
-                row[j] = float(motion.values[k, motion.names.index(n)])
-            else:
-                row[j] = cset.get(n).getDefaultValue()
-        table.appendRow(float(motion.time_s[k]), row)
+    poses = []
+    for motion_path in motion_paths:
+        motion = read_mot(motion_path, rotational=rotational)
+        n_frames = min(len(motion.time_s), max(2, settings.path_fit_max_frames))
+        frames = np.unique(np.linspace(0, len(motion.time_s) - 1, n_frames).round().astype(int))
+        for k in frames:
+            poses.append([float(motion.values[k, motion.names.index(n)]) if n in motion.names
+                          else cset.get(n).getDefaultValue() for n in cols])
+    # The fitter wants increasing times; the poses' own times do not matter to it.
+    for i, pose in enumerate(poses):
+        table.appendRow(float(i), osim.RowVector.createFromMat(np.asarray(pose)))
+    r = settings.path_fit_range_deg
+    span = np.asarray(poses)
+    ranges = {n: [float(span[:, j].min() - np.deg2rad(r)), float(span[:, j].max() + np.deg2rad(r))]
+              for j, n in enumerate(cols) if n in rotational}
     out_dir.mkdir(parents=True, exist_ok=True)
     fitter = osim.PolynomialPathFitter()
     fitter.setModel(osim.ModelProcessor(model))
@@ -332,7 +367,6 @@ def fit_polynomial_paths(
     fitter.setOutputDirectory(str(out_dir))
     fitter.setMaximumPolynomialOrder(settings.path_fit_max_order)
     fitter.setNumSamplesPerFrame(settings.path_fit_samples_per_frame)
-    r = settings.path_fit_range_deg
     fitter.setGlobalCoordinateSamplingBounds(osim.Vec2(-r, r))
     start = time.perf_counter()
     fitter.run()
@@ -340,4 +374,5 @@ def fit_polynomial_paths(
     if not files:
         raise InputError(f"polynomial path fitting wrote no path set into {out_dir}")
     return {"file": str(files[0]), "seconds": time.perf_counter() - start,
-            "frames": table.getNumRows(), "coordinates": cols, "welded_for_fit": weld}
+            "frames": table.getNumRows(), "coordinates": cols, "welded_for_fit": weld,
+            "ranges": ranges}

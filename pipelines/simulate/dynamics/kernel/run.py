@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from musclekit.compute import Unit, run_units
+from musclekit.dataset.atomic import file_sha256
 from musclekit.dataset.writer import DatasetWriter
 from musclekit.errors import ExitCode
 from musclekit.progress import console
@@ -30,7 +31,7 @@ from ..config import DynamicsConfig
 from ..payloads import ChunkTask, PrepTask
 from .jobs import SequenceJob, find_jobs, unit_id
 from .motion import read_mot
-from .prep import cache_key, check_model, prepare_model
+from .prep import PreparedModel, cache_key, check_model, path_fit_violations, prepare_model
 from .result import load_report
 from .worker import chunk_name, solve_chunk_unit
 from .write import write_sequence
@@ -68,12 +69,23 @@ class DynamicsReport:
 
 
 def _prep_unit(task: PrepTask) -> str:
-    return str(prepare_model(task.model, task.cache, task.settings, task.motion))
+    return str(prepare_model(task.model, task.cache, task.settings, task.motions))
 
 
 def model_cache(root: Path, cfg: DynamicsConfig) -> Path:
     """Folder of prepared models (one subfolder per cache key)."""
     return Path(cfg.cache_dir) if cfg.cache_dir else root / "opensim" / "_dynamics_models"
+
+
+def model_keys(jobs: list[SequenceJob], cfg: DynamicsConfig) -> dict[str, str]:
+    """Per sequence, the cache key of its prepared model: one per model file, its polynomial
+    paths fitted around the poses of every sequence that uses it."""
+    motions: dict[str, list[Path]] = {}
+    for job in jobs:
+        motions.setdefault(file_sha256(job.model_path), []).append(job.motion_path)
+    return {job.sequence.id: cache_key(job.model_path, cfg.prep,
+                                       motions[file_sha256(job.model_path)])
+            for job in jobs}
 
 
 def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
@@ -83,12 +95,15 @@ def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
     whose preparation failed, why.
     """
     cache = model_cache(root, cfg)
-    models: dict[str, tuple[Path, Path]] = {}
+    keys = model_keys(jobs, cfg)
+    models: dict[str, tuple[Path, list[Path]]] = {}
     for job in jobs:
-        key = cache_key(job.model_path, cfg.prep)
-        if key not in models:
+        key = keys[job.sequence.id]
+        if key in models:
+            models[key][1].append(job.motion_path)
+        else:
             check_model(job.model_path, cfg.prep)
-            models[key] = (job.model_path, job.motion_path)
+            models[key] = (job.model_path, [job.motion_path])
             if cfg.upper_model:
                 from ..upper import check_upper_model
 
@@ -96,14 +111,34 @@ def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
                                   read_mot(job.motion_path).names, cfg.prep.feet)
     prep_units = [
         Unit(id=f"model-{key}", payload=PrepTask(model=str(m), cache=str(cache),
-                                                 settings=cfg.prep, motion=str(mot)))
-        for key, (m, mot) in models.items()
+                                                 settings=cfg.prep, motions=[str(p) for p in mots]))
+        for key, (m, mots) in models.items()
     ]
     prep_report = run_units(
         prep_units, _prep_unit, cfg.compute, description="preparing models",
         skip=lambda u: (cache / u.id[len("model-"):] / "prep.json").is_file(),
     )
     return cache, {uid[len("model-"):]: why for uid, why in prep_report.failed.items()}
+
+
+def _uncovered(prep_folder: Path, motion_path: Path) -> str:
+    """Why a sequence cannot use a prepared model's polynomial muscle paths ("" when it can):
+    outside the poses they were fitted around they extrapolate, silently wrong."""
+    from musclekit.pipelines.simulate.opensim_model import coordinate_units
+
+    prep = PreparedModel.load(prep_folder)
+    if not prep.polynomial_paths:
+        return ""
+    import opensim as osim
+
+    units = coordinate_units(osim.Model(str(prep_folder / prep.model_path)))
+    motion = read_mot(motion_path, rotational={c for c, u in units.items() if u == "rad"})
+    bad = path_fit_violations(prep, motion)
+    if not bad:
+        return ""
+    return (f"the polynomial muscle paths of {prep_folder} were fitted on other poses: "
+            f"{'; '.join(bad[:4])} (rad); rerun with the default model cache (paths are "
+            "refitted over every sequence) or --no-polynomial-paths")
 
 
 def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None) -> DynamicsReport:
@@ -122,14 +157,17 @@ def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None)
 
     # 2. Chunks.
     units = []
+    keys = model_keys(jobs, cfg)
     for job in jobs:
-        key = cache_key(job.model_path, cfg.prep)
+        key = keys[job.sequence.id]
+        why = (f"model preparation failed: {prep_failed[key]}" if key in prep_failed
+               else _uncovered(cache / key, job.motion_path))
         for chunk in job.chunks:
             task = ChunkTask(
                 chunk=chunk, method=cfg.method, settings=asdict(cfg.solve),
                 prep_folder=str(cache / key), motion_path=str(job.motion_path),
                 out_dir=str(job.out_dir), time_limit_s=cfg.chunk_time_limit_s,
-                force_fail=chunk.id in cfg.fail_chunks or key in prep_failed,
+                force_fail=chunk.id in cfg.fail_chunks or bool(why), fail_reason=why,
             )
             units.append(Unit(id=chunk.id, payload=task))
 

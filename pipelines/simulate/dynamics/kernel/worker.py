@@ -45,7 +45,7 @@ def solve_in_process(task: ChunkTask) -> ChunkReport:
         os.kill(os.getpid(), signal.SIGKILL)
     try:
         if task.force_fail:
-            raise MusclekitError(f"chunk {chunk.id} forced to fail (test hook)")
+            raise MusclekitError(task.fail_reason or f"chunk {chunk.id} forced to fail (test hook)")
         method = get_method(task.method)
         settings = method.make_settings(task.settings)
         work.mkdir(parents=True, exist_ok=True)

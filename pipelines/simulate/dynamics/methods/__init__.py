@@ -29,7 +29,7 @@ BUILTIN = ("inverse", "track")
 @dataclass(frozen=True)
 class Method:
     """name: as typed after --method. settings: its settings class. solver_module: the
-    module (relative to `methods`) whose `solve_chunk` solves one chunk. contact: it solves
+    module (full import path) whose `solve_chunk` solves one chunk. contact: it solves
     with the model's foot contact spheres (models are prepared keeping them) instead of
     estimated ground forces. summary: one line for --help and docs."""
 
@@ -41,7 +41,7 @@ class Method:
 
     def solve_chunk(self, prep_folder, motion_path, chunk, settings, work):
         """Import the method's solver (OpenSim side) and solve one chunk."""
-        solver = import_module(f"{__name__}.{self.solver_module}")
+        solver = import_module(self.solver_module)
         return solver.solve_chunk(prep_folder, motion_path, chunk, settings, work)
 
     def make_settings(self, values: dict | None = None) -> SolveSettings:

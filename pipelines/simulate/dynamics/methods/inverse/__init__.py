@@ -6,6 +6,6 @@ from .. import Method
 from .settings import InverseSettings
 
 METHOD = Method(
-    name="inverse", settings=InverseSettings, solver_module="inverse.solve", contact=False,
+    name="inverse", settings=InverseSettings, solver_module=f"{__name__}.solve", contact=False,
     summary="estimated ground forces, then the muscle redundancy problem (default)",
 )

@@ -7,6 +7,6 @@ from .. import Method
 from .settings import TrackSettings
 
 METHOD = Method(
-    name="track", settings=TrackSettings, solver_module="track.solve", contact=True,
+    name="track", settings=TrackSettings, solver_module=f"{__name__}.solve", contact=True,
     summary="muscle-driven tracking with foot contact spheres (MinT's method)",
 )

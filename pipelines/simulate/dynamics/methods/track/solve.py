@@ -20,6 +20,7 @@ controls) and runs its inverse dynamics on the solved motion.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -195,12 +196,13 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
         problem = tm.build(mesh, q_ref, sol.q, sol.v, sol.a, options)
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
                         "step": step, "defect": defect, "solved": sol.success})
-        # Progress for the chunk's log (`musclekit status --logs`).
+        # Progress for the chunk's log (`musclekit status --logs`); stderr, since OpenSim's
+        # log block silences stdout.
         print(f"track round {len(history)}: {sol.iterations} IPOPT iterations in "
               f"{sol.seconds:.1f} s" + (" (stopped unsolved; the next round starts from its "
                                         "last iterate)" if stopped else "")
               + f", largest step {step:.3g}, dynamics defect {defect:.3g} "
-              f"(limit {max_defect:.3g})", flush=True)
+              f"(limit {max_defect:.3g})", file=sys.stderr, flush=True)
         guess = sol.arrays()
         if defect <= max_defect and sol.success:
             break
