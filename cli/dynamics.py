@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import typer
 from rich.table import Table
 
@@ -23,7 +24,7 @@ def status(
     dataset: Path = typer.Argument(..., help="Dataset folder of a running or finished "
                                    "`musclekit simulate` run."),
     logs: bool = typer.Option(False, "--logs", help="Print the last lines of each failed "
-                              "chunk's solver log."),
+                              "chunk's solver log and OpenSim log."),
 ) -> int:
     """Chunks converged / failed / running per sequence, solve times, failures with reasons."""
     from musclekit.pipelines.simulate.dynamics.kernel.status import run_status
@@ -37,9 +38,8 @@ def status(
                 "written", "analysed s", "gap s"):
         table.add_column(col)
     for r in rows:
-        t = sorted(r.solve_times_s)
-        med = f"{t[len(t) // 2]:.1f}" if t else "-"
-        p90 = f"{t[min(len(t) - 1, int(round(0.9 * (len(t) - 1))))]:.1f}" if t else "-"
+        t = r.solve_times_s
+        med, p90 = (f"{v:.1f}" for v in np.percentile(t, [50, 90])) if t else ("-", "-")
         table.add_row(r.sequence_id, r.method, str(r.converged), str(r.failed), str(r.running),
                       med, p90, "yes" if r.written else "no",
                       "-" if r.analysed_s is None else f"{r.analysed_s:.2f}",
@@ -48,11 +48,13 @@ def status(
     for r in rows:
         for f in r.failures:
             console.print(f"[yellow]failed[/] {r.sequence_id}/{f['chunk']}: "
-                          f"{f['reason'].splitlines()[0] if f['reason'] else ''} (log: {f['log']})",
-                          soft_wrap=True)
-            if logs and Path(f["log"]).is_file():
-                tail = Path(f["log"]).read_text(errors="replace").splitlines()[-15:]
-                console.print("\n".join("    " + line for line in tail), soft_wrap=True)
+                          f"{f['reason'].splitlines()[0] if f['reason'] else ''} (log: {f['log']}; "
+                          f"OpenSim's log: {f['opensim_log']})", soft_wrap=True)
+            for key in ("log", "opensim_log") if logs else ():
+                if Path(f[key]).is_file():
+                    tail = Path(f[key]).read_text(errors="replace").splitlines()[-15:]
+                    console.print(f"  {Path(f[key]).name}:", soft_wrap=True)
+                    console.print("\n".join("    " + line for line in tail), soft_wrap=True)
     return 0
 
 

@@ -85,8 +85,10 @@ def run_demo(out: Path, quick: bool = False) -> int:
     dyn = _step("simulate: chunked muscle-driven optimisation (inverse, small model)", results,
                 "simulate_dynamics", lambda: dynamics_demo(out / "dynamics"))
     console.print(f"  {dyn['chunks_converged']}/{dyn['chunks_total']} chunks converged, median solve "
-                  f"{dyn['median_solve_s']:.1f} s, largest pelvis residual "
-                  f"{100 * dyn['max_residual_force_bw']:.2f} % of body weight; plot {dyn['plot']}")
+                  f"{dyn['median_solve_s']:.1f} s, largest pelvis residual moment "
+                  f"{dyn['max_residual_moment_nm']:.2f} N m, largest reserve "
+                  f"{dyn['max_reserve_nm']:.2f} N m, saturated muscles: "
+                  f"{', '.join(dyn['saturated_muscles']) or 'none'}; plot {dyn['plot']}")
 
     # Two trainings: on a generated dataset whose activations are a known nonlinear function
     # of the motion (the model must beat the baselines), and on the demo capture itself

@@ -18,7 +18,7 @@ class SequenceStatus:
     failed: int = 0
     running: int = 0  # started (payload written), no report yet
     solve_times_s: list[float] = field(default_factory=list)
-    failures: list[dict] = field(default_factory=list)  # chunk, reason, log
+    failures: list[dict] = field(default_factory=list)  # chunk, reason, log, opensim_log
     written: bool = False
     analysed_s: float | None = None
     gap_s: float | None = None
@@ -56,7 +56,8 @@ def run_status(dataset_path: str | Path) -> list[SequenceStatus]:
             else:
                 st.failed += 1
                 st.failures.append({"chunk": name, "reason": rep["reason"],
-                                    "log": str(method_dir / f"{name}.log")})
+                                    "log": str(method_dir / f"{name}.log"),
+                                    "opensim_log": str(method_dir / f"{name}.opensim.log")})
         info = written.get(seq_id)
         if info and info.get("method") == method:
             st.written = True
