@@ -40,6 +40,7 @@ from .kernel.osim_eval import (
     ActuatorStrengths,
     add_coordinate_actuators,
     coordinate_actuated,
+    coordinate_units,
     couplers,
 )
 
@@ -400,7 +401,8 @@ def solve_upper(
     out_missing = ~solved_mask
     act[out_missing] = np.nan
     frc[out_missing] = np.nan
-    units = {a: "N" if cset.get(c).getMotionType() == 2 else "N m" for a, c in actuators.items()}
+    coord_units = coordinate_units(source)
+    units = {a: "N" if coord_units[c] == "m" else "N m" for a, c in actuators.items()}
     peaks = {}
     for j, a in enumerate(res_names):
         col = res[solved_mask, j]

@@ -284,6 +284,18 @@ def mass_matrix(model, state) -> np.ndarray:
 
 
 # -- the model as the methods solve it ----------------------------------------------------
+def with_welds(model_processor, joints: list[str]):
+    """`model_processor` (an opensim.ModelProcessor) with the named joints welded."""
+    import opensim as osim
+
+    if joints:
+        names = osim.StdVectorString()
+        for j in joints:
+            names.append(j)
+        model_processor.append(osim.ModOpReplaceJointsWithWelds(names))
+    return model_processor
+
+
 def dgf_model_processor(model_file: str, external_loads: Path | None = None):
     """The model as every method solves it: DeGroote-Fregly muscles with rigid tendons, no
     passive fibre forces and a wider active force-length curve (as OpenCap), plus external

@@ -28,9 +28,11 @@ from .osim_eval import (
     ActuatorStrengths,
     add_coordinate_actuators,
     coordinate_actuated,
+    coordinate_units,
     couplers,
     muscled_coordinates,
     root_joint,
+    with_welds,
 )
 
 
@@ -221,12 +223,7 @@ def prepare_model(
             if not settings.contact:
                 forces.remove(i)
     if weld:
-        mp = osim.ModelProcessor(model)
-        names = osim.StdVectorString()
-        for w in weld:
-            names.append(w)
-        mp.append(osim.ModOpReplaceJointsWithWelds(names))
-        model = mp.process()
+        model = with_welds(osim.ModelProcessor(model), weld).process()
     state = model.initSystem()
     cset = model.getCoordinateSet()
     coords = [cset.get(i).getName() for i in range(cset.getSize())]
@@ -320,20 +317,10 @@ def fit_polynomial_paths(
         if osim.Muscle.safeDownCast(forces.get(i)) is None:
             forces.remove(i)
     base.finalizeConnections()
-    mp = osim.ModelProcessor(base)
-    if weld:
-        vec = osim.StdVectorString()
-        for w in weld:
-            vec.append(w)
-        mp.append(osim.ModOpReplaceJointsWithWelds(vec))
-    model = mp.process()
+    model = with_welds(osim.ModelProcessor(base), weld).process()
     state = model.initSystem()
     cset = model.getCoordinateSet()
-    rotational = {
-        cset.get(i).getName()
-        for i in range(cset.getSize())
-        if cset.get(i).getMotionType() == 1  # Rotational
-    }
+    rotational = {c for c, u in coordinate_units(model).items() if u == "rad"}
     table = osim.TimeSeriesTable()
     labels = osim.StdVectorString()
     cols = []
