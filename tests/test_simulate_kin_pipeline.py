@@ -251,7 +251,7 @@ def test_dynamics_hook_hands_the_dataset_to_part_2(tmp_path, monkeypatch):
 
     if not dynamics_available():
         pytest.skip("dynamics stage not installed")
-    driver = pytest.importorskip("musclekit.pipelines.simulate.dynamics.driver")
+    driver = pytest.importorskip("musclekit.pipelines.simulate.dynamics.kernel.run")
     seen = {}
 
     class Report:
@@ -280,7 +280,7 @@ def test_cli_passes_dynamics_options_through(tmp_path, monkeypatch):
     from musclekit.compute import ComputeConfig
     from musclekit.errors import InputError
 
-    driver = pytest.importorskip("musclekit.pipelines.simulate.dynamics.driver")
+    driver = pytest.importorskip("musclekit.pipelines.simulate.dynamics.kernel.run")
     seen = {}
 
     class Report:
