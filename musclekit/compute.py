@@ -37,12 +37,48 @@ class Unit:
     payload: Any
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask: taskset, cpusets, SLURM's
+    allocation), which can be fewer than the machine has."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """The one default of every command's --workers: a local worker per available core."""
+    return available_cores()
+
+
+# Where to go when one machine's cores are not enough; every --workers message ends with it.
+SCALE_OUT_HINT = ("for more, run the workers elsewhere: --slurm or --pbs submit them as batch "
+                  "jobs (simulate), --scheduler tcp://HOST:8786 uses a Dask cluster you "
+                  "started (docs/cluster.md)")
+
+
+def check_workers(workers: object, flag: str = "--workers") -> int:
+    """`workers` as a count >= 0, or an InputError that says what to give instead."""
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise InputError(f"{flag} {workers!r}: give a whole number of worker processes "
+                         f"(0 = run in this process, up to {available_cores()} on this machine)")
+    if workers < 0:
+        raise InputError(f"{flag} {workers}: must be 0 (run in this process) or a number of "
+                         f"worker processes, 1 to {available_cores()} on this machine; leave "
+                         f"it out for the default, one per core")
+    return workers
+
+
 @dataclass
 class ComputeConfig:
-    """Where units run.
+    """Where units run; checked when constructed, so every command refuses the same values.
 
-    workers: worker processes of the local cluster (0 = inline, no Dask); with `jobqueue`,
-        worker processes across all batch jobs.
+    workers: worker processes of the local cluster (0 = inline, no Dask; None = the default,
+        one per available core); with `jobqueue`, worker processes across all batch jobs.
+        Local workers are capped at the available cores, with a warning naming --slurm and
+        --scheduler: a chunk solve is single-threaded and CPU-bound, so more processes than
+        cores only add memory and contention. A negative or non-integer count is an
+        InputError everywhere (it used to hang a local cluster).
     scheduler: address of a running Dask scheduler (e.g. tcp://host:8786); overrides workers.
     jobqueue: submit the workers as SLURM/PBS jobs; each run_units call starts its own
         jobs (no more than it has units for) and cancels them when it ends.
@@ -51,15 +87,57 @@ class ComputeConfig:
     threads_per_worker: 1, because OpenSim/IPOPT and numpy already use native threads.
     retries: how often Dask reruns a task whose worker died.
     connect_timeout_s: how long to wait for a remote scheduler before giving up.
+    dashboard: address for the Dask dashboard of a local cluster or batch-job scheduler,
+        e.g. ":8787" or ":0" (a free port); None (default): no dashboard, so no web server
+        and no port warnings. Also from the environment: MUSCLEKIT_DASHBOARD.
     """
 
-    workers: int = field(default_factory=lambda: max(1, (os.cpu_count() or 1)))
+    workers: int | None = None
     scheduler: str | None = None
     threads_per_worker: int = 1
     retries: int = 1
     connect_timeout_s: float = 10.0
     jobqueue: JobqueueConfig | None = None
     cluster: Any = None
+    dashboard: str | None = field(default_factory=lambda: os.environ.get("MUSCLEKIT_DASHBOARD")
+                                  or None)
+    requested_workers: int | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.workers is None:
+            self.workers = default_workers()
+        self.workers = check_workers(self.workers)
+        self.requested_workers = self.workers
+        if (isinstance(self.threads_per_worker, bool) or not isinstance(self.threads_per_worker, int)
+                or self.threads_per_worker < 1):
+            raise InputError(f"threads per worker {self.threads_per_worker!r}: must be >= 1")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 0:
+            raise InputError(f"retries {self.retries!r}: must be a whole number >= 0")
+        if self.jobqueue is not None and self.workers < 1:
+            raise InputError(f"--workers {self.workers}: with {self.jobqueue.flag}, --workers is "
+                             "the number of worker processes across all jobs; give at least 1")
+        if self.local:
+            cores = available_cores()
+            if self.workers * self.threads_per_worker > cores:
+                capped = max(1, cores // self.threads_per_worker)
+                console.print(
+                    f"[yellow]warning:[/] --workers {self.workers} is more than the {cores} "
+                    f"core(s) of this machine: using {capped} local worker(s) (each solves one "
+                    f"unit on one core; more would only slow every unit down); "
+                    f"{SCALE_OUT_HINT}", soft_wrap=True)
+                self.workers = capped
+
+    @property
+    def local(self) -> bool:
+        """Units run in worker processes on this machine (a LocalCluster started here)."""
+        return (self.workers > 0 and not self.scheduler and self.cluster is None
+                and self.jobqueue is None)
+
+    def as_dict(self) -> dict:
+        """What a run records about where it ran (provenance, config echoes)."""
+        return {"workers": self.workers, "requested_workers": self.requested_workers,
+                "scheduler": self.scheduler,
+                "jobqueue": None if self.jobqueue is None else self.jobqueue.system}
 
 
 @dataclass
@@ -132,12 +210,21 @@ def make_client(cfg: ComputeConfig) -> Client:
         logging.getLogger(name).setLevel(logging.ERROR)
     # Client(**kwargs) starts the LocalCluster itself and so closes it with the client;
     # Client(LocalCluster(...)) would leave the cluster's worker processes running.
+    if cfg.dashboard:
+        # Asked for: serve it where asked (":0" picks a free port) and say where.
+        client = Client(n_workers=cfg.workers, threads_per_worker=cfg.threads_per_worker,
+                        processes=True, dashboard_address=cfg.dashboard,
+                        silence_logs=logging.ERROR)
+        console.print(f"Dask dashboard: {client.dashboard_link}", soft_wrap=True)
+        return client
     return Client(
         n_workers=cfg.workers,
         threads_per_worker=cfg.threads_per_worker,
         processes=True,
         dashboard_address=None,
-        scheduler_kwargs={"dashboard": False},  # no web server: nothing to serve on a batch run
+        # No dashboard; the scheduler's small HTTP server (health, metrics) still starts and
+        # takes 8787 unless told otherwise, warning when that port is busy: a free port.
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
     )
 
@@ -161,7 +248,7 @@ def open_client(cfg: ComputeConfig, units: int | None = None) -> Iterator[Client
         raise InputError("ComputeConfig: give either a started cluster or jobqueue settings, "
                          "not both")
     workers = cfg.workers if units is None else max(1, min(cfg.workers, units))
-    cluster = build_cluster(cfg.jobqueue, workers)
+    cluster = build_cluster(cfg.jobqueue, workers, dashboard=cfg.dashboard)
     try:
         with Client(cluster) as client:
             yield client

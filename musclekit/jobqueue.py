@@ -220,15 +220,24 @@ def _lifetime_args(walltime_s: int | None) -> list[str]:
             "--lifetime-stagger", f"{max(1, int(stagger))}s"]
 
 
-def new_cluster(cfg: JobqueueConfig) -> Any:
+def new_cluster(cfg: JobqueueConfig, dashboard: str | None = None) -> Any:
     """A SLURMCluster/PBSCluster for `cfg` with its scheduler started and no job submitted.
 
     The caller owns it and must `close()` it; `cluster.job_script()` shows one job.
     """
-    return _construct(cfg, check(cfg))
+    return _construct(cfg, check(cfg), dashboard)
 
 
-def _construct(cfg: JobqueueConfig, shape: JobShape) -> Any:
+def _scheduler_options(cfg: JobqueueConfig, dashboard: str | None) -> dict[str, Any]:
+    """No dashboard unless asked for (`dashboard`, or the config section's scheduler-options);
+    the scheduler's HTTP server takes a free port, so a busy 8787 gives no warning."""
+    options: dict[str, Any] = {"dashboard": False, "dashboard_address": ":0"}
+    if dashboard:
+        options = {"dashboard": True, "dashboard_address": dashboard}
+    return {**options, **(_from_file(cfg, "scheduler-options") or {})}
+
+
+def _construct(cfg: JobqueueConfig, shape: JobShape, dashboard: str | None = None) -> Any:
     import dask_jobqueue
 
     cls_name, _, _ = SYSTEMS[cfg.system]
@@ -248,8 +257,7 @@ def _construct(cfg: JobqueueConfig, shape: JobShape) -> Any:
         local_directory=cfg.local_directory,
         python=cfg.python,
         config_name=cfg.config_name,
-        # No web server by default (as on local clusters); a config section may turn it on.
-        scheduler_options={"dashboard": False, **(_from_file(cfg, "scheduler-options") or {})},
+        scheduler_options=_scheduler_options(cfg, dashboard),
     )
     if cfg.config_name is None:
         kwargs["job_name"] = "musclekit"  # what `squeue`/`qstat` show
@@ -271,7 +279,7 @@ def _construct(cfg: JobqueueConfig, shape: JobShape) -> Any:
                          f"{CONFIG_FILE} under the name {cfg.config_name} and edit it") from err
 
 
-def build_cluster(cfg: JobqueueConfig, workers: int) -> Any:
+def build_cluster(cfg: JobqueueConfig, workers: int, dashboard: str | None = None) -> Any:
     """A jobqueue cluster asking for at least `workers` worker processes, in whole jobs
     (ceil(workers / processes) of them); submission has succeeded when it returns.
 
@@ -280,7 +288,7 @@ def build_cluster(cfg: JobqueueConfig, workers: int) -> Any:
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise InputError(f"--workers {workers!r}: {cfg.flag} needs at least 1 worker process")
     shape = check(cfg)
-    cluster = _construct(cfg, shape)
+    cluster = _construct(cfg, shape, dashboard)
     _, submit, label = SYSTEMS[cfg.system]
     jobs = -(-workers // shape.processes)
     # Whole jobs only: asking adapt() for a count between two job sizes makes it cancel
