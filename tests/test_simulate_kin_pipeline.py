@@ -30,7 +30,7 @@ from musclekit.pipelines.simulate.kinematics import (
     run_kinematics,
     trc_sources,
 )
-from musclekit.pipelines.simulate.opensim_io import read_trc, write_trc
+from musclekit.pipelines.simulate.opensim_io import read_mot, read_trc, write_trc
 from musclekit.pipelines.simulate.quality import SHARED_COORDINATES, joint_angle_errors_deg
 from musclekit.pipelines.simulate.scale_ik import plan_registration, run_ik
 
@@ -74,7 +74,13 @@ def test_dataset_holds_subject_provenance_and_opensim_files(walking_dataset):
     osim = seq.extra["opensim"]
     for key in ("scaled_model", "trc", "ik_mot", "static_trc"):
         assert (out / osim[key]).is_file(), key
-    assert (out / osim["ik_mot"]).read_text().count("inDegrees=yes") == 1
+    # every .mot musclekit leaves is SI and says so: OpenSim's IK degrees were rewritten
+    assert (out / osim["ik_mot"]).read_text().splitlines().count("inDegrees=no") == 1
+    assert "ik_in_degrees" not in osim
+    ik = read_mot(out / osim["ik_mot"])
+    angles = ds.sequence_array("joint_angles", "S01_walking_poses")
+    assert ik.names == angles.channels
+    assert np.allclose(ik.values, angles.values, atol=1e-9)
     assert read_trc(out / osim["trc"]).positions.shape == (15, 67, 3)
     import opensim
 
@@ -82,6 +88,8 @@ def test_dataset_holds_subject_provenance_and_opensim_files(walking_dataset):
     assert opensim.TimeSeriesTableVec3(str(out / osim["trc"])).getNumRows() == 15
     ik_table = opensim.TimeSeriesTable(str(out / osim["ik_mot"]))
     assert ik_table.getNumRows() == 15 and "knee_angle_r" in list(ik_table.getColumnLabels())
+    assert ik_table.getTableMetaDataAsString("inDegrees") == "no"
+    assert np.allclose(ik_table.getMatrix().to_numpy(), angles.values, atol=1e-9)
     scaled = opensim.Model(str(out / osim["scaled_model"]))
     assert not scaled.getCoordinateSet().get("pelvis_tx").get_clamped()  # long walks
     assert scaled.getCoordinateSet().get("knee_angle_r").get_locked() is False

@@ -5,8 +5,9 @@ dataset streams `markers`, `joint_angles` and `ik_error`, one unit of work per s
 (`kinematics.<sequence_id>`). A sequence whose unit record exists is skipped on rerun.
 OpenSim files are kept under `<dataset>/opensim/<sequence_id>/` and their paths (relative
 to the dataset root) go to `SequenceInfo.extra["opensim"]`, where part 2 (dynamics) reads
-`scaled_model` and `ik_mot`. OpenSim's log of the unit is `opensim.log` there (key `log`);
-a failed unit's message points at it.
+`scaled_model` and `ik_mot` (radians, `inDegrees=no`, like every .mot musclekit writes;
+read it with `opensim_io.read_mot`). OpenSim's log of the unit is `opensim.log` there
+(key `log`); a failed unit's message points at it.
 """
 
 from __future__ import annotations
@@ -154,7 +155,8 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
     log = opensim_log_path(root, seq_id)
     if log.is_file():
         rel["log"] = str(log.relative_to(root))
-    extra = {"opensim": {**rel, "ik_in_degrees": True}, "kinematics": {
+    # no "ik_in_degrees" flag: ik_mot is in radians and its header (inDegrees=no) says so
+    extra = {"opensim": rel, "kinematics": {
         k: v for k, v in r.extra.items() if k not in ("scale_factors",)}}
     extra["kinematics"].update({
         "frames": int(len(r.time_s)), "flagged_frames": int(r.flags.sum()),

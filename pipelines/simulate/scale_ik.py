@@ -20,10 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from musclekit.errors import InputError, UnitFailedError
-from musclekit.pipelines.simulate.opensim_io import read_mot
+from musclekit.pipelines.simulate.opensim_io import (
+    Motion,
+    read_mot,
+    read_trc,
+    rotational_coordinates,
+    write_mot,
+)
 from musclekit.pipelines.simulate.opensim_model import (
     REFERENCE_POSE,
-    coordinate_names,
     load_model,
     native_stdout_silenced,
 )
@@ -246,15 +251,16 @@ def _static_joint_centre_rms(model_path: Path, pose_mot: Path, static_trc: Path,
                              names: list[str]) -> float:
     """How well the scaled model's joint centres met the body's in the static pose (m):
     the registration's quality check (every marker was placed in this pose)."""
-    from musclekit.pipelines.simulate.opensim_io import read_trc
-
     if not pose_mot.is_file() or not names:
         return float("nan")
     model = load_model(model_path)
     state = model.initSystem()
-    pose = read_mot(pose_mot)
     cs = model.getCoordinateSet()
-    for col, value in zip(pose.columns, pose.values[0], strict=True):
+    # MarkerPlacer writes model states (columns /jointset/<joint>/<coordinate>/value)
+    rotational = {cs.get(n).getAbsolutePathString() + "/value"
+                  for n in rotational_coordinates(model)}
+    pose = read_mot(pose_mot, rotational=rotational)
+    for col, value in zip(pose.names, pose.values[0], strict=True):
         parts = col.strip("/").split("/")
         if len(parts) == 4 and parts[0] == "jointset" and parts[3] == "value" and \
                 cs.contains(parts[2]):
@@ -280,6 +286,9 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
            weights: dict[str, float], out_mot: Path, work_dir: Path,
            accuracy: float = 1e-6) -> IKResult:
     """OpenSim InverseKinematicsTool with marker weights; per-frame marker errors.
+
+    out_mot ends up in radians (m for translations), `inDegrees=no`: OpenSim writes it in
+    degrees, and it is read with the model's rotational coordinates and written again.
 
     accuracy: the solver's convergence tolerance. OpenSim's default (1e-5) stops early in
     the shallow valley of the arms' long-axis rotations (arm_rot vs pro_sup: up to 6 deg off
@@ -318,19 +327,10 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
         ok = opensim.InverseKinematicsTool(str(setup)).run()
     if not ok or not Path(out_mot).is_file():
         raise UnitFailedError(f"OpenSim inverse kinematics failed (setup {setup})")
-    motion = read_mot(out_mot)
-    errors = read_mot(work_dir / "ik_ik_marker_errors.sto")
-    col = {c: i for i, c in enumerate(errors.columns)}
-    model.initSystem()
-    cs = model.getCoordinateSet()
-    values = motion.values.copy()
-    coords = coordinate_names(model)
-    for k, name in enumerate(motion.columns):
-        # only rotational coordinates are written in degrees; coupled ones (e.g. the
-        # patella's knee_angle_*_beta) stay in radians whatever the header says
-        if motion.in_degrees and name in coords and \
-                cs.get(name).getMotionType() == opensim.Coordinate.Rotational:
-            values[:, k] = np.deg2rad(values[:, k])
-    return IKResult(Path(out_mot), motion.time_s, motion.columns, values,
-                    errors.values[:, col["marker_error_RMS"]],
-                    errors.values[:, col["marker_error_max"]])
+    # OpenSim writes its Rotational coordinates in degrees (inDegrees=yes); the file is
+    # rewritten in radians (inDegrees=no), as every .mot musclekit leaves behind.
+    motion = read_mot(out_mot, rotational=rotational_coordinates(model))
+    write_mot(out_mot, Motion(motion.time_s, motion.names, motion.values), name="ik")
+    errors = read_mot(work_dir / "ik_ik_marker_errors.sto", rotational=set())
+    return IKResult(Path(out_mot), motion.time_s, motion.names, motion.values,
+                    errors.column("marker_error_RMS"), errors.column("marker_error_max"))

@@ -2,7 +2,8 @@
 
 Runs inside one Dask task: every OpenSim object is built here, from paths.
 Files go to `<out_dir>` (the dataset's `opensim/<sequence_id>/`):
-static.trc, markers.trc, generic_registered.osim, scaled.osim, ik.mot, setup XMLs.
+static.trc, markers.trc (metres), generic_registered.osim, scaled.osim, ik.mot (radians,
+`inDegrees=no`), setup XMLs; all .trc/.mot through `opensim_io`.
 """
 
 from __future__ import annotations
