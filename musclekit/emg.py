@@ -1,0 +1,319 @@
+"""Surface EMG processing shared by every stage: raw sEMG -> linear envelope -> a time grid.
+
+One chain, used by `align` (raw recordings onto the video grid) and by anything that compares
+activations with EMG, so both see the same envelope:
+
+1. offset removal (mean per channel: amplifier and ADC offsets carry no muscle information);
+2. band-pass (default 20-450 Hz, Butterworth): below ~20 Hz lie movement artefacts and
+   electrode drift, above ~450 Hz almost no sEMG power, only noise;
+3. optional notch at the mains frequency (50 or 60 Hz) and its harmonics below the band edge;
+4. full-wave rectification;
+5. low-pass (default 6 Hz, Butterworth): the linear envelope;
+6. anti-aliased resampling onto a time grid.
+
+Every filter runs forward and backward (`scipy.signal.sosfiltfilt`): zero lag, so envelope
+timing can be compared with motion; the attenuation (in dB) doubles, so the -3 dB point of
+the design becomes about -6 dB. Arrays are (T,) or (T, C), time along axis 0, rates in Hz,
+values in whatever unit they came in (V inside musclekit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import signal
+
+from musclekit.errors import InputError
+
+Kind = Literal["raw", "envelope"]
+
+# Below this rate a signal cannot hold raw sEMG content in any useful part of 20-450 Hz
+# (a Myo armband, the slowest raw device in use, samples at 200 Hz).
+MIN_RAW_RATE_HZ = 150.0
+# Share of a channel's variance above 20 Hz: raw sEMG puts most of its power there
+# (spectral peak ~50-150 Hz), an envelope almost none (it is low-passed at a few Hz).
+RAW_HF_SHARE = 0.5
+# The envelope is computed at an intermediate rate of at least this many times its cut-off,
+# so the decimation's anti-alias filter (near the intermediate Nyquist) leaves it untouched.
+_INTERMEDIATE_FACTOR = 25.0
+
+
+@dataclass(frozen=True)
+class EmgProcessing:
+    """Parameters of the raw sEMG chain (see the module docstring).
+
+    band_hz: band-pass edges (Hz). notch_hz: mains frequency to remove (50 or 60 Hz, with
+    harmonics below the upper band edge), None for no notch. notch_q: quality factor of
+    each notch (bandwidth = f / Q). envelope_hz: low-pass cut-off of the envelope (Hz).
+    order: Butterworth design order of band-pass and low-pass (applied forward and backward).
+    """
+
+    band_hz: tuple[float, float] = (20.0, 450.0)
+    notch_hz: float | None = None
+    notch_q: float = 30.0
+    envelope_hz: float = 6.0
+    order: int = 4
+
+    def __post_init__(self) -> None:
+        low, high = (float(v) for v in self.band_hz)
+        object.__setattr__(self, "band_hz", (low, high))
+        if not 0 < low < high:
+            raise InputError(
+                f"--emg-band {low:g},{high:g}: the band-pass needs 0 < low < high (Hz), e.g. "
+                "--emg-band 20,450"
+            )
+        if not self.envelope_hz > 0:
+            raise InputError(f"--emg-envelope-hz {self.envelope_hz:g}: the envelope cut-off must be positive")
+        if self.notch_hz is not None and not self.notch_hz > 0:
+            raise InputError(f"--emg-notch {self.notch_hz:g}: the mains frequency must be positive (50 or 60)")
+        if not 1 <= int(self.order) <= 8:
+            raise InputError(f"filter order {self.order}: use 1..8 (4 is the field's usual choice)")
+
+    def check_rate(self, rate_hz: float, where: str = "the sEMG") -> None:
+        """Refuse a rate whose Nyquist frequency does not lie above the band-pass."""
+        nyquist = 0.5 * rate_hz
+        if self.band_hz[1] >= nyquist:
+            usable = 0.95 * nyquist
+            hint = (f"lower the upper band edge below the Nyquist frequency, e.g. --emg-band "
+                    f"{self.band_hz[0]:g},{usable:.0f}" if usable > self.band_hz[0] * 1.5 else
+                    "the rate is too low for raw sEMG at all: if the file holds an envelope, "
+                    "pass --emg-kind envelope")
+            raise InputError(
+                f"{where} is sampled at {rate_hz:g} Hz: its Nyquist frequency ({nyquist:g} Hz) is "
+                f"not above the band-pass's upper edge ({self.band_hz[1]:g} Hz), so the 20-450 Hz "
+                f"chain for raw sEMG cannot run; {hint}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["band_hz"] = list(self.band_hz)
+        out["filter"] = "Butterworth, second-order sections, forward-backward (zero lag)"
+        return out
+
+
+@dataclass(frozen=True)
+class KindDecision:
+    """Raw or envelope, and the measured reason (rate, high-frequency share, negative share)."""
+
+    kind: Kind
+    reason: str
+    hf_share: float = float("nan")
+    negative_share: float = float("nan")
+
+
+def _as_2d(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim == 1:
+        return arr[:, None], True
+    if arr.ndim != 2:
+        raise ValueError(f"expected a (T,) or (T, C) array, got shape {arr.shape}")
+    return arr, False
+
+
+def _out(arr: np.ndarray, was_1d: bool) -> np.ndarray:
+    return arr[:, 0] if was_1d else arr
+
+
+def remove_offset(x: np.ndarray) -> np.ndarray:
+    """Subtract each channel's mean. x: (T,) or (T, C)."""
+    arr, one = _as_2d(x)
+    return _out(arr - arr.mean(axis=0, keepdims=True), one)
+
+
+def _sosfiltfilt(sos: np.ndarray, arr: np.ndarray, padlen: int | None = None) -> np.ndarray:
+    try:
+        return signal.sosfiltfilt(sos, arr, axis=0, padlen=padlen)
+    except ValueError as err:  # scipy refuses a signal shorter than the edge padding
+        raise InputError(
+            f"only {arr.shape[0]} samples: too short for a zero-lag filter of order "
+            f"{2 * sos.shape[0]} ({err})"
+        ) from err
+
+
+def bandpass(x: np.ndarray, rate_hz: float, cfg: EmgProcessing) -> np.ndarray:
+    """Zero-lag Butterworth band-pass `cfg.band_hz`. x: (T,) or (T, C) at `rate_hz`."""
+    cfg.check_rate(rate_hz)
+    arr, one = _as_2d(x)
+    sos = signal.butter(cfg.order, cfg.band_hz, btype="bandpass", fs=rate_hz, output="sos")
+    return _out(_sosfiltfilt(sos, arr), one)
+
+
+def notch(x: np.ndarray, rate_hz: float, cfg: EmgProcessing) -> np.ndarray:
+    """Zero-lag IIR notches at `cfg.notch_hz` and its harmonics inside the band (no-op without)."""
+    if cfg.notch_hz is None:
+        return np.asarray(x, dtype=np.float64)
+    arr, one = _as_2d(x)
+    f = cfg.notch_hz
+    while f < min(cfg.band_hz[1], 0.5 * rate_hz):
+        b, a = signal.iirnotch(f, cfg.notch_q, fs=rate_hz)
+        arr = signal.filtfilt(b, a, arr, axis=0)
+        f += cfg.notch_hz
+    return _out(arr, one)
+
+
+def lowpass(x: np.ndarray, rate_hz: float, cutoff_hz: float, order: int) -> np.ndarray:
+    """Zero-lag Butterworth low-pass. x: (T,) or (T, C) at `rate_hz`."""
+    if cutoff_hz >= 0.5 * rate_hz:
+        raise InputError(f"low-pass at {cutoff_hz:g} Hz needs a rate above {2 * cutoff_hz:g} Hz, got {rate_hz:g} Hz")
+    arr, one = _as_2d(x)
+    sos = signal.butter(order, cutoff_hz, btype="lowpass", fs=rate_hz, output="sos")
+    # Edge padding of one cut-off period, the same span in seconds at any rate: scipy's
+    # default (a few samples) lets the start-up transient depend on the sampling rate.
+    padlen = min(arr.shape[0] - 1, max(3 * (2 * sos.shape[0] + 1), int(round(rate_hz / cutoff_hz))))
+    return _out(_sosfiltfilt(sos, arr, padlen), one)
+
+
+def conditioned(x: np.ndarray, rate_hz: float, cfg: EmgProcessing) -> np.ndarray:
+    """Steps 1-3: offset removed, band-passed, notched; the signal before rectification."""
+    return notch(bandpass(remove_offset(x), rate_hz, cfg), rate_hz, cfg)
+
+
+def envelope(x: np.ndarray, rate_hz: float, cfg: EmgProcessing | None = None) -> np.ndarray:
+    """Linear envelope of raw sEMG at its own rate (steps 1-5).
+
+    x: (T,) or (T, C) raw sEMG sampled uniformly at `rate_hz`; returns the same shape, same
+    units. Raises InputError when the rate is too low for the band-pass.
+    """
+    cfg = cfg or EmgProcessing()
+    rectified = np.abs(conditioned(x, rate_hz, cfg))
+    return lowpass(rectified, rate_hz, cfg.envelope_hz, cfg.order)
+
+
+def _intermediate_down(rate_hz: float, cfg: EmgProcessing) -> int:
+    """Integer decimation factor that keeps the rate >= 25x the envelope cut-off."""
+    return max(1, int(rate_hz // (_INTERMEDIATE_FACTOR * cfg.envelope_hz)))
+
+
+def envelope_on_grid(x: np.ndarray, rate_hz: float, t0_s: float, grid_s: np.ndarray,
+                     cfg: EmgProcessing | None = None) -> np.ndarray:
+    """Envelope of raw sEMG, resampled onto a uniform time grid (steps 1-6).
+
+    x: (T,) or (T, C) raw sEMG, sample k at time `t0_s + k / rate_hz`; grid_s: (G,) uniform
+    grid times (s, same clock). Returns (G,) or (G, C); NaN at grid times outside the record.
+
+    Same result as `resample_to_grid(envelope(x, rate_hz, cfg), ...)` to well under 1 %, but the
+    rectified signal is first decimated (anti-aliased, scipy `resample_poly`) to >= 25x the
+    envelope cut-off, so the low-pass and the resampling run on far fewer samples; the
+    envelope filter leaves nothing above that rate anyway (8th-order roll-off: < 1e-7 at 25x).
+    """
+    cfg = cfg or EmgProcessing()
+    cfg.check_rate(rate_hz)
+    arr, one = _as_2d(x)
+    down = _intermediate_down(rate_hz, cfg)
+    mid_rate = rate_hz / down
+    band = signal.butter(cfg.order, cfg.band_hz, btype="bandpass", fs=rate_hz, output="sos")
+    grid_s = np.asarray(grid_s, dtype=np.float64)
+    out = np.full((grid_s.size, arr.shape[1]), np.nan)
+    # One contiguous channel at a time: scipy's filters run several times faster along a
+    # contiguous axis than across a (T, C) array's rows, and memory stays at one channel.
+    for j in range(arr.shape[1]):
+        col = np.ascontiguousarray(arr[:, j])
+        col = _sosfiltfilt(band, col - col.mean())
+        col = np.abs(notch(col, rate_hz, cfg))
+        if down > 1:
+            col = signal.resample_poly(col, 1, down, padtype="line")
+        env = lowpass(col, mid_rate, cfg.envelope_hz, cfg.order)
+        out[:, j] = resample_to_grid(env, mid_rate, t0_s, grid_s)
+    return _out(out, one)
+
+
+def resample_to_grid(x: np.ndarray, rate_hz: float, t0_s: float, grid_s: np.ndarray) -> np.ndarray:
+    """Anti-aliased resampling of a smooth signal (an envelope) onto a uniform grid.
+
+    x: (T,) or (T, C), sample k at `t0_s + k / rate_hz`; grid_s: (G,) uniform times (s).
+    Returns (G,) or (G, C), NaN at grid times outside [first, last sample].
+
+    The signal is first interpolated (linearly: exact enough for content far below its own
+    Nyquist frequency) onto an M-times finer copy of the grid, with M about rate / grid rate,
+    then decimated by M with scipy's polyphase FIR (`resample_poly`), whose low-pass at the grid's
+    Nyquist frequency is the anti-aliasing. Where the grid is as fast as the signal, M = 1
+    and this is plain interpolation.
+    """
+    arr, one = _as_2d(x)
+    grid_s = np.asarray(grid_s, dtype=np.float64)
+    out = np.full((grid_s.size, arr.shape[1]), np.nan)
+    if grid_s.size == 0 or arr.shape[0] < 2:
+        return _out(out, one)
+    t_end = t0_s + (arr.shape[0] - 1) / rate_hz
+    inside = np.flatnonzero((grid_s >= t0_s - 1e-9) & (grid_s <= t_end + 1e-9))
+    if inside.size == 0:
+        return _out(out, one)
+    step = float(np.median(np.diff(grid_s))) if grid_s.size > 1 else 1.0 / rate_hz
+    m = max(1, int(round(step * rate_hz)))
+    g0, g1 = int(inside[0]), int(inside[-1])
+    fine_t = grid_s[g0] + np.arange((g1 - g0) * m + 1) * (step / m)
+    fine_t = np.clip(fine_t, t0_s, t_end)  # round-off at the ends
+    pos = (fine_t - t0_s) * rate_hz
+    lo = np.clip(np.floor(pos).astype(np.int64), 0, arr.shape[0] - 2)
+    frac = (pos - lo)[:, None]
+    fine = arr[lo] * (1.0 - frac) + arr[lo + 1] * frac
+    if m > 1:
+        # 'line' padding: the ends extend the local trend instead of falling to zero.
+        res = signal.resample_poly(fine, 1, m, axis=0, padtype="line")
+    else:
+        res = fine
+    n = g1 - g0 + 1
+    out[g0 : g1 + 1] = res[:n]
+    return _out(out, one)
+
+
+def classify_kind(x: np.ndarray, rate_hz: float) -> KindDecision:
+    """Raw sEMG or an envelope, decided by the rate and the content of one channel (T,).
+
+    Raw: sampled at >= 150 Hz and most of the variance (after offset removal) above 20 Hz.
+    Envelope: slower than that, or its variance sits below 20 Hz (a smooth, non-negative curve).
+    """
+    v = np.asarray(x, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if rate_hz < MIN_RAW_RATE_HZ:
+        return KindDecision("envelope", f"sampled at {rate_hz:.3g} Hz, too slow for raw sEMG "
+                            f"(needs >= {MIN_RAW_RATE_HZ:g} Hz): an envelope")
+    if v.size < 64:
+        return KindDecision("envelope", f"only {v.size} samples: too few to measure the content; "
+                            "treated as an envelope")
+    centred = v - np.median(v)
+    negative = float(np.mean(centred < 0))
+    freqs, psd = signal.welch(v - v.mean(), fs=rate_hz, nperseg=min(v.size, 1024))
+    total = float(psd[freqs > 0].sum())
+    hf = float(psd[freqs >= 20.0].sum() / total) if total > 0 else 0.0
+    if hf >= RAW_HF_SHARE:
+        return KindDecision("raw", f"sampled at {rate_hz:.4g} Hz with {100 * hf:.0f} % of its "
+                            "variance above 20 Hz: raw sEMG", hf_share=hf, negative_share=negative)
+    return KindDecision("envelope", f"sampled at {rate_hz:.4g} Hz but only {100 * hf:.0f} % of its "
+                        "variance above 20 Hz: a smooth curve, i.e. an envelope",
+                        hf_share=hf, negative_share=negative)
+
+
+def normalise_peak(env: np.ndarray) -> np.ndarray:
+    """Envelope divided by each channel's peak (NaN-aware): 1 = the trial's maximum.
+
+    Without a maximum voluntary contraction this is the field's usual scaling; amplitudes
+    are then comparable in time course only, not across trials.
+    """
+    arr, one = _as_2d(env)
+    peak = np.nanmax(arr, axis=0, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _out(np.where(peak > 0, arr / peak, np.nan), one)
+
+
+def normalise_to(env: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Envelope divided per channel by a reference amplitude (e.g. from an MVC trial), (C,)."""
+    arr, one = _as_2d(env)
+    ref = np.asarray(reference, dtype=np.float64).reshape(1, -1)
+    if ref.shape[1] != arr.shape[1] or not np.all(ref > 0):
+        raise InputError(f"normalisation needs one positive reference per channel ({arr.shape[1]}), "
+                         f"got {ref.ravel().tolist()}")
+    return _out(arr / ref, one)
+
+
+def to_mne_raw(x: np.ndarray, rate_hz: float, names: list[str]) -> Any:
+    """Raw sEMG in V, (T, C), as an `mne.io.RawArray` with channel type 'emg' (needs mne)."""
+    try:
+        import mne
+    except ImportError as err:
+        raise InputError("exporting to MNE needs the mne package: pip install 'musclekit[emg]'") from err
+    arr, _ = _as_2d(x)
+    info = mne.create_info(list(names), float(rate_hz), ch_types="emg")
+    return mne.io.RawArray(arr.T, info, verbose="error")
