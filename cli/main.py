@@ -3,10 +3,15 @@
 Stage commands live in their own modules (`cli/<stage>.py`), each exposing
 `register(app)`. Errors meant for the user are `MusclekitError`s: they are printed as one
 clear message and mapped to the exit codes documented in docs/cli.md.
+
+Global options: `--quiet`/`-q` (errors and warnings only) and `--verbose`/`-v` (details,
+and the traceback behind an error). They may be given before or after the command name
+(`musclekit -q simulate ...` or `musclekit simulate ... --quiet`).
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -15,7 +20,7 @@ from rich.markup import escape
 
 from musclekit._version import __version__
 from musclekit.errors import ExitCode, MusclekitError
-from musclekit.progress import console
+from musclekit.progress import NORMAL, QUIET, VERBOSE, err_console, set_verbosity, verbosity
 
 app = typer.Typer(
     name="musclekit",
@@ -23,18 +28,25 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # click's plain help: wraps at the terminal width and never cuts option names
+    # (rich's tables cut them at 80 columns).
+    rich_markup_mode=None,
 )
 
 # Each module registers its own commands; one line per stage.
 _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.dataset",
     "musclekit.cli.demo",
+    "musclekit.cli.config",
     "musclekit.cli.align",
     "musclekit.cli.keypoints",
     "musclekit.cli.train",
     "musclekit.cli.simulate",
     "musclekit.cli.dynamics",
 )
+GLOBAL_FLAGS = {"--quiet": QUIET, "-q": QUIET, "--verbose": VERBOSE, "-v": VERBOSE}
+# Commands that write the default dataset when --out is not given (see musclekit.config).
+_DEFAULT_OUT_COMMANDS = ("align",)
 
 
 def _version_callback(value: bool) -> None:
@@ -45,40 +57,120 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version_callback, is_eager=True, help="Print the version."
     ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and warnings "
+                               "(also accepted after the command name)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Print details, and the "
+                                 "traceback behind an error (also after the command name)."),
 ) -> None:
-    """musclekit: raw human-motion recordings to muscle-activation datasets."""
+    """musclekit: raw human-motion recordings to muscle-activation datasets.
+
+    Commands chain on one default dataset folder (./musclekit-data, or `musclekit config
+    set dataset DIR`): align, simulate and keypoints write it, train reads it.
+    """
+    if quiet and verbose:
+        from musclekit.errors import InputError
+
+        raise InputError("--quiet and --verbose contradict each other: give one")
+    set_verbosity(QUIET if quiet else VERBOSE if verbose else NORMAL)
+    if ctx.invoked_subcommand in _DEFAULT_OUT_COMMANDS:
+        from musclekit.config import default_dataset
+
+        # A stage command whose --out is required in its own module gets the default
+        # dataset folder as its default.
+        ctx.default_map = {**(ctx.default_map or {}),
+                           ctx.invoked_subcommand: {"out": str(default_dataset())}}
 
 
 for _module in _STAGE_MODULES:
     importlib.import_module(_module).register(app)
 
 
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Move --quiet/--verbose given after the command name in front of it (before a `--`)."""
+    try:
+        end = argv.index("--")
+    except ValueError:
+        end = len(argv)
+    flags = [a for a in argv[:end] if a in GLOBAL_FLAGS]
+    rest = [a for a in argv[:end] if a not in GLOBAL_FLAGS]
+    return flags + rest + argv[end:]
+
+
+def _os_error_message(err: OSError) -> str | None:
+    """A user-facing message for file-system errors users cause (permissions, full disk)."""
+    where = err.filename or "a file"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write {where}: permission denied (read-only folder or file system); "
+                "choose a folder you can write, e.g. with --out DIR")
+    if err.errno == errno.ENOSPC:
+        return f"no space left on the device while writing {where}; free space and rerun"
+    return None
+
+
+def _error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+def _print_default_dataset(argv: list[str]) -> None:
+    """After align (whose module does not know about the default), say where data went."""
+    words = [a for a in argv if not a.startswith("-")]
+    if words and words[0] in _DEFAULT_OUT_COMMANDS and not any(
+            a == "--out" or a.startswith("--out=") for a in argv):
+        from musclekit.config import default_dataset
+        from musclekit.progress import console
+
+        console.print(f"dataset: {default_dataset()} (the default dataset folder; "
+                      "`musclekit simulate` and `musclekit train` use it without arguments)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (see musclekit.errors.ExitCode)."""
+    argv = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     try:
-        returned = app(args=argv, standalone_mode=False)
+        return _run(argv)
+    finally:
+        set_verbosity(NORMAL)
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        returned = app(args=argv, standalone_mode=False, prog_name="musclekit")
     except MusclekitError as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", soft_wrap=True)
+        if verbosity() >= VERBOSE and err.__cause__ is not None:
+            err_console.print_exception()
+        _error(str(err))
         return int(err.exit_code)
     except typer.Exit as done:
         return int(done.exit_code or 0)
     except typer.Abort:
-        console.print("aborted")
+        err_console.print("aborted")
         return int(ExitCode.ERROR)
     except KeyboardInterrupt:
-        console.print("interrupted: rerun the same command to resume")
+        err_console.print("interrupted: rerun the same command to resume")
         return 130
+    except OSError as err:
+        message = _os_error_message(err)
+        if message is None:
+            raise
+        if verbosity() >= VERBOSE:
+            err_console.print_exception()
+        _error(message)
+        return int(ExitCode.ERROR)
     except Exception as err:
-        # Usage errors of the (vendored) click carry their own message and exit code 2.
+        # Usage errors of click carry their own message and exit code 2.
         if callable(getattr(err, "show", None)) and isinstance(getattr(err, "exit_code", None), int):
             err.show()
             return int(err.exit_code)
         raise
     # In non-standalone mode click returns the code of a `typer.Exit`, else the command's value.
-    return returned if isinstance(returned, int) else int(ExitCode.OK)
+    code = returned if isinstance(returned, int) else int(ExitCode.OK)
+    if code == ExitCode.OK:
+        _print_default_dataset(argv)
+    return code
 
 
 if __name__ == "__main__":

@@ -10,6 +10,30 @@ from rich.table import Table
 from musclekit.progress import console
 
 
+def default_run_folder(dataset: Path, task: str, model: str) -> Path:
+    """train's run folder when --out is not given: <runs>/<dataset name>-<task>-<model>
+    (the same command resumes it)."""
+    from musclekit.config import default_runs
+
+    name = Path(dataset).resolve().name or "dataset"
+    return default_runs() / f"{name}-{task}-{model}"
+
+
+def _dataset_or_default(dataset: Path | None) -> Path:
+    from musclekit.config import default_dataset
+    from musclekit.errors import InputError
+
+    if dataset is not None:
+        return dataset
+    path = default_dataset()
+    if not path.exists():
+        raise InputError(f"no DATASET given and the default dataset folder {path} does not "
+                         "exist here; give the dataset folder (e.g. `musclekit train DIR`), run "
+                         "`musclekit simulate` or `musclekit align` first (they write it), or "
+                         "set it with `musclekit config set dataset DIR`")
+    return path
+
+
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("evaluate")(evaluate)
@@ -28,8 +52,11 @@ def _print_overall(overall: dict[str, dict], title: str) -> None:
 
 
 def train(
-    dataset: Path = typer.Argument(..., help="Dataset folder with an input and a target stream."),
-    out: Path = typer.Option(..., "--out", help="Run folder (rerun the same command to resume)."),
+    dataset: Path = typer.Argument(None, help="Dataset folder with an input and a target "
+                                   "stream (default: the default dataset folder, "
+                                   "./musclekit-data; see `musclekit config show`)."),
+    out: Path = typer.Option(None, "--out", help="Run folder (rerun the same command to "
+                             "resume; default: musclekit-runs/<dataset>-<task>-<model>)."),
     task: str = typer.Option("motion-to-muscle", help="motion-to-muscle or muscle-to-motion."),
     model: str = typer.Option("mia", help="mia, mint or lstm."),
     input_stream: str = typer.Option(None, "--input", help="Input stream (default: chosen by family)."),
@@ -63,10 +90,13 @@ def train(
                                         help="Evaluate on the test split when done."),
 ) -> None:
     """Train a model mapping motion to muscles (or back) on a dataset's windows."""
+    from musclekit.config import check_writable
     from musclekit.pipelines.train.config import TrainConfig
     from musclekit.pipelines.train.evaluate import evaluate_run
     from musclekit.pipelines.train.training import train as run_training
 
+    dataset = _dataset_or_default(dataset)
+    out = out if out is not None else default_run_folder(dataset, task, model)
     config = TrainConfig.checked(
         dataset=str(dataset.resolve()), task=task, input_stream=input_stream,
         target_stream=target_stream, model=model, width=width, layers=layers, heads=heads,
@@ -77,12 +107,16 @@ def train(
         max_steps=max_steps, time_budget_s=time_budget, eval_every_steps=eval_every,
         patience_evals=patience, seed=seed, device=device, amp=amp,
         cpu_threads=threads)
-    result = run_training(config, out)
+    check_writable(out)
+    console.print(f"dataset: {dataset}; run folder: {out}")
+    result = run_training(config, out, require_test=evaluate_after)
     console.print(f"windows: {result.n_train_windows} train, {result.n_val_windows} val, "
                   f"{result.n_test_windows} test")
     if evaluate_after and result.n_test_windows:
         ev = evaluate_run(out)
         _print_overall(ev.overall(), f"test split ({ev.report_dir / 'report.md'})")
+    console.print(f"run: {out} ({result.loss_line()}); next: musclekit evaluate {out}, "
+                  f"musclekit predict {out}")
 
 
 def evaluate(
@@ -99,12 +133,16 @@ def evaluate(
 
 def predict(
     run: Path = typer.Argument(..., help="Run folder written by `musclekit train`."),
-    dataset: Path = typer.Argument(..., help="Dataset holding the run's input stream."),
+    dataset: Path = typer.Argument(None, help="Dataset holding the run's input stream "
+                                   "(default: the dataset the run was trained on)."),
     stream: str = typer.Option(None, help="Name of the new stream (default <target>_predicted)."),
 ) -> None:
     """Write the run's predictions into DATASET as a new stream, with provenance."""
     from musclekit.pipelines.train.predict import predict_into
+    from musclekit.pipelines.train.run import RunFolder
 
+    if dataset is None:
+        dataset = Path(RunFolder.open(run).config.dataset)
     predict_into(run, dataset, stream)
 
 

@@ -240,6 +240,38 @@ class Dataset:
             )
         return path
 
+    def unit_of(self, path: Path) -> str | None:
+        """The unit whose completion record names shard `path`."""
+        for record in self.records:
+            for shard in record.shards:
+                if (self.root / shard.path).resolve() == Path(path).resolve():
+                    return record.unit_id
+        return None
+
+    def corrupted_shard_error(self, path: Path, err: BaseException) -> FormatError:
+        """The error a reader raises for a shard whose bytes do not decode."""
+        unit = self.unit_of(path)
+        detail = " ".join(str(err).split())[:160]
+        redo = (f"delete its completion record {self.root / layout.unit_record_path(unit)} "
+                f"and rerun the stage that wrote unit {unit!r} (it redoes that unit)"
+                if unit else "rerun the stage that wrote it")
+        return FormatError(
+            f"shard {path} is corrupted: it has the recorded size but its bytes do not decode "
+            f"({type(err).__name__}: {detail}); run `musclekit validate {self.root}` to list "
+            f"every damaged shard, then {redo}")
+
+    def check_readable(self, stream: str, err: BaseException) -> FormatError:
+        """After reading `stream` failed with `err`: the corrupted shard's error (found by
+        reading each shard on its own), else a general one."""
+        for file in self.shard_files(stream):
+            try:
+                pq.read_table(file)
+            except (pa.ArrowException, OSError) as bad:
+                return self.corrupted_shard_error(file, bad)
+        return FormatError(f"cannot read stream {stream!r} of {self.root} "
+                           f"({type(err).__name__}: {' '.join(str(err).split())[:160]}); "
+                           f"run `musclekit validate {self.root}`")
+
     # -- data ------------------------------------------------------------------------
     def scan(self, stream: str) -> pl.LazyFrame:
         """A lazy polars frame over every shard of `stream` (filter and select before collect)."""
@@ -258,7 +290,10 @@ class Dataset:
             frame = frame.filter(pl.col("sequence_id").cast(pl.String).is_in(list(sequences)))
         if channels is not None:
             frame = frame.select(self._base_columns(spec) + self._channel_columns(spec, channels))
-        return frame.collect().to_pandas()
+        try:
+            return frame.collect().to_pandas()
+        except (pl.exceptions.PolarsError, pa.ArrowException, OSError) as err:
+            raise self.check_readable(stream, err) from err
 
     def sequence_array(self, stream: str, sequence_id: str,
                        channels: list[str] | None = None) -> SequenceArray:
@@ -273,8 +308,8 @@ class Dataset:
         path = self._checked_path(loc.shard)
         try:
             table = pq.ParquetFile(path).read_row_group(loc.row_group, columns=wanted)
-        except (pa.ArrowInvalid, OSError) as err:
-            raise FormatError(f"cannot read shard {path}: {err}; run `musclekit validate`") from err
+        except (pa.ArrowException, OSError) as err:
+            raise self.corrupted_shard_error(path, err) from err
         n = table.num_rows
         comps = spec.components
         if value_cols:

@@ -80,6 +80,13 @@ def predict_frames(run: RunFolder, table: FrameTable) -> tuple[np.ndarray, np.nd
     return out, covered
 
 
+def _checkpoint_sha(record) -> str | None:
+    for item in record.provenance.inputs:
+        if item.name == Path(BEST_CHECKPOINT).name and item.sha256:
+            return item.sha256
+    return None
+
+
 def predict_into(run_path: str | Path, dataset_path: str | Path, stream: str | None = None
                  ) -> PredictResult:
     """Predict with `run_path` from the input stream of `dataset_path` and write the result
@@ -103,8 +110,22 @@ def predict_into(run_path: str | Path, dataset_path: str | Path, stream: str | N
                     f"({cfg.model}, {cfg.task}) from stream {inputs.stream!r}")
     writer = DatasetWriter.create_or_open(dataset_path, streams=[spec])
     if writer.is_done(unit_id):
-        console.print(f"{dataset_path}: stream {name!r} was already predicted; nothing to do "
-                      "(use --stream NEW_NAME to write another)")
+        record = next((r for r in ds.records if r.unit_id == unit_id), None)
+        if record is None:  # finished after we opened the dataset
+            record = next(r for r in open_dataset(dataset_path).records if r.unit_id == unit_id)
+        before = record.provenance.config.get("run")
+        checkpoint = _checkpoint_sha(record)
+        this_run = str(Path(run_path).resolve())
+        now = Provenance.for_stage("predict", inputs=[run.file(BEST_CHECKPOINT)]).inputs
+        if before != this_run or (checkpoint and now and now[0].sha256 != checkpoint):
+            what = (f"by another run ({before})" if before != this_run else
+                    "by this run before it was retrained (another checkpoint)")
+            raise InputError(
+                f"stream {name!r} of {dataset_path} was predicted {what}; it is kept as it "
+                f"is. Write this run's predictions under another name with --stream "
+                f"{name}_2 (or any new name); nothing was written")
+        console.print(f"{dataset_path}: stream {name!r} was already predicted by this run; "
+                      "nothing to do (use --stream NEW_NAME to write another)")
         return PredictResult(Path(dataset_path), name, 0, 0, 0, skipped=True)
     table = load_frame_table(ds, inputs, None, data.rate_hz, cfg.keep_flagged)
     with cpu_threads(cfg.cpu_threads):

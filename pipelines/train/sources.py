@@ -61,8 +61,11 @@ def observed_channels(ds: Dataset, stream: str) -> list[str]:
     spec = ds.streams[stream]
     if not spec.channels:
         return []
-    present = ds.scan(stream).select(
-        [pl.col(c).is_not_null().any().alias(c) for c in spec.value_columns()]).collect()
+    try:
+        present = ds.scan(stream).select(
+            [pl.col(c).is_not_null().any().alias(c) for c in spec.value_columns()]).collect()
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise ds.check_readable(stream, err) from err
     row = present.row(0, named=True) if present.height else {}
     if not spec.components:
         return [c for c in spec.channels if row.get(c)]

@@ -38,7 +38,7 @@ from musclekit.pipelines.train.sources import TASKS, StreamChoice, choose_stream
 from musclekit.pipelines.train.splits import TEST, TRAIN, VAL, SplitSpec, assign_splits
 from musclekit.pipelines.train.table import FrameTable
 from musclekit.pipelines.train.windows import longest_run, non_overlapping, valid_window_starts
-from musclekit.progress import console, make_progress
+from musclekit.progress import console, make_progress, warn
 
 BOUNDED_FAMILIES = ("activations",)
 # A validation loss must beat the best one by this relative margin to count as progress
@@ -168,6 +168,14 @@ class TrainResult:
     n_val_windows: int
     n_test_windows: int
     seconds: float
+    # what chose the best checkpoint: "validation" loss, or "training" loss when the split
+    # leaves no validation window
+    selected_on: str = "validation"
+
+    def loss_line(self) -> str:
+        which = "validation" if self.selected_on == "validation" else "training"
+        note = "" if which == "validation" else " (no validation windows: the training loss)"
+        return (f"best {which} loss {self.best_val_loss:.5f} at step {self.best_step}{note}")
 
 
 def _evaluate_loss(model: nn.Module, data: WindowDataset, loss_fn: nn.Module,
@@ -195,13 +203,30 @@ def _check_resume(run: RunFolder, config: TrainConfig) -> None:
                          "the same options to resume, or choose a new --out folder")
 
 
-def train(config: TrainConfig, out: str | Path) -> TrainResult:
-    """Train (or resume) the run in folder `out`; returns a summary."""
+def train(config: TrainConfig, out: str | Path, require_test: bool = False) -> TrainResult:
+    """Train (or resume) the run in folder `out`; returns a summary.
+
+    require_test: refuse before training when the split leaves no test window (the run is
+    to be evaluated on it)."""
     with cpu_threads(config.cpu_threads):
-        return _train(config, Path(out))
+        return _train(config, Path(out), require_test)
 
 
-def _train(config: TrainConfig, out: Path) -> TrainResult:
+def empty_split_warnings(config: TrainConfig, n_val: int, n_test: int) -> list[str]:
+    """Warnings about empty validation/test splits (printed and kept in run.json)."""
+    out = []
+    if n_val == 0:
+        out.append(f"split {config.split!r} leaves no validation window of "
+                   f"{config.window_frames} frames: early stopping and the best checkpoint "
+                   "use the training loss (raise --val-fraction, or use more data)")
+    if n_test == 0:
+        out.append(f"split {config.split!r} leaves no test window of {config.window_frames} "
+                   "frames: the run cannot be evaluated on its own data (raise "
+                   "--test-fraction, choose another --split, or evaluate on another dataset)")
+    return out
+
+
+def _train(config: TrainConfig, out: Path, require_test: bool = False) -> TrainResult:
     out = Path(out)
     started = time.monotonic()
     torch.manual_seed(config.seed)
@@ -226,6 +251,15 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
         raise InputError(f"split {config.split!r} leaves no training window of "
                          f"{config.window_frames} frames; "
                          + window_too_long_message(prepared.table, config.window_frames))
+    if require_test and n_test == 0:
+        raise InputError(f"split {config.split!r} leaves no test window of "
+                         f"{config.window_frames} frames, so the run could not be evaluated; "
+                         "raise --test-fraction, choose another --split or a shorter --window, "
+                         "or train with --no-evaluate (nothing was written)")
+    split_warnings = empty_split_warnings(config, int(val_starts.size), n_test)
+    selected_on = "validation" if val_starts.size else "training"
+    for message in split_warnings:
+        warn(message)
     if not resuming:
         run = RunFolder.create(out, config, prepared.data, prepared.input_norm,
                                prepared.target_norm)
@@ -239,7 +273,7 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
         return TrainResult(out, 0, run.meta.get("best_step"),
                            float(run.meta.get("best_val_loss", math.nan)), "already_done",
                            len(train_starts), len(val_starts), n_test,
-                           time.monotonic() - started)
+                           time.monotonic() - started, selected_on)
 
     run.meta["status"] = "training"
     run.save_meta()
@@ -331,12 +365,14 @@ def _train(config: TrainConfig, out: Path) -> TrainResult:
             if stopped != "max_steps":
                 break
     run.meta.update(status="done", best_step=best_step, best_val_loss=best_val, steps=step,
-                    stopped=stopped, device=str(device))
+                    stopped=stopped, device=str(device), selected_on=selected_on,
+                    warnings=split_warnings)
     run.save_meta()
-    console.print(f"trained {config.model} for {step} steps ({stopped}); best validation loss "
-                  f"{best_val:.5f} at step {best_step}; run in {out}")
-    return TrainResult(out, step, best_step, best_val, stopped, len(train_starts),
-                       len(val_starts), n_test, time.monotonic() - started)
+    result = TrainResult(out, step, best_step, best_val, stopped, len(train_starts),
+                         len(val_starts), n_test, time.monotonic() - started, selected_on)
+    console.print(f"trained {config.model} for {step} steps ({stopped}); {result.loss_line()}; "
+                  f"run in {out}")
+    return result
 
 
 def _save(path: Path, state: dict) -> None:

@@ -1,0 +1,139 @@
+"""train's defaults (dataset and run folder), empty splits, corrupted shards and predict
+into a stream another run wrote: the messages a user reads."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+
+import pytest
+from train_fixtures import tiny_dataset
+
+from musclekit.cli.main import main
+from musclekit.dataset import open_dataset
+from musclekit.errors import ExitCode
+
+FAST = ["--model", "lstm", "--width", "8", "--layers", "1", "--window", "20",
+        "--max-steps", "5", "--eval-every", "5", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return tiny_dataset(tmp_path_factory.mktemp("trainds") / "ds")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for var in ("MUSCLEKIT_DATASET", "MUSCLEKIT_RUNS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MUSCLEKIT_CONFIG", str(tmp_path / "config.toml"))
+    return tmp_path
+
+
+def test_train_without_arguments_uses_the_default_dataset_and_run_folder(dataset, workdir,
+                                                                         capsys):
+    shutil.copytree(dataset, workdir / "musclekit-data")
+    assert main(["train", *FAST]) == 0
+    err = capsys.readouterr().err
+    run = workdir / "musclekit-runs" / "musclekit-data-motion-to-muscle-lstm"
+    assert (run / "run.json").is_file()
+    assert f"run folder: {run.relative_to(workdir)}" in err
+    assert "best validation loss" in err
+    # predict without DATASET writes into the dataset the run was trained on
+    assert main(["predict", str(run), "--stream", "act_pred"]) == 0
+    assert "act_pred" in open_dataset(workdir / "musclekit-data").streams
+
+
+def test_train_without_a_dataset_says_where_it_looked(workdir, capsys):
+    assert main(["train"]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "no DATASET given and the default dataset folder musclekit-data does not exist" in err
+    assert "musclekit config set dataset DIR" in err
+
+
+def test_default_dataset_from_the_config_file(dataset, workdir, capsys):
+    assert main(["config", "set", "dataset", str(dataset)]) == 0
+    assert main(["config", "show"]) == 0
+    err = capsys.readouterr().err
+    assert f"dataset = {dataset}" in err and "config file" in err
+    assert main(["train", *FAST, "--out", str(workdir / "run")]) == 0
+    assert f"dataset: {dataset}" in capsys.readouterr().err
+
+
+def test_zero_validation_windows_reports_the_training_loss(dataset, workdir, capsys):
+    assert main(["train", str(dataset), "--out", "run", "--val-fraction", "0", *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "leaves no validation window of 20 frames" in err
+    assert "best training loss" in err and "(no validation windows: the training loss)" in err
+    assert "best validation loss" not in err
+
+
+def test_zero_test_windows_fail_before_training(dataset, workdir, capsys):
+    code = main(["train", str(dataset), "--out", "run", "--test-fraction", "0", *FAST])
+    err = capsys.readouterr().err
+    assert code == ExitCode.ERROR
+    assert "leaves no test window of 20 frames, so the run could not be evaluated" in err
+    assert "--no-evaluate" in err
+    assert not (workdir / "run").exists()  # nothing written
+
+
+def test_read_only_run_folder_is_refused_before_training(dataset, workdir, capsys, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    assert main(["train", str(dataset), "--out", "ro/run", *FAST]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "--out ro/run: cannot write into" in err and "permission denied" in err
+    assert not (workdir / "ro").exists()
+
+
+def test_permission_error_anywhere_is_a_message_not_a_traceback(workdir, capsys, monkeypatch):
+    from musclekit.cli import dataset as dataset_cli
+
+    def boom(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", "/data/ds/meta/info.json")
+
+    monkeypatch.setattr(dataset_cli, "_inspect", boom, raising=False)
+    import musclekit.dataset.summary as summary
+
+    monkeypatch.setattr(summary, "render_summary", boom)
+    assert main(["inspect", str(workdir)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "error: cannot write /data/ds/meta/info.json: permission denied" in err
+    assert "Traceback" not in err
+
+
+def test_corrupted_shard_of_the_same_size_is_named(dataset, workdir, capsys):
+    ds = workdir / "ds"
+    shutil.copytree(dataset, ds)
+    shard = sorted((ds / "data").glob("*/*.parquet"))[0]
+    data = bytearray(shard.read_bytes())
+    for i in range(16, len(data) // 2):  # same size, damaged bytes in the data pages
+        data[i] ^= 0x5A
+    shard.write_bytes(bytes(data))
+    assert main(["train", str(ds), "--out", "run", *FAST]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert f"shard {shard} is corrupted: it has the recorded size but its bytes do not decode" in err
+    assert "musclekit validate" in err and "Traceback" not in err
+
+
+def test_predict_refuses_a_stream_written_by_another_run(dataset, workdir, capsys):
+    ds = workdir / "ds"
+    shutil.copytree(dataset, ds)
+    assert main(["train", str(ds), "--out", "run1", *FAST, "--no-evaluate"]) == 0
+    assert main(["train", str(ds), "--out", "run2", *FAST, "--no-evaluate", "--seed", "1"]) == 0
+    assert main(["predict", "run1", str(ds)]) == 0
+    before = open_dataset(ds).to_pandas("activations_predicted")
+    capsys.readouterr()
+    assert main(["predict", "run2", str(ds)]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert "stream 'activations_predicted'" in err and "was predicted by another run" in err
+    assert "--stream activations_predicted_2" in err
+    after = open_dataset(ds).to_pandas("activations_predicted")
+    assert before.equals(after)
+    assert main(["predict", "run1", str(ds)]) == 0
+    assert "already predicted by this run" in capsys.readouterr().err
