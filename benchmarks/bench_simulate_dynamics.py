@@ -59,13 +59,13 @@ def main() -> None:
     args = ap.parse_args()
 
     from musclekit.pipelines.simulate.dynamics.kernel.chunks import plan_chunks
-    from musclekit.pipelines.simulate.dynamics.kernel.motion import read_mot
     from musclekit.pipelines.simulate.dynamics.kernel.prep import (
         PreparedModel,
         PrepSettings,
         prepare_model,
     )
     from musclekit.pipelines.simulate.dynamics.methods import get_method
+    from musclekit.pipelines.simulate.opensim_io import read_mot
 
     mot = DATA / f"{args.motion}1_videoAndMocap.mot"
     model = DATA / "LaiUhlrich2022.osim"

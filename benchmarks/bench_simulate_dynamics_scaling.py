@@ -83,7 +83,7 @@ def opencap_dataset(root: Path, model_name: str = "LaiUhlrich2022.osim") -> Path
     import opensim as osim
 
     from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec, SubjectInfo
-    from musclekit.pipelines.simulate.dynamics.kernel.motion import read_mot
+    from musclekit.pipelines.simulate.opensim_io import read_mot
 
     model = osim.Model(str(DATA / model_name))
     model.initSystem()

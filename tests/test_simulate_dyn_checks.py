@@ -11,10 +11,11 @@ import pytest
 
 from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk, ChunkPlan, plan_chunks
+from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
 from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS
-from musclekit.pipelines.simulate.dynamics.kernel.motion import Motion, lowpass
 from musclekit.pipelines.simulate.dynamics.kernel.solution import unloaded_cop_to_nan
 from musclekit.pipelines.simulate.dynamics.kernel.stitch import ChunkSeries, stitch
+from musclekit.pipelines.simulate.opensim_io import Motion
 
 
 def _motion(rate_hz: float) -> Motion:
@@ -112,7 +113,6 @@ def test_paths_are_fitted_over_every_sequence_and_checked_against_others(tmp_pat
     """The polynomial paths record the poses they cover; a sequence beyond them is named,
     and a preparation for two sequences covers both (the cache key holds both motions)."""
     pytest.importorskip("opensim")
-    from musclekit.pipelines.simulate.dynamics.kernel.motion import write_mot
     from musclekit.pipelines.simulate.dynamics.kernel.prep import (
         PreparedModel,
         PrepSettings,
@@ -120,6 +120,7 @@ def test_paths_are_fitted_over_every_sequence_and_checked_against_others(tmp_pat
         path_fit_violations,
         prepare_model,
     )
+    from musclekit.pipelines.simulate.opensim_io import write_mot
     from musclekit.testing.models import build_test_model, squat_motion
 
     feet = {"right": ("calcn_r",), "left": ("calcn_l",)}

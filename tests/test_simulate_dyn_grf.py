@@ -15,7 +15,7 @@ from musclekit.pipelines.simulate.dynamics.kernel.grf import (  # noqa: E402
     estimate_grf,
     split_wrench,
 )
-from musclekit.pipelines.simulate.dynamics.kernel.motion import read_mot, write_mot  # noqa: E402
+from musclekit.pipelines.simulate.opensim_io import read_mot, write_mot  # noqa: E402
 from musclekit.testing.models import (  # noqa: E402
     build_test_model,
     squat_motion,
@@ -78,7 +78,7 @@ def test_split_reproduces_the_total_moment() -> None:
         "right": np.tile(np.array([[0.0, 0, 0.1], [0.2, 0, 0.1]]), (T, 1, 1)),
         "left": np.tile(np.array([[0.0, 0, -0.1], [0.2, 0, -0.1]]), (T, 1, 1)),
     }
-    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.04, 32.0)
+    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 32.0)
     total_m = np.zeros((T, 3))
     total_f = np.zeros((T, 3))
     for side in ("right", "left"):
@@ -102,7 +102,7 @@ def test_a_centre_of_pressure_outside_the_feet_is_clamped_and_the_rest_reported(
         "right": np.tile(np.array([[0.0, 0, 0.1], [0.2, 0, 0.1]]), (T, 1, 1)),
         "left": np.tile(np.array([[0.0, 0, -0.1], [0.2, 0, -0.1]]), (T, 1, 1)),
     }
-    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.04, 70.0,
+    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 70.0,
                        cop_margin_m=0.05)
     reproduced = np.zeros((T, 3))
     for side in ("right", "left"):
@@ -114,14 +114,14 @@ def test_a_centre_of_pressure_outside_the_feet_is_clamped_and_the_rest_reported(
     assert np.allclose(np.abs(est.unexplained_moment_nm[:, 2]), 245.0)
     # A COP inside the foot is left where it is.
     inside = split_wrench(np.arange(T) * 0.01, force, np.cross([0.1, 0, 0], force), heights,
-                          pts, 0.04, 70.0, cop_margin_m=0.05)
+                          pts, 70.0, cop_margin_m=0.05)
     assert np.allclose(inside.unexplained_moment_nm, 0.0)
     assert np.allclose(inside.side("right")[1][:, 0], 0.1)
     # Three collinear contact points per foot (heel, mid, toe) clamp the same way.
     line = {side: np.concatenate([v[:, :1], (v[:, :1] + v[:, 1:]) / 2, v[:, 1:]], axis=1)
             for side, v in pts.items()}
     three = split_wrench(np.arange(T) * 0.01, force, moment,
-                         {side: np.zeros((T, 3)) for side in pts}, line, 0.04, 70.0,
+                         {side: np.zeros((T, 3)) for side in pts}, line, 70.0,
                          cop_margin_m=0.05)
     assert np.allclose(three.side("right")[1][:, 0], 0.25)
 
@@ -133,7 +133,7 @@ def test_a_raised_foot_carries_nothing() -> None:
     moment = np.cross(p, force)
     heights = {"right": np.zeros((T, 1)), "left": np.full((T, 1), 0.2)}
     pts = {"right": np.tile([[0.1, 0.0, 0.1]], (T, 1, 1)), "left": np.tile([[0.1, 0.2, -0.1]], (T, 1, 1))}
-    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 0.04, 32.0)
+    est = split_wrench(np.arange(T) * 0.01, force, moment, heights, pts, 32.0)
     fr, pr, _ = est.side("right")
     fl, _, _ = est.side("left")
     assert np.allclose(fr, force) and np.allclose(fl, 0.0)

@@ -11,7 +11,6 @@ pytest.importorskip("opensim")
 
 from musclekit.errors import InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.kernel.motion import write_mot  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.prep import (  # noqa: E402
     PreparedModel,
     PrepSettings,
@@ -27,6 +26,7 @@ from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import (  # noq
 from musclekit.pipelines.simulate.dynamics.methods.track.settings import (  # noqa: E402
     TrackSettings,
 )
+from musclekit.pipelines.simulate.opensim_io import write_mot  # noqa: E402
 from musclekit.testing.models import (  # noqa: E402
     build_test_model,
     squat_motion,

@@ -69,8 +69,8 @@ def test_registry_knows_both_methods_with_their_own_settings() -> None:
     inverse, track = get_method("inverse"), get_method("track")
     assert issubclass(inverse.settings, SolveSettings) and issubclass(track.settings, SolveSettings)
     # Each method's options live in its own settings, not in a shared grab-bag.
-    assert "contact_height_m" in inverse.settings.__dataclass_fields__
-    assert "contact_height_m" not in track.settings.__dataclass_fields__
+    assert "contact_height_on_m" in inverse.settings.__dataclass_fields__
+    assert "contact_height_on_m" not in track.settings.__dataclass_fields__
     assert "trust_rad" in track.settings.__dataclass_fields__
     assert "trust_rad" not in inverse.settings.__dataclass_fields__
     assert not inverse.contact and track.contact

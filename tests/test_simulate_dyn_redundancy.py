@@ -81,12 +81,12 @@ def test_the_solver_refuses_to_run_beside_opensim() -> None:
 def test_matches_moco_inverse_on_the_same_chunk(tmp_path: Path) -> None:
     pytest.importorskip("opensim")
     from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
-    from musclekit.pipelines.simulate.dynamics.kernel.motion import write_mot
     from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
     from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
     from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import (
         solve_chunk as solve_inverse_chunk,
     )
+    from musclekit.pipelines.simulate.opensim_io import write_mot
     from musclekit.testing.models import build_test_model, squat_motion
 
     feet = {"right": ("calcn_r",), "left": ("calcn_l",)}

@@ -11,7 +11,6 @@ pytest.importorskip("opensim")
 
 from musclekit.errors import InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.kernel.motion import write_mot  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.osim_eval import (  # noqa: E402
     dgf_model_processor,
 )
@@ -29,6 +28,7 @@ from musclekit.pipelines.simulate.dynamics.methods.track.settings import (  # no
 from musclekit.pipelines.simulate.dynamics.methods.track.solve import (  # noqa: E402
     solve_chunk as solve_track_chunk,
 )
+from musclekit.pipelines.simulate.opensim_io import write_mot  # noqa: E402
 from musclekit.testing.models import (  # noqa: E402
     build_test_model,
     squat_motion,
@@ -239,8 +239,8 @@ def test_mocoinverse_on_the_track_solution_finds_the_same_activations(tmp_path: 
     difference 0.052, mean 0.019, for activations up to 0.19 (the two differ in how they
     differentiate the motion: trapezoidal collocation vs Moco's splines)."""
     from musclekit.pipelines.simulate.dynamics.kernel.grf import GrfEstimate, write_external_loads
-    from musclekit.pipelines.simulate.dynamics.kernel.motion import Motion
     from musclekit.pipelines.simulate.dynamics.methods.inverse.moco import solve_moco
+    from musclekit.pipelines.simulate.opensim_io import Motion
 
     model = build_test_model(tmp_path / "twoleg.osim")
     mot = write_mot(tmp_path / "squat.mot", squat_motion(1.2, period_s=1.2))

@@ -20,12 +20,13 @@ from simulate_dyn_fixtures import FEET, make_kinematics_dataset, small_dynamics_
 from musclekit.dataset import open_dataset  # noqa: E402
 from musclekit.errors import ExitCode, InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics import config_from_cli, run_dynamics  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.kernel.motion import Motion, lowpass, write_mot  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.upper import (  # noqa: E402
     UpperSettings,
     solve_upper,
 )
+from musclekit.pipelines.simulate.opensim_io import Motion, write_mot  # noqa: E402
 from musclekit.testing.models import (  # noqa: E402
     TORSO_COM_M,
     TRUNK_MUSCLES,

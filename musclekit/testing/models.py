@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musclekit.pipelines.simulate.dynamics.kernel.motion import Motion
+from musclekit.pipelines.simulate.opensim_io import Motion
 
 THIGH_M = 0.4
 SHANK_M = 0.4

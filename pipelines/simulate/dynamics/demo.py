@@ -24,9 +24,8 @@ def make_kinematics_dataset(root: Path, duration_s: float = 1.6,
         StreamSpec,
         SubjectInfo,
     )
+    from musclekit.pipelines.simulate.opensim_io import write_mot
     from musclekit.testing.models import COORDINATES, build_test_model, squat_motion
-
-    from .kernel.motion import write_mot
 
     spec = StreamSpec(name="joint_angles", family="joint_angles", rate_hz=100.0,
                       channels=list(COORDINATES),

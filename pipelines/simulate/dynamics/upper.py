@@ -32,9 +32,15 @@ from pathlib import Path
 import numpy as np
 
 from musclekit.errors import InputError, MusclekitError
+from musclekit.pipelines.simulate.opensim_io import (
+    Motion,
+    read_mot,
+    rotational_coordinates,
+    write_mot,
+)
 
+from .kernel.filtering import lowpass
 from .kernel.grf import DEFAULT_FEET, GRF_CHANNELS, GrfEstimate, write_external_loads
-from .kernel.motion import Motion, lowpass, read_mot, write_mot
 from .kernel.osim_eval import (
     CONTACT_FORCE_CLASSES,
     ActuatorStrengths,
@@ -343,9 +349,7 @@ def solve_upper(
     # A frame without ground forces is a gap whatever the caller's mask says.
     missing = np.asarray(missing, dtype=bool) | ~np.isfinite(grf).all(axis=1)
     source = open_upper_model(Path(model_path))  # kept alive: the set belongs to it
-    cset = source.getCoordinateSet()
-    rotational = {cset.get(i).getName() for i in range(cset.getSize())
-                  if cset.get(i).getMotionType() == 1}
+    rotational = rotational_coordinates(source)
     motion = lowpass(read_mot(motion_path, rotational=rotational), settings.filter_hz)
     info = check_upper_model(model_path, lower_muscles, motion.names, settings.feet)
     work.mkdir(parents=True, exist_ok=True)

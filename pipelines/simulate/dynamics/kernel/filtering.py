@@ -1,123 +1,15 @@
-"""Reading and writing OpenSim motion files (.mot/.sto) as SI arrays.
+"""Filtering and differentiating a motion before the equations of motion see it.
 
-Inside musclekit every angle is in radians. OpenSim IK writes degrees and says so in its
-header (`inDegrees=yes`), except for the `knee_angle_*_beta` columns of OpenCap-style models,
-which hold radians even then (a known quirk): those are never converted.
+Reading and writing .mot/.sto files is `musclekit.pipelines.simulate.opensim_io` (one file
+layer for the whole package); this module only smooths and differentiates.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
 from musclekit.errors import InputError
-
-
-@dataclass
-class Motion:
-    """Coordinate trajectories: time_s (T,), values (T, C) in rad (m for translations)."""
-
-    time_s: np.ndarray
-    names: list[str]
-    values: np.ndarray
-
-    def column(self, name: str) -> np.ndarray:
-        return self.values[:, self.names.index(name)]
-
-    def window(self, start_s: float, end_s: float) -> Motion:
-        """Rows with start_s <= t <= end_s (within 1e-9 s)."""
-        keep = (self.time_s >= start_s - 1e-9) & (self.time_s <= end_s + 1e-9)
-        return Motion(self.time_s[keep].copy(), list(self.names), self.values[keep].copy())
-
-    @property
-    def rate_hz(self) -> float:
-        return float(1.0 / np.median(np.diff(self.time_s)))
-
-
-def _is_never_degrees(name: str) -> bool:
-    return name.endswith("_beta")
-
-
-def read_mot(path: str | Path, rotational: set[str] | None = None) -> Motion:
-    """Read a .mot/.sto file into SI units.
-
-    Args:
-        path: the file.
-        rotational: names of rotational coordinates (converted from degrees when the header
-            says `inDegrees=yes`). When None, every column except names containing
-            `_tx`, `_ty`, `_tz` (translations) and `_beta` columns is taken as rotational.
-
-    Raises:
-        InputError: missing file, no `endheader`, or rows of the wrong width / not numbers.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"kinematics file not found: {path}")
-    lines = path.read_text().splitlines()
-    in_degrees = False
-    end = None
-    for i, line in enumerate(lines):
-        key = line.strip().lower()
-        if key.startswith("indegrees"):
-            in_degrees = key.split("=", 1)[1].strip() in ("yes", "true")
-        if key == "endheader":
-            end = i
-            break
-    if end is None:
-        raise InputError(f"{path}: no 'endheader' line: not an OpenSim .mot/.sto file")
-    names = lines[end + 1].split()
-    if not names or names[0].lower() != "time":
-        raise InputError(f"{path}, line {end + 2}: expected a header row starting with 'time'")
-    rows = []
-    for j, line in enumerate(lines[end + 2 :], start=end + 3):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != len(names):
-            raise InputError(
-                f"{path}, line {j}: {len(parts)} values but the header names {len(names)} columns"
-            )
-        try:
-            rows.append([float(p) for p in parts])
-        except ValueError as err:
-            raise InputError(f"{path}, line {j}: not a number ({err})") from None
-    if not rows:
-        raise InputError(f"{path}: no data rows")
-    data = np.asarray(rows)
-    time_s, values, cols = data[:, 0], data[:, 1:], names[1:]
-    if in_degrees:
-        for c, name in enumerate(cols):
-            if _is_never_degrees(name):
-                continue
-            if rotational is not None:
-                is_rot = name in rotational
-            else:
-                is_rot = not any(name.endswith(s) for s in ("_tx", "_ty", "_tz"))
-            if is_rot:
-                values[:, c] = np.deg2rad(values[:, c])
-    return Motion(time_s, cols, values)
-
-
-def write_mot(path: str | Path, motion: Motion, name: str = "coordinates") -> Path:
-    """Write a .mot file in radians (header `inDegrees=no`)."""
-    path = Path(path)
-    header = [
-        name,
-        "version=1",
-        f"nRows={len(motion.time_s)}",
-        f"nColumns={len(motion.names) + 1}",
-        "inDegrees=no",
-        "endheader",
-        "\t".join(["time", *motion.names]),
-    ]
-    body = [
-        "\t".join([f"{t:.8f}", *(f"{v:.10g}" for v in row)])
-        for t, row in zip(motion.time_s, motion.values, strict=True)
-    ]
-    path.write_text("\n".join(header + body) + "\n")
-    return path
+from musclekit.pipelines.simulate.opensim_io import Motion
 
 
 def lowpass(motion: Motion, cutoff_hz: float, order: int = 4) -> Motion:
@@ -147,4 +39,4 @@ def finite_difference(motion: Motion) -> tuple[np.ndarray, np.ndarray]:
     return qd, qdd
 
 
-__all__ = ["Motion", "read_mot", "write_mot", "lowpass", "finite_difference"]
+__all__ = ["lowpass", "finite_difference"]

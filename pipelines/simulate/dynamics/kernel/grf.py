@@ -35,8 +35,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from musclekit.errors import InputError
+from musclekit.pipelines.simulate.opensim_io import Motion
 
-from .motion import Motion, finite_difference
+from .filtering import finite_difference
+from .foot_contact_phases import (
+    ContactRule,
+    detect_contact,
+    floor_height,
+    ground_velocity,
+    phases,
+    place_cops,
+    point_velocities,
+)
 from .osim_eval import mobility_index, root_joint
 
 SIDES = ("right", "left")
@@ -63,6 +73,10 @@ class GrfEstimate:
     # (T, 3) part of the total moment the clamped COPs do not reproduce (N m, about the
     # ground origin); the pelvis residuals must supply it.
     unexplained_moment_nm: np.ndarray | None = None
+    floor_m: float = 0.0  # the floor's height estimated for the sequence
+    transition: np.ndarray | None = None  # (T,) frames split by a heel-strike hand-over
+    orphan: np.ndarray | None = None  # (T,) loaded frames no foot's kinematics claimed
+    ground_velocity_m_s: np.ndarray | None = None  # (3,) 0 overground, a treadmill's belt
 
     def side(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(force (T,3) N, COP (T,3) m, torque (T,3) N m) of one side, in ground."""
@@ -114,8 +128,8 @@ def estimate_grf(
     model_path: str,
     motion: Motion,
     feet: dict[str, tuple[str, ...]] | None = None,
-    contact_height_m: float = 0.04,
     cop_margin_m: float | None = None,
+    rule: ContactRule | None = None,
 ) -> GrfEstimate:
     """Estimate both feet's ground reaction forces for a smooth motion.
 
@@ -123,8 +137,7 @@ def estimate_grf(
         model_path: .osim file; every force element is switched off (muscles, contact).
         motion: coordinates in SI units (filtered: accelerations come from differences).
         feet: foot body names per side ("right", "left").
-        contact_height_m: a foot whose lowest point is within this of the other foot's lowest
-            point is in contact too.
+        rule: contact detection thresholds (foot_contact_phases.ContactRule).
         cop_margin_m: how far beyond the hull of a foot's contact points its COP may lie.
             Default: the largest contact sphere radius + 1 cm, or 5 cm when the foot's points
             are body origins (heel and toe joint: the toe tips and foot edges lie beyond them).
@@ -150,6 +163,15 @@ def estimate_grf(
     root_body = root.getChildFrame().findBaseFrame()
     body = model.getBodySet().get(root_body.getName())
     points = foot_points(model, feet)
+
+    # Each point's height above the lowest point of both feet in the model's default pose
+    # (standing, joints at zero): a foot body's origin stands above the sole by that much.
+    model.realizePosition(state)
+    default = {side: np.array([
+        _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))[1] - radius
+        for frame, loc, radius in pts]) for side, pts in points.items()}
+    sole = min(v.min() for v in default.values())
+    standing = {side: v - sole for side, v in default.items()}
 
     nu = state.getNU()
     u_index = mobility_index(model, state, names)
@@ -201,8 +223,8 @@ def estimate_grf(
     if cop_margin_m is None:
         radii = [r for pts in points.values() for _, _, r in pts]
         cop_margin_m = max(radii) + 0.01 if max(radii) > 0 else 0.05
-    return split_wrench(motion.time_s, force, moment, heights, xz, contact_height_m, mass,
-                        cop_margin_m=cop_margin_m)
+    return split_wrench(motion.time_s, force, moment, heights, xz, mass,
+                        cop_margin_m=cop_margin_m, rule=rule, standing=standing)
 
 
 def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
@@ -250,49 +272,75 @@ def split_wrench(
     moment: np.ndarray,
     heights: dict[str, np.ndarray],
     points: dict[str, np.ndarray],
-    contact_height_m: float,
     mass_kg: float,
     cop_margin_m: float = np.inf,
+    rule: ContactRule | None = None,
+    standing: dict[str, np.ndarray] | None = None,
 ) -> GrfEstimate:
     """Split the total external wrench (force (T,3), moment about the ground origin (T,3))
-    between the feet (see the module docstring for the rule)."""
+    between the feet, from the feet's contact points: `heights` (T, P) of each point's
+    lowest point and `points` (T, P, 3) their positions, per side; `standing` (P,) each
+    point's height above the sole in the model's standing pose (0 for contact spheres)
+    (module docstring)."""
+    rule = rule or ContactRule()
+    standing = standing or {s: np.zeros(heights[s].shape[1]) for s in SIDES}
     T = len(time_s)
     values = np.zeros((T, len(GRF_CHANNELS)))
-    contact = np.zeros((T, 2), dtype=bool)
     unexplained = np.zeros((T, 3))
     min_fy = 0.01 * mass_kg * 9.81
     idx = {n: i for i, n in enumerate(GRF_CHANNELS)}
+    soles = {s: heights[s] - standing[s][None, :] for s in SIDES}
+    floor = floor_height([soles[s] for s in SIDES], rule.floor_percentile)
+    above = {s: soles[s] - floor for s in SIDES}
+    velocity = {s: point_velocities(time_s, points[s]) for s in SIDES}
+    ground_v = ground_velocity([velocity[s] for s in SIDES], [above[s] for s in SIDES], rule)
+    contact = np.column_stack([
+        detect_contact(above[s], np.linalg.norm(velocity[s] - ground_v, axis=2), rule)
+        for s in SIDES])
+    contact &= (force[:, 1] > min_fy)[:, None]
+    # A frame whose load no foot seems to carry (feet that slide or float in the kinematics
+    # of a model not scaled to the subject): the lowest foot carries it, as counted below.
+    lowest = np.argmin(np.column_stack([above[s].min(axis=1) for s in SIDES]), axis=1)
+    orphan = (force[:, 1] > 0.2 * mass_kg * 9.81) & ~contact.any(axis=1)
+    contact[orphan, lowest[orphan]] = True
+    ph = phases(time_s, contact)
+
     for k in range(T):
         F, M = force[k], moment[k]
-        centres = {}
-        h = min(float(heights[side][k].min()) for side in SIDES)
-        for j, side in enumerate(SIDES):
-            near = heights[side][k] - h < contact_height_m
-            if near.any() and F[1] > min_fy:
-                contact[k, j] = True
-                c = points[side][k][near].mean(axis=0)
-                centres[side] = np.array([c[0], h, c[2]])
-        if not centres:
+        on = [j for j in range(2) if ph.contact[k, j]]
+        if not on:
             continue
-        # Total COP on the floor plane y = h, and the free torque about the vertical.
-        p, ty = centre_of_pressure(F, M, h)
-        if len(centres) == 2:
-            cr, cl = centres["right"], centres["left"]
-            d = cr - cl
-            denom = float(d @ d)
-            s = float(np.clip((p - cl) @ d / denom, 0.0, 1.0)) if denom > 1e-12 else 0.5
-            shares = {"right": s, "left": 1.0 - s}
-            shift = p - (s * cr + (1 - s) * cl)
-            cops = {"right": cr + shift, "left": cl + shift}
-        else:
-            side = next(iter(centres))
+        priors = {}
+        for j in on:
+            side = SIDES[j]
+            near = above[side][k] < rule.height_off_m
+            if not near.any():
+                near = above[side][k] == above[side][k].min()
+            c = points[side][k][near].mean(axis=0)
+            priors[side] = np.array([c[0], floor, c[2]])
+        p, ty = centre_of_pressure(F, M, floor)
+        if len(on) == 1:
+            side = SIDES[on[0]]
             shares = {side: 1.0}
             cops = {side: p}
+        else:
+            cr, cl = priors["right"], priors["left"]
+            if ph.transition[k]:
+                s = float(ph.share[k, 0])
+            else:
+                # No hand-over to follow (a stance on both feet throughout, or cut by the
+                # sequence's ends): the share from where the total COP lies between the feet.
+                d = cr - cl
+                denom = float(d @ d)
+                s = float(np.clip((p - cl) @ d / denom, 0.0, 1.0)) if denom > 1e-12 else 0.5
+            shares = {"right": s, "left": 1.0 - s}
+            placed = place_cops(F, M, floor, [s * F, (1 - s) * F], [cr, cl])
+            cops = {"right": placed[0], "left": placed[1]}
         if np.isfinite(cop_margin_m):
             for side in cops:
                 foot_xz = points[side][k][:, [0, 2]]
                 q = _nearest_in_region(cops[side][[0, 2]], foot_xz, cop_margin_m)
-                moved = np.array([q[0], h, q[1]]) - cops[side]
+                moved = np.array([q[0], floor, q[1]]) - cops[side]
                 unexplained[k] -= np.cross(moved, shares[side] * F)
                 cops[side] = cops[side] + moved
         for side, w in shares.items():
@@ -301,7 +349,9 @@ def split_wrench(
             for a, v in zip("xyz", cops[side], strict=True):
                 values[k, idx[f"ground_force_{side}_p{a}"]] = v
             values[k, idx[f"ground_torque_{side}_y"]] = w * ty
-    return GrfEstimate(time_s, values, force, moment, contact, unexplained)
+    return GrfEstimate(time_s, values, force, moment, ph.contact, unexplained,
+                       floor_m=floor, transition=ph.transition, orphan=orphan,
+                       ground_velocity_m_s=ground_v)
 
 
 def write_external_loads(est: GrfEstimate, mot_path, xml_path, feet_bodies: dict[str, str]) -> None:
@@ -309,7 +359,7 @@ def write_external_loads(est: GrfEstimate, mot_path, xml_path, feet_bodies: dict
     forces and points expressed in ground, applied to the given body per side."""
     import opensim as osim
 
-    from .motion import Motion, write_mot
+    from musclekit.pipelines.simulate.opensim_io import Motion, write_mot
 
     write_mot(mot_path, Motion(est.time_s, list(GRF_CHANNELS), est.values), name="grf")
     loads = osim.ExternalLoads()

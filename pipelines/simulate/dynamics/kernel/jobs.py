@@ -7,10 +7,10 @@ from pathlib import Path
 
 from musclekit.dataset import SequenceInfo, open_dataset
 from musclekit.errors import InputError
+from musclekit.pipelines.simulate.opensim_io import read_mot
 
 from ..config import DynamicsConfig
 from .chunks import Chunk, plan_chunks
-from .motion import read_mot
 
 
 @dataclass

@@ -25,12 +25,12 @@ from musclekit.compute import Unit, run_units
 from musclekit.dataset.atomic import file_sha256
 from musclekit.dataset.writer import DatasetWriter
 from musclekit.errors import ExitCode
+from musclekit.pipelines.simulate.opensim_io import read_mot
 from musclekit.progress import console
 
 from ..config import DynamicsConfig
 from ..payloads import ChunkTask, PrepTask
 from .jobs import SequenceJob, find_jobs, unit_id
-from .motion import read_mot
 from .prep import PreparedModel, cache_key, check_model, path_fit_violations, prepare_model
 from .result import load_report
 from .worker import chunk_name, solve_chunk_unit
@@ -124,15 +124,15 @@ def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
 def _uncovered(prep_folder: Path, motion_path: Path) -> str:
     """Why a sequence cannot use a prepared model's polynomial muscle paths ("" when it can):
     outside the poses they were fitted around they extrapolate, silently wrong."""
-    from musclekit.pipelines.simulate.opensim_model import coordinate_units
+    from musclekit.pipelines.simulate.opensim_io import rotational_coordinates
 
     prep = PreparedModel.load(prep_folder)
     if not prep.polynomial_paths:
         return ""
     import opensim as osim
 
-    units = coordinate_units(osim.Model(str(prep_folder / prep.model_path)))
-    motion = read_mot(motion_path, rotational={c for c, u in units.items() if u == "rad"})
+    model = osim.Model(str(prep_folder / prep.model_path))
+    motion = read_mot(motion_path, rotational=rotational_coordinates(model))
     bad = path_fit_violations(prep, motion)
     if not bad:
         return ""

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from musclekit.pipelines.simulate.opensim_io import Motion, read_mot, rotational_coordinates
+
 from .chunks import Chunk
+from .filtering import lowpass
 from .grf import GRF_CHANNELS, GRF_UNITS
-from .motion import Motion, lowpass, read_mot
 from .osim_eval import GRAVITY_M_S2, coordinate_units
 from .prep import PreparedModel
 from .result import ChunkOutput, ChunkReport
@@ -50,9 +52,8 @@ def load_motion(prep_folder: Path, prep: PreparedModel, motion_path: str | Path)
     """The IK motion in SI units, with the model's rotational coordinates converted."""
     import opensim as osim
 
-    model = osim.Model(str(prep_folder / prep.model_path))
-    units = coordinate_units(model)
-    return read_mot(motion_path, rotational={c for c, u in units.items() if u == "rad"})
+    return read_mot(motion_path, rotational=rotational_coordinates(
+        osim.Model(str(prep_folder / prep.model_path))))
 
 
 def start_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
@@ -68,8 +69,10 @@ def start_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
         solve_start_s=chunk.solve_start_s, solve_end_s=chunk.solve_end_s,
     )
     model_file = str(prep_folder / prep.model_path)
-    units = coordinate_units(osim.Model(model_file))
-    motion = read_mot(motion_path, rotational={c for c, u in units.items() if u == "rad"})
+    model = osim.Model(model_file)
+    units = coordinate_units(model)
+    # Degrees are converted by OpenSim's own rule (what its tools wrote in degrees).
+    motion = read_mot(motion_path, rotational=rotational_coordinates(model))
     motion = lowpass(motion, settings.filter_hz)
     work.mkdir(parents=True, exist_ok=True)
     return ChunkContext(prep, model_file, report, motion, units, chunk, work)

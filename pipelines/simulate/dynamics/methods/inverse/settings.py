@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...kernel.foot_contact_phases import ContactRule
 from ...kernel.settings import SolveSettings
 
 
 @dataclass
 class InverseSettings(SolveSettings):
-    """contact_height_m: a foot whose lowest point is within this of the other foot's is in
-        contact too (kernel/grf.py).
+    """Ground forces without plates (kernel/grf.py, kernel/foot_contact_phases.py):
+    contact_*: a foot point touches down within `contact_height_on_m` of its ground level and
+        slower than `contact_speed_on_m_s`, and lifts off above `contact_height_off_m` or
+        faster than `contact_speed_off_m_s` (hysteresis).
     cop_margin_m: how far beyond the hull of a foot's contact points its centre of pressure
-        may lie; None: from the foot's contact spheres (kernel/grf.py)."""
+        may lie; None: from the foot's contact spheres."""
 
-    contact_height_m: float = 0.04
+    contact_height_on_m: float = 0.03
+    contact_height_off_m: float = 0.05
+    contact_speed_on_m_s: float = 0.6
+    contact_speed_off_m_s: float = 1.2
     cop_margin_m: float | None = None
+
+    def contact_rule(self) -> ContactRule:
+        return ContactRule(self.contact_height_on_m, self.contact_height_off_m,
+                           self.contact_speed_on_m_s, self.contact_speed_off_m_s)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from musclekit.errors import InputError
+from musclekit.pipelines.simulate.opensim_io import Motion
 
-from ...kernel.motion import Motion, finite_difference
+from ...kernel.filtering import finite_difference
 from ...kernel.osim_eval import crossing_sets, mobility_index, muscle_terms, single_couplers, slope
 from ...nlp.inverse import RedundancyProblem
 

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from musclekit.pipelines.simulate.opensim_io import Motion, write_mot
+
 from ...kernel.chunks import Chunk
 from ...kernel.grf import GRF_CHANNELS, estimate_grf, write_external_loads
-from ...kernel.motion import Motion, write_mot
 from ...kernel.osim_eval import dgf_model_processor
 from ...kernel.prep import PreparedModel
 from ...kernel.result import ChunkOutput, ChunkReport
@@ -50,7 +51,7 @@ def solve_context(ctx: ChunkContext, settings: InverseSettings
     kin = ctx.window()
     est_w = estimate_grf(
         ctx.model_file, kin, feet={s: tuple(b) for s, b in prep.feet.items()},
-        contact_height_m=settings.contact_height_m, cop_margin_m=settings.cop_margin_m,
+        cop_margin_m=settings.cop_margin_m, rule=settings.contact_rule(),
     )
     write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
     write_mot(work / "coordinates.mot", kin)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from musclekit.pipelines.simulate.opensim_io import write_mot
+
 from ...kernel.chunks import Chunk
 from ...kernel.grf import GRF_CHANNELS, SIDES
-from ...kernel.motion import write_mot
 from ...kernel.osim_eval import dgf_model_processor
 from ...kernel.prep import PreparedModel
 from ...kernel.result import ChunkOutput, ChunkReport, load_output

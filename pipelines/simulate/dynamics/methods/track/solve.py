@@ -30,8 +30,8 @@ from musclekit.errors import InputError
 
 from ...kernel.chunks import Chunk
 from ...kernel.contact_law import ContactSphere, sphere_force
+from ...kernel.filtering import finite_difference
 from ...kernel.grf import GRF_CHANNELS, SIDES, centre_of_pressure
-from ...kernel.motion import finite_difference
 from ...kernel.osim_eval import dgf_model_processor
 from ...kernel.result import ChunkOutput, ChunkReport, load_output
 from ...kernel.solution import ChunkContext, assess, chunk_output, residual_units, start_chunk
