@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from musclekit.errors import ExitCode
-from musclekit.progress import console
+from musclekit.progress import console, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -40,23 +41,31 @@ def validate(
     path: Path = typer.Argument(..., help="Dataset folder."),
     no_hashes: bool = typer.Option(False, "--no-hashes", help="Skip SHA-256 checks of shards."),
     as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too (quality: "
+                                "stand-in body, flagged frames, implausible units, missing "
+                                "markers, failed chunks, empty splits)."),
 ) -> int:
-    """Check a dataset fully: metadata, version, every shard's bytes, schema, rows, timestamps."""
+    """Check a dataset fully: metadata, version, every shard's bytes, schema, rows, timestamps,
+    and its quality (warnings)."""
     from musclekit.dataset.validate import findings_to_json, validate_dataset
 
     findings = validate_dataset(path, check_hashes=not no_hashes)
     errors = [f for f in findings if f.level == "error"]
+    warnings = [f for f in findings if f.level != "error"]
     if as_json:
         typer.echo(findings_to_json(findings))
     else:
         for f in findings:
             color = "red" if f.level == "error" else "yellow"
-            console.print(f"[{color}]{f.level}[/]: {f.where}: {f.message}", soft_wrap=True)
+            err_console.print(f"[{color}]{f.level}[/]: {escape(f.where)}: {escape(f.message)}")
         if errors:
-            console.print(f"[red]{path}: {len(errors)} error(s)[/]")
+            err_console.print(f"[red]{path}: {len(errors)} error(s)[/]")
+        elif strict and warnings:
+            err_console.print(f"[red]{path}: {len(warnings)} warning(s), an error under "
+                              "--strict[/]")
         else:
-            console.print(f"[green]{path}: valid[/] ({len(findings)} warning(s))")
-    if errors:
+            console.print(f"[green]{path}: valid[/] ({len(warnings)} warning(s))")
+    if errors or (strict and warnings):
         raise typer.Exit(int(ExitCode.ERROR))
     return int(ExitCode.OK)
 

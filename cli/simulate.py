@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +68,19 @@ def dynamics_available() -> bool:
 
 
 def simulate(
-    out: Path = typer.Option(..., "--out", help="Dataset folder to write (created or resumed)."),
+    out: Path = typer.Option(None, "--out", help="Dataset folder to write (created or "
+                             "resumed; default: the default dataset folder, ./musclekit-data, "
+                             "which `musclekit train` reads; see `musclekit config show`)."),
     amass: list[str] = typer.Option([], "--amass", help="AMASS input (repeatable): a sub-dataset "
                                     "name under --amass-root (e.g. BMLmovi), a folder, a glob or "
                                     "an .npz file."),
     amass_root: Path | None = typer.Option(None, "--amass-root", help="Folder holding the AMASS "
-                                           "sub-datasets (or MUSCLEKIT_AMASS_ROOT)."),
+                                           "sub-datasets (or MUSCLEKIT_AMASS_ROOT, or once: "
+                                           "`musclekit config set amass-root DIR`)."),
     body_model: Path | None = typer.Option(None, "--body-model", help="SMPL-H model folder "
                                            "(<dir>/{male,female,neutral}/model.npz; or "
-                                           "MUSCLEKIT_BODY_MODEL)."),
+                                           "MUSCLEKIT_BODY_MODEL, or once: `musclekit config "
+                                           "set body-model DIR`)."),
     trc: list[Path] = typer.Option([], "--trc", help="Marker file(s) to run IK on instead of "
                                    "AMASS (needs --model with matching markers; repeatable)."),
     model: Path | None = typer.Option(None, "--model", help="OpenSim model (.osim). Default: "
@@ -150,6 +153,7 @@ def simulate(
 ) -> int:
     """Simulate: AMASS (or TRC) -> virtual markers -> OpenSim scaling and IK [-> dynamics]."""
     from musclekit.compute import ComputeConfig
+    from musclekit.config import check_writable, default_dataset, resolve_path
     from musclekit.jobqueue import config_from_cli
     from musclekit.pipelines.simulate.kinematics import (
         amass_sources,
@@ -158,8 +162,12 @@ def simulate(
     )
     from musclekit.pipelines.simulate.sequence import KinematicsConfig
 
+    out = out if out is not None else default_dataset()
     if until not in UNTIL:
         raise InputError(f"--until {until!r}: choose ik or dynamics")
+    check_name(subject, "--subject")
+    if name is not None:
+        check_name(name, "--name")
     if until == "ik":
         given = [flag for flag, value in (
             ("--method", method), ("--retry-failed", retry_failed or None), ("--chunk-s", chunk_s),
@@ -200,21 +208,27 @@ def simulate(
     cfg = KinematicsConfig(foot_height_m=foot_height_m, flag_rms_m=flag_rms_m,
                            flag_max_m=flag_max_m, body_density_kg_m3=density_kg_m3)
     if amass:
-        body_model = body_model or (Path(os.environ[BODY_MODEL_ENV])
-                                    if os.environ.get(BODY_MODEL_ENV) else None)
+        body_model = resolve_path("body-model", body_model)
         if body_model is None:
             from musclekit.pipelines.simulate.bodymodel import WHERE_FROM
 
             raise InputError(f"AMASS input needs the SMPL-H body model: --body-model DIR. "
                              f"{WHERE_FROM}")
-        sources = amass_sources(amass, amass_root)
+        sources = amass_sources(amass, resolve_path("amass-root", amass_root))
     else:
         sources = trc_sources(trc, subject)
+        check_trc_inputs(trc, model)
+    check_writable(out)
+    console.print(f"dataset: {out}")
 
     def verdict(unit_id: str, status: str, value: Any) -> None:
         if status == "ok":
+            from musclekit.quality import FLAGGED_WARN_SHARE, IMPLAUSIBLE_IK_RMS_M
+
+            doubtful = (value["frames"] and value["flagged"] / value["frames"]
+                        > FLAGGED_WARN_SHARE) or value["rms_mean_m"] > IMPLAUSIBLE_IK_RMS_M
             console.print(
-                f"[green]ok[/] {value['sequence_id']}: {value['frames']} frames, IK marker RMS "
+                f"{'[yellow]doubtful[/]' if doubtful else '[green]ok[/]'} {value['sequence_id']}: {value['frames']} frames, IK marker RMS "
                 f"{1000 * value['rms_mean_m']:.1f} mm (max {1000 * value['max_m']:.1f} mm), "
                 f"{value['flagged']} flagged, {value['seconds']:.1f} s", soft_wrap=True)
         else:
@@ -243,10 +257,61 @@ def simulate(
         sequences=list(sequence) or None,
         upper_model=str(upper_model) if upper_model else None, solver=solver,
         add_foot_contact=add_foot_contact)
+    print_quality(out)
+    console.print(f"dataset: {out}; next: musclekit inspect {out}, musclekit train"
+                  + ("" if Path(out) == default_dataset() else f" {out}"))
     if report.failed:
         raise PartialFailure(f"{len(report.failed)} sequence(s) failed in kinematics: "
                              + ", ".join(report.failed))
     return code
+
+
+def check_name(value: str, flag: str) -> None:
+    """Ids become file names and metadata keys: refuse others before any work."""
+    import re
+
+    from musclekit.dataset.metadata import NAME_PATTERN
+
+    if not re.fullmatch(NAME_PATTERN, value):
+        bad = sorted({c for c in value if not re.fullmatch(r"[A-Za-z0-9_.\-]", c)})
+        detail = f" (not allowed: {' '.join(repr(c) for c in bad)})" if bad else ""
+        raise InputError(f"{flag} {value!r}: use ASCII letters, digits, '_', '.' and '-', "
+                         f"starting with a letter or digit{detail}; nothing was written")
+
+
+def check_trc_inputs(trcs: list[Path], model: Path | None) -> None:
+    """Before any work: refuse marker files whose numbers cannot be a person in the units
+    they declare, and say which markers the model has that a file lacks (or the reverse)."""
+    from musclekit.pipelines.simulate.opensim_io import read_trc
+    from musclekit.progress import warn
+    from musclekit.quality import (
+        check_trc_units,
+        marker_mismatch,
+        model_marker_names,
+        trc_declared_units,
+    )
+
+    model_names = model_marker_names(model) if model is not None else None
+    for path in trcs:
+        data = read_trc(Path(path))
+        check_trc_units(Path(path), data.positions, trc_declared_units(Path(path)))
+        if model_names is not None:
+            mismatch = marker_mismatch(list(data.names), model_names, Path(path), Path(model))
+            for message in mismatch.messages(Path(path), Path(model)):
+                warn(message)
+
+
+def print_quality(out: Path) -> None:
+    """The dataset's quality warnings (stand-in body, flagged frames, implausible IK
+    errors, failed chunks ...), also shown by `inspect` and `validate`."""
+    from musclekit.dataset.layout import INFO_PATH
+    from musclekit.progress import warn
+    from musclekit.quality import dataset_quality
+
+    if not (Path(out) / INFO_PATH).is_file():
+        return
+    for item in dataset_quality(out):
+        warn(item.message)
 
 
 def run_dynamics_hook(out: Path, until: str, compute, **options: Any) -> int:
@@ -294,5 +359,7 @@ def simulate_synthetic(
                                      body, duration_s=duration_s, rate_hz=rate_hz)
         console.print(f"wrote {p}")
     console.print(f"stand-in body: {body}; try: musclekit simulate --amass Synthetic "
-                  f"--amass-root {out / 'amass'} --body-model {body} --out DATASET --until ik")
+                  f"--amass-root {out / 'amass'} --body-model {body} --until ik (or set them "
+                  f"once: musclekit config set amass-root {out / 'amass'}; musclekit config "
+                  f"set body-model {body})")
     return int(ExitCode.OK)

@@ -42,8 +42,12 @@ def dataset_summary(path: str | Path) -> dict:
             solved[seq_id] = {"converged": int(ok.sum()), "failed": int((~ok).sum()),
                               "converged_s": float(core_s.filter(ok).sum()),
                               "gap_s": float(core_s.filter(~ok).sum())}
+    from musclekit.quality import dataset_quality
+
+    quality = [{"kind": q.kind, "where": q.where, "message": q.message}
+               for q in dataset_quality(ds)]
     return {
-        "name": ds.info.name,
+        "name": ds.info.name, "quality": quality,
         "chunks": solved, "format_version": ds.info.format_version,
         "subjects": len(ds.subjects), "sequences": len(ds.sequences), "units": len(ds.records),
         "streams": streams, "labels": dict(labels),
@@ -75,4 +79,8 @@ def render_summary(path: str | Path, console: Console) -> dict:
     for item in summary["provenance"]:
         console.print(f"provenance: stage {item['stage']} (musclekit {item['version']}), "
                       f"{item['units']} units")
+    from musclekit.progress import warn
+
+    for item in summary["quality"]:
+        warn(item["message"])
     return summary

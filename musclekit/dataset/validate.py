@@ -73,7 +73,19 @@ def validate_dataset(path: str | Path, check_hashes: bool = True) -> list[Findin
                 findings.append(Finding("warning", f"sequence {seq.id}",
                                         f"subject {seq.subject_id!r} has no subject metadata"))
     findings += _leftovers(root, listed)
+    findings += quality_findings(dataset)
     return findings
+
+
+def quality_findings(dataset: Dataset) -> list[Finding]:
+    """The dataset's quality warnings (musclekit.quality), as findings of level warning."""
+    from musclekit.quality import dataset_quality
+
+    try:
+        return [Finding("warning", f"quality ({q.kind}): {q.where}", q.message)
+                for q in dataset_quality(dataset)]
+    except (FormatError, pa.ArrowException, OSError) as err:  # already reported per shard
+        return [Finding("warning", "quality", f"quality checks skipped: {err}")]
 
 
 def _check_shard(dataset: Dataset, shard, file: Path, where_unit: str,
@@ -118,8 +130,13 @@ def _check_shard(dataset: Dataset, shard, file: Path, where_unit: str,
     family = get_family(spec.family)
     value_cols = spec.value_columns()
     for i, seq_id in enumerate(shard.sequences):
-        table = pf.read_row_group(i)
         seq_where = f"{where}, sequence {seq_id!r}"
+        try:
+            table = pf.read_row_group(i)
+        except (pa.ArrowException, OSError) as err:
+            out.append(Finding("error", seq_where, "row group does not decode (corrupted "
+                                                   f"bytes): {' '.join(str(err).split())[:160]}"))
+            break
         ids = table.column("sequence_id").combine_chunks().dictionary_decode().unique().to_pylist()
         if ids != [seq_id]:
             out.append(Finding("error", seq_where, f"row group {i} holds sequences {ids[:4]}"))

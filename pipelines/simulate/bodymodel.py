@@ -47,8 +47,9 @@ STANDIN_KEY = "musclekit_body"
 WHERE_FROM = (
     "SMPL-H model files are a licensed download from https://mano.is.tue.mpg.de "
     "('Extended SMPL+H model' used by AMASS: <dir>/{male,female,neutral}/model.npz). "
-    "Point --body-model to that folder (or set MUSCLEKIT_BODY_MODEL). For a test without the "
-    "licensed files, `musclekit simulate --make-standin-body DIR` writes a procedural stand-in.")
+    "Point --body-model to that folder, or set it once with `musclekit config set body-model "
+    "DIR` (or MUSCLEKIT_BODY_MODEL). For a test without the licensed files, `musclekit "
+    "simulate-synthetic DIR` writes a procedural stand-in body to DIR/body.")
 
 
 @dataclass
