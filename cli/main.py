@@ -24,7 +24,10 @@ from musclekit.progress import NORMAL, QUIET, VERBOSE, err_console, set_verbosit
 
 app = typer.Typer(
     name="musclekit",
-    help="Turn human-motion recordings into muscle-activation datasets and train models on them.",
+    help="Turn human-motion recordings into muscle-activation datasets and train models on "
+         "them. align, simulate and keypoints write one default dataset folder "
+         "(./musclekit-data; `musclekit config show`) that train reads, so commands chain "
+         "without --out or DATASET.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
