@@ -27,6 +27,13 @@ from typing import Literal
 import numpy as np
 
 from musclekit.errors import InputError
+from musclekit.pipelines.align.channels import (
+    UnitInfo,
+    check_unit_matches_kind,
+    kind_of,
+    parse_unit,
+    split_unit,
+)
 from musclekit.pipelines.align.timeparse import format_ns, parse_iso_ns, parse_times
 
 Layout = Literal["auto", "wide", "per_sensor", "long"]
@@ -52,6 +59,8 @@ class EmgCsvOptions:
     a clock reset or two files glued together and is refused.
     `start`: ISO wall-clock time of time zero for exports that count time from the start of
     the recording (e.g. `X[s]` columns); `time_unit` then defaults to seconds.
+    `rate_hz`: the true sample rate when the file's header declares a wrong one (a declared
+    rate that the timestamps contradict by more than 2 % is refused otherwise).
     """
 
     layout: Layout = "auto"
@@ -65,6 +74,7 @@ class EmgCsvOptions:
     max_backward_s: float = 1.0
     debatch: bool = True
     start: str | None = None
+    rate_hz: float | None = None
 
     @classmethod
     def from_toml(cls, path: Path) -> EmgCsvOptions:
@@ -104,14 +114,22 @@ def split_list(text: str | None) -> list[str]:
 
 @dataclass
 class EmgChannel:
-    """One sensor channel: `time_ns` (N,) int64 sorted epoch ns, `values` (N,) float64 in the
-    file's units, `lines` (N,) the file line of each sample (for messages)."""
+    """One recorded channel: `time_ns` (N,) int64 sorted epoch ns, `values` (N,) float64 in
+    SI units when the file declares a unit (`unit`; else as in the file, `unit` None), `lines`
+    (N,) the file line of each sample (for messages). `kind`: emg, acc, gyro, mag or other
+    (see `channels`); `unit_declared`: the unit as the file wrote it; `declared_rate_hz`: the
+    rate the file's header states for it, if any."""
 
     name: str
     time_ns: np.ndarray
     values: np.ndarray
     lines: np.ndarray
     sample_period_s: float = float("nan")
+    kind: str = "emg"
+    unit: str | None = None
+    unit_declared: str | None = None
+    declared_rate_hz: float | None = None
+    source_column: str = ""
 
 
 @dataclass
@@ -125,10 +143,16 @@ class EmgRecording:
     assumed_tz: str | None
     header_line: int
     notes: dict[str, int | str] = field(default_factory=dict)
+    others: list[EmgChannel] = field(default_factory=list)
+    device: str | None = None
 
     @property
     def channel_names(self) -> list[str]:
         return [ch.name for ch in self.channels]
+
+    def of_kind(self, *kinds: str) -> list[EmgChannel]:
+        """Non-EMG channels (accelerometer, gyroscope, ...) of the given kinds, file order."""
+        return [ch for ch in self.others if ch.kind in kinds]
 
     @property
     def start_ns(self) -> int:
@@ -231,6 +255,13 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
         )
     header = [cell.strip() for cell in rows[header_idx]]
     body = [(i + 1, row) for i, row in enumerate(rows) if i > header_idx and any(c.strip() for c in row)]
+    preamble = lines[:header_idx]
+    device = "OpenBCI" if preamble and preamble[0].lstrip().startswith("%OpenBCI") else None
+    column_rates: dict[int, float] = {}
+    if body and _is_rate_row(body[0][1]):  # a row of per-column rates under the header (Delsys)
+        column_rates = {i: float(_RATE_CELL.match(c.strip()).group(1))  # type: ignore[union-attr]
+                        for i, c in enumerate(body[0][1]) if c.strip()}
+        body = body[1:]
     if not body:
         raise InputError(f"{path}: the header is on line {header_idx + 1} but no data rows follow it")
     layout = opts.layout
@@ -264,33 +295,127 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
                 f"{len(time_cols)} ({', '.join(header[i] for i in time_cols)}); name it with "
                 "--time-col or choose the layout with a sensor config"
             )
-        series = _per_sensor_layout(ctx, body, time_cols)
+        series = _per_sensor_layout(ctx, body, time_cols, wide=True)
     else:
         raise InputError(f"unknown sEMG layout {layout!r}; use auto, wide, per_sensor or long")
-    series = _select_channels(ctx, series)
+    return assemble_recording(ctx, series, layout, header_idx + 1, _declared_rate(preamble),
+                              column_rates, device)
+
+
+def assemble_recording(ctx: _Context, series: Series, layout: str, header_line: int,
+                       declared_rate: float | None, column_rates: dict[int, float],
+                       device: str | None) -> EmgRecording:
+    """From per-column sample series to an `EmgRecording`: kinds and units, channel selection,
+    repairs, SI conversion and the declared-rate check (shared by every file format)."""
+    path, opts, header = ctx.path, ctx.opts, ctx.header
     notes: dict[str, int | str] = {"out_of_order_rows": 0, "batched_samples": 0, "empty_values": 0}
-    channels = []
+    if ctx.text_columns:
+        notes["text_columns_skipped"] = ", ".join(ctx.text_columns)
+    described = _describe_columns(ctx, series, device)
+    index_cols = [name for name, d in described.items() if d.kind == "index"]
+    if index_cols:
+        notes["counter_columns_skipped"] = ", ".join(index_cols)
+    series = _select_channels(ctx, series, described)
+    declared_rate = opts.rate_hz or declared_rate
+    col_of = {name: i for i, name in enumerate(header)}
+    channels, others = [], []
     for name, (t_ns, values, line_no, n_empty) in series.items():
+        desc = described[ctx.source_of.get(name, name)]
         notes["empty_values"] = int(notes["empty_values"]) + n_empty
         if t_ns.size == 0:
             raise InputError(f"{path}: channel {name!r} has no values (all cells empty)")
         channel, n_unordered, n_batched = _repair_channel(ctx, name, t_ns, values, line_no)
         notes["out_of_order_rows"] = int(notes["out_of_order_rows"]) + n_unordered
         notes["batched_samples"] = int(notes["batched_samples"]) + n_batched
-        channels.append(channel)
+        channel.kind, channel.source_column = desc.kind, desc.column
+        if desc.unit is not None:
+            channel.values = channel.values * desc.unit.factor
+            channel.unit, channel.unit_declared = desc.unit.si, desc.unit.declared
+        rate = opts.rate_hz or column_rates.get(col_of.get(desc.column, -1))
+        if rate is None and desc.kind == "emg":
+            rate = declared_rate
+        channel.declared_rate_hz = rate
+        check_declared_rate(path, channel, "--emg-rate" if opts.rate_hz else "the header")
+        (channels if desc.kind == "emg" else others).append(channel)
+    if not channels:
+        found = ", ".join(f"{d.column!r} ({d.kind})" for d in described.values())
+        raise InputError(
+            f"{path}: no sEMG column: the columns hold {found}. Name the sEMG columns with "
+            "--channels, or check that the right file was given"
+        )
     return EmgRecording(
         path=path.resolve(),
         channels=channels,
         layout=layout,
         time_unit=ctx.time_unit,
         assumed_tz=ctx.assumed_tz,
-        header_line=header_idx + 1,
+        header_line=header_line,
         notes=notes,
+        others=others,
+        device=device,
     )
+
+
+_RATE_CELL = re.compile(r"^(\d+(?:\.\d+)?)\s*hz$", re.IGNORECASE)
+_RATE_LINE = re.compile(r"(?:sample|sampling)[ _]?(?:rate|frequency)[^0-9]*?(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+def _is_rate_row(row: list[str]) -> bool:
+    cells = [c.strip() for c in row if c.strip()]
+    return bool(cells) and all(_RATE_CELL.match(c) for c in cells)
+
+
+def _declared_rate(preamble: list[str]) -> float | None:
+    """The sample rate stated above the header (`%Sample Rate = 250 Hz`, `Sampling frequency: 2000`)."""
+    for line in preamble:
+        match = _RATE_LINE.search(line)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def check_declared_rate(path: Path, channel: EmgChannel, source: str) -> None:
+    """A rate the header declares must agree with the timestamps within 2 %: otherwise one
+    of them is wrong, and the filters (or the time axis) would be off by that much."""
+    declared, period = channel.declared_rate_hz, channel.sample_period_s
+    if declared is None or not np.isfinite(period) or period <= 0:
+        return
+    measured = 1.0 / period
+    if abs(measured / declared - 1.0) > 0.02:
+        raise InputError(
+            f"{path}: {source} declares {declared:g} Hz for {channel.name!r}, but its timestamps are "
+            f"{period * 1e3:.3f} ms apart (median over {channel.time_ns.size} samples), i.e. "
+            f"{measured:.4g} Hz. One of them is wrong: if the timestamps are right, pass "
+            f"--emg-rate {measured:.4g}; otherwise export the recording again"
+        )
+
+
+@dataclass
+class _Column:
+    column: str
+    name: str
+    kind: str
+    unit: UnitInfo | None
+
+
+def _describe_columns(ctx: _Context, series: Series, device: str | None) -> dict[str, _Column]:
+    """Kind, clean name and unit of every value column (see `channels`)."""
+    out = {}
+    for column in series:
+        name, unit = split_unit(column)
+        kind = kind_of(name, unit)
+        if unit is None and device == "OpenBCI":
+            # The OpenBCI GUI writes EXG in microvolts and the accelerometer in g (its format).
+            unit = parse_unit("uV") if kind == "emg" else parse_unit("g") if kind == "acc" else None
+        check_unit_matches_kind(ctx.path, column, kind, unit)  # type: ignore[arg-type]
+        out[column] = _Column(column=column, name=name, kind=kind, unit=unit)
+    return out
 
 
 @dataclass
 class _Context:
+    """What the layout readers share about one file (header, options, what they found)."""
+
     path: Path
     header: list[str]
     header_line: int
@@ -298,6 +423,8 @@ class _Context:
     delim: str
     time_unit: str = ""
     assumed_tz: str | None = None
+    text_columns: list[str] = field(default_factory=list)
+    source_of: dict[str, str] = field(default_factory=dict)  # output name -> column
 
     def column(self, name: str, role: str) -> int:
         lower = [h.lower() for h in self.header]
@@ -358,8 +485,11 @@ def _cell(row: list[str], i: int) -> str:
     return row[i].strip() if i < len(row) else ""
 
 
-def _per_sensor_layout(ctx: _Context, body: list[tuple[int, list[str]]], time_cols: list[int]) -> Series:
-    """Each time column serves the value columns after it, up to the next time column."""
+def _per_sensor_layout(ctx: _Context, body: list[tuple[int, list[str]]], time_cols: list[int],
+                       wide: bool = False) -> Series:
+    """Each time column serves the value columns after it, up to the next time column; in the
+    wide layout the one time column serves every other column, wherever it stands (OpenBCI
+    writes its timestamp after the channels)."""
     series: Series = {}
     bounds = [*time_cols, len(ctx.header)]
     for t_col, end in zip(time_cols, bounds[1:], strict=False):
@@ -367,13 +497,19 @@ def _per_sensor_layout(ctx: _Context, body: list[tuple[int, list[str]]], time_co
         texts = [_cell(row, t_col) for _, row in rows]
         lines = [ln for ln, _ in rows]
         t_ns = ctx.times(texts, lines, t_col) if rows else np.empty(0, np.int64)
-        for col in range(t_col + 1, end):
+        cols = [c for c in range(len(ctx.header)) if c != t_col] if wide else range(t_col + 1, end)
+        for col in cols:
             name = ctx.header[col]
             if not name:
                 continue
             raw = [_cell(row, col) for _, row in rows]
             values = np.array([ctx.value(v) if v else np.nan for v in raw], dtype=np.float64)
             keep = np.isfinite(values)
+            filled = sum(1 for v in raw if v)
+            if filled and not keep.any():
+                # Text in every cell (a formatted date, a label): not a signal; noted, skipped.
+                ctx.text_columns.append(name)
+                continue
             series[name] = (t_ns[keep], values[keep], np.asarray(lines)[keep], int((~keep).sum()))
     return series
 
@@ -410,21 +546,35 @@ def _long_layout(ctx: _Context, body: list[tuple[int, list[str]]], time_cols: li
     return series
 
 
-def _select_channels(ctx: _Context, series: Series) -> Series:
-    if not ctx.opts.channels:
-        return series
+def _select_channels(ctx: _Context, series: Series, described: dict[str, _Column]) -> Series:
+    """Keep and rename channels (--channels); by default every signal column under its name
+    without the unit suffix. Columns are found by their header text or by that name."""
+    signals = [col for col in series if described[col].kind != "index"]
     out: Series = {}
-    available = list(series)
-    by_lower = {name.lower(): name for name in available}
+    if not ctx.opts.channels:
+        names = [described[col].name for col in signals]
+        for col in signals:
+            # A name that would repeat once the unit is cut off keeps its full header text.
+            name = described[col].name if names.count(described[col].name) == 1 else col
+            out[name] = series[col]
+            ctx.source_of[name] = col
+        return out
+    by_lower: dict[str, str] = {}
+    for col in series:
+        by_lower.setdefault(described[col].name.lower(), col)
+        by_lower[col.lower()] = col
     for spec in ctx.opts.channels:
         src, _, dst = spec.partition("=")
-        src, dst = src.strip(), (dst.strip() or src.strip())
+        src = src.strip()
         if src.lower() not in by_lower:
             raise InputError(
                 f"{ctx.path}: channel {src!r} (--channels) not found; the file has channels: "
-                f"{', '.join(map(repr, available))} (header on line {ctx.header_line})"
+                f"{', '.join(map(repr, signals))} (header on line {ctx.header_line})"
             )
-        out[dst] = series[by_lower[src.lower()]]
+        col = by_lower[src.lower()]
+        dst = dst.strip() or described[col].name
+        out[dst] = series[col]
+        ctx.source_of[dst] = col
     return out
 
 
