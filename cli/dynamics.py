@@ -21,14 +21,17 @@ def register(app: typer.Typer) -> None:
 
 
 def status(
-    dataset: Path = typer.Argument(..., help="Dataset folder of a running or finished "
-                                   "`musclekit simulate` run."),
+    dataset: Path = typer.Argument(None, help="Dataset folder of a running or finished "
+                                   "`musclekit simulate` run (default: the default dataset "
+                                   "folder, ./musclekit-data)."),
     logs: bool = typer.Option(False, "--logs", help="Print the last lines of each failed "
                               "chunk's solver log and OpenSim log."),
 ) -> int:
     """Chunks converged / failed / running per sequence, solve times, failures with reasons."""
+    from musclekit.config import default_dataset
     from musclekit.pipelines.simulate.dynamics.kernel.status import run_status
 
+    dataset = dataset if dataset is not None else default_dataset()
     rows = run_status(dataset)
     if not rows:
         console.print(f"{dataset}: no dynamics chunks yet (nothing started)")

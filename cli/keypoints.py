@@ -17,8 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 def keypoints(
-    dataset: Path = typer.Argument(..., help="Dataset written by `musclekit align` (needs its "
-                                   "`frames` stream)."),
+    dataset: Path = typer.Argument(None, help="Dataset written by `musclekit align` (needs "
+                                   "its `frames` stream; default: the default dataset folder, "
+                                   "./musclekit-data)."),
     backend: str = typer.Option("mediapipe", "--backend",
                                 help="mediapipe (offline default) or vibe (your own VIBE install)."),
     vibe_output: Path | None = typer.Option(
@@ -27,7 +28,8 @@ def keypoints(
     track: str | None = typer.Option(None, "--track", help="VIBE track id to use (default: the "
                                      "longest track)."),
     vibe_root: Path | None = typer.Option(None, "--vibe-root", help="Your VIBE checkout (or "
-                                          "MUSCLEKIT_VIBE_ROOT)."),
+                                          "MUSCLEKIT_VIBE_ROOT, or once: `musclekit config "
+                                          "set vibe-root DIR`)."),
     vibe_python: Path | None = typer.Option(None, "--vibe-python", help="Python of VIBE's "
                                             "environment (default <vibe-root>/vibe-env/bin/python)."),
     sequence: list[str] = typer.Option([], "--sequence", help="Only this sequence id "
@@ -40,8 +42,13 @@ def keypoints(
                                 "process)."),
 ) -> int:
     """Extract BODY_25 2D/3D keypoints on the aligned 10 fps frames (resumable)."""
+    from musclekit.config import default_dataset, resolve_path
     from musclekit.pipelines.keypoints.config import KeypointsConfig
     from musclekit.pipelines.keypoints.stage import run_keypoints
+
+    dataset = dataset if dataset is not None else default_dataset()
+    vibe_root = resolve_path("vibe-root", vibe_root)
+    vibe_python = resolve_path("vibe-python", vibe_python)
 
     if backend not in ("mediapipe", "vibe"):
         raise InputError(f"--backend {backend!r}: choose mediapipe or vibe")
@@ -77,6 +84,7 @@ def keypoints(
     if report.done:
         console.print(table)
     console.print(report.summary())
+    console.print(f"dataset: {dataset}")
     if report.failed:
         if not report.done and not report.skipped:
             first = next(iter(report.failed.values()))
