@@ -110,8 +110,9 @@ def transition_share(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Phases:
-    """contact (T, 2) right/left; share (T, 2) of the load per foot (rows sum to 1 where any
-    foot is in contact); transition (T,) True where the share follows a heel strike ->
+    """contact (T, 2) right/left; share (T, 2) of the load per foot (rows sum to 1 in single
+    support and hand-overs, 0 in flight, NaN in a double support without a hand-over, where
+    the centre of pressure decides); transition (T,) True where the share follows a heel strike ->
     toe-off hand-over (False: single support, flight or the COP fallback); progress (T, 2)
     fraction of each foot's current stance (0 at touch-down, 1 at lift-off, NaN off the
     ground or for a stance cut by the sequence's ends)."""
@@ -140,7 +141,8 @@ def phases(time_s: np.ndarray, contact: np.ndarray) -> Phases:
         # leading foot's touch-down (a) to the trailing foot's lift-off (b).
         starts = [max(s for s, e in stances[j] if s <= a) for j in range(2)]
         if starts[0] == starts[1] or a == 0 or b == T - 1:
-            continue  # no hand-over to follow: the COP fallback (grf.py)
+            share[a:b + 1] = np.nan  # no hand-over to follow: the COP decides (grf.py)
+            continue
         trailing = 0 if starts[0] < starts[1] else 1
         t0, t1 = time_s[a - 1], time_s[b + 1]  # the last single-support frames either side
         s = transition_share((time_s[a:b + 1] - t0) / (t1 - t0))

@@ -30,10 +30,15 @@ feet (documented in docs/dynamics.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
+from musclekit.dataset.atomic import file_sha256
 from musclekit.errors import InputError
 from musclekit.pipelines.simulate.opensim_io import Motion
 
@@ -225,6 +230,47 @@ def estimate_grf(
         cop_margin_m = max(radii) + 0.01 if max(radii) > 0 else 0.05
     return split_wrench(motion.time_s, force, moment, heights, xz, mass,
                         cop_margin_m=cop_margin_m, rule=rule, standing=standing)
+
+
+def sequence_estimate(cache: Path, model_file: str, motion: Motion,
+                      feet: dict[str, tuple[str, ...]], cop_margin_m: float | None,
+                      rule: ContactRule) -> GrfEstimate:
+    """The estimate over the whole sequence, computed once and kept in `cache` (.npz).
+
+    Contact phases, the floor and the heel-strike hand-overs are properties of the whole
+    sequence: estimated inside one chunk's window they would depend on where the window
+    starts. The first chunk to need the estimate computes it; the others load it (a key of
+    the model, the motion and the settings guards against a stale file)."""
+    data = hashlib.sha256(np.ascontiguousarray(motion.time_s).tobytes()
+                          + np.ascontiguousarray(motion.values).tobytes()).hexdigest()
+    key = hashlib.sha256(json.dumps(
+        [file_sha256(model_file), data, motion.names, sorted(feet.items()), cop_margin_m,
+         asdict(rule)], default=str).encode()).hexdigest()
+    if cache.is_file():
+        with np.load(cache) as z:
+            if str(z["key"]) == key:
+                return GrfEstimate(z["time_s"], z["values"], z["total_force_n"],
+                                   z["total_moment_nm"], z["contact"], z["unexplained"],
+                                   float(z["floor_m"]), z["transition"], z["orphan"],
+                                   z["ground_velocity_m_s"])
+    est = estimate_grf(model_file, motion, feet=feet, cop_margin_m=cop_margin_m, rule=rule)
+    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.npz")
+    np.savez(tmp, key=key, time_s=est.time_s, values=est.values,
+             total_force_n=est.total_force_n, total_moment_nm=est.total_moment_nm,
+             contact=est.contact, unexplained=est.unexplained_moment_nm, floor_m=est.floor_m,
+             transition=est.transition, orphan=est.orphan,
+             ground_velocity_m_s=est.ground_velocity_m_s)
+    os.replace(tmp, cache)
+    return est
+
+
+def window(est: GrfEstimate, start_s: float, end_s: float) -> GrfEstimate:
+    """The rows of an estimate with start_s <= t <= end_s."""
+    keep = (est.time_s >= start_s - 1e-9) & (est.time_s <= end_s + 1e-9)
+    return GrfEstimate(est.time_s[keep], est.values[keep], est.total_force_n[keep],
+                       est.total_moment_nm[keep], est.contact[keep],
+                       est.unexplained_moment_nm[keep], est.floor_m, est.transition[keep],
+                       est.orphan[keep], est.ground_velocity_m_s)
 
 
 def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:

@@ -25,7 +25,7 @@ import numpy as np
 from musclekit.pipelines.simulate.opensim_io import Motion, write_mot
 
 from ...kernel.chunks import Chunk
-from ...kernel.grf import GRF_CHANNELS, estimate_grf, write_external_loads
+from ...kernel.grf import GRF_CHANNELS, sequence_estimate, window, write_external_loads
 from ...kernel.osim_eval import dgf_model_processor
 from ...kernel.prep import PreparedModel
 from ...kernel.result import ChunkOutput, ChunkReport
@@ -46,13 +46,15 @@ def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
 def solve_context(ctx: ChunkContext, settings: InverseSettings
                   ) -> tuple[ChunkReport, ChunkOutput | None]:
     prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
-    # Ground forces only around this chunk (the estimate costs ~1 ms per frame: over a whole
-    # long sequence it would dominate every chunk).
+    # Ground forces over the whole sequence (contact phases and hand-overs are the
+    # sequence's, not the window's), computed by the first chunk and shared by the others.
     kin = ctx.window()
-    est_w = estimate_grf(
-        ctx.model_file, kin, feet={s: tuple(b) for s, b in prep.feet.items()},
+    est = sequence_estimate(
+        work.parent / "grf_estimate.npz", ctx.model_file, ctx.motion,
+        feet={s: tuple(b) for s, b in prep.feet.items()},
         cop_margin_m=settings.cop_margin_m, rule=settings.contact_rule(),
     )
+    est_w = window(est, kin.time_s[0], kin.time_s[-1])
     write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
     write_mot(work / "coordinates.mot", kin)
 
@@ -85,6 +87,8 @@ def solve_context(ctx: ChunkContext, settings: InverseSettings
     report.extra |= {
         "contact_share": est_w.contact.mean(axis=0).tolist(),
         "max_cop_clamped_moment_nm": float(np.abs(est_w.unexplained_moment_nm).max()),
+        "orphan_load_frames": int(est_w.orphan.sum()),
+        "floor_m": est.floor_m,
     }
     return report, chunk_output(prep, time_s, sol.activations, sol.forces, grf,
                                 (q, coord_names, q_units), (sol.residuals, res_names, res_units))
