@@ -51,6 +51,11 @@ def all_family_streams(rate_hz: float = 50.0) -> list[StreamSpec]:
                    channels=["rms_m", "max_m"], units=["m", "m"]),
         StreamSpec(name="frames", family="frames", rate_hz=10.0, clock="video",
                    aux={"source_frame": "int64", "source_pts_s": "float64"}),
+        StreamSpec(name="emg_raw", family="semg_raw", rate_hz=200.0, channels=MIA_EMG_CHANNELS[:2],
+                   units="V", clock="emg"),
+        StreamSpec(name="imu", family="imu", rate_hz=rate_hz, channels=["acc_x", "gyro_x"],
+                   units=["m/s^2", "rad/s"], clock="emg"),
+        StreamSpec(name="analog", family="analog", rate_hz=rate_hz, channels=["footswitch"], clock="emg"),
     ]
 
 
