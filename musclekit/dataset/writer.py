@@ -9,7 +9,6 @@ accept, and rerunning the same command skips finished units and redoes the rest.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from musclekit.dataset.atomic import (
     commit_file,
     file_sha256,
     locked,
+    remove_stale_temp_files,
     temp_sibling,
     write_json_atomic,
 )
@@ -88,6 +88,9 @@ class DatasetWriter:
 
         A stream that exists with a different layout (channels, units, rate, family) is a
         FormatError: two writers would otherwise disagree about what the shards hold.
+
+        A dataset whose creation was killed (its lock file exists, its metadata does not) is
+        created again in place; temporary files of killed writers are removed.
         """
         root = Path(path)
         info_file = root / layout.INFO_PATH
@@ -95,13 +98,19 @@ class DatasetWriter:
             raise FormatError(f"{root} exists and is not a folder; choose another --out path")
         if root.is_dir() and not info_file.exists() and any(
             p for p in root.iterdir() if not p.name.startswith(".")
-        ):
+        ) and not _creation_interrupted(root):
             raise FormatError(
                 f"{root} is a non-empty folder that is not a musclekit dataset "
                 f"(no {layout.INFO_PATH}); choose an empty or new --out folder"
             )
         root.mkdir(parents=True, exist_ok=True)
         with locked(root / layout.LOCK_PATH):
+            removed = remove_stale_temp_files(_temp_folders(root))
+            if removed:
+                from musclekit.progress import console
+
+                console.print(f"{root}: removed {len(removed)} temporary file(s) of writes "
+                              "that were killed", soft_wrap=True)
             if info_file.exists():
                 from musclekit.dataset.reader import load_info
 
@@ -156,18 +165,24 @@ class DatasetWriter:
         write_json_atomic(self.root / layout.INFO_PATH, payload)
 
     def is_done(self, unit_id: str) -> bool:
-        """True when the unit finished before: its record and every shard it names exist."""
-        record_file = self.root / layout.unit_record_path(unit_id)
-        if not record_file.exists():
+        """True when the unit finished before: its record exists and every shard and table it
+        names is there with the size and SHA-256 the record gives. A damaged unit is not done
+        (a rerun redoes it), and says so once."""
+        from musclekit.dataset.integrity import unit_damage
+
+        if not (self.root / layout.unit_record_path(unit_id)).exists():
             return False
-        try:
-            record = json.loads(record_file.read_text())
-            files = [s["path"] for s in record.get("shards", [])] + [
-                t["path"] for t in record.get("tables", [])
-            ]
-        except (json.JSONDecodeError, KeyError, TypeError):
+        damage = unit_damage(self.root, unit_id)
+        if damage is None:
             return False
-        return all((self.root / f).exists() for f in files)
+        if damage:
+            from musclekit.progress import console
+
+            for item in damage:
+                console.print(f"[yellow]redoing[/] {item.sentence().split(';')[0]}",
+                              soft_wrap=True)
+            return False
+        return True
 
     def unit(self, unit_id: str, provenance: Provenance) -> UnitWriter:
         """Start a unit of work; use as a context manager (commit on clean exit)."""
@@ -467,6 +482,26 @@ class UnitWriter:
                 f"shard for stream {stream!r} came out with {meta.num_row_groups} row groups and "
                 f"{meta.num_rows} rows, expected {len(seq_ids)} and {sum(counts)}"
             )
+
+
+def _creation_interrupted(root: Path) -> bool:
+    """A folder a killed `create_or_open` left: the writer's lock file is there (only
+    musclekit makes it), the metadata is not, and nothing in meta/ but temporary files."""
+    meta = root / layout.INFO_PATH
+    lock = root / layout.LOCK_PATH
+    if meta.exists() or not lock.is_file():
+        return False
+    return all(p.name.startswith(".") for p in lock.parent.iterdir())
+
+
+def _temp_folders(root: Path) -> list[Path]:
+    """Where temporary files of the writer can be: meta/, meta/units/, each stream's and each
+    table's folder."""
+    folders = [root / "meta", root / layout.UNITS_DIR]
+    for top in (root / layout.DATA_DIR, root / layout.TABLES_DIR):
+        if top.is_dir():
+            folders += [p for p in top.iterdir() if p.is_dir()]
+    return folders
 
 
 def _gap_intervals(time_s: np.ndarray, missing: np.ndarray) -> list[tuple[float, float]]:

@@ -50,6 +50,10 @@ class PrepSettings:
     path_fit_max_order: int = 5
     path_fit_samples_per_frame: int = 10
     path_fit_max_frames: int = 40  # IK frames (evenly spaced) the samples are centred on
+    # Seed of the sample poses around each frame (drawn here, not by OpenSim's fitter, whose
+    # Latin hypercube draws from std::random_device and cannot be seeded): same inputs, same
+    # prepared model, bit for bit.
+    path_fit_seed: int = 0
     residual_optimal_force: float = 10.0
     reserve_optimal_force: float = 1.0
     torque_optimal_force: float = 250.0  # coordinates no muscle crosses (trunk, arms)
@@ -183,7 +187,11 @@ def prepare_model(
     if (folder / "prep.json").is_file():
         return folder
     start = time.perf_counter()
-    tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+    from musclekit.process import remove_stale_temp_dirs, temp_dir_name
+
+    # Folders of preparations that were killed (their process is gone) are removed first.
+    remove_stale_temp_dirs(folder.parent)
+    tmp = folder.with_name(temp_dir_name(folder.name))
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
 
@@ -286,6 +294,30 @@ def prepare_model(
     return folder
 
 
+# Bounds of the fitter's own sampling (degrees): far below the spacing of doubles around any
+# angle it samples (a pose of exactly 0 rad moves by < 1e-300 rad, which no path length feels).
+_NO_SPREAD_DEG = 1e-300
+
+
+def sample_poses(frames: np.ndarray, rotational: list[bool], spread_rad: float,
+                 per_frame: int, seed: int) -> np.ndarray:
+    """`per_frame` poses around each row of `frames` (F, C): a Latin hypercube over the
+    rotational columns, +-`spread_rad` around the frame, from a generator seeded with `seed`;
+    other columns keep the frame's value. Each frame is followed by its samples, the frame
+    itself first (the fit always sees the poses of the motion). Returns (F * per_frame, C)."""
+    rng = np.random.default_rng(seed)
+    rot = np.flatnonzero(rotational)
+    n = max(1, int(per_frame))
+    out = np.repeat(np.asarray(frames, dtype=float), n, axis=0)
+    if len(rot) and n > 1:
+        for f in range(len(frames)):
+            # Latin hypercube: each column's n strata hit once, in a random order.
+            strata = np.argsort(rng.random((n - 1, len(rot))), axis=0)
+            unit = (strata + rng.random((n - 1, len(rot)))) / (n - 1)
+            out[f * n + 1:(f + 1) * n, rot] += (2.0 * unit - 1.0) * spread_rad
+    return out
+
+
 def fit_polynomial_paths(
     model_path: Path, motion_paths: list[Path], out_dir: Path, settings: PrepSettings
 ) -> dict:
@@ -295,7 +327,7 @@ def fit_polynomial_paths(
     "coordinates", "ranges" (per rotational coordinate, the span the fit covers, rad)}."""
     import opensim as osim
 
-    from .motion import read_mot
+    from musclekit.pipelines.simulate.opensim_io import read_mot
 
     full = osim.Model(str(model_path))
     state = full.initSystem()
@@ -340,21 +372,26 @@ def fit_polynomial_paths(
         for k in frames:
             poses.append([float(motion.values[k, motion.names.index(n)]) if n in motion.names
                           else cset.get(n).getDefaultValue() for n in cols])
-    # The fitter wants increasing times; the poses' own times do not matter to it.
-    for i, pose in enumerate(poses):
-        table.appendRow(float(i), osim.RowVector.createFromMat(np.asarray(pose)))
     r = settings.path_fit_range_deg
     span = np.asarray(poses)
     ranges = {n: [float(span[:, j].min() - np.deg2rad(r)), float(span[:, j].max() + np.deg2rad(r))]
               for j, n in enumerate(cols) if n in rotational}
+    sampled = sample_poses(span, [n in rotational for n in cols], np.deg2rad(r),
+                           settings.path_fit_samples_per_frame, settings.path_fit_seed)
+    # The fitter wants increasing times; the poses' own times do not matter to it.
+    for i, pose in enumerate(sampled):
+        table.appendRow(float(i), osim.RowVector.createFromMat(pose))
     out_dir.mkdir(parents=True, exist_ok=True)
     fitter = osim.PolynomialPathFitter()
     fitter.setModel(osim.ModelProcessor(model))
     fitter.setCoordinateValues(osim.TableProcessor(table))
     fitter.setOutputDirectory(str(out_dir))
     fitter.setMaximumPolynomialOrder(settings.path_fit_max_order)
-    fitter.setNumSamplesPerFrame(settings.path_fit_samples_per_frame)
-    fitter.setGlobalCoordinateSamplingBounds(osim.Vec2(-r, r))
+    # The samples are ours (seeded): the fitter takes each row as it is. Its own Latin
+    # hypercube cannot be seeded (std::random_device) and still runs, once per row, inside
+    # bounds so narrow that it moves no coordinate by a representable amount.
+    fitter.setNumSamplesPerFrame(1)
+    fitter.setGlobalCoordinateSamplingBounds(osim.Vec2(-_NO_SPREAD_DEG, _NO_SPREAD_DEG))
     start = time.perf_counter()
     fitter.run()
     files = sorted(out_dir.glob("*_FunctionBasedPathSet.xml"))

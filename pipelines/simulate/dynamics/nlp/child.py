@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from musclekit.process import child_env, die_with_parent
+
 from .common import load_npz, save_npz
 
 
@@ -49,8 +51,9 @@ def solve_in_child(module: str, problem: Any, work: Path, guess: dict[str, np.nd
     dst.unlink(missing_ok=True)
     save_npz(src, problem, guess)
     cmd = [sys.executable, "-m", module, str(src), str(dst)]
+    # child_env: the child knows its parent and dies with it (child_main).
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
-                          env=child_environment())
+                          env=child_env(child_environment()))
     if done.returncode != 0 or not dst.is_file():
         tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
         raise RuntimeError(f"{nlp.WHAT} failed: " + " | ".join(tail))
@@ -58,7 +61,10 @@ def solve_in_child(module: str, problem: Any, work: Path, guess: dict[str, np.nd
 
 
 def child_main(argv: list[str], problem_cls: type, solve) -> int:
-    """The body of each NLP module's `python -m` entry: load, solve, save atomically."""
+    """The body of each NLP module's `python -m` entry: load, solve, save atomically.
+
+    The child dies with the chunk process that started it (a killed run leaves no solver)."""
+    die_with_parent()
     src, dst = Path(argv[0]), Path(argv[1])
     problem, guess = load_npz(problem_cls, src)
     solution = solve(problem, guess) if guess else solve(problem)
