@@ -332,9 +332,7 @@ def run_dynamics_hook(out: Path, until: str, compute, **options: Any) -> int:
         if options.get("method"):
             cfg.method = options["method"]
         cfg.validate()
-    report = driver.run_dynamics(out, cfg)
-    if hasattr(report, "summary"):
-        console.print(f"dynamics: {report.summary()}")
+    report = driver.run_dynamics(out, cfg)  # prints its own summary
     return int(report.exit_code()) if hasattr(report, "exit_code") else int(ExitCode.OK)
 
 

@@ -53,6 +53,52 @@ def _step(title: str, results: dict, key: str, fn: Callable[[], dict]) -> dict:
     return result
 
 
+def _command(args: list[str]) -> None:
+    """Run one `musclekit` command line as a user would type it; a failure stops the demo."""
+    from musclekit.cli.main import main
+
+    console.print(f"[bold]$ musclekit {' '.join(args)}")
+    code = main(args)
+    if code != 0:
+        raise MusclekitError(f"demo chain: `musclekit {' '.join(args)}` failed (exit {code})")
+
+
+def run_chain(workdir: Path, quick: bool = False) -> dict:
+    """The user's flow on one dataset, through the real command lines: an AMASS-layout
+    stand-in (`simulate-synthetic`), `simulate` (kinematics, then muscle-driven dynamics,
+    on the project's small test model so that it takes seconds), `train` on the
+    activations it produced (evaluated against the baselines)."""
+    from musclekit.dataset import open_dataset
+    from musclekit.pipelines.train.evaluate import evaluate_run
+    from musclekit.pipelines.train.run import RunFolder
+    from musclekit.testing.models import build_test_model
+
+    workdir = Path(workdir)
+    assets, dataset, run = workdir / "assets", workdir / "dataset", workdir / "run"
+    model = build_test_model(workdir / "test-model.osim")
+    motions = ["squat"] if quick else ["squat", "walking"]
+    _command(["simulate-synthetic", str(assets), "--duration-s", "1.6" if quick else "2.0",
+              "--rate-hz", "30", *[a for m in motions for a in ("--motion", m)]])
+    _command(["simulate", "--amass", "Synthetic", "--amass-root", str(assets / "amass"),
+              "--body-model", str(assets / "body"), "--model", str(model), "--out",
+              str(dataset), "--workers", "0", "--method", "inverse", "--chunk-s", "0.8",
+              "--buffer-s", "0.1", "--mesh-per-s", "25", "--max-iterations", "500",
+              "--foot-bodies-right", "calcn_r", "--foot-bodies-left", "calcn_l"])
+    _command(["train", str(dataset), "--out", str(run), "--model", "mint", "--width", "32",
+              "--layers", "1", "--heads", "4", "--window", "10", "--lr", "3e-3",
+              "--batch-size", "32", "--eval-every", "10", "--time-budget",
+              "3" if quick else "8", "--device", "cpu"])
+    ds = open_dataset(dataset)
+    meta = RunFolder.open(run).meta
+    overall = evaluate_run(run).overall()
+    return {"dataset": str(dataset), "run": str(run), "streams": sorted(ds.streams),
+            "sequences": sorted(ds.sequence_ids("activations")),
+            "input_stream": meta["data"]["inputs"]["stream"],
+            "target_stream": meta["data"]["targets"]["stream"],
+            "steps": meta.get("steps"),
+            "rmse": {name: m["rmse"] for name, m in overall.items()}}
+
+
 def run_demo(out: Path, quick: bool = False) -> int:
     """Run the demo into `out`; returns the exit code."""
     from musclekit.pipelines.align.demo import run_demo as align_demo
@@ -103,6 +149,15 @@ def run_demo(out: Path, quick: bool = False) -> int:
         for name, metrics in trained["metrics"].items():
             console.print(f"  {name:>12}: RMSE {metrics['rmse']:.4g} on {metrics['n_windows']} "
                           "test windows")
+
+    _step("one chain, as a user types it: simulate (AMASS -> kinematics -> dynamics) -> "
+          "train on the activations it produced", results, "chain",
+          lambda: run_chain(out / "chain", quick=quick))
+    chain = results["chain"]
+    console.print(f"  {chain['input_stream']} -> {chain['target_stream']} on "
+                  f"{len(chain['sequences'])} simulated sequence(s): RMSE "
+                  + ", ".join(f"{k} {v:.4g}" for k, v in chain["rmse"].items()
+                              if isinstance(v, float)))
 
     render_summary(capture["dataset"], console)
     summary_file = out / "demo-summary.json"
