@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
     app.command("info")(info)
     app.command("validate")(validate)
     app.command("inspect")(inspect)
+    app.command("card")(card)
 
 
 def info(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
@@ -76,3 +77,18 @@ def inspect(path: Path = typer.Argument(..., help="Dataset folder.")) -> None:
 
     render_summary(path, console)
 
+
+
+def card(path: Path = typer.Argument(None, help="Dataset folder (default: the default dataset "
+                                     "folder, ./musclekit-data).")) -> None:
+    """Write the dataset card (README.md, one config per stream, for Hugging Face
+    `datasets.load_dataset`) and meta/stats.json (per-channel statistics, LeRobot layout).
+    Stages do this at the end of each run; a README.md you wrote yourself is kept."""
+    from musclekit.config import default_dataset
+    from musclekit.dataset.card import write_card
+
+    path = path if path is not None else default_dataset()
+    written = write_card(path)
+    console.print(f"wrote {written['stats']}" + (
+        f" and {written['card']}" if written["card"] else
+        f"; kept {path / 'README.md'} (written by you: remove it to get musclekit's card)"))

@@ -84,6 +84,9 @@ def keypoints(
     if report.done:
         console.print(table)
     console.print(report.summary())
+    from musclekit.dataset.card import refresh_card
+
+    refresh_card(dataset)
     console.print(f"dataset: {dataset}")
     if report.failed:
         if not report.done and not report.skipped:

@@ -118,14 +118,28 @@ def _error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
-def _print_default_dataset(argv: list[str]) -> None:
-    """After align (whose module does not know about the default), say where data went."""
-    words = [a for a in argv if not a.startswith("-")]
-    if words and words[0] in _DEFAULT_OUT_COMMANDS and not any(
-            a == "--out" or a.startswith("--out=") for a in argv):
-        from musclekit.config import default_dataset
-        from musclekit.progress import console
+def _out_of(argv: list[str]) -> str | None:
+    for i, a in enumerate(argv):
+        if a == "--out" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--out="):
+            return a.split("=", 1)[1]
+    return None
 
+
+def _after_stage(argv: list[str]) -> None:
+    """After align (whose module knows neither the default dataset folder nor the card):
+    refresh the dataset card and say where the data went."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words or words[0] not in _DEFAULT_OUT_COMMANDS or "--help" in argv:
+        return
+    from musclekit.config import default_dataset
+    from musclekit.dataset.card import refresh_card
+    from musclekit.progress import console
+
+    out = _out_of(argv)
+    refresh_card(out or default_dataset())
+    if out is None:
         console.print(f"dataset: {default_dataset()} (the default dataset folder; "
                       "`musclekit simulate` and `musclekit train` use it without arguments)")
 
@@ -172,7 +186,7 @@ def _run(argv: list[str]) -> int:
     # In non-standalone mode click returns the code of a `typer.Exit`, else the command's value.
     code = returned if isinstance(returned, int) else int(ExitCode.OK)
     if code == ExitCode.OK:
-        _print_default_dataset(argv)
+        _after_stage(argv)
     return code
 
 

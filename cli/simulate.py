@@ -257,6 +257,9 @@ def simulate(
         sequences=list(sequence) or None,
         upper_model=str(upper_model) if upper_model else None, solver=solver,
         add_foot_contact=add_foot_contact)
+    from musclekit.dataset.card import refresh_card
+
+    refresh_card(out)
     print_quality(out)
     console.print(f"dataset: {out}; next: musclekit inspect {out}, musclekit train"
                   + ("" if Path(out) == default_dataset() else f" {out}"))

@@ -138,12 +138,15 @@ def predict(
     stream: str = typer.Option(None, help="Name of the new stream (default <target>_predicted)."),
 ) -> None:
     """Write the run's predictions into DATASET as a new stream, with provenance."""
+    from musclekit.dataset.card import refresh_card
     from musclekit.pipelines.train.predict import predict_into
     from musclekit.pipelines.train.run import RunFolder
 
     if dataset is None:
         dataset = Path(RunFolder.open(run).config.dataset)
-    predict_into(run, dataset, stream)
+    result = predict_into(run, dataset, stream)
+    if not result.skipped:
+        refresh_card(dataset)
 
 
 def edit(

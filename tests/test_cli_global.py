@@ -9,11 +9,12 @@ import sys
 
 import pytest
 from align_fixtures import capture
-from format_factories import write_emg_dataset
 
 from musclekit.cli.main import hoist_global_flags, main
 from musclekit.errors import ExitCode
 from musclekit.progress import PlainProgress
+
+from format_factories import write_emg_dataset
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def test_align_as_typed_writes_the_default_dataset(workdir, capsys):
     err = capsys.readouterr().err
     assert (workdir / "musclekit-data" / "meta" / "info.json").is_file()
     assert "dataset: musclekit-data (the default dataset folder;" in err
+    assert "config_name: emg" in (workdir / "musclekit-data" / "README.md").read_text()
 
 
 def test_quiet_prints_nothing_but_errors_and_warnings(workdir, capsys):

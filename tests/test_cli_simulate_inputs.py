@@ -122,6 +122,9 @@ def test_amass_root_and_body_model_set_once(workdir, capsys):
     assert main(["simulate", "--amass", "Synthetic", "--workers", "0", "--until", "ik"]) == 0
     err = capsys.readouterr().err
     assert (workdir / "musclekit-data" / "meta" / "info.json").is_file()
+    # the dataset card and statistics follow every run
+    assert "config_name: joint_angles" in (workdir / "musclekit-data" / "README.md").read_text()
+    assert (workdir / "musclekit-data" / "meta" / "stats.json").is_file()
     assert "dataset: musclekit-data; next: musclekit inspect musclekit-data, musclekit train" in err
     # the stand-in body is a warning of the run, of inspect and of validate --strict
     assert "warning: 1 sequence(s) were simulated with musclekit's procedural stand-in body" in err
