@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from musclekit.emg import EmgProcessing
 from musclekit.errors import InputError
 from musclekit.pipelines.align.emg_csv import EmgCsvOptions
 from musclekit.pipelines.align.offset import DriftConfig, RefineConfig
@@ -26,6 +27,13 @@ class AlignConfig:
     write_video: also write the 10 fps clip; qc: write the QC PNG and JSON.
     motion_width: width (px) of the subsampled luma used for motion energy.
     threads: decode with FFmpeg's frame threads.
+    emg_kind: `auto` (decided per recording from rate and content), `raw` or `envelope`.
+    emg_processing: the raw sEMG chain (band-pass, notch, envelope cut-off, order).
+    emd_s: electromechanical delay allowed for in the offset refinement (s): sEMG leads the
+    motion it causes, so the correlation peak sits that much early. None: 0.05 s for
+    envelopes align computes from raw sEMG (zero lag), 0 for sensor envelopes (their
+    on-sensor smoothing lags by a comparable amount; MIA-style input is unchanged).
+    write_raw: keep raw sEMG at its native rate in the `emg_raw` stream.
     """
 
     fps: float = 10.0
@@ -42,6 +50,10 @@ class AlignConfig:
     motion_width: int = 96
     emg_units: str | None = None
     threads: bool = True
+    emg_kind: str = "auto"
+    emg_processing: EmgProcessing = field(default_factory=EmgProcessing)
+    emd_s: float | None = None
+    write_raw: bool = True
 
     def __post_init__(self) -> None:
         if not self.fps > 0:
@@ -52,6 +64,13 @@ class AlignConfig:
             raise InputError(f"test fraction {self.test_fraction}: must be in [0, 1)")
         if self.refine.max_lag_s <= 0:
             raise InputError(f"--max-lag {self.refine.max_lag_s}: must be positive")
+        if self.emg_kind not in ("auto", "raw", "envelope"):
+            raise InputError(f"--emg-kind {self.emg_kind!r}: use auto, raw or envelope")
+        if self.emd_s is not None and not 0.0 <= self.emd_s <= 0.3:
+            raise InputError(
+                f"--emd-ms {self.emd_s * 1e3:g}: the electromechanical delay is 0-300 ms (typically "
+                "10-100 ms between sEMG onset and force)"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -61,11 +80,16 @@ class AlignConfig:
         data = dict(data)
         refine = RefineConfig(**_pick(data.pop("refine", {}) or {}, RefineConfig, f"{where} [align.refine]"))
         drift = DriftConfig(**_pick(data.pop("drift", {}) or {}, DriftConfig, f"{where} [align.drift]"))
-        return cls(refine=refine, drift=drift, **_pick(data, cls, f"{where} [align]"))
+        proc = dict(_pick(data.pop("emg_processing", {}) or {}, EmgProcessing,
+                          f"{where} [align.emg_processing]"))
+        if "band_hz" in proc:
+            proc["band_hz"] = tuple(proc["band_hz"])
+        return cls(refine=refine, drift=drift, emg_processing=EmgProcessing(**proc),
+                   **_pick(data, cls, f"{where} [align]"))
 
 
 def _pick(data: dict[str, Any], kind: type, where: str) -> dict[str, Any]:
-    known = {f.name for f in fields(kind)} - {"refine", "drift"}
+    known = {f.name for f in fields(kind)} - {"refine", "drift", "emg_processing"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")

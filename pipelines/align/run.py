@@ -20,9 +20,11 @@ import numpy as np
 from musclekit.errors import InputError
 from musclekit.pipelines.align.clips import cut_clips
 from musclekit.pipelines.align.config import AlignConfig, Capture, load_session
-from musclekit.pipelines.align.emg_csv import EmgRecording, read_emg_csv
+from musclekit.pipelines.align.emg_csv import EmgRecording
+from musclekit.pipelines.align.emg_files import read_recording
 from musclekit.pipelines.align.grid import (
     ClockMap,
+    PlacedEmg,
     default_frame_tolerance_ns,
     grid_times_ns,
     nearest_frames,
@@ -39,29 +41,73 @@ from musclekit.pipelines.align.offset import (
     motion_signal,
     refine_offset,
 )
+from musclekit.pipelines.align.rawemg import (
+    KindChoice,
+    RawEnvelopes,
+    check_raw,
+    choose_kind,
+    native_table,
+    raw_envelopes,
+)
 from musclekit.pipelines.align.timeparse import format_ns, parse_iso_ns, resolve_tz
 from musclekit.pipelines.align.video import VideoInfo, decode_pass, probe_video
 
 EMG_STREAM = "emg"
 FRAMES_STREAM = "frames"
+RAW_STREAM = "emg_raw"
+IMU_STREAM = "imu"
+ANALOG_STREAM = "analog"
 STAGE = "align"
+# Assumed electromechanical delay for envelopes computed here from raw sEMG (zero-lag filters):
+# the middle of the 10-100 ms the literature reports between sEMG onset and force.
+DEFAULT_RAW_EMD_S = 0.05
 
 
 def unit_id_for(sequence_id: str) -> str:
     return f"align.{sequence_id}"
 
 
-def stream_specs(channels: list[str], cfg: AlignConfig) -> list:
-    """The `emg` and `frames` streams align writes (both on the sensor clock, `cfg.fps`)."""
+def _units(channels: list, fallback: str | None) -> str | list[str] | None:
+    """Per-channel SI units when the file declared every one, else the --emg-units fallback."""
+    if channels and all(ch.unit is not None for ch in channels):
+        return [ch.unit for ch in channels]
+    return fallback
+
+
+def _native_rate(channels: list) -> float:
+    """The rate a native-rate stream declares: the header's, else the measured one to four
+    significant digits (timestamps of two captures of one device differ in the last digits)."""
+    declared = channels[0].declared_rate_hz
+    if declared:
+        return float(declared)
+    measured = float(np.median([1.0 / ch.sample_period_s for ch in channels]))
+    return float(f"{measured:.4g}")
+
+
+def stream_specs(channels: list[str] | EmgRecording, cfg: AlignConfig, kind: str = "envelope") -> list:
+    """The streams align writes for a recording (all on the sensor clock): `emg` and `frames`
+    at `cfg.fps`; for raw sEMG also `emg_raw`; `imu` and `analog` when the file has them.
+    `channels` may be a plain list of sEMG names (envelope input, the streams of old)."""
     from musclekit.dataset import StreamSpec
 
-    return [
+    rec = channels if isinstance(channels, EmgRecording) else None
+    names = rec.channel_names if rec is not None else list(channels)
+    if kind == "raw":
+        units = _units(rec.channels, cfg.emg_units) if rec is not None else cfg.emg_units
+        description = ("linear envelope of raw sEMG (offset removed, band-pass, rectified, zero-lag "
+                       "low-pass; parameters in the sequence's extra.emg.processing), resampled "
+                       "anti-aliased onto the grid; sample_dt_s = 0 (values are computed at the "
+                       "grid time); FLAGGED within one envelope cut-off period of a recording end")
+    else:
+        units = _units(rec.channels, cfg.emg_units) if rec is not None else cfg.emg_units
+        description = ("sEMG envelope on the aligned grid: the nearest real sample per grid "
+                       "time (never interpolated); sample_dt_s = its time minus the grid time "
+                       "(median over channels)")
+    specs = [
         StreamSpec(
-            name=EMG_STREAM, family="semg", rate_hz=cfg.fps, channels=channels,
-            units=cfg.emg_units, clock="emg", aux={"sample_dt_s": "float64"},
-            description="sEMG envelope on the aligned grid: the nearest real sample per grid "
-            "time (never interpolated); sample_dt_s = its time minus the grid time (median over "
-            "channels)",
+            name=EMG_STREAM, family="semg", rate_hz=cfg.fps, channels=names,
+            units=units, clock="emg", aux={"sample_dt_s": "float64"},
+            description=description,
         ),
         StreamSpec(
             name=FRAMES_STREAM, family="frames", rate_hz=cfg.fps, clock="emg",
@@ -70,6 +116,27 @@ def stream_specs(channels: list[str], cfg: AlignConfig) -> list:
             "none is near enough) and its presentation time in seconds",
         ),
     ]
+    if rec is None:
+        return specs
+    if kind == "raw" and cfg.write_raw:
+        raw_units = _units(rec.channels, None)
+        specs.append(StreamSpec(
+            name=RAW_STREAM, family="semg_raw", rate_hz=_native_rate(rec.channels), channels=names,
+            units=raw_units if raw_units is not None else "a.u.", clock="emg",
+            description="raw sEMG at the recording's own rate, unfiltered, the whole recording; "
+            "time_s on the emg stream's axis (negative before its first row); a sample missing "
+            "from a channel is NaN + MISSING, never interpolated"))
+    for stream, kinds, family, what in ((IMU_STREAM, ("acc", "gyro", "mag"), "imu", "inertial sensors"),
+                                        (ANALOG_STREAM, ("other",), "analog", "other channels")):
+        chans = rec.of_kind(*kinds)
+        if chans:
+            specs.append(StreamSpec(
+                name=stream, family=family, rate_hz=_native_rate(chans),
+                channels=[ch.name for ch in chans],
+                units=[ch.unit or "a.u." for ch in chans], clock="emg",
+                description=f"{what} recorded with the sEMG, at their own rate, the whole "
+                "recording; time_s on the emg stream's axis"))
+    return specs
 
 
 @dataclass
@@ -241,7 +308,10 @@ def align_capture(capture: Capture, cfg: AlignConfig, out: Path) -> AlignResult:
 
     out = Path(out)
     seq_id = capture.id
-    emg = read_emg_csv(capture.emg_path, capture.emg)
+    emg = read_recording(capture.emg_path, capture.emg)
+    choice = choose_kind(emg, cfg.emg_kind)
+    if choice.kind == "raw":
+        check_raw(emg, cfg.emg_processing)
     info = probe_video(capture.video_path)
     start_ns, start_source = video_start_ns(info, capture)
     clock0 = ClockMap(start_ns, capture.offset_s)
@@ -250,6 +320,7 @@ def align_capture(capture: Capture, cfg: AlignConfig, out: Path) -> AlignResult:
                 if cfg.clip_frames else "two grid steps")
     slack = cfg.refine.max_lag_s if cfg.refine.enabled else 0.0
     check_overlap(emg, info, clock0, 0.0, min_what, slack)
+    raw_env = raw_envelopes(emg, cfg.emg_processing) if choice.kind == "raw" else None
 
     # The grid lives on the video clock, so the frame choice is known before decoding.
     first_ns, last_ns = int(info.frame_time_ns[0]), int(info.frame_time_ns[-1])
@@ -277,7 +348,7 @@ def align_capture(capture: Capture, cfg: AlignConfig, out: Path) -> AlignResult:
             writer.container = None
         return _finish_capture(capture, cfg, out, emg, info, start_ns, start_source, clock0,
                                grid_ns, frame_of_slot, tol_frame_ns, motion, writer, clip_path,
-                               clip_s, min_what)
+                               clip_s, min_what, choice, raw_env)
     except BaseException:
         if writer is not None:
             writer.abort()
@@ -292,22 +363,47 @@ class _Clock:
     refinement: Refinement
     drift: Drift
     source: str
+    emd: dict[str, Any]
+
+
+def emd_for(cfg: AlignConfig, kind: str) -> tuple[float, str]:
+    """The electromechanical delay allowed for, and why that value."""
+    if cfg.emd_s is not None:
+        return float(cfg.emd_s), "--emd-ms"
+    if kind == "raw":
+        return DEFAULT_RAW_EMD_S, ("default for envelopes computed here from raw sEMG with zero-lag "
+                                   "filters: sEMG leads the motion it causes by ~10-100 ms")
+    return 0.0, ("sensor envelopes: their on-sensor smoothing delays them by an amount comparable "
+                 "to the electromechanical delay, so none is added (set --emd-ms to change)")
 
 
 def _solve_clock(capture: Capture, cfg: AlignConfig, emg: EmgRecording, info: VideoInfo,
-                 motion: Any, clock0: ClockMap, start_source: str) -> _Clock:
-    """Offset from the timestamps (+ hand offset), then the refinement, then drift."""
+                 motion: Any, clock0: ClockMap, start_source: str, kind: str = "envelope") -> _Clock:
+    """Offset from the timestamps (+ hand offset), then the refinement, then drift.
+
+    The correlation peaks where the sEMG matches the motion it causes, i.e. early by the
+    electromechanical delay (EMD): the delay is added back to the measured lag, so the
+    offset puts each sEMG sample at its own time, not at the time of the movement.
+    """
     t_an = analysis_grid(info.duration_s)
     m_sig = motion_signal(motion, t_an)
     e_sig = emg_signal(emg, clock0, t_an)
     refinement = refine_offset(m_sig, e_sig, cfg.refine)
-    lag = refinement.lag_s if refinement.applied else 0.0
-    drift = estimate_drift(m_sig, e_sig, lag, cfg.drift)
+    emd_s, emd_why = emd_for(cfg, kind)
+    lag = refinement.lag_s + emd_s if refinement.applied else 0.0
+    drift = estimate_drift(m_sig, e_sig, refinement.lag_s if refinement.applied else 0.0, cfg.drift)
     offset_s, drift_rate = capture.offset_s + lag, 0.0
     if drift.applied:
-        offset_s, drift_rate = capture.offset_s + drift.intercept_s, drift.drift_s_per_s
+        offset_s, drift_rate = capture.offset_s + drift.intercept_s + emd_s, drift.drift_s_per_s
+    if refinement.applied:
+        said = (f"correlation peak at {refinement.lag_s:+.3f} s; {emd_s * 1e3:.0f} ms electromechanical "
+                f"delay added back ({emd_why}): lag applied {lag:+.3f} s")
+    else:
+        said = f"no lag applied (refinement not applied); {emd_s * 1e3:.0f} ms EMD would be added ({emd_why})"
+    emd = {"emd_s": emd_s, "why": emd_why, "peak_lag_s": _finite(refinement.lag_s),
+           "applied_lag_s": lag if refinement.applied else None, "summary": said}
     return _Clock(clock=ClockMap(clock0.video_start_ns, offset_s, drift_rate), refinement=refinement,
-                  drift=drift, source=_offset_source(start_source, capture, refinement, drift))
+                  drift=drift, source=_offset_source(start_source, capture, refinement, drift), emd=emd)
 
 
 @dataclass
@@ -322,6 +418,7 @@ class _Rows:
     source_pts_s: np.ndarray  # (T,) float64, NaN where no frame
     emg: Any  # PlacedEmg
     emg_tolerance_s: float
+    emg_edge: np.ndarray  # (T,) bool: within a filter start-up span of a raw recording end
 
     @property
     def frame_missing(self) -> np.ndarray:
@@ -337,13 +434,16 @@ class _Rows:
 
 
 def _build_rows(cfg: AlignConfig, emg: EmgRecording, info: VideoInfo, clock: ClockMap,
-                grid_ns: np.ndarray, frame_of_slot: np.ndarray, clip_s: float, min_what: str) -> _Rows:
+                grid_ns: np.ndarray, frame_of_slot: np.ndarray, clip_s: float, min_what: str,
+                raw_env: RawEnvelopes | None = None) -> _Rows:
     grid_s = grid_ns / 1e9  # video-clock seconds after the first frame
     emg_start_s = float(clock.to_video_s(np.array([emg.start_ns]))[0])
     emg_end_s = float(clock.to_video_s(np.array([emg.end_ns]))[0])
     period = emg.sample_period_s if np.isfinite(emg.sample_period_s) else 0.0
     tol_emg_s = (cfg.emg_tolerance_s if cfg.emg_tolerance_s is not None
                  else 0.75 * max(1.0 / cfg.fps, period))
+    if raw_env is not None:
+        tol_emg_s = 0.0  # envelope values exist only inside the recording, computed at grid times
     lo, hi = overlap_rows(grid_s, emg_start_s, emg_end_s, tol_emg_s)
     if (hi - lo) / cfg.fps < clip_s - 1e-9:
         check_overlap(emg, info, clock, clip_s, min_what, 0.0)
@@ -352,22 +452,30 @@ def _build_rows(cfg: AlignConfig, emg: EmgRecording, info: VideoInfo, clock: Clo
     frames_idx = frame_of_slot[lo:hi].astype(np.int64)
     pts_s = np.where(frames_idx < 0, np.nan,
                      info.frame_pts[np.maximum(frames_idx, 0)] * float(info.time_base))
+    if raw_env is not None:
+        values, edge = raw_env.on_grid(clock.to_video_s, g_s)
+        placed = PlacedEmg(values=values, sample_dt_s=np.where(np.isfinite(values), 0.0, np.nan))
+    else:
+        placed, edge = place_emg(emg, clock, g_s, tol_emg_s), np.zeros(g_s.size, bool)
     return _Rows(first_slot=int(lo), grid_s=g_s, time_s=np.round((g_s - g_s[0]) * 1e9) / 1e9,
                  row_ns=clock.to_sensor_ns(g_s), source_frame=frames_idx, source_pts_s=pts_s,
-                 emg=place_emg(emg, clock, g_s, tol_emg_s), emg_tolerance_s=tol_emg_s)
+                 emg=placed, emg_tolerance_s=tol_emg_s, emg_edge=edge)
 
 
 def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecording,
                     info: VideoInfo, start_ns: int, start_source: str, clock0: ClockMap,
                     grid_ns: np.ndarray, frame_of_slot: np.ndarray, tol_frame_ns: int,
                     motion: Any, writer: _ClipWriter | None, clip_path: Path, clip_s: float,
-                    min_what: str) -> AlignResult:
+                    min_what: str, choice: KindChoice | None = None,
+                    raw_env: RawEnvelopes | None = None) -> AlignResult:
     from musclekit.dataset import DatasetWriter, Flag, Provenance, SequenceInfo, SubjectInfo
 
     seq_id = capture.id
-    solved = _solve_clock(capture, cfg, emg, info, motion, clock0, start_source)
+    choice = choice or KindChoice("envelope", "data", "")
+    timing = raw_env.analysis_recording(emg) if raw_env is not None else emg
+    solved = _solve_clock(capture, cfg, timing, info, motion, clock0, start_source, choice.kind)
     refinement, drift = solved.refinement, solved.drift
-    rows = _build_rows(cfg, emg, info, solved.clock, grid_ns, frame_of_slot, clip_s, min_what)
+    rows = _build_rows(cfg, emg, info, solved.clock, grid_ns, frame_of_slot, clip_s, min_what, raw_env)
     frame_missing, emg_gap = rows.frame_missing, rows.emg_gap
 
     clips: list[dict] = []
@@ -400,6 +508,7 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         "frame_tolerance_s": tol_frame_ns / 1e9,
         "emg_tolerance_s": rows.emg_tolerance_s,
         "first_grid_slot": rows.first_slot,
+        "electromechanical_delay": solved.emd,
     }
     verdict = _verdict(refinement, frame_missing, emg_gap, start_ns)
     abs_dt = np.abs(rows.emg.sample_dt_s)
@@ -419,8 +528,7 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         "video": {"path": str(info.path), "sha256": None, "width": info.width, "height": info.height,
                   "rotation_deg": info.rotation_deg, "avg_fps": info.avg_fps, "n_frames": info.n_frames,
                   "codec": info.codec, "creation_time": info.creation_text},
-        "emg": {"path": str(emg.path), "layout": emg.layout, "time_unit": emg.time_unit,
-                "assumed_tz": emg.assumed_tz, "channels": emg.channel_names},
+        "emg": _emg_extra(emg, cfg, choice, raw_env),
         "alignment": alignment,
         "align_quality": quality,
     }
@@ -430,7 +538,10 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         extra["video_clip"] = {"path": str(clip_path.resolve()), "first_row_clip_frame": rows.first_slot}
 
     # Every check passed: from here on the dataset is written.
-    writer_ds = DatasetWriter.create_or_open(out, streams=stream_specs(emg.channel_names, cfg))
+    if raw_env is not None:
+        quality["emg_edge_rows_flagged"] = int((rows.emg_edge & ~emg_gap).sum())
+        quality["raw_segments_too_short"] = raw_env.short_segments_dropped
+    writer_ds = DatasetWriter.create_or_open(out, streams=stream_specs(emg, cfg, choice.kind))
     qc_png = qc_json = None
     if cfg.qc:
         qc_png, qc_json = _write_qc(out / "qc" / "align", seq_id, verdict, solved, capture, emg,
@@ -457,10 +568,21 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
             # Only a bare record: never overwrite what another stage knows (mass, height).
             unit.add_subject(SubjectInfo(id=capture.subject))
         unit.write_sequence(EMG_STREAM, sequence, time_s=rows.time_s, values=rows.emg.values,
+                            flags=np.where(rows.emg_edge, np.uint8(Flag.FLAGGED), np.uint8(0)),
                             timestamp_ns=rows.row_ns, aux={"sample_dt_s": dt_med})
         unit.write_sequence(FRAMES_STREAM, sequence, time_s=rows.time_s, flags=frame_flags,
                             timestamp_ns=rows.row_ns,
                             aux={"source_frame": rows.source_frame, "source_pts_s": rows.source_pts_s})
+        origin_ns = int(rows.row_ns[0])
+        native = []
+        if raw_env is not None and cfg.write_raw:
+            native.append((RAW_STREAM, emg.channels))
+        native += [(IMU_STREAM, emg.of_kind("acc", "gyro", "mag")), (ANALOG_STREAM, emg.of_kind("other"))]
+        for stream, chans in native:
+            if chans:
+                t_ns, values, _ = native_table(chans)
+                unit.write_sequence(stream, sequence, time_s=(t_ns - origin_ns) / 1e9, values=values,
+                                    timestamp_ns=t_ns)
     return AlignResult(
         sequence_id=seq_id, rows=int(rows.time_s.size), frame_missing_rows=int(frame_missing.sum()),
         emg_gap_rows=int(emg_gap.sum()), offset_s=float(offset_s), offset_source=solved.source,
@@ -469,6 +591,37 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         drift_applied=drift.applied, clips=len(clips), verdict=verdict, qc_png=qc_png,
         qc_json=qc_json, video_clip=str(clip_path) if cfg.write_video else None,
     )
+
+
+def _emg_extra(emg: EmgRecording, cfg: AlignConfig, choice: KindChoice,
+               raw_env: RawEnvelopes | None) -> dict[str, Any]:
+    """What the sEMG file held and how it was processed (the sequence's `extra.emg`)."""
+    import scipy
+
+    def describe(ch: Any) -> dict[str, Any]:
+        return {"name": ch.name, "column": ch.source_column, "kind": ch.kind, "unit": ch.unit,
+                "unit_in_file": ch.unit_declared, "declared_rate_hz": ch.declared_rate_hz,
+                "measured_rate_hz": _finite(1.0 / ch.sample_period_s) if ch.sample_period_s else None}
+
+    out: dict[str, Any] = {
+        "path": str(emg.path), "layout": emg.layout, "device": emg.device, "time_unit": emg.time_unit,
+        "assumed_tz": emg.assumed_tz, "channels": emg.channel_names,
+        "kind": choice.kind, "kind_source": choice.source, "kind_reason": choice.reason,
+        "kind_per_channel": choice.per_channel,
+        "channel_details": [describe(ch) for ch in emg.channels],
+        "other_channels": [describe(ch) for ch in emg.others],
+    }
+    if raw_env is not None:
+        out["processing"] = {
+            **cfg.emg_processing.to_dict(),
+            "chain": "offset removal (mean), band-pass, notch (if set), full-wave rectification, "
+                     "decimation (scipy resample_poly), zero-lag low-pass, anti-aliased resampling "
+                     "onto the grid (resample_poly)",
+            "native_rate_hz": raw_env.native_rate_hz,
+            "intermediate_rate_hz": raw_env.intermediate_rate_hz,
+            "code": "musclekit.emg", "scipy": scipy.__version__,
+        }
+    return out
 
 
 def _known_subjects(out: Path) -> set[str]:
@@ -563,8 +716,9 @@ def align_session(session_path: Path, out: Path, compute_cfg: Any = None,
 
     session = load_session(session_path)
     cfg = replace(session.config, **(overrides or {}))
-    first = read_emg_csv(session.captures[0].emg_path, session.captures[0].emg)
-    writer = DatasetWriter.create_or_open(out, streams=stream_specs(first.channel_names, cfg))
+    first = read_recording(session.captures[0].emg_path, session.captures[0].emg)
+    kind = choose_kind(first, cfg.emg_kind).kind
+    writer = DatasetWriter.create_or_open(out, streams=stream_specs(first, cfg, kind))
     units = [Unit(id=c.id, payload={"capture": c, "config": cfg, "out": str(out)}) for c in session.captures]
     return run_units(units, _session_unit, compute_cfg, description="aligning captures",
                      skip=lambda u: writer.is_done(unit_id_for(u.id)), on_result=on_result)

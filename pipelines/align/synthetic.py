@@ -376,3 +376,61 @@ def _write_emg_csv(
                 out.writerow(line)
         else:
             raise ValueError(f"unknown layout {layout!r}")
+
+
+def write_raw_emg(
+    capture: SyntheticCapture,
+    path: Path,
+    *,
+    rate_hz: float = 1259.259,
+    imu_rate_hz: float = 148.148,
+    emd_s: float = 0.05,
+    sensors: tuple[str, ...] = ("L_TA", "R_VL"),
+    lead_s: float = 1.0,
+    tail_s: float = 0.5,
+    seed: int = 1,
+) -> str:
+    """Write a raw sEMG recording of `capture` in the Delsys EMGworks CSV layout and return
+    the wall-clock time of its time zero (for --emg-start).
+
+    Per sensor: `X[s]` time column + `<sensor>: EMG n (mV)` at `rate_hz`, and accelerometer
+    (g) and gyroscope (deg/s) X/Y/Z columns, each behind its own `X[s]`, at `imu_rate_hz`
+    (shorter columns end in empty cells, as in real exports). The sEMG is band-limited noise
+    (30-300 Hz) whose amplitude follows the video's motion `emd_s` later: muscles fire before
+    the movement they cause. Sample times are on the sensor clock (no jitter: raw systems
+    sample on a hardware clock), from `lead_s` before the video to `tail_s` after it.
+    """
+    from scipy import signal
+
+    rng = np.random.default_rng(seed)
+    duration = float(capture.frame_pts[-1] * capture.time_base) + lead_s + tail_s
+    t_emg = -lead_s + np.arange(int(duration * rate_hz)) / rate_hz  # true s from video start
+    t_imu = -lead_s + np.arange(int(duration * imu_rate_hz)) / imu_rate_hz
+    band = signal.butter(4, [30.0, 300.0], btype="bandpass", fs=rate_hz, output="sos")
+    columns: list[tuple[str, list[str]]] = []
+    for k, sensor in enumerate(sensors, start=1):
+        activity = 0.05 + capture.true_speed(t_emg + emd_s) / max(capture.extra["bursts"][:, 2].max(), 1e-9)
+        carrier = signal.sosfilt(band, rng.standard_normal(t_emg.size))
+        carrier /= carrier.std()
+        emg_mv = 0.2 + 0.8 * (0.5 + 0.5 * k) * activity * carrier  # 0.2 mV electrode offset
+        columns.append(("X[s]", [f"{t + lead_s:.6f}" for t in t_emg]))
+        columns.append((f"{sensor}: EMG {k} (mV)", [f"{v:.6f}" for v in emg_mv]))
+        speed_imu = capture.true_speed(t_imu)
+        for axis, base in (("X", 0.0), ("Y", -1.0), ("Z", 0.0)):
+            acc = base + 0.1 * speed_imu / max(speed_imu.max(), 1e-9) + rng.normal(0, 0.005, t_imu.size)
+            columns.append(("X[s]", [f"{t + lead_s:.6f}" for t in t_imu]))
+            columns.append((f"{sensor}: ACC {axis} {k} (g)", [f"{v:.5f}" for v in acc]))
+        for axis in ("X", "Y", "Z"):
+            gyro = 20.0 * speed_imu / max(speed_imu.max(), 1e-9) + rng.normal(0, 0.5, t_imu.size)
+            columns.append(("X[s]", [f"{t + lead_s:.6f}" for t in t_imu]))
+            columns.append((f"{sensor}: GYRO {axis} {k} (deg/s)", [f"{v:.4f}" for v in gyro]))
+    n = max(len(vals) for _, vals in columns)
+    zero_ns = capture.video_start_true_ns + capture.sensor_clock_ns - int(round(lead_s * 1e9))
+    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+        fh.write("Application: EMGworks Acquisition (synthetic, written by musclekit)\n")
+        fh.write(f"Date/Time: {_iso_utc(zero_ns)}\nCollection Length (seconds): {duration:.3f}\n\n")
+        out = csv.writer(fh)
+        out.writerow([name for name, _ in columns])
+        for i in range(n):
+            out.writerow([vals[i] if i < len(vals) else "" for _, vals in columns])
+    return _iso_utc(zero_ns)
