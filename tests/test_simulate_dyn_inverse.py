@@ -151,3 +151,38 @@ def test_track_chunk_is_never_silently_wrong(tmp_path: Path) -> None:
     assert report.status == "failed" and out is None
     assert "does not track the motion" in report.reason, report.reason
     assert report.tracking_error_rad > settings.max_error_rad
+
+
+def test_measured_forces_are_applied_instead_of_estimated(prepared, tmp_path: Path) -> None:
+    """A lab force file (here the squat's exact forces, written in OpenSim's gait layout)
+    replaces the estimate: the chunk says so, its `grf` is the file's, and since these
+    forces are the true ones the muscles come out as with the estimate."""
+    from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
+    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf
+    from musclekit.pipelines.simulate.opensim_io import Motion
+
+    folder, mot = prepared
+    prep = PreparedModel.load(folder)
+    motion = squat_motion(1.2, period_s=1.2)
+    est = estimate_grf(str(folder / prep.model_path), lowpass(motion, 6.0), feet=FEET)
+    lab_names = [c.replace("_right_", "_r_").replace("_left_", "_l_") for c in GRF_CHANNELS]
+    grf_file = write_mot(tmp_path / "grf.mot", Motion(est.time_s, lab_names,
+                                                       np.nan_to_num(est.values)))
+    chunk = plan_chunks("sq", motion.time_s,
+                        ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
+    settings = InverseSettings(mesh_per_s=25, max_iterations=300)
+    rep_e, out_e = solve_inverse_chunk(folder, mot, chunk, settings, tmp_path / "e")
+    settings.grf_file = str(grf_file)
+    rep_m, out_m = solve_inverse_chunk(folder, mot, chunk, settings, tmp_path / "m")
+    assert rep_m.status == "converged", rep_m.reason
+    assert rep_m.extra["grf_source"] == "measured" and rep_e.extra["grf_source"] == "estimated"
+    vy = out_m.channels["grf"].index("ground_force_right_vy")
+    assert np.allclose(out_m.values["grf"][:, vy], out_e.values["grf"][:, vy], rtol=0.05, atol=5.0)
+    assert np.abs(out_m.values["activations"] - out_e.values["activations"]).max() < 0.05
+    # Forces that do not cover the chunk are refused with the reason.
+    short = write_mot(tmp_path / "short.mot", Motion(est.time_s[:20], lab_names,
+                                                      np.nan_to_num(est.values[:20])))
+    settings.grf_file = str(short)
+    with pytest.raises(InputError, match=r"the measured forces \(0.000-0.190 s\) do not cover "
+                                         r"this chunk \(0.000-0.850 s\)"):
+        solve_inverse_chunk(folder, mot, chunk, settings, tmp_path / "s")

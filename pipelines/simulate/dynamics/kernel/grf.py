@@ -407,7 +407,10 @@ def write_external_loads(est: GrfEstimate, mot_path, xml_path, feet_bodies: dict
 
     from musclekit.pipelines.simulate.opensim_io import Motion, write_mot
 
-    write_mot(mot_path, Motion(est.time_s, list(GRF_CHANNELS), est.values), name="grf")
+    # An unloaded foot's centre of pressure is NaN in musclekit; OpenSim needs a number there
+    # (the force is zero, so the point does not matter).
+    write_mot(mot_path, Motion(est.time_s, list(GRF_CHANNELS), np.nan_to_num(est.values)),
+              name="grf")
     loads = osim.ExternalLoads()
     loads.setDataFileName(str(mot_path))
     for side in SIDES:

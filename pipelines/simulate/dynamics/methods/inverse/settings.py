@@ -15,13 +15,19 @@ class InverseSettings(SolveSettings):
         slower than `contact_speed_on_m_s`, and lifts off above `contact_height_off_m` or
         faster than `contact_speed_off_m_s` (hysteresis).
     cop_margin_m: how far beyond the hull of a foot's contact points its centre of pressure
-        may lie; None: from the foot's contact spheres."""
+        may lie; None: from the foot's contact spheres.
+    grf_file, grf_setup: measured forces (applied instead of estimated when given)."""
 
     contact_height_on_m: float = 0.03
     contact_height_off_m: float = 0.05
     contact_speed_on_m_s: float = 0.6
     contact_speed_off_m_s: float = 1.2
     cop_margin_m: float | None = None
+    # Measured ground reaction forces instead of the estimate (kernel/external_loads.py):
+    # the lab's force file and, optionally, its OpenSim ExternalLoads setup; set per
+    # sequence from its kinematics' metadata (`--grf`, `--grf-setup`).
+    grf_file: str | None = None
+    grf_setup: str | None = None
 
     def contact_rule(self) -> ContactRule:
         return ContactRule(self.contact_height_on_m, self.contact_height_off_m,

@@ -22,10 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
+from musclekit.errors import InputError
 from musclekit.pipelines.simulate.opensim_io import Motion, write_mot
 
 from ...kernel.chunks import Chunk
-from ...kernel.grf import GRF_CHANNELS, sequence_estimate, window, write_external_loads
+from ...kernel.grf import (
+    GRF_CHANNELS,
+    GrfEstimate,
+    sequence_estimate,
+    window,
+    write_external_loads,
+)
 from ...kernel.osim_eval import dgf_model_processor
 from ...kernel.prep import PreparedModel
 from ...kernel.result import ChunkOutput, ChunkReport
@@ -46,15 +53,20 @@ def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
 def solve_context(ctx: ChunkContext, settings: InverseSettings
                   ) -> tuple[ChunkReport, ChunkOutput | None]:
     prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
-    # Ground forces over the whole sequence (contact phases and hand-overs are the
-    # sequence's, not the window's), computed by the first chunk and shared by the others.
     kin = ctx.window()
-    est = sequence_estimate(
-        work.parent / "grf_estimate.npz", ctx.model_file, ctx.motion,
-        feet={s: tuple(b) for s, b in prep.feet.items()},
-        cop_margin_m=settings.cop_margin_m, rule=settings.contact_rule(),
-    )
-    est_w = window(est, kin.time_s[0], kin.time_s[-1])
+    if settings.grf_file or settings.grf_setup:
+        est_w = measured_loads(ctx, settings, kin.time_s)
+        report.extra["grf_source"] = "measured"
+    else:
+        # Ground forces over the whole sequence (contact phases and hand-overs are the
+        # sequence's, not the window's), computed by the first chunk, shared by the others.
+        est = sequence_estimate(
+            work.parent / "grf_estimate.npz", ctx.model_file, ctx.motion,
+            feet={s: tuple(b) for s, b in prep.feet.items()},
+            cop_margin_m=settings.cop_margin_m, rule=settings.contact_rule(),
+        )
+        est_w = window(est, kin.time_s[0], kin.time_s[-1])
+        report.extra["grf_source"] = "estimated"
     write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
     write_mot(work / "coordinates.mot", kin)
 
@@ -88,10 +100,36 @@ def solve_context(ctx: ChunkContext, settings: InverseSettings
         "contact_share": est_w.contact.mean(axis=0).tolist(),
         "max_cop_clamped_moment_nm": float(np.abs(est_w.unexplained_moment_nm).max()),
         "orphan_load_frames": int(est_w.orphan.sum()),
-        "floor_m": est.floor_m,
+        "floor_m": est_w.floor_m,
     }
     return report, chunk_output(prep, time_s, sol.activations, sol.forces, grf,
                                 (q, coord_names, q_units), (sol.residuals, res_names, res_units))
+
+
+def measured_loads(ctx: ChunkContext, settings: InverseSettings, time_s: np.ndarray
+                   ) -> GrfEstimate:
+    """The lab's measured forces on the window's times (filtered like the kinematics), in the
+    shape of an estimate: nothing clamped, nothing unexplained."""
+    import opensim as osim
+
+    from ...kernel.external_loads import read_measured_grf
+
+    model = osim.Model(ctx.model_file)
+    bodies = {model.getBodySet().get(i).getName() for i in range(model.getBodySet().getSize())}
+    measured = read_measured_grf(settings.grf_file, settings.grf_setup,
+                                 feet={s: list(b) for s, b in ctx.prep.feet.items()},
+                                 model_bodies=bodies)
+    if measured.time_s[0] > time_s[0] + 1e-6 or measured.time_s[-1] < time_s[-1] - 1e-6:
+        raise InputError(
+            f"the measured forces ({measured.time_s[0]:.3f}-{measured.time_s[-1]:.3f} s) do not "
+            f"cover this chunk ({time_s[0]:.3f}-{time_s[-1]:.3f} s): forces and markers must "
+            "share one clock")
+    values = measured.resample(time_s, settings.filter_hz)
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    fy = np.column_stack([values[:, idx[f"ground_force_{s}_vy"]] for s in ("right", "left")])
+    n = len(time_s)
+    return GrfEstimate(time_s, values, np.zeros((n, 3)), np.zeros((n, 3)), fy > 1e-6,
+                       np.zeros((n, 3)), orphan=np.zeros(n, dtype=bool))
 
 
 def solve_casadi(model_file: str, work: Path, chunk: Chunk, settings: InverseSettings,

@@ -1,0 +1,310 @@
+"""Validation on a lab's real gait: ../shared/data/rajagopal2016 (walking and running with
+force plates, raw EMG of 10 right-leg muscles, the lab's OpenSim setups). Reproduces every
+number and plot of docs/validation.md:
+
+1. the lab's own OpenSim pipeline (ScaleTool, InverseKinematicsTool with its setups) gives
+   the kinematics every check below starts from;
+2. ground forces estimated per foot from those kinematics (musclekit's `inverse` method, no
+   plates) against the plates: vertical and fore-aft RMSE (% body weight), PCC, the swing
+   foot's load, contact timing against the plates' 20 N threshold;
+3. joint moments by OpenSim's InverseDynamicsTool on the same kinematics, once with the
+   plates and once with the estimate: hip, knee, ankle flexion RMSE (N m / kg);
+4. (with --activations) muscle activations by the `inverse` method with measured and with
+   estimated forces against the raw EMG's envelopes (walking, right leg): PCC, on/offset.
+
+Comparisons use the frames where the plates carry the whole body: the time range of the
+lab's own inverse dynamics setup (ID/id_setup_<trial>.xml). Run:
+
+    python benchmarks/validate_rajagopal.py [--data ../shared/data/rajagopal2016]
+        [--out docs/img] [--activations] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "rajagopal2016"
+TRIALS = {
+    # mass from the lab's scale setups; ID time ranges: where the plates carry the body
+    "walk": {"mass_kg": 85.07, "scale": ["scale_setup_walk_scaleOnly.xml", "scale_setup_walk.xml"],
+             "ik": "ik_setup_walk.xml", "grf_xml": "grf_walk.xml"},
+    "run": {"mass_kg": 72.84, "scale": ["scale_setup_run.xml"], "ik": "ik_setup_run.xml",
+            "grf_xml": "grf_run.xml"},
+}
+FEET = {"right": ("calcn_r", "toes_r"), "left": ("calcn_l", "toes_l")}
+MOMENTS = ["hip_flexion_r", "knee_angle_r", "ankle_angle_r",
+           "hip_flexion_l", "knee_angle_l", "ankle_angle_l"]
+
+
+def _xml_value(path: Path, tag: str) -> str:
+    import re
+
+    text = re.sub(r"<!--.*?-->", "", path.read_text(), flags=re.S)
+    m = re.search(rf"<{tag}>([^<]*)</{tag}>", text)
+    return m.group(1).strip() if m else ""
+
+
+def lab_pipeline(data: Path, work: Path, trial: str) -> dict:
+    """The lab's scaling and IK with OpenSim's own tools and setups (as its README says);
+    returns the scaled model, the IK motion and the analysis window."""
+    import opensim as osim
+
+    if not (work / "Scale").is_dir():
+        shutil.copytree(data, work, dirs_exist_ok=True)
+        for p in work.rglob("*"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        shutil.copy(work / "Rajagopal2016.osim", work / "generic_unscaled.osim")
+    cfg = TRIALS[trial]
+    model = work / "Scale" / f"subject_scaled_{trial}.osim"
+    motion = work / "IK" / f"results_{trial}" / f"ik_output_{trial}.mot"
+    t0 = time.perf_counter()
+    if not model.is_file():
+        for setup in cfg["scale"]:
+            with _cwd(work / "Scale"):
+                osim.ScaleTool(setup).run()
+    if not motion.is_file():
+        motion.parent.mkdir(parents=True, exist_ok=True)
+        with _cwd(work / "IK"):
+            osim.InverseKinematicsTool(cfg["ik"]).run()
+    window = [float(v) for v in _xml_value(work / "ID" / f"id_setup_{trial}.xml",
+                                           "time_range").split()]
+    return {"model": model, "motion": motion, "window_s": window,
+            "grf_xml": work / "ID" / cfg["grf_xml"], "seconds": time.perf_counter() - t0}
+
+
+class _cwd:
+    def __init__(self, path: Path):
+        self.path, self.old = path, None
+
+    def __enter__(self):
+        import os
+
+        self.old = Path.cwd()
+        os.chdir(self.path)
+
+    def __exit__(self, *exc):
+        import os
+
+        os.chdir(self.old)
+
+
+def _motion(model: Path, motion: Path, filter_hz: float = 6.0):
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
+    from musclekit.pipelines.simulate.opensim_io import read_mot, rotational_coordinates
+
+    return lowpass(read_mot(motion, rotational=rotational_coordinates(osim.Model(str(model)))),
+                   filter_hz)
+
+
+def _edges(t: np.ndarray, on: np.ndarray) -> tuple[list[float], list[float]]:
+    d = np.diff(on.astype(int))
+    return list(t[1:][d == 1]), list(t[1:][d == -1])
+
+
+def grf_check(lab: dict, trial: str) -> dict:
+    """Per-foot ground forces estimated from the kinematics against the plates."""
+    from musclekit.pipelines.simulate.dynamics.kernel.external_loads import read_measured_grf
+    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf
+
+    mass = TRIALS[trial]["mass_kg"]
+    bw = mass * 9.80665
+    mot = _motion(lab["model"], lab["motion"])
+    t0 = time.perf_counter()
+    est = estimate_grf(str(lab["model"]), mot, feet=FEET)
+    est_s = time.perf_counter() - t0
+    plates = read_measured_grf(None, lab["grf_xml"])
+    measured = np.nan_to_num(plates.resample(est.time_s, 6.0))
+    raw = np.nan_to_num(plates.resample(est.time_s, None))
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    lo, hi = lab["window_s"]
+    w = (est.time_s >= lo) & (est.time_s <= hi)
+    out = {"trial": trial, "frames": int(w.sum()), "window_s": [lo, hi],
+           "estimate_s": round(est_s, 2), "floor_m": round(est.floor_m, 4),
+           "ground_velocity_m_s": [round(float(v), 3) for v in est.ground_velocity_m_s],
+           "orphan_frames": int(est.orphan[w].sum())}
+    for side in ("right", "left"):
+        e_y, m_y = est.values[:, idx[f"ground_force_{side}_vy"]], measured[:, idx[f"ground_force_{side}_vy"]]
+        e_x, m_x = est.values[:, idx[f"ground_force_{side}_vx"]], measured[:, idx[f"ground_force_{side}_vx"]]
+        plate_on = raw[:, idx[f"ground_force_{side}_vy"]] > 20.0
+        swing = w & ~plate_on
+        on_p, off_p = _edges(est.time_s, plate_on)
+        on_e, off_e = _edges(est.time_s, est.contact[:, 0 if side == "right" else 1])
+
+        def lag(a: list[float], b: list[float]) -> list[float]:
+            return [round(min((abs(x - y) for y in b), default=np.inf) * 1000, 1) for x in a
+                    if lo - 0.05 <= x <= hi + 0.05]
+
+        out[side] = {
+            "vy_rmse_bw_pct": round(float(np.sqrt(np.mean((e_y - m_y)[w] ** 2)) / bw * 100), 2),
+            "vy_pcc": round(float(np.corrcoef(e_y[w], m_y[w])[0, 1]), 4),
+            "vx_rmse_bw_pct": round(float(np.sqrt(np.mean((e_x - m_x)[w] ** 2)) / bw * 100), 2),
+            "swing_max_bw_pct": round(float(np.abs(e_y[swing]).max(initial=0.0) / bw * 100), 2),
+            "heel_strike_lag_ms": lag(on_p, on_e), "toe_off_lag_ms": lag(off_p, off_e),
+        }
+    out["_series"] = {"t": est.time_s, "est": est.values, "measured": measured,
+                      "contact": est.contact, "window": w}
+    return out
+
+
+def moments_check(lab: dict, trial: str, work: Path) -> dict:
+    """Joint moments by OpenSim's InverseDynamicsTool on the same kinematics with the plates
+    and with the estimate."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.kernel.grf import estimate_grf, write_external_loads
+    from musclekit.pipelines.simulate.opensim_io import read_mot
+
+    mass = TRIALS[trial]["mass_kg"]
+    mot = _motion(lab["model"], lab["motion"])
+    est = estimate_grf(str(lab["model"]), mot, feet=FEET)
+    out_dir = work / f"id_{trial}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_external_loads(est, out_dir / "grf_estimated.mot", out_dir / "grf_estimated.xml",
+                         {"right": "calcn_r", "left": "calcn_l"})
+    lo, hi = lab["window_s"]
+    results = {}
+    for name, loads in (("measured", lab["grf_xml"]), ("estimated", out_dir / "grf_estimated.xml")):
+        tool = osim.InverseDynamicsTool()
+        tool.setModelFileName(str(lab["model"]))
+        tool.setCoordinatesFileName(str(lab["motion"]))
+        tool.setLowpassCutoffFrequency(6.0)
+        tool.setExternalLoadsFileName(str(loads))
+        tool.setStartTime(lo)
+        tool.setEndTime(hi)
+        excluded = osim.ArrayStr()
+        excluded.append("Muscles")
+        tool.setExcludedForces(excluded)
+        tool.setResultsDir(str(out_dir))
+        tool.setOutputGenForceFileName(f"id_{name}.sto")
+        setup = out_dir / f"id_{name}_setup.xml"
+        tool.printToXML(str(setup))
+        with _cwd(lab["grf_xml"].parent):  # the lab's loads name their data file relatively
+            osim.InverseDynamicsTool(str(setup)).run()
+        results[name] = read_mot(out_dir / f"id_{name}.sto", rotational=set())
+    m, e = results["measured"], results["estimated"]
+    out = {"trial": trial, "window_s": [lo, hi]}
+    for c in MOMENTS:
+        col = f"{c}_moment"
+        a = m.column(col)
+        b = np.interp(m.time_s, e.time_s, e.column(col))
+        out[c] = {"rmse_nm_per_kg": round(float(np.sqrt(np.mean((a - b) ** 2)) / mass), 3),
+                  "pcc": round(float(np.corrcoef(a, b)[0, 1]), 3),
+                  "peak_measured_nm_per_kg": round(float(np.abs(a).max() / mass), 3)}
+    out["_series"] = {"t": m.time_s, "measured": {c: m.column(f"{c}_moment") / mass for c in MOMENTS},
+                      "estimated": {c: np.interp(m.time_s, e.time_s, e.column(f"{c}_moment")) / mass
+                                    for c in MOMENTS}}
+    return out
+
+
+def plot_grf(res: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS
+
+    s = res["_series"]
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    bw = TRIALS[res["trial"]]["mass_kg"] * 9.80665
+    fig, axes = plt.subplots(2, 2, figsize=(11, 5.5), sharex=True)
+    for col, side in enumerate(("right", "left")):
+        for row, (axis, label) in enumerate((("vy", "vertical"), ("vx", "fore-aft"))):
+            ax = axes[row, col]
+            ax.plot(s["t"], s["measured"][:, idx[f"ground_force_{side}_{axis}"]] / bw * 100,
+                    color="k", lw=1.6, label="force plate")
+            ax.plot(s["t"], s["est"][:, idx[f"ground_force_{side}_{axis}"]] / bw * 100,
+                    color="tab:red", lw=1.2, label="estimated from kinematics")
+            ax.fill_between(s["t"], 0, 1, where=s["contact"][:, col], color="tab:red",
+                            alpha=0.08, transform=ax.get_xaxis_transform(),
+                            label="detected contact")
+            ax.fill_between(s["t"], 0, 1, where=~s["window"], color="0.6", alpha=0.25,
+                            transform=ax.get_xaxis_transform(), label="plates miss a foot")
+            ax.set_title(f"{side} foot, {label}")
+            ax.set_ylabel("% body weight")
+    axes[1, 0].set_xlabel("time (s)")
+    axes[1, 1].set_xlabel("time (s)")
+    axes[0, 0].legend(loc="upper right", fontsize=7)
+    r, left = res["right"], res["left"]
+    fig.suptitle(f"Rajagopal 2016 {res['trial']}: per-foot ground force, estimated vs plates "
+                 f"(vertical RMSE {r['vy_rmse_bw_pct']} / {left['vy_rmse_bw_pct']} % BW)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_moments(res: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = res["_series"]
+    fig, axes = plt.subplots(2, 3, figsize=(11, 5.5), sharex=True)
+    for ax, c in zip(axes.ravel(), MOMENTS, strict=True):
+        ax.plot(s["t"], s["measured"][c], color="k", lw=1.6, label="with plates")
+        ax.plot(s["t"], s["estimated"][c], color="tab:red", lw=1.2, label="with estimate")
+        ax.set_title(f"{c} (RMSE {res[c]['rmse_nm_per_kg']} N m/kg)", fontsize=9)
+    axes[0, 0].set_ylabel("moment (N m / kg)")
+    axes[1, 0].set_ylabel("moment (N m / kg)")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Rajagopal 2016 {res['trial']}: joint moments by OpenSim's inverse dynamics")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _public(d: dict) -> dict:
+    return {k: v for k, v in d.items() if not k.startswith("_")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
+    ap.add_argument("--work", type=Path, default=None, help="keep the lab files here")
+    ap.add_argument("--trials", nargs="+", default=list(TRIALS))
+    ap.add_argument("--activations", action="store_true",
+                    help="also solve the walking trial's muscles and compare with EMG (minutes)")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    if not (args.data / "ExpData").is_dir():
+        print(f"no Rajagopal 2016 data at {args.data} (see its README): nothing to validate",
+              file=sys.stderr)
+        return 2
+    work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
+    report: dict = {"data": str(args.data), "date": time.strftime("%Y-%m-%d")}
+    for trial in args.trials:
+        lab = lab_pipeline(args.data, work, trial)
+        grf = grf_check(lab, trial)
+        plot_grf(grf, args.out / f"validation-grf-{trial}.png")
+        mom = moments_check(lab, trial, work)
+        plot_moments(mom, args.out / f"validation-moments-{trial}.png")
+        report[trial] = {"grf": _public(grf), "moments": _public(mom)}
+        print(json.dumps(report[trial], indent=1))
+    if args.activations:
+        from validate_rajagopal_emg import activation_check  # noqa: PLC0415
+
+        report["activations"] = activation_check(args.data, work, args.out)
+        print(json.dumps(report["activations"], indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
