@@ -56,11 +56,26 @@ def align(
     write_video: bool = typer.Option(False, "--write-video", help="Also write the resampled clip "
                                      "to <out>/videos/ for inspection."),
     qc: bool = typer.Option(True, "--qc/--no-qc", help="Write the QC PNG and JSON to <out>/qc/align/."),
-    emg_units: str | None = typer.Option(None, "--emg-units", help="Units of the sEMG values (default a.u.)."),
+    emg_units: str | None = typer.Option(None, "--emg-units", help="Units of the sEMG values when the "
+                                         "file declares none (default a.u.)."),
+    emg_kind: str = typer.Option("auto", "--emg-kind", help="raw, envelope, or auto (decided from "
+                                 "the rate and content)."),
+    emg_band: str | None = typer.Option(None, "--emg-band", help="Band-pass for raw sEMG, LOW,HIGH "
+                                        "in Hz (default 20,450)."),
+    emg_notch: float | None = typer.Option(None, "--emg-notch", help="Mains frequency to notch out "
+                                           "of raw sEMG (50 or 60 Hz; default none)."),
+    emg_envelope_hz: float = typer.Option(6.0, "--emg-envelope-hz", help="Low-pass cut-off of the "
+                                          "raw sEMG envelope (Hz)."),
+    emd_ms: float | None = typer.Option(None, "--emd-ms", help="Electromechanical delay allowed for "
+                                        "in the offset refinement (default 50 for raw sEMG, 0 for "
+                                        "sensor envelopes)."),
+    emg_rate: float | None = typer.Option(None, "--emg-rate", help="True sample rate (Hz) when the "
+                                          "file's header declares a wrong one."),
     workers: int = typer.Option(2, "--workers", help="Parallel captures for --session (0 = in this process)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),
 ) -> int:
     """Align sEMG and video by timestamps and write them on a common grid (resumable)."""
+    from musclekit.emg import EmgProcessing
     from musclekit.pipelines.align.config import AlignConfig, Capture
     from musclekit.pipelines.align.emg_csv import EmgCsvOptions, split_list
     from musclekit.pipelines.align.offset import DriftConfig, RefineConfig
@@ -73,7 +88,10 @@ def align(
         frame_tolerance_s=None if frame_tolerance_ms is None else frame_tolerance_ms / 1e3,
         emg_tolerance_s=None if emg_tolerance_ms is None else emg_tolerance_ms / 1e3,
         clip_frames=clip_frames, clip_max_missing=clip_max_missing, split_seed=split_seed,
-        write_video=write_video, qc=qc, emg_units=emg_units,
+        write_video=write_video, qc=qc, emg_units=emg_units, emg_kind=emg_kind,
+        emg_processing=EmgProcessing(band_hz=_band(emg_band), notch_hz=emg_notch,
+                                     envelope_hz=emg_envelope_hz),
+        emd_s=None if emd_ms is None else emd_ms / 1e3,
     )
     if session is not None:
         if emg is not None or video is not None:
@@ -90,7 +108,10 @@ def align(
             "--emg-tolerance-ms": emg_tolerance_ms is not None,
             "--clip-frames": clip_frames is not None, "--clip-max-missing": clip_max_missing != 0,
             "--split-seed": split_seed != 0, "--write-video": write_video, "--no-qc": not qc,
-            "--emg-units": emg_units is not None,
+            "--emg-units": emg_units is not None, "--emg-kind": emg_kind != "auto",
+            "--emg-band": emg_band is not None, "--emg-notch": emg_notch is not None,
+            "--emg-envelope-hz": emg_envelope_hz != 6.0, "--emd-ms": emd_ms is not None,
+            "--emg-rate": emg_rate is not None,
         }
         ignored = [flag for flag, used in given.items() if used]
         if ignored:
@@ -104,7 +125,7 @@ def align(
         raise InputError("give --emg and --video (one capture) or --session (many captures)")
     options = EmgCsvOptions.from_toml(sensor_config) if sensor_config else EmgCsvOptions()
     flags = {"time_col": split_list(time_col), "channels": split_list(channels), "tz": emg_tz,
-             "start": emg_start}
+             "start": emg_start, "rate_hz": emg_rate}
     options = replace(options, **{k: v for k, v in flags.items() if v})
     if time_unit != "auto" or not sensor_config:
         options = replace(options, time_unit=time_unit)
@@ -119,6 +140,18 @@ def align(
     if result.qc_png:
         console.print(f"  QC: {result.qc_png}", soft_wrap=True)
     return int(ExitCode.OK)
+
+
+def _band(text: str | None) -> tuple[float, float]:
+    """`--emg-band 20,450` -> (20.0, 450.0)."""
+    if text is None:
+        return (20.0, 450.0)
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise InputError(f"--emg-band {text!r}: give two numbers in Hz, LOW,HIGH, e.g. --emg-band 20,450") from None
+    return (low, high)
 
 
 def _run_session(session: Path, out: Path, workers: int, scheduler: str | None) -> int:

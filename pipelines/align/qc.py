@@ -36,6 +36,11 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to the QC report")
 
 
+# Above this many channels the sEMG panel becomes small multiples (one panel per channel):
+# more lines in one axis, and a legend with one entry each, hide the signals.
+MAX_OVERLAID_CHANNELS = 4
+
+
 def write_png(
     path: Path,
     *,
@@ -55,67 +60,131 @@ def write_png(
     drift_t_s: list[float],
     drift_lag_s: list[float],
     drift_line: tuple[float, float] | None,
+    refine_reason: str = "",
+    drift_reason: str = "",
+    emd_s: float = 0.0,
+    emg_label: str = "sEMG",
 ) -> None:
-    """Draw the four-panel QC figure (matplotlib, Agg backend, no display needed).
+    """Draw the QC figure (matplotlib, Agg backend, no display needed).
 
     grid_s (T,), emg (T, C) with NaN gaps, frame_missing (T,) bool, motion on its own time
     axis, correlation curve over lags relative to the timestamp offset `offset_ts_s`.
+    Up to four channels share one panel; more get one small panel each. A panel without
+    anything to show says why (`refine_reason`, `drift_reason`).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    fig = plt.figure(figsize=(12, 7), dpi=90)
-    grid = fig.add_gridspec(2, 3, height_ratios=[1.3, 1])
-    ax = fig.add_subplot(grid[0, :])
-    for j, name in enumerate(channels):
-        ax.plot(grid_s, emg[:, j], lw=0.8, label=name)
-    gap = np.isnan(emg).all(axis=1)
-    _shade(ax, grid_s, gap, "tab:red", "sEMG gap")
-    _shade(ax, grid_s, frame_missing, "tab:gray", "no video frame")
-    ax.set_xlabel("time on the grid (s)")
-    ax.set_ylabel("sEMG")
-    ax.set_title(title, fontsize=10)
-    if motion.size and np.isfinite(motion).any():
-        twin = ax.twinx()
-        twin.plot(motion_t_s, motion, color="k", lw=0.6, alpha=0.5, label="motion energy")
-        twin.set_ylabel("motion energy")
-    ax.legend(loc="upper left", fontsize=7, ncol=min(len(channels) + 2, 6))
+    n_ch = len(channels)
+    multiples = n_ch > MAX_OVERLAID_CHANNELS
+    ncols = 4 if n_ch > 8 else 2
+    nrows = int(np.ceil(n_ch / ncols)) if multiples else 1
+    fig = plt.figure(figsize=(12, 4.0 + (1.2 * nrows if multiples else 3.2)), dpi=90)
+    outer = fig.add_gridspec(2, 1, height_ratios=[1.2 * nrows if multiples else 1.6, 1.3], hspace=0.28)
+    gap = np.isnan(emg).all(axis=1) if emg.size else np.zeros(grid_s.size, bool)
+    has_motion = bool(motion.size and np.isfinite(motion).any())
+    handles: list = []
+    if multiples:
+        top = outer[0].subgridspec(nrows, ncols, hspace=0.55, wspace=0.15)
+        for j, name in enumerate(channels):
+            ax = fig.add_subplot(top[j // ncols, j % ncols])
+            ax.plot(grid_s, emg[:, j], lw=0.7, color="tab:blue")
+            if has_motion:
+                # Scaled into the panel's own range: one y-axis per panel stays readable.
+                finite = emg[:, j][np.isfinite(emg[:, j])]
+                hi = float(finite.max()) if finite.size else 1.0
+                scaled = motion / np.nanmax(motion) * hi if np.nanmax(motion) > 0 else motion
+                ax.plot(motion_t_s, scaled, color="k", lw=0.5, alpha=0.4)
+            _shade(ax, grid_s, gap, "tab:red", None)
+            _shade(ax, grid_s, frame_missing, "tab:gray", None)
+            ax.set_title(name, fontsize=8, pad=2)
+            ax.tick_params(labelsize=6)
+            if j // ncols < nrows - 1:
+                ax.set_xticklabels([])
+        handles = [Line2D([], [], color="tab:blue", label=f"{emg_label} (channel in each title)")]
+        if has_motion:
+            handles.append(Line2D([], [], color="k", alpha=0.4, label="motion energy (scaled per panel)"))
+        ax.set_xlabel("time on the grid (s)", fontsize=7)
+    else:
+        ax = fig.add_subplot(outer[0])
+        for j, name in enumerate(channels):
+            line, = ax.plot(grid_s, emg[:, j], lw=0.8, label=name)
+            handles.append(line)
+        _shade(ax, grid_s, gap, "tab:red", None)
+        _shade(ax, grid_s, frame_missing, "tab:gray", None)
+        ax.set_xlabel("time on the grid (s)")
+        ax.set_ylabel(emg_label)
+        if has_motion:
+            twin = ax.twinx()
+            line, = twin.plot(motion_t_s, motion, color="k", lw=0.6, alpha=0.5, label="motion energy")
+            twin.set_ylabel("motion energy")
+            handles.append(line)
+    if gap.any():
+        handles.append(Patch(color="tab:red", alpha=0.2, label=f"{emg_label} gap"))
+    if frame_missing.any():
+        handles.append(Patch(color="tab:gray", alpha=0.2, label="no video frame"))
+    fig.suptitle(title, fontsize=10, y=0.995)
+    # One legend for every line of the top panel(s), under the title, outside the data.
+    fig.legend(handles=handles, loc="upper center", fontsize=7, ncol=min(len(handles), 8),
+               bbox_to_anchor=(0.5, 0.97), frameon=False)
 
-    ax = fig.add_subplot(grid[1, 0])
-    if corr.size:
-        ax.plot(offset_ts_s + lags_s, corr, color="tab:blue")
+    bottom = outer[1].subgridspec(1, 3, wspace=0.28)
+    ax = fig.add_subplot(bottom[0])
+    if corr.size and np.isfinite(corr).any():
+        ax.plot(offset_ts_s + lags_s, corr, color="tab:blue", label="correlation")
         ax.axvline(offset_ts_s, color="gray", ls=":", label="timestamps")
         if np.isfinite(chosen_lag_s):
             ax.axvline(offset_ts_s + chosen_lag_s, color="tab:green" if applied else "tab:orange",
                        ls="--", label="peak (applied)" if applied else "peak (not applied)")
-        ax.legend(fontsize=7)
+            if applied and emd_s:
+                ax.axvline(offset_ts_s + chosen_lag_s + emd_s, color="tab:purple", ls="-", lw=0.8,
+                           label=f"offset = peak + {emd_s * 1e3:.0f} ms EMD")
+        ax.legend(fontsize=6)
+        if not applied and refine_reason:
+            ax.text(0.02, 0.02, _wrap(refine_reason), transform=ax.transAxes, fontsize=6, va="bottom")
+    else:
+        ax.text(0.5, 0.5, _wrap(f"offset refinement skipped: {refine_reason or 'no correlation'}"),
+                ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
     ax.set_xlabel("offset (s)")
     ax.set_ylabel("correlation r")
-    ax.set_title("motion vs summed sEMG", fontsize=9)
+    ax.set_title(f"motion vs summed {emg_label}", fontsize=9)
 
-    ax = fig.add_subplot(grid[1, 1])
+    ax = fig.add_subplot(bottom[1])
     if intervals_s.size:
-        ax.hist(np.clip(intervals_s * 1e3, 0, 400), bins=80, color="tab:purple")
-    ax.set_xlabel("sEMG timestamp interval (ms, clipped at 400)")
+        ms = intervals_s * 1e3
+        if ms.size > 200_000:  # a raw kHz recording: a sample of the intervals draws the same
+            ms = ms[:: ms.size // 200_000]
+        upper = float(min(400.0, max(4.0 * np.median(ms), 1e-3)))
+        ax.hist(np.clip(ms, 0, upper), bins=80, color="tab:purple")
+        ax.set_xlabel(f"interval between sEMG timestamps (ms, clipped at {upper:.3g})")
+    else:
+        ax.text(0.5, 0.5, "no timestamp intervals", ha="center", va="center", transform=ax.transAxes)
     ax.set_ylabel("count")
     ax.set_title("timestamp jitter", fontsize=9)
 
-    ax = fig.add_subplot(grid[1, 2])
+    ax = fig.add_subplot(bottom[2])
     if drift_t_s:
-        ax.plot(drift_t_s, np.asarray(drift_lag_s) * 1e3, "o", ms=3)
+        ax.plot(drift_t_s, np.asarray(drift_lag_s) * 1e3, "o", ms=3, label="window lags")
         if drift_line is not None:
             t = np.asarray([min(drift_t_s), max(drift_t_s)])
-            ax.plot(t, (drift_line[0] + drift_line[1] * t) * 1e3, "-")
+            ax.plot(t, (drift_line[0] + drift_line[1] * t) * 1e3, "-", label="fitted drift")
+        ax.legend(fontsize=6)
     else:
-        ax.text(0.5, 0.5, "recording too short\nfor a drift estimate", ha="center", va="center",
-                transform=ax.transAxes, fontsize=9)
+        ax.text(0.5, 0.5, _wrap(f"drift: {drift_reason or 'recording too short for a drift estimate'}"),
+                ha="center", va="center", transform=ax.transAxes, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
     ax.set_xlabel("video time (s)")
     ax.set_ylabel("window lag (ms)")
     ax.set_title("drift", fontsize=9)
     # Fixed margins: tight_layout costs about a second per figure.
-    fig.subplots_adjust(left=0.06, right=0.94, bottom=0.08, top=0.95, hspace=0.35, wspace=0.28)
+    fig.subplots_adjust(left=0.06, right=0.94, bottom=0.07, top=0.93 if multiples else 0.91)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.savefig(tmp)
@@ -123,7 +192,13 @@ def write_png(
     os.replace(tmp, path)
 
 
-def _shade(ax: Any, t: np.ndarray, mask: np.ndarray, color: str, label: str) -> None:
+def _wrap(text: str, width: int = 48) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _shade(ax: Any, t: np.ndarray, mask: np.ndarray, color: str, label: str | None) -> None:
     if not mask.any():
         return
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))

@@ -645,9 +645,18 @@ def _write_qc(qc_dir: Path, seq_id: str, verdict: str, solved: _Clock, capture: 
         intervals_s=np.concatenate([np.diff(ch.time_ns) / 1e9 for ch in emg.channels]),
         drift_t_s=drift.window_centres_s, drift_lag_s=drift.window_lags_s,
         drift_line=(drift.intercept_s, drift.drift_s_per_s) if drift.estimated else None,
+        refine_reason=refinement.reason, drift_reason=drift.reason,
+        emd_s=float(solved.emd["emd_s"]), emg_label=_emg_label(report),
     )
     qc.write_json(json_path, report)
     return str(png), str(json_path)
+
+
+def _emg_label(report: dict[str, Any]) -> str:
+    emg = report.get("emg", {})
+    units = {d.get("unit") for d in emg.get("channel_details", [])}
+    unit = f" ({units.pop()})" if len(units) == 1 and None not in units else ""
+    return f"sEMG envelope{unit}" if emg.get("kind") == "raw" else f"sEMG{unit}"
 
 
 def _finite(value: float | None) -> float | None:
