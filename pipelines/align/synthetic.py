@@ -378,59 +378,131 @@ def _write_emg_csv(
             raise ValueError(f"unknown layout {layout!r}")
 
 
+
+RAW_LAYOUTS = ("delsys", "openbci", "myo", "anc")
+# Native rates of each layout's sEMG and inertial channels (Hz), as the devices record them.
+_RAW_RATES = {"delsys": (1259.259, 148.148), "openbci": (250.0, 25.0), "myo": (200.0, None),
+              "anc": (2000.0, None)}
+
+
 def write_raw_emg(
     capture: SyntheticCapture,
     path: Path,
     *,
-    rate_hz: float = 1259.259,
-    imu_rate_hz: float = 148.148,
+    layout: str = "delsys",
     emd_s: float = 0.05,
     sensors: tuple[str, ...] = ("L_TA", "R_VL"),
     lead_s: float = 1.0,
     tail_s: float = 0.5,
     seed: int = 1,
 ) -> str:
-    """Write a raw sEMG recording of `capture` in the Delsys EMGworks CSV layout and return
-    the wall-clock time of its time zero (for --emg-start).
+    """Write a raw sEMG recording of `capture` in a real export layout and return the
+    wall-clock time of its first sample (for --emg-start where the layout counts time from
+    the start).
 
-    Per sensor: `X[s]` time column + `<sensor>: EMG n (mV)` at `rate_hz`, and accelerometer
-    (g) and gyroscope (deg/s) X/Y/Z columns, each behind its own `X[s]`, at `imu_rate_hz`
-    (shorter columns end in empty cells, as in real exports). The sEMG is band-limited noise
-    (30-300 Hz) whose amplitude follows the video's motion `emd_s` later: muscles fire before
-    the movement they cause. Sample times are on the sensor clock (no jitter: raw systems
+    The sEMG is band-limited noise (30 Hz up to 0.4x the rate) whose amplitude follows the
+    video's motion `emd_s` later (muscles fire before the movement they cause), on a 0.2 mV
+    electrode offset. Sample times are on the sensor clock without jitter (raw systems
     sample on a hardware clock), from `lead_s` before the video to `tail_s` after it.
+    Layouts (see docs/align.md): `delsys` (EMGworks CSV: per-sensor `X[s]` columns, EMG in mV at
+    1259.259 Hz, ACC in g and GYRO in deg/s at 148.148 Hz in columns that end early), `openbci`
+    (GUI text export: `%` preamble with the rate, EXG in uV and Accel in g at 250 Hz, the epoch
+    timestamp after the channels), `myo` (epoch-microsecond timestamps, signed int8 at 200 Hz),
+    `anc` (Cortex analog ASCII: 16-bit counts with a Range row, 2000 Hz).
     """
     from scipy import signal
 
+    if layout not in RAW_LAYOUTS:
+        raise ValueError(f"layout must be one of {RAW_LAYOUTS}, not {layout!r}")
+    rate, imu_rate = _RAW_RATES[layout]
     rng = np.random.default_rng(seed)
     duration = float(capture.frame_pts[-1] * capture.time_base) + lead_s + tail_s
-    t_emg = -lead_s + np.arange(int(duration * rate_hz)) / rate_hz  # true s from video start
-    t_imu = -lead_s + np.arange(int(duration * imu_rate_hz)) / imu_rate_hz
-    band = signal.butter(4, [30.0, 300.0], btype="bandpass", fs=rate_hz, output="sos")
+    t_emg = -lead_s + np.arange(int(duration * rate)) / rate  # true s from the video start
+    band = signal.butter(4, [30.0, 0.4 * rate], btype="bandpass", fs=rate, output="sos")
+    peak = max(float(capture.extra["bursts"][:, 2].max()), 1e-9)
+    emg_mv = []
+    for k in range(len(sensors)):
+        activity = 0.05 + capture.true_speed(t_emg + emd_s) / peak
+        carrier = signal.sosfilt(band, rng.standard_normal(t_emg.size))
+        emg_mv.append(0.2 + 0.4 * (1 + k) * activity * carrier / carrier.std())
+    t_imu = -lead_s + np.arange(int(duration * imu_rate)) / imu_rate if imu_rate else np.empty(0)
+    motion = capture.true_speed(t_imu) / peak
+    zero_ns = capture.video_start_true_ns + capture.sensor_clock_ns - int(round(lead_s * 1e9))
+    rel = t_emg + lead_s  # seconds since the first sample
+    path = Path(path)
+    if layout == "delsys":
+        _write_delsys(path, sensors, rel, emg_mv, t_imu + lead_s, motion, rng, duration, zero_ns)
+    elif layout == "openbci":
+        _write_openbci(path, rel, emg_mv, t_imu + lead_s, motion, zero_ns)
+    elif layout == "myo":
+        with path.open("w", encoding="utf-8") as fh:
+            fh.write("timestamp," + ",".join(f"emg{k + 1}" for k in range(len(sensors))) + "\n")
+            counts = [np.clip(np.round((v - 0.2) * 60), -128, 127).astype(int) for v in emg_mv]
+            for i, t in enumerate(rel):
+                stamp_us = (zero_ns + int(round(t * 1e9))) // 1000
+                fh.write(f"{stamp_us}," + ",".join(str(c[i]) for c in counts) + "\n")
+    else:
+        _write_anc(path, sensors, rel, emg_mv, duration)
+    return _iso_utc(zero_ns)
+
+
+def _write_delsys(path: Path, sensors: tuple[str, ...], rel: np.ndarray, emg_mv: list[np.ndarray],
+                  rel_imu: np.ndarray, motion: np.ndarray, rng: np.random.Generator,
+                  duration: float, zero_ns: int) -> None:
     columns: list[tuple[str, list[str]]] = []
     for k, sensor in enumerate(sensors, start=1):
-        activity = 0.05 + capture.true_speed(t_emg + emd_s) / max(capture.extra["bursts"][:, 2].max(), 1e-9)
-        carrier = signal.sosfilt(band, rng.standard_normal(t_emg.size))
-        carrier /= carrier.std()
-        emg_mv = 0.2 + 0.8 * (0.5 + 0.5 * k) * activity * carrier  # 0.2 mV electrode offset
-        columns.append(("X[s]", [f"{t + lead_s:.6f}" for t in t_emg]))
-        columns.append((f"{sensor}: EMG {k} (mV)", [f"{v:.6f}" for v in emg_mv]))
-        speed_imu = capture.true_speed(t_imu)
+        columns.append(("X[s]", [f"{t:.6f}" for t in rel]))
+        columns.append((f"{sensor}: EMG {k} (mV)", [f"{v:.6f}" for v in emg_mv[k - 1]]))
         for axis, base in (("X", 0.0), ("Y", -1.0), ("Z", 0.0)):
-            acc = base + 0.1 * speed_imu / max(speed_imu.max(), 1e-9) + rng.normal(0, 0.005, t_imu.size)
-            columns.append(("X[s]", [f"{t + lead_s:.6f}" for t in t_imu]))
+            acc = base + 0.1 * motion + rng.normal(0, 0.005, rel_imu.size)
+            columns.append(("X[s]", [f"{t:.6f}" for t in rel_imu]))
             columns.append((f"{sensor}: ACC {axis} {k} (g)", [f"{v:.5f}" for v in acc]))
         for axis in ("X", "Y", "Z"):
-            gyro = 20.0 * speed_imu / max(speed_imu.max(), 1e-9) + rng.normal(0, 0.5, t_imu.size)
-            columns.append(("X[s]", [f"{t + lead_s:.6f}" for t in t_imu]))
+            gyro = 20.0 * motion + rng.normal(0, 0.5, rel_imu.size)
+            columns.append(("X[s]", [f"{t:.6f}" for t in rel_imu]))
             columns.append((f"{sensor}: GYRO {axis} {k} (deg/s)", [f"{v:.4f}" for v in gyro]))
     n = max(len(vals) for _, vals in columns)
-    zero_ns = capture.video_start_true_ns + capture.sensor_clock_ns - int(round(lead_s * 1e9))
-    with Path(path).open("w", newline="", encoding="utf-8") as fh:
+    with path.open("w", newline="", encoding="utf-8") as fh:
         fh.write("Application: EMGworks Acquisition (synthetic, written by musclekit)\n")
         fh.write(f"Date/Time: {_iso_utc(zero_ns)}\nCollection Length (seconds): {duration:.3f}\n\n")
         out = csv.writer(fh)
         out.writerow([name for name, _ in columns])
         for i in range(n):
             out.writerow([vals[i] if i < len(vals) else "" for _, vals in columns])
-    return _iso_utc(zero_ns)
+
+
+def _write_openbci(path: Path, rel: np.ndarray, emg_mv: list[np.ndarray], rel_imu: np.ndarray,
+                   motion: np.ndarray, zero_ns: int) -> None:
+    n_ch = len(emg_mv)
+    acc = np.interp(rel, rel_imu, 0.1 * motion) if rel_imu.size else np.zeros(rel.size)
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(f"%OpenBCI Raw EXG Data\n%Number of channels = {n_ch}\n%Sample Rate = 250 Hz\n"
+                 "%Board = OpenBCI_GUI$BoardCytonSerial\n")
+        fh.write("Sample Index, " + ", ".join(f"EXG Channel {k}" for k in range(n_ch))
+                 + ", Accel Channel 0, Accel Channel 1, Accel Channel 2, Other, Timestamp, "
+                 "Timestamp (Formatted)\n")
+        for i, t in enumerate(rel):
+            ns = zero_ns + int(round(t * 1e9))
+            stamp = f"{ns // 10**9}.{(ns % 10**9) // 1000:06d}"
+            uv = ", ".join(f"{v[i] * 1e3:.2f}" for v in emg_mv)
+            fh.write(f"{i % 256}.0, {uv}, {acc[i]:.3f}, {-1 + acc[i]:.3f}, 0.000, 0.0, {stamp}, "
+                     f"{_iso_utc(ns)[:23].replace('T', ' ')}\n")
+
+
+def _write_anc(path: Path, sensors: tuple[str, ...], rel: np.ndarray, emg_mv: list[np.ndarray],
+               duration: float) -> None:
+    names = ["F1X", "F1Y", *sensors]
+    ranges_mv = [5000, 5000, *([2500] * len(sensors))]
+    counts = [np.zeros(rel.size), np.zeros(rel.size)]
+    # An amplifier gain of 500 in front of the ADC, as lab EMG systems have (not in the file).
+    counts += [np.round(v * 500 / 2500 * 32768).astype(int) for v in emg_mv]
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("File_Type:\tAnalog R/C ASCII\tGeneration#:\t2\n")
+        fh.write(f"Trial_Name:\tsynthetic\tTrial#:\t1\tDuration(Sec.):\t{duration:.6f}\t"
+                 f"#Channels:\t{len(names)}\n")
+        fh.write("BitDepth:\t16\tPreciseRate:\t2000.000000\n\n\n")
+        fh.write("Name\t" + "\t".join(names) + "\t\n")
+        fh.write("Rate\t" + "\t".join(["2000"] * len(names)) + "\t\n")
+        fh.write("Range\t" + "\t".join(str(r) for r in ranges_mv) + "\t\n")
+        for i, t in enumerate(rel):
+            fh.write(f"{t:.6f}\t" + "\t".join(str(int(c[i])) for c in counts) + "\t\n")
