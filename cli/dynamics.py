@@ -18,6 +18,7 @@ from musclekit.progress import console
 def register(app: typer.Typer) -> None:
     app.command("status")(status)
     app.command("plot")(plot)
+    app.command("compare-emg")(compare_emg)
 
 
 def status(
@@ -71,4 +72,95 @@ def plot(
 
     path = plot_sequence(dataset, sequence, out or Path(f"{sequence}.png"))
     console.print(f"wrote {path}")
+    return 0
+
+
+def compare_emg(
+    dataset: Path = typer.Argument(..., help="Dataset folder with simulated activations."),
+    sequence: str = typer.Argument(..., help="Sequence id."),
+    emg: Path = typer.Option(..., "--emg", help="Raw sEMG recording of the same trial (.anc, "
+                             ".csv/.txt exports, .edf/.bdf)."),
+    channels: str = typer.Option(None, "--channels", help="Comma-separated EMG channels to "
+                                 "compare (default: every EMG channel of the file)."),
+    mapping: Path = typer.Option(None, "--map", help="TOML table: EMG channel = [model muscle "
+                                 "stems], replacing the built-in electrode table."),
+    side: str = typer.Option("r", "--side", help="Side of the electrodes: r or l."),
+    window: tuple[float, float] | None = typer.Option(None, "--window", help="Start and end "
+                                                      "(s, motion clock) to compare, e.g. a "
+                                                      "gait cycle."),
+    emg_offset_s: float = typer.Option(0.0, "--emg-offset-s", help="Motion time of the EMG "
+                                       "file's first sample."),
+    max_delay_ms: float = typer.Option(100.0, "--max-delay-ms", help="Electromechanical delay "
+                                       "allowed between EMG and activation."),
+    out: Path = typer.Option(None, "--out", help="PNG to write (default "
+                             "<sequence>-emg.png)."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the numbers as JSON."),
+) -> int:
+    """Simulated activations against measured EMG: PCC and on/offset timing per muscle."""
+    import json
+    import tomllib
+    from dataclasses import asdict
+
+    from musclekit.dataset import open_dataset
+    from musclekit.emg import EmgProcessing, envelope
+    from musclekit.errors import InputError
+    from musclekit.pipelines.align.emg_csv import EmgCsvOptions
+    from musclekit.pipelines.align.emg_files import read_recording
+    from musclekit.pipelines.simulate.dynamics.emg_compare import compare, plot_comparison
+
+    if side not in ("r", "l"):
+        raise InputError(f"--side must be r or l, got {side!r}")
+    table = None
+    if mapping is not None:
+        if not mapping.is_file():
+            raise InputError(f"--map file not found: {mapping}")
+        try:
+            table = {k: list(v) if isinstance(v, list) else [v]
+                     for k, v in tomllib.loads(mapping.read_text()).items()}
+        except tomllib.TOMLDecodeError as err:
+            raise InputError(f"{mapping}: not valid TOML ({err})") from None
+    ds = open_dataset(dataset)
+    if "activations" not in ds.info.streams:
+        raise InputError(f"{dataset} has no activations stream: run `musclekit simulate` first")
+    act = ds.sequence_array("activations", sequence)
+    if not emg.is_file():
+        raise InputError(f"EMG file not found: {emg}")
+    # A file that counts time from its start needs no wall clock here: only offsets matter.
+    rec = read_recording(emg, EmgCsvOptions(start="2000-01-01T00:00:00+00:00"))
+    by_name = {ch.name: ch for ch in rec.channels if ch.kind == "emg"}
+    wanted = [c.strip() for c in channels.split(",")] if channels else list(by_name)
+    unknown = [c for c in wanted if c not in by_name]
+    if unknown:
+        raise InputError(f"{emg} has no EMG channel {unknown}; its EMG channels are "
+                         f"{list(by_name)}")
+    chans = [by_name[c] for c in wanted]
+    t0_ns = min(int(ch.time_ns[0]) for ch in chans)
+    t = (chans[0].time_ns - t0_ns) / 1e9 + emg_offset_s
+    rate = 1.0 / float(np.median(np.diff(t)))
+    env = envelope(np.column_stack([np.interp(t, (ch.time_ns - t0_ns) / 1e9 + emg_offset_s,
+                                              ch.values) for ch in chans]), rate, EmgProcessing())
+    finite = np.isfinite(act.values).all(axis=1)
+    if window:
+        lo, hi = window
+    else:
+        lo = max(float(act.time_s[finite][0]), float(t[0]))
+        hi = min(float(act.time_s[finite][-1]), float(t[-1]))
+    res = compare(act.time_s, np.asarray(act.values, dtype=float), list(act.channels), t, env,
+                  wanted, (lo, hi), side=side, mapping=table, max_delay_s=max_delay_ms / 1000)
+    rt = Table(title=f"activations vs EMG: {sequence}, {lo:.3f}-{hi:.3f} s")
+    for col in ("EMG", "model muscles", "PCC", "delay ms", "onset err %", "offset err %"):
+        rt.add_column(col)
+    for r in res:
+        rt.add_row(r.channel, ", ".join(r.muscles), f"{r.pcc:.2f}", f"{1000 * r.delay_s:.0f}",
+                   " ".join(f"{e:+.0f}" for e in r.onset_error_pct) or "-",
+                   " ".join(f"{e:+.0f}" for e in r.offset_error_pct) or "-")
+    console.print(rt)
+    console.print(f"median PCC {np.nanmedian([r.pcc for r in res]):.2f} over {len(res)} muscles")
+    png = plot_comparison(out or Path(f"{sequence}-emg.png"), act.time_s, (lo, hi),
+                          {"simulated": (act.time_s, np.asarray(act.values, dtype=float),
+                                         list(act.channels))}, t, env, wanted,
+                          {"simulated": res}, f"{sequence}: activations vs EMG envelopes")
+    console.print(f"wrote {png}")
+    if json_out:
+        json_out.write_text(json.dumps([asdict(r) for r in res], indent=1))
     return 0

@@ -1,0 +1,185 @@
+"""Simulated muscle activations against measured EMG: `musclekit compare-emg`.
+
+The EMG goes through the same chain `align` uses for raw sEMG (`musclekit.emg`: offset
+removal, 20-450 Hz band-pass, full-wave rectification, 6 Hz zero-lag envelope), then is
+normalised to its peak in the analysed window, as is the field's practice when no maximum
+voluntary contraction was recorded. Each EMG channel is matched to one or more model muscles
+(the mean of their activations: a surface electrode over gluteus maximus sees all three of
+the model's bundles); the default table below covers the usual lower-limb electrode sites,
+and `--map FILE.toml` replaces it.
+
+Per channel, over the analysed window (a gait cycle, typically):
+- PCC between the envelope and the activation. EMG leads force by an electromechanical
+  delay (roughly 10-100 ms); the activation is compared with the envelope shifted by the
+  delay in [0, max_delay_s] that fits best, and that delay is reported with it.
+- Onsets and offsets: where each curve crosses `threshold` of its range (rising: onset,
+  falling: offset), after the same delay; each EMG onset / offset is paired with the
+  activation's nearest one of the same kind, and the difference is given in % of the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from musclekit.errors import InputError
+
+# EMG channel label (upper case, as lab exports name electrodes) -> model muscle stems; the
+# side suffix (_r / _l) is added. Names of Rajagopal2015 / LaiUhlrich2022 / Gait2392 models.
+DEFAULT_MAP: dict[str, list[str]] = {
+    "SOL": ["soleus", "soleus"], "GAS": ["gasmed", "gaslat", "med_gas", "lat_gas"],
+    "GM": ["gasmed", "med_gas"], "GL": ["gaslat", "lat_gas"], "TA": ["tibant", "tib_ant"],
+    "MH": ["semimem", "semiten"], "BF": ["bflh", "bfsh", "bifemlh", "bifemsh"],
+    "VL": ["vaslat", "vas_lat"], "VM": ["vasmed", "vas_med"], "RF": ["recfem", "rect_fem"],
+    "GMAX": ["glmax1", "glmax2", "glmax3", "glut_max1", "glut_max2", "glut_max3"],
+    "GMED": ["glmed1", "glmed2", "glmed3", "glut_med1", "glut_med2", "glut_med3"],
+    "PL": ["perlong", "per_long"], "ADDL": ["addlong", "add_long"],
+}
+
+
+@dataclass
+class MuscleComparison:
+    channel: str
+    muscles: list[str]
+    pcc: float  # at the best delay within the allowance
+    pcc_no_delay: float
+    delay_s: float
+    onset_error_pct: list[float] = field(default_factory=list)  # per EMG onset, % of window
+    offset_error_pct: list[float] = field(default_factory=list)
+
+    @property
+    def max_timing_error_pct(self) -> float:
+        errs = [abs(e) for e in (*self.onset_error_pct, *self.offset_error_pct)]
+        return max(errs) if errs else float("nan")
+
+
+def match_channels(channels: list[str], muscles: list[str], side: str,
+                   mapping: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """EMG channel -> the model muscles it is compared with. InputError for a channel that
+    names no muscle of the model."""
+    table = {k.upper(): v for k, v in (mapping or DEFAULT_MAP).items()}
+    have = set(muscles)
+    out = {}
+    for ch in channels:
+        stems = table.get(ch.upper().replace(" ", ""))
+        if stems is None:
+            raise InputError(
+                f"EMG channel {ch!r} names no model muscle: it is not in the channel table "
+                f"({', '.join(sorted(table))}); give the mapping with --map FILE.toml "
+                f"(e.g. {ch} = [\"soleus\"]) or leave the channel out with --channels")
+        found = [m for m in dict.fromkeys(f"{s}_{side}" for s in stems) if m in have]
+        found += [s for s in stems if s in have and s not in found]  # names given whole
+        if not found:
+            raise InputError(
+                f"EMG channel {ch!r} maps to {stems} (side {side!r}), none of which is a muscle "
+                f"of the model ({len(muscles)} muscles, e.g. {muscles[:4]}); fix --map or --side")
+        out[ch] = found
+    return out
+
+
+def _crossings(t: np.ndarray, y: np.ndarray, threshold: float) -> tuple[list[float], list[float]]:
+    """Onsets (rising) and offsets (falling) where y crosses the fraction `threshold` of its
+    range."""
+    lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
+    level = lo + threshold * (hi - lo)
+    above = y > level
+    d = np.diff(above.astype(int))
+    return list(t[1:][d == 1]), list(t[1:][d == -1])
+
+
+def _pcc(a: np.ndarray, b: np.ndarray) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float("nan")
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
+            emg_time_s: np.ndarray, envelopes: np.ndarray, channels: list[str],
+            window_s: tuple[float, float], side: str = "r",
+            mapping: dict[str, list[str]] | None = None, max_delay_s: float = 0.1,
+            threshold: float = 0.3) -> list[MuscleComparison]:
+    """Compare activations (T, M) on `time_s` with EMG envelopes (E, C) on `emg_time_s`
+    (same clock) over `window_s` (module docstring)."""
+    lo, hi = window_s
+    if hi <= lo:
+        raise InputError(f"analysis window {lo}-{hi} s is empty")
+    if emg_time_s[0] > lo + 1e-6 or emg_time_s[-1] < hi - 1e-6:
+        raise InputError(
+            f"the EMG ({emg_time_s[0]:.3f}-{emg_time_s[-1]:.3f} s) is shorter than the analysed "
+            f"motion ({lo:.3f}-{hi:.3f} s): give a window the EMG covers (--window START END) "
+            "or check the EMG offset (--emg-offset-s)")
+    w = (time_s >= lo - 1e-9) & (time_s <= hi + 1e-9)
+    if w.sum() < 5:
+        raise InputError(f"fewer than 5 activation frames in the window {lo}-{hi} s")
+    t = time_s[w]
+    pairs = match_channels(channels, muscles, side, mapping)
+    delays = np.arange(0.0, max_delay_s + 1e-9, 0.005)
+    span = hi - lo
+    out = []
+    for c, ch in enumerate(channels):
+        cols = [muscles.index(m) for m in pairs[ch]]
+        act = np.nanmean(activations[w][:, cols], axis=1)
+        scores = []
+        for d in delays:
+            env = np.interp(t - d, emg_time_s, envelopes[:, c])
+            scores.append(_pcc(env, act))
+        best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
+        d = float(delays[best])
+        env = np.interp(t - d, emg_time_s, envelopes[:, c])
+        on_e, off_e = _crossings(t, env, threshold)
+        on_a, off_a = _crossings(t, act, threshold)
+
+        def errors(ref: list[float], got: list[float]) -> list[float]:
+            return [round(100 * min((g - r for g in got), key=abs) / span, 1) if got
+                    else float("nan") for r in ref]
+
+        out.append(MuscleComparison(ch, pairs[ch], scores[best], scores[0], d,
+                                    errors(on_e, on_a), errors(off_e, off_a)))
+    return out
+
+
+def plot_comparison(path, time_s: np.ndarray, window_s: tuple[float, float],
+                    curves: dict[str, tuple[np.ndarray, np.ndarray, list[str]]],
+                    emg_time_s: np.ndarray, envelopes: np.ndarray, channels: list[str],
+                    results: dict[str, list[MuscleComparison]], title: str):
+    """Small multiples, one panel per EMG channel over the window in % of it: the envelope
+    (grey, normalised to its peak) and each named activation set's mean of the mapped
+    muscles (`curves`: label -> (time, activations, muscles)), each normalised to its peak."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lo, hi = window_s
+    n = len(channels)
+    cols = 5 if n > 6 else n
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows), sharex=True,
+                             squeeze=False)
+    colours = ["tab:red", "tab:blue", "tab:green"]
+    for i, ch in enumerate(channels):
+        ax = axes.ravel()[i]
+        te = (emg_time_s >= lo) & (emg_time_s <= hi)
+        x = 100 * (emg_time_s[te] - lo) / (hi - lo)
+        env = envelopes[te, i]
+        ax.fill_between(x, 0, env / max(env.max(), 1e-12), color="0.75", label="EMG envelope")
+        for k, (label, (t, act, muscles)) in enumerate(curves.items()):
+            res = next(r for r in results[label] if r.channel == ch)
+            tw = (t >= lo) & (t <= hi)
+            a = np.nanmean(act[tw][:, [muscles.index(m) for m in res.muscles]], axis=1)
+            ax.plot(100 * (t[tw] - lo) / (hi - lo), a / max(np.nanmax(a), 1e-12),
+                    color=colours[k % 3], lw=1.3, label=f"{label} (PCC {res.pcc:.2f})")
+        ax.set_title(ch, fontsize=9)
+        ax.set_ylim(0, 1.08)
+        ax.legend(fontsize=5.5, loc="upper right")
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("% of window")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,122 @@
+"""Activations against EMG (`musclekit compare-emg`): known answers on synthetic signals, the
+messages for bad input, and the command end to end on a tiny dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musclekit.errors import InputError
+from musclekit.pipelines.simulate.dynamics.emg_compare import compare, match_channels
+
+MUSCLES = ["soleus_r", "tibant_r", "glmax1_r", "glmax2_r", "glmax3_r", "soleus_l"]
+
+
+def _bursts(t: np.ndarray, centre: float, width: float) -> np.ndarray:
+    return np.exp(-0.5 * ((t - centre) / width) ** 2)
+
+
+def test_a_delayed_copy_of_the_envelope_is_found_with_its_delay() -> None:
+    t_emg = np.arange(0, 2.0, 0.001)
+    env = np.column_stack([_bursts(t_emg, 0.6, 0.08), _bursts(t_emg, 1.2, 0.1)])
+    t = np.arange(0, 2.0, 0.02)
+    act = np.zeros((len(t), len(MUSCLES)))
+    act[:, 0] = 0.5 * _bursts(t - 0.04, 0.6, 0.08)  # soleus: the SOL envelope 40 ms later
+    act[:, 1] = _bursts(t, 1.2, 0.1)  # tibialis anterior: no delay
+    res = compare(t, act, MUSCLES, t_emg, env, ["SOL", "TA"], (0.2, 1.8))
+    sol, ta = res
+    assert sol.muscles == ["soleus_r"] and sol.pcc > 0.999
+    assert sol.delay_s == pytest.approx(0.04, abs=0.006) and sol.pcc_no_delay < sol.pcc
+    assert ta.delay_s == 0.0 and ta.pcc > 0.999
+    assert all(abs(e) < 1.0 for e in (*ta.onset_error_pct, *ta.offset_error_pct))
+    assert len(ta.onset_error_pct) == 1 and len(ta.offset_error_pct) == 1
+
+
+def test_a_late_burst_shows_as_a_timing_error_in_percent_of_the_window() -> None:
+    t_emg = np.arange(0, 2.0, 0.001)
+    env = _bursts(t_emg, 0.8, 0.05)[:, None]
+    t = np.arange(0, 2.0, 0.01)
+    act = np.zeros((len(t), len(MUSCLES)))
+    act[:, 1] = _bursts(t, 1.2, 0.05)  # 400 ms late: beyond any electromechanical delay
+    (ta,) = compare(t, act, MUSCLES, t_emg, env, ["TA"], (0.0, 1.98), max_delay_s=0.1)
+    assert ta.onset_error_pct[0] == pytest.approx(15.2, abs=1.0)  # (0.4 - 0.1) / 1.98 s
+    assert ta.pcc < 0.5
+
+
+def test_channels_map_to_the_models_muscles_per_side() -> None:
+    assert match_channels(["GMAX"], MUSCLES, "r") == {"GMAX": ["glmax1_r", "glmax2_r", "glmax3_r"]}
+    assert match_channels(["SOL"], MUSCLES, "l") == {"SOL": ["soleus_l"]}
+    assert match_channels(["calf"], MUSCLES, "r", {"calf": ["soleus"]}) == {"calf": ["soleus_r"]}
+
+
+def test_a_channel_that_names_no_model_muscle_is_refused() -> None:
+    with pytest.raises(InputError, match=r"EMG channel 'EXT' names no model muscle: it is not in "
+                                         r"the channel table .*give the mapping with --map"):
+        match_channels(["EXT"], MUSCLES, "r")
+    with pytest.raises(InputError, match=r"EMG channel 'VL' maps to .*none of which is a muscle "
+                                         r"of the model"):
+        match_channels(["VL"], MUSCLES, "r")
+
+
+def test_emg_shorter_than_the_motion_is_refused() -> None:
+    t = np.arange(0, 2.0, 0.02)
+    t_emg = np.arange(0, 1.0, 0.001)
+    with pytest.raises(InputError, match=r"the EMG \(0.000-0.999 s\) is shorter than the "
+                                         r"analysed motion \(0.000-1.900 s\)"):
+        compare(t, np.zeros((len(t), len(MUSCLES))), MUSCLES, t_emg,
+                np.zeros((len(t_emg), 1)), ["SOL"], (0.0, 1.9))
+
+
+def _dataset_and_emg(tmp_path: Path) -> tuple[Path, Path]:
+    from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec
+
+    t = np.arange(0, 2.0, 0.02)
+    act = np.zeros((len(t), 2))
+    act[:, 0] = 0.6 * _bursts(t, 0.7, 0.1)
+    act[:, 1] = 0.4 * _bursts(t, 1.3, 0.1)
+    spec = StreamSpec(name="activations", family="activations", rate_hz=50.0,
+                      channels=["soleus_r", "tibant_r"], clock="motion")
+    root = tmp_path / "ds"
+    writer = DatasetWriter.create_or_open(root, name="emg-compare", streams=[spec])
+    with writer.unit("u0", Provenance.for_stage("test")) as unit:
+        unit.write_sequence("activations", SequenceInfo(id="walk", subject_id="S01"), t, act)
+    # Raw EMG at 1 kHz: noise bursts whose envelopes follow the activations 30 ms earlier.
+    rng = np.random.default_rng(0)
+    te = np.arange(0, 2.0, 0.001)
+    raw = np.column_stack([_bursts(te + 0.03, 0.7, 0.1), _bursts(te + 0.03, 1.3, 0.1)])
+    raw = (0.05 + raw) * rng.normal(0, 1e-4, raw.shape)
+    csv = tmp_path / "emg.csv"
+    with open(csv, "w") as fh:
+        fh.write("time,SOL (V),TA (V)\n")
+        for k in range(len(te)):
+            fh.write(f"{te[k]:.4f},{raw[k, 0]:.9f},{raw[k, 1]:.9f}\n")
+    return root, csv
+
+
+def test_compare_emg_command_end_to_end(tmp_path: Path) -> None:
+    import json
+
+    from musclekit.cli.main import main
+
+    root, csv = _dataset_and_emg(tmp_path)
+    png, out = tmp_path / "cmp.png", tmp_path / "cmp.json"
+    code = main(["compare-emg", str(root), "walk", "--emg", str(csv), "--window", "0.3", "1.7",
+                 "--out", str(png), "--json", str(out)])
+    assert code == 0 and png.is_file()
+    res = {r["channel"]: r for r in json.loads(out.read_text())}
+    assert res["SOL"]["muscles"] == ["soleus_r"] and res["SOL"]["pcc"] > 0.9
+    assert res["TA"]["pcc"] > 0.9 and 0.0 <= res["TA"]["delay_s"] <= 0.1
+
+
+def test_compare_emg_command_bad_inputs(tmp_path: Path, capsys) -> None:
+    from musclekit.cli.main import main
+
+    root, csv = _dataset_and_emg(tmp_path)
+    assert main(["compare-emg", str(root), "walk", "--emg", str(tmp_path / "no.csv")]) != 0
+    assert "EMG file not found" in capsys.readouterr().err
+    assert main(["compare-emg", str(root), "walk", "--emg", str(csv), "--channels", "XX"]) != 0
+    assert "has no EMG channel ['XX']" in capsys.readouterr().err
+    assert main(["compare-emg", str(root), "walk", "--emg", str(csv), "--side", "x"]) != 0
+    assert "--side must be r or l" in capsys.readouterr().err
