@@ -609,6 +609,11 @@ def _sample_period_s(t_ns: np.ndarray) -> float:
         if near.size == 0:
             break
         guess = float(np.median(near))
+    if near.size == diffs.size:
+        # Regular sampling (no drop, batch or large jitter): the mean over the whole span
+        # averages out timestamps rounded to a few decimals (a 1259.259 Hz export in whole
+        # microseconds has intervals of 794 us only, i.e. 1259.4 Hz by the median).
+        return float(t_ns[-1] - t_ns[0]) / (t_ns.size - 1) / 1e9
     return guess / 1e9
 
 

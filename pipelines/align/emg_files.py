@@ -146,7 +146,7 @@ def read_edf(path: Path, options: EmgCsvOptions | None = None) -> EmgRecording:
         assumed = opts.tz or "UTC"
     rate = float(raw.info["sfreq"])
     data = raw.get_data()  # volts for voltage signals (MNE scales them), else as stored
-    orig = getattr(raw, "_orig_units", {}) or {}
+    dims = _edf_dimensions(path, len(raw.ch_names))
     n = data.shape[1]
     t_ns = start_ns + np.round(np.arange(n) * (1e9 / rate)).astype(np.int64)
     series: Series = {}
@@ -154,7 +154,7 @@ def read_edf(path: Path, options: EmgCsvOptions | None = None) -> EmgRecording:
     from musclekit.pipelines.align.channels import parse_unit
 
     for j, name in enumerate(raw.ch_names):
-        unit = orig.get(name, "")
+        unit = dims[j] if j < len(dims) else ""
         info = parse_unit(unit) if unit else None
         values = data[j]
         if info is not None and info.quantity == "voltage":
@@ -168,9 +168,19 @@ def read_edf(path: Path, options: EmgCsvOptions | None = None) -> EmgRecording:
     ctx = _Context(path=path, header=header, header_line=0, opts=opts, delim="")
     ctx.time_unit, ctx.assumed_tz = "edf header start + k / rate", assumed
     rec = assemble_recording(ctx, series, path.suffix[1:].lower(), 0, rate, {}, path.suffix[1:].upper())
+    declared = dict(zip(header[1:], dims, strict=False))
     for ch in [*rec.channels, *rec.others]:
-        declared = orig.get(ch.source_column.rsplit(" (", 1)[0], None)
-        if declared:
-            ch.unit_declared = declared
+        if declared.get(ch.source_column):
+            ch.unit_declared = declared[ch.source_column]
     rec.notes["start"] = format_ns(start_ns)
     return rec
+
+
+def _edf_dimensions(path: Path, n_signals: int) -> list[str]:
+    """Each signal's physical dimension from the EDF/BDF header (MNE keeps only voltages:
+    it reports `g` or `deg/s` as 'n/a'). Header: 256 bytes, then per-signal fields of fixed
+    width, all labels (16), then all transducers (80), then all dimensions (8)."""
+    with path.open("rb") as fh:
+        head = fh.read(256 + 256 * n_signals)
+    start = 256 + n_signals * (16 + 80)
+    return [head[start + 8 * j : start + 8 * (j + 1)].decode("latin-1").strip() for j in range(n_signals)]

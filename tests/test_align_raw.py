@@ -1,0 +1,359 @@
+"""Raw sEMG through align: real export layouts (tiny self-made copies), kinds and units, the
+envelope against an independent computation, the electromechanical delay, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from musclekit import open_dataset
+from musclekit.cli.main import main
+from musclekit.dataset import Flag
+from musclekit.emg import EmgProcessing
+from musclekit.errors import InputError
+from musclekit.pipelines.align.config import AlignConfig, Capture
+from musclekit.pipelines.align.emg_csv import EmgCsvOptions
+from musclekit.pipelines.align.emg_files import read_recording
+from musclekit.pipelines.align.run import align_capture
+from musclekit.pipelines.align.synthetic import make_capture, write_raw_emg
+
+SUFFIX = {"delsys": ".csv", "openbci": ".txt", "myo": ".csv", "anc": ".anc"}
+
+
+@pytest.fixture(scope="module")
+def video_capture(tmp_path_factory):
+    return make_capture(tmp_path_factory.mktemp("raw"), duration_s=12.0)
+
+
+def _raw_file(capture, tmp_path: Path, layout: str, **kwargs) -> tuple[Path, str]:
+    path = tmp_path / f"{layout}{SUFFIX[layout]}"
+    return path, write_raw_emg(capture, path, layout=layout, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def delsys_aligned(video_capture, tmp_path_factory):
+    work = tmp_path_factory.mktemp("delsys")
+    path, start = _raw_file(video_capture, work, "delsys")
+    result = align_capture(Capture(path, video_capture.video_path, emg=EmgCsvOptions(start=start)),
+                           AlignConfig(), work / "ds")
+    return video_capture, path, result, open_dataset(work / "ds")
+
+
+# -- readers: each real layout, tiny self-made copies -------------------------------------
+
+def _delsys_text(emg_unit: str = "V", emg_scale: float = 1e-3, rate: float = 1259.259) -> str:
+    """EMGworks layout: preamble, per-sensor X[s] columns, EMG and ACC/GYRO at their own rates."""
+    rng = np.random.default_rng(0)
+    n_emg, n_imu = 252, 30
+    cols = []
+    for k in (1, 2):
+        cols.append(("X[s]", [f"{i / rate:.6f}" for i in range(n_emg)]))
+        cols.append((f"Sensor {k}: EMG {k} ({emg_unit})", [f"{v * emg_scale:.6g}" for v in rng.normal(0, 1, n_emg)]))
+        for name, unit in (("ACC", "g"), ("GYRO", "deg/s")):
+            for axis in "XYZ":
+                cols.append(("X[s]", [f"{i / 148.148:.6f}" for i in range(n_imu)]))
+                cols.append((f"Sensor {k}: {name} {axis} {k} ({unit})", [f"{1.0 + 0.01 * i:.4f}" for i in range(n_imu)]))
+    lines = ["Application: EMGworks Acquisition", "Date/Time: 11/22/2026 10:00:00", ""]
+    lines.append(",".join(name for name, _ in cols))
+    for i in range(n_emg):
+        lines.append(",".join(v[i] if i < len(v) else "" for _, v in cols))
+    return "\n".join(lines) + "\n"
+
+
+def test_delsys_fourteen_columns_split_by_kind_with_si_units(tmp_path):
+    path = tmp_path / "trigno.csv"
+    path.write_text(_delsys_text())
+    rec = read_recording(path, EmgCsvOptions(start="2026-11-22T10:00:00+01:00"))
+    assert rec.channel_names == ["Sensor 1: EMG 1", "Sensor 2: EMG 2"]
+    assert all(ch.kind == "emg" and ch.unit == "V" and ch.unit_declared == "V" for ch in rec.channels)
+    acc, gyro = rec.of_kind("acc"), rec.of_kind("gyro")
+    assert len(acc) == 6 and len(gyro) == 6 and not rec.of_kind("other")
+    assert acc[0].unit == "m/s^2" and acc[0].values[0] == pytest.approx(9.80665)
+    assert gyro[0].unit == "rad/s" and gyro[0].values[0] == pytest.approx(np.pi / 180)
+    assert 1 / rec.channels[0].sample_period_s == pytest.approx(1259.259, rel=1e-4)
+    assert 1 / acc[0].sample_period_s == pytest.approx(148.148, rel=1e-3)
+    assert acc[0].values.size == 30  # the shorter columns end in empty cells, not zeros
+
+
+def test_openbci_time_column_after_the_channels_units_from_the_format(tmp_path, video_capture):
+    path, _ = _raw_file(video_capture, tmp_path, "openbci")
+    rec = read_recording(path)
+    assert rec.device == "OpenBCI" and rec.channel_names == ["EXG Channel 0", "EXG Channel 1"]
+    assert rec.channels[0].unit == "V" and rec.channels[0].unit_declared == "uV"
+    assert [ch.name for ch in rec.of_kind("acc")] == ["Accel Channel 0", "Accel Channel 1", "Accel Channel 2"]
+    assert rec.notes["counter_columns_skipped"] == "Sample Index"
+    assert rec.notes["text_columns_skipped"] == "Timestamp (Formatted)"
+    assert rec.channels[0].declared_rate_hz == 250.0 and rec.time_unit == "s"
+    raw_line = path.read_text().splitlines()[5].split(",")
+    assert rec.channels[0].values[0] == pytest.approx(float(raw_line[1]) * 1e-6)
+
+
+def test_myo_int8_at_200_hz_is_raw_not_an_envelope(tmp_path, video_capture):
+    path, _ = _raw_file(video_capture, tmp_path, "myo")
+    rec = read_recording(path)
+    assert rec.time_unit == "us" and rec.channel_names == ["emg1", "emg2"]
+    assert rec.channels[0].unit is None  # ADC counts: no unit in the file
+    assert 1 / rec.channels[0].sample_period_s == pytest.approx(200.0, rel=1e-3)
+    from musclekit.pipelines.align.rawemg import choose_kind
+
+    choice = choose_kind(rec, "auto")
+    assert choice.kind == "raw" and "above 20 Hz: raw sEMG" in choice.reason
+
+
+def test_noraxon_units_after_a_comma_and_a_declared_rate(tmp_path):
+    rate = 2000.0
+    rows = [f"{i / rate:.4f},{np.sin(i):.3f},{np.cos(i):.3f},{980 + i % 3}" for i in range(400)]
+    path = tmp_path / "noraxon.csv"
+    path.write_text('"MR3 export",,,\n"Sample rate: 2000 Hz",,,\n'
+                    'time,"RT TIB.ANT., uV","RT GASTROC., uV","Accel X, mG"\n' + "\n".join(rows) + "\n")
+    rec = read_recording(path, EmgCsvOptions(start="2026-11-22T10:00:00Z"))
+    assert rec.channel_names == ["RT TIB.ANT.", "RT GASTROC."]
+    assert rec.channels[0].unit_declared == "uV" and rec.channels[0].values[1] == pytest.approx(np.sin(1) * 1e-6, rel=1e-3)
+    acc = rec.of_kind("acc")[0]
+    assert acc.name == "Accel X" and acc.values[0] == pytest.approx(0.980 * 9.80665)
+    assert rec.channels[0].declared_rate_hz == 2000.0
+
+
+def test_cortex_anc_counts_to_volts(tmp_path, video_capture):
+    path, start = _raw_file(video_capture, tmp_path, "anc")
+    rec = read_recording(path, EmgCsvOptions(start=start))
+    assert rec.channel_names == ["L_TA", "R_VL"] and [c.name for c in rec.of_kind("other")] == ["F1X", "F1Y"]
+    first = path.read_text().splitlines()[8].split("\t")
+    assert rec.channels[0].values[0] == pytest.approx(int(first[3]) / 32768 * 2.5)
+    assert "ADC" in rec.channels[0].unit_declared
+
+
+def _write_edf(path: Path, labels: list[str], dims: list[str], data: np.ndarray, rate: int) -> None:
+    """A minimal EDF (one-second records, 16-bit): the format's fixed-width ASCII header."""
+    n_sig, n_rec = len(labels), data.shape[1] // rate
+    pmin, pmax = data.min(axis=1) - 1, data.max(axis=1) + 1
+
+    def field(values, width):
+        return "".join(str(v)[:width].ljust(width) for v in values)
+
+    head = "0".ljust(8) + "X X X X".ljust(80) + "Startdate 22-NOV-2026 X X X".ljust(80)
+    head += "22.11.26" + "10.00.00" + str(256 * (n_sig + 1)).ljust(8) + "".ljust(44)
+    head += str(n_rec).ljust(8) + "1".ljust(8) + str(n_sig).ljust(4)
+    head += field(labels, 16) + field([""] * n_sig, 80) + field(dims, 8)
+    head += field([f"{v:.2f}" for v in pmin], 8) + field([f"{v:.2f}" for v in pmax], 8)
+    head += field(["-32768"] * n_sig, 8) + field(["32767"] * n_sig, 8)
+    head += field([""] * n_sig, 80) + field([rate] * n_sig, 8) + field([""] * n_sig, 32)
+    digital = np.round((data - pmin[:, None]) / (pmax - pmin)[:, None] * 65535 - 32768).astype("<i2")
+    body = b"".join(digital[:, r * rate:(r + 1) * rate].tobytes() for r in range(n_rec))
+    path.write_bytes(head.encode("ascii") + body)
+
+
+def test_edf_read_with_mne_start_and_units(tmp_path):
+    pytest.importorskip("mne", reason="EDF/BDF need the optional mne package (musclekit[emg])")
+    rate = 500
+    t = np.arange(2 * rate) / rate
+    data = np.vstack([200 * np.sin(2 * np.pi * 60 * t), 100 * np.cos(2 * np.pi * 80 * t), 1 + 0 * t])
+    path = tmp_path / "rec.edf"
+    _write_edf(path, ["EMG TA", "EMG SOL", "ACC X"], ["uV", "uV", "g"], data, rate)
+    rec = read_recording(path, EmgCsvOptions(tz="+01:00"))
+    assert rec.channel_names == ["EMG TA", "EMG SOL"] and rec.of_kind("acc")[0].unit == "m/s^2"
+    assert rec.channels[0].unit == "V" and rec.channels[0].unit_declared == "uV"
+    np.testing.assert_allclose(rec.channels[0].values, data[0] * 1e-6, atol=2e-8)
+    assert rec.of_kind("acc")[0].values[0] == pytest.approx(9.80665, rel=1e-3)
+    assert rec.notes["start"] == "2026-11-22T09:00:00.000Z"  # local 10:00 at +01:00
+
+
+# -- align end to end -----------------------------------------------------------------------
+
+def test_delsys_raw_aligns_into_the_right_streams(delsys_aligned):
+    cap, path, result, ds = delsys_aligned
+    streams = ds.info.streams
+    assert streams["emg"].units == ["V", "V"] and streams["emg"].family == "semg"
+    assert streams["emg_raw"].family == "semg_raw" and streams["emg_raw"].rate_hz == pytest.approx(1259, rel=1e-3)
+    assert streams["imu"].family == "imu" and len(streams["imu"].channels) == 12
+    assert set(streams["imu"].units) == {"m/s^2", "rad/s"} and "analog" not in streams
+    seq = result.sequence_id
+    raw = ds.sequence_array("emg_raw", seq)
+    # the raw file, whole, in volts: nothing measured was thrown away
+    file_mv = np.array([float(line.split(",")[1]) for line in path.read_text().splitlines()[5:]])
+    assert raw.values.shape[0] == file_mv.size
+    np.testing.assert_allclose(raw.values[:, 0], file_mv * 1e-3, rtol=1e-6)
+    assert raw.time_s[0] < 0 < raw.time_s[-1]  # starts before the first grid row
+    record = json.loads(next((Path(ds.root) / "meta" / "units").glob("*.json")).read_text())
+    extra = record["sequences"][0]["extra"]["emg"]
+    assert extra["kind"] == "raw" and extra["kind_source"] == "data"
+    assert extra["processing"]["band_hz"] == [20.0, 450.0] and extra["processing"]["envelope_hz"] == 6.0
+    assert extra["channel_details"][0]["unit_in_file"] == "mV"
+    assert record["provenance"]["config"]["align"]["emg_processing"]["order"] == 4
+
+
+def test_envelope_in_the_dataset_matches_an_independent_computation(delsys_aligned):
+    _, _, result, ds = delsys_aligned
+    raw = ds.sequence_array("emg_raw", result.sequence_id)
+    env = ds.sequence_array("emg", result.sequence_id)
+    rate = 1.0 / np.median(np.diff(raw.time_s))
+    x = raw.values[:, 0].astype(np.float64)
+    band = signal.butter(4, [20, 450], btype="bandpass", fs=rate, output="sos")
+    low = signal.butter(4, 6.0, btype="lowpass", fs=rate, output="sos")
+    ref = signal.sosfiltfilt(low, np.abs(signal.sosfiltfilt(band, x - x.mean())))
+    # anti-aliasing for the 10 Hz grid, independently: a windowed-sinc FIR at 5 Hz, zero phase
+    fir = signal.firwin(int(4 * rate) | 1, 5.0, fs=rate)
+    ref = signal.filtfilt(fir, [1.0], ref)
+    at_grid = np.interp(env.time_s, raw.time_s, ref)
+    inner = (env.time_s > 1.0) & (env.time_s < env.time_s[-1] - 1.0)
+    err = np.abs(env.values[inner, 0] - at_grid[inner]) / at_grid[inner].max()
+    assert np.median(err) < 0.01 and err.max() < 0.03
+
+
+def test_electromechanical_delay_is_added_back_and_reported(delsys_aligned, tmp_path):
+    cap, path, result, ds = delsys_aligned
+    assert abs(result.offset_s - cap.true_offset_s) < 0.02  # sEMG leads by 50 ms in this capture
+    report = json.loads(Path(result.qc_json).read_text())
+    emd = report["alignment"]["electromechanical_delay"]
+    assert emd["emd_s"] == 0.05 and "zero-lag" in emd["why"]
+    assert emd["applied_lag_s"] == pytest.approx(emd["peak_lag_s"] + 0.05)
+    assert "50 ms electromechanical delay added back" in emd["summary"]
+    start = path.read_text().splitlines()[1].split(": ", 1)[1]
+    without = align_capture(Capture(path, cap.video_path, emg=EmgCsvOptions(start=start)),
+                            AlignConfig(emd_s=0.0, qc=False), tmp_path / "no-emd")
+    # not allowing for the delay puts every sEMG sample about 50 ms late
+    assert without.offset_s - cap.true_offset_s == pytest.approx(-0.05, abs=0.02)
+
+
+def test_envelope_rows_near_the_recording_ends_are_flagged(video_capture, tmp_path):
+    path, start = _raw_file(video_capture, tmp_path, "anc", lead_s=0.0, tail_s=0.0)
+    result = align_capture(Capture(path, video_capture.video_path, emg=EmgCsvOptions(start=start)),
+                           AlignConfig(qc=False), tmp_path / "ds")
+    arr = open_dataset(tmp_path / "ds").sequence_array("emg", result.sequence_id)
+    flagged = (arr.flags & Flag.FLAGGED) > 0
+    assert flagged[:1].all() and flagged[-1:].all() and not flagged[5:-5].any()
+    assert open_dataset(tmp_path / "ds").info.streams["analog"].channels == ["F1X", "F1Y"]
+
+
+@pytest.mark.parametrize("layout", ["openbci", "myo"])
+def test_low_rate_raw_layouts_align_with_a_band_below_nyquist(video_capture, tmp_path, layout):
+    path, _ = _raw_file(video_capture, tmp_path, layout)
+    cfg = AlignConfig(qc=False, emg_processing=EmgProcessing(band_hz=(20.0, 95.0)))
+    result = align_capture(Capture(path, video_capture.video_path), cfg, tmp_path / "ds")
+    assert abs(result.offset_s - video_capture.true_offset_s) < 0.03
+    assert open_dataset(tmp_path / "ds").info.streams["emg_raw"].rate_hz in (200.0, 250.0)
+
+
+def test_mia_style_envelopes_keep_their_old_streams(video_capture, tmp_path):
+    result = align_capture(Capture(video_capture.emg_path, video_capture.video_path), AlignConfig(qc=False),
+                           tmp_path / "ds")
+    ds = open_dataset(tmp_path / "ds")
+    assert set(ds.info.streams) == {"emg", "frames"} and ds.info.streams["emg"].units == ["a.u."] * 4
+    record = json.loads(next((tmp_path / "ds" / "meta" / "units").glob("*.json")).read_text())
+    extra = record["sequences"][0]["extra"]
+    assert extra["emg"]["kind"] == "envelope" and "too slow for raw sEMG" in extra["emg"]["kind_reason"]
+    assert extra["alignment"]["electromechanical_delay"]["emd_s"] == 0.0
+    assert result.verdict == "ok"
+
+
+def test_forced_kind_wins_and_is_recorded(delsys_aligned, tmp_path):
+    cap, path, _, _ = delsys_aligned
+    start = path.read_text().splitlines()[1].split(": ", 1)[1]
+    align_capture(Capture(path, cap.video_path, emg=EmgCsvOptions(start=start)),
+                  AlignConfig(qc=False, emg_kind="envelope", refine=AlignConfig().refine), tmp_path / "ds")
+    ds = open_dataset(tmp_path / "ds")
+    assert "emg_raw" not in ds.info.streams  # taken as an envelope: placed, not filtered
+    record = json.loads(next((tmp_path / "ds" / "meta" / "units").glob("*.json")).read_text())
+    assert record["sequences"][0]["extra"]["emg"]["kind_source"] == "--emg-kind"
+
+
+# -- bad input: the message a user reads, and nothing written -------------------------------
+
+def _cli_fails(tmp_path, capsys, emg_path: Path, video: Path, *extra: str) -> str:
+    out = tmp_path / "out"
+    code = main(["align", "--emg", str(emg_path), "--video", str(video), "--out", str(out), *extra])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert not (out / "meta" / "info.json").exists() and not list(out.glob("data/*/*.parquet"))
+    return " ".join(err.split())
+
+
+def test_mixed_up_units_are_refused(tmp_path, capsys, video_capture):
+    path = tmp_path / "mixed.csv"
+    path.write_text(_delsys_text().replace("EMG 1 (V)", "EMG 1 (deg/s)"))
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path, "--emg-start", "2026-11-22T10:00:00Z")
+    assert "column 'Sensor 1: EMG 1 (deg/s)' is named like an sEMG channel but its unit 'deg/s' is a " \
+           "unit of angular velocity, not voltage" in msg
+    assert "leave the column out with --channels" in msg
+
+
+def test_volts_that_are_really_microvolts_are_refused(tmp_path, capsys, video_capture):
+    path = tmp_path / "uv-as-v.csv"
+    path.write_text(_delsys_text(emg_unit="V", emg_scale=40.0))  # numbers of tens: uV labelled V
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path, "--emg-start", "2026-11-22T10:00:00Z")
+    assert "sEMG channel 'Sensor 1: EMG 1' is declared in V but its values reach" in msg
+    assert "the unit in the header is wrong (values in uV or ADC counts?)" in msg
+
+
+def test_raw_file_too_slow_for_the_band_pass(tmp_path, capsys, video_capture):
+    path, _ = _raw_file(video_capture, tmp_path, "myo")
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path)
+    assert "sEMG channel 'emg1' is sampled at 200 Hz: its Nyquist frequency (100 Hz) is not above " \
+           "the band-pass's upper edge (450 Hz)" in msg
+    assert "--emg-band 20,95" in msg
+
+
+def test_constant_emg_channel(tmp_path, capsys, video_capture):
+    path, _ = _raw_file(video_capture, tmp_path, "myo")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0]] + [ln.rsplit(",", 1)[0] + ",0" for ln in lines[1:]]) + "\n")
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path, "--emg-band", "20,95")
+    assert f"sEMG channel 'emg2' is constant (0 in all {len(lines) - 1} samples): a disconnected " \
+           "electrode or an unused input. Leave it out with --channels" in msg
+
+
+def test_declared_rate_contradicted_by_the_timestamps(tmp_path, capsys, video_capture):
+    path, _ = _raw_file(video_capture, tmp_path, "openbci")
+    path.write_text(path.read_text().replace("%Sample Rate = 250 Hz", "%Sample Rate = 200 Hz"))
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path)
+    assert "the header declares 200 Hz for 'EXG Channel 0', but its timestamps are 4.000 ms apart" in msg
+    assert "i.e. 250 Hz. One of them is wrong: if the timestamps are right, pass --emg-rate 250" in msg
+    # the fix the message names works
+    out = tmp_path / "fixed"
+    assert main(["align", "--emg", str(path), "--video", str(video_capture.video_path), "--out", str(out),
+                 "--emg-rate", "250", "--emg-band", "20,120", "--no-qc"]) == 0
+
+
+def test_bad_processing_options_via_cli(tmp_path, capsys, video_capture):
+    path, _ = _raw_file(video_capture, tmp_path, "myo")
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path, "--emg-band", "20")
+    assert "--emg-band '20': give two numbers in Hz, LOW,HIGH, e.g. --emg-band 20,450" in msg
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path, "--emg-kind", "rms")
+    assert "--emg-kind 'rms': use auto, raw or envelope" in msg
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path, "--emd-ms", "500")
+    assert "--emd-ms 500: the electromechanical delay is 0-300 ms" in msg
+
+
+def test_raw_and_envelope_channels_mixed(tmp_path, video_capture):
+    rate = 1000.0
+    t = np.arange(3000) / rate
+    noise = np.random.default_rng(0).normal(0, 1e-4, t.size)
+    smooth = 1e-4 * (1.1 + np.sin(2 * np.pi * 0.5 * t))
+    path = tmp_path / "mixed-kinds.csv"
+    path.write_text("time,EMG raw (V),EMG rms (V)\n" + "\n".join(
+        f"{1763805600 + ti:.3f},{a:.6e},{b:.6e}" for ti, a, b in zip(t, noise, smooth, strict=True)) + "\n")
+    with pytest.raises(InputError) as err:
+        align_capture(Capture(path, video_capture.video_path), AlignConfig(), tmp_path / "ds")
+    msg = str(err.value)
+    assert "some sEMG channels look raw (EMG raw) and others like envelopes (EMG rms)" in msg
+    assert "--emg-kind raw or --emg-kind envelope" in msg
+    assert not (tmp_path / "ds").exists()
+
+
+def test_not_an_anc_file(tmp_path):
+    path = tmp_path / "x.anc"
+    path.write_text("time,a,b\n0,1,2\n")
+    with pytest.raises(InputError, match=r"not a Cortex \.anc analog file: no Name, Rate, Range row"):
+        read_recording(path)
+
+
+def test_edf_that_mne_cannot_read(tmp_path):
+    pytest.importorskip("mne", reason="EDF/BDF need the optional mne package (musclekit[emg])")
+    path = tmp_path / "broken.edf"
+    path.write_bytes(b"0       " + b"x" * 100)
+    with pytest.raises(InputError, match=r"broken.edf: MNE cannot read it as EDF"):
+        read_recording(path)
