@@ -178,20 +178,26 @@ def raw_envelopes(rec: EmgRecording, cfg: emgproc.EmgProcessing) -> RawEnvelopes
         segs = []
         for lo, hi in uniform_segments(ch):
             n = hi - lo
-            k = np.arange(n, dtype=np.float64)
-            t_rel = (ch.time_ns[lo:hi] - ch.time_ns[lo]).astype(np.float64)
             if n < 2:
                 dropped += 1
                 continue
-            # A line through the timestamps: the device's own rate on the sensor clock.
-            slope, icept = np.polyfit(k, t_rel, 1)
+            # A line through the timestamps (least squares, closed form): the device's own
+            # rate on the sensor clock, robust to timestamp jitter and rounding. Every
+            # step-th sample is plenty for two parameters and keeps this cheap at kHz rates.
+            step = max(1, n // 100_000)
+            k = np.arange(0, n, step, dtype=np.float64)
+            t_rel = (ch.time_ns[lo:hi:step] - ch.time_ns[lo]).astype(np.float64)
+            k_mean, t_mean = float(k.mean()), float(t_rel.mean())
+            slope = float(((k - k_mean) * (t_rel - t_mean)).sum() / ((k - k_mean) ** 2).sum())
+            icept = t_mean - slope * k_mean
             rate = 1e9 / slope
             if n / rate < MIN_SEGMENT_S:
                 dropped += 1
                 continue
-            env, mid = emgproc.decimated_envelope(ch.values[lo:hi], rate, cfg)
+            env, mid, first_s = emgproc.decimated_envelope(ch.values[lo:hi], rate, cfg)
             native = rate
-            segs.append(Segment(t0_ns=int(ch.time_ns[lo] + round(icept)), rate_hz=mid, envelope=env,
+            t0_ns = int(ch.time_ns[lo] + round(icept + first_s * 1e9))
+            segs.append(Segment(t0_ns=t0_ns, rate_hz=mid, envelope=env,
                                 edge_s=1.0 / cfg.envelope_hz))
         out.append(segs)
     if not any(out):
