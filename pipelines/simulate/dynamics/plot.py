@@ -24,13 +24,31 @@ MUSCLE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 
 
+# OpenSim's Gait2392 / Gait2354 / Arnold / Hamner names (e.g. glut_med1_r, bifemlh_r,
+# med_gas_r, rect_fem_r), underscores removed, -> the stems above.
+GAIT2392_STEMS: dict[str, str] = {
+    "glutmax": "glmax", "glutmed": "glmed", "glutmin": "glmin", "bifemlh": "bflh",
+    "bifemsh": "bfsh", "sar": "sart", "rectfem": "recfem", "medgas": "gasmed",
+    "latgas": "gaslat", "flexdig": "fdl", "flexhal": "fhl", "extdig": "edl", "exthal": "ehl",
+    "peri": "piri", "pertert": "edl", "pect": "addlong",
+}
+
+
+def _stem(muscle: str) -> str:
+    """'glmax1_r' -> 'glmax'; 'glut_med1_r' -> 'glmed'; 'med_gas_l' -> 'gasmed'."""
+    stem = re.sub(r"\d*_[rl]$", "", muscle)
+    stem = re.sub(r"\d+$", "", stem.replace("_", ""))
+    return GAIT2392_STEMS.get(stem, stem)
+
+
 def muscle_groups(muscles: list[str]) -> dict[str, list[str]]:
-    """Group names of `muscles` (e.g. 'glmax1_r') by function; unknown stems go to 'other'."""
+    """Group names of `muscles` (e.g. 'glmax1_r', or Gait2392's 'glut_max1_r') by function;
+    unknown stems go to 'other'."""
     out: dict[str, list[str]] = {}
     placed = set()
     for group, stems in MUSCLE_GROUPS.items():
         for m in muscles:
-            stem = re.sub(r"\d*_[rl]$", "", m)
+            stem = _stem(m)
             if stem in stems or any(stem.startswith(s) for s in stems if len(s) > 5):
                 out.setdefault(group, []).append(m)
                 placed.add(m)
