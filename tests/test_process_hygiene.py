@@ -241,3 +241,13 @@ def test_provenance_helper_is_usable():
     # Guards the subprocess writer above against an API change.
     assert Provenance.for_stage("test").stage == "test"
     assert SequenceInfo(id="s", subject_id="S01").id == "s"
+
+
+def test_inspect_shows_a_damaged_unit(tmp_path: Path):
+    root = write_emg_dataset(tmp_path / "ds")
+    _flip_a_byte(root / "data" / "emg" / "u0.parquet")
+    done = subprocess.run([sys.executable, "-m", "musclekit.cli.main", "inspect", str(root)],
+                          capture_output=True, text=True, timeout=120)
+    text = " ".join((done.stdout + done.stderr).split())
+    assert ("damaged: unit u0: data/emg/u0.parquet fails its SHA-256 checksum (changed or "
+            "corrupted on disk); rerun the stage that wrote it to redo the unit") in text, text

@@ -12,8 +12,14 @@ from musclekit.dataset.reader import open_dataset
 
 
 def dataset_summary(path: str | Path) -> dict:
-    """Numbers behind `inspect`: per stream hours, sequences, channels, missing share, gaps."""
+    """Numbers behind `inspect`: per stream hours, sequences, channels, missing share, gaps;
+    `damaged`: finished units whose files no longer match their record (size, SHA-256),
+    which a rerun of their stage redoes."""
+    from musclekit.dataset.integrity import dataset_damage
+
     ds = open_dataset(path)
+    damage = dataset_damage(path)
+    damaged_files = {d.path for d in damage}
     streams = {}
     for name, spec in ds.streams.items():
         items = [ds.sequence_stream(s, name) for s in ds.sequence_ids(name)]
@@ -32,9 +38,10 @@ def dataset_summary(path: str | Path) -> dict:
     labels = defaultdict(int)
     for seq in ds.sequences.values():
         labels[seq.label or "(none)"] += 1
-    chunks = ds.read_table("chunks")
     solved = {}
-    if chunks.height and {"sequence_id", "status", "core_start_s", "core_end_s"} <= set(chunks.columns):
+    chunk_files = {t.path for r in ds.records for t in r.tables if t.name == "chunks"}
+    chunks = ds.read_table("chunks") if not chunk_files & damaged_files else None
+    if chunks is not None and chunks.height and {"sequence_id", "status", "core_start_s", "core_end_s"} <= set(chunks.columns):
         for seq_id in sorted(set(chunks["sequence_id"].to_list())):
             rows = chunks.filter(chunks["sequence_id"] == seq_id)
             core_s = (rows["core_end_s"] - rows["core_start_s"])
@@ -48,6 +55,8 @@ def dataset_summary(path: str | Path) -> dict:
                for q in dataset_quality(ds)]
     return {
         "name": ds.info.name, "quality": quality,
+        "damaged": [{"unit": d.unit_id, "path": d.path, "problem": d.problem,
+                     "message": d.sentence()} for d in damage],
         "chunks": solved, "format_version": ds.info.format_version,
         "subjects": len(ds.subjects), "sequences": len(ds.sequences), "units": len(ds.records),
         "streams": streams, "labels": dict(labels),
@@ -79,6 +88,8 @@ def render_summary(path: str | Path, console: Console) -> dict:
     for item in summary["provenance"]:
         console.print(f"provenance: stage {item['stage']} (musclekit {item['version']}), "
                       f"{item['units']} units")
+    for item in summary["damaged"]:
+        console.print(f"[red]damaged[/]: {item['message']}", soft_wrap=True)
     from musclekit.progress import warn
 
     for item in summary["quality"]:
