@@ -71,11 +71,40 @@ def validate(
     return int(ExitCode.OK)
 
 
-def inspect(path: Path = typer.Argument(..., help="Dataset folder.")) -> None:
-    """Summary of a dataset: subjects, sequences, hours per stream, channels, gaps, provenance."""
+def inspect(path: Path = typer.Argument(None, help="Dataset folder (default: the default "
+                                        "dataset folder, ./musclekit-data), or a training "
+                                        "run folder.")) -> None:
+    """Summary of a dataset: subjects, sequences, hours per stream, channels, gaps, provenance,
+    quality warnings. On a run folder: what it was trained on and its warnings."""
+    from musclekit.config import default_dataset
     from musclekit.dataset.summary import render_summary
 
+    path = path if path is not None else default_dataset()
+    if (path / "run.json").is_file():
+        _inspect_run(path)
+        return
     render_summary(path, console)
+
+
+def _inspect_run(path: Path) -> None:
+    from musclekit.pipelines.train.run import RunFolder
+    from musclekit.progress import warn
+
+    run = RunFolder.open(path)
+    meta, cfg = run.meta, run.config
+    console.print(f"[bold]run {path}[/]: {cfg.model}, {cfg.task}, "
+                  f"{run.data.inputs.stream} -> {run.data.targets.stream} at "
+                  f"{run.data.rate_hz:g} Hz, windows of {run.data.window_frames} frames; "
+                  f"dataset {cfg.dataset}")
+    status = meta.get("status", "?")
+    loss = meta.get("best_val_loss")
+    which = "training" if meta.get("selected_on") == "training" else "validation"
+    line = f"status {status}, {meta.get('steps', 0)} steps ({meta.get('stopped', '-')})"
+    if isinstance(loss, float):
+        line += f", best {which} loss {loss:.5f} at step {meta.get('best_step')}"
+    console.print(line)
+    for message in meta.get("warnings") or []:
+        warn(message)
 
 
 

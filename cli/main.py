@@ -91,6 +91,11 @@ def _root(
 for _module in _STAGE_MODULES:
     importlib.import_module(_module).register(app)
 
+GLOBAL_EPILOG = ("Also: -q/--quiet (errors and warnings only), -v/--verbose (details and "
+                 "tracebacks), anywhere on the line.")
+for _info in app.registered_commands:
+    _info.epilog = _info.epilog or GLOBAL_EPILOG
+
 
 def hoist_global_flags(argv: list[str]) -> list[str]:
     """Move --quiet/--verbose given after the command name in front of it (before a `--`)."""

@@ -67,6 +67,10 @@ def test_zero_validation_windows_reports_the_training_loss(dataset, workdir, cap
     assert "leaves no validation window of 20 frames" in err
     assert "best training loss" in err and "(no validation windows: the training loss)" in err
     assert "best validation loss" not in err
+    # the run keeps the warning: inspect on the run folder repeats it
+    assert main(["inspect", "run"]) == 0
+    err = capsys.readouterr().err
+    assert "best training loss" in err and "leaves no validation window" in err
 
 
 def test_zero_test_windows_fail_before_training(dataset, workdir, capsys):
