@@ -87,6 +87,27 @@ def simulate(
                                       "Rajagopal2015 from nimblephysics. With --trc: a model "
                                       "already scaled to the subject."),
     subject: str = typer.Option("subject", "--subject", help="Subject id for --trc input."),
+    static: Path | None = typer.Option(None, "--static", help="Static trial (.trc) to scale "
+                                       "--model (generic; default Rajagopal2015) to the "
+                                       "subject with OpenSim's ScaleTool; needs --mass."),
+    mass: float | None = typer.Option(None, "--mass", help="Subject mass (kg) for --static."),
+    height: float | None = typer.Option(None, "--height", help="Subject height (m)."),
+    scale_setup: Path | None = typer.Option(None, "--scale-setup", help="The lab's OpenSim "
+                                            "scale setup XML (measurements, marker pairs, "
+                                            "weights); default: automatic (docs/simulate.md)."),
+    marker_set: Path | None = typer.Option(None, "--marker-set", help="OpenSim MarkerSet XML "
+                                           "with the lab's markers, put on the generic model "
+                                           "before scaling."),
+    ik_setup: Path | None = typer.Option(None, "--ik-setup", help="The lab's OpenSim IK setup "
+                                         "XML (marker weights, coordinate tasks, time range)."),
+    marker_weights: Path | None = typer.Option(None, "--marker-weights", help="Marker weights "
+                                               "for IK and marker placement: CSV name,weight "
+                                               "or TOML name = weight."),
+    grf: Path | None = typer.Option(None, "--grf", help="Measured ground reaction forces "
+                                    "(.mot/.sto), applied by the inverse method instead of "
+                                    "estimated ones."),
+    grf_setup: Path | None = typer.Option(None, "--grf-setup", help="OpenSim ExternalLoads XML: "
+                                          "which force columns act on which foot body."),
     until: str = typer.Option("dynamics", "--until", help="Last stage to run: dynamics "
                               "(muscle-driven optimisation, docs/dynamics.md) or ik (stop after "
                               "inverse kinematics)."),
@@ -188,8 +209,24 @@ def simulate(
                          "this musclekit; use --until ik")
     if bool(amass) == bool(trc):
         raise InputError("give either --amass (with --body-model) or --trc (with --model)")
-    if trc and model is None:
-        raise InputError("--trc needs --model: an OpenSim model with markers named as in the TRC")
+    from musclekit.pipelines.simulate.lab import LabInputs, read_marker_weights
+
+    lab = LabInputs(static_trc=str(static) if static else None,
+                    marker_set=str(marker_set) if marker_set else None, mass_kg=mass,
+                    height_m=height, scale_setup=str(scale_setup) if scale_setup else None,
+                    ik_setup=str(ik_setup) if ik_setup else None,
+                    marker_weights=read_marker_weights(marker_weights) if marker_weights else None,
+                    grf_file=str(grf) if grf else None,
+                    grf_setup=str(grf_setup) if grf_setup else None)
+    if lab.any and not trc:
+        raise InputError("--static, --mass, --scale-setup, --marker-set, --ik-setup, "
+                         "--marker-weights, --grf and --grf-setup apply to marker input: give "
+                         "--trc")
+    lab.validate()
+    if trc and model is None and not static:
+        raise InputError("--trc needs a model: --model (scaled to the subject, markers named as "
+                         "in the TRC) or a static trial to scale the generic one (--static "
+                         "static.trc --mass KG)")
     for value, flag in ((foot_height_m, "--foot-height-m"),):
         if value < 0:
             raise InputError(f"{flag} {value}: must be >= 0")
@@ -217,7 +254,12 @@ def simulate(
         sources = amass_sources(amass, resolve_path("amass-root", amass_root))
     else:
         sources = trc_sources(trc, subject)
-        check_trc_inputs(trc, model)
+        if static:
+            from musclekit.pipelines.simulate.opensim_model import default_model_path
+
+            model = model or default_model_path()
+        # A static trial's marker set (--marker-set / --scale-setup) replaces the model's.
+        check_trc_inputs(trc, None if (marker_set or scale_setup) else model)
     check_writable(out)
     console.print(f"dataset: {out}")
 
@@ -235,7 +277,8 @@ def simulate(
             console.print(f"[red]failed[/] {unit_id}: {value}", soft_wrap=True)
 
     report = run_kinematics(out, sources, model_path=model, body_model=body_model, config=cfg,
-                            compute=compute, name=name, on_result=verdict)
+                            compute=compute, name=name, on_result=verdict,
+                            lab=lab if lab.any else None)
     if report.done:
         table = Table(title=f"kinematics: {out}")
         for col in ("sequence", "frames", "IK RMS mm", "IK max mm", "flagged", "s"):

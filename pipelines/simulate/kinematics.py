@@ -30,6 +30,7 @@ from musclekit.dataset import (
 from musclekit.errors import InputError, MusclekitError
 from musclekit.opensim_log import opensim_log
 from musclekit.pipelines.simulate.amass import resolve_sources, sequence_id, subject_id
+from musclekit.pipelines.simulate.lab import LabInputs
 from musclekit.pipelines.simulate.markerset import load_markerset
 from musclekit.pipelines.simulate.opensim_io import read_trc
 from musclekit.pipelines.simulate.opensim_model import (
@@ -107,11 +108,12 @@ def stream_specs(marker_names: list[str], model_path: Path, rate_hz: float | Non
 
 
 def _payload(src: KinematicsSource, dataset: Path, model: Path, body_model: Path | None,
-             cfg: KinematicsConfig, marker_weights: dict[str, float] | None) -> dict:
+             cfg: KinematicsConfig, marker_weights: dict[str, float] | None,
+             lab: LabInputs | None = None) -> dict:
     return {"kind": src.kind, "path": str(src.path), "sequence_id": src.sequence_id,
             "subject_id": src.subject_id, "dataset": str(dataset), "model": str(model),
             "body_model": str(body_model) if body_model else None, "config": asdict(cfg),
-            "marker_weights": marker_weights}
+            "marker_weights": marker_weights, "lab": asdict(lab) if lab else None}
 
 
 def opensim_log_path(root: Path, seq_id: str) -> Path:
@@ -134,8 +136,9 @@ def kinematics_unit(payload: dict) -> dict:
                 result = kinematics_from_amass(src, Path(payload["body_model"]), out_dir,
                                                Path(payload["model"]), cfg)
             else:
+                lab = LabInputs(**payload["lab"]) if payload.get("lab") else None
                 result = kinematics_from_trc(src, Path(payload["model"]), out_dir, cfg,
-                                             payload.get("marker_weights"))
+                                             payload.get("marker_weights"), lab)
     except MusclekitError as err:  # the message is what the user sees: say where to look
         err.args = (f"{err} (OpenSim log: {log})",)
         raise
@@ -174,7 +177,12 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
     writer = DatasetWriter.create_or_open(root)
     with writer.unit(unit_id_for(seq_id), Provenance.for_stage(STAGE, config=config,
                                                                inputs=inputs)) as u:
-        if np.isfinite(r.mass_kg):
+        if np.isfinite(r.mass_kg) and payload["kind"] != "amass":
+            u.add_subject(SubjectInfo(
+                id=payload["subject_id"], mass_kg=round(r.mass_kg, 3),
+                height_m=round(r.height_m, 4) if np.isfinite(r.height_m) else None,
+                extra={"mass_from": "given (--mass)"}))
+        elif np.isfinite(r.mass_kg):
             u.add_subject(SubjectInfo(id=payload["subject_id"], sex=_SEX.get(r.gender or ""),
                                       mass_kg=round(r.mass_kg, 3), height_m=round(r.height_m, 4),
                                       extra={"mass_from": "mesh volume x density",
@@ -193,7 +201,7 @@ def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
                    model_path: Path | None = None, body_model: Path | None = None,
                    config: KinematicsConfig | None = None, compute: ComputeConfig | None = None,
                    name: str | None = None, marker_weights: dict[str, float] | None = None,
-                   on_result=None) -> RunReport:
+                   on_result=None, lab: LabInputs | None = None) -> RunReport:
     """Run the kinematics stage for `sources` into `dataset` (created if needed)."""
     cfg = config or KinematicsConfig()
     if not sources:
@@ -224,7 +232,7 @@ def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
     units = [Unit(unit_id_for(s.sequence_id),
                   _payload(s, dataset.resolve(), model.resolve(),
                            Path(body_model).resolve() if body_model else None, cfg,
-                           marker_weights)) for s in sources]
+                           marker_weights, lab)) for s in sources]
     return run_units(units, kinematics_unit, compute or ComputeConfig(),
                      description="kinematics (scale + IK)",
                      skip=lambda u: writer.is_done(u.id), on_result=on_result)

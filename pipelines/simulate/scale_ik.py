@@ -280,11 +280,13 @@ class IKResult:
     values: np.ndarray  # (T, C): rad for rotations, m for translations
     rms_m: np.ndarray  # (T,)
     max_m: np.ndarray  # (T,)
+    marker_errors_m: dict[str, np.ndarray] = field(default_factory=dict)  # per marker (T,)
 
 
 def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
            weights: dict[str, float], out_mot: Path, work_dir: Path,
-           accuracy: float = 1e-6) -> IKResult:
+           accuracy: float = 1e-6, setup: Path | None = None,
+           leave_out: set[str] | None = None) -> IKResult:
     """OpenSim InverseKinematicsTool with marker weights; per-frame marker errors.
 
     out_mot ends up in radians (m for translations), `inDegrees=no`: OpenSim writes it in
@@ -292,7 +294,11 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
 
     accuracy: the solver's convergence tolerance. OpenSim's default (1e-5) stops early in
     the shallow valley of the arms' long-axis rotations (arm_rot vs pro_sup: up to 6 deg off
-    on a jumping jack); 1e-6 brings them within 1 deg for about 1.5x the IK time."""
+    on a jumping jack); 1e-6 brings them within 1 deg for about 1.5x the IK time.
+    setup: a lab's IK setup XML: its IKTaskSet (marker weights, coordinate tasks) and time
+        range (within `time_range`) are used as they are; `weights` then only overrides the
+        weights of the markers it names.
+    leave_out: markers not to track (dead or bad ones)."""
     import opensim
 
     model = load_model(model_path)
@@ -304,7 +310,33 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
                          f"(model markers: {', '.join(sorted(model_markers)[:10]) or 'none'}"
                          f"{', ...' if len(model_markers) > 10 else ''}); the model needs "
                          "markers named as in the TRC file")
-    tool = opensim.InverseKinematicsTool()
+    leave_out = set(leave_out or ())
+    if setup is not None:
+        tool = opensim.InverseKinematicsTool(str(setup))
+        lo = max(float(time_range[0]), float(tool.getStartTime()))
+        hi = min(float(time_range[1]), float(tool.getEndTime()))
+        if hi <= lo:
+            raise InputError(f"the IK setup {setup} covers {tool.getStartTime()}-"
+                             f"{tool.getEndTime()} s, outside the marker file's "
+                             f"{time_range[0]}-{time_range[1]} s")
+        time_range = (lo, hi)
+        tasks = tool.getIKTaskSet()
+        for i in range(tasks.getSize()):
+            task = tasks.get(i)
+            name = task.getName()
+            if name in leave_out:
+                task.setApply(False)
+            elif name in weights and opensim.IKMarkerTask.safeDownCast(task) is not None:
+                task.setWeight(float(weights[name]))
+    else:
+        tool = opensim.InverseKinematicsTool()
+        tasks = tool.getIKTaskSet()
+        for name in sorted(model_markers):
+            task = opensim.IKMarkerTask()
+            task.setName(name)
+            task.setWeight(float(used.get(name, 0.0)))
+            task.setApply(name in used and name not in leave_out)
+            tasks.cloneAndAppend(task)
     tool.setName("ik")
     tool.set_model_file(str(model_path))
     tool.setMarkerDataFileName(str(trc_path))
@@ -312,15 +344,9 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
     tool.setEndTime(float(time_range[1]))
     tool.setOutputMotionFileName(str(out_mot))
     tool.set_report_errors(True)
+    tool.set_report_marker_locations(True)
     tool.setResultsDir(str(work_dir))
     tool.set_accuracy(accuracy)
-    tasks = tool.getIKTaskSet()
-    for name in sorted(model_markers):
-        task = opensim.IKMarkerTask()
-        task.setName(name)
-        task.setWeight(float(used.get(name, 0.0)))
-        task.setApply(name in used)
-        tasks.cloneAndAppend(task)
     setup = work_dir / "ik_setup.xml"
     tool.printToXML(str(setup))
     with native_stdout_silenced():
@@ -333,4 +359,24 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
     write_mot(out_mot, Motion(motion.time_s, motion.names, motion.values), name="ik")
     errors = read_mot(work_dir / "ik_ik_marker_errors.sto", rotational=set())
     return IKResult(Path(out_mot), motion.time_s, motion.names, motion.values,
-                    errors.column("marker_error_RMS"), errors.column("marker_error_max"))
+                    errors.column("marker_error_RMS"), errors.column("marker_error_max"),
+                    _marker_errors(work_dir / "ik_ik_model_marker_locations.sto", trc_path,
+                                   motion.time_s))
+
+
+def _marker_errors(locations: Path, trc_path: Path, time_s: np.ndarray) -> dict[str, np.ndarray]:
+    """Per tracked marker, the distance (T,) between the model's marker and the measured one."""
+    if not locations.is_file():
+        return {}
+    model = read_mot(locations, rotational=set())
+    data = read_trc(trc_path)
+    out = {}
+    for j, name in enumerate(data.names):
+        cols = [f"{name}_t{a}" for a in "xyz"]
+        if not all(c in model.names for c in cols):
+            continue
+        m = np.column_stack([np.interp(time_s, model.time_s, model.column(c)) for c in cols])
+        d = np.column_stack([np.interp(time_s, data.time_s, data.positions[:, j, k])
+                             for k in range(3)])
+        out[name] = np.linalg.norm(m - d, axis=1)
+    return out

@@ -9,14 +9,15 @@ static.trc, markers.trc (metres), generic_registered.osim, scaled.osim, ik.mot (
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from musclekit.errors import InputError
+from musclekit.errors import InputError, UnitFailedError
 from musclekit.pipelines.simulate.amass import read_amass
 from musclekit.pipelines.simulate.bodymodel import load_body_model, mass_and_height
+from musclekit.pipelines.simulate.lab import LabInputs
 from musclekit.pipelines.simulate.markerset import load_markerset
 from musclekit.pipelines.simulate.opensim_io import read_trc, write_trc
 from musclekit.pipelines.simulate.opensim_model import default_model_path
@@ -125,23 +126,80 @@ class _Clock:
 
 def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
                         cfg: KinematicsConfig, weights: dict[str, float] | None = None,
-                        ) -> SequenceKinematics:
-    """Marker data and an (already scaled) model -> IK. Marker weights default to 1."""
+                        lab: LabInputs | None = None) -> SequenceKinematics:
+    """Marker data and a model -> IK (pipelines/simulate/lab.py for the lab's files): with
+    a static trial the (generic) model is scaled to the subject first; dead markers are left
+    out, IK uses the lab's setup or marker weights (default 1), a marker that IK cannot
+    follow is left out and IK rerun once; measured forces are checked and copied."""
     import shutil
 
+    from musclekit.pipelines.simulate.dynamics.kernel.grf import DEFAULT_FEET
+    from musclekit.pipelines.simulate.lab import (
+        copy_external_loads,
+        dead_markers,
+        outlier_markers,
+        scale_from_static,
+    )
+
+    lab = lab or LabInputs()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = read_trc(trc_path)
     files = {"trc": out_dir / "markers.trc", "scaled_model": out_dir / "scaled.osim",
              "ik_mot": out_dir / "ik.mot"}
     write_trc(files["trc"], data.time_s, data.names, data.positions)
-    shutil.copyfile(model_path, files["scaled_model"])
-    w = {n: (weights or {}).get(n, 1.0) for n in data.names}
-    ik = run_ik(Path(model_path), files["trc"], (float(data.time_s[0]), float(data.time_s[-1])),
-                w, files["ik_mot"], out_dir, cfg.ik_accuracy)
-    flags = (ik.rms_m > cfg.flag_rms_m) | (ik.max_m > cfg.flag_max_m)
+    warnings: list[str] = []
+    dead = dead_markers(data.names, data.positions)
+    warnings += [f"marker {n} left out: {why}" for n, why in dead.items()]
+    extra: dict = {"rate_hz": data.rate_hz, "opensim_model": str(model_path)}
+    mass, height = float("nan"), float("nan")
+    w = dict(weights or {})
+    w.update(lab.marker_weights or {})
+    if lab.static_trc:
+        scale = scale_from_static(Path(model_path), Path(lab.static_trc), out_dir / "scale", lab, w)
+        shutil.copyfile(scale.model_path, files["scaled_model"])
+        files["scale_setup"] = out_dir / "scale" / "scale_setup.xml"
+        mass = float(lab.mass_kg)
+        height = float(lab.height_m) if lab.height_m else float("nan")
+        extra["scale"] = {"setup": scale.setup, "static_trc": str(lab.static_trc),
+                          "static_rms_m": round(scale.static_rms_m, 5),
+                          "static_error_m": scale.static_error_m,
+                          "scale_factors": scale.scale_factors,
+                          "measurements": scale.measurements}
+    else:
+        shutil.copyfile(model_path, files["scaled_model"])
+        if lab.mass_kg:
+            mass = float(lab.mass_kg)
+    ik_weights = {n: w.get(n, 1.0) for n in data.names}
+    t_range = (float(data.time_s[0]), float(data.time_s[-1]))
+    setup = Path(lab.ik_setup) if lab.ik_setup else None
+
+    def ik(leave_out: set[str]):
+        return run_ik(files["scaled_model"], files["trc"], t_range, ik_weights, files["ik_mot"],
+                      out_dir, cfg.ik_accuracy, setup=setup, leave_out=leave_out)
+
+    left_out = set(dead)
+    result = ik(left_out)
+    bad = outlier_markers({n: e for n, e in result.marker_errors_m.items() if n not in left_out})
+    if bad:
+        warnings += [f"marker {n} left out: {why}" for n, why in bad.items()]
+        left_out |= set(bad)
+        result = ik(left_out)
+    extra["markers_left_out"] = {**dead, **bad}
+    if lab.grf_file or lab.grf_setup:
+        copied = copy_external_loads(lab, files["scaled_model"], out_dir,
+                                     {s: list(b) for s, b in DEFAULT_FEET.items()})
+        files.update({k: Path(v) for k, v in copied.items()})
+    extra["warnings"] = warnings
+    if lab.any:
+        extra["lab"] = {k: v for k, v in asdict(lab).items() if v is not None}
+    keep = (data.time_s >= result.time_s[0] - 1e-9) & (data.time_s <= result.time_s[-1] + 1e-9)
+    if keep.sum() != len(result.time_s):
+        raise UnitFailedError(f"IK wrote {len(result.time_s)} frames where the marker file has "
+                              f"{int(keep.sum())} in the same time range")
+    flags = (result.rms_m > cfg.flag_rms_m) | (result.max_m > cfg.flag_max_m)
     return SequenceKinematics(
-        time_s=data.time_s, marker_names=data.names, markers=data.positions,
-        coordinates=ik.coordinates, joint_angles=ik.values, rms_m=ik.rms_m, max_m=ik.max_m,
-        flags=flags, mass_kg=float("nan"), height_m=float("nan"), gender=None, files=files,
-        extra={"rate_hz": data.rate_hz, "opensim_model": str(model_path)})
+        time_s=result.time_s, marker_names=data.names, markers=data.positions[keep],
+        coordinates=result.coordinates, joint_angles=result.values, rms_m=result.rms_m,
+        max_m=result.max_m, flags=flags, mass_kg=mass, height_m=height, gender=None,
+        files=files, extra=extra)

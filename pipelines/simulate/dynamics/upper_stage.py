@@ -45,7 +45,7 @@ def _upper_task(task: UpperTask) -> tuple[np.ndarray, UpperResult]:
     grf = ds.sequence_array("grf", task.sequence, channels=list(GRF_CHANNELS))
     missing = (grf.flags & np.uint8(Flag.MISSING)).astype(bool)
     result = solve_upper(
-        task.model, task.motion, grf.time_s + task.t0,
+        task.model, task.motion, grf.time_s,
         np.asarray(grf.values, dtype=float), missing, task.lower_muscles,
         UpperSettings(**task.settings), Path(task.work),
     )

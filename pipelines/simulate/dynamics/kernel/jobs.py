@@ -22,6 +22,9 @@ class SequenceJob:
     t0: float
     t1: float
     out_dir: Path
+    # Measured ground forces recorded by the kinematics stage (--grf, --grf-setup).
+    grf_file: Path | None = None
+    grf_setup: Path | None = None
 
 
 def find_jobs(root: Path, cfg: DynamicsConfig) -> list[SequenceJob]:
@@ -66,6 +69,8 @@ def find_jobs(root: Path, cfg: DynamicsConfig) -> list[SequenceJob]:
             sequence=seq, model_path=model_path, motion_path=motion_path, chunks=chunks,
             t0=float(motion.time_s[0]), t1=float(motion.time_s[-1]),
             out_dir=root / "opensim" / seq_id / "dynamics" / cfg.method,
+            grf_file=root / osim_info["grf"] if "grf" in osim_info else None,
+            grf_setup=root / osim_info["grf_setup"] if "grf_setup" in osim_info else None,
         ))
     if not jobs:
         raise InputError(

@@ -121,6 +121,17 @@ def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
     return cache, {uid[len("model-"):]: why for uid, why in prep_report.failed.items()}
 
 
+def _settings_for(job: SequenceJob, cfg: DynamicsConfig) -> dict:
+    """The method's settings for one sequence: its measured forces, where the method takes
+    them (`grf_file` / `grf_setup` settings) and the sequence has them."""
+    settings = asdict(cfg.solve)
+    if job.grf_file is not None and "grf_file" in settings and not settings["grf_file"]:
+        settings["grf_file"] = str(job.grf_file)
+        if job.grf_setup is not None:
+            settings["grf_setup"] = str(job.grf_setup)
+    return settings
+
+
 def _uncovered(prep_folder: Path, motion_path: Path) -> str:
     """Why a sequence cannot use a prepared model's polynomial muscle paths ("" when it can):
     outside the poses they were fitted around they extrapolate, silently wrong."""
@@ -164,7 +175,7 @@ def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None)
                else _uncovered(cache / key, job.motion_path))
         for chunk in job.chunks:
             task = ChunkTask(
-                chunk=chunk, method=cfg.method, settings=asdict(cfg.solve),
+                chunk=chunk, method=cfg.method, settings=_settings_for(job, cfg),
                 prep_folder=str(cache / key), motion_path=str(job.motion_path),
                 out_dir=str(job.out_dir), time_limit_s=cfg.chunk_time_limit_s,
                 force_fail=chunk.id in cfg.fail_chunks or bool(why), fail_reason=why,

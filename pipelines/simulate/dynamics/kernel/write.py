@@ -33,6 +33,10 @@ def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkR
         for c, r in zip(job.chunks, reports, strict=True)
     ]
     template = next((o for o in outputs if o is not None), None)
+    sources = {r.extra.get("grf_source") for r in reports if r.status == "converged"} - {None}
+    grf_source = ("measured (force plates)" if sources == {"measured"} else
+                  "estimated from the kinematics" if sources == {"estimated"} else
+                  "contact model" if cfg.method == "track" else ", ".join(sorted(sources)))
     streams = []
     if template is not None:
         for name in STREAMS:
@@ -41,7 +45,8 @@ def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkR
             streams.append(StreamSpec(
                 name=name, family=STREAM_FAMILY[name], rate_hz=cfg.output_rate_hz,
                 channels=list(template.channels[name]), units=spec_units, clock="motion",
-                description=f"musclekit simulate dynamics ({cfg.method}), stitched chunks",
+                description=f"musclekit simulate dynamics ({cfg.method}), stitched chunks"
+                + (f"; ground forces {grf_source}" if name == "grf" else ""),
             ))
         writer.add_streams(streams)
     seq = job.sequence
@@ -60,16 +65,19 @@ def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkR
                 # tolerance has failed already (kernel/worker.py), and the writer checks the
                 # stitched range itself.
                 values = st.values
-                stitched_info = {"seams_s": [s - job.t0 for s in st.seams_s],
-                                 "gaps_s": [[a - job.t0, b - job.t0] for a, b in st.gaps_s],
+                # Times on the motion's own clock, as the kinematics streams keep them (a
+                # marker file that starts at 0.5 s starts every stream at 0.5 s).
+                stitched_info = {"seams_s": list(st.seams_s),
+                                 "gaps_s": [[a, b] for a, b in st.gaps_s],
                                  "analysed_s": float((~st.missing).sum() / cfg.output_rate_hz),
                                  "analysed_share": float((~st.missing).mean())}
                 info = SequenceInfo(
                     id=seq.id, subject_id=seq.subject_id, source=seq.source, label=seq.label,
                     start_time_ns=seq.start_time_ns,
-                    extra={"dynamics": {"method": cfg.method, **stitched_info}},
+                    extra={"dynamics": {"method": cfg.method, "grf_source": grf_source,
+                                        **stitched_info}},
                 )
-                u.write_sequence(name, info, time_s=st.time_s - job.t0, values=values)
+                u.write_sequence(name, info, time_s=st.time_s, values=values)
         rows = []
         for c, r in zip(job.chunks, reports, strict=True):
             row = asdict(r)
