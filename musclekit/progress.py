@@ -105,7 +105,11 @@ class PlainProgress:
     def add_task(self, description: str, total: float | None = None, completed: float = 0,
                  **_: Any) -> int:
         self.tasks.append(_Task(description, total, completed))
-        return len(self.tasks) - 1
+        task_id = len(self.tasks) - 1
+        if verbosity() > QUIET:  # a log shows at once that the work started
+            of = f"/{total:g}" if total else ""
+            self._print(f"{description}: {completed:g}{of} done, started")
+        return task_id
 
     def update(self, task_id: int, *, completed: float | None = None,
                advance: float | None = None, total: float | None = None,
@@ -154,11 +158,10 @@ class PlainProgress:
         task.finished_line = final
         if verbosity() <= QUIET:
             return
-        text = self.line(task_id)
-        if self.stream is not None:
-            print(text, file=self.stream, flush=True)
-        else:
-            print(text, file=sys.stderr, flush=True)
+        self._print(self.line(task_id))
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream if self.stream is not None else sys.stderr, flush=True)
 
 
 def make_progress(transient: bool = False) -> Progress | PlainProgress:

@@ -90,10 +90,11 @@ def test_plain_progress_lines(capsys):
         for _ in range(4):
             progress.advance(task)
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0].startswith("kinematics (scale + IK): 1/4 (25 %), ")
-    assert "eta " in lines[0] and "elapsed " in lines[0]
+    assert lines[0] == "kinematics (scale + IK): 0/4 done, started"
+    assert lines[1].startswith("kinematics (scale + IK): 1/4 (25 %), ")
+    assert "eta " in lines[1] and "elapsed " in lines[1]
     assert lines[-1].startswith("kinematics (scale + IK): 4/4 (100 %)")
-    assert len(lines) == 4
+    assert len(lines) == 5
 
 
 def test_plain_progress_is_periodic_and_silent_under_quiet(capsys):
@@ -104,9 +105,10 @@ def test_plain_progress_is_periodic_and_silent_under_quiet(capsys):
         task = progress.add_task("training", total=100)
         for i in range(50):
             progress.update(task, completed=i + 1)
-    # nothing within the interval; one line when the work stops
+    # a line at the start, nothing within the interval, one line when the work stops
     lines = capsys.readouterr().err.splitlines()
-    assert lines == [lines[0]] and lines[0].startswith("training: 50/100 (50 %)")
+    assert len(lines) == 2 and lines[0] == "training: 0/100 done, started"
+    assert lines[1].startswith("training: 50/100 (50 %)")
     set_verbosity(QUIET)
     try:
         with PlainProgress(interval_s=0) as p:
