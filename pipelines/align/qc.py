@@ -41,8 +41,19 @@ def _plain(value: Any) -> Any:
 MAX_OVERLAID_CHANNELS = 4
 
 
-def write_png(
-    path: Path,
+def write_png(path: Path, **kwargs: Any) -> None:
+    """Draw the QC figure (see `figure`) and write it atomically to `path`."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(**kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def figure(
     *,
     title: str,
     grid_s: np.ndarray,
@@ -64,8 +75,8 @@ def write_png(
     drift_reason: str = "",
     emd_s: float = 0.0,
     emg_label: str = "sEMG",
-) -> None:
-    """Draw the QC figure (matplotlib, Agg backend, no display needed).
+) -> Any:
+    """The QC figure (matplotlib, Agg backend, no display needed); the caller closes it.
 
     grid_s (T,), emg (T, C) with NaN gaps, frame_missing (T,) bool, motion on its own time
     axis, correlation curve over lags relative to the timestamp offset `offset_ts_s`.
@@ -185,11 +196,7 @@ def write_png(
     ax.set_title("drift", fontsize=9)
     # Fixed margins: tight_layout costs about a second per figure.
     fig.subplots_adjust(left=0.06, right=0.94, bottom=0.07, top=0.93 if multiples else 0.91)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    return fig
 
 
 def _wrap(text: str, width: int = 48) -> str:

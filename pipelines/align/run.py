@@ -74,6 +74,21 @@ def _units(channels: list, fallback: str | None) -> str | list[str] | None:
     return fallback
 
 
+def _apply_emg_units(emg: EmgRecording, units: str | None) -> None:
+    """Raw sEMG whose file names no unit, in the unit `--emg-units` names: to SI like a
+    declared unit, so `emg` and `emg_raw` agree. (For sensor envelopes --emg-units stays a
+    label, as it always was.)"""
+    from musclekit.pipelines.align.channels import parse_unit
+
+    info = parse_unit(units) if units else None
+    if info is None:
+        return
+    for ch in emg.channels:
+        if ch.unit is None:
+            ch.values = ch.values * info.factor
+            ch.unit, ch.unit_declared = info.si, f"{info.declared} (--emg-units)"
+
+
 def _native_rate(channels: list) -> float:
     """The rate a native-rate stream declares: the header's, else the measured one to four
     significant digits (timestamps of two captures of one device differ in the last digits)."""
@@ -311,6 +326,7 @@ def align_capture(capture: Capture, cfg: AlignConfig, out: Path) -> AlignResult:
     emg = read_recording(capture.emg_path, capture.emg)
     choice = choose_kind(emg, cfg.emg_kind)
     if choice.kind == "raw":
+        _apply_emg_units(emg, cfg.emg_units)
         check_raw(emg, cfg.emg_processing)
     info = probe_video(capture.video_path)
     start_ns, start_source = video_start_ns(info, capture)
