@@ -357,3 +357,42 @@ def test_edf_that_mne_cannot_read(tmp_path):
     path.write_bytes(b"0       " + b"x" * 100)
     with pytest.raises(InputError, match=r"broken.edf: MNE cannot read it as EDF"):
         read_recording(path)
+
+
+def test_session_file_with_raw_processing_keys(video_capture, tmp_path):
+    from musclekit.compute import ComputeConfig
+    from musclekit.pipelines.align.run import align_session
+
+    path, _ = _raw_file(video_capture, tmp_path, "openbci")
+    session = tmp_path / "session.toml"
+    session.write_text(f"""
+[align]
+emg_kind = "raw"
+emd_s = 0.03
+qc = false
+[align.emg_processing]
+band_hz = [20.0, 110.0]
+notch_hz = 50.0
+[emg]
+rate_hz = 250.0
+[[capture]]
+emg = "{path.name}"
+video = "{video_capture.video_path}"
+""")
+    report = align_session(session, tmp_path / "ds", ComputeConfig(workers=0))
+    assert not report.failed and len(report.done) == 1
+    record = json.loads(next((tmp_path / "ds" / "meta" / "units").glob("*.json")).read_text())
+    extra = record["sequences"][0]["extra"]
+    assert extra["emg"]["processing"]["band_hz"] == [20.0, 110.0] and extra["emg"]["processing"]["notch_hz"] == 50.0
+    assert extra["emg"]["kind_source"] == "--emg-kind"
+    assert extra["alignment"]["electromechanical_delay"]["emd_s"] == 0.03
+
+
+def test_session_file_with_a_bad_processing_key(tmp_path):
+    from musclekit.pipelines.align.config import load_session
+
+    session = tmp_path / "session.toml"
+    session.write_text('[align.emg_processing]\nlowpass_hz = 6\n[[capture]]\nemg = "a.csv"\nvideo = "b.mov"\n')
+    with pytest.raises(InputError, match=r"\[align.emg_processing\]: unknown key\(s\) lowpass_hz; known: "
+                                         r"band_hz, envelope_hz, notch_hz, notch_q, order"):
+        load_session(session)
