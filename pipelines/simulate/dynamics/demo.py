@@ -14,9 +14,11 @@ FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
 
 
 def make_kinematics_dataset(root: Path, duration_s: float = 1.6,
-                            sequences: tuple[str, ...] = ("S01_squat",)) -> Path:
+                            sequences: tuple[str, ...] = ("S01_squat",),
+                            start_s: float = 0.0) -> Path:
     """A dataset holding, per sequence, `joint_angles` and extra['opensim'] (scaled model and
-    IK motion paths) exactly as simulate part 1 writes them, from the test model's squat."""
+    IK motion paths) exactly as simulate part 1 writes them, from the test model's squat;
+    its clock starts at `start_s` (a marker file need not start at 0)."""
     from musclekit.dataset import (
         DatasetWriter,
         Provenance,
@@ -37,6 +39,7 @@ def make_kinematics_dataset(root: Path, duration_s: float = 1.6,
         folder.mkdir(parents=True, exist_ok=True)
         build_test_model(folder / "scaled.osim")
         motion = squat_motion(duration_s, period_s=duration_s)
+        motion.time_s = motion.time_s + start_s
         write_mot(folder / "ik.mot", motion)
         if w.is_done(f"kin-{seq_id}"):
             continue
