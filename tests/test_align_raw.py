@@ -396,3 +396,43 @@ def test_session_file_with_a_bad_processing_key(tmp_path):
     with pytest.raises(InputError, match=r"\[align.emg_processing\]: unknown key\(s\) lowpass_hz; known: "
                                          r"band_hz, envelope_hz, notch_hz, notch_q, order"):
         load_session(session)
+
+
+def test_per_column_rate_row_is_checked(tmp_path):
+    text = _delsys_text().splitlines()
+    n_cols = len(text[3].split(","))
+    rates = ["1259.259 Hz" if "EMG" in name else "148.148 Hz" if name != "X[s]" else ""
+             for name in text[3].split(",")]
+    assert len(rates) == n_cols
+    path = tmp_path / "rates.csv"
+    path.write_text("\n".join([*text[:4], ",".join(rates), *text[4:]]) + "\n")
+    rec = read_recording(path, EmgCsvOptions(start="2026-11-22T10:00:00Z"))
+    assert rec.channels[0].declared_rate_hz == 1259.259 and rec.of_kind("acc")[0].declared_rate_hz == 148.148
+    path.write_text(path.read_text().replace("148.148 Hz", "200 Hz", 1))
+    with pytest.raises(InputError, match=r"the header declares 200 Hz for 'Sensor 1: ACC X 1', but its "
+                                         r"timestamps are 6.750 ms apart .* i.e. 148.1 Hz"):
+        read_recording(path, EmgCsvOptions(start="2026-11-22T10:00:00Z"))
+
+
+def test_file_without_any_semg_column_names_what_it_found(tmp_path):
+    path = tmp_path / "imu-only.csv"
+    path.write_text("time,ACC X (g),GYRO X (deg/s)\n" + "\n".join(
+        f"{1763805600 + i / 100:.2f},{1 + i * 1e-3:.3f},{i * 0.1:.1f}" for i in range(300)) + "\n")
+    with pytest.raises(InputError) as err:
+        read_recording(path)
+    msg = str(err.value)
+    assert "no sEMG column: the columns hold 'ACC X (g)' (acc), 'GYRO X (deg/s)' (gyro)" in msg
+    assert "Name the sEMG columns with --channels (columns named there are sEMG whatever their names say)" in msg
+
+
+def test_channels_option_names_the_semg_columns_and_keeps_the_other_sensors(tmp_path):
+    path = tmp_path / "daq.csv"
+    path.write_text("time,Analog 1 (mV),Analog 2 (mV),ACC X (g)\n" + "\n".join(
+        f"{1763805600 + i / 1000:.3f},{np.sin(i):.4f},{np.cos(i):.4f},1.0" for i in range(2000)) + "\n")
+    rec = read_recording(path, EmgCsvOptions(channels=["Analog 2=TA"]))
+    assert rec.channel_names == ["TA"] and rec.channels[0].kind == "emg" and rec.channels[0].unit == "V"
+    # not chosen as sEMG, the other sensors' columns stay, for the analog and imu streams
+    assert [(ch.name, ch.kind) for ch in rec.others] == [("Analog 1", "other"), ("ACC X", "acc")]
+    with pytest.raises(InputError, match=r"column 'ACC X \(g\)' is named like an sEMG channel but its "
+                                         r"unit 'g' is a unit of acceleration"):
+        read_recording(path, EmgCsvOptions(channels=["ACC X"]))

@@ -341,7 +341,8 @@ def assemble_recording(ctx: _Context, series: Series, layout: str, header_line: 
         found = ", ".join(f"{d.column!r} ({d.kind})" for d in described.values())
         raise InputError(
             f"{path}: no sEMG column: the columns hold {found}. Name the sEMG columns with "
-            "--channels, or check that the right file was given"
+            "--channels (columns named there are sEMG whatever their names say), or check that "
+            "the right file was given"
         )
     return EmgRecording(
         path=path.resolve(),
@@ -548,7 +549,11 @@ def _long_layout(ctx: _Context, body: list[tuple[int, list[str]]], time_cols: li
 
 def _select_channels(ctx: _Context, series: Series, described: dict[str, _Column]) -> Series:
     """Keep and rename channels (--channels); by default every signal column under its name
-    without the unit suffix. Columns are found by their header text or by that name."""
+    without the unit suffix. Columns are found by their header text or by that name.
+
+    Columns named in --channels are the sEMG channels, whatever their names say (a DAQ may
+    call them `Analog 1`); sEMG-looking columns not named are left out; accelerometer,
+    gyroscope and other columns not named are kept for their own streams."""
     signals = [col for col in series if described[col].kind != "index"]
     out: Series = {}
     if not ctx.opts.channels:
@@ -573,8 +578,16 @@ def _select_channels(ctx: _Context, series: Series, described: dict[str, _Column
             )
         col = by_lower[src.lower()]
         dst = dst.strip() or described[col].name
+        described[col].kind = "emg"
+        check_unit_matches_kind(ctx.path, col, "emg", described[col].unit)
         out[dst] = series[col]
         ctx.source_of[dst] = col
+    chosen = set(ctx.source_of.values())
+    for col in signals:
+        if col not in chosen and described[col].kind not in ("emg", "index"):
+            name = described[col].name if described[col].name not in out else col
+            out[name] = series[col]
+            ctx.source_of[name] = col
     return out
 
 

@@ -169,8 +169,6 @@ def figure(
     ax = fig.add_subplot(bottom[1])
     if intervals_s.size:
         ms = intervals_s * 1e3
-        if ms.size > 200_000:  # a raw kHz recording: a sample of the intervals draws the same
-            ms = ms[:: ms.size // 200_000]
         upper = float(min(400.0, max(4.0 * np.median(ms), 1e-3)))
         ax.hist(np.clip(ms, 0, upper), bins=80, color="tab:purple")
         ax.set_xlabel(f"interval between sEMG timestamps (ms, clipped at {upper:.3g})")
