@@ -86,6 +86,10 @@ def _root(
         # dataset folder as its default.
         ctx.default_map = {**(ctx.default_map or {}),
                            ctx.invoked_subcommand: {"out": str(default_dataset())}}
+        command = ctx.command.get_command(ctx, ctx.invoked_subcommand)
+        for param in getattr(command, "params", []):
+            if param.name == "out":
+                param.required = False  # it has a default now; help must not say required
 
 
 for _module in _STAGE_MODULES:

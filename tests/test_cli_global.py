@@ -77,6 +77,8 @@ def test_help_is_readable_at_80_columns(command):
                          capture_output=True, text=True, env=env, check=True).stdout
     assert "…" not in out  # no option name or word cut off
     assert max(len(line) for line in out.splitlines()) <= 80
+    if command == "align":  # its --out has the default dataset folder now
+        assert "[default: musclekit-data]" in " ".join(out.split())
     if command == "simulate":
         for flag in ("--chunk-time-limit-s", "--polynomial-paths / --no-polynomial-paths",
                      "--foot-bodies-right", "--add-foot-contact", "--amass-root"):
