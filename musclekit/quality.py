@@ -194,8 +194,11 @@ def dataset_quality(path_or_dataset) -> list[QualityWarning]:
             "no_mass", _some(no_mass),
             f"subject(s) {_some(no_mass)} have no mass in the dataset (marker input gives "
             "none): forces and dynamics scale with it"))
-    chunks = ds.read_table("chunks")
-    if chunks.height and {"sequence_id", "status"} <= set(chunks.columns):
+    try:
+        chunks = ds.read_table("chunks")
+    except Exception:  # noqa: BLE001 - a damaged table is inspect's and validate's finding
+        chunks = None
+    if chunks is not None and chunks.height and {"sequence_id", "status"} <= set(chunks.columns):
         for seq_id in sorted(set(chunks["sequence_id"].to_list())):
             rows = chunks.filter(chunks["sequence_id"] == seq_id)
             failed = int((rows["status"] != "converged").sum())
