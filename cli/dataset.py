@@ -39,7 +39,7 @@ def info(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> N
 
 
 def validate(
-    path: Path = typer.Argument(..., help="Dataset folder."),
+    path: Path = typer.Argument(..., help="Dataset folder (or a training run folder)."),
     no_hashes: bool = typer.Option(False, "--no-hashes", help="Skip SHA-256 checks of shards."),
     as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on warnings too (quality: "
@@ -50,7 +50,10 @@ def validate(
     and its quality (warnings)."""
     from musclekit.dataset.validate import findings_to_json, validate_dataset
 
-    findings = validate_dataset(path, check_hashes=not no_hashes)
+    if (path / "run.json").is_file():
+        findings = _run_findings(path)
+    else:
+        findings = validate_dataset(path, check_hashes=not no_hashes)
     errors = [f for f in findings if f.level == "error"]
     warnings = [f for f in findings if f.level != "error"]
     if as_json:
@@ -69,6 +72,20 @@ def validate(
     if errors or (strict and warnings):
         raise typer.Exit(int(ExitCode.ERROR))
     return int(ExitCode.OK)
+
+
+def _run_findings(path: Path) -> list:
+    """A training run folder's findings: missing checkpoints (error), its warnings."""
+    from musclekit.dataset.validate import Finding
+    from musclekit.pipelines.train.run import BEST_CHECKPOINT, LAST_CHECKPOINT, RunFolder
+
+    run = RunFolder.open(path)
+    out = []
+    if run.meta.get("status") == "done" and not (
+            run.file(BEST_CHECKPOINT).is_file() or run.file(LAST_CHECKPOINT).is_file()):
+        out.append(Finding("error", str(path), "finished run without a checkpoint; retrain"))
+    out += [Finding("warning", f"run {path}", m) for m in run.meta.get("warnings") or []]
+    return out
 
 
 def inspect(path: Path = typer.Argument(None, help="Dataset folder (default: the default "

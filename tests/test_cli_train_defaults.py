@@ -71,6 +71,9 @@ def test_zero_validation_windows_reports_the_training_loss(dataset, workdir, cap
     assert main(["inspect", "run"]) == 0
     err = capsys.readouterr().err
     assert "best training loss" in err and "leaves no validation window" in err
+    assert main(["validate", "run"]) == 0
+    assert main(["validate", "run", "--strict"]) == ExitCode.ERROR
+    assert "leaves no validation window" in capsys.readouterr().err
 
 
 def test_zero_test_windows_fail_before_training(dataset, workdir, capsys):
