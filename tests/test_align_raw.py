@@ -436,3 +436,46 @@ def test_channels_option_names_the_semg_columns_and_keeps_the_other_sensors(tmp_
     with pytest.raises(InputError, match=r"column 'ACC X \(g\)' is named like an sEMG channel but its "
                                          r"unit 'g' is a unit of acceleration"):
         read_recording(path, EmgCsvOptions(channels=["ACC X"]))
+
+
+def test_trigno_discover_layout_sensor_row_rate_and_period_rows(tmp_path):
+    """Trigno Discover: the sensor's name in a row above, the same column names for every
+    sensor, `... Time Series (s)` time columns, then rows of rates and of periods."""
+    rate, n = 1259.259, 300
+    rows = ["Application:,Trigno Discover (2.1.0.7)", "Date/Time:,2026/11/22 10:00:00",
+            "Collection Length (seconds):,0.24", "",
+            "Avanti Sensor 1 (81029),,,,Avanti Sensor 3 (81077),,,",
+            "sensor mode: 40,,,,sensor mode: 40,,,",
+            "EMG 1 Time Series (s),EMG 1 (mV),ACC X Time Series (s),ACC X (G),"
+            "EMG 1 Time Series (s),EMG 1 (mV),ACC X Time Series (s),ACC X (G)",
+            ",1259.259 Hz,,148.148 Hz,,1259.259 Hz,,148.148 Hz",
+            ",0.000794 s,,0.00675 s,,0.000794 s,,0.00675 s"]
+    for i in range(n):
+        acc = f"{i / 148.148:.6f},{0.01 * i:.3f}" if i < 36 else ","
+        rows.append(f"{i / rate:.6f},{np.sin(i) * 0.05:.5f},{acc},{i / rate:.6f},{np.cos(i) * 0.05:.5f},{acc}")
+    path = tmp_path / "discover.csv"
+    path.write_text("\n".join(rows) + "\n")
+    rec = read_recording(path, EmgCsvOptions(start="2026-11-22T10:00:00+01:00"))
+    assert rec.channel_names == ["Avanti Sensor 1 (81029): EMG 1", "Avanti Sensor 3 (81077): EMG 1"]
+    assert [ch.name for ch in rec.of_kind("acc")] == ["Avanti Sensor 1 (81029): ACC X", "Avanti Sensor 3 (81077): ACC X"]
+    assert rec.channels[1].values[1] == pytest.approx(np.cos(1) * 0.05e-3, rel=1e-3)
+    assert rec.channels[0].declared_rate_hz == 1259.259 and rec.of_kind("acc")[0].values.size == 36
+
+
+def test_openbci_cyton_columns_repeated_names_and_unused(tmp_path):
+    header = ("Sample Index, EXG Channel 0, EXG Channel 1, Accel Channel 0, Accel Channel 1, "
+              "Accel Channel 2, Other, Other, Not Used, Digital Channel 0 (D11), Analog Channel 0, "
+              "Timestamp, Other, Timestamp (Formatted)")
+    lines = ["%OpenBCI Raw EXG Data", "%Number of channels = 2", "%Sample Rate = 250 Hz",
+             "%Board = OpenBCI_GUI$BoardCytonSerial", header]
+    for i in range(500):
+        t = 1763805600 + i / 250
+        lines.append(f"{i % 256}.0, {10 * np.sin(i):.2f}, {10 * np.cos(i):.2f}, 0.01, 0.02, 0.98, "
+                     f"{i}.0, 1.0, 0.0, 0.0, 512.0, {t:.6f}, 0.0, 2025-11-22 10:00:00.000")
+    path = tmp_path / "OpenBCI-RAW.txt"
+    path.write_text("\n".join(lines) + "\n")
+    rec = read_recording(path)
+    assert rec.channel_names == ["EXG Channel 0", "EXG Channel 1"]
+    assert [ch.name for ch in rec.of_kind("other")] == ["Other", "Other #2", "Digital Channel 0 (D11)",
+                                                        "Analog Channel 0", "Other #3"]
+    assert rec.notes["counter_columns_skipped"] == "Sample Index, Not Used"

@@ -43,7 +43,9 @@ _QUANTITY_OF_KIND = {"emg": "voltage", "acc": "acceleration", "gyro": "angular v
 
 _UNIT_SUFFIX = re.compile(r"^(?P<name>.*?)\s*(?:\((?P<p>[^()]+)\)|\[(?P<b>[^\[\]]+)\]|,\s*(?P<c>[^,]+))\s*$")
 _KIND_PATTERNS: list[tuple[ChannelKind, re.Pattern[str]]] = [
-    ("index", re.compile(r"^(sample ?(index|number|no\.?|#)?|index|packet ?(index|counter)?|frame|counter)$", re.I)),
+    # counters and unused columns: checked, never stored as signals
+    ("index", re.compile(r"^(sample ?(index|number|no\.?|#)?|index|packet ?(index|counter)?|frame|counter"
+                         r"|not used|unused)( #\d+)?$", re.I)),
     ("acc", re.compile(r"(\bacc|accel)", re.I)),
     ("gyro", re.compile(r"\bgyr", re.I)),
     ("mag", re.compile(r"\bmag(netometer)?\b", re.I)),

@@ -41,7 +41,7 @@ Layout = Literal["auto", "wide", "per_sensor", "long"]
 _TIME_NAME = re.compile(
     r"^(time|times|timestamp|timestamps|t|datetime|date_time|date/time|epoch|unix|unix_time"
     r"|time_?(s|ms|us|ns)|timestamp_?(s|ms|us|ns)|x ?\[s\]|x_s"
-    r"|.+[ _.-](time|timestamp))"
+    r"|.+[ _.-](time|timestamp)|.+[ _.-]time[ _]series)"  # Trigno Discover: `EMG 1 Time Series (s)`
     r"( ?[\[(](s|ms|us|ns|utc|iso)[\])])?$",  # an optional unit: `Time (ms)`, `X[s]`
     re.IGNORECASE,
 )
@@ -254,6 +254,7 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
             f"are: {first}"
         )
     header = [cell.strip() for cell in rows[header_idx]]
+    header = _unique_names(rows, header_idx, header, opts.time_col)
     body = [(i + 1, row) for i, row in enumerate(rows) if i > header_idx and any(c.strip() for c in row)]
     preamble = lines[:header_idx]
     device = "OpenBCI" if preamble and preamble[0].lstrip().startswith("%OpenBCI") else None
@@ -262,6 +263,8 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
         column_rates = {i: float(_RATE_CELL.match(c.strip()).group(1))  # type: ignore[union-attr]
                         for i, c in enumerate(body[0][1]) if c.strip()}
         body = body[1:]
+        if body and _is_period_row(body[0][1]):  # and one of sample periods (Trigno Discover)
+            body = body[1:]
     if not body:
         raise InputError(f"{path}: the header is on line {header_idx + 1} but no data rows follow it")
     layout = opts.layout
@@ -359,6 +362,42 @@ def assemble_recording(ctx: _Context, series: Series, layout: str, header_line: 
 
 _RATE_CELL = re.compile(r"^(\d+(?:\.\d+)?)\s*hz$", re.IGNORECASE)
 _RATE_LINE = re.compile(r"(?:sample|sampling)[ _]?(?:rate|frequency)[^0-9]*?(\d+(?:\.\d+)?)", re.IGNORECASE)
+
+
+_PERIOD_CELL = re.compile(r"^\d+(?:\.\d+)?(?:e-?\d+)?\s*s$", re.IGNORECASE)
+
+
+def _is_period_row(row: list[str]) -> bool:
+    cells = [c.strip() for c in row if c.strip()]
+    return bool(cells) and all(_PERIOD_CELL.match(c) for c in cells)
+
+
+def _unique_names(rows: list[list[str]], header_idx: int, header: list[str], wanted: list[str]) -> list[str]:
+    """Value columns with repeated names (Trigno Discover writes `EMG 1 (mV)` once per sensor,
+    the sensor's name in a row above, over the first column of its group) get that label in
+    front: `Avanti Sensor 3 (89563): EMG 1 (mV)`; failing a label row, ` #2`, ` #3`, ..."""
+    value_cols = [i for i, h in enumerate(header) if h and not _is_time_name(h, wanted)]
+    names = [header[i] for i in value_cols]
+    if len(set(names)) == len(names):
+        return header
+    for k in range(header_idx - 1, max(header_idx - 5, -1), -1):
+        row = [c.strip() for c in rows[k]] + [""] * len(header)
+        label, filled = "", []
+        for i in range(len(header)):
+            label = row[i] or label
+            filled.append(label)
+        labelled = [f"{filled[i]}: {header[i]}" if filled[i] else header[i] for i in value_cols]
+        if len(set(labelled)) == len(labelled):
+            out = list(header)
+            for i, name in zip(value_cols, labelled, strict=True):
+                out[i] = name
+            return out
+    out, count = list(header), {}
+    for i in value_cols:
+        count[header[i]] = count.get(header[i], 0) + 1
+        if count[header[i]] > 1:
+            out[i] = f"{header[i]} #{count[header[i]]}"
+    return out
 
 
 def _is_rate_row(row: list[str]) -> bool:
