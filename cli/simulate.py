@@ -244,6 +244,7 @@ def simulate(
     compute = ComputeConfig(workers=workers, scheduler=scheduler, jobqueue=jobqueue)
     cfg = KinematicsConfig(foot_height_m=foot_height_m, flag_rms_m=flag_rms_m,
                            flag_max_m=flag_max_m, body_density_kg_m3=density_kg_m3)
+    input_warnings: list[str] = []
     if amass:
         body_model = resolve_path("body-model", body_model)
         if body_model is None:
@@ -259,7 +260,7 @@ def simulate(
 
             model = model or default_model_path()
         # A static trial's marker set (--marker-set / --scale-setup) replaces the model's.
-        check_trc_inputs(trc, None if (marker_set or scale_setup) else model)
+        input_warnings = check_trc_inputs(trc, None if (marker_set or scale_setup) else model)
     check_writable(out)
     console.print(f"dataset: {out}")
 
@@ -303,7 +304,7 @@ def simulate(
     from musclekit.dataset.card import refresh_card
 
     refresh_card(out)
-    print_quality(out)
+    print_quality(out, input_warnings)
     console.print(f"dataset: {out}; next: musclekit inspect {out}, musclekit train"
                   + ("" if Path(out) == default_dataset() else f" {out}"))
     if report.failed:
@@ -325,9 +326,10 @@ def check_name(value: str, flag: str) -> None:
                          f"starting with a letter or digit{detail}; nothing was written")
 
 
-def check_trc_inputs(trcs: list[Path], model: Path | None) -> None:
+def check_trc_inputs(trcs: list[Path], model: Path | None) -> list[str]:
     """Before any work: refuse marker files whose numbers cannot be a person in the units
-    they declare, and say which markers the model has that a file lacks (or the reverse)."""
+    they declare, and say which markers the model has that a file lacks (or the reverse);
+    returns those warnings (repeated in the run's summary)."""
     from musclekit.pipelines.simulate.opensim_io import read_trc
     from musclekit.progress import warn
     from musclekit.quality import (
@@ -338,6 +340,7 @@ def check_trc_inputs(trcs: list[Path], model: Path | None) -> None:
     )
 
     model_names = model_marker_names(model) if model is not None else None
+    said: list[str] = []
     for path in trcs:
         data = read_trc(Path(path))
         check_trc_units(Path(path), data.positions, trc_declared_units(Path(path)))
@@ -345,15 +348,20 @@ def check_trc_inputs(trcs: list[Path], model: Path | None) -> None:
             mismatch = marker_mismatch(list(data.names), model_names, Path(path), Path(model))
             for message in mismatch.messages(Path(path), Path(model)):
                 warn(message)
+                said.append(message)
+    return said
 
 
-def print_quality(out: Path) -> None:
-    """The dataset's quality warnings (stand-in body, flagged frames, implausible IK
-    errors, failed chunks ...), also shown by `inspect` and `validate`."""
+def print_quality(out: Path, input_warnings: list[str] | None = None) -> None:
+    """The run's summary of quality: warnings about its inputs (said before the work, said
+    again here) and the dataset's quality warnings (stand-in body, flagged frames,
+    implausible IK errors, failed chunks ...), also shown by `inspect` and `validate`."""
     from musclekit.dataset.layout import INFO_PATH
     from musclekit.progress import warn
     from musclekit.quality import dataset_quality
 
+    for message in input_warnings or []:
+        warn(message)
     if not (Path(out) / INFO_PATH).is_file():
         return
     for item in dataset_quality(out):
