@@ -479,3 +479,18 @@ def test_openbci_cyton_columns_repeated_names_and_unused(tmp_path):
     assert [ch.name for ch in rec.of_kind("other")] == ["Other", "Other #2", "Digital Channel 0 (D11)",
                                                         "Analog Channel 0", "Other #3"]
     assert rec.notes["counter_columns_skipped"] == "Sample Index, Not Used"
+
+
+def test_native_table_places_samples_without_interpolating():
+    from musclekit.pipelines.align.emg_csv import EmgChannel
+    from musclekit.pipelines.align.rawemg import native_table
+
+    t = np.arange(10, dtype=np.int64) * 1_000_000  # 1 kHz
+    full = EmgChannel("a", t, np.arange(10.0), np.arange(10), sample_period_s=1e-3)
+    late = EmgChannel("b", t[3:8] + 200_000, np.arange(5.0) + 100, np.arange(5), sample_period_s=1e-3)
+    t_out, values, rate = native_table([late, full])
+    assert np.array_equal(t_out, t) and rate == pytest.approx(1000.0)
+    np.testing.assert_array_equal(values[:, 1], np.arange(10.0))
+    expected = np.full(10, np.nan)
+    expected[3:8] = np.arange(5.0) + 100  # 0.2 ms off: within half a period, the sample itself
+    np.testing.assert_array_equal(values[:, 0], expected)

@@ -210,10 +210,10 @@ def raw_envelopes(rec: EmgRecording, cfg: emgproc.EmgProcessing) -> RawEnvelopes
 
 
 def native_table(channels: list[EmgChannel]) -> tuple[np.ndarray, np.ndarray, float]:
-    """Channels at their native rate as one table: (T,) epoch ns of the first channel's samples,
-    (T, C) values (each channel's nearest sample within half a period, else NaN: never
-    interpolated), and the median rate in Hz."""
-    base = channels[0]
+    """Channels at their native rate as one table: (T,) epoch ns of the samples of the channel
+    with the most of them, (T, C) values (each channel's nearest sample within half its
+    period, else NaN: never interpolated), and the median rate in Hz."""
+    base = max(channels, key=lambda ch: ch.time_ns.size)
     t = base.time_ns
     values = np.full((t.size, len(channels)), np.nan)
     for j, ch in enumerate(channels):
