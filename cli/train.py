@@ -119,20 +119,39 @@ def train(
                   f"musclekit predict {out}")
 
 
+def latest_run(run: Path | None) -> Path:
+    """`run`, or the most recently trained run under the default runs folder."""
+    from musclekit.config import default_runs
+    from musclekit.errors import InputError
+
+    if run is not None:
+        return run
+    runs = default_runs()
+    found = sorted((f.stat().st_mtime, f.parent) for f in runs.glob("*/run.json"))
+    if not found:
+        raise InputError(f"no RUN given and no training run under {runs}; give the run folder "
+                         "(`musclekit train --out RUN` wrote it) or train first")
+    latest = found[-1][1]
+    console.print(f"run: {latest} (the most recently trained run under {runs})")
+    return latest
+
+
 def evaluate(
-    run: Path = typer.Argument(..., help="Run folder written by `musclekit train`."),
+    run: Path = typer.Argument(None, help="Run folder written by `musclekit train` (default: "
+                               "the most recently trained run under musclekit-runs/)."),
     dataset: Path = typer.Argument(None, help="Another dataset (default: the run's test split)."),
     plots: int = typer.Option(3, help="Windows to plot."),
 ) -> None:
     """Metrics (RMSE, PCC, SMAPE) overall, per exercise, per muscle and subset, vs baselines."""
     from musclekit.pipelines.train.evaluate import evaluate_run
 
-    ev = evaluate_run(run, dataset, n_plots=plots)
+    ev = evaluate_run(latest_run(run), dataset, n_plots=plots)
     _print_overall(ev.overall(), str(ev.report_dir / "report.md"))
 
 
 def predict(
-    run: Path = typer.Argument(..., help="Run folder written by `musclekit train`."),
+    run: Path = typer.Argument(None, help="Run folder written by `musclekit train` (default: "
+                               "the most recently trained run under musclekit-runs/)."),
     dataset: Path = typer.Argument(None, help="Dataset holding the run's input stream "
                                    "(default: the dataset the run was trained on)."),
     stream: str = typer.Option(None, help="Name of the new stream (default <target>_predicted)."),
@@ -142,6 +161,7 @@ def predict(
     from musclekit.pipelines.train.predict import predict_into
     from musclekit.pipelines.train.run import RunFolder
 
+    run = latest_run(run)
     if dataset is None:
         dataset = Path(RunFolder.open(run).config.dataset)
     result = predict_into(run, dataset, stream)

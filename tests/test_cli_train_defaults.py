@@ -43,6 +43,16 @@ def test_train_without_arguments_uses_the_default_dataset_and_run_folder(dataset
     # predict without DATASET writes into the dataset the run was trained on
     assert main(["predict", str(run), "--stream", "act_pred"]) == 0
     assert "act_pred" in open_dataset(workdir / "musclekit-data").streams
+    # evaluate and predict without RUN take the most recent run
+    assert main(["evaluate"]) == 0
+    assert "(the most recently trained run under musclekit-runs)" in capsys.readouterr().err
+    assert main(["predict"]) == 0
+    assert "activations_predicted" in open_dataset(workdir / "musclekit-data").streams
+
+
+def test_evaluate_without_any_run_says_so(workdir, capsys):
+    assert main(["evaluate"]) == ExitCode.ERROR
+    assert "no RUN given and no training run under musclekit-runs" in capsys.readouterr().err
 
 
 def test_train_without_a_dataset_says_where_it_looked(workdir, capsys):
