@@ -107,14 +107,13 @@ def stream_specs(channels: list[str] | EmgRecording, cfg: AlignConfig, kind: str
 
     rec = channels if isinstance(channels, EmgRecording) else None
     names = rec.channel_names if rec is not None else list(channels)
+    units = _units(rec.channels, cfg.emg_units) if rec is not None else cfg.emg_units
     if kind == "raw":
-        units = _units(rec.channels, cfg.emg_units) if rec is not None else cfg.emg_units
         description = ("linear envelope of raw sEMG (offset removed, band-pass, rectified, zero-lag "
                        "low-pass; parameters in the sequence's extra.emg.processing), resampled "
                        "anti-aliased onto the grid; sample_dt_s = 0 (values are computed at the "
                        "grid time); FLAGGED within one envelope cut-off period of a recording end")
     else:
-        units = _units(rec.channels, cfg.emg_units) if rec is not None else cfg.emg_units
         description = ("sEMG envelope on the aligned grid: the nearest real sample per grid "
                        "time (never interpolated); sample_dt_s = its time minus the grid time "
                        "(median over channels)")
