@@ -127,24 +127,33 @@ def test_cortex_anc_counts_to_volts(tmp_path, video_capture):
     assert "ADC" in rec.channels[0].unit_declared
 
 
-def _write_edf(path: Path, labels: list[str], dims: list[str], data: np.ndarray, rate: int) -> None:
-    """A minimal EDF (one-second records, 16-bit): the format's fixed-width ASCII header."""
+def _write_edf(path: Path, labels: list[str], dims: list[str], data: np.ndarray, rate: int,
+               bdf: bool = False) -> None:
+    """A minimal EDF (16-bit) or BDF (24-bit) with one-second records: the format's
+    fixed-width ASCII header, then little-endian integers record by record."""
     n_sig, n_rec = len(labels), data.shape[1] // rate
     pmin, pmax = data.min(axis=1) - 1, data.max(axis=1) + 1
+    bits = 24 if bdf else 16
+    dmin, dmax = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
     def field(values, width):
         return "".join(str(v)[:width].ljust(width) for v in values)
 
-    head = "0".ljust(8) + "X X X X".ljust(80) + "Startdate 22-NOV-2026 X X X".ljust(80)
+    version = "\xffBIOSEMI" if bdf else "0".ljust(8)
+    head = version + "X X X X".ljust(80) + "Startdate 22-NOV-2026 X X X".ljust(80)
     head += "22.11.26" + "10.00.00" + str(256 * (n_sig + 1)).ljust(8) + "".ljust(44)
     head += str(n_rec).ljust(8) + "1".ljust(8) + str(n_sig).ljust(4)
     head += field(labels, 16) + field([""] * n_sig, 80) + field(dims, 8)
     head += field([f"{v:.2f}" for v in pmin], 8) + field([f"{v:.2f}" for v in pmax], 8)
-    head += field(["-32768"] * n_sig, 8) + field(["32767"] * n_sig, 8)
+    head += field([dmin] * n_sig, 8) + field([dmax] * n_sig, 8)
     head += field([""] * n_sig, 80) + field([rate] * n_sig, 8) + field([""] * n_sig, 32)
-    digital = np.round((data - pmin[:, None]) / (pmax - pmin)[:, None] * 65535 - 32768).astype("<i2")
-    body = b"".join(digital[:, r * rate:(r + 1) * rate].tobytes() for r in range(n_rec))
-    path.write_bytes(head.encode("ascii") + body)
+    digital = np.round((data - pmin[:, None]) / (pmax - pmin)[:, None] * (dmax - dmin) + dmin).astype("<i4")
+    if bdf:  # 24-bit: the three low bytes of each little-endian int32
+        raw = digital.astype("<i4").view(np.uint8).reshape(n_sig, -1, 4)[:, :, :3]
+        body = b"".join(raw[:, r * rate:(r + 1) * rate].tobytes() for r in range(n_rec))
+    else:
+        body = b"".join(digital.astype("<i2")[:, r * rate:(r + 1) * rate].tobytes() for r in range(n_rec))
+    path.write_bytes(head.encode("latin-1") + body)
 
 
 def test_edf_read_with_mne_start_and_units(tmp_path):
@@ -160,6 +169,19 @@ def test_edf_read_with_mne_start_and_units(tmp_path):
     np.testing.assert_allclose(rec.channels[0].values, data[0] * 1e-6, atol=2e-8)
     assert rec.of_kind("acc")[0].values[0] == pytest.approx(9.80665, rel=1e-3)
     assert rec.notes["start"] == "2026-11-22T09:00:00.000Z"  # local 10:00 at +01:00
+
+
+def test_bdf_24_bit_read_with_mne(tmp_path):
+    pytest.importorskip("mne", reason="EDF/BDF need the optional mne package (musclekit[emg])")
+    rate = 512
+    t = np.arange(2 * rate) / rate
+    data = np.vstack([300 * np.sin(2 * np.pi * 70 * t), 150 * np.cos(2 * np.pi * 90 * t)])
+    path = tmp_path / "rec.bdf"
+    _write_edf(path, ["EXG1", "EXG2"], ["uV", "uV"], data, rate, bdf=True)
+    rec = read_recording(path)
+    assert rec.layout == "bdf" and rec.channel_names == ["EXG1", "EXG2"]
+    np.testing.assert_allclose(rec.channels[1].values, data[1] * 1e-6, atol=1e-10)
+    assert 1 / rec.channels[0].sample_period_s == pytest.approx(512.0)
 
 
 # -- align end to end -----------------------------------------------------------------------
