@@ -87,6 +87,9 @@ def simulate(
                                       "Rajagopal2015 from nimblephysics. With --trc: a model "
                                       "already scaled to the subject."),
     subject: str = typer.Option("subject", "--subject", help="Subject id for --trc input."),
+    c3d: list[Path] = typer.Option([], "--c3d", help="C3D trial(s): markers, force plates "
+                                   "(assigned to the feet after IK) and analog EMG (stream "
+                                   "emg_raw) from one file; like --trc otherwise."),
     static: Path | None = typer.Option(None, "--static", help="Static trial (.trc) to scale "
                                        "--model (generic; default Rajagopal2015) to the "
                                        "subject with OpenSim's ScaleTool; needs --mass."),
@@ -105,7 +108,8 @@ def simulate(
                                                "or TOML name = weight."),
     grf: Path | None = typer.Option(None, "--grf", help="Measured ground reaction forces "
                                     "(.mot/.sto), applied by the inverse method instead of "
-                                    "estimated ones."),
+                                    "estimated ones; with --c3d, `--grf c3d` requires the "
+                                    "C3D's own force plates."),
     grf_setup: Path | None = typer.Option(None, "--grf-setup", help="OpenSim ExternalLoads XML: "
                                           "which force columns act on which foot body."),
     until: str = typer.Option("dynamics", "--until", help="Last stage to run: dynamics "
@@ -207,11 +211,17 @@ def simulate(
     if until == "dynamics" and not dynamics_available():
         raise InputError("--until dynamics needs the dynamics stage, which is not installed in "
                          "this musclekit; use --until ik")
+    trc = list(trc) + list(c3d)
     if bool(amass) == bool(trc):
         raise InputError("give either --amass (with --body-model) or --trc (with --model)")
     from musclekit.pipelines.simulate.lab import LabInputs, read_marker_weights
 
-    lab = LabInputs(static_trc=str(static) if static else None,
+    c3d_plates = grf is not None and str(grf) == "c3d"
+    if c3d_plates:
+        if not c3d:
+            raise InputError("--grf c3d takes the force plates of the --c3d file: give --c3d")
+        grf = None
+    lab = LabInputs(static_trc=str(static) if static else None, c3d_require_plates=c3d_plates,
                     marker_set=str(marker_set) if marker_set else None, mass_kg=mass,
                     height_m=height, scale_setup=str(scale_setup) if scale_setup else None,
                     ik_setup=str(ik_setup) if ik_setup else None,
@@ -252,9 +262,19 @@ def simulate(
 
             raise InputError(f"AMASS input needs the SMPL-H body model: --body-model DIR. "
                              f"{WHERE_FROM}")
-        sources = amass_sources(amass, resolve_path("amass-root", amass_root))
+        root = resolve_path("amass-root", amass_root)
+        named = [a for a in amass if not Path(a).exists() and not any(c in a for c in "*?[")]
+        if root is None and named:
+            raise InputError(f"--amass {named[0]}: not a file or folder here, and no AMASS root "
+                             "is set: give --amass-root DIR (the folder holding the AMASS "
+                             "sub-datasets), or set it once with `musclekit config set "
+                             "amass-root DIR` (or $MUSCLEKIT_AMASS_ROOT)")
+        sources = amass_sources(amass, root)
     else:
         sources = trc_sources(trc, subject)
+        missing = [p for p in c3d if not Path(p).is_file()]
+        if missing:
+            raise InputError(f"--c3d file not found: {missing[0]}")
         if static:
             from musclekit.pipelines.simulate.opensim_model import default_model_path
 

@@ -113,6 +113,15 @@ def test_body_model_message_names_commands_that_exist(workdir, capsys):
     assert "musclekit config set body-model DIR" in err
 
 
+def test_amass_name_without_a_root_says_how_to_set_it(workdir, capsys):
+    (workdir / "body").mkdir()
+    assert main(["simulate", "--amass", "BMLmovi", "--body-model", "body"]) == ExitCode.ERROR
+    err = " ".join(capsys.readouterr().err.split())
+    assert "--amass BMLmovi: not a file or folder here, and no AMASS root is set" in err
+    assert "`musclekit config set amass-root DIR`" in err
+    assert not (workdir / "musclekit-data").exists()
+
+
 def test_amass_root_and_body_model_set_once(workdir, capsys):
     """The user's command line as typed: paths from `musclekit config set`, no --out."""
     assert main(["simulate-synthetic", "assets", "--motion", "squat", "--duration-s", "0.25"]) == 0
