@@ -207,6 +207,71 @@ def moments_check(lab: dict, trial: str, work: Path) -> dict:
     return out
 
 
+def scaling_and_ik_check(data: Path, work: Path) -> dict:
+    """musclekit's scaling (the lab's setup, then the automatic rule) and IK with the lab's
+    setup, against the lab's applied scale set and OpenSim's IK tool on the same model."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.lab import LabInputs, scale_from_static
+    from musclekit.pipelines.simulate.opensim_io import read_mot, read_trc, rotational_coordinates
+    from musclekit.pipelines.simulate.scale_ik import run_ik
+
+    static = data / "ExpData" / "static_walk_1.trc"
+    applied = osim.ScaleSet(str(data / "Scale" / "scaleSet_applied_walk.xml"))
+    ref = {applied.get(i).getSegmentName(): [applied.get(i).getScaleFactors().get(k)
+                                             for k in range(3)] for i in range(applied.getSize())}
+    out: dict = {}
+    for name, setup, markers in (
+            ("lab setup", data / "Scale" / "scale_setup_walk_scaleOnly.xml", None),
+            ("automatic", None, data / "Scale" / "markerset_walk_preScale.xml")):
+        lab = LabInputs(static_trc=str(static), mass_kg=85.07, height_m=1.829,
+                        scale_setup=str(setup) if setup else None,
+                        marker_set=str(markers) if markers else None)
+        t0 = time.perf_counter()
+        sc = scale_from_static(data / "Rajagopal2016.osim", static, work / f"mk_scale_{name[:3]}", lab)
+        diffs = [abs(a - b) for body, f in sc.scale_factors.items() if body in ref
+                 for a, b in zip(f, ref[body], strict=True)]
+        out[name] = {"seconds": round(time.perf_counter() - t0, 2),
+                     "static_rms_mm": round(1000 * sc.static_rms_m, 1),
+                     "static_max_mm": round(1000 * max(sc.static_error_m.values()), 1),
+                     "max_scale_factor_difference": round(float(max(diffs)), 4),
+                     "median_scale_factor_difference": round(float(np.median(diffs)), 4),
+                     "model": str(sc.model_path)}
+    # IK with the lab's setup on musclekit's lab-setup model, by musclekit and by OpenSim.
+    model = Path(out["lab setup"]["model"])
+    trc = data / "ExpData" / "motion_capture_walk.trc"
+    marker = read_trc(trc)
+    ik_dir = work / "mk_ik"
+    ik_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    ours = run_ik(model, trc, (float(marker.time_s[0]), float(marker.time_s[-1])), {},
+                  ik_dir / "ik.mot", ik_dir, setup=data / "IK" / "ik_setup_walk.xml")
+    ours_s = time.perf_counter() - t0
+    tool = osim.InverseKinematicsTool(str(data / "IK" / "ik_setup_walk.xml"))
+    tool.set_model_file(str(model))
+    tool.setMarkerDataFileName(str(trc))
+    tool.setOutputMotionFileName(str(ik_dir / "opensim_ik.mot"))
+    tool.setResultsDir(str(ik_dir / "opensim"))
+    t0 = time.perf_counter()
+    tool.run()
+    theirs_s = time.perf_counter() - t0
+    theirs = read_mot(ik_dir / "opensim_ik.mot",
+                      rotational=rotational_coordinates(osim.Model(str(model))))
+    rot = rotational_coordinates(osim.Model(str(model)))
+    d = [np.abs(ours.values[:, ours.coordinates.index(c)]
+                - np.interp(ours.time_s, theirs.time_s, theirs.column(c)))
+         for c in ours.coordinates if c in rot and c in theirs.names]
+    d = np.rad2deg(np.concatenate(d))
+    out["ik"] = {"frames": len(ours.time_s), "median_difference_deg": float(np.median(d)),
+                 "max_difference_deg": float(d.max()),
+                 "marker_rms_mean_mm": round(1000 * float(np.mean(ours.rms_m)), 1),
+                 "marker_max_mm": round(1000 * float(np.max(ours.max_m)), 1),
+                 "musclekit_s": round(ours_s, 2), "opensim_s": round(theirs_s, 2),
+                 "frames_per_s": round(len(ours.time_s) / ours_s, 1),
+                 "ratio_to_opensim": round(theirs_s / ours_s, 2)}
+    return out
+
+
 def plot_grf(res: dict, path: Path) -> Path:
     import matplotlib
 
@@ -288,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
     report: dict = {"data": str(args.data), "date": time.strftime("%Y-%m-%d")}
+    report["scaling_ik"] = scaling_and_ik_check(args.data, work)
+    print(json.dumps(report["scaling_ik"], indent=1))
     for trial in args.trials:
         lab = lab_pipeline(args.data, work, trial)
         grf = grf_check(lab, trial)

@@ -280,7 +280,9 @@ def simulate(
 
             model = model or default_model_path()
         # A static trial's marker set (--marker-set / --scale-setup) replaces the model's.
-        input_warnings = check_trc_inputs(trc, None if (marker_set or scale_setup) else model)
+        input_warnings = check_trc_inputs(
+            [p for p in trc if Path(p).suffix.lower() != ".c3d"],  # a C3D is read by c3d.py
+            None if (marker_set or scale_setup) else model)
     check_writable(out)
     console.print(f"dataset: {out}")
 

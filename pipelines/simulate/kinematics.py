@@ -13,7 +13,7 @@ read it with `opensim_io.read_mot`). OpenSim's log of the unit is `opensim.log` 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +81,12 @@ def trc_sources(trcs: list[Path], subject: str = "subject") -> list[KinematicsSo
     """Sources for --trc files (checked here, so a bad file fails before any work)."""
     out = []
     for p in trcs:
-        data = read_trc(Path(p))
+        if Path(p).suffix.lower() == ".c3d":
+            from musclekit.pipelines.simulate.c3d import read_c3d
+
+            data = read_c3d(Path(p)).markers
+        else:
+            data = read_trc(Path(p))
         out.append(KinematicsSource("trc", Path(p), sequence_id(Path(p), Path(p).parent),
                                     subject, data.rate_hz))
     return out
@@ -137,6 +142,8 @@ def kinematics_unit(payload: dict) -> dict:
                                                Path(payload["model"]), cfg)
             else:
                 lab = LabInputs(**payload["lab"]) if payload.get("lab") else None
+                if src.suffix.lower() == ".c3d":
+                    lab = replace(lab or LabInputs(), c3d=str(src))
                 result = kinematics_from_trc(src, Path(payload["model"]), out_dir, cfg,
                                              payload.get("marker_weights"), lab)
     except MusclekitError as err:  # the message is what the user sees: say where to look
@@ -159,8 +166,9 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
     if log.is_file():
         rel["log"] = str(log.relative_to(root))
     # no "ik_in_degrees" flag: ik_mot is in radians and its header (inDegrees=no) says so
+    analogs = r.extra.get("_analogs") or {}
     extra = {"opensim": rel, "kinematics": {
-        k: v for k, v in r.extra.items() if k not in ("scale_factors",)}}
+        k: v for k, v in r.extra.items() if k not in ("scale_factors", "_analogs")}}
     extra["kinematics"].update({
         "frames": int(len(r.time_s)), "flagged_frames": int(r.flags.sum()),
         "ik_rms_mean_m": float(np.mean(r.rms_m)), "ik_max_m": float(np.max(r.max_m)),
@@ -175,6 +183,14 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
               "body_model": r.extra.get("body_model"), "opensim_model": payload["model"],
               "scale_factors": r.extra.get("scale_factors")}
     writer = DatasetWriter.create_or_open(root)
+    if analogs:
+        # A C3D's analog channels (EMG), kept at their native rate on the markers' clock.
+        names = list(analogs)
+        t_a = analogs[names[0]][0]
+        writer.add_streams([StreamSpec(
+            name="emg_raw", family="semg_raw", rate_hz=float(1.0 / np.median(np.diff(t_a))),
+            channels=names, units=[analogs[n][2] or "a.u." for n in names], clock="motion",
+            description="analog channels of the C3D (EMG), unfiltered, at their own rate")])
     with writer.unit(unit_id_for(seq_id), Provenance.for_stage(STAGE, config=config,
                                                                inputs=inputs)) as u:
         if np.isfinite(r.mass_kg) and payload["kind"] != "amass":
@@ -195,6 +211,19 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
                          flags=flags)
         u.write_sequence("ik_error", seq, time_s=r.time_s,
                          values=np.column_stack([r.rms_m, r.max_m]), flags=flags)
+        if analogs:
+            names = list(analogs)
+            t_a = analogs[names[0]][0]
+            u.write_sequence("emg_raw", seq, time_s=t_a, values=np.column_stack(
+                [np.interp(t_a, analogs[n][0], analogs[n][1]) for n in names]))
+
+
+def _marker_names(path: Path) -> list[str]:
+    if Path(path).suffix.lower() == ".c3d":
+        from musclekit.pipelines.simulate.c3d import read_c3d
+
+        return list(read_c3d(path).markers.names)
+    return list(read_trc(path).names)
 
 
 def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
@@ -216,7 +245,7 @@ def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
         raise InputError("AMASS input needs the SMPL-H body model: --body-model DIR")
     model = Path(model_path) if model_path else default_model_path()
     if "trc" in kinds:
-        names_sets = {tuple(read_trc(s.path).names) for s in sources if s.kind == "trc"}
+        names_sets = {tuple(_marker_names(s.path)) for s in sources if s.kind == "trc"}
         if len(names_sets) > 1:
             raise InputError("the TRC files name different markers; one run needs one marker "
                              "set (run them separately)")

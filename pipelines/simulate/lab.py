@@ -55,11 +55,15 @@ class LabInputs:
     marker_weights: dict[str, float] | None = None
     grf_file: str | None = None
     grf_setup: str | None = None
+    # A C3D trial (markers, force plates, analog EMG in one file); its plates are assigned to
+    # the feet after IK (c3d.assign_plates_to_feet) unless --grf/--grf-setup say otherwise.
+    c3d: str | None = None
+    c3d_require_plates: bool = False
 
     def validate(self) -> None:
         """Refuse bad values before any work."""
         for flag, p in (("--static", self.static_trc), ("--scale-setup", self.scale_setup),
-                        ("--marker-set", self.marker_set),
+                        ("--marker-set", self.marker_set), ("--c3d", self.c3d),
                         ("--ik-setup", self.ik_setup), ("--grf", self.grf_file),
                         ("--grf-setup", self.grf_setup)):
             if p is not None and not Path(p).is_file():
@@ -80,7 +84,7 @@ class LabInputs:
 
     @property
     def any(self) -> bool:
-        return any(v is not None for k, v in asdict(self).items() if k != "static_s")
+        return any(v not in (None, False) for k, v in asdict(self).items() if k != "static_s")
 
 
 def read_marker_weights(path: Path) -> dict[str, float]:
@@ -431,3 +435,37 @@ def copy_external_loads(lab: LabInputs, model_path: Path, out_dir: Path,
         loads.printToXML(str(xml))
         files["grf_setup"] = xml
     return {k: str(v) for k, v in files.items()}
+
+
+def foot_positions(model_path: Path, ik_mot: Path, feet: dict[str, str]) -> tuple[np.ndarray,
+                                                                                 dict[str, np.ndarray]]:
+    """Per IK frame, the ground position of each side's foot body origin (`feet`: side letter
+    -> body): where a force plate's load is given to a foot."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.opensim_io import read_mot, rotational_coordinates
+
+    model = osim.Model(str(model_path))
+    state = model.initSystem()
+    motion = read_mot(ik_mot, rotational=rotational_coordinates(model))
+    cset = model.getCoordinateSet()
+    out = {s: np.zeros((len(motion.time_s), 3)) for s in feet}
+    for k in range(len(motion.time_s)):
+        for j, n in enumerate(motion.names):
+            if cset.contains(n):
+                cset.get(n).setValue(state, float(motion.values[k, j]), False)
+        model.assemble(state)
+        model.realizePosition(state)
+        for s, body in feet.items():
+            out[s][k] = model.getBodySet().get(body).getPositionInGround(state).to_numpy()
+    return motion.time_s, out
+
+
+def c3d_inputs(c3d_path: Path, out_dir: Path) -> dict:
+    """A C3D trial in OpenSim's frame, written as `markers.trc` in `out_dir`; returns the
+    paths and the trial (for its plates and analog channels)."""
+    from musclekit.pipelines.simulate.c3d import read_c3d, to_opensim_frame, write_opensim_files
+
+    trial = to_opensim_frame(read_c3d(c3d_path))
+    written = write_opensim_files(trial, out_dir)
+    return {"trial": trial, **written}

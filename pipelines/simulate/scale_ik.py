@@ -305,7 +305,7 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
     model_markers = {model.getMarkerSet().get(i).getName()
                      for i in range(model.getMarkerSet().getSize())}
     used = {m: w for m, w in weights.items() if m in model_markers and w > 0}
-    if not used:
+    if not used and setup is None:
         raise InputError(f"OpenSim model {model_path} has none of the markers in {trc_path} "
                          f"(model markers: {', '.join(sorted(model_markers)[:10]) or 'none'}"
                          f"{', ...' if len(model_markers) > 10 else ''}); the model needs "
@@ -346,7 +346,8 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
     tool.set_report_errors(True)
     tool.set_report_marker_locations(True)
     tool.setResultsDir(str(work_dir))
-    tool.set_accuracy(accuracy)
+    if setup is None:  # a lab's setup keeps its own accuracy: same inputs, same IK as OpenSim
+        tool.set_accuracy(accuracy)
     setup = work_dir / "ik_setup.xml"
     tool.printToXML(str(setup))
     with native_stdout_silenced():

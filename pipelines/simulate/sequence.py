@@ -133,10 +133,13 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     follow is left out and IK rerun once; measured forces are checked and copied."""
     import shutil
 
+    from musclekit.pipelines.simulate.c3d import assign_plates_to_feet
     from musclekit.pipelines.simulate.dynamics.kernel.grf import DEFAULT_FEET
     from musclekit.pipelines.simulate.lab import (
+        c3d_inputs,
         copy_external_loads,
         dead_markers,
+        foot_positions,
         outlier_markers,
         scale_from_static,
     )
@@ -144,6 +147,10 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     lab = lab or LabInputs()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    c3d = None
+    if lab.c3d:  # markers, plates and analog channels from one file
+        c3d = c3d_inputs(Path(lab.c3d), out_dir / "c3d")
+        trc_path = c3d["markers"]
     data = read_trc(trc_path)
     files = {"trc": out_dir / "markers.trc", "scaled_model": out_dir / "scaled.osim",
              "ik_mot": out_dir / "ik.mot"}
@@ -190,6 +197,21 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
         copied = copy_external_loads(lab, files["scaled_model"], out_dir,
                                      {s: list(b) for s, b in DEFAULT_FEET.items()})
         files.update({k: Path(v) for k, v in copied.items()})
+    elif c3d is not None:
+        trial = c3d["trial"]
+        if trial.plates:
+            # Which foot stood on which plate: the foot body nearest each loaded period's COP.
+            t_ik, feet = foot_positions(files["scaled_model"], files["ik_mot"],
+                                        {"r": DEFAULT_FEET["right"][0], "l": DEFAULT_FEET["left"][0]})
+            loads = assign_plates_to_feet(trial, feet, time_s=t_ik)
+            files["grf"] = loads.write(out_dir / "grf.mot")
+            extra["plates"] = loads.periods
+        elif lab.c3d_require_plates:  # noqa: RET506 - checked again after IK: the unit's message
+            raise InputError(f"{lab.c3d} has no force plates (FORCE_PLATFORM:USED = 0): drop "
+                             "--grf c3d, or give the force file with --grf")
+        extra["analogs"] = {name: {"unit": unit, "rate_hz": float(1.0 / np.median(np.diff(t)))}
+                            for name, (t, _, unit) in trial.analogs.items()}
+        extra["_analogs"] = trial.analogs  # written as the emg_raw stream, not as metadata
     extra["warnings"] = warnings
     if lab.any:
         extra["lab"] = {k: v for k, v in asdict(lab).items() if v is not None}
