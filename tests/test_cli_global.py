@@ -126,3 +126,20 @@ def test_progress_is_plain_when_stderr_is_not_a_terminal():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "True"
+
+
+def test_config_set_show_unset_and_mistakes(workdir, capsys, monkeypatch):
+    assert main(["config", "set", "amass-root", "data/amass"]) == 0
+    assert f"amass-root = {workdir / 'data' / 'amass'}" in capsys.readouterr().err
+    monkeypatch.setenv("MUSCLEKIT_AMASS_ROOT", "/elsewhere")
+    assert main(["config", "show", "--json"]) == 0
+    shown = __import__("json").loads(capsys.readouterr().out)["settings"]["amass-root"]
+    assert shown["value"] == "/elsewhere" and shown["source"] == "environment ($MUSCLEKIT_AMASS_ROOT)"
+    monkeypatch.delenv("MUSCLEKIT_AMASS_ROOT")
+    assert main(["config", "unset", "amass-root"]) == 0
+    assert main(["config", "set", "amas-root", "x"]) == ExitCode.ERROR
+    assert "unknown setting 'amas-root'; settings: amass-root, body-model" in capsys.readouterr().err
+    (workdir / "config.toml").write_text("amass-root = [\n")
+    assert main(["config", "show"]) == ExitCode.ERROR
+    err = capsys.readouterr().err
+    assert f"config file {workdir / 'config.toml'} is not valid TOML" in err
