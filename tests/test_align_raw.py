@@ -516,3 +516,26 @@ def test_native_table_places_samples_without_interpolating():
     expected = np.full(10, np.nan)
     expected[3:8] = np.arange(5.0) + 100  # 0.2 ms off: within half a period, the sample itself
     np.testing.assert_array_equal(values[:, 0], expected)
+
+
+def test_dropouts_split_a_raw_channel_but_timestamp_jitter_does_not():
+    from musclekit.pipelines.align.emg_csv import EmgChannel
+    from musclekit.pipelines.align.rawemg import uniform_segments
+
+    rng = np.random.default_rng(0)
+    period = 4_000_000  # 250 Hz
+    k = np.arange(5000)
+    # host stamps of packets: bursts of near-equal stamps, then a jump, never a lost sample
+    jittery = k * period + np.round(rng.normal(0, 3 * period, k.size)).astype(np.int64)
+    jittery = np.sort(jittery)
+    ch = EmgChannel("a", jittery, np.zeros(k.size), k, sample_period_s=period / 1e9)
+    assert uniform_segments(ch) == [(0, 5000)]
+    # a real dropout of 40 samples (160 ms, beyond the 12 ms scatter) at index 2000
+    lost = np.concatenate([k[:2000], k[2000:] + 40]) * period
+    ch = EmgChannel("a", np.sort(lost + (jittery - k * period)), np.zeros(k.size), k, sample_period_s=period / 1e9)
+    segments = uniform_segments(ch)
+    assert len(segments) == 2 and abs(segments[0][1] - 2000) <= 15
+    # without jitter, a single lost sample is a dropout
+    exact = np.concatenate([k[:3000], k[3000:] + 1]) * period
+    ch = EmgChannel("a", exact, np.zeros(k.size), k, sample_period_s=period / 1e9)
+    assert uniform_segments(ch) == [(0, 3000), (3000, 5000)]

@@ -160,12 +160,35 @@ class RawEnvelopes:
 
 
 def uniform_segments(ch: EmgChannel) -> list[tuple[int, int]]:
-    """[start, stop) index ranges without a gap longer than 1.5 sample periods."""
-    if ch.time_ns.size < 2:
-        return [(0, ch.time_ns.size)]
+    """[start, stop) index ranges between dropouts.
+
+    Host timestamps of a device that samples on its own clock (packets over Bluetooth or
+    USB) scatter around the true sample times without any sample being lost; only a jump
+    beyond that scatter can be told from it. A dropout is an interval longer than 1.5 sample
+    periods plus four times the timestamp jitter, after which the timestamps stay late: the
+    median of (timestamp - k x period) over a window after it exceeds the one before it by
+    at least half a period (one late stamp is not a dropout). Without jitter this is simply
+    an interval over 1.5 periods.
+    """
+    t = ch.time_ns
+    n = t.size
+    if n < 2:
+        return [(0, n)]
     period_ns = ch.sample_period_s * 1e9
-    breaks = np.flatnonzero(np.diff(ch.time_ns) > 1.5 * period_ns) + 1
-    edges = [0, *breaks.tolist(), ch.time_ns.size]
+    resid = (t - t[0]).astype(np.float64) - np.arange(n) * period_ns
+    # Jitter from residual differences 50 samples apart (independent errors: sd x sqrt(2));
+    # the few dropouts barely move a median absolute deviation.
+    lagged = resid[50:] - resid[:-50] if n > 100 else np.diff(resid)
+    jitter = 1.4826 * float(np.median(np.abs(lagged - np.median(lagged)))) / np.sqrt(2.0)
+    candidates = np.flatnonzero(np.diff(t) > 1.5 * period_ns + 4.0 * jitter)
+    window = 25
+    breaks = []
+    for i in candidates:
+        before = np.median(resid[max(0, i - window + 1): i + 1])
+        after = np.median(resid[i + 1: i + 1 + window])
+        if after - before >= 0.5 * period_ns:
+            breaks.append(int(i) + 1)
+    edges = [0, *breaks, n]
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
