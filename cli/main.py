@@ -120,6 +120,11 @@ def _os_error_message(err: OSError) -> str | None:
                 "choose a folder you can write, e.g. with --out DIR")
     if err.errno == errno.ENOSPC:
         return f"no space left on the device while writing {where}; free space and rerun"
+    if err.errno == errno.ENOENT:
+        return f"{where} does not exist; check the path"
+    if err.errno in (errno.EISDIR, errno.ENOTDIR):
+        kind = "is a folder" if err.errno == errno.EISDIR else "has a file where a folder is expected"
+        return f"{where} {kind}; check the path"
     return None
 
 

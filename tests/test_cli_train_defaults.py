@@ -109,12 +109,9 @@ def test_read_only_run_folder_is_refused_before_training(dataset, workdir, capsy
 
 
 def test_permission_error_anywhere_is_a_message_not_a_traceback(workdir, capsys, monkeypatch):
-    from musclekit.cli import dataset as dataset_cli
-
     def boom(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied", "/data/ds/meta/info.json")
 
-    monkeypatch.setattr(dataset_cli, "_inspect", boom, raising=False)
     import musclekit.dataset.summary as summary
 
     monkeypatch.setattr(summary, "render_summary", boom)
@@ -122,6 +119,13 @@ def test_permission_error_anywhere_is_a_message_not_a_traceback(workdir, capsys,
     err = capsys.readouterr().err
     assert "error: cannot write /data/ds/meta/info.json: permission denied" in err
     assert "Traceback" not in err
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/x.npz")
+
+    monkeypatch.setattr(summary, "render_summary", missing)
+    assert main(["inspect", str(workdir)]) == ExitCode.ERROR
+    assert "error: /data/x.npz does not exist; check the path" in capsys.readouterr().err
 
 
 def test_corrupted_shard_of_the_same_size_is_named(dataset, workdir, capsys):
