@@ -260,6 +260,19 @@ def test_low_rate_raw_layouts_align_with_a_band_below_nyquist(video_capture, tmp
     assert open_dataset(tmp_path / "ds").info.streams["emg_raw"].rate_hz in (200.0, 250.0)
 
 
+def test_openbci_stamped_per_packet_by_the_host(video_capture, tmp_path):
+    """Host stamps per 6-sample packet, 0-15 ms late: the packets are spread back at the
+    sample period, the jitter neither splits the channel nor hides the raw signal."""
+    path = tmp_path / "packets.txt"
+    write_raw_emg(video_capture, path, layout="openbci", packet=6)
+    cfg = AlignConfig(qc=False, emg_processing=EmgProcessing(band_hz=(20.0, 95.0)))
+    result = align_capture(Capture(path, video_capture.video_path), cfg, tmp_path / "ds")
+    assert abs(result.offset_s - video_capture.true_offset_s) < 0.03
+    record = json.loads(next((tmp_path / "ds" / "meta" / "units").glob("*.json")).read_text())
+    assert record["sequences"][0]["extra"]["emg"]["kind"] == "raw"
+    assert record["sequences"][0]["extra"]["align_quality"]["emg_notes"]["batched_samples"] > 2000
+
+
 def test_mia_style_envelopes_keep_their_old_streams(video_capture, tmp_path):
     result = align_capture(Capture(video_capture.emg_path, video_capture.video_path), AlignConfig(qc=False),
                            tmp_path / "ds")

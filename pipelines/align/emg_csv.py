@@ -645,6 +645,12 @@ def _repair_channel(
     n_batched = 0
     if ctx.opts.debatch and np.isfinite(period_s) and t_ns.size > 1:
         t_ns, n_batched = _spread_batches(t_ns, int(round(period_s * 1e9)))
+        spread = _sample_period_s(t_ns)
+        if n_batched and np.isfinite(spread) and abs(spread / period_s - 1.0) > 0.1:
+            # Every sample came in a packet (a raw device over USB/Bluetooth, stamped per
+            # packet): the stamps' own intervals are the packet period, the spread times
+            # show the sample period.
+            period_s = spread
     channel = EmgChannel(name=name, time_ns=t_ns, values=values, lines=lines, sample_period_s=period_s)
     return channel, n_unordered, n_batched
 

@@ -395,6 +395,7 @@ def write_raw_emg(
     lead_s: float = 1.0,
     tail_s: float = 0.5,
     seed: int = 1,
+    packet: int = 0,
 ) -> str:
     """Write a raw sEMG recording of `capture` in a real export layout and return the
     wall-clock time of its first sample (for --emg-start where the layout counts time from
@@ -409,6 +410,8 @@ def write_raw_emg(
     (GUI text export: `%` preamble with the rate, EXG in uV and Accel in g at 250 Hz, the epoch
     timestamp after the channels), `myo` (epoch-microsecond timestamps, signed int8 at 200 Hz),
     `anc` (Cortex analog ASCII: 16-bit counts with a Range row, 2000 Hz).
+    `packet` (openbci only): stamp samples per USB/Bluetooth packet of this many, as a host
+    does: every sample of a packet gets the arrival time of its last one plus 0-15 ms.
     """
     from scipy import signal
 
@@ -433,7 +436,7 @@ def write_raw_emg(
     if layout == "delsys":
         _write_delsys(path, sensors, rel, emg_mv, t_imu + lead_s, motion, rng, duration, zero_ns)
     elif layout == "openbci":
-        _write_openbci(path, rel, emg_mv, t_imu + lead_s, motion, zero_ns)
+        _write_openbci(path, rel, emg_mv, t_imu + lead_s, motion, zero_ns, packet, rng)
     elif layout == "myo":
         with path.open("w", encoding="utf-8") as fh:
             fh.write("timestamp," + ",".join(f"emg{k + 1}" for k in range(len(sensors))) + "\n")
@@ -472,8 +475,13 @@ def _write_delsys(path: Path, sensors: tuple[str, ...], rel: np.ndarray, emg_mv:
 
 
 def _write_openbci(path: Path, rel: np.ndarray, emg_mv: list[np.ndarray], rel_imu: np.ndarray,
-                   motion: np.ndarray, zero_ns: int) -> None:
+                   motion: np.ndarray, zero_ns: int, packet: int, rng: np.random.Generator) -> None:
     n_ch = len(emg_mv)
+    stamps = zero_ns + np.round(rel * 1e9).astype(np.int64)
+    if packet > 1:
+        for start in range(0, stamps.size, packet):
+            last = stamps[min(start + packet, stamps.size) - 1]
+            stamps[start:start + packet] = last + int(rng.uniform(0, 15e6))
     acc = np.interp(rel, rel_imu, 0.1 * motion) if rel_imu.size else np.zeros(rel.size)
     with path.open("w", encoding="utf-8") as fh:
         fh.write(f"%OpenBCI Raw EXG Data\n%Number of channels = {n_ch}\n%Sample Rate = 250 Hz\n"
@@ -481,8 +489,8 @@ def _write_openbci(path: Path, rel: np.ndarray, emg_mv: list[np.ndarray], rel_im
         fh.write("Sample Index, " + ", ".join(f"EXG Channel {k}" for k in range(n_ch))
                  + ", Accel Channel 0, Accel Channel 1, Accel Channel 2, Other, Timestamp, "
                  "Timestamp (Formatted)\n")
-        for i, t in enumerate(rel):
-            ns = zero_ns + int(round(t * 1e9))
+        for i in range(rel.size):
+            ns = int(stamps[i])
             stamp = f"{ns // 10**9}.{(ns % 10**9) // 1000:06d}"
             uv = ", ".join(f"{v[i] * 1e3:.2f}" for v in emg_mv)
             fh.write(f"{i % 256}.0, {uv}, {acc[i]:.3f}, {-1 + acc[i]:.3f}, 0.000, 0.0, {stamp}, "
