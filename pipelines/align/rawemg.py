@@ -175,6 +175,8 @@ def uniform_segments(ch: EmgChannel) -> list[tuple[int, int]]:
     if n < 2:
         return [(0, n)]
     period_ns = ch.sample_period_s * 1e9
+    if not (np.diff(t) > 1.5 * period_ns).any():
+        return [(0, n)]  # the common case of a wired system: nothing to examine
     resid = (t - t[0]).astype(np.float64) - np.arange(n) * period_ns
     # Jitter from residual differences 50 samples apart (independent errors: sd x sqrt(2));
     # the few dropouts barely move a median absolute deviation.
