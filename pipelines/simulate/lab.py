@@ -226,6 +226,7 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
     import opensim as osim
 
     from musclekit.pipelines.simulate.opensim_io import read_trc
+    from musclekit.pipelines.simulate.scale_ik import uniform_measurement
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -287,19 +288,7 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
         order.append("measurements")
         scaler.setScalingOrder(order)
         for meas in automatic_measurements(generic_with_markers, static.names):
-            m = osim.Measurement()
-            m.setName(meas["body"])
-            m.setApply(True)
-            for a, b in meas["pairs"]:
-                m.getMarkerPairSet().cloneAndAppend(osim.MarkerPair(a, b))
-            bs = osim.BodyScale()
-            bs.setName(meas["body"])
-            axes = osim.ArrayStr()
-            for ax in ("X", "Y", "Z"):
-                axes.append(ax)
-            bs.setAxisNames(axes)
-            m.getBodyScaleSet().cloneAndAppend(bs)
-            scaler.addMeasurement(m)
+            scaler.addMeasurement(uniform_measurement(meas["body"], meas["pairs"], [meas["body"]]))
     placer = tool.getMarkerPlacer()
     placer.setApply(True)  # the markers must sit on the subject for IK
     if placer.getIKTaskSet().getSize() == 0:

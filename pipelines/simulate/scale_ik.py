@@ -160,6 +160,27 @@ class ScaleResult:
     static_rms_m: float  # joint-centre marker RMS error of the static pose (registration)
 
 
+def uniform_measurement(name: str, pairs, bodies):
+    """An OpenSim Measurement: the mean ratio of the marker `pairs`' distances (trial / model)
+    scales each of `bodies` uniformly (X, Y and Z)."""
+    import opensim
+
+    meas = opensim.Measurement()
+    meas.setName(name)
+    meas.setApply(True)
+    for a, b in pairs:
+        meas.getMarkerPairSet().cloneAndAppend(opensim.MarkerPair(a, b))
+    for body in bodies:
+        bscale = opensim.BodyScale()
+        bscale.setName(body)
+        axes = opensim.ArrayStr()
+        for ax in ("X", "Y", "Z"):
+            axes.append(ax)
+        bscale.setAxisNames(axes)
+        meas.getBodyScaleSet().cloneAndAppend(bscale)
+    return meas
+
+
 def run_scale(generic_path: Path, static_trc: Path, static_time: tuple[float, float],
               plan: RegistrationPlan, measurements: dict[str, dict], mass_kg: float,
               height_m: float, out_path: Path, work_dir: Path) -> ScaleResult:
@@ -187,19 +208,7 @@ def run_scale(generic_path: Path, static_trc: Path, static_time: tuple[float, fl
         scaled = [b for b in spec["bodies"] if b in bodies]
         if not pairs or not scaled:
             continue
-        meas = opensim.Measurement()
-        meas.setName(name)
-        for a, b in pairs:
-            meas.getMarkerPairSet().cloneAndAppend(opensim.MarkerPair(a, b))
-        for b in scaled:
-            bscale = opensim.BodyScale()
-            bscale.setName(b)
-            axes = opensim.ArrayStr()
-            for ax in ("X", "Y", "Z"):
-                axes.append(ax)
-            bscale.setAxisNames(axes)
-            meas.getBodyScaleSet().cloneAndAppend(bscale)
-        mset.cloneAndAppend(meas)
+        mset.cloneAndAppend(uniform_measurement(name, pairs, scaled))
     times = opensim.ArrayDouble()
     times.append(static_time[0])
     times.append(static_time[1])
