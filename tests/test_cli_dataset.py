@@ -56,7 +56,13 @@ def test_usage_error_exit_code(capsys):
 @pytest.mark.timeout(600)
 def test_demo_runs_end_to_end(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path / "demo")]) == 0
-    assert "demo finished" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "demo finished" in err
+    # the user's chain on one dataset: simulate (kinematics + dynamics) -> train on its output
+    chain = json.loads((tmp_path / "demo" / "demo-summary.json").read_text())["chain"]
+    assert chain["input_stream"] == "markers" and chain["target_stream"] == "activations"
+    assert chain["sequences"] and chain["steps"] > 0
+    assert "$ musclekit simulate --amass Synthetic" in err and "$ musclekit train " in err
 
 
 def test_inspect_counts_converged_and_failed_chunks(tmp_path):
