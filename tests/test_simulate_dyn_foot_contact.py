@@ -122,3 +122,20 @@ def test_place_cops_reproduces_the_moment_with_the_least_change() -> None:
     got = np.cross(cops[0], fr) + np.cross(cops[1], fl)
     assert np.allclose(got[[0, 2]], moment[[0, 2]])
     assert all(c[1] == 0.0 for c in cops)
+
+
+def test_a_trial_whose_feet_never_touch_the_floor_is_refused() -> None:
+    """Feet that slide apart at 2 m/s the whole time (no belt moves them both) never settle:
+    the estimate refuses the trial with a message instead of guessing which foot carries
+    the body."""
+    from musclekit.errors import InputError
+
+    t = np.arange(0, 1.0, 0.01)
+    T = len(t)
+    heights = {"right": np.zeros((T, 1)), "left": np.zeros((T, 1))}
+    pos = {s: np.stack([v * t, 0 * t, 0 * t + z], axis=1)[:, None, :]
+           for s, z, v in (("right", 0.1, 2.0), ("left", -0.1, -2.0))}
+    force = np.tile([0.0, BW, 0.0], (T, 1))
+    with pytest.raises(InputError, match=r"the feet never settle on a floor: in 100 % of the "
+                                         r"frames that carry the body"):
+        split_wrench(t, force, np.zeros((T, 3)), heights, pos, 70.0)

@@ -348,6 +348,15 @@ def split_wrench(
     # of a model not scaled to the subject): the lowest foot carries it, as counted below.
     lowest = np.argmin(np.column_stack([above[s].min(axis=1) for s in SIDES]), axis=1)
     orphan = (force[:, 1] > 0.2 * mass_kg * 9.81) & ~contact.any(axis=1)
+    loaded = force[:, 1] > 0.2 * mass_kg * 9.81
+    if loaded.sum() >= 10 and orphan.sum() > 0.5 * loaded.sum():
+        raise InputError(
+            f"the feet never settle on a floor: in {100 * orphan.sum() / loaded.sum():.0f} % of "
+            f"the frames that carry the body no foot point is within "
+            f"{100 * rule.height_on_m:.0f} cm of the floor estimated at {floor:.3f} m while "
+            "still (the kinematics float, slide or sink: a model not scaled to the subject, or "
+            "a floor that is not level); scale the model to the subject (--static) or give "
+            "measured forces (--grf)")
     contact[orphan, lowest[orphan]] = True
     ph = phases(time_s, contact)
 
