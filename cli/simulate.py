@@ -285,6 +285,7 @@ def simulate(
             None if (marker_set or scale_setup) else model)
     check_writable(out)
     console.print(f"dataset: {out}")
+    standin = amass and is_standin_body(body_model)
 
     def verdict(unit_id: str, status: str, value: Any) -> None:
         if status == "ok":
@@ -292,8 +293,10 @@ def simulate(
 
             doubtful = (value["frames"] and value["flagged"] / value["frames"]
                         > FLAGGED_WARN_SHARE) or value["rms_mean_m"] > IMPLAUSIBLE_IK_RMS_M
+            label = ("[yellow]doubtful[/]" if doubtful else
+                     "[yellow]stand-in body[/]" if standin else "[green]ok[/]")
             console.print(
-                f"{'[yellow]doubtful[/]' if doubtful else '[green]ok[/]'} {value['sequence_id']}: {value['frames']} frames, IK marker RMS "
+                f"{label} {value['sequence_id']}: {value['frames']} frames, IK marker RMS "
                 f"{1000 * value['rms_mean_m']:.1f} mm (max {1000 * value['max_m']:.1f} mm), "
                 f"{value['flagged']} flagged, {value['seconds']:.1f} s", soft_wrap=True)
         else:
@@ -333,6 +336,26 @@ def simulate(
         raise PartialFailure(f"{len(report.failed)} sequence(s) failed in kinematics: "
                              + ", ".join(report.failed))
     return code
+
+
+def is_standin_body(folder: Path | None) -> bool:
+    """True when the body model folder holds musclekit's procedural stand-in (its files carry
+    a key the licensed SMPL-H files do not)."""
+    import numpy as np
+
+    from musclekit.pipelines.simulate.bodymodel import STANDIN_KEY
+
+    if folder is None:
+        return False
+    files = [Path(folder)] if Path(folder).is_file() else sorted(Path(folder).rglob("*.npz"))
+    for file in files[:3]:
+        try:
+            with np.load(file, allow_pickle=False) as data:
+                if STANDIN_KEY in data.files:
+                    return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def check_name(value: str, flag: str) -> None:

@@ -137,6 +137,8 @@ def test_amass_root_and_body_model_set_once(workdir, capsys):
     assert "dataset: musclekit-data; next: musclekit inspect musclekit-data, musclekit train" in err
     # the stand-in body is a warning of the run, of inspect and of validate --strict
     assert "warning: 1 sequence(s) were simulated with musclekit's procedural stand-in body" in err
+    assert "stand-in body Synthetic_S01_squat_poses: " in err  # its line does not say "ok"
+    assert "ok Synthetic_S01_squat_poses" not in err
     assert main(["inspect", "musclekit-data"]) == 0
     assert "procedural stand-in body" in capsys.readouterr().err
     assert main(["validate", "musclekit-data", "--no-hashes"]) == 0
