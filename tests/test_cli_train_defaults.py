@@ -140,6 +140,7 @@ def test_corrupted_shard_of_the_same_size_is_named(dataset, workdir, capsys):
     err = capsys.readouterr().err
     assert f"shard {shard} is corrupted: it has the recorded size but its bytes do not decode" in err
     assert "musclekit validate" in err and "Traceback" not in err
+    assert not (workdir / "run").exists()  # refused before the run folder is created
 
 
 def test_predict_refuses_a_stream_written_by_another_run(dataset, workdir, capsys):
