@@ -252,9 +252,8 @@ class Dataset:
         """The error a reader raises for a shard whose bytes do not decode."""
         unit = self.unit_of(path)
         detail = " ".join(str(err).split())[:160]
-        redo = (f"delete its completion record {self.root / layout.unit_record_path(unit)} "
-                f"and rerun the stage that wrote unit {unit!r} (it redoes that unit)"
-                if unit else "rerun the stage that wrote it")
+        redo = (f"rerun the stage that wrote unit {unit!r}: it redoes units whose files fail "
+                "their checksum" if unit else "rerun the stage that wrote it")
         return FormatError(
             f"shard {path} is corrupted: it has the recorded size but its bytes do not decode "
             f"({type(err).__name__}: {detail}); run `musclekit validate {self.root}` to list "
