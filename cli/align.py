@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
 
 
 def align(
-    emg: Path | None = typer.Option(None, "--emg", help="sEMG CSV (envelope samples with wall-clock timestamps)."),
+    emg: Path | None = typer.Option(None, "--emg", help="sEMG recording, raw or envelope: a CSV/text "
+                                    "export, Cortex .anc, or EDF/BDF."),
     video: Path | None = typer.Option(None, "--video", help="Video of the same bout (.mov/.mp4)."),
     out: Path = typer.Option(..., "--out", help="Dataset folder to create or add to."),
     session: Path | None = typer.Option(None, "--session", help="TOML session file listing many "

@@ -81,7 +81,7 @@ class EmgProcessing:
                     "the rate is too low for raw sEMG at all: if the file holds an envelope, "
                     "pass --emg-kind envelope")
             raise InputError(
-                f"{where} is sampled at {rate_hz:g} Hz: its Nyquist frequency ({nyquist:g} Hz) is "
+                f"{where} is sampled at {rate_hz:.4g} Hz: its Nyquist frequency ({nyquist:.4g} Hz) is "
                 f"not above the band-pass's upper edge ({self.band_hz[1]:g} Hz), so the 20-450 Hz "
                 f"chain for raw sEMG cannot run; {hint}"
             )

@@ -379,6 +379,16 @@ def test_raw_and_envelope_channels_mixed(tmp_path, video_capture):
     assert not (tmp_path / "ds").exists()
 
 
+def test_forcing_raw_on_a_10_hz_envelope(video_capture, tmp_path):
+    with pytest.raises(InputError) as err:
+        align_capture(Capture(video_capture.emg_path, video_capture.video_path),
+                      AlignConfig(emg_kind="raw"), tmp_path / "ds")
+    msg = str(err.value)
+    assert "sEMG channel 'l_quad' is sampled at 9.9" in msg  # ~10 Hz, from the jittery stamps
+    assert "the rate is too low for raw sEMG at all: if the file holds an envelope, pass --emg-kind envelope" in msg
+    assert not (tmp_path / "ds").exists()
+
+
 def test_not_an_anc_file(tmp_path):
     path = tmp_path / "x.anc"
     path.write_text("time,a,b\n0,1,2\n")
