@@ -4,6 +4,7 @@ envelope against an independent computation, the electromechanical delay, bad in
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -384,8 +385,6 @@ def test_forcing_raw_on_a_10_hz_envelope(video_capture, tmp_path):
         align_capture(Capture(video_capture.emg_path, video_capture.video_path),
                       AlignConfig(emg_kind="raw"), tmp_path / "ds")
     msg = str(err.value)
-    import re
-
     assert re.search(r"sEMG channel 'l_quad' is sampled at (9\.\d+|10(\.\d+)?) Hz", msg)  # jittery stamps
     assert "the rate is too low for raw sEMG at all: if the file holds an envelope, pass --emg-kind envelope" in msg
     assert not (tmp_path / "ds").exists()
