@@ -143,3 +143,22 @@ def test_config_set_show_unset_and_mistakes(workdir, capsys, monkeypatch):
     assert main(["config", "show"]) == ExitCode.ERROR
     err = capsys.readouterr().err
     assert f"config file {workdir / 'config.toml'} is not valid TOML" in err
+
+
+def _all_commands() -> list[list[str]]:
+    from musclekit.cli.main import app
+
+    out = [[info.name] for info in app.registered_commands]
+    for group in app.registered_groups:
+        out.append([group.name])
+        out += [[group.name, c.name] for c in group.typer_instance.registered_commands]
+    return out
+
+
+@pytest.mark.parametrize("words", _all_commands(), ids=lambda w: " ".join(w))
+def test_every_help_fits_80_columns(words, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main([*words, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out and "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80, words
