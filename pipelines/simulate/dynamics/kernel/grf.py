@@ -188,6 +188,7 @@ def estimate_grf(
     force = np.zeros((T, 3))
     moment = np.zeros((T, 3))
     heights = {s: np.zeros((T, len(p))) for s, p in points.items()}
+    com = np.zeros((T, 3))
     xz = {s: np.zeros((T, len(p), 3)) for s, p in points.items()}
     for k in range(T):
         for n in names:
@@ -220,6 +221,7 @@ def estimate_grf(
         force[k] = wrench[3:]
         moment[k] = wrench[:3] + np.cross(origin, wrench[3:])
         model.realizePosition(state)
+        com[k] = _vec3(model.calcMassCenterPosition(state))
         for side, pts in points.items():
             for i, (frame, loc, radius) in enumerate(pts):
                 p = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
@@ -229,7 +231,7 @@ def estimate_grf(
         radii = [r for pts in points.values() for _, _, r in pts]
         cop_margin_m = max(radii) + 0.01 if max(radii) > 0 else 0.05
     return split_wrench(motion.time_s, force, moment, heights, xz, mass,
-                        cop_margin_m=cop_margin_m, rule=rule, standing=standing)
+                        cop_margin_m=cop_margin_m, rule=rule, standing=standing, com=com)
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
@@ -322,6 +324,7 @@ def split_wrench(
     cop_margin_m: float = np.inf,
     rule: ContactRule | None = None,
     standing: dict[str, np.ndarray] | None = None,
+    com: np.ndarray | None = None,
 ) -> GrfEstimate:
     """Split the total external wrench (force (T,3), moment about the ground origin (T,3))
     between the feet, from the feet's contact points: `heights` (T, P) of each point's
@@ -389,17 +392,31 @@ def split_wrench(
                 denom = float(d @ d)
                 s = float(np.clip((p - cl) @ d / denom, 0.0, 1.0)) if denom > 1e-12 else 0.5
             shares = {"right": s, "left": 1.0 - s}
-            placed = place_cops(F, M, floor, [s * F, (1 - s) * F], [cr, cl])
+            feet_f = [s * F, (1 - s) * F]
+            if com is not None and ph.transition[k]:
+                # In a hand-over each foot pushes towards the centre of mass (the trailing
+                # foot propels while the leading one brakes); what the two leave of the total
+                # horizontal force is shared like the vertical one.
+                for i, prior in enumerate((cr, cl)):
+                    d = com[k] - prior
+                    feet_f[i] = np.array([feet_f[i][1] * d[0] / d[1], feet_f[i][1],
+                                          feet_f[i][1] * d[2] / d[1]])
+                rest = F - feet_f[0] - feet_f[1]
+                feet_f = [feet_f[0] + s * rest, feet_f[1] + (1 - s) * rest]
+            placed = place_cops(F, M, floor, feet_f, [cr, cl])
             cops = {"right": placed[0], "left": placed[1]}
         if np.isfinite(cop_margin_m):
             for side in cops:
                 foot_xz = points[side][k][:, [0, 2]]
                 q = _nearest_in_region(cops[side][[0, 2]], foot_xz, cop_margin_m)
                 moved = np.array([q[0], floor, q[1]]) - cops[side]
-                unexplained[k] -= np.cross(moved, shares[side] * F)
+                f_side = (feet_f[0] if side == "right" else feet_f[1]) if len(on) == 2 else F
+                unexplained[k] -= np.cross(moved, f_side)
                 cops[side] = cops[side] + moved
+        side_force = ({"right": feet_f[0], "left": feet_f[1]} if len(on) == 2
+                      else {SIDES[on[0]]: F})
         for side, w in shares.items():
-            for a, v in zip("xyz", w * F, strict=True):
+            for a, v in zip("xyz", side_force[side], strict=True):
                 values[k, idx[f"ground_force_{side}_v{a}"]] = v
             for a, v in zip("xyz", cops[side], strict=True):
                 values[k, idx[f"ground_force_{side}_p{a}"]] = v
