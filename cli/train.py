@@ -19,6 +19,18 @@ def default_run_folder(dataset: Path, task: str, model: str) -> Path:
     return default_runs() / f"{name}-{task}-{model}"
 
 
+def _warn_dataset_quality(dataset: Path) -> None:
+    """What the dataset says about its own quality (stand-in body, flagged frames ...),
+    from its metadata: a model trained on it inherits it."""
+    from musclekit.dataset.layout import INFO_PATH
+    from musclekit.progress import warn
+    from musclekit.quality import dataset_quality
+
+    if (Path(dataset) / INFO_PATH).is_file():
+        for item in dataset_quality(dataset, read_values=False):
+            warn(f"training data: {item.message}")
+
+
 def _dataset_or_default(dataset: Path | None) -> Path:
     from musclekit.config import default_dataset
     from musclekit.errors import InputError
@@ -109,6 +121,7 @@ def train(
         cpu_threads=threads)
     check_writable(out)
     console.print(f"dataset: {dataset}; run folder: {out}")
+    _warn_dataset_quality(dataset)
     result = run_training(config, out, require_test=evaluate_after)
     console.print(f"windows: {result.n_train_windows} train, {result.n_val_windows} val, "
                   f"{result.n_test_windows} test")

@@ -130,8 +130,9 @@ class QualityWarning:
     message: str
 
 
-def dataset_quality(path_or_dataset) -> list[QualityWarning]:
-    """Quality warnings of a dataset (see module docstring)."""
+def dataset_quality(path_or_dataset, read_values: bool = True) -> list[QualityWarning]:
+    """Quality warnings of a dataset (see module docstring). read_values=False skips the
+    checks that read shards (markers without values): metadata only, instant."""
     from musclekit.dataset.reader import Dataset, open_dataset
 
     ds = path_or_dataset if isinstance(path_or_dataset, Dataset) else open_dataset(path_or_dataset)
@@ -171,7 +172,7 @@ def dataset_quality(path_or_dataset) -> list[QualityWarning]:
             "marker units are implausible (a file in mm labelled m?) or the model does not "
             "match the markers"))
     for name, spec in ds.streams.items():
-        if spec.family != "markers":
+        if spec.family != "markers" or not read_values:
             continue
         for seq_id in ds.sequence_ids(name):
             try:

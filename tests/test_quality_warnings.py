@@ -106,3 +106,27 @@ def test_empty_clip_split(tmp_path, capsys, splits, empty):
                          time_s=np.arange(30) / 10.0, values=np.ones((30, 1)))
     validate_err, _ = _strict(tmp_path / "d", capsys)
     assert f"the dataset's clips hold no {empty} clip" in " ".join(validate_err.split())
+
+
+def test_train_repeats_the_quality_of_its_data(tmp_path, capsys):
+    """A model trained on the stand-in body inherits it: train says so at the start."""
+    root = _kinematics_dataset(tmp_path / "d", kind="standin-v1", frames=200)
+    act = StreamSpec(name="activations", family="activations", rate_hz=10.0,
+                     channels=["soleus_r", "tibant_r"])
+    w = DatasetWriter.create_or_open(root, streams=[act])
+    seq = open_dataset_sequence(root)
+    with w.unit("dyn", Provenance.for_stage("simulate-dynamics")) as u:
+        u.write_sequence("activations", seq, time_s=np.arange(200) / 10.0,
+                         values=np.random.default_rng(1).uniform(size=(200, 2)))
+    assert main(["train", str(root), "--out", str(tmp_path / "run"), "--model", "lstm",
+                 "--width", "8", "--layers", "1", "--window", "10", "--max-steps", "2",
+                 "--eval-every", "2", "--device", "cpu", "--no-evaluate"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: training data: 1 sequence(s) were simulated with musclekit's procedural " \
+           "stand-in body" in err
+
+
+def open_dataset_sequence(root):
+    from musclekit.dataset import open_dataset
+
+    return open_dataset(root).sequences["walk"]
