@@ -4,8 +4,8 @@ an expected failure (strict, so that the fix turns it into a reminder to drop th
 - dynamics: a sequence whose only chunk failed is reported as written, and the dataset has
   neither dynamics rows nor MISSING rows for it (fix: kernel/write.py writes MISSING rows
   over the sequence when no chunk converged, kernel/run.py counts such a sequence apart).
-- align: the frames stream names its video by the path as typed (absolute, or relative to
-  the shell's folder), not relative to the dataset (fix: pipelines/align/run.py).
+- align (fixed; the test stays as a regression test): the frames stream named its video by
+  the path as typed instead of relative to the dataset.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ def test_a_sequence_whose_only_chunk_failed_is_not_reported_written(tmp_path):
     assert len(a.time_s) and ((a.flags & np.uint8(Flag.MISSING)) != 0).all()
 
 
-@pytest.mark.xfail(strict=True, reason="pipelines/align/run.py stores the video path as typed")
 def test_frames_reference_their_video_relative_to_the_dataset(tmp_path, monkeypatch):
     from align_fixtures import capture
 

@@ -540,7 +540,9 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         "verdict": verdict,
     }
     extra: dict[str, Any] = {
-        "video": {"path": str(info.path), "sha256": None, "width": info.width, "height": info.height,
+        # Relative to the dataset, so a dataset moved together with its videos still finds
+        # them (the keypoint stage resolves it against the dataset folder).
+        "video": {"path": os.path.relpath(Path(info.path).resolve(), Path(out).resolve()), "sha256": None, "width": info.width, "height": info.height,
                   "rotation_deg": info.rotation_deg, "avg_fps": info.avg_fps, "n_frames": info.n_frames,
                   "codec": info.codec, "creation_time": info.creation_text},
         "emg": _emg_extra(emg, cfg, choice, raw_env),
