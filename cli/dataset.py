@@ -93,10 +93,10 @@ def inspect(path: Path = typer.Argument(None, help="Dataset folder (default: the
                                         "run folder.")) -> None:
     """Summary of a dataset: subjects, sequences, hours per stream, channels, gaps, provenance,
     quality warnings. On a run folder: what it was trained on and its warnings."""
-    from musclekit.config import default_dataset
+    from musclekit.config import dataset_argument
     from musclekit.dataset.summary import render_summary
 
-    path = path if path is not None else default_dataset()
+    path = dataset_argument(path)
     if (path / "run.json").is_file():
         _inspect_run(path)
         return
@@ -130,10 +130,10 @@ def card(path: Path = typer.Argument(None, help="Dataset folder (default: the de
     """Write the dataset card (README.md, one config per stream, for Hugging Face
     `datasets.load_dataset`) and meta/stats.json (per-channel statistics, LeRobot layout).
     Stages do this at the end of each run; a README.md you wrote yourself is kept."""
-    from musclekit.config import default_dataset
+    from musclekit.config import dataset_argument
     from musclekit.dataset.card import write_card
 
-    path = path if path is not None else default_dataset()
+    path = dataset_argument(path)
     written = write_card(path)
     console.print(f"wrote {written['stats']}" + (
         f" and {written['card']}" if written["card"] else

@@ -29,10 +29,10 @@ def status(
                               "chunk's solver log and OpenSim log."),
 ) -> int:
     """Chunks converged / failed / running per sequence, solve times, failures with reasons."""
-    from musclekit.config import default_dataset
+    from musclekit.config import dataset_argument
     from musclekit.pipelines.simulate.dynamics.kernel.status import run_status
 
-    dataset = dataset if dataset is not None else default_dataset()
+    dataset = dataset_argument(dataset)
     rows = run_status(dataset)
     if not rows:
         console.print(f"{dataset}: no dynamics chunks yet (nothing started)")

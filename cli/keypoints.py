@@ -42,11 +42,11 @@ def keypoints(
                                 "process)."),
 ) -> int:
     """Extract BODY_25 2D/3D keypoints on the aligned 10 fps frames (resumable)."""
-    from musclekit.config import default_dataset, resolve_path
+    from musclekit.config import dataset_argument, resolve_path
     from musclekit.pipelines.keypoints.config import KeypointsConfig
     from musclekit.pipelines.keypoints.stage import run_keypoints
 
-    dataset = dataset if dataset is not None else default_dataset()
+    dataset = dataset_argument(dataset)
     vibe_root = resolve_path("vibe-root", vibe_root)
     vibe_python = resolve_path("vibe-python", vibe_python)
 

@@ -32,18 +32,9 @@ def _warn_dataset_quality(dataset: Path) -> None:
 
 
 def _dataset_or_default(dataset: Path | None) -> Path:
-    from musclekit.config import default_dataset
-    from musclekit.errors import InputError
+    from musclekit.config import dataset_argument
 
-    if dataset is not None:
-        return dataset
-    path = default_dataset()
-    if not path.exists():
-        raise InputError(f"no DATASET given and the default dataset folder {path} does not "
-                         "exist here; give the dataset folder (e.g. `musclekit train DIR`), run "
-                         "`musclekit simulate` or `musclekit align` first (they write it), or "
-                         "set it with `musclekit config set dataset DIR`")
-    return path
+    return dataset_argument(dataset)
 
 
 def register(app: typer.Typer) -> None:

@@ -179,3 +179,17 @@ def check_writable(path: Path, flag: str = "--out") -> None:
                              "denied or read-only file system); choose a folder you can "
                              "write (nothing was written)") from err
         raise
+
+
+def dataset_argument(path: Path | None) -> Path:
+    """A command's DATASET argument: the given folder, else the default dataset folder,
+    which must exist (a reading command cannot start from nothing)."""
+    if path is not None:
+        return Path(path)
+    default = default_dataset()
+    if not default.exists():
+        raise InputError(f"no DATASET given and the default dataset folder {default} does not "
+                         "exist here; give the dataset folder, run `musclekit align` or "
+                         "`musclekit simulate` first (they write it), or set it with "
+                         "`musclekit config set dataset DIR`")
+    return default

@@ -55,8 +55,9 @@ def test_evaluate_without_any_run_says_so(workdir, capsys):
     assert "no RUN given and no training run under musclekit-runs" in capsys.readouterr().err
 
 
-def test_train_without_a_dataset_says_where_it_looked(workdir, capsys):
-    assert main(["train"]) == ExitCode.ERROR
+@pytest.mark.parametrize("command", ["train", "inspect", "status", "keypoints", "card"])
+def test_without_a_dataset_commands_say_where_they_looked(workdir, capsys, command):
+    assert main([command]) == ExitCode.ERROR
     err = capsys.readouterr().err
     assert "no DATASET given and the default dataset folder musclekit-data does not exist" in err
     assert "musclekit config set dataset DIR" in err
