@@ -186,6 +186,11 @@ def _record(report: RunReport, unit_id: str, outcome: tuple[str, Any, float]) ->
         report.failed[unit_id] = value
 
 
+# Local worker processes die with this process (kernel death signal): Dask's own parent
+# watch is a Python thread that cannot run while OpenSim holds the GIL in a long native call.
+WORKER_PRELOAD = "musclekit.process"
+
+
 def make_client(cfg: ComputeConfig) -> Client:
     """A dask.distributed Client for `cfg`; a clear InputError when a scheduler is unreachable.
 
@@ -214,7 +219,7 @@ def make_client(cfg: ComputeConfig) -> Client:
         # Asked for: serve it where asked (":0" picks a free port) and say where.
         client = Client(n_workers=cfg.workers, threads_per_worker=cfg.threads_per_worker,
                         processes=True, dashboard_address=cfg.dashboard,
-                        silence_logs=logging.ERROR)
+                        silence_logs=logging.ERROR, preload=[WORKER_PRELOAD])
         console.print(f"Dask dashboard: {client.dashboard_link}", soft_wrap=True)
         return client
     return Client(
@@ -226,6 +231,7 @@ def make_client(cfg: ComputeConfig) -> Client:
         # takes 8787 unless told otherwise, warning when that port is busy: a free port.
         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
+        preload=[WORKER_PRELOAD],
     )
 
 

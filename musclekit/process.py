@@ -81,6 +81,17 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
         os._exit(128 + int(sig))
 
 
+def dask_setup(worker=None) -> None:
+    """Dask preload hook (`preload=["musclekit.process"]`): a local worker process dies with
+    the process that started it, also while a native call (OpenSim through SWIG) holds the
+    GIL, which keeps Dask's own parent watch (a Python thread) from running for minutes."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+
+
 class UnitLock:
     """An exclusive lock on `path` (created if needed); the holder's pid is written into it.
 

@@ -251,3 +251,32 @@ def test_inspect_shows_a_damaged_unit(tmp_path: Path):
     text = " ".join((done.stdout + done.stderr).split())
     assert ("damaged: unit u0: data/emg/u0.parquet fails its SHA-256 checksum (changed or "
             "corrupted on disk); rerun the stage that wrote it to redo the unit") in text, text
+
+
+# A run whose one unit sits in a native call that holds the GIL (as OpenSim's SWIG calls do)
+# for a minute: Dask's own parent watch, a Python thread, cannot run meanwhile.
+STUCK_RUN = textwrap.dedent("""
+    import ctypes, os, sys
+    from musclekit.compute import ComputeConfig, Unit, run_units
+
+    def stuck(marker):
+        open(marker, "w").write(str(os.getpid()))
+        ctypes.PyDLL(None).sleep(60)  # PyDLL: the GIL stays held
+
+    run_units([Unit("u", sys.argv[1])], stuck, ComputeConfig(workers=1))
+""")
+
+
+@pytest.mark.timeout(120)
+def test_local_dask_worker_dies_with_a_killed_run_even_inside_a_native_call(tmp_path: Path):
+    marker = tmp_path / "worker-pid"
+    run = subprocess.Popen([sys.executable, "-c", STUCK_RUN, str(marker)],
+                           stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 60
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < end:
+        time.sleep(0.1)
+    worker = int(marker.read_text())
+    time.sleep(0.5)  # inside the native call
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait()
+    assert _wait_gone([worker], timeout_s=5) == []
