@@ -189,7 +189,8 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
         t_a = analogs[names[0]][0]
         writer.add_streams([StreamSpec(
             name="emg_raw", family="semg_raw", rate_hz=float(1.0 / np.median(np.diff(t_a))),
-            channels=names, units=[analogs[n][2] or "a.u." for n in names], clock="motion",
+            channels=names, units=["V" if analogs[n][2] == "V" else "a.u." for n in names],
+            clock="motion",
             description="analog channels of the C3D (EMG), unfiltered, at their own rate")])
     with writer.unit(unit_id_for(seq_id), Provenance.for_stage(STAGE, config=config,
                                                                inputs=inputs)) as u:
