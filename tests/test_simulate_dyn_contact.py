@@ -312,11 +312,12 @@ def test_opencap_foot_spheres_are_added_to_a_model_without_contact(tmp_path) -> 
     spheres = {s.name: s for s in read_spheres(model)}
     assert set(spheres) == {f"{n}_{side}" for n, *_ in SPHERES for side in "rl"}
     _, _, x, y, z = SPHERES[1]
-    assert spheres["s2_r"].location_m == pytest.approx((1.1 * x, y, 1.1 * z))
-    assert spheres["s2_l"].location_m == pytest.approx((1.1 * x, y, -1.1 * z))
+    assert spheres["s2_r"].location_m == pytest.approx((1.1 * x, 1.1 * y, 1.1 * z))
+    assert spheres["s2_l"].location_m == pytest.approx((1.1 * x, 1.1 * y, -1.1 * z))
     assert spheres["s5_r"].body == "toes_r" and spheres["s1_l"].body == "calcn_l"
     assert spheres["s1_r"].plane_normal == pytest.approx((0, 1, 0))
-    assert spheres["s1_r"].stiffness == 1e6 and spheres["s1_r"].radius_m == 0.032
+    # Sized with the foot: 10 % longer foot, 10 % larger spheres.
+    assert spheres["s1_r"].stiffness == 1e6 and spheres["s1_r"].radius_m == pytest.approx(1.1 * 0.032)
     assert not math.isnan(spheres["s3_l"].transition_velocity)
 
     no_toes = osim.Model(str(build_test_model(tmp_path / "t.osim", with_contact=False)))

@@ -7,7 +7,7 @@ calcaneus and 2 on the toes, with one set of SmoothSphereHalfSpaceForce paramete
 (REFERENCE.md section 5). The same layout is placed here on the model's `calcn_*` and
 `toes_*` bodies, stretched along the foot (x and z in the calcaneus frame) by the ratio of
 the model's calcaneus-to-toes joint offset to OpenCap's (0.1799 m), so that a scaled foot
-gets proportionally placed spheres. The floor is the half-space y <= 0 of ground.
+gets proportionally placed and sized spheres (radius and height scale too). The floor is the half-space y <= 0 of ground.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def add_foot_contact(model) -> list[str]:
     for side, mirror in (("r", 1.0), ("l", -1.0)):
         k = _foot_scale(model, side)
         for name, kind, x, y, z in SPHERES:
-            sphere = osim.ContactSphere(RADIUS_M, osim.Vec3(k * x, y, mirror * k * z),
+            # The whole layout scales with the foot: positions and the spheres' size.
+            sphere = osim.ContactSphere(k * RADIUS_M, osim.Vec3(k * x, k * y, mirror * k * z),
                                         bodies.get(f"{kind}_{side}"), f"{name}_{side}")
             model.addContactGeometry(sphere)
             force = osim.SmoothSphereHalfSpaceForce(f"SmoothSphereHalfSpaceForce_{name}_{side}",
