@@ -160,3 +160,39 @@ def test_predict_refuses_a_stream_written_by_another_run(dataset, workdir, capsy
     assert before.equals(after)
     assert main(["predict", "run1", str(ds)]) == 0
     assert "already predicted by this run" in capsys.readouterr().err
+
+
+def test_default_streams_are_a_pair_that_shares_sequences(workdir, capsys):
+    """align (sEMG + keypoints of a capture) and simulate (markers + activations of AMASS
+    sequences) write one default dataset; train picks the pair that meets in sequences."""
+    import numpy as np
+
+    from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec, SubjectInfo
+
+    specs = [StreamSpec(name="emg", family="semg", rate_hz=10.0, channels=["a", "b"]),
+             StreamSpec(name="joint_angles", family="joint_angles", rate_hz=10.0,
+                        channels=["hip", "knee"], units="rad"),
+             StreamSpec(name="markers", family="markers", rate_hz=10.0, channels=["M1", "M2"]),
+             StreamSpec(name="activations", family="activations", rate_hz=10.0,
+                        channels=["soleus_r", "tibant_r"])]
+    w = DatasetWriter.create_or_open(workdir / "musclekit-data", name="both", streams=specs)
+    rng = np.random.default_rng(0)
+    t = np.arange(300) / 10.0
+    with w.unit("capture", Provenance.for_stage("align")) as u:
+        u.add_subject(SubjectInfo(id="S01"))
+        seq = SequenceInfo(id="capture", subject_id="S01")
+        u.write_sequence("emg", seq, time_s=t, values=rng.uniform(size=(300, 2)))
+        u.write_sequence("joint_angles", seq, time_s=t, values=rng.normal(size=(300, 2)))
+    with w.unit("amass", Provenance.for_stage("simulate")) as u:
+        seq = SequenceInfo(id="amass", subject_id="S01")
+        u.write_sequence("markers", seq, time_s=t, values=rng.normal(size=(300, 2, 3)))
+        u.write_sequence("activations", seq, time_s=t, values=rng.uniform(size=(300, 2)))
+    assert main(["train", "--window", "10", "--max-steps", "2", "--eval-every", "2",
+                 "--model", "lstm", "--width", "8", "--layers", "1", "--device", "cpu",
+                 "--no-evaluate"]) == 0
+    assert "streams: markers (markers) -> activations (activations)" in capsys.readouterr().err
+    # naming one side picks a partner that shares its sequences
+    assert main(["train", "--input", "joint_angles", "--out", "r2", "--window", "10",
+                 "--max-steps", "2", "--eval-every", "2", "--model", "lstm", "--width", "8",
+                 "--layers", "1", "--device", "cpu", "--no-evaluate"]) == 0
+    assert "streams: joint_angles (joint_angles) -> emg (semg)" in capsys.readouterr().err

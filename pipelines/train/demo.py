@@ -9,7 +9,7 @@ from pathlib import Path
 from musclekit.dataset import open_dataset
 from musclekit.pipelines.train.config import TrainConfig
 from musclekit.pipelines.train.evaluate import evaluate_run
-from musclekit.pipelines.train.sources import TASKS, choose_stream, load_frame_table
+from musclekit.pipelines.train.sources import choose_streams, load_frame_table
 from musclekit.pipelines.train.synthetic import SyntheticSpec, write_synthetic_dataset
 from musclekit.pipelines.train.training import train
 from musclekit.pipelines.train.windows import longest_run
@@ -20,9 +20,7 @@ DEMO_WINDOW_FRAMES = 30  # MIA's 3 s at 10 fps; shortened when the data has shor
 
 def _window_for(dataset: Path, rate_hz: float | None) -> tuple[int, str, str, float]:
     ds = open_dataset(dataset)
-    motion, muscle = TASKS["motion-to-muscle"]
-    inputs = choose_stream(ds, None, motion, "input")
-    targets = choose_stream(ds, None, muscle, "target")
+    inputs, targets = choose_streams(ds, None, None, "motion-to-muscle")
     table = load_frame_table(ds, inputs, targets, rate_hz)
     # a window must fit several times into the longest gap-free stretch so that the random
     # split has blocks for training, validation and test

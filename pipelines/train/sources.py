@@ -110,6 +110,51 @@ def choose_stream(ds: Dataset, wanted: str | None, families: tuple[str, ...], ro
                      f"--input/--target or use the other --task")
 
 
+def choose_streams(ds: Dataset, input_wanted: str | None, target_wanted: str | None,
+                   task: str) -> tuple[StreamChoice, StreamChoice]:
+    """The input and target streams of `task`: the ones named, else the first pair (in family
+    order) that shares sequences. A dataset that several stages wrote (align's sEMG and
+    keypoints on captures, simulate's markers and activations on AMASS sequences) holds
+    streams that never meet in one sequence; a pair that does not is no training data."""
+    in_families, out_families = TASKS[task]
+    if input_wanted is not None or target_wanted is not None:
+        if input_wanted is not None:
+            inputs = choose_stream(ds, input_wanted, in_families, "input")
+            targets = _partner(ds, target_wanted, out_families, "target", inputs.stream)
+        else:
+            targets = choose_stream(ds, target_wanted, out_families, "target")
+            inputs = _partner(ds, None, in_families, "input", targets.stream)
+        return inputs, targets
+    # the target's family order first: after align + simulate into one dataset, motion ->
+    # muscle means the simulated activations rather than the captured sEMG
+    for out_name in _candidates(ds, out_families):
+        seqs = set(ds.sequence_ids(out_name))
+        for in_name in _candidates(ds, in_families):
+            if out_name != in_name and seqs & set(ds.sequence_ids(in_name)):
+                return _choice(ds, in_name), _choice(ds, out_name)
+    inputs = choose_stream(ds, None, in_families, "input")
+    targets = choose_stream(ds, None, out_families, "target", avoid=inputs.stream)
+    return inputs, targets
+
+
+def _candidates(ds: Dataset, families: tuple[str, ...]) -> list[str]:
+    return [n for family in families for n, spec in ds.streams.items()
+            if spec.family == family and ds.sequence_ids(n)]
+
+
+def _partner(ds: Dataset, wanted: str | None, families: tuple[str, ...], role: str,
+             other: str) -> StreamChoice:
+    """The stream named `wanted`, else the first of `families` sharing sequences with
+    `other` (else the first of `families`, and the caller's loader says none is shared)."""
+    if wanted is not None:
+        return choose_stream(ds, wanted, families, role, avoid=other)
+    seqs = set(ds.sequence_ids(other))
+    for name in _candidates(ds, families):
+        if name != other and seqs & set(ds.sequence_ids(name)):
+            return _choice(ds, name)
+    return choose_stream(ds, None, families, role, avoid=other)
+
+
 def match_stream(ds: Dataset, want: StreamChoice, role: str) -> StreamChoice:
     """The stream of `ds` that holds what a trained model expects (same family and every
     channel), checked channel by channel."""

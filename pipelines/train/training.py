@@ -34,7 +34,7 @@ from musclekit.pipelines.train.run import (
     DataDescription,
     RunFolder,
 )
-from musclekit.pipelines.train.sources import TASKS, StreamChoice, choose_stream, load_frame_table
+from musclekit.pipelines.train.sources import StreamChoice, choose_streams, load_frame_table
 from musclekit.pipelines.train.splits import TEST, TRAIN, VAL, SplitSpec, assign_splits
 from musclekit.pipelines.train.table import FrameTable
 from musclekit.pipelines.train.windows import longest_run, non_overlapping, valid_window_starts
@@ -113,12 +113,12 @@ def prepare_data(config: TrainConfig, inputs: StreamChoice | None = None,
                  targets: StreamChoice | None = None) -> PreparedData:
     """Load, split and normalise the training dataset of `config`."""
     ds = open_dataset(config.dataset)
-    in_families, out_families = TASKS[config.task]
-    if inputs is None:
-        inputs = choose_stream(ds, config.input_stream, in_families, "input")
-    if targets is None:
-        targets = choose_stream(ds, config.target_stream, out_families, "target",
-                                avoid=inputs.stream)
+    if inputs is None or targets is None:
+        inputs, targets = choose_streams(ds, config.input_stream, config.target_stream,
+                                         config.task)
+        if config.input_stream is None or config.target_stream is None:
+            console.print(f"streams: {inputs.stream} ({inputs.family}) -> {targets.stream} "
+                          f"({targets.family}); others with --input/--target")
     if inputs.stream == targets.stream:
         raise InputError(f"input and target are the same stream {inputs.stream!r}")
     table = load_frame_table(ds, inputs, targets, config.rate_hz, config.keep_flagged)
