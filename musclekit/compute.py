@@ -154,11 +154,12 @@ class RunReport:
         return not self.failed
 
     def summary(self) -> str:
-        times = sorted(self.seconds.values())
+        times = list(self.seconds.values())
         timing = ""
         if times:
-            median = times[len(times) // 2]
-            p90 = times[min(len(times) - 1, int(round(0.9 * (len(times) - 1))))]
+            import numpy as np
+
+            median, p90 = np.percentile(times, [50, 90])
             timing = f"; per unit median {median:.1f} s, p90 {p90:.1f} s"
         return (f"{len(self.done)} done, {len(self.skipped)} skipped (already done), "
                 f"{len(self.failed)} failed{timing}")

@@ -198,7 +198,7 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
             u.add_subject(SubjectInfo(
                 id=payload["subject_id"], mass_kg=round(r.mass_kg, 3),
                 height_m=round(r.height_m, 4) if np.isfinite(r.height_m) else None,
-                extra={"mass_from": "given (--mass)"}))
+                extra={"mass_from": r.extra.get("mass_from", "given (--mass)")}))
         elif np.isfinite(r.mass_kg):
             u.add_subject(SubjectInfo(id=payload["subject_id"], sex=_SEX.get(r.gender or ""),
                                       mass_kg=round(r.mass_kg, 3), height_m=round(r.height_m, 4),

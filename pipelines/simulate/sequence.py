@@ -212,6 +212,14 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
         extra["analogs"] = {name: {"unit": unit, "rate_hz": float(1.0 / np.median(np.diff(t)))}
                             for name, (t, _, unit) in trial.analogs.items()}
         extra["_analogs"] = trial.analogs  # written as the emg_raw stream, not as metadata
+    mass_from = "given (--mass)"
+    if not np.isfinite(mass):
+        import opensim as osim
+
+        model = osim.Model(str(files["scaled_model"]))
+        mass = float(model.getTotalMass(model.initSystem()))
+        mass_from = "the model's total mass (no --mass given)"
+    extra["mass_from"] = mass_from
     extra["warnings"] = warnings
     if lab.any:
         extra["lab"] = {k: v for k, v in asdict(lab).items() if v is not None}

@@ -45,6 +45,8 @@ class DynamicsReport:
     chunks_skipped: int = 0
     chunks_failed: dict[str, str] = field(default_factory=dict)
     sequences_written: list[str] = field(default_factory=list)
+    # written with every row a gap: no chunk converged
+    sequences_unsolved: list[str] = field(default_factory=list)
     sequences_skipped: list[str] = field(default_factory=list)
     chunk_seconds: list[float] = field(default_factory=list)
     upper_written: list[str] = field(default_factory=list)
@@ -65,7 +67,9 @@ class DynamicsReport:
                      f"{len(self.upper_skipped)} skipped, {len(self.upper_failed)} failed")
         return (f"chunks: {self.chunks_done} solved, {self.chunks_skipped} skipped (done before), "
                 f"{len(self.chunks_failed)} failed{timing}; sequences written: "
-                f"{len(self.sequences_written)}{upper}")
+                f"{len(self.sequences_written)}"
+                + (f", {len(self.sequences_unsolved)} without any solved chunk (all rows "
+                   "gaps)" if self.sequences_unsolved else "") + upper)
 
 
 def _prep_unit(task: PrepTask) -> str:
@@ -211,8 +215,11 @@ def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None)
         reports = [load_report(job.out_dir, chunk_name(c)) for c in job.chunks]
         if any(r is None for r in reports):
             continue
-        write_sequence(writer, job, reports, cfg, prep_failed)
-        report.sequences_written.append(job.sequence.id)
+        key = keys[job.sequence.id]
+        if write_sequence(writer, job, reports, cfg, prep_failed, cache / key):
+            report.sequences_written.append(job.sequence.id)
+        else:
+            report.sequences_unsolved.append(job.sequence.id)
 
     # 4. The upper body of every sequence whose lower body is written.
     if cfg.upper_model:

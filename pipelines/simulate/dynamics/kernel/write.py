@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from musclekit.dataset import Provenance, SequenceInfo, StreamSpec
 from musclekit.dataset.writer import DatasetWriter
 
 from ..config import DynamicsConfig
+from .grf import GRF_CHANNELS, GRF_UNITS
 from .jobs import SequenceJob, unit_id
-from .result import STREAMS, ChunkReport, load_output
+from .prep import PreparedModel
+from .result import STREAMS, ChunkOutput, ChunkReport, load_output
 from .stitch import ChunkSeries, stitch
 from .worker import chunk_name
 
@@ -25,14 +29,46 @@ STREAM_FAMILY = {
 }
 
 
+def channels_of(prep_folder: Path) -> ChunkOutput | None:
+    """The streams' channels and units of a prepared model, without values (None when the
+    preparation itself failed)."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.opensim_model import coordinate_units
+
+    if not (Path(prep_folder) / "prep.json").is_file():
+        return None
+    prep = PreparedModel.load(prep_folder)
+    units = coordinate_units(osim.Model(str(Path(prep_folder) / prep.model_path)))
+    res = list(prep.residuals) + list(prep.reserves)
+    res_coords = list(prep.root_coordinates) + list(prep.reserves.values())
+    empty = np.zeros(0)
+    muscles = list(prep.muscles)
+    coords = [c for c in prep.coordinates if c in units]
+    return ChunkOutput(
+        time_s=empty, values={},
+        channels={"activations": muscles, "muscle_forces": muscles, "grf": list(GRF_CHANNELS),
+                  "joint_angles_solved": coords, "residuals": res},
+        units={"activations": [""] * len(muscles), "muscle_forces": ["N"] * len(muscles),
+               "grf": list(GRF_UNITS), "joint_angles_solved": [units[c] for c in coords],
+               "residuals": ["N" if units[c] == "m" else "N m" for c in res_coords]})
+
+
 def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkReport],
-                   cfg: DynamicsConfig, prep_failed: dict) -> None:
-    """Stitch one sequence's chunks and write its streams and chunk table as one unit."""
+                   cfg: DynamicsConfig, prep_failed: dict, prep_folder: Path | None = None
+                   ) -> bool:
+    """Stitch one sequence's chunks and write its streams and chunk table as one unit;
+    True when at least one chunk converged (False: every row is a gap)."""
     outputs = [
         load_output(job.out_dir, chunk_name(c)) if r.status == "converged" else None
         for c, r in zip(job.chunks, reports, strict=True)
     ]
     template = next((o for o in outputs if o is not None), None)
+    solved = template is not None
+    if template is None and prep_folder is not None:
+        # No chunk converged: the streams still get their rows, all MISSING (a reader sees
+        # the sequence was attempted and has no result, never a silent absence).
+        template = channels_of(prep_folder)
     sources = {r.extra.get("grf_source") for r in reports if r.status == "converged"} - {None}
     grf_source = ("measured (force plates)" if sources == {"measured"} else
                   "estimated from the kinematics" if sources == {"estimated"} else
@@ -57,7 +93,8 @@ def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkR
         if template is not None:
             for name in STREAMS:
                 series = [
-                    None if o is None else ChunkSeries(o.time_s, o.values[name]) for o in outputs
+                    None if o is None or not solved else ChunkSeries(o.time_s, o.values[name])
+                    for o in outputs
                 ]
                 st = stitch(job.chunks, series, job.t0, job.t1,
                             len(template.channels[name]), cfg.chunk, cfg.output_rate_hz)
@@ -86,3 +123,4 @@ def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkR
             row["chunk_id"] = c.id
             rows.append(row)
         u.write_table("chunks", pd.DataFrame(rows))
+    return solved
