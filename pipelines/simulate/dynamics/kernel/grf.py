@@ -234,6 +234,10 @@ def estimate_grf(
                         cop_margin_m=cop_margin_m, rule=rule, standing=standing, com=com)
 
 
+# Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
+ESTIMATE_RULE_VERSION = 2
+
+
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
                       feet: dict[str, tuple[str, ...]], cop_margin_m: float | None,
                       rule: ContactRule) -> GrfEstimate:
@@ -246,8 +250,8 @@ def sequence_estimate(cache: Path, model_file: str, motion: Motion,
     data = hashlib.sha256(np.ascontiguousarray(motion.time_s).tobytes()
                           + np.ascontiguousarray(motion.values).tobytes()).hexdigest()
     key = hashlib.sha256(json.dumps(
-        [file_sha256(model_file), data, motion.names, sorted(feet.items()), cop_margin_m,
-         asdict(rule)], default=str).encode()).hexdigest()
+        [ESTIMATE_RULE_VERSION, file_sha256(model_file), data, motion.names,
+         sorted(feet.items()), cop_margin_m, asdict(rule)], default=str).encode()).hexdigest()
     if cache.is_file():
         with np.load(cache) as z:
             if str(z["key"]) == key:
