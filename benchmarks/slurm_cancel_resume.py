@@ -138,7 +138,8 @@ def run(workdir: Path, duration_s: float, cancel_after: int = 4, kill_after: int
 
     log("1. clean reference run, local workers: " + " ".join(simulate_cmd(assets, model, ref, False)[2:]))
     t = time.perf_counter()
-    done = subprocess.run(simulate_cmd(assets, model, ref, False), capture_output=True, text=True)
+    done = subprocess.run(simulate_cmd(assets, model, ref, False), capture_output=True, text=True,
+                          cwd=workdir)
     log(f"   exit {done.returncode} in {time.perf_counter() - t:.0f} s; "
         + next((ln for ln in done.stderr.splitlines() if ln.startswith("chunks:")), "?"))
     if done.returncode != 0:
@@ -150,7 +151,8 @@ def run(workdir: Path, duration_s: float, cancel_after: int = 4, kill_after: int
     log("2. SLURM run: " + " ".join(cmd[2:]))
     logf = open(workdir / "slurm-run1.log", "w")
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
+    # cwd: sbatch writes each job's slurm-<id>.out into the folder it was called from.
+    proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, cwd=workdir)
     if not wait(lambda: chunk_reports(out) >= cancel_after, 600):
         failures.append(f"no {cancel_after} chunks within 600 s")
     jobs = my_jobs()
@@ -187,7 +189,7 @@ def run(workdir: Path, duration_s: float, cancel_after: int = 4, kill_after: int
 
     log("4. the same command again")
     t = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     (workdir / "slurm-run2.log").write_text(done.stdout + done.stderr)
     summary = next((ln for ln in done.stderr.splitlines() if ln.startswith("chunks:")), "?")
     log(f"   exit {done.returncode} in {time.perf_counter() - t:.0f} s; {summary}")
