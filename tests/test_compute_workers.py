@@ -134,3 +134,11 @@ def test_simulate_with_negative_workers_fails_at_once(tmp_path: Path):
                 str(tmp_path / "ds"), "--workers", "-1", timeout=60)
     assert done.returncode == 1, done.stderr
     assert "--workers -1: must be" in done.stderr
+
+
+def test_batch_job_scheduler_serves_no_dashboard_unless_asked():
+    from musclekit.jobqueue import JobqueueConfig, _scheduler_options
+
+    cfg = JobqueueConfig(system="slurm")
+    assert _scheduler_options(cfg, None) == {"dashboard": False, "dashboard_address": ":0"}
+    assert _scheduler_options(cfg, ":8787") == {"dashboard": True, "dashboard_address": ":8787"}
