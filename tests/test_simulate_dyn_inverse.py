@@ -186,3 +186,55 @@ def test_measured_forces_are_applied_instead_of_estimated(prepared, tmp_path: Pa
     with pytest.raises(InputError, match=r"the measured forces \(0.000-0.190 s\) do not cover "
                                          r"this chunk \(0.000-0.850 s\)"):
         solve_inverse_chunk(folder, mot, chunk, settings, tmp_path / "s")
+
+
+def test_joint_moments_match_opensims_inverse_dynamics_tool(prepared, tmp_path: Path) -> None:
+    """With measured forces, OpenSim's InverseDynamicsTool on the chunk's own files (its
+    filtered coordinates, its external loads) gives musclekit's joint moments."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
+    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf
+    from musclekit.pipelines.simulate.opensim_io import Motion, read_mot
+
+    folder, mot = prepared
+    prep = PreparedModel.load(folder)
+    motion = squat_motion(1.2, period_s=1.2)
+    est = estimate_grf(str(folder / prep.model_path), lowpass(motion, 6.0), feet=FEET)
+    lab_names = [c.replace("_right_", "_r_").replace("_left_", "_l_") for c in GRF_CHANNELS]
+    grf_file = write_mot(tmp_path / "grf.mot", Motion(est.time_s, lab_names,
+                                                       np.nan_to_num(est.values)))
+    chunk = plan_chunks("sq", motion.time_s,
+                        ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
+    settings = InverseSettings(mesh_per_s=25, max_iterations=300, grf_file=str(grf_file))
+    work = tmp_path / "w"
+    report, out = solve_inverse_chunk(folder, mot, chunk, settings, work)
+    assert report.status == "converged", report.reason
+    names = out.channels["joint_moments"]
+    assert names[:6] == list(prep.root_coordinates) and "knee_angle_r" in names
+    assert out.units["joint_moments"][names.index("pelvis_ty")] == "N"
+    assert out.units["joint_moments"][names.index("knee_angle_r")] == "N m"
+
+    tool = osim.InverseDynamicsTool()
+    tool.setModelFileName(str(folder / prep.model_path))
+    tool.setCoordinatesFileName(str(work / "coordinates.mot"))
+    tool.setLowpassCutoffFrequency(-1)  # the chunk's coordinates are filtered already
+    tool.setExternalLoadsFileName(str(work / "grf.xml"))
+    tool.setStartTime(chunk.solve_start_s)
+    tool.setEndTime(chunk.solve_end_s)
+    excluded = osim.ArrayStr()
+    excluded.append("Muscles")
+    excluded.append("Actuators")
+    tool.setExcludedForces(excluded)
+    tool.setResultsDir(str(tmp_path / "id"))
+    tool.setOutputGenForceFileName("id.sto")
+    tool.run()
+    theirs = read_mot(tmp_path / "id" / "id.sto", rotational=set())
+    t = out.time_s
+    inner = (t > t[0] + 0.1) & (t < t[-1] - 0.1)  # spline vs difference end effects aside
+    for c in ("hip_flexion_r", "knee_angle_r", "ankle_angle_r", "pelvis_ty"):
+        col = next(n for n in theirs.names if n.startswith(c + "_"))
+        ref = np.interp(t, theirs.time_s, theirs.column(col))
+        ours = out.values["joint_moments"][:, names.index(c)]
+        scale = np.abs(ref[inner]).max()
+        assert np.abs(ours[inner] - ref[inner]).max() < 0.05 * scale + 0.5, c

@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 STREAMS = ("activations", "muscle_forces", "grf", "joint_angles_solved", "residuals")
+# Streams only some methods give: `inverse` states the generalized forces the motion needs
+# (inverse dynamics with the ground forces): the joint moments.
+OPTIONAL_STREAMS = ("joint_moments",)
 
 
 @dataclass

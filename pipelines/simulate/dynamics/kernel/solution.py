@@ -123,15 +123,15 @@ def unloaded_cop_to_nan(grf: np.ndarray, min_force_n: float = 1e-6) -> np.ndarra
 
 
 def chunk_output(prep: PreparedModel, time_s: np.ndarray, activations: np.ndarray,
-                 forces: np.ndarray, grf: np.ndarray, angles: tuple, residuals: tuple
-                 ) -> ChunkOutput:
-    """One chunk's streams as every method returns them; angles and residuals are
-    (values, channel names, units)."""
+                 forces: np.ndarray, grf: np.ndarray, angles: tuple, residuals: tuple,
+                 moments: tuple | None = None) -> ChunkOutput:
+    """One chunk's streams as every method returns them; angles, residuals and (where the
+    method has them) joint moments are (values, channel names, units)."""
     q, coord_names, q_units = angles
     res, res_names, res_units = residuals
     muscles = list(prep.muscles)
     grf = unloaded_cop_to_nan(grf)
-    return ChunkOutput(
+    out = ChunkOutput(
         time_s=time_s,
         values={"activations": activations, "muscle_forces": forces, "grf": grf,
                 "joint_angles_solved": q, "residuals": res},
@@ -140,3 +140,9 @@ def chunk_output(prep: PreparedModel, time_s: np.ndarray, activations: np.ndarra
         units={"activations": [""] * len(muscles), "muscle_forces": ["N"] * len(muscles),
                "grf": list(GRF_UNITS), "joint_angles_solved": q_units, "residuals": res_units},
     )
+    if moments is not None:
+        values, names, units = moments
+        out.values["joint_moments"] = values
+        out.channels["joint_moments"] = list(names)
+        out.units["joint_moments"] = list(units)
+    return out

@@ -16,7 +16,7 @@ from ..config import DynamicsConfig
 from .grf import GRF_CHANNELS, GRF_UNITS
 from .jobs import SequenceJob, unit_id
 from .prep import PreparedModel
-from .result import STREAMS, ChunkOutput, ChunkReport, load_output
+from .result import OPTIONAL_STREAMS, STREAMS, ChunkOutput, ChunkReport, load_output
 from .stitch import ChunkSeries, stitch
 from .worker import chunk_name
 
@@ -26,6 +26,7 @@ STREAM_FAMILY = {
     "grf": "grf",
     "joint_angles_solved": "joint_angles",
     "residuals": "residuals",
+    "joint_moments": "joint_torques",
 }
 
 
@@ -74,8 +75,10 @@ def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkR
                   "estimated from the kinematics" if sources == {"estimated"} else
                   "contact model" if cfg.method == "track" else ", ".join(sorted(sources)))
     streams = []
+    names = [n for n in (*STREAMS, *OPTIONAL_STREAMS)
+             if template is not None and n in template.channels]
     if template is not None:
-        for name in STREAMS:
+        for name in names:
             units = template.units[name]
             spec_units = None if name in ("activations", "muscle_forces") else units
             streams.append(StreamSpec(
@@ -91,7 +94,7 @@ def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkR
                                 inputs=[job.model_path, job.motion_path])
     with writer.unit(unit_id(job), provenance=prov) as u:
         if template is not None:
-            for name in STREAMS:
+            for name in names:
                 series = [
                     None if o is None or not solved else ChunkSeries(o.time_s, o.values[name])
                     for o in outputs

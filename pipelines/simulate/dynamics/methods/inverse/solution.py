@@ -19,3 +19,7 @@ class InverseSolution:
     iterations: int
     objective: float
     seconds: float
+    # The generalized forces the motion needs with these ground forces (N m / N per
+    # coordinate: the root's, then each muscled or actuated one), where the solver states them.
+    joint_moments: np.ndarray | None = None
+    moment_names: list[str] | None = None

@@ -102,8 +102,13 @@ def solve_context(ctx: ChunkContext, settings: InverseSettings
         "orphan_load_frames": int(est_w.orphan.sum()),
         "floor_m": est_w.floor_m,
     }
+    moments = None
+    if sol.joint_moments is not None:
+        moments = (sol.joint_moments, sol.moment_names,
+                   ["N" if ctx.units[c] == "m" else "N m" for c in sol.moment_names])
     return report, chunk_output(prep, time_s, sol.activations, sol.forces, grf,
-                                (q, coord_names, q_units), (sol.residuals, res_names, res_units))
+                                (q, coord_names, q_units), (sol.residuals, res_names, res_units),
+                                moments)
 
 
 def measured_loads(ctx: ChunkContext, settings: InverseSettings, time_s: np.ndarray
@@ -165,4 +170,6 @@ def solve_casadi(model_file: str, work: Path, chunk: Chunk, settings: InverseSet
     (work / "redundancy_timing.json").write_text(
         json.dumps({"setup_s": round(setup_s, 3), "solve_s": round(sol.seconds, 3)}))
     return InverseSolution(mesh, act, forces, res, res_names, sol.success, sol.status,
-                           sol.iterations, sol.objective, time.perf_counter() - start)
+                           sol.iterations, sol.objective, time.perf_counter() - start,
+                           np.column_stack([root, problem.tau]),
+                           list(prep.root_coordinates) + list(problem.coordinates))
