@@ -18,7 +18,9 @@ look with `ps` for any process still naming the output folder; then rerun the sa
 to completion (its exit code must be the clean run's: 0, or 3 when some units fail in the
 clean run too) and compare its outputs with the reference: every stream of the dataset
 (values, times, flags, aux columns) bit for bit; for train, the metrics and the weights of
-both checkpoints. A kill that lands after the command finished is drawn again.
+both checkpoints. A kill that lands after the command finished is drawn again. The source tree may be edited
+while the campaign runs (a shared working tree): a trial during which musclekit's source
+changed is discarded, the references are made again, and the trial is drawn again.
 Exits 1 when any kill left a process behind, a rerun failed, or outputs differ.
 """
 
@@ -214,6 +216,35 @@ def wait_until(pred, timeout_s: float, step: float = 0.1) -> bool:
     return bool(pred())
 
 
+def code_stamp() -> str:
+    """A fingerprint of musclekit's source (names, sizes, mtimes): the tree may be edited
+    while the campaign runs, and a rerun must be compared with a reference of the same code."""
+    import hashlib
+
+    import musclekit
+
+    root = Path(musclekit.__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for top in ("musclekit", "pipelines", "cli", "schemas"):
+        for f in sorted((root / top).rglob("*")):
+            if f.is_file() and f.suffix in (".py", ".json", ".osim", ".toml"):
+                st = f.stat()
+                digest.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def make_references(chosen: list[Target], logs: Path) -> bool:
+    for t in chosen:
+        shutil.rmtree(t.reference, ignore_errors=True)
+        rc, t.clean_s = run_to_end(t.cmd(t.reference), logs / f"{t.name}-clean.log")
+        t.clean_exit = rc
+        log(f"clean {t.name}: exit {rc} in {t.clean_s:.1f} s")
+        if rc not in (0, 3):
+            log(f"clean run of {t.name} failed; see {logs / f'{t.name}-clean.log'}")
+            return False
+    return True
+
+
 def run_to_end(cmd: list[str], log_file: Path) -> tuple[int, float]:
     start = time.perf_counter()
     with open(log_file, "w") as fh:
@@ -280,12 +311,13 @@ def main() -> int:
 
     for t in chosen:
         t.reference = work / f"{t.name}-clean"
-        shutil.rmtree(t.reference, ignore_errors=True)
-        rc, t.clean_s = run_to_end(t.cmd(t.reference), logs / f"{t.name}-clean.log")
-        t.clean_exit = rc
-        log(f"clean {t.name}: exit {rc} in {t.clean_s:.1f} s")
-        if rc not in (0, 3):
-            log(f"clean run of {t.name} failed; see {logs / f'{t.name}-clean.log'}")
+    stamp = code_stamp()
+    if not make_references(chosen, logs):
+        return 1
+    if code_stamp() != stamp:
+        stamp = code_stamp()
+        log("the source changed during the clean runs: making the references again")
+        if not make_references(chosen, logs):
             return 1
     kill_targets = [t for t in chosen if not args.only or t.name in args.only]
 
@@ -297,6 +329,14 @@ def main() -> int:
         at_s = rng.uniform(0.05, 0.9) * target.clean_s
         out = work / f"{target.name}-kill{len(kills):02d}"
         kill = one_kill(target, out, at_s, logs)
+        if code_stamp() != stamp:
+            # Someone edited musclekit meanwhile: this trial compares two versions of the code.
+            log(f"{target.name}: the source changed during this trial; new references, trial "
+                "drawn again")
+            stamp = code_stamp()
+            if not make_references(chosen, logs):
+                return 1
+            continue
         if kill is None:
             missed += 1
             log(f"{target.name}: finished before the kill at {at_s:.1f} s; drawing again")
