@@ -38,9 +38,10 @@ stop() {
             slurmctld) pidfile=/run/slurmctld.pid ;;
             munged) pidfile=/run/munge/munged.pid ;;
         esac
-        if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-            kill "$(cat "$pidfile")"
-            echo "stopped $daemon (pid $(cat "$pidfile"))"
+        pid=$(cat "$pidfile" 2>/dev/null || true)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid"
+            echo "stopped $daemon (pid $pid)"
         fi
     done
 }
