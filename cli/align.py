@@ -72,7 +72,8 @@ def align(
                                         "sensor envelopes)."),
     emg_rate: float | None = typer.Option(None, "--emg-rate", help="True sample rate (Hz) when the "
                                           "file's header declares a wrong one."),
-    workers: int = typer.Option(2, "--workers", help="Parallel captures for --session (0 = in this process)."),
+    workers: int | None = typer.Option(None, "--workers", help="Parallel captures for --session "
+                                       "(default: one per core; 0 = in this process)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),
 ) -> int:
     """Align sEMG and video by timestamps and write them on a common grid (resumable)."""
@@ -155,7 +156,7 @@ def _band(text: str | None) -> tuple[float, float]:
     return (low, high)
 
 
-def _run_session(session: Path, out: Path, workers: int, scheduler: str | None) -> int:
+def _run_session(session: Path, out: Path, workers: int | None, scheduler: str | None) -> int:
     from musclekit.compute import ComputeConfig
     from musclekit.pipelines.align.run import AlignResult, align_session
 

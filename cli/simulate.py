@@ -21,10 +21,11 @@ UNTIL = ("ik", "dynamics")
 # same options: give its parameters these defaults and pass the values to
 # `musclekit.jobqueue.config_from_cli`, then the result to ComputeConfig(jobqueue=...).
 COMPUTE_PANEL = "Compute: local Dask workers (default), a running scheduler, or SLURM/PBS jobs"
-WORKERS_OPTION = typer.Option(1, "--workers", rich_help_panel=COMPUTE_PANEL,
-                              help="Dask worker processes (0 = in this process). With "
-                              "--slurm/--pbs: worker processes across all jobs, rounded up to "
-                              "whole jobs.")
+WORKERS_OPTION = typer.Option(None, "--workers", rich_help_panel=COMPUTE_PANEL,
+                              help="Dask worker processes (default: one per core; 0 = in this "
+                              "process; more than the cores is capped). With --slurm/--pbs: "
+                              "worker processes across all jobs, rounded up to whole jobs "
+                              "(default 1).")
 SCHEDULER_OPTION = typer.Option(None, "--scheduler", rich_help_panel=COMPUTE_PANEL,
                                 help="Address of a running Dask scheduler (tcp://host:8786) "
                                 "instead of a local one.")
@@ -115,7 +116,7 @@ def simulate(
     until: str = typer.Option("dynamics", "--until", help="Last stage to run: dynamics "
                               "(muscle-driven optimisation, docs/dynamics.md) or ik (stop after "
                               "inverse kinematics)."),
-    workers: int = WORKERS_OPTION,
+    workers: int | None = WORKERS_OPTION,
     scheduler: str | None = SCHEDULER_OPTION,
     slurm: bool = SLURM_OPTION,
     pbs: bool = PBS_OPTION,
@@ -244,12 +245,11 @@ def simulate(
                         (density_kg_m3, "--density-kg-m3")):
         if value <= 0:
             raise InputError(f"{flag} {value}: must be > 0")
-    if workers < 0:
-        raise InputError(f"--workers {workers}: must be >= 0")
     jobqueue = config_from_cli(
         slurm=slurm, pbs=pbs, queue=queue, account=account, walltime=walltime,
         job_cores=job_cores, job_memory=job_memory, job_processes=job_processes,
-        jobqueue_config=jobqueue_config, job_extra=job_extra, workers=workers,
+        jobqueue_config=jobqueue_config, job_extra=job_extra,
+        workers=workers if workers is not None else 1,
         scheduler=scheduler)
     compute = ComputeConfig(workers=workers, scheduler=scheduler, jobqueue=jobqueue)
     cfg = KinematicsConfig(foot_height_m=foot_height_m, flag_rms_m=flag_rms_m,
