@@ -54,7 +54,8 @@ class DynamicsReport:
     upper_failed: dict[str, str] = field(default_factory=dict)
 
     def exit_code(self) -> ExitCode:
-        return ExitCode.PARTIAL if self.chunks_failed or self.upper_failed else ExitCode.OK
+        return (ExitCode.PARTIAL if self.chunks_failed or self.upper_failed
+                or self.sequences_unsolved else ExitCode.OK)
 
     def summary(self) -> str:
         timing = ""
