@@ -77,12 +77,16 @@ def align(
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),
 ) -> int:
     """Align sEMG and video by timestamps and write them on a common grid (resumable)."""
+    from musclekit.cli.simulate import check_name
     from musclekit.emg import EmgProcessing
     from musclekit.pipelines.align.config import AlignConfig, Capture
     from musclekit.pipelines.align.emg_csv import EmgCsvOptions, split_list
     from musclekit.pipelines.align.offset import DriftConfig, RefineConfig
     from musclekit.pipelines.align.run import AlignResult, align_capture, already_aligned
 
+    # Ids become file names and metadata keys: refused before any work (nothing written).
+    check_name(subject, "--subject")
+    check_name(exercise, "--exercise")
     overrides: dict = dict(
         fps=fps,
         refine=RefineConfig(enabled=refine, max_lag_s=max_lag),

@@ -167,12 +167,17 @@ class EmgRecording:
         return float(np.nanmedian([ch.sample_period_s for ch in self.channels]))
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, text_only: bool = False) -> str:
     if not path.is_file():
         raise InputError(f"sEMG file {path} does not exist")
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(f"sEMG file {path} is empty: export the recording again")
+    if text_only and b"\x00" in raw[: 1 << 16] and raw[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError(
+            f"sEMG file {path} is binary (it holds NUL bytes), not a text export: export the "
+            "recording as CSV/text from the acquisition software, or give a Cortex .anc or an "
+            "EDF/BDF file")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -232,7 +237,7 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
     """
     path = Path(path)
     opts = options or EmgCsvOptions()
-    text = _read_text(path)
+    text = _read_text(path, text_only=True)
     lines = text.splitlines()
     delim = opts.delimiter or _guess_delimiter(lines)
     rows = list(csv.reader(io.StringIO(text), delimiter=delim))

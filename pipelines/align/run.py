@@ -223,7 +223,11 @@ def check_overlap(
         longest = max((emg.end_ns - emg.start_ns) / 1e9, info.duration_s)
         hint = ("check the sEMG file and the video belong together, or give --video-start / "
                 "--offset")
-        if hours != 0 and abs(shift_s - 3600 * hours) <= longest / 2 + 60:
+        if abs(hours) >= 24 and abs(shift_s - 3600 * hours) <= longest / 2 + 60:
+            hint = (f"the gap is {abs(hours)} h: the two clocks are a whole day (or more) "
+                    "apart, which no time zone explains; check the recording dates, or add "
+                    f"the difference by hand with --offset {-3600 * hours:+.0f}")
+        elif hours != 0 and abs(shift_s - 3600 * hours) <= longest / 2 + 60:
             later = "later" if hours > 0 else "earlier"
             hint = (f"the gap is a whole number of hours ({abs(hours)} h; the sEMG clock reads "
                     f"{later}): probably a time-zone mismatch. If the sEMG times carry no zone, "

@@ -51,6 +51,11 @@ def resolve_tz(name: str | None) -> timezone | ZoneInfo:
     if fixed:
         sign = 1 if fixed.group(1) == "+" else -1
         delta = timedelta(hours=int(fixed.group(2)), minutes=int(fixed.group(3) or 0))
+        if delta >= timedelta(hours=24) or int(fixed.group(3) or 0) > 59:
+            raise InputError(
+                f"--emg-tz {name}: a UTC offset lies between -23:59 and +23:59; a clock that "
+                "is a whole day (or more) off is not a time zone: add the difference by hand "
+                "with --offset SECONDS (e.g. --offset 86400 for one day)")
         return timezone(sign * delta)
     try:
         return ZoneInfo(name)
