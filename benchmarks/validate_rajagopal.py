@@ -22,6 +22,7 @@ lab's own inverse dynamics setup (ID/id_setup_<trial>.xml). Run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -69,11 +70,11 @@ def lab_pipeline(data: Path, work: Path, trial: str) -> dict:
     t0 = time.perf_counter()
     if not model.is_file():
         for setup in cfg["scale"]:
-            with _cwd(work / "Scale"):
+            with contextlib.chdir(work / "Scale"):
                 osim.ScaleTool(setup).run()
     if not motion.is_file():
         motion.parent.mkdir(parents=True, exist_ok=True)
-        with _cwd(work / "IK"):
+        with contextlib.chdir(work / "IK"):
             osim.InverseKinematicsTool(cfg["ik"]).run()
     window = [float(v) for v in _xml_value(work / "ID" / f"id_setup_{trial}.xml",
                                            "time_range").split()]
@@ -81,20 +82,6 @@ def lab_pipeline(data: Path, work: Path, trial: str) -> dict:
             "grf_xml": work / "ID" / cfg["grf_xml"], "seconds": time.perf_counter() - t0}
 
 
-class _cwd:
-    def __init__(self, path: Path):
-        self.path, self.old = path, None
-
-    def __enter__(self):
-        import os
-
-        self.old = Path.cwd()
-        os.chdir(self.path)
-
-    def __exit__(self, *exc):
-        import os
-
-        os.chdir(self.old)
 
 
 def _motion(model: Path, motion: Path, filter_hz: float = 6.0):
@@ -189,7 +176,7 @@ def moments_check(lab: dict, trial: str, work: Path) -> dict:
         tool.setOutputGenForceFileName(f"id_{name}.sto")
         setup = out_dir / f"id_{name}_setup.xml"
         tool.printToXML(str(setup))
-        with _cwd(lab["grf_xml"].parent):  # the lab's loads name their data file relatively
+        with contextlib.chdir(lab["grf_xml"].parent):  # the lab's loads name their data file relatively
             osim.InverseDynamicsTool(str(setup)).run()
         results[name] = read_mot(out_dir / f"id_{name}.sto", rotational=set())
     m, e = results["measured"], results["estimated"]

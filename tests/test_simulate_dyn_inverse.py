@@ -153,23 +153,35 @@ def test_track_chunk_is_never_silently_wrong(tmp_path: Path) -> None:
     assert report.tracking_error_rad > settings.max_error_rad
 
 
-def test_measured_forces_are_applied_instead_of_estimated(prepared, tmp_path: Path) -> None:
-    """A lab force file (here the squat's exact forces, written in OpenSim's gait layout)
-    replaces the estimate: the chunk says so, its `grf` is the file's, and since these
-    forces are the true ones the muscles come out as with the estimate."""
+def _plate_file(prepared, tmp_path: Path, rows: slice = slice(None)) -> Path:
+    """The squat's exact ground forces (from the full motion) as a lab force file in
+    OpenSim's gait layout (`ground_force_r_vx` ...), the rows `rows` of it."""
     from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
     from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf
     from musclekit.pipelines.simulate.opensim_io import Motion
 
-    folder, mot = prepared
+    folder, _ = prepared
     prep = PreparedModel.load(folder)
-    motion = squat_motion(1.2, period_s=1.2)
-    est = estimate_grf(str(folder / prep.model_path), lowpass(motion, 6.0), feet=FEET)
+    est = estimate_grf(str(folder / prep.model_path),
+                       lowpass(squat_motion(1.2, period_s=1.2), 6.0), feet=FEET)
     lab_names = [c.replace("_right_", "_r_").replace("_left_", "_l_") for c in GRF_CHANNELS]
-    grf_file = write_mot(tmp_path / "grf.mot", Motion(est.time_s, lab_names,
-                                                       np.nan_to_num(est.values)))
-    chunk = plan_chunks("sq", motion.time_s,
-                        ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
+    name = "grf.mot" if rows == slice(None) else "grf_part.mot"
+    return write_mot(tmp_path / name, Motion(est.time_s[rows], lab_names,
+                                             np.nan_to_num(est.values[rows])))
+
+
+def _first_chunk():
+    return plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
+                       ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
+
+
+def test_measured_forces_are_applied_instead_of_estimated(prepared, tmp_path: Path) -> None:
+    """A lab force file (here the squat's exact forces, written in OpenSim's gait layout)
+    replaces the estimate: the chunk says so, its `grf` is the file's, and since these
+    forces are the true ones the muscles come out as with the estimate."""
+    folder, mot = prepared
+    grf_file = _plate_file(prepared, tmp_path)
+    chunk = _first_chunk()
     settings = InverseSettings(mesh_per_s=25, max_iterations=300)
     rep_e, out_e = solve_inverse_chunk(folder, mot, chunk, settings, tmp_path / "e")
     settings.grf_file = str(grf_file)
@@ -180,9 +192,7 @@ def test_measured_forces_are_applied_instead_of_estimated(prepared, tmp_path: Pa
     assert np.allclose(out_m.values["grf"][:, vy], out_e.values["grf"][:, vy], rtol=0.05, atol=5.0)
     assert np.abs(out_m.values["activations"] - out_e.values["activations"]).max() < 0.05
     # Forces that do not cover the chunk are refused with the reason.
-    short = write_mot(tmp_path / "short.mot", Motion(est.time_s[:20], lab_names,
-                                                      np.nan_to_num(est.values[:20])))
-    settings.grf_file = str(short)
+    settings.grf_file = str(_plate_file(prepared, tmp_path, slice(0, 20)))
     with pytest.raises(InputError, match=r"the measured forces \(0.000-0.190 s\) do not cover "
                                          r"this chunk \(0.000-0.850 s\)"):
         solve_inverse_chunk(folder, mot, chunk, settings, tmp_path / "s")
@@ -193,19 +203,12 @@ def test_joint_moments_match_opensims_inverse_dynamics_tool(prepared, tmp_path: 
     filtered coordinates, its external loads) gives musclekit's joint moments."""
     import opensim as osim
 
-    from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
-    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf
-    from musclekit.pipelines.simulate.opensim_io import Motion, read_mot
+    from musclekit.pipelines.simulate.opensim_io import read_mot
 
     folder, mot = prepared
     prep = PreparedModel.load(folder)
-    motion = squat_motion(1.2, period_s=1.2)
-    est = estimate_grf(str(folder / prep.model_path), lowpass(motion, 6.0), feet=FEET)
-    lab_names = [c.replace("_right_", "_r_").replace("_left_", "_l_") for c in GRF_CHANNELS]
-    grf_file = write_mot(tmp_path / "grf.mot", Motion(est.time_s, lab_names,
-                                                       np.nan_to_num(est.values)))
-    chunk = plan_chunks("sq", motion.time_s,
-                        ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
+    grf_file = _plate_file(prepared, tmp_path)
+    chunk = _first_chunk()
     settings = InverseSettings(mesh_per_s=25, max_iterations=300, grf_file=str(grf_file))
     work = tmp_path / "w"
     report, out = solve_inverse_chunk(folder, mot, chunk, settings, work)

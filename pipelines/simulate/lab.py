@@ -27,6 +27,7 @@ the others) is left out and IK rerun once. Each is named in the sequence's warni
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import shutil
 import tomllib
@@ -330,7 +331,7 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
     # in the sequence's folder, never in the lab's (possibly read-only) one.
     # Loaded by its bare name from its own folder: OpenSim prefixes the setup's folder to
     # every path in it, absolute ones included ("<dir>//abs/path").
-    with _cwd(out_dir):
+    with contextlib.chdir(out_dir):
         ok = osim.ScaleTool(setup.name).run()
     if not ok or not scaled.is_file():
         raise InputError(f"OpenSim's ScaleTool failed on {static_trc} (setup {setup}); see the "
@@ -341,20 +342,6 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
     return ScaleOutcome(scaled, factors, errors, meas, setup_name)
 
 
-class _cwd:
-    def __init__(self, path: Path):
-        self.path, self.old = Path(path), None
-
-    def __enter__(self):
-        import os
-
-        self.old = os.getcwd()
-        os.chdir(self.path)
-
-    def __exit__(self, *exc):
-        import os
-
-        os.chdir(self.old)
 
 
 def _scale_factors(scale_set: Path) -> dict[str, list[float]]:

@@ -28,7 +28,7 @@ from musclekit.errors import InputError
 # EMG channel label (upper case, as lab exports name electrodes) -> model muscle stems; the
 # side suffix (_r / _l) is added. Names of Rajagopal2015 / LaiUhlrich2022 / Gait2392 models.
 DEFAULT_MAP: dict[str, list[str]] = {
-    "SOL": ["soleus", "soleus"], "GAS": ["gasmed", "gaslat", "med_gas", "lat_gas"],
+    "SOL": ["soleus"], "GAS": ["gasmed", "gaslat", "med_gas", "lat_gas"],
     "GM": ["gasmed", "med_gas"], "GL": ["gaslat", "lat_gas"], "TA": ["tibant", "tib_ant"],
     "MH": ["semimem", "semiten"], "BF": ["bflh", "bfsh", "bifemlh", "bifemsh"],
     "VL": ["vaslat", "vas_lat"], "VM": ["vasmed", "vas_med"], "RF": ["recfem", "rect_fem"],

@@ -135,12 +135,6 @@ def coordinate_units(model) -> dict[str, str]:
     return rule(model)
 
 
-def generalized_force_units(model, coordinates: list[str]) -> list[str]:
-    """"N" for a translational coordinate's generalized force, "N m" for a rotational one."""
-    units = coordinate_units(model)
-    return ["N" if units[c] == "m" else "N m" for c in coordinates]
-
-
 def muscled_coordinates(model, state, coords: list[str]) -> set[str]:
     """Coordinates at least one muscle has a moment arm about (at the state's pose)."""
     muscles = model.getMuscles()

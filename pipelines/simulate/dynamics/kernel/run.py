@@ -85,11 +85,11 @@ def model_cache(root: Path, cfg: DynamicsConfig) -> Path:
 def model_keys(jobs: list[SequenceJob], cfg: DynamicsConfig) -> dict[str, str]:
     """Per sequence, the cache key of its prepared model: one per model file, its polynomial
     paths fitted around the poses of every sequence that uses it."""
+    model_of = {job.sequence.id: file_sha256(job.model_path) for job in jobs}
     motions: dict[str, list[Path]] = {}
     for job in jobs:
-        motions.setdefault(file_sha256(job.model_path), []).append(job.motion_path)
-    return {job.sequence.id: cache_key(job.model_path, cfg.prep,
-                                       motions[file_sha256(job.model_path)])
+        motions.setdefault(model_of[job.sequence.id], []).append(job.motion_path)
+    return {job.sequence.id: cache_key(job.model_path, cfg.prep, motions[model_of[job.sequence.id]])
             for job in jobs}
 
 

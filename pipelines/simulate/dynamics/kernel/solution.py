@@ -48,14 +48,6 @@ class ChunkContext:
         return self.prep.mass_kg * GRAVITY_M_S2
 
 
-def load_motion(prep_folder: Path, prep: PreparedModel, motion_path: str | Path) -> Motion:
-    """The IK motion in SI units, with the model's rotational coordinates converted."""
-    import opensim as osim
-
-    return read_mot(motion_path, rotational=rotational_coordinates(
-        osim.Model(str(prep_folder / prep.model_path))))
-
-
 def start_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
                 settings: SolveSettings, work: Path, method: str) -> ChunkContext:
     """What every method starts from: the prepared model's description and file, a report
