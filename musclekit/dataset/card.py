@@ -95,7 +95,8 @@ def card_text(ds: Dataset) -> str:
         lines += [ds.info.description, ""]
     lines += [f"A musclekit dataset (format {ds.info.format_version}): {len(ds.subjects)} "
               f"subjects, {len(ds.sequences)} sequences. Metadata in `meta/info.json` and "
-              "`meta/units/`; per-channel statistics in `meta/stats.json`.", "",
+              "`meta/units/`; per-channel statistics in `meta/stats.json` (written by "
+              "`musclekit card` and at the end of each command).", "",
               "| stream | family | rate Hz | channels | sequences |", "|---|---|---|---|---|"]
     for name, spec in ds.streams.items():
         rate = f"{spec.rate_hz:g}" if spec.rate_hz else "per row"
@@ -126,6 +127,28 @@ def write_card(path: str | Path) -> dict[str, Path | None]:
     else:
         _atomic_write(card, card_text(ds))
     return {"card": written, "stats": stats_file}
+
+
+def write_card_after_unit(root: Path) -> None:
+    """Called by `UnitWriter.commit` after each completion record: rewrite README.md (the
+    card, cheap: metadata only) so that every dataset musclekit writes, by any stage, the
+    library or the demo, loads with `datasets.load_dataset(folder, stream)`. Statistics
+    (a pass over every shard) are left to the commands' `refresh_card` and `musclekit card`.
+    Under the dataset lock, so the last of concurrent writers sees every record. A failure
+    is a debug note, never the unit's failure (the data is already committed)."""
+    from musclekit.dataset.atomic import locked
+    from musclekit.errors import MusclekitError
+    from musclekit.progress import debug
+
+    card = root / CARD_PATH
+    try:
+        with locked(root / layout.LOCK_PATH):
+            if card.exists() and MARKER not in card.read_text(encoding="utf-8",
+                                                              errors="replace"):
+                return
+            _atomic_write(card, card_text(open_dataset(root)))
+    except (MusclekitError, OSError, pl.exceptions.PolarsError, ValueError) as err:
+        debug(f"{root}: dataset card not updated ({err}); `musclekit card {root}` writes it")
 
 
 def refresh_card(path: str | Path) -> None:

@@ -352,6 +352,9 @@ class UnitWriter:
         validate_against_schema(payload, "unit-record-v1.schema.json",
                                 layout.unit_record_path(self.unit_id))
         write_json_atomic(root / layout.unit_record_path(self.unit_id), payload)
+        from musclekit.dataset.card import write_card_after_unit
+
+        write_card_after_unit(root)
         return record
 
     def abort(self) -> None:
