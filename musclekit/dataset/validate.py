@@ -115,7 +115,7 @@ def _check_shard(dataset: Dataset, shard, file: Path, where_unit: str,
         if have - want:
             detail.append(f"unexpected columns {sorted(have - want)[:8]}")
         if not detail:
-            detail.append("column types or order differ")
+            detail.append(_first_column_difference(actual, expected))
         n_values = len([c for c in actual.names if c not in expected.names[: 6 + len(spec.aux)]])
         out.append(Finding("error", where,
                            f"schema differs from meta/info.json for stream {shard.stream!r} "
@@ -160,6 +160,9 @@ def _check_shard(dataset: Dataset, shard, file: Path, where_unit: str,
                     out.append(Finding("error", seq_where,
                                        f"column {name!r} has values on frames flagged MISSING"))
                     break
+        if value_cols:
+            out += _nan_findings(table, value_cols, missing, family.value_range is not None,
+                                 seq_where)
         if family.value_range is not None and value_cols:
             lo, hi = family.value_range
             for name in value_cols:
@@ -170,6 +173,45 @@ def _check_shard(dataset: Dataset, shard, file: Path, where_unit: str,
                                        f"{name!r} leaves [{lo}, {hi}]: {mm['min']:.4g}..{mm['max']:.4g}"))
                     break
     return out
+
+
+def _first_column_difference(actual: pa.Schema, expected: pa.Schema) -> str:
+    """Names the first column whose position or type differs (a shard rewritten by another
+    tool): the user must know which column to fix."""
+    for i, (have, want) in enumerate(zip(actual, expected, strict=False)):
+        if have.name != want.name:
+            return (f"column {i} is {have.name!r}, expected {want.name!r} (columns in another "
+                    "order; write them in the order of the stream's schema)")
+        if not have.type.equals(want.type):
+            return (f"column {have.name!r} is {have.type}, expected {want.type} (cast it, or "
+                    "rewrite the shard through musclekit.dataset.DatasetWriter)")
+    return "column types or order differ"
+
+
+def _nan_findings(table: pa.Table, value_cols: list[str], missing: np.ndarray,
+                  bounded: bool, where: str) -> list[Finding]:
+    """A NaN stored as a float (musclekit stores a missing value as null, on a frame flagged
+    MISSING), and, for bounded families such as activations, a null on a frame not flagged
+    MISSING: both read as data where there is none."""
+    for name in value_cols:
+        col = table.column(name)
+        nan = pc.fill_null(pc.is_nan(col), False).to_numpy(zero_copy_only=False)
+        if nan.any():
+            k = int(np.argmax(nan))
+            return [Finding("error", where, f"column {name!r} holds NaN on {int(nan.sum())} "
+                            f"frame(s) (first: frame {k}): musclekit stores a missing value as "
+                            "null on a frame flagged MISSING; rewrite the stream with the stage "
+                            "that wrote it, or remove it with `musclekit remove DS --stream "
+                            "NAME`")]
+        if bounded:
+            null = ~pc.is_valid(col).to_numpy(zero_copy_only=False) & ~missing
+            if null.any():
+                k = int(np.argmax(null))
+                return [Finding("error", where, f"column {name!r} has no value on "
+                                f"{int(null.sum())} frame(s) not flagged MISSING (first: frame "
+                                f"{k}): flag those frames MISSING when writing, or remove the "
+                                "stream with `musclekit remove DS --stream NAME`")]
+    return []
 
 
 def _leftovers(root: Path, listed: set[Path]) -> list[Finding]:
@@ -188,6 +230,14 @@ def _leftovers(root: Path, listed: set[Path]) -> list[Finding]:
             elif folder.name != "units" and file.suffix == ".parquet" and file.resolve() not in listed:
                 out.append(Finding("warning", str(rel), "shard without a completion record "
                                                         "(ignored; rerun the stage to finish it)"))
+    qc = root / "qc"
+    if qc.is_dir():
+        for file in sorted(qc.rglob(".*")):
+            if file.is_file() and (file.name.startswith(layout.TMP_PREFIX)
+                                   or ".tmp" in file.name):
+                out.append(Finding("warning", str(file.relative_to(root)),
+                                   "temporary file of a QC figure or report whose write was "
+                                   "killed (rerun the stage to redo it; safe to delete)"))
     return out
 
 

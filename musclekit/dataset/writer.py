@@ -499,9 +499,9 @@ def _creation_interrupted(root: Path) -> bool:
 
 def _temp_folders(root: Path) -> list[Path]:
     """Where temporary files of the writer can be: meta/, meta/units/, each stream's and each
-    table's folder."""
+    table's folder, and the stages' QC folders (qc/<stage>/)."""
     folders = [root / "meta", root / layout.UNITS_DIR]
-    for top in (root / layout.DATA_DIR, root / layout.TABLES_DIR):
+    for top in (root / layout.DATA_DIR, root / layout.TABLES_DIR, root / "qc"):
         if top.is_dir():
             folders += [p for p in top.iterdir() if p.is_dir()]
     return folders

@@ -3,6 +3,7 @@ the TOML session file that lists many captures (docs/align.md shows one)."""
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -56,8 +57,9 @@ class AlignConfig:
     write_raw: bool = True
 
     def __post_init__(self) -> None:
-        if not self.fps > 0:
-            raise InputError(f"--fps {self.fps}: the grid rate must be positive")
+        if not (math.isfinite(self.fps) and self.fps > 0):
+            raise InputError(f"--fps {self.fps}: the grid rate must be a positive number of "
+                             "frames per second, e.g. --fps 10 (MIA's rate)")
         if self.clip_frames is not None and self.clip_frames < 1:
             raise InputError(f"--clip-frames {self.clip_frames}: must be at least 1")
         if not 0.0 <= self.test_fraction < 1.0:
@@ -122,6 +124,15 @@ class Capture:
     video_start: str | None = None
     offset_s: float = 0.0
     emg: EmgCsvOptions = field(default_factory=EmgCsvOptions)
+
+    def __post_init__(self) -> None:
+        # A NaN or infinite offset would put every video time at NaN (a date in 1734 in
+        # the messages, numpy warnings); a year-sized one is a typo, not a clock offset.
+        if not math.isfinite(self.offset_s) or abs(self.offset_s) > 366 * 86400:
+            raise InputError(
+                f"--offset {self.offset_s}: give the seconds to add to the video times as a "
+                "finite number within a year, e.g. --offset 3600 (video clock one hour "
+                "behind the sEMG clock) or --offset -0.5")
 
     @property
     def id(self) -> str:

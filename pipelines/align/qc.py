@@ -16,9 +16,31 @@ import numpy as np
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
+    from musclekit.dataset.atomic import temp_sibling
+
+    tmp = temp_sibling(path)
+    try:
+        tmp.write_bytes(data)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _write_failed(path, err) from err
     os.replace(tmp, path)
+
+
+def _write_failed(path: Path, err: OSError) -> Exception:
+    """A failed QC write as a user error: PIL reports a full disk as "encoder error -2"
+    without an errno, so the message names the file, the disk's free space and the fixes."""
+    import shutil
+
+    from musclekit.errors import InputError
+
+    try:
+        free = f"; {shutil.disk_usage(path.parent).free / 1e6:.0f} MB free there"
+    except OSError:
+        free = ""
+    return InputError(f"cannot write the QC file {path} ({err.strerror or err}{free}): free "
+                      "space on that disk or give another --out folder, or skip the QC "
+                      "figure with --no-qc; then rerun the same command")
 
 
 def write_json(path: Path, report: dict[str, Any]) -> None:
@@ -47,9 +69,18 @@ def write_png(path: Path, **kwargs: Any) -> None:
 
     fig = figure(**kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
+    from musclekit.dataset.atomic import temp_sibling
+
+    # The temporary name is the dataset writer's, so a killed run's leftover is recognised
+    # (and removed by the next writer, reported by `musclekit validate`).
+    tmp = temp_sibling(path)
+    try:
+        fig.savefig(tmp, format="png")
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise _write_failed(path, err) from err
+    finally:
+        plt.close(fig)
     os.replace(tmp, path)
 
 

@@ -200,6 +200,28 @@ def video_start_ns(info: VideoInfo, capture: Capture) -> tuple[int, str]:
     return info.creation_ns, str(info.creation_source)
 
 
+def check_rates(emg: EmgRecording, info: VideoInfo, fps: float) -> None:
+    """Refuse a video of fewer than two frames and a grid rate neither source can fill: above
+    the video's frame rate every grid row would repeat a frame, above the sEMG's rate it would
+    repeat samples (and --fps 1e6 would build millions of rows)."""
+    if info.n_frames < 2:
+        raise InputError(
+            f"video {info.path} has {info.n_frames} frame(s): align needs a video of at least "
+            "two frames (the motion between frames refines the offset); check that the file "
+            "is the whole recording, or export it again")
+    video_hz = info.avg_fps if info.avg_fps > 0 else info.nominal_fps
+    emg_period = emg.sample_period_s
+    emg_hz = 1.0 / emg_period if np.isfinite(emg_period) and emg_period > 0 else float("inf")
+    # sEMG timestamps jitter (Bluetooth): half again its median rate is still its rate.
+    for name, rate, slack in (("video", video_hz, 1.05), ("sEMG", emg_hz, 1.5)):
+        if np.isfinite(rate) and fps > rate * slack:
+            raise InputError(
+                f"--fps {fps:g}: above the {name}'s rate ({rate:.3g} Hz; video {info.path.name} "
+                f"{video_hz:.3g} fps, sEMG {emg.path.name} {emg_hz:.3g} Hz): the grid would "
+                f"repeat {'frames' if name == 'video' else 'samples'} instead of measuring; give "
+                f"--fps {min(video_hz, emg_hz * 1.5, 10.0):.3g} or less (MIA: 10)")
+
+
 def _range_text(start_ns: int, end_ns: int) -> str:
     return f"{format_ns(start_ns)} .. {format_ns(end_ns)}"
 
@@ -226,7 +248,7 @@ def check_overlap(
         if abs(hours) >= 24 and abs(shift_s - 3600 * hours) <= longest / 2 + 60:
             hint = (f"the gap is {abs(hours)} h: the two clocks are a whole day (or more) "
                     "apart, which no time zone explains; check the recording dates, or add "
-                    f"the difference by hand with --offset {-3600 * hours:+.0f}")
+                    f"the difference by hand with --offset {3600 * hours:+.0f}")
         elif hours != 0 and abs(shift_s - 3600 * hours) <= longest / 2 + 60:
             later = "later" if hours > 0 else "earlier"
             hint = (f"the gap is a whole number of hours ({abs(hours)} h; the sEMG clock reads "
@@ -332,6 +354,7 @@ def align_capture(capture: Capture, cfg: AlignConfig, out: Path) -> AlignResult:
         _apply_emg_units(emg, cfg.emg_units)
         check_raw(emg, cfg.emg_processing)
     info = probe_video(capture.video_path)
+    check_rates(emg, info, cfg.fps)
     start_ns, start_source = video_start_ns(info, capture)
     clock0 = ClockMap(start_ns, capture.offset_s)
     clip_s = cfg.clip_frames / cfg.fps if cfg.clip_frames else 2.0 / cfg.fps
