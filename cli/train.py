@@ -99,6 +99,7 @@ def train(
     from musclekit.pipelines.train.training import train as run_training
 
     dataset = _dataset_or_default(dataset)
+    _check_threads(threads)
     out = out if out is not None else default_run_folder(dataset, task, model)
     config = TrainConfig.checked(
         dataset=str(dataset.resolve()), task=task, input_stream=input_stream,
@@ -121,6 +122,19 @@ def train(
         _print_overall(ev.overall(), f"test split ({ev.report_dir / 'report.md'})")
     console.print(f"run: {out} ({result.loss_line()}); next: musclekit evaluate {out}, "
                   f"musclekit predict {out}")
+
+
+def _check_threads(threads: int | None) -> None:
+    """More torch threads than cores only adds contention: --threads 1000 would spend its
+    budget switching threads (one step, exit 0), so it is refused."""
+    import os
+
+    from musclekit.errors import InputError
+
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores:
+        raise InputError(f"--threads {threads}: this machine has {cores} CPU core(s); give "
+                         f"--threads {cores} or fewer (default: half the cores, at most 4)")
 
 
 def latest_run(run: Path | None) -> Path:

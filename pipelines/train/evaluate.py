@@ -79,6 +79,9 @@ def evaluate_run(run_path: str | Path, dataset: str | Path | None = None,
                  n_plots: int = 3) -> EvalResult:
     """Metrics of `run_path` on its test split, or on every window of `dataset`; writes
     report/metrics.csv, report/report.md and report/plots/ into the run folder."""
+    if n_plots < 0:
+        raise InputError(f"--plots {n_plots}: give how many windows to plot, 0 (none) or more, "
+                         "e.g. --plots 3")
     run = RunFolder.open(run_path)
     with cpu_threads(run.config.cpu_threads):
         return _evaluate(run, dataset, n_plots)

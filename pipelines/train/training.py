@@ -261,6 +261,7 @@ def _train(config: TrainConfig, out: Path, require_test: bool = False) -> TrainR
     for message in split_warnings:
         warn(message)
     if not resuming:
+        model_for(config, prepared.data)  # bad model options fail before the folder exists
         run = RunFolder.create(out, config, prepared.data, prepared.input_norm,
                                prepared.target_norm)
         run.save_splits(prepared.table.sequence_ids, prepared.table.offsets, prepared.codes)
@@ -296,7 +297,7 @@ def _train(config: TrainConfig, out: Path, require_test: bool = False) -> TrainR
     step, best_val, best_step, bad_evals, spent_s = 0, math.inf, None, 0, 0.0
     last = out / LAST_CHECKPOINT
     if resuming and last.is_file():
-        state = torch.load(last, map_location=device, weights_only=False)
+        state = load_checkpoint(last, device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, best_val, best_step = state["step"], state["best_val"], state["best_step"]
@@ -402,6 +403,26 @@ def _trim_history(path: Path, step: int) -> None:
         csv.writer(fh).writerows(kept)
 
 
+def load_checkpoint(file: Path, device: torch.device) -> dict:
+    """A checkpoint's state; a truncated or foreign file is a user error naming the fix."""
+    import pickle
+    import zipfile
+
+    try:
+        state = torch.load(file, map_location=device, weights_only=False)
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
+            ValueError) as err:
+        raise InputError(
+            f"checkpoint {file} is damaged ({' '.join(str(err).split()).split('. ')[0][:120]}): a truncated "
+            "copy or a disk that filled while it was saved. Copy the run folder again from "
+            f"where it was trained, or retrain: delete {file.parent} and rerun the same "
+            "`musclekit train` command") from err
+    if not isinstance(state, dict) or "model" not in state:
+        raise InputError(f"{file} is not a musclekit checkpoint (no model state); copy the run "
+                         f"folder again, or delete {file.parent} and retrain")
+    return state
+
+
 def load_model(run: RunFolder, device: torch.device | None = None) -> nn.Module:
     """The best checkpoint of `run` (last if no best was saved), in eval mode."""
     device = device or torch.device("cpu")
@@ -411,7 +432,7 @@ def load_model(run: RunFolder, device: torch.device | None = None) -> nn.Module:
         file = run.file(LAST_CHECKPOINT)
     if not file.is_file():
         raise InputError(f"run {run.path} has no checkpoint yet; train it first")
-    state = torch.load(file, map_location=device, weights_only=False)
+    state = load_checkpoint(file, device)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:

@@ -75,7 +75,13 @@ def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
 def transformer_encoder(width: int, layers: int, heads: int, dropout: float) -> nn.Module:
     """A stack of standard pre-norm encoder layers over (B, L, width), no masking."""
     if width % heads:
-        raise ValueError(f"width {width} must be divisible by heads {heads}")
+        from musclekit.errors import InputError
+
+        fits = [h for h in range(1, min(width, 32) + 1) if width % h == 0 and h <= heads * 2]
+        raise InputError(f"--width {width} is not divisible by --heads {heads} (each head gets "
+                         f"width/heads channels): give --heads {fits[-1]} (heads dividing "
+                         f"{width}: {', '.join(map(str, fits))}) or a --width that "
+                         f"{heads} divides, e.g. --width {heads * max(1, width // heads)}")
     layer = nn.TransformerEncoderLayer(
         d_model=width, nhead=heads, dim_feedforward=2 * width, dropout=dropout,
         batch_first=True, norm_first=True,
