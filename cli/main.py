@@ -46,6 +46,7 @@ _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.train",
     "musclekit.cli.simulate",
     "musclekit.cli.dynamics",
+    "musclekit.cli.remove",
 )
 GLOBAL_FLAGS = {"--quiet": QUIET, "-q": QUIET, "--verbose": VERBOSE, "-v": VERBOSE}
 # Commands that write the default dataset when --out is not given (see musclekit.config).

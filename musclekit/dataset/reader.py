@@ -165,7 +165,9 @@ class Dataset:
                     if key in owner:
                         raise FormatError(
                             f"duplicate sequence id {seq_id!r} in stream {shard.stream!r}: "
-                            f"written by units {owner[key]!r} and {record.unit_id!r}"
+                            f"written by units {owner[key]!r} and {record.unit_id!r}; keep "
+                            f"one: `musclekit remove {root} --unit {record.unit_id}` (or "
+                            f"--unit {owner[key]})"
                         )
                     owner[key] = record.unit_id
                     self._locations[key] = _Location(shard, i)

@@ -324,6 +324,7 @@ class UnitWriter:
         root = self.dataset.root
         shards, tables = [], []
         try:
+            self._check_not_owned()
             for stream, (tmp, pw, seq_ids, counts) in self._writers.items():
                 pw.close()
                 self._verify_shard(tmp, stream, seq_ids, counts)
@@ -356,6 +357,26 @@ class UnitWriter:
 
         write_card_after_unit(root)
         return record
+
+    def _check_not_owned(self) -> None:
+        """Refuse sequences another unit already wrote into the same stream: committing them
+        would leave a dataset every reader refuses (duplicate sequence ids)."""
+        from musclekit.dataset.reader import load_unit_records
+
+        mine = {(q, stream) for stream, (_, _, seq_ids, _) in self._writers.items() for q in seq_ids}
+        if not mine:
+            return
+        for record in load_unit_records(self.dataset.root):
+            if record.unit_id == self.unit_id:
+                continue
+            for shard in record.shards:
+                clash = [q for q in shard.sequences if (q, shard.stream) in mine]
+                if clash:
+                    raise FormatError(
+                        f"stream {shard.stream!r} of {self.dataset.root} already holds sequence "
+                        f"{clash[0]!r}, written by unit {record.unit_id!r}; nothing was written. "
+                        f"Write into another stream, or first remove the old data with "
+                        f"`musclekit remove {self.dataset.root} --unit {record.unit_id}`")
 
     def abort(self) -> None:
         """Drop everything this unit wrote; nothing of it becomes visible to readers."""

@@ -102,6 +102,14 @@ def predict_into(run_path: str | Path, dataset_path: str | Path, stream: str | N
     if name == inputs.stream:
         raise InputError(f"--stream {name!r} is the input stream; choose another name")
     unit_id = f"predict-{name}"
+    others = sorted({r.unit_id for r in ds.records if r.unit_id != unit_id
+                     and any(sh.stream == name for sh in r.shards)})
+    if others:
+        raise InputError(
+            f"stream {name!r} of {dataset_path} holds data written by {', '.join(others)}, not "
+            f"by predict: predictions go into a stream of their own. Leave out --stream (the "
+            f"default is {data.targets.stream}_predicted) or give a new name, e.g. --stream "
+            f"{name}_predicted; nothing was written")
     spec = StreamSpec(
         name=name, family=data.targets.family, rate_hz=data.rate_hz,
         channels=data.targets.channels, units=data.targets.units,
