@@ -84,7 +84,10 @@ def align(
     from musclekit.pipelines.align.offset import DriftConfig, RefineConfig
     from musclekit.pipelines.align.run import AlignResult, align_capture, already_aligned
 
+    from musclekit.config import check_writable
+
     # Ids become file names and metadata keys: refused before any work (nothing written).
+    check_writable(out)
     check_name(subject, "--subject")
     check_name(exercise, "--exercise")
     overrides: dict = dict(

@@ -113,12 +113,26 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
     return flags + rest + argv[end:]
 
 
-def _os_error_message(err: OSError) -> str | None:
+def _has_out_option(argv: list[str]) -> bool:
+    """Whether the command on this line takes --out (only then may a message suggest it)."""
+    words = [a for a in argv if not a.startswith("-")]
+    if not words:
+        return False
+    try:
+        command = typer.main.get_command(app).commands.get(words[0])  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - only decides the wording of a message
+        return False
+    return any(getattr(p, "name", None) == "out" for p in getattr(command, "params", []))
+
+
+def _os_error_message(err: OSError, has_out: bool = True) -> str | None:
     """A user-facing message for file-system errors users cause (permissions, full disk)."""
     where = err.filename or "a file"
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return (f"cannot write {where}: permission denied (read-only folder or file system); "
-                "choose a folder you can write, e.g. with --out DIR")
+        fix = ("choose a folder you can write, e.g. with --out DIR" if has_out else
+               "make it writable (chmod u+w, or remount read-write) or copy the folder "
+               "somewhere you can write and run the command there")
+        return f"cannot write {where}: permission denied (read-only folder or file system); {fix}"
     if err.errno == errno.ENOSPC:
         return f"no space left on the device while writing {where}; free space and rerun"
     if err.errno == errno.ENOENT:
@@ -185,7 +199,7 @@ def _run(argv: list[str]) -> int:
         err_console.print("interrupted: rerun the same command to resume")
         return 130
     except OSError as err:
-        message = _os_error_message(err)
+        message = _os_error_message(err, _has_out_option(argv))
         if message is None:
             raise
         if verbosity() >= VERBOSE:

@@ -178,7 +178,13 @@ def check_writable(path: Path, flag: str = "--out") -> None:
             raise InputError(f"{flag} {path}: cannot write into {probe_dir} (permission "
                              "denied or read-only file system); choose a folder you can "
                              "write (nothing was written)") from err
-        raise
+        if err.errno == errno.ENOSPC:
+            raise InputError(f"{flag} {path}: no space left in {probe_dir}; free space or "
+                             "choose a folder on another disk (nothing was written)") from err
+        # /proc, /sys and the like exist but take no new files (ENOENT, EINVAL ...).
+        raise InputError(f"{flag} {path}: {probe_dir} does not accept new files "
+                         f"({err.strerror or err}; a virtual or special file system?); choose "
+                         "a folder you can write (nothing was written)") from err
 
 
 def dataset_argument(path: Path | None) -> Path:

@@ -144,10 +144,10 @@ class DatasetWriter:
                 changed = True
             elif not have.same_layout(spec):
                 raise FormatError(
-                    f"dataset {self.root} already has a stream {spec.name!r} with another layout "
-                    f"(family {have.family}, {len(have.channels)} channels at {have.rate_hz} Hz; "
-                    f"new: family {spec.family}, {len(spec.channels)} channels at {spec.rate_hz} Hz); "
-                    "write to a new --out folder or use another stream name"
+                    f"dataset {self.root} already has a stream {spec.name!r} with another layout: "
+                    f"{_layout_difference(have, spec)}. Write this data to another dataset "
+                    "folder (--out NEW), or make it match: channel names can be renamed at the "
+                    "source (align: --channels SRC=NAME,...)"
                 )
         return changed
 
@@ -516,6 +516,25 @@ def _creation_interrupted(root: Path) -> bool:
     if meta.exists() or not lock.is_file():
         return False
     return all(p.name.startswith(".") for p in lock.parent.iterdir())
+
+
+def _layout_difference(have: StreamSpec, new: StreamSpec) -> str:
+    """Only what differs between two layouts of one stream, old value then new."""
+    parts = []
+    for key in ("family", "rate_hz", "channels", "units", "clock", "aux"):
+        old_value, new_value = getattr(have, key), getattr(new, key)
+        if old_value == new_value:
+            continue
+        if key == "channels":
+            gone = [c for c in old_value if c not in new_value]
+            added = [c for c in new_value if c not in old_value]
+            parts.append(f"channels {', '.join(old_value)} in the dataset, "
+                         f"{', '.join(new_value)} now" + (
+                             f" (not in the dataset: {', '.join(added)}; missing now: "
+                             f"{', '.join(gone)})" if gone or added else " (another order)"))
+        else:
+            parts.append(f"{key} {old_value!r} in the dataset, {new_value!r} now")
+    return "; ".join(parts) or "the stream declarations differ"
 
 
 def _temp_folders(root: Path) -> list[Path]:
