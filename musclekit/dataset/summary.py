@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from musclekit.dataset.reader import open_dataset
 
@@ -49,10 +50,11 @@ def dataset_summary(path: str | Path) -> dict:
             solved[seq_id] = {"converged": int(ok.sum()), "failed": int((~ok).sum()),
                               "converged_s": float(core_s.filter(ok).sum()),
                               "gap_s": float(core_s.filter(~ok).sum())}
+    from musclekit.pipelines.score import score_warnings
     from musclekit.quality import dataset_quality
 
     quality = [{"kind": q.kind, "where": q.where, "message": q.message}
-               for q in dataset_quality(ds)]
+               for q in [*dataset_quality(ds), *score_warnings(ds)]]
     return {
         "name": ds.info.name, "quality": quality,
         "damaged": [{"unit": d.unit_id, "path": d.path, "problem": d.problem,
@@ -64,21 +66,34 @@ def dataset_summary(path: str | Path) -> dict:
     }
 
 
+def _id_column(header: str, values, justify: str = "left") -> Column:
+    """A column whose cells are never truncated nor wrapped (ids the user types next)."""
+    width = max([len(header)] + [len(str(v)) for v in values])
+    return Column(header, no_wrap=True, min_width=width, overflow="fold",
+                  justify=justify)  # type: ignore[arg-type]
+
+
 def render_summary(path: str | Path, console: Console) -> dict:
     summary = dataset_summary(path)
     console.print(f"[bold]{summary['name']}[/]  format {summary['format_version']}  "
                   f"{summary['subjects']} subjects, {summary['sequences']} sequences, "
                   f"{summary['units']} finished units")
-    table = Table("stream", "family", "rate Hz", "channels", "sequences", "hours", "missing",
-                  "gaps", title="streams")
-    for name, s in summary["streams"].items():
-        table.add_row(name, s["family"], f"{s['rate_hz']:g}" if s["rate_hz"] else "-",
-                      str(s["channels"]), str(s["sequences"]), f"{s['hours']:.3f}",
-                      f"{100 * s['missing_share']:.1f} %", str(s["gaps"]))
+    # Ids the user types next (stream, family) are never cut: every column keeps the width
+    # of its longest cell (short headers), which fits 80 columns for the usual names.
+    rows = [[name, s["family"], f"{s['rate_hz']:g}" if s["rate_hz"] else "-",
+             str(s["channels"]), str(s["sequences"]), f"{s['hours']:.3f}",
+             f"{100 * s['missing_share']:.1f}%", str(s["gaps"])]
+            for name, s in summary["streams"].items()]
+    headers = ("stream", "family", "Hz", "ch", "seqs", "hours", "missing", "gaps")
+    table = Table(*(_id_column(h, [r[i] for r in rows], justify="left" if i < 2 else "right")
+                    for i, h in enumerate(headers)),
+                  title="streams", box=box.SIMPLE_HEAD, padding=(0, 1), show_edge=False)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     if summary["chunks"]:
-        chunk_table = Table("sequence", "chunks converged", "failed", "converged s", "gap s",
-                            title="muscle-driven chunks")
+        chunk_table = Table(_id_column("sequence", summary["chunks"]), "chunks converged",
+                            "failed", "converged s", "gap s", title="muscle-driven chunks")
         for seq_id, c in summary["chunks"].items():
             chunk_table.add_row(seq_id, str(c["converged"]), str(c["failed"]),
                                 f"{c['converged_s']:.2f}", f"{c['gap_s']:.2f}")

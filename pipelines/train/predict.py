@@ -116,6 +116,8 @@ def predict_into(run_path: str | Path, dataset_path: str | Path, stream: str | N
         clock=ds.streams[inputs.stream].clock,
         description=f"predicted by musclekit train run {Path(run_path).resolve().name} "
                     f"({cfg.model}, {cfg.task}) from stream {inputs.stream!r}")
+    if not any(r.unit_id == unit_id for r in ds.records):
+        load_model(run)  # a damaged checkpoint fails before the stream is declared
     writer = DatasetWriter.create_or_open(dataset_path, streams=[spec])
     if writer.is_done(unit_id):
         record = next((r for r in ds.records if r.unit_id == unit_id), None)
