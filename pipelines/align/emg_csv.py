@@ -145,6 +145,12 @@ class EmgRecording:
     notes: dict[str, int | str] = field(default_factory=dict)
     others: list[EmgChannel] = field(default_factory=list)
     device: str | None = None
+    # What the user must know about this file (a dropped channel, a truncated last line, an
+    # assumed time zero): each names the channel or line; align reports them, never `ok`.
+    warnings: list[str] = field(default_factory=list)
+    # Times count from an unknown time zero (no wall clock in the file, no --emg-start):
+    # they start at 0 until `anchor` places them on a clock.
+    relative_time: bool = False
 
     @property
     def channel_names(self) -> list[str]:
@@ -165,6 +171,25 @@ class EmgRecording:
     @property
     def sample_period_s(self) -> float:
         return float(np.nanmedian([ch.sample_period_s for ch in self.channels]))
+
+    def anchor(self, first_sample_ns: int, where: str) -> None:
+        """Place relative times on a clock: the first sample at `first_sample_ns` (`where`
+        says what that time is, for the warning). Every channel keeps its spacing."""
+        if not self.relative_time:
+            return
+        everyone = [*self.channels, *self.others]
+        first = min(int(ch.time_ns[0]) for ch in everyone)
+        shift = int(first_sample_ns) - first
+        for ch in everyone:
+            ch.time_ns = ch.time_ns + shift
+        self.relative_time = False
+        self.time_unit = f"{self.time_unit}, first sample placed at {where}"
+        self.notes["assumed_start"] = f"{format_ns(first_sample_ns)} ({where})"
+        self.warnings.append(
+            f"the sEMG times count from the start of the recording (first sample at "
+            f"{first / 1e9:.3f} s) and the file holds no wall-clock time: assumed that the first "
+            f"sample coincides with {where} ({format_ns(first_sample_ns)}). If it does not, give "
+            "--emg-start (the wall-clock time of time zero) or --offset SECONDS")
 
 
 def _read_text(path: Path, text_only: bool = False) -> str:
@@ -263,7 +288,9 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
     body = [(i + 1, row) for i, row in enumerate(rows) if i > header_idx and any(c.strip() for c in row)]
     preamble = lines[:header_idx]
     device = "OpenBCI" if preamble and preamble[0].lstrip().startswith("%OpenBCI") else None
-    column_rates: dict[int, float] = {}
+    column_rates = _label_rates(preamble, header)  # Delsys `Label: ...` lines, with units
+    if column_rates:
+        device = device or "Delsys"
     if body and _is_rate_row(body[0][1]):  # a row of per-column rates under the header (Delsys)
         column_rates = {i: float(_RATE_CELL.match(c.strip()).group(1))  # type: ignore[union-attr]
                         for i, c in enumerate(body[0][1]) if c.strip()}
@@ -272,6 +299,13 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
             body = body[1:]
     if not body:
         raise InputError(f"{path}: the header is on line {header_idx + 1} but no data rows follow it")
+    warnings = []
+    if len(body) > 1 and not text.endswith(("\n", "\r")) and len(body[-1][1]) < len(body[-2][1]):
+        line_no, row = body.pop()
+        warnings.append(
+            f"line {line_no} is cut short ({len(row)} of {len(body[-1][1])} fields) and the file "
+            "ends without a line break: the export was truncated mid-line; that row is left out "
+            "(export the recording again to get it back)")
     layout = opts.layout
     lower = [h.lower() for h in header]
     time_cols = [i for i, h in enumerate(header) if _is_time_name(h, opts.time_col)]
@@ -292,6 +326,7 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
         else:
             layout = "wide"
     ctx = _Context(path=path, header=header, header_line=header_idx + 1, opts=opts, delim=delim)
+    ctx.warnings.extend(warnings)
     if layout == "long":
         series = _long_layout(ctx, body, time_cols)
     elif layout == "per_sensor":
@@ -324,14 +359,13 @@ def assemble_recording(ctx: _Context, series: Series, layout: str, header_line: 
     if index_cols:
         notes["counter_columns_skipped"] = ", ".join(index_cols)
     series = _select_channels(ctx, series, described)
-    declared_rate = opts.rate_hz or declared_rate
     col_of = {name: i for i, name in enumerate(header)}
     channels, others = [], []
     for name, (t_ns, values, line_no, n_empty) in series.items():
         desc = described[ctx.source_of.get(name, name)]
         notes["empty_values"] = int(notes["empty_values"]) + n_empty
         if t_ns.size == 0:
-            raise InputError(f"{path}: channel {name!r} has no values (all cells empty)")
+            raise InputError(f"{path}: channel {name!r} has no values (every cell empty, NaN or inf)")
         channel, n_unordered, n_batched = _repair_channel(ctx, name, t_ns, values, line_no)
         notes["out_of_order_rows"] = int(notes["out_of_order_rows"]) + n_unordered
         notes["batched_samples"] = int(notes["batched_samples"]) + n_batched
@@ -339,16 +373,20 @@ def assemble_recording(ctx: _Context, series: Series, layout: str, header_line: 
         if desc.unit is not None:
             channel.values = channel.values * desc.unit.factor
             channel.unit, channel.unit_declared = desc.unit.si, desc.unit.declared
-        rate = opts.rate_hz or column_rates.get(col_of.get(desc.column, -1))
+        # --emg-rate is the sEMG channels' rate: accelerometers and gyroscopes in the same
+        # file keep their own (a Trigno's IMU runs at ~148 Hz next to EMG at 1259 Hz).
+        given = opts.rate_hz if desc.kind == "emg" else None
+        rate = given or column_rates.get(col_of.get(desc.column, -1))
         if rate is None and desc.kind == "emg":
             rate = declared_rate
         channel.declared_rate_hz = rate
-        check_declared_rate(path, channel, "--emg-rate" if opts.rate_hz else "the header")
+        check_declared_rate(path, channel, "--emg-rate" if given else "the header")
         (channels if desc.kind == "emg" else others).append(channel)
     if not channels:
         found = ", ".join(f"{d.column!r} ({d.kind})" for d in described.values())
+        dropped = f" ({'; '.join(ctx.warnings)})" if ctx.warnings else ""
         raise InputError(
-            f"{path}: no sEMG column: the columns hold {found}. Name the sEMG columns with "
+            f"{path}: no sEMG column{dropped}: the columns hold {found}. Name the sEMG columns with "
             "--channels (columns named there are sEMG whatever their names say), or check that "
             "the right file was given"
         )
@@ -362,14 +400,24 @@ def assemble_recording(ctx: _Context, series: Series, layout: str, header_line: 
         notes=notes,
         others=others,
         device=device,
+        warnings=list(ctx.warnings),
+        relative_time=ctx.relative,
     )
 
 
-_RATE_CELL = re.compile(r"^(\d+(?:\.\d+)?)\s*hz$", re.IGNORECASE)
-_RATE_LINE = re.compile(r"(?:sample|sampling)[ _]?(?:rate|frequency)[^0-9]*?(\d+(?:\.\d+)?)", re.IGNORECASE)
+# A number in any float notation: `2000`, `1259.259`, `.5`, `1.259259e+003`, `1.48E2`.
+_FLOAT = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_RATE_CELL = re.compile(rf"^({_FLOAT})\s*hz$", re.IGNORECASE)
+_RATE_LINE = re.compile(rf"(?:sample|sampling)[ _]?(?:rate|frequency)[^0-9.]*?({_FLOAT})", re.IGNORECASE)
+# Delsys EMGworks / Trigno preamble: one line per column with its own rate and unit:
+# `Label: Mini sensor 10: ACC.X 10 Sampling frequency: 1.481481e+002 Number of points: 9546
+#  start: 0.000000e+000 Unit: g Domain Unit: s`
+_LABEL_LINE = re.compile(
+    rf"^\s*Label:\s*(?P<name>.+?)\s+Sampling frequency:\s*(?P<rate>{_FLOAT})"
+    r"(?:.*?\bUnit:\s*(?P<unit>.*?)\s*(?:Domain Unit:.*)?)?$", re.IGNORECASE)
 
 
-_PERIOD_CELL = re.compile(r"^\d+(?:\.\d+)?(?:e-?\d+)?\s*s$", re.IGNORECASE)
+_PERIOD_CELL = re.compile(rf"^{_FLOAT}\s*s$", re.IGNORECASE)
 
 
 def _is_period_row(row: list[str]) -> bool:
@@ -403,6 +451,27 @@ def _unique_names(rows: list[list[str]], header_idx: int, header: list[str], wan
         if count[header[i]] > 1:
             out[i] = f"{header[i]} #{count[header[i]]}"
     return out
+
+
+def _label_rates(preamble: list[str], header: list[str]) -> dict[int, float]:
+    """Per-column rates from Delsys `Label: <column> Sampling frequency: <Hz> ... Unit: <u>`
+    lines above the header; a column named there without a unit suffix gets the line's unit
+    (`Mini sensor 10: ACC.X 10` -> `Mini sensor 10: ACC.X 10 (g)`, edited in `header`)."""
+    labels: dict[str, tuple[float, str]] = {}
+    for line in preamble:
+        match = _LABEL_LINE.match(line)
+        if match:
+            labels[match.group("name").strip().strip('"').lower()] = (
+                float(match.group("rate")), (match.group("unit") or "").strip())
+    rates: dict[int, float] = {}
+    for i, name in enumerate(header):
+        found = labels.get(name.strip().strip('"').lower())
+        if found is None:
+            continue
+        rates[i] = found[0]
+        if found[1] and split_unit(name)[1] is None and parse_unit(found[1]) is not None:
+            header[i] = f"{name} ({found[1]})"
+    return rates
 
 
 def _is_rate_row(row: list[str]) -> bool:
@@ -474,6 +543,8 @@ class _Context:
     assumed_tz: str | None = None
     text_columns: list[str] = field(default_factory=list)
     source_of: dict[str, str] = field(default_factory=dict)  # output name -> column
+    relative: bool = False  # some times count from an unknown time zero
+    warnings: list[str] = field(default_factory=list)
 
     def column(self, name: str, role: str) -> int:
         lower = [h.lower() for h in self.header]
@@ -494,9 +565,11 @@ class _Context:
             what=f"timestamps in column {self.header[col]!r} of {self.path}",
             line_numbers=lines,
             start=self.opts.start,
+            relative_ok=True,
         )
         self.time_unit = parsed.unit
         self.assumed_tz = parsed.assumed_tz
+        self.relative = self.relative or parsed.relative
         self._check_backward(parsed.ns, lines, col)
         return parsed.ns
 
@@ -510,6 +583,16 @@ class _Context:
         limit = int(self.opts.max_backward_s * 1e9)
         if back[worst] > limit:
             line = lines[worst + 1]
+            steps = np.diff(t_ns)
+            if t_ns[-1] < t_ns[0] and (steps < 0).sum() > 0.8 * steps.size:
+                # Newest first (an export sorted descending): no split point would help.
+                first = lines[0]
+                raise InputError(
+                    f"{self.path}: the rows are in reverse time order (column "
+                    f"{self.header[col]!r} runs from {format_ns(int(t_ns[0]))} back to "
+                    f"{format_ns(int(t_ns[-1]))}): export them oldest first, or reverse them "
+                    f"keeping the header: (head -n {first - 1} {self.path.name}; tail -n "
+                    f"+{first} {self.path.name} | tac) > sorted_{self.path.name}")
             raise InputError(
                 f"{self.path}: timestamps in column {self.header[col]!r} jump back by "
                 f"{back[worst] / 1e9:.3f} s at line {line} ({format_ns(int(t_ns[worst + 1]))} after "
@@ -528,6 +611,14 @@ class _Context:
 
 
 Series = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, int]]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "."))
+        return True
+    except ValueError:
+        return False
 
 
 def _cell(row: list[str], i: int) -> str:
@@ -556,6 +647,14 @@ def _per_sensor_layout(ctx: _Context, body: list[tuple[int, list[str]]], time_co
             keep = np.isfinite(values)
             filled = sum(1 for v in raw if v)
             if filled and not keep.any():
+                if any(_is_number(v) for v in raw if v):
+                    # Numbers, but NaN or inf in every cell: a dead sensor or a failed export,
+                    # not text. Left out, and said so (never silently).
+                    first, last = lines[0], lines[-1]
+                    ctx.warnings.append(
+                        f"channel {name!r} holds no finite value ({filled} cells NaN or inf, lines "
+                        f"{first}-{last}): a dead sensor or a failed export; it is left out")
+                    continue
                 # Text in every cell (a formatted date, a label): not a signal; noted, skipped.
                 ctx.text_columns.append(name)
                 continue
