@@ -46,11 +46,13 @@ _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.train",
     "musclekit.cli.simulate",
     "musclekit.cli.dynamics",
+    "musclekit.cli.imports",
     "musclekit.cli.remove",
+    "musclekit.cli.score",
 )
 GLOBAL_FLAGS = {"--quiet": QUIET, "-q": QUIET, "--verbose": VERBOSE, "-v": VERBOSE}
 # Commands that write the default dataset when --out is not given (see musclekit.config).
-_DEFAULT_OUT_COMMANDS = ("align",)
+_DEFAULT_OUT_COMMANDS = ("align", "import")
 
 
 def _version_callback(value: bool) -> None:
@@ -157,8 +159,8 @@ def _out_of(argv: list[str]) -> str | None:
 
 
 def _after_stage(argv: list[str]) -> None:
-    """After align (whose module knows neither the default dataset folder nor the card):
-    refresh the dataset card and say where the data went."""
+    """After align and import (whose modules know neither the default dataset folder nor
+    the card): refresh the dataset card and say where the data went."""
     words = [a for a in argv if not a.startswith("-")]
     if not words or words[0] not in _DEFAULT_OUT_COMMANDS or "--help" in argv:
         return

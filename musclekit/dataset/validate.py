@@ -79,11 +79,12 @@ def validate_dataset(path: str | Path, check_hashes: bool = True) -> list[Findin
 
 def quality_findings(dataset: Dataset) -> list[Finding]:
     """The dataset's quality warnings (musclekit.quality), as findings of level warning."""
+    from musclekit.pipelines.score import score_warnings
     from musclekit.quality import dataset_quality
 
     try:
         return [Finding("warning", f"quality ({q.kind}): {q.where}", q.message)
-                for q in dataset_quality(dataset)]
+                for q in [*dataset_quality(dataset), *score_warnings(dataset)]]
     except (FormatError, pa.ArrowException, OSError) as err:  # already reported per shard
         return [Finding("warning", "quality", f"quality checks skipped: {err}")]
 
