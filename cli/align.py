@@ -78,13 +78,12 @@ def align(
 ) -> int:
     """Align sEMG and video by timestamps and write them on a common grid (resumable)."""
     from musclekit.cli.simulate import check_name
+    from musclekit.config import check_writable
     from musclekit.emg import EmgProcessing
     from musclekit.pipelines.align.config import AlignConfig, Capture
     from musclekit.pipelines.align.emg_csv import EmgCsvOptions, split_list
     from musclekit.pipelines.align.offset import DriftConfig, RefineConfig
     from musclekit.pipelines.align.run import AlignResult, align_capture, already_aligned
-
-    from musclekit.config import check_writable
 
     # Ids become file names and metadata keys: refused before any work (nothing written).
     check_writable(out)
@@ -99,7 +98,7 @@ def align(
         clip_frames=clip_frames, clip_max_missing=clip_max_missing, split_seed=split_seed,
         write_video=write_video, qc=qc, emg_units=emg_units, emg_kind=emg_kind,
         emg_processing=EmgProcessing(band_hz=_band(emg_band), notch_hz=emg_notch,
-                                     envelope_hz=emg_envelope_hz),
+                                     envelope_hz=emg_envelope_hz, band_auto=emg_band is None),
         emd_s=None if emd_ms is None else emd_ms / 1e3,
     )
     if session is not None:

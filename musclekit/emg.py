@@ -19,7 +19,7 @@ values in whatever unit they came in (V inside musclekit).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -48,6 +48,9 @@ class EmgProcessing:
     harmonics below the upper band edge), None for no notch. notch_q: quality factor of
     each notch (bandwidth = f / Q). envelope_hz: low-pass cut-off of the envelope (Hz).
     order: Butterworth design order of band-pass and low-pass (applied forward and backward).
+    band_auto: the band is the default one, not chosen: on a device too slow for its upper
+    edge (OpenBCI at 250 Hz, a Myo at 200 Hz) `for_rate` lowers that edge to 0.95 x Nyquist
+    instead of refusing the rate. False (a band the user gave) refuses it.
     """
 
     band_hz: tuple[float, float] = (20.0, 450.0)
@@ -55,6 +58,7 @@ class EmgProcessing:
     notch_q: float = 30.0
     envelope_hz: float = 6.0
     order: int = 4
+    band_auto: bool = False
 
     def __post_init__(self) -> None:
         low, high = (float(v) for v in self.band_hz)
@@ -70,6 +74,19 @@ class EmgProcessing:
             raise InputError(f"--emg-notch {self.notch_hz:g}: the mains frequency must be positive (50 or 60)")
         if not 1 <= int(self.order) <= 8:
             raise InputError(f"filter order {self.order}: use 1..8 (4 is the field's usual choice)")
+
+    def for_rate(self, rate_hz: float) -> tuple[EmgProcessing, str | None]:
+        """The chain to run at `rate_hz`, and a note when it differs from this one: with
+        `band_auto`, an upper band edge at or above Nyquist becomes 0.95 x Nyquist (if the band
+        keeps at least 1.5 x its lower edge; otherwise `check_rate` refuses the rate)."""
+        nyquist = 0.5 * rate_hz
+        usable = 0.95 * nyquist
+        if not self.band_auto or self.band_hz[1] < nyquist or usable <= 1.5 * self.band_hz[0]:
+            return self, None
+        note = (f"band-pass {self.band_hz[0]:g}-{usable:.4g} Hz instead of the default "
+                f"{self.band_hz[0]:g}-{self.band_hz[1]:g} Hz: sampled at {rate_hz:.4g} Hz, the upper "
+                f"edge must lie below Nyquist ({nyquist:.4g} Hz); sEMG power above it is not recorded")
+        return replace(self, band_hz=(self.band_hz[0], round(usable, 3))), note
 
     def check_rate(self, rate_hz: float, where: str = "the sEMG") -> None:
         """Refuse a rate whose Nyquist frequency does not lie above the band-pass."""

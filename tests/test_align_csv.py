@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from align_fixtures import write_text
 
 from musclekit.errors import InputError
 from musclekit.pipelines.align.emg_csv import EmgCsvOptions, read_emg_csv
 from musclekit.pipelines.align.timeparse import parse_iso_ns, parse_times
+from tests.helpers.align_fixtures import write_text
 
 T0 = 1_795_341_600_000_000_000  # 2026-11-22T10:00:00Z in ns
 
@@ -186,10 +186,19 @@ DELSYS_LIKE = (
 )
 
 
-def test_relative_times_need_a_start(tmp_path):
+def test_relative_times_without_a_start(tmp_path):
     path = write_text(tmp_path / "emg.csv", DELSYS_LIKE)
+    # Without --emg-start the times count from 0 and the recording says so; align places the
+    # first sample at the video's first frame, with a warning (test_align_corpus_emg.py).
+    rel = read_emg_csv(path)
+    assert rel.relative_time and rel.time_unit == "relative s" and rel.warnings == []
+    assert rel.channels[1].time_ns.tolist() == [50_000_000, 150_000_000, 250_000_000]
+    rel.anchor(T0 + 10**9, "the video's first frame")
+    assert not rel.relative_time and rel.channels[0].time_ns[0] == T0 + 10**9
+    assert rel.channels[1].time_ns[0] == T0 + 10**9 + 50_000_000  # spacing between channels kept
+    assert "assumed that the first sample coincides with the video's first frame" in rel.warnings[0]
     with pytest.raises(InputError, match=r"numbers from 0.000 to 0.200: times since the start of the recording.*--emg-start"):
-        read_emg_csv(path)
+        parse_times(["0.000", "0.100", "0.200"], what="timestamps")
     rec = read_emg_csv(path, EmgCsvOptions(start="2026-11-22T11:00:00+01:00"))
     assert rec.layout == "per_sensor" and rec.channel_names == ["EMG 1", "EMG 2"]
     assert rec.channels[1].time_ns.tolist() == [T0 + 50_000_000, T0 + 150_000_000, T0 + 250_000_000]

@@ -327,7 +327,14 @@ def test_volts_that_are_really_microvolts_are_refused(tmp_path, capsys, video_ca
 
 def test_raw_file_too_slow_for_the_band_pass(tmp_path, capsys, video_capture):
     path, _ = _raw_file(video_capture, tmp_path, "myo")
-    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path)
+    # The default band adapts to a slow device (and says so in the notes) ...
+    assert main(["align", "--emg", str(path), "--video", str(video_capture.video_path), "--out",
+                 str(tmp_path / "auto"), "--no-qc"]) == 0
+    notes = open_dataset(tmp_path / "auto").sequences["S01_unknown_capture"].extra["align_quality"]["emg_notes"]
+    assert notes["band_hz_used"].startswith("band-pass 20-95 Hz instead of the default 20-450 Hz: sampled at 200 Hz")
+    capsys.readouterr()
+    # ... a band the user gives is refused when the rate cannot carry it.
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path, "--emg-band", "20,450")
     assert "sEMG channel 'emg1' is sampled at 200 Hz: its Nyquist frequency (100 Hz) is not above " \
            "the band-pass's upper edge (450 Hz)" in msg
     assert "--emg-band 20,95" in msg
@@ -337,9 +344,21 @@ def test_constant_emg_channel(tmp_path, capsys, video_capture):
     path, _ = _raw_file(video_capture, tmp_path, "myo")
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0]] + [ln.rsplit(",", 1)[0] + ",0" for ln in lines[1:]]) + "\n")
-    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path, "--emg-band", "20,95")
-    assert f"sEMG channel 'emg2' is constant (0 in all {len(lines) - 1} samples): a disconnected " \
-           "electrode or an unused input. Leave it out with --channels" in msg
+    # One flat channel beside a live one: left out with a warning naming it, verdict check.
+    assert main(["align", "--emg", str(path), "--video", str(video_capture.video_path), "--out",
+                 str(tmp_path / "one"), "--no-qc"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("check ")
+    assert f"warning: 1 of 2 sEMG channels are constant, left out (a disconnected electrode or an " \
+           f"unused input): 'emg2' (0 in all {len(lines) - 1} samples)" in err
+    seq = open_dataset(tmp_path / "one").sequences["S01_unknown_capture"]
+    assert seq.extra["emg"]["channels"] == ["emg1"] and seq.extra["align_quality"]["verdict"] == "check"
+    # Every sEMG channel flat: refused.
+    path.write_text("\n".join([lines[0]] + [",".join(ln.split(",")[:1] + ["0"] * (len(ln.split(",")) - 1))
+                                            for ln in lines[1:]]) + "\n")
+    msg = _cli_fails(tmp_path, capsys, path, video_capture.video_path)
+    assert f"sEMG channel 'emg1' is constant (0 in all {len(lines) - 1} samples), and so is every other " \
+           "sEMG channel (1 more): a disconnected electrode or an unused input. Leave it out with --channels" in msg
 
 
 def test_declared_rate_contradicted_by_the_timestamps(tmp_path, capsys, video_capture):
@@ -440,7 +459,7 @@ def test_session_file_with_a_bad_processing_key(tmp_path):
     session = tmp_path / "session.toml"
     session.write_text('[align.emg_processing]\nlowpass_hz = 6\n[[capture]]\nemg = "a.csv"\nvideo = "b.mov"\n')
     with pytest.raises(InputError, match=r"\[align.emg_processing\]: unknown key\(s\) lowpass_hz; known: "
-                                         r"band_hz, envelope_hz, notch_hz, notch_q, order"):
+                                         r"band_auto, band_hz, envelope_hz, notch_hz, notch_q, order"):
         load_session(session)
 
 

@@ -86,6 +86,7 @@ class AlignConfig:
                           f"{where} [align.emg_processing]"))
         if "band_hz" in proc:
             proc["band_hz"] = tuple(proc["band_hz"])
+        proc.setdefault("band_auto", "band_hz" not in proc)  # the default band adapts to slow devices
         return cls(refine=refine, drift=drift, emg_processing=EmgProcessing(**proc),
                    **_pick(data, cls, f"{where} [align]"))
 

@@ -8,6 +8,7 @@
 - EDF / BDF (European Data Format, 16 / 24 bit), read with MNE (`pip install 'musclekit[emg]'`):
   the start date and time in the header gives the wall clock, each signal's physical
   dimension its unit.
+- Vicon Nexus CSV exports (`Devices` block; `nexus_csv`).
 - Anything else is a CSV / text export (`emg_csv.read_emg_csv`).
 """
 
@@ -33,13 +34,18 @@ EDF_SUFFIXES = (".edf", ".bdf")
 
 
 def read_recording(path: Path, options: EmgCsvOptions | None = None) -> EmgRecording:
-    """Read an sEMG recording in any supported format (by suffix: .anc, .edf/.bdf, else CSV)."""
+    """Read an sEMG recording in any supported format (by suffix: .anc, .edf/.bdf; else a
+    Nexus CSV by its first lines, else CSV)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".anc":
         return read_anc(path, options)
     if suffix in EDF_SUFFIXES:
         return read_edf(path, options)
+    from musclekit.pipelines.align.nexus_csv import is_nexus_csv, read_nexus_csv
+
+    if is_nexus_csv(path):
+        return read_nexus_csv(path, options)
     return read_emg_csv(path, options)
 
 

@@ -42,15 +42,30 @@ def _rate_hz(ch: EmgChannel) -> float:
 
 def check_not_constant(rec: EmgRecording) -> None:
     """An sEMG channel that never changes is a disconnected electrode or an unused input:
-    its 'envelope' would be silence or filter ringing, not muscle activity."""
+    its 'envelope' would be silence or filter ringing, not muscle activity. Such channels are
+    left out with a warning naming them (a Nexus export lists every input of a 16-sensor
+    base, used or not); when no sEMG channel changes at all, the file is refused."""
+    flat = []
     for ch in rec.channels:
         finite = ch.values[np.isfinite(ch.values)]
         if finite.size and float(np.ptp(finite)) == 0.0:
-            raise InputError(
-                f"{rec.path}: sEMG channel {ch.name!r} is constant ({finite[0]:g} in all "
-                f"{finite.size} samples): a disconnected electrode or an unused input. Leave it "
-                "out with --channels (list the channels to keep)"
-            )
+            flat.append((ch, float(finite[0]), finite.size))
+    if not flat:
+        return
+    if len(flat) == len(rec.channels):
+        ch, value, n = flat[0]
+        raise InputError(
+            f"{rec.path}: sEMG channel {ch.name!r} is constant ({value:g} in all {n} samples)"
+            + (f", and so is every other sEMG channel ({len(flat) - 1} more)" if len(flat) > 1 else "")
+            + ": a disconnected electrode or an unused input. Leave it out with --channels "
+            "(list the channels to keep)"
+        )
+    names = ", ".join(f"{ch.name!r} ({value:g} in all {n} samples)" for ch, value, n in flat)
+    rec.warnings.append(
+        f"{len(flat)} of {len(rec.channels)} sEMG channels are constant, left out (a disconnected "
+        f"electrode or an unused input): {names}")
+    gone = {id(ch) for ch, _, _ in flat}
+    rec.channels = [ch for ch in rec.channels if id(ch) not in gone]
 
 
 def choose_kind(rec: EmgRecording, requested: str) -> KindChoice:
@@ -65,6 +80,11 @@ def choose_kind(rec: EmgRecording, requested: str) -> KindChoice:
         return KindChoice(requested, "--emg-kind", f"--emg-kind {requested}", per_channel)
     kinds = {d.kind for d in decisions.values()}
     if len(kinds) > 1:
+        moved = _slow_channels_beside_raw(rec, decisions)
+        if moved:
+            per_channel = {name: f"{d.kind}: {d.reason}" for name, d in decisions.items()}
+            return KindChoice("raw", "data", next(d for d in decisions.values() if d.kind == "raw").reason
+                              + f" (most channels; {len(moved)} slow ones moved to analog)", per_channel)
         raw = [n for n, d in decisions.items() if d.kind == "raw"]
         env = [n for n, d in decisions.items() if d.kind == "envelope"]
         raise InputError(
@@ -76,11 +96,50 @@ def choose_kind(rec: EmgRecording, requested: str) -> KindChoice:
     return KindChoice(first.kind, "data", first.reason, per_channel)
 
 
+# Below this share of variance above 20 Hz a channel is smooth beyond doubt; between it and
+# `emgproc.RAW_HF_SHARE` a channel is ambiguous (a quiet electrode whose baseline drifts).
+SMOOTH_HF_SHARE = 0.2
+
+
+def _slow_channels_beside_raw(rec: EmgRecording, decisions: dict) -> list[str]:
+    """A lab export at a raw rate whose sEMG-named channels are mostly raw, with some smooth
+    ones (a DAQ's other analog inputs, e.g. Nexus's `Imported Analog EMG - Voltage` 1-6 next
+    to 16 Delsys sensors): the recording is raw. Smooth channels (< 20 % of variance above
+    20 Hz) are not sEMG of this recording: they move to the `analog` stream, with a warning
+    naming them; ambiguous ones (a quiet electrode with baseline drift) stay raw sEMG.
+    Returns the moved names, or [] when raw channels are not the majority (then the file is
+    refused as before: raw and envelope channels mixed)."""
+    raw = [n for n, d in decisions.items() if d.kind == "raw"]
+    smooth = [n for n, d in decisions.items() if d.kind == "envelope" and
+              (not np.isfinite(d.hf_share) or d.hf_share < SMOOTH_HF_SHARE)]
+    if not raw or len(raw) <= len(smooth):
+        return []
+    rates = {_rate_hz(ch) for ch in rec.channels if ch.name in smooth}
+    if min(rates, default=0.0) < emgproc.MIN_RAW_RATE_HZ:
+        return []  # slow channels by rate: envelopes sent by a sensor, a real mix
+    for ch in [c for c in rec.channels if c.name in smooth]:
+        ch.kind = "other"
+        rec.channels.remove(ch)
+        rec.others.append(ch)
+    shares = ", ".join(f"{n!r} ({100 * decisions[n].hf_share:.0f} %)" for n in smooth)
+    rec.warnings.append(
+        f"{len(smooth)} of {len(decisions)} sEMG-named channels are smooth (share of variance "
+        f"above 20 Hz in brackets) while {len(raw)} are raw sEMG: not sEMG of this recording "
+        f"(other analog inputs), kept in the analog stream: {shares}. To treat them as sEMG "
+        "envelopes, align them alone with --channels and --emg-kind envelope")
+    for n in smooth:
+        decisions.pop(n)
+    return smooth
+
+
 def check_raw(rec: EmgRecording, cfg: emgproc.EmgProcessing) -> None:
     """Before anything is written: the rate allows the band-pass, and values in a declared
     voltage unit are plausible for electrode sEMG (else the unit is mixed up)."""
     for ch in rec.channels:
-        cfg.check_rate(_rate_hz(ch), where=f"{rec.path}: sEMG channel {ch.name!r}")
+        used, note = cfg.for_rate(_rate_hz(ch))
+        if note and "band_hz_used" not in rec.notes:
+            rec.notes["band_hz_used"] = note  # the default band lowered for a slow device
+        used.check_rate(_rate_hz(ch), where=f"{rec.path}: sEMG channel {ch.name!r}")
         if ch.unit == "V" and ch.unit_declared and "ADC" not in ch.unit_declared:
             finite = ch.values[np.isfinite(ch.values)]
             level = float(np.percentile(np.abs(finite - np.median(finite)), 99)) if finite.size else 0.0
@@ -219,7 +278,7 @@ def raw_envelopes(rec: EmgRecording, cfg: emgproc.EmgProcessing) -> RawEnvelopes
             if n / rate < MIN_SEGMENT_S:
                 dropped += 1
                 continue
-            env, mid, first_s = emgproc.decimated_envelope(ch.values[lo:hi], rate, cfg)
+            env, mid, first_s = emgproc.decimated_envelope(ch.values[lo:hi], rate, cfg.for_rate(rate)[0])
             native = rate
             t0_ns = int(ch.time_ns[lo] + round(icept + first_s * 1e9))
             segs.append(Segment(t0_ns=t0_ns, rate_hz=mid, envelope=env,

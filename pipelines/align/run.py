@@ -173,12 +173,14 @@ class AlignResult:
     qc_json: str | None
     video_clip: str | None
     skipped: bool = False
+    warnings: list[str] | None = None  # about the sEMG file (each makes the verdict `check`)
 
     def line(self) -> str:
         score = f"r={self.score:.2f}" if self.score is not None else "r=n/a"
-        return (f"{self.verdict} {self.sequence_id}: {self.rows} rows, {self.frame_missing_rows} "
+        text = (f"{self.verdict} {self.sequence_id}: {self.rows} rows, {self.frame_missing_rows} "
                 f"without frame, {self.emg_gap_rows} sEMG gap rows, offset {self.offset_s:+.3f} s "
                 f"({self.offset_source}, {score}), {self.clips} clips")
+        return "".join([text, *(f"\n  warning: {w}" for w in self.warnings or [])])
 
 
 def video_start_ns(info: VideoInfo, capture: Capture) -> tuple[int, str]:
@@ -356,6 +358,9 @@ def align_capture(capture: Capture, cfg: AlignConfig, out: Path) -> AlignResult:
     info = probe_video(capture.video_path)
     check_rates(emg, info, cfg.fps)
     start_ns, start_source = video_start_ns(info, capture)
+    # Times since an unknown time zero (no wall clock in the file, no --emg-start): the first
+    # sample is placed at the video's first frame, with a warning; refinement may move it.
+    emg.anchor(start_ns, f"the video's first frame ({start_source})")
     clock0 = ClockMap(start_ns, capture.offset_s)
     clip_s = cfg.clip_frames / cfg.fps if cfg.clip_frames else 2.0 / cfg.fps
     min_what = (f"one clip of {cfg.clip_frames} frames ({clip_s:.1f} s at {cfg.fps:g} fps)"
@@ -553,6 +558,8 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         "electromechanical_delay": solved.emd,
     }
     verdict = _verdict(refinement, frame_missing, emg_gap, start_ns)
+    if emg.warnings and verdict == "ok":
+        verdict = "check"  # something about the sEMG file needs a look (the warnings say what)
     abs_dt = np.abs(rows.emg.sample_dt_s)
     quality = {
         "rows": int(rows.time_s.size),
@@ -564,6 +571,7 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         "emg_sample_period_s": _finite(emg.sample_period_s),
         "video_vfr_gaps": int((np.diff(info.frame_time_ns) > 1.5e9 / info.nominal_fps).sum()),
         "clips_left_out": clips_left_out,
+        "emg_warnings": list(emg.warnings),
         "verdict": verdict,
     }
     extra: dict[str, Any] = {
@@ -634,6 +642,7 @@ def _finish_capture(capture: Capture, cfg: AlignConfig, out: Path, emg: EmgRecor
         drift_s_per_s=_finite(drift.drift_s_per_s) if drift.estimated else None,
         drift_applied=drift.applied, clips=len(clips), verdict=verdict, qc_png=qc_png,
         qc_json=qc_json, video_clip=str(clip_path) if cfg.write_video else None,
+        warnings=list(emg.warnings),
     )
 
 

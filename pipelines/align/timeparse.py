@@ -41,6 +41,7 @@ class ParsedTimes:
     unit: str
     had_zone: bool
     assumed_tz: str | None
+    relative: bool = False  # times since an unknown time zero (ns counts from 0)
 
 
 def resolve_tz(name: str | None) -> timezone | ZoneInfo:
@@ -126,6 +127,7 @@ def parse_times(
     what: str = "timestamps",
     line_numbers: list[int] | None = None,
     start: str | None = None,
+    relative_ok: bool = False,
 ) -> ParsedTimes:
     """Parse timestamp strings to epoch ns.
 
@@ -137,6 +139,9 @@ def parse_times(
         line_numbers: file line of each value, for error messages.
         start: ISO wall-clock time of relative time zero, for exports whose times count from
             the start of the recording (then `unit` "auto" means seconds).
+        relative_ok: numbers too small to be epoch times (and no `start`) are returned as
+            seconds since an unknown time zero (`ParsedTimes.relative`) instead of refused;
+            the caller then places time zero (align: at the video's first frame).
 
     Raises:
         InputError: listing up to five unparseable values with their line numbers.
@@ -150,6 +155,8 @@ def parse_times(
         return _parse_relative(texts, unit, start, zone, what, lines)
     if chosen == "auto":
         chosen = _detect_unit(texts)
+        if not chosen and _all_small_numbers(texts) and relative_ok:
+            return _parse_relative(texts, "s", None, zone, what, lines)
         if not chosen and _all_small_numbers(texts):
             first, last = texts[0].strip(), texts[-1].strip()
             raise InputError(
@@ -197,10 +204,11 @@ def _all_small_numbers(texts: list[str]) -> bool:
     return bool(values) and max(values) < 6.3e8
 
 
-def _parse_relative(texts: list[str], unit: str, start: str, zone: timezone | ZoneInfo,
+def _parse_relative(texts: list[str], unit: str, start: str | None, zone: timezone | ZoneInfo,
                     what: str, lines: list[int]) -> ParsedTimes:
-    """Times counted from the recording start (seconds unless `unit` says otherwise)."""
-    origin = parse_iso_ns(start, zone)
+    """Times counted from the recording start (seconds unless `unit` says otherwise); without
+    `start`, counted from 0 and marked relative."""
+    origin = (0, False) if start is None else parse_iso_ns(start, zone)
     if origin is None:
         raise InputError(f"--emg-start {start!r} is not an ISO 8601 time such as 2026-11-22T10:00:00.000+01:00")
     scale = _NS_PER_UNIT.get(unit if unit in _NS_PER_UNIT else "s")
@@ -214,9 +222,11 @@ def _parse_relative(texts: list[str], unit: str, start: str, zone: timezone | Zo
             out[i] = origin[0] + value
     if bad:
         examples = "; ".join(f"line {ln}: {txt!r}" for ln, txt in bad[:5])
-        raise InputError(f"cannot parse {len(bad)} of {len(texts)} {what} as seconds since --emg-start: {examples}")
+        since = "the recording start" if start is None else "--emg-start"
+        raise InputError(f"cannot parse {len(bad)} of {len(texts)} {what} as seconds since {since}: {examples}")
     return ParsedTimes(ns=out, unit=f"relative {unit if unit in _NS_PER_UNIT else 's'}",
-                       had_zone=origin[1], assumed_tz=None if origin[1] else str(zone))
+                       had_zone=origin[1], assumed_tz=None if origin[1] or start is None else str(zone),
+                       relative=start is None)
 
 
 def _detect_unit(texts: list[str]) -> str:
