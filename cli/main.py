@@ -49,6 +49,7 @@ _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.imports",
     "musclekit.cli.remove",
     "musclekit.cli.score",
+    "musclekit.cli.view",
 )
 GLOBAL_FLAGS = {"--quiet": QUIET, "-q": QUIET, "--verbose": VERBOSE, "-v": VERBOSE}
 # Commands that write the default dataset when --out is not given (see musclekit.config).
