@@ -43,6 +43,10 @@ def test_trigno_rates_in_exponent_form_per_channel_group():
     assert len(imu) == 12 and all(ch.declared_rate_hz == pytest.approx(148.1481) for ch in imu)
     assert {ch.unit_declared for ch in rec.of_kind("acc")} == {"g"}
     assert {ch.unit for ch in rec.of_kind("gyro")} == {"rad/s"}
+    # The corpus copy is a truncated sample: its header declares 81141 EMG points.
+    assert rec.warnings == ["14 column(s) hold fewer samples than the header declares, e.g. "
+                            "'Mini sensor 10: EMG 10 (V)': 2519 of 81141 (3 %): the export is "
+                            "truncated; only what the file holds is aligned"]
 
 
 def test_emg_rate_applies_to_emg_channels_only():

@@ -288,7 +288,8 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
     body = [(i + 1, row) for i, row in enumerate(rows) if i > header_idx and any(c.strip() for c in row)]
     preamble = lines[:header_idx]
     device = "OpenBCI" if preamble and preamble[0].lstrip().startswith("%OpenBCI") else None
-    column_rates = _label_rates(preamble, header)  # Delsys `Label: ...` lines, with units
+    points: dict[str, int] = {}
+    column_rates = _label_rates(preamble, header, points)  # Delsys `Label: ...` lines, with units
     if column_rates:
         device = device or "Delsys"
     if body and _is_rate_row(body[0][1]):  # a row of per-column rates under the header (Delsys)
@@ -341,8 +342,10 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
         series = _per_sensor_layout(ctx, body, time_cols, wide=True)
     else:
         raise InputError(f"unknown sEMG layout {layout!r}; use auto, wide, per_sensor or long")
-    return assemble_recording(ctx, series, layout, header_idx + 1, _declared_rate(preamble),
-                              column_rates, device)
+    rec = assemble_recording(ctx, series, layout, header_idx + 1, _declared_rate(preamble),
+                             column_rates, device)
+    _check_points(rec, points)
+    return rec
 
 
 def assemble_recording(ctx: _Context, series: Series, layout: str, header_line: int,
@@ -453,16 +456,19 @@ def _unique_names(rows: list[list[str]], header_idx: int, header: list[str], wan
     return out
 
 
-def _label_rates(preamble: list[str], header: list[str]) -> dict[int, float]:
+def _label_rates(preamble: list[str], header: list[str], points: dict[str, int]) -> dict[int, float]:
     """Per-column rates from Delsys `Label: <column> Sampling frequency: <Hz> ... Unit: <u>`
     lines above the header; a column named there without a unit suffix gets the line's unit
-    (`Mini sensor 10: ACC.X 10` -> `Mini sensor 10: ACC.X 10 (g)`, edited in `header`)."""
-    labels: dict[str, tuple[float, str]] = {}
+    (`Mini sensor 10: ACC.X 10` -> `Mini sensor 10: ACC.X 10 (g)`, edited in `header`).
+    `points` gets each column's `Number of points` (checked against the rows read)."""
+    labels: dict[str, tuple[float, str, int | None]] = {}
     for line in preamble:
         match = _LABEL_LINE.match(line)
         if match:
+            n = _POINTS.search(line)
             labels[match.group("name").strip().strip('"').lower()] = (
-                float(match.group("rate")), (match.group("unit") or "").strip())
+                float(match.group("rate")), (match.group("unit") or "").strip(),
+                int(n.group(1)) if n else None)
     rates: dict[int, float] = {}
     for i, name in enumerate(header):
         found = labels.get(name.strip().strip('"').lower())
@@ -471,7 +477,26 @@ def _label_rates(preamble: list[str], header: list[str]) -> dict[int, float]:
         rates[i] = found[0]
         if found[1] and split_unit(name)[1] is None and parse_unit(found[1]) is not None:
             header[i] = f"{name} ({found[1]})"
+        if found[2] is not None:
+            points[header[i]] = found[2]
     return rates
+
+
+_POINTS = re.compile(r"Number of points:\s*(\d+)", re.IGNORECASE)
+
+
+def _check_points(rec: EmgRecording, points: dict[str, int]) -> None:
+    """A header that declares more samples per column than the file holds: the export was
+    cut (a truncated copy, a crashed export). Said once, with the worst column."""
+    short = [(ch.source_column, points[ch.source_column], ch.time_ns.size)
+             for ch in [*rec.channels, *rec.others]
+             if ch.source_column in points and ch.time_ns.size < points[ch.source_column]]
+    if short:
+        col, want, have = min(short, key=lambda s: s[2] / s[1])
+        rec.warnings.append(
+            f"{len(short)} column(s) hold fewer samples than the header declares, e.g. {col!r}: "
+            f"{have} of {want} ({100 * have / want:.0f} %): the export is truncated; only what "
+            "the file holds is aligned")
 
 
 def _is_rate_row(row: list[str]) -> bool:
