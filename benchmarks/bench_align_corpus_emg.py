@@ -64,7 +64,10 @@ def clip_for(emg_path: Path, video: Path) -> dict:
     bursts = np.column_stack([rel, np.full(rel.size, 0.12), props["peak_heights"]])
     creation = (t0 + int(LAG_S * 1e9)) if not rec.relative_time else VIDEO_START_NS
     write_video(video, duration_s=duration, bursts=bursts, creation_ns=creation)
-    return {"duration_s": duration, "relative": rec.relative_time, "bursts": int(rel.size)}
+    # The offset that would be exactly right: 0 when the creation time is on the sEMG clock;
+    # LAG_S when align has to assume the first sample at the video's first frame.
+    return {"duration_s": duration, "relative": rec.relative_time, "bursts": int(rel.size),
+            "true_offset_s": LAG_S if rec.relative_time else 0.0}
 
 
 def run_one(emg_path: Path, work: Path) -> dict:
@@ -116,7 +119,7 @@ def main() -> None:
             row = run_one(path, Path(tmp) / path.stem)
             rows.append(row)
             print(json.dumps(row, indent=1, default=str), flush=True)
-    print("\n| file | exit | reader (device) | rates read per group (channels) | units (file -> stored) | streams | verdict | offset | warnings |")
+    print("\n| file | exit | reader (device) | rates read per group (channels) | units (file -> stored) | streams | verdict | offset (true) | warnings |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if r["exit"] != 0:
@@ -127,7 +130,8 @@ def main() -> None:
         units = "; ".join(f"{k}: {', '.join(v)}" for k, v in r["units"].items())
         warn = " / ".join(w[:90] + ("..." if len(w) > 90 else "") for w in r["warnings"]) or "none"
         print(f"| {r['file']} | {r['exit']} | {r['reader']} ({r['device']}) | {groups} | {units} | "
-              f"{', '.join(r['streams'])} | {r['verdict']} | {r['offset_s']:+.3f} s ({r['offset_source']}) | {warn} |")
+              f"{', '.join(r['streams'])} | {r['verdict']} | {r['offset_s']:+.3f} s ({r['true_offset_s']:+.3f} s); "
+              f"{r['offset_source']}; refinement {r['refinement']} | {warn} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
 
