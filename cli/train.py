@@ -55,9 +55,11 @@ def _print_overall(overall: dict[str, dict], title: str) -> None:
 
 
 def train(
-    dataset: Path = typer.Argument(None, help="Dataset folder with an input and a target "
-                                   "stream (default: the default dataset folder, "
-                                   "./musclekit-data; see `musclekit config show`)."),
+    datasets: list[Path] = typer.Argument(None, help="Dataset folder(s) with an input and a "
+                                          "target stream (default: the default dataset "
+                                          "folder, ./musclekit-data; see `musclekit config "
+                                          "show`). Several: trained together, evaluated per "
+                                          "source (each dataset's folder name)."),
     out: Path = typer.Option(None, "--out", help="Run folder (rerun the same command to "
                              "resume; default: musclekit-runs/<dataset>-<task>-<model>)."),
     task: str = typer.Option("motion-to-muscle", help="motion-to-muscle or muscle-to-motion."),
@@ -68,7 +70,8 @@ def train(
     rate: float = typer.Option(None, help="Frame rate in Hz (default: the target stream's rate)."),
     stride: int = typer.Option(1, help="Stride between training windows in frames."),
     split: str = typer.Option("random", help="random | clips | leave-exercise-out:LABEL | "
-                              "leave-subject-out:SUBJECT | file:PATH"),
+                              "leave-subject-out:SUBJECT | leave-source-out:SOURCE | "
+                              "file:PATH"),
     test_fraction: float = typer.Option(0.2, help="Test share of the random split."),
     val_fraction: float = typer.Option(0.1, help="Validation share of the training blocks."),
     condition_on_subject: bool = typer.Option(False, help="MIA's subject-conditional variant."),
@@ -98,11 +101,15 @@ def train(
     from musclekit.pipelines.train.evaluate import evaluate_run
     from musclekit.pipelines.train.training import train as run_training
 
-    dataset = _dataset_or_default(dataset)
+    dataset = _dataset_or_default(datasets[0] if datasets else None)
+    extra = [_dataset_or_default(d) for d in (datasets or [])[1:]]
     _check_threads(threads)
-    out = out if out is not None else default_run_folder(dataset, task, model)
+    out = out if out is not None else default_run_folder(
+        Path("+".join([dataset.resolve().name, *[d.resolve().name for d in extra]])),
+        task, model)
     config = TrainConfig.checked(
-        dataset=str(dataset.resolve()), task=task, input_stream=input_stream,
+        dataset=str(dataset.resolve()), extra_datasets=[str(d.resolve()) for d in extra],
+        task=task, input_stream=input_stream,
         target_stream=target_stream, model=model, width=width, layers=layers, heads=heads,
         kernel_frames=kernel, dropout=dropout, window_frames=window, rate_hz=rate,
         train_stride_frames=stride, split=split, test_fraction=test_fraction,
@@ -112,8 +119,9 @@ def train(
         patience_evals=patience, seed=seed, device=device, amp=amp,
         cpu_threads=threads)
     check_writable(out)
-    console.print(f"dataset: {dataset}; run folder: {out}")
-    _warn_dataset_quality(dataset)
+    console.print(f"dataset: {', '.join(str(d) for d in [dataset, *extra])}; run folder: {out}")
+    for path in [dataset, *extra]:
+        _warn_dataset_quality(path)
     result = run_training(config, out, require_test=evaluate_after)
     console.print(f"windows: {result.n_train_windows} train, {result.n_val_windows} val, "
                   f"{result.n_test_windows} test")

@@ -18,6 +18,9 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dataset: str
+    # more datasets trained together with `dataset` (multi-source training); each
+    # sequence's source is then its dataset's folder name (docs/train.md)
+    extra_datasets: list[str] = Field(default_factory=list)
     task: Literal["motion-to-muscle", "muscle-to-motion"] = "motion-to-muscle"
     input_stream: str | None = None  # None: the first stream of a fitting family
     target_stream: str | None = None

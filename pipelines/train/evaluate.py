@@ -92,10 +92,13 @@ def _evaluate(run: RunFolder, dataset: str | Path | None, n_plots: int) -> EvalR
     train_path = Path(cfg.dataset)
     eval_path = Path(dataset) if dataset is not None else train_path
     same = eval_path.resolve() == train_path.resolve()
-    ds = open_dataset(eval_path)
-    inputs = match_stream(ds, data.inputs, "input")
-    targets = match_stream(ds, data.targets, "target")
-    table = load_frame_table(ds, inputs, targets, data.rate_hz, cfg.keep_flagged)
+    if same and cfg.extra_datasets:
+        table = _multi_table(run)
+    else:
+        ds = open_dataset(eval_path)
+        inputs = match_stream(ds, data.inputs, "input")
+        targets = match_stream(ds, data.targets, "target")
+        table = load_frame_table(ds, inputs, targets, data.rate_hz, cfg.keep_flagged)
     assert table.targets is not None
     L = data.window_frames
     codes = _codes_for(run, table, same)
@@ -122,6 +125,9 @@ def _evaluate(run: RunFolder, dataset: str | Path | None, n_plots: int) -> EvalR
     pred = predict_windows(model, x, subj if conditioned else None, target_norm)
     channels = data.targets.features
     rows = report.metric_rows(cfg.model, pred, y, labels, channels)
+    sources = np.asarray(table.sources or ["dataset"] * len(table.sequence_ids),
+                         dtype=object)[seq_of].astype(str)
+    rows += report.source_rows(cfg.model, pred, y, sources)
 
     retrieval_pred = None
     baselines: list = [ConstantBaseline(np.asarray(data.target_mean))]
@@ -147,6 +153,7 @@ def _evaluate(run: RunFolder, dataset: str | Path | None, n_plots: int) -> EvalR
         if b.name == "retrieval":
             retrieval_pred = bp
         rows += report.metric_rows(b.name, bp, y, labels, channels)
+        rows += report.source_rows(b.name, bp, y, sources)
 
     out = run.file(REPORT_DIR)
     out.mkdir(exist_ok=True)
@@ -171,10 +178,24 @@ def _evaluate(run: RunFolder, dataset: str | Path | None, n_plots: int) -> EvalR
 def _training_table(run: RunFolder) -> tuple[FrameTable | None, np.ndarray]:
     """The training frames of `run` (for retrieval), if its dataset is still there."""
     cfg, data = run.config, run.data
-    if not Path(cfg.dataset).exists():
+    if not all(Path(p).exists() for p in [cfg.dataset, *cfg.extra_datasets]):
         return None, np.zeros(0, np.int8)
+    if cfg.extra_datasets:
+        table = _multi_table(run)
+        return table, _codes_for(run, table, True)
     ds = open_dataset(cfg.dataset)
     table = load_frame_table(ds, match_stream(ds, data.inputs, "input"),
                              match_stream(ds, data.targets, "target"), data.rate_hz,
                              cfg.keep_flagged)
     return table, _codes_for(run, table, True)
+
+
+def _multi_table(run: RunFolder) -> FrameTable:
+    """The frames of a multi-source run's datasets, as it was trained on them."""
+    from musclekit.pipelines.train.multi import dataset_paths, load_sources
+
+    cfg, data = run.config, run.data
+    table, _, _ = load_sources(dataset_paths(cfg.dataset, cfg.extra_datasets), data.inputs,
+                               data.targets, None, None, cfg.task, data.rate_hz,
+                               cfg.keep_flagged)
+    return table

@@ -40,6 +40,16 @@ def metric_rows(model: str, pred: np.ndarray, true: np.ndarray, labels: np.ndarr
     return rows
 
 
+def source_rows(model: str, pred: np.ndarray, true: np.ndarray,
+                sources: np.ndarray) -> list[dict]:
+    """Rows per source dataset (scope `source`), when the windows come from several."""
+    keys = sorted(set(sources.tolist()))
+    if len(keys) < 2:
+        return []
+    return [{"model": model, "scope": "source", "key": key,
+             **metrics.summary(pred[sources == key], true[sources == key])} for key in keys]
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     with path.open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=FIELDS)
@@ -64,7 +74,8 @@ def write_markdown(path: Path, title: str, facts: dict[str, str], rows: list[dic
         if r["scope"] == "overall":
             lines.append(f"| {r['model']} | {_fmt(r['rmse'])} | {_fmt(r['pcc'])} | "
                          f"{_fmt(r['smape'])} | {r['n_windows']} |")
-    for scope, heading in (("subset", "Muscle subsets"), ("label", "Per exercise / action"),
+    for scope, heading in (("source", "Per source dataset"), ("subset", "Muscle subsets"),
+                           ("label", "Per exercise / action"),
                            ("channel", "Per channel")):
         keys = list(dict.fromkeys(r["key"] for r in rows if r["scope"] == scope))
         if not keys:

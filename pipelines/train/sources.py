@@ -244,7 +244,7 @@ def load_frame_table(ds: Dataset, inputs: StreamChoice, targets: StreamChoice | 
     ref = streams[-1]
     rate = rate_hz or ds.streams[ref.stream].rate_hz or ds.streams[inputs.stream].rate_hz
     parts: dict[str, list[np.ndarray]] = {"x": [], "y": [], "valid": [], "time": []}
-    kept, subjects, labels, clips = [], [], [], []
+    kept, subjects, labels, clips, origins = [], [], [], [], []
     for seq in seq_ids:
         loaded = [_frames(ds, s, seq, keep_flagged) for s in streams]
         if rate is None:  # irregular streams: use the observed step of the reference stream
@@ -272,6 +272,7 @@ def load_frame_table(ds: Dataset, inputs: StreamChoice, targets: StreamChoice | 
         subjects.append(info.subject_id if info else "unknown")
         labels.append(info.label if info and info.label else UNLABELLED)
         clips.append(_clips(info.extra if info else {}, loaded[-1][0], seq))
+        origins.append(info.source if info and info.source else ds.root.name)
     if not kept:
         raise InputError(f"dataset {ds.root}: the streams of {len(seq_ids)} sequences share "
                          "no time range")
@@ -287,5 +288,5 @@ def load_frame_table(ds: Dataset, inputs: StreamChoice, targets: StreamChoice | 
         rate_hz=float(rate),
         input_features=inputs.features,
         target_features=targets.features if targets is not None else [],
-        sequence_ids=kept, subject_ids=subjects, labels=labels, clips=clips,
+        sequence_ids=kept, subject_ids=subjects, labels=labels, clips=clips, sources=origins,
     )

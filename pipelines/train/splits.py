@@ -8,6 +8,8 @@ training windows never overlap evaluation frames. Kinds:
 - `clips`: the split align wrote in SequenceInfo.extra["clips"].
 - `leave-exercise-out:LABEL` / `leave-subject-out:SUBJECT`: every sequence of that exercise
   (action label) or subject is test (out-of-distribution evaluation).
+- `leave-source-out:NAME`: every sequence of that source dataset is test (leave one
+  dataset out; with several datasets the source is the dataset's folder name).
 - `file:PATH`: a JSON file {"train": [sequence ids], "val": [...], "test": [...]} or a CSV
   with columns sequence_id,split.
 When a kind does not name validation frames, `val_fraction` of the training blocks are used.
@@ -27,7 +29,8 @@ from musclekit.pipelines.train.table import FrameTable
 
 UNUSED, TRAIN, VAL, TEST = 0, 1, 2, 3
 SPLIT_CODES = {"train": TRAIN, "val": VAL, "test": TEST}
-KINDS = ("random", "clips", "leave-exercise-out", "leave-subject-out", "file")
+KINDS = ("random", "clips", "leave-exercise-out", "leave-subject-out", "leave-source-out",
+         "file")
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,12 @@ class SplitSpec:
         if kind not in KINDS:
             raise InputError(
                 f"unknown split {text!r}: use one of random, clips, leave-exercise-out:LABEL, "
-                "leave-subject-out:SUBJECT, file:PATH"
+                "leave-subject-out:SUBJECT, leave-source-out:SOURCE, file:PATH"
             )
-        if kind in ("leave-exercise-out", "leave-subject-out", "file") and not value:
-            what = {"file": "PATH"}.get(kind, "LABEL" if "exercise" in kind else "SUBJECT")
+        if kind in ("leave-exercise-out", "leave-subject-out", "leave-source-out",
+                    "file") and not value:
+            what = {"file": "PATH", "leave-source-out": "SOURCE"}.get(
+                kind, "LABEL" if "exercise" in kind else "SUBJECT")
             raise InputError(f"split {kind!r} needs a value: write {kind}:{what}")
         return cls(kind=kind, value=value or None, **kw)  # type: ignore[arg-type]
 
@@ -126,11 +131,12 @@ def assign_splits(table: FrameTable, spec: SplitSpec, window_frames: int) -> np.
     if spec.kind == "random":
         codes[:] = TRAIN
         _carve(codes, table, window_frames, all_seqs, spec.test_fraction, rng, TRAIN, TEST)
-    elif spec.kind in ("leave-exercise-out", "leave-subject-out"):
-        by_subject = spec.kind == "leave-subject-out"
-        keys = table.subject_ids if by_subject else table.labels
+    elif spec.kind in ("leave-exercise-out", "leave-subject-out", "leave-source-out"):
+        keys = {"leave-subject-out": table.subject_ids, "leave-exercise-out": table.labels,
+                "leave-source-out": table.sources}[spec.kind]
         if spec.value not in keys:
-            what = "subject" if by_subject else "exercise label"
+            what = {"leave-subject-out": "subject", "leave-exercise-out": "exercise label",
+                    "leave-source-out": "source"}[spec.kind]
             raise InputError(f"split {spec.describe()}: no sequence has {what} {spec.value!r}; "
                              f"the dataset has {sorted(set(keys))}")
         for i, key in enumerate(keys):

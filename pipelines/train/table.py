@@ -40,6 +40,9 @@ class FrameTable:
     subject_ids: list[str]
     labels: list[str]
     clips: list[list[Clip]] = field(default_factory=list)
+    # per sequence: its source dataset (SequenceInfo.source, else the dataset folder name;
+    # the dataset folder name when several datasets are trained together)
+    sources: list[str] = field(default_factory=list)
 
     @property
     def n_frames(self) -> int:

@@ -111,17 +111,29 @@ def window_too_long_message(table: FrameTable, window_frames: int) -> str:
 
 def prepare_data(config: TrainConfig, inputs: StreamChoice | None = None,
                  targets: StreamChoice | None = None) -> PreparedData:
-    """Load, split and normalise the training dataset of `config`."""
-    ds = open_dataset(config.dataset)
-    if inputs is None or targets is None:
-        inputs, targets = choose_streams(ds, config.input_stream, config.target_stream,
-                                         config.task)
-        if config.input_stream is None or config.target_stream is None:
-            console.print(f"streams: {inputs.stream} ({inputs.family}) -> {targets.stream} "
-                          f"({targets.family}); others with --input/--target")
-    if inputs.stream == targets.stream:
-        raise InputError(f"input and target are the same stream {inputs.stream!r}")
-    table = load_frame_table(ds, inputs, targets, config.rate_hz, config.keep_flagged)
+    """Load, split and normalise the training dataset(s) of `config`."""
+    if config.extra_datasets:
+        from musclekit.pipelines.train.multi import dataset_paths, load_sources
+
+        table, inputs, targets = load_sources(
+            dataset_paths(config.dataset, config.extra_datasets), inputs, targets,
+            config.input_stream, config.target_stream, config.task, config.rate_hz,
+            config.keep_flagged)
+        console.print(f"streams: {inputs.stream} ({inputs.family}) -> {targets.stream} "
+                      f"({targets.family}) on {len(set(table.sources))} datasets: "
+                      f"{', '.join(dict.fromkeys(table.sources))}")
+    else:
+        ds = open_dataset(config.dataset)
+        if inputs is None or targets is None:
+            inputs, targets = choose_streams(ds, config.input_stream, config.target_stream,
+                                             config.task)
+            if config.input_stream is None or config.target_stream is None:
+                console.print(f"streams: {inputs.stream} ({inputs.family}) -> "
+                              f"{targets.stream} ({targets.family}); others with "
+                              "--input/--target")
+        if inputs.stream == targets.stream:
+            raise InputError(f"input and target are the same stream {inputs.stream!r}")
+        table = load_frame_table(ds, inputs, targets, config.rate_hz, config.keep_flagged)
     L = config.window_frames
     if valid_window_starts(table.valid, table.sequence_index, L).size == 0:
         raise InputError(window_too_long_message(table, L))
