@@ -36,6 +36,24 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+try:  # typer >= 0.24 carries its own copy of click
+    from typer._click import _textwrap as _help_textwrap
+except ImportError:  # pragma: no cover - older typer on click
+    from click import _textwrap as _help_textwrap
+
+
+class _WholeWordWrapper(_help_textwrap.TextWrapper):
+    """click's help wrapper, never breaking at a hyphen: option names in the prose
+    (--job-memory, dask-jobqueue) stay whole, so a user can copy them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("break_on_hyphens", False)
+        super().__init__(*args, **kwargs)
+
+
+_help_textwrap.TextWrapper = _WholeWordWrapper
+
 # Each module registers its own commands; one line per stage.
 _STAGE_MODULES: tuple[str, ...] = (
     "musclekit.cli.dataset",

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from score_fixtures import write_squat_dataset
 
 from musclekit import open_dataset
 from musclekit.cli.main import main
 from musclekit.pipelines.score import metrics, score_dataset, score_warnings
+from tests.helpers.score_fixtures import write_squat_dataset
 
 
 @pytest.fixture(scope="module")
