@@ -12,8 +12,12 @@ import pytest
 from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec, open_dataset
 from musclekit.dataset.validate import validate_dataset
 from musclekit.errors import FormatError, FormatVersionError
-
-from format_factories import emg_spec, refresh_shard_record, rewrite_record, write_emg_dataset
+from tests.helpers.format_factories import (
+    emg_spec,
+    refresh_shard_record,
+    rewrite_record,
+    write_emg_dataset,
+)
 
 
 def _errors(root):
@@ -101,11 +105,18 @@ def test_shard_with_other_schema_than_metadata(tmp_path):
 def test_duplicate_sequence_ids_across_units(tmp_path):
     root = write_emg_dataset(tmp_path / "d")
     w = DatasetWriter.create_or_open(root)
-    with w.unit("u1", Provenance.for_stage("test")) as u:
-        u.write_sequence("emg", SequenceInfo(id="seq0", subject_id="S01"), np.arange(3) / 10,
-                         np.zeros((3, 3)))
+    # The writer refuses it (issue 22) ...
+    with pytest.raises(FormatError, match=r"already holds sequence 'seq0', written by unit 'u0'"):
+        with w.unit("u1", Provenance.for_stage("test")) as u:
+            u.write_sequence("emg", SequenceInfo(id="seq0", subject_id="S01"),
+                             np.arange(3) / 10, np.zeros((3, 3)))
+    # ... and readers refuse one made by hand, naming the way out.
+    record = json.loads((root / "meta/units/u0.json").read_text())
+    record["unit_id"] = "u1"
+    (root / "meta/units/u1.json").write_text(json.dumps(record))
     with pytest.raises(FormatError, match=r"duplicate sequence id 'seq0' in stream 'emg': "
-                                          r"written by units 'u0' and 'u1'"):
+                                          r"written by units 'u0' and 'u1'; keep one: "
+                                          r"`musclekit remove .* --unit u1`"):
         open_dataset(root)
     assert any("duplicate sequence id" in e for e in _errors(root))
 
