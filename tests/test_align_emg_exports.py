@@ -108,6 +108,7 @@ def test_corpus_export_aligns_without_flags(name, tmp_path, monkeypatch, capsys)
         assert len(emg["channels"]) == 13 and "analog" in ds.streams
     if name == "openbci_gui_v6.txt":
         assert quality["emg_notes"]["band_hz_used"].startswith("band-pass 20-118.8 Hz instead of the default")
+        assert emg["processing"]["band_hz"] == [20.0, pytest.approx(118.75, abs=0.3)] and emg["processing"]["band_auto"]
 
 
 # -- issue 22: dead channels and truncated lines are said, not silently dropped ---------------

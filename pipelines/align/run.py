@@ -666,7 +666,8 @@ def _emg_extra(emg: EmgRecording, cfg: AlignConfig, choice: KindChoice,
     }
     if raw_env is not None:
         out["processing"] = {
-            **cfg.emg_processing.to_dict(),
+            # the band actually run: the default one is lowered on a slow device
+            **cfg.emg_processing.for_rate(raw_env.native_rate_hz)[0].to_dict(),
             "chain": "offset removal (mean), band-pass, notch (if set), full-wave rectification, "
                      "decimation (scipy resample_poly), zero-lag low-pass, anti-aliased resampling "
                      "onto the grid (resample_poly)",
