@@ -34,7 +34,8 @@ def align(
                                       "one (IANA name or +HH:MM; default UTC)."),
     time_unit: str = typer.Option("auto", "--time-unit", help="auto, iso, or epoch s, ms, us, ns."),
     emg_start: str | None = typer.Option(None, "--emg-start", help="Wall-clock ISO time of time "
-                                         "zero, for sEMG times counted from the recording start."),
+                                         "zero, for sEMG times counted from the recording start (without it the "
+                                         "first sample is assumed at the video's first frame, with a warning)."),
     sensor_config: Path | None = typer.Option(None, "--sensor-config", help="TOML file with the sEMG "
                                               "reader options (layout, columns, zone, unit)."),
     video_start: str | None = typer.Option(None, "--video-start", help="ISO time of the first video "
@@ -62,7 +63,8 @@ def align(
     emg_kind: str = typer.Option("auto", "--emg-kind", help="raw, envelope, or auto (decided from "
                                  "the rate and content)."),
     emg_band: str | None = typer.Option(None, "--emg-band", help="Band-pass for raw sEMG, LOW,HIGH "
-                                        "in Hz (default 20,450)."),
+                                        "in Hz (default 20,450; its upper edge is lowered to 0.95 x "
+                                        "Nyquist on slower devices, a band given here never is)."),
     emg_notch: float | None = typer.Option(None, "--emg-notch", help="Mains frequency to notch out "
                                            "of raw sEMG (50 or 60 Hz; default none)."),
     emg_envelope_hz: float = typer.Option(6.0, "--emg-envelope-hz", help="Low-pass cut-off of the "
@@ -70,8 +72,9 @@ def align(
     emd_ms: float | None = typer.Option(None, "--emd-ms", help="Electromechanical delay allowed for "
                                         "in the offset refinement (default 50 for raw sEMG, 0 for "
                                         "sensor envelopes)."),
-    emg_rate: float | None = typer.Option(None, "--emg-rate", help="True sample rate (Hz) when the "
-                                          "file's header declares a wrong one."),
+    emg_rate: float | None = typer.Option(None, "--emg-rate", help="True sample rate (Hz) of the sEMG "
+                                          "channels when the file's header declares a wrong one (other "
+                                          "channel groups, e.g. IMU, keep their own)."),
     workers: int | None = typer.Option(None, "--workers", help="Parallel captures for --session "
                                        "(default: one per core; 0 = in this process)."),
     scheduler: str | None = typer.Option(None, "--scheduler", help="Address of a running Dask scheduler."),
