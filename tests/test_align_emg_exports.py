@@ -63,6 +63,8 @@ def test_nexus_devices_block():
     assert all(ch.declared_rate_hz == 2000.0 and ch.unit == "V" for ch in rec.channels)
     assert all(1 / ch.sample_period_s == pytest.approx(2000.0) for ch in rec.channels)
     assert rec.channels[6].name == "EMG1" and rec.channels[6].time_ns[-1] == round(11599 / 2000 * 1e9)
+    timed = read_recording(_corpus("nexus_delsys_16ch.csv"), EmgCsvOptions(start="2026-11-22T10:00:00Z"))
+    assert not timed.relative_time and timed.channels[6].time_ns[1] == 1_795_341_600_000_500_000
 
 
 def test_openbci_and_single_channel_exports():

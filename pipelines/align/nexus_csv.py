@@ -109,7 +109,7 @@ def read_nexus_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecor
         raise InputError(f"{path}: a Frame / Sub Frame cell is not a whole number ({err})") from err
     per_frame = int(sub.max()) + 1
     rel_s = ((frame - frame[0]) * per_frame + sub) / rate
-    start = (f"{opts.start}" if opts.start else None)
+    start = opts.start
     header = ["time"]
     device, columns = "", []
     for j in range(2, width):
