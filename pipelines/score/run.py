@@ -220,14 +220,21 @@ class ScoreWarning:
     message: str
 
 
+# Posing each sequence's OpenSim model for its centre of mass costs ~0.7 s (Rajagopal2015):
+# inspect and validate do it for datasets up to this many sequences; beyond, `musclekit score`
+# gives com_outside_bos.
+WARNINGS_MODEL_SEQUENCES = 100
+
+
 def score_warnings(ds) -> list[ScoreWarning]:
     """One warning per flagged score of each sequence (kind `score_<name>`), for `inspect`,
     `validate` (and its --strict) and the quality report. Unreadable streams are validate's
     own findings and are skipped here."""
     out = []
+    use_model = len(ds.sequences) <= WARNINGS_MODEL_SEQUENCES
     for seq_id in sorted(ds.sequences):
         try:
-            result = score_sequence(ds, seq_id)
+            result = score_sequence(ds, seq_id, use_model)
         except (FormatError, OSError, ValueError) as err:
             out.append(ScoreWarning("score_skipped", seq_id,
                                     f"sequence {seq_id}: scores skipped: {err}"))
