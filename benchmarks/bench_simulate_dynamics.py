@@ -65,7 +65,7 @@ def main() -> None:
         prepare_model,
     )
     from musclekit.pipelines.simulate.dynamics.methods import get_method
-    from musclekit.pipelines.simulate.opensim_io import read_mot
+    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     mot = DATA / f"{args.motion}1_videoAndMocap.mot"
     model = DATA / "LaiUhlrich2022.osim"
@@ -94,7 +94,8 @@ def main() -> None:
     t = time.perf_counter()
     folder = prepare_model(
         model, work / "cache",
-        PrepSettings(method=args.method, polynomial_paths=not args.no_polynomial_paths),
+        PrepSettings(method=args.method, contact=args.method == "track",
+                     polynomial_paths=not args.no_polynomial_paths),
         fit_motion_path=mot,
     )
     prep_s = time.perf_counter() - t

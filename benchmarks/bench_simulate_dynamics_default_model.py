@@ -33,7 +33,7 @@ def main() -> None:
     args = ap.parse_args()
     counts = [int(w) for w in args.workers.split(",")]
 
-    from musclekit.pipelines.simulate.demo import run_demo
+    from musclekit.pipelines.simulate.kinematics.demo import run_demo
 
     kin = args.work / "kinematics"
     if not (kin / "simulate-kinematics").is_dir():
@@ -55,9 +55,9 @@ def run_method(work: Path, kin: Path, method: str, workers: int, suffix: str) ->
     """Solve every chunk of the kinematics with one method; prints and returns the wall s."""
     from musclekit.compute import ComputeConfig
     from musclekit.dataset import open_dataset
-    from musclekit.pipelines.simulate.dynamics.config import DynamicsConfig
-    from musclekit.pipelines.simulate.dynamics.kernel.jobs import find_jobs
-    from musclekit.pipelines.simulate.dynamics.kernel.run import prepare_models, run_dynamics
+    from musclekit.pipelines.simulate.dynamics.stage.config import DynamicsConfig
+    from musclekit.pipelines.simulate.dynamics.stage.jobs import find_jobs
+    from musclekit.pipelines.simulate.dynamics.stage.run import prepare_models, run_dynamics
 
     root = work / f"dyn-{method}{suffix}"
     if not root.exists():

@@ -25,12 +25,13 @@ import time
 from pathlib import Path
 
 from musclekit.compute import ComputeConfig
-from musclekit.pipelines.simulate.dynamics.config import DynamicsConfig
-from musclekit.pipelines.simulate.dynamics.demo import FEET, make_kinematics_dataset
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan
 from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings
-from musclekit.pipelines.simulate.dynamics.kernel.run import run_dynamics
 from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
+from musclekit.pipelines.simulate.dynamics.stage.config import DynamicsConfig
+from musclekit.pipelines.simulate.dynamics.stage.demo import FEET, make_kinematics_dataset
+from musclekit.pipelines.simulate.dynamics.stage.run import run_dynamics
+from musclekit.pipelines.simulate.kinematics.record import KinematicsRecord
 
 GOAL = 1.8
 
@@ -83,7 +84,7 @@ def opencap_dataset(root: Path, model_name: str = "LaiUhlrich2022.osim") -> Path
     import opensim as osim
 
     from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec, SubjectInfo
-    from musclekit.pipelines.simulate.opensim_io import read_mot
+    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     model = osim.Model(str(DATA / model_name))
     model.initSystem()
@@ -104,8 +105,8 @@ def opencap_dataset(root: Path, model_name: str = "LaiUhlrich2022.osim") -> Path
         u.write_sequence(
             "joint_angles",
             SequenceInfo(id="squats1", subject_id="opencap", source="opencap", label="Squat",
-                         extra={"opensim": {"scaled_model": "opensim/squats1/scaled.osim",
-                                            "ik_mot": "opensim/squats1/ik.mot"}}),
+                         extra=KinematicsRecord({"scaled_model": "opensim/squats1/scaled.osim",
+                                                 "ik_mot": "opensim/squats1/ik.mot"}).to_extra()),
             time_s=motion.time_s, values=motion.values,
         )
     return root
@@ -143,7 +144,8 @@ def main() -> None:
         # Warm-up: the model preparation (polynomial path fit, ~100 s) is cached and shared.
         from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
 
-        prepare_model(DATA / model_name, cache, PrepSettings(method=args.method),
+        prepare_model(DATA / model_name, cache,
+                      PrepSettings(method=args.method, contact=args.method == "track"),
                       DATA / "squats1_videoAndMocap.mot")
     else:
         # Warm-up run: prepares (and caches) the model, so both timed runs only solve chunks.
@@ -161,7 +163,7 @@ def main() -> None:
         print(f"{workers} worker(s): {wall:.1f} s wall for a {args.duration_s:g} s squat"
               + (f" ({n} chunks)" if n else "") + f"; {chunks[workers].summary()}")
     if args.plot:
-        from musclekit.pipelines.simulate.dynamics.plot import plot_sequence
+        from musclekit.pipelines.simulate.dynamics.stage.plot import plot_sequence
 
         seq = "squats1" if args.opencap else "S01_squat"
         print(f"plot: {plot_sequence(args.work / 'w2', seq, args.plot)}")

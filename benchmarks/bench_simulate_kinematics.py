@@ -29,13 +29,16 @@ def main() -> None:
     ap.add_argument("--motion", default="walking")
     ap.add_argument("--ik-accuracy", type=float, default=1e-6)
     args = ap.parse_args()
-    from musclekit.pipelines.simulate.quality import (
+    from musclekit.pipelines.simulate.kinematics.quality import (
         generating_coordinates,
         joint_angle_errors_deg,
     )
-    from musclekit.pipelines.simulate.sequence import KinematicsConfig, kinematics_from_amass
-    from musclekit.pipelines.simulate.standin import write_standin_body
-    from musclekit.pipelines.simulate.synthetic import write_synthetic_sequence
+    from musclekit.pipelines.simulate.kinematics.sequence import (
+        KinematicsConfig,
+        kinematics_from_amass,
+    )
+    from musclekit.pipelines.simulate.kinematics.standin import write_standin_body
+    from musclekit.pipelines.simulate.kinematics.synthetic import write_synthetic_sequence
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

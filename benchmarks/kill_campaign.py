@@ -87,7 +87,7 @@ class Kill:
 def make_inputs(work: Path) -> dict[str, Path]:
     """Generated captures, stand-in AMASS motions and the small test model."""
     from musclekit.pipelines.align.synthetic import make_capture
-    from musclekit.testing.models import build_test_model
+    from musclekit.pipelines.simulate.opensim.test_model import build_test_model
 
     inputs = work / "inputs"
     paths = {"model": inputs / "test-model.osim", "session": inputs / "align" / "session.toml",

@@ -68,7 +68,7 @@ def fit(model_path: Path, motion_path: Path, frames: int = 40) -> dict:
     import opensim as osim
     from scipy.optimize import minimize
 
-    from musclekit.pipelines.simulate.opensim_io import read_mot
+    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     generic = osim.Model(str(model_path))
     generic.initSystem()

@@ -49,7 +49,7 @@ def slurm_up() -> str | None:
 
 
 def make_inputs(workdir: Path, duration_s: float) -> tuple[Path, Path]:
-    from musclekit.testing.models import build_test_model
+    from musclekit.pipelines.simulate.opensim.test_model import build_test_model
 
     assets = workdir / "assets"
     model = build_test_model(workdir / "test-model.osim")

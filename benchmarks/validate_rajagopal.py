@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -33,62 +32,18 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "rajagopal2016"
-TRIALS = {
-    # mass from the lab's scale setups; ID time ranges: where the plates carry the body
-    "walk": {"mass_kg": 85.07, "scale": ["scale_setup_walk_scaleOnly.xml", "scale_setup_walk.xml"],
-             "ik": "ik_setup_walk.xml", "grf_xml": "grf_walk.xml"},
-    "run": {"mass_kg": 72.84, "scale": ["scale_setup_run.xml"], "ik": "ik_setup_run.xml",
-            "grf_xml": "grf_run.xml"},
-}
-FEET = {"right": ("calcn_r", "toes_r"), "left": ("calcn_l", "toes_l")}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rajagopal_lab import DEFAULT_DATA, FEET, TRIALS, lab_pipeline  # noqa: E402
+
 MOMENTS = ["hip_flexion_r", "knee_angle_r", "ankle_angle_r",
            "hip_flexion_l", "knee_angle_l", "ankle_angle_l"]
-
-
-def _xml_value(path: Path, tag: str) -> str:
-    import re
-
-    text = re.sub(r"<!--.*?-->", "", path.read_text(), flags=re.S)
-    m = re.search(rf"<{tag}>([^<]*)</{tag}>", text)
-    return m.group(1).strip() if m else ""
-
-
-def lab_pipeline(data: Path, work: Path, trial: str) -> dict:
-    """The lab's scaling and IK with OpenSim's own tools and setups (as its README says);
-    returns the scaled model, the IK motion and the analysis window."""
-    import opensim as osim
-
-    if not (work / "Scale").is_dir():
-        shutil.copytree(data, work, dirs_exist_ok=True)
-        for p in work.rglob("*"):
-            p.chmod(0o755 if p.is_dir() else 0o644)
-        shutil.copy(work / "Rajagopal2016.osim", work / "generic_unscaled.osim")
-    cfg = TRIALS[trial]
-    model = work / "Scale" / f"subject_scaled_{trial}.osim"
-    motion = work / "IK" / f"results_{trial}" / f"ik_output_{trial}.mot"
-    t0 = time.perf_counter()
-    if not model.is_file():
-        for setup in cfg["scale"]:
-            with contextlib.chdir(work / "Scale"):
-                osim.ScaleTool(setup).run()
-    if not motion.is_file():
-        motion.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.chdir(work / "IK"):
-            osim.InverseKinematicsTool(cfg["ik"]).run()
-    window = [float(v) for v in _xml_value(work / "ID" / f"id_setup_{trial}.xml",
-                                           "time_range").split()]
-    return {"model": model, "motion": motion, "window_s": window,
-            "grf_xml": work / "ID" / cfg["grf_xml"], "seconds": time.perf_counter() - t0}
-
-
 
 
 def _motion(model: Path, motion: Path, filter_hz: float = 6.0):
     import opensim as osim
 
     from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
-    from musclekit.pipelines.simulate.opensim_io import read_mot, rotational_coordinates
+    from musclekit.pipelines.simulate.opensim.files import read_mot, rotational_coordinates
 
     return lowpass(read_mot(motion, rotational=rotational_coordinates(osim.Model(str(model)))),
                    filter_hz)
@@ -101,8 +56,8 @@ def _edges(t: np.ndarray, on: np.ndarray) -> tuple[list[float], list[float]]:
 
 def grf_check(lab: dict, trial: str) -> dict:
     """Per-foot ground forces estimated from the kinematics against the plates."""
-    from musclekit.pipelines.simulate.dynamics.kernel.external_loads import read_measured_grf
-    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, read_measured_grf
 
     mass = TRIALS[trial]["mass_kg"]
     bw = mass * 9.80665
@@ -149,15 +104,16 @@ def moments_check(lab: dict, trial: str, work: Path) -> dict:
     and with the estimate."""
     import opensim as osim
 
-    from musclekit.pipelines.simulate.dynamics.kernel.grf import estimate_grf, write_external_loads
-    from musclekit.pipelines.simulate.opensim_io import read_mot
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf
+    from musclekit.pipelines.simulate.opensim.external_loads import write_external_loads
+    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     mass = TRIALS[trial]["mass_kg"]
     mot = _motion(lab["model"], lab["motion"])
     est = estimate_grf(str(lab["model"]), mot, feet=FEET)
     out_dir = work / f"id_{trial}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_external_loads(est, out_dir / "grf_estimated.mot", out_dir / "grf_estimated.xml",
+    write_external_loads(est.time_s, est.values, out_dir / "grf_estimated.mot", out_dir / "grf_estimated.xml",
                          {"right": "calcn_r", "left": "calcn_l"})
     lo, hi = lab["window_s"]
     results = {}
@@ -199,9 +155,13 @@ def scaling_and_ik_check(data: Path, work: Path) -> dict:
     setup, against the lab's applied scale set and OpenSim's IK tool on the same model."""
     import opensim as osim
 
-    from musclekit.pipelines.simulate.lab import LabInputs, scale_from_static
-    from musclekit.pipelines.simulate.opensim_io import read_mot, read_trc, rotational_coordinates
-    from musclekit.pipelines.simulate.scale_ik import run_ik
+    from musclekit.pipelines.simulate.kinematics.lab import LabInputs, scale_from_static
+    from musclekit.pipelines.simulate.kinematics.scale_ik import run_ik
+    from musclekit.pipelines.simulate.opensim.files import (
+        read_mot,
+        read_trc,
+        rotational_coordinates,
+    )
 
     static = data / "ExpData" / "static_walk_1.trc"
     applied = osim.ScaleSet(str(data / "Scale" / "scaleSet_applied_walk.xml"))
@@ -265,7 +225,7 @@ def plot_grf(res: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
 
     s = res["_series"]
     idx = {c: i for i, c in enumerate(GRF_CHANNELS)}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from validate_rajagopal import DEFAULT_DATA, FEET, lab_pipeline  # noqa: E402
+from rajagopal_lab import DEFAULT_DATA, FEET, lab_pipeline  # noqa: E402
 
 GAIT_CYCLE_S = (0.248, 1.3925)
 CHANNELS = ["SOL", "GAS", "TA", "MH", "BF", "VL", "VM", "RF", "GMAX", "GMED"]
@@ -34,7 +34,7 @@ def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None
     from musclekit.pipelines.simulate.dynamics.kernel.stitch import ChunkSeries, stitch
     from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
     from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import solve_chunk
-    from musclekit.pipelines.simulate.opensim_io import read_mot
+    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     t0 = time.perf_counter()
     folder = prepare_model(model, work / "models", PrepSettings(feet=FEET), motion)
@@ -77,7 +77,7 @@ def emg_envelopes(data: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def activation_check(data: Path, work: Path, out: Path) -> dict:
-    from musclekit.pipelines.simulate.dynamics.emg_compare import compare, plot_comparison
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import compare, plot_comparison
 
     lab = lab_pipeline(data, work, "walk")
     t_emg, env = emg_envelopes(data)

@@ -16,6 +16,6 @@ def demo(
     quick: bool = typer.Option(False, "--quick", help="Smallest inputs (used by the test suite)."),
 ) -> int:
     """Run every stage end to end on generated data, offline, and validate the results."""
-    from musclekit.demo import run_demo
+    from musclekit.pipelines.demo import run_demo
 
     return run_demo(out, quick=quick)

@@ -30,7 +30,7 @@ def status(
 ) -> int:
     """Chunks converged / failed / running per sequence, solve times, failures with reasons."""
     from musclekit.config import dataset_argument
-    from musclekit.pipelines.simulate.dynamics.kernel.status import run_status
+    from musclekit.pipelines.simulate.dynamics.stage.status import run_status
 
     dataset = dataset_argument(dataset)
     rows = run_status(dataset)
@@ -68,7 +68,7 @@ def plot(
     out: Path = typer.Option(None, "--out", help="PNG to write (default <sequence>.png)."),
 ) -> int:
     """Activation curves per muscle group (seams dotted, gaps grey) and ground forces."""
-    from musclekit.pipelines.simulate.dynamics.plot import plot_sequence
+    from musclekit.pipelines.simulate.dynamics.stage.plot import plot_sequence
 
     path = plot_sequence(dataset, sequence, out or Path(f"{sequence}.png"))
     console.print(f"wrote {path}")
@@ -98,31 +98,63 @@ def compare_emg(
 ) -> int:
     """Simulated activations against measured EMG: PCC and on/offset timing per muscle."""
     import json
-    import tomllib
     from dataclasses import asdict
 
     from musclekit.dataset import open_dataset
-    from musclekit.emg import EmgProcessing, envelope
     from musclekit.errors import InputError
-    from musclekit.pipelines.align.emg_csv import EmgCsvOptions
-    from musclekit.pipelines.align.emg_files import read_recording
-    from musclekit.pipelines.simulate.dynamics.emg_compare import compare, plot_comparison
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import compare, plot_comparison
 
     if side not in ("r", "l"):
         raise InputError(f"--side must be r or l, got {side!r}")
-    table = None
-    if mapping is not None:
-        if not mapping.is_file():
-            raise InputError(f"--map file not found: {mapping}")
-        try:
-            table = {k: list(v) if isinstance(v, list) else [v]
-                     for k, v in tomllib.loads(mapping.read_text()).items()}
-        except tomllib.TOMLDecodeError as err:
-            raise InputError(f"{mapping}: not valid TOML ({err})") from None
+    table = read_muscle_map(mapping) if mapping is not None else None
     ds = open_dataset(dataset)
     if "activations" not in ds.info.streams:
         raise InputError(f"{dataset} has no activations stream: run `musclekit simulate` first")
     act = ds.sequence_array("activations", sequence)
+    t, env, wanted = emg_envelopes(emg, channels, emg_offset_s)
+    finite = np.isfinite(act.values).all(axis=1)
+    if window:
+        lo, hi = window
+    else:
+        lo = max(float(act.time_s[finite][0]), float(t[0]))
+        hi = min(float(act.time_s[finite][-1]), float(t[-1]))
+    res = compare(act.time_s, np.asarray(act.values, dtype=float), list(act.channels), t, env,
+                  wanted, (lo, hi), side=side, mapping=table, max_delay_s=max_delay_ms / 1000)
+    print_comparison(res, f"activations vs EMG: {sequence}, {lo:.3f}-{hi:.3f} s")
+    png = plot_comparison(out or Path(f"{sequence}-emg.png"), act.time_s, (lo, hi),
+                          {"simulated": (act.time_s, np.asarray(act.values, dtype=float),
+                                         list(act.channels))}, t, env, wanted,
+                          {"simulated": res}, f"{sequence}: activations vs EMG envelopes")
+    console.print(f"wrote {png}")
+    if json_out:
+        json_out.write_text(json.dumps([asdict(r) for r in res], indent=1))
+    return 0
+
+
+def read_muscle_map(mapping: Path) -> dict[str, list[str]]:
+    """--map: a TOML table `EMG channel = [model muscle stems]`."""
+    import tomllib
+
+    from musclekit.errors import InputError
+
+    if not mapping.is_file():
+        raise InputError(f"--map file not found: {mapping}")
+    try:
+        return {k: list(v) if isinstance(v, list) else [v]
+                for k, v in tomllib.loads(mapping.read_text()).items()}
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"{mapping}: not valid TOML ({err})") from None
+
+
+def emg_envelopes(emg: Path, channels: str | None, emg_offset_s: float
+                  ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The EMG file's chosen channels as envelopes by the shared chain (musclekit/emg.py), on
+    the motion's clock: (time s, envelopes (T, C), channel names)."""
+    from musclekit.emg import EmgProcessing, envelope
+    from musclekit.errors import InputError
+    from musclekit.pipelines.align.emg_csv import EmgCsvOptions
+    from musclekit.pipelines.align.emg_files import read_recording
+
     if not emg.is_file():
         raise InputError(f"EMG file not found: {emg}")
     # A file that counts time from its start needs no wall clock here: only offsets matter.
@@ -139,15 +171,11 @@ def compare_emg(
     rate = 1.0 / float(np.median(np.diff(t)))
     env = envelope(np.column_stack([np.interp(t, (ch.time_ns - t0_ns) / 1e9 + emg_offset_s,
                                               ch.values) for ch in chans]), rate, EmgProcessing())
-    finite = np.isfinite(act.values).all(axis=1)
-    if window:
-        lo, hi = window
-    else:
-        lo = max(float(act.time_s[finite][0]), float(t[0]))
-        hi = min(float(act.time_s[finite][-1]), float(t[-1]))
-    res = compare(act.time_s, np.asarray(act.values, dtype=float), list(act.channels), t, env,
-                  wanted, (lo, hi), side=side, mapping=table, max_delay_s=max_delay_ms / 1000)
-    rt = Table(title=f"activations vs EMG: {sequence}, {lo:.3f}-{hi:.3f} s")
+    return t, env, wanted
+
+
+def print_comparison(res: list, title: str) -> None:
+    rt = Table(title=title)
     for col in ("EMG", "model muscles", "PCC", "delay ms", "onset err %", "offset err %"):
         rt.add_column(col)
     for r in res:
@@ -156,11 +184,3 @@ def compare_emg(
                    " ".join(f"{e:+.0f}" for e in r.offset_error_pct) or "-")
     console.print(rt)
     console.print(f"median PCC {np.nanmedian([r.pcc for r in res]):.2f} over {len(res)} muscles")
-    png = plot_comparison(out or Path(f"{sequence}-emg.png"), act.time_s, (lo, hi),
-                          {"simulated": (act.time_s, np.asarray(act.values, dtype=float),
-                                         list(act.channels))}, t, env, wanted,
-                          {"simulated": res}, f"{sequence}: activations vs EMG envelopes")
-    console.print(f"wrote {png}")
-    if json_out:
-        json_out.write_text(json.dumps([asdict(r) for r in res], indent=1))
-    return 0

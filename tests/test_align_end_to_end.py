@@ -9,13 +9,13 @@ import shutil
 import av
 import numpy as np
 import pytest
-from align_fixtures import capture, expected_source_frames, write_text
 
 from musclekit.cli.main import main
 from musclekit.dataset import Flag, open_dataset
 from musclekit.errors import ExitCode, InputError
 from musclekit.pipelines.align.config import AlignConfig, Capture
 from musclekit.pipelines.align.run import align_capture
+from tests.helpers.align_fixtures import capture, expected_source_frames, write_text
 
 
 @pytest.fixture(scope="module")

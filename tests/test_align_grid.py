@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from align_fixtures import expected_source_frames
 
 from musclekit.pipelines.align.clips import cut_clips
 from musclekit.pipelines.align.emg_csv import EmgChannel, EmgRecording
@@ -14,6 +13,7 @@ from musclekit.pipelines.align.grid import (
     nearest_frames,
     place_emg,
 )
+from tests.helpers.align_fixtures import expected_source_frames
 
 
 def test_grid_times_are_exact_ns():

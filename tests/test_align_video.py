@@ -7,12 +7,12 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from align_fixtures import DROPPED
 
 from musclekit.errors import InputError
 from musclekit.pipelines.align.synthetic import _bursts, write_video
 from musclekit.pipelines.align.timeparse import parse_iso_ns
 from musclekit.pipelines.align.video import decode_pass, probe_video
+from tests.helpers.align_fixtures import DROPPED
 
 START = parse_iso_ns("2026-11-22T10:00:00.250Z")[0]
 

@@ -8,8 +8,7 @@ import pytest
 
 from musclekit.cli.main import main
 from musclekit.errors import ExitCode
-
-from format_factories import write_emg_dataset
+from tests.helpers.format_factories import write_emg_dataset
 
 
 def test_version(capsys):

@@ -8,13 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from align_fixtures import capture
 
 from musclekit.cli.main import hoist_global_flags, main
 from musclekit.errors import ExitCode
 from musclekit.progress import PlainProgress
-
-from format_factories import write_emg_dataset
+from tests.helpers.align_fixtures import capture
+from tests.helpers.format_factories import write_emg_dataset
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ def workdir(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def model_and_names():
-    from musclekit.pipelines.simulate.opensim_model import default_model_path
-    from musclekit.quality import model_marker_names
+    from musclekit.pipelines.simulate.kinematics.marker_checks import model_marker_names
+    from musclekit.pipelines.simulate.opensim.model import default_model_path
 
     model = default_model_path()
     return model, model_marker_names(model)
@@ -32,7 +32,7 @@ def model_and_names():
 def _trc(path, names, scale=1.0, declared="m"):
     """A TRC of `names` around a standing person (positions within ~1.7 m) times `scale`,
     with Units `declared`."""
-    from musclekit.pipelines.simulate.opensim_io import write_trc
+    from musclekit.pipelines.simulate.opensim.files import write_trc
 
     rng = np.random.default_rng(0)
     base = rng.uniform([-0.2, 0.0, -0.2], [0.2, 1.7, 0.2], size=(len(names), 3))

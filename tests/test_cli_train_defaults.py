@@ -7,11 +7,11 @@ import errno
 import shutil
 
 import pytest
-from train_fixtures import tiny_dataset
 
 from musclekit.cli.main import main
 from musclekit.dataset import open_dataset
 from musclekit.errors import ExitCode
+from tests.helpers.train_fixtures import tiny_dataset
 
 FAST = ["--model", "lstm", "--width", "8", "--layers", "1", "--window", "20",
         "--max-steps", "5", "--eval-every", "5", "--device", "cpu"]

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from train_fixtures import tiny_dataset
 
 from musclekit.cli.main import main
 from musclekit.dataset import Flag, open_dataset
 from musclekit.dataset.card import MARKER, write_card
+from tests.helpers.train_fixtures import tiny_dataset
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_a_readme_the_user_wrote_is_kept(tmp_path, capsys):
 
 
 def test_load_dataset_reads_a_musclekit_folder(dataset, tmp_path, monkeypatch):
-    pytest.importorskip("datasets")
+    import datasets  # noqa: F401
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -16,8 +16,7 @@ from musclekit.cli.main import main
 from musclekit.dataset import DatasetWriter, open_dataset
 from musclekit.dataset.metadata import FORMAT_MAJOR, FORMAT_VERSION
 from musclekit.errors import ExitCode, FormatVersionError
-
-from format_factories import emg_spec, rewrite_record, write_emg_dataset
+from tests.helpers.format_factories import emg_spec, rewrite_record, write_emg_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 

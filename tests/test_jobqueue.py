@@ -9,14 +9,13 @@ import stat
 import sys
 from pathlib import Path
 
+import dask_jobqueue  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
 
 from musclekit.cli.main import main
 from musclekit.compute import ComputeConfig, open_client
 from musclekit.errors import ExitCode, InputError, MissingDependencyError
 from musclekit.jobqueue import JobqueueConfig, build_cluster, check, new_cluster
-
-pytest.importorskip("dask_jobqueue")
 
 SIZE = ["--job-cores", "8", "--job-memory", "32GiB"]
 

@@ -70,7 +70,7 @@ def test_cli_every_sequence_failing_exits_1_some_failing_exits_3(dataset: Path, 
 
 
 def test_cli_partial_failure_exits_3(tmp_path: Path, capsys) -> None:
-    pytest.importorskip("mediapipe")
+    import mediapipe  # noqa: F401
     good = write_person_video(tmp_path / "good.mp4", 12, size=(160, 120))
     ds = make_aligned_capture(tmp_path / "ds", good, sequence_id="S04_a")
     broken = write_person_video(tmp_path / "broken.mp4", 8, size=(160, 120))

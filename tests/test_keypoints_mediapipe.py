@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import mediapipe  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import numpy as np
 import pytest
 
 from musclekit.pipelines.keypoints.backend import to_body25
 from musclekit.pipelines.keypoints.joints import BODY25_JOINTS
 from musclekit.pipelines.keypoints.synthetic import person_photo
-
-pytest.importorskip("mediapipe")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,7 @@ def _xy(body, name: str) -> np.ndarray:
 @pytest.mark.parametrize("photo", ["grace_hopper", "astronaut"])
 def test_frontal_photo_is_anatomically_plausible(backend, photo: str) -> None:
     if photo == "astronaut":
-        pytest.importorskip("skimage")
+        import skimage  # noqa: F401
     image = person_photo(photo)
     body = to_body25(backend.process([image]))
     assert body.detected[0]

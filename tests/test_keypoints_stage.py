@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mediapipe  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import numpy as np
 import pytest
 
@@ -22,8 +23,6 @@ from musclekit.pipelines.keypoints.synthetic import (
     reference_joint_px,
     write_person_video,
 )
-
-pytest.importorskip("mediapipe")
 
 SEQ = "S01_squat_000"
 NOSE = BODY25_JOINTS.index("Nose")
@@ -122,7 +121,7 @@ def test_rotated_portrait_clip_gives_upright_keypoints(tmp_path: Path) -> None:
 
 
 def test_astronaut_video_is_plausible_in_every_row(tmp_path: Path) -> None:
-    pytest.importorskip("skimage")
+    import skimage  # noqa: F401
     clip = write_person_video(tmp_path / "astronaut.mp4", 30, size=(400, 300),
                               photo="astronaut", sway_px=40, period_frames=20)
     ds_path = make_aligned_capture(tmp_path / "ds", clip, sequence_id=SEQ)

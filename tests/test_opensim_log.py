@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from musclekit.errors import UnitFailedError
-from musclekit.opensim_log import opensim_log, quiet_console
-from musclekit.pipelines.simulate.opensim_io import write_trc
-from musclekit.pipelines.simulate.opensim_model import load_model
-from musclekit.pipelines.simulate.scale_ik import run_ik
+from musclekit.pipelines.simulate.kinematics.scale_ik import run_ik
+from musclekit.pipelines.simulate.opensim.files import write_trc
+from musclekit.pipelines.simulate.opensim.log import opensim_log, quiet_console
+from musclekit.pipelines.simulate.opensim.model import load_model
 
 
 def in_fresh_process(test):
@@ -169,7 +169,7 @@ def test_an_unknown_level_is_refused(tmp_path):
 def test_each_kinematics_unit_writes_its_log_next_to_its_opensim_files(tmp_path, capfd):
     from musclekit.compute import ComputeConfig
     from musclekit.dataset import open_dataset
-    from musclekit.pipelines.simulate.kinematics import run_kinematics, trc_sources
+    from musclekit.pipelines.simulate.kinematics.run import run_kinematics, trc_sources
 
     model = _slider_model(tmp_path / "slider.osim")
     t = np.arange(5) / 100.0

@@ -1,6 +1,6 @@
 """`musclekit plot` groups the muscles of OpenSim's Gait2392 family as well as Rajagopal's."""
 
-from musclekit.pipelines.simulate.dynamics.plot import muscle_groups
+from musclekit.pipelines.simulate.dynamics.stage.plot import muscle_groups
 
 GAIT2392_RIGHT = (
     "glut_med1_r glut_med2_r glut_med3_r glut_min1_r glut_min2_r glut_min3_r semimem_r "

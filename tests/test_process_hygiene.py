@@ -26,8 +26,7 @@ from musclekit.process import (
     remove_stale_temp_dirs,
     temp_dir_name,
 )
-
-from format_factories import emg_spec, write_emg_dataset  # noqa: I001
+from tests.helpers.format_factories import emg_spec, write_emg_dataset  # noqa: I001
 
 
 def _dead_pid() -> int:
@@ -141,8 +140,8 @@ def test_killed_shard_write_is_cleaned_by_the_rerun(tmp_path: Path, capsys):
     root = tmp_path / "ds"
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import sys, time, numpy as np
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from format_factories import emg_spec
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})  # the repository: tests.helpers
+        from tests.helpers.format_factories import emg_spec
         from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo
         w = DatasetWriter.create_or_open({str(root)!r}, streams=[emg_spec()])
         unit = w.unit("u0", Provenance.for_stage("test"))

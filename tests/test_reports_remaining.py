@@ -2,32 +2,33 @@
 an expected failure (strict, so that the fix turns it into a reminder to drop the marker).
 
 - dynamics: a sequence whose only chunk failed is reported as written, and the dataset has
-  neither dynamics rows nor MISSING rows for it (fix: kernel/write.py writes MISSING rows
-  over the sequence when no chunk converged, kernel/run.py counts such a sequence apart).
+  neither dynamics rows nor MISSING rows for it (fix: stage/write.py writes MISSING rows
+  over the sequence when no chunk converged, stage/run.py counts such a sequence apart).
 - align (fixed; the test stays as a regression test): the frames stream named its video by
   the path as typed instead of relative to the dataset.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 
 def test_a_sequence_whose_only_chunk_failed_is_not_reported_written(tmp_path):
-    pytest.importorskip("opensim")
-    from simulate_dyn_fixtures import make_kinematics_dataset, small_dynamics_config
+    import opensim  # noqa: F401
 
     from musclekit.dataset import Flag, open_dataset
     from musclekit.pipelines.simulate.dynamics import run_dynamics
+    from tests.helpers.simulate_dyn_fixtures import (
+        failing_chunks,
+        make_kinematics_dataset,
+        small_dynamics_config,
+    )
 
     root = make_kinematics_dataset(tmp_path / "ds", duration_s=0.6)
-    report = run_dynamics(root, small_dynamics_config(fail_chunks=["S01_squat/chunk0000"]))
+    with failing_chunks(["S01_squat/chunk0000"]):
+        report = run_dynamics(root, small_dynamics_config())
     assert list(report.chunks_failed) == ["S01_squat/chunk0000"]
     assert report.sequences_written == [], report.summary()
     assert report.sequences_unsolved == ["S01_squat"]
@@ -38,10 +39,9 @@ def test_a_sequence_whose_only_chunk_failed_is_not_reported_written(tmp_path):
 
 
 def test_frames_reference_their_video_relative_to_the_dataset(tmp_path, monkeypatch):
-    from align_fixtures import capture
-
     from musclekit.cli.main import main
     from musclekit.dataset import open_dataset
+    from tests.helpers.align_fixtures import capture
 
     cap = capture(tmp_path / "cap")
     assert main(["align", "--emg", str(cap.emg_path), "--video", str(cap.video_path),

@@ -93,3 +93,13 @@ def test_a_dataset_without_motion_streams_is_not_applicable(tmp_path):
     assert not result.flagged()
     assert result.scores["foot_sliding"].note.startswith("no markers stream")
     assert result.scores["saturation"].note == "no activations stream"
+
+
+def test_centre_of_mass_from_the_posed_model(tmp_path):
+    from tests.helpers.score_fixtures import rajagopal_model
+
+    if rajagopal_model() is None:
+        pytest.skip("nimblephysics' Rajagopal2015 model is not installed")
+    ds = open_dataset(write_squat_dataset(tmp_path / "ds", ("planted",), n=40, with_model=True))
+    com = score_dataset(ds)[0].scores["com_outside_bos"]
+    assert com.value is not None and not com.flagged, com

@@ -16,14 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ezc3d  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import numpy as np
 import pytest
 
-pytest.importorskip("ezc3d")
-
 from musclekit.errors import InputError  # noqa: E402
-from musclekit.pipelines.simulate import c3d as mc3d  # noqa: E402
-from musclekit.pipelines.simulate.opensim_io import read_mot, read_trc  # noqa: E402
+from musclekit.pipelines.simulate.kinematics import c3d as mc3d  # noqa: E402
+from musclekit.pipelines.simulate.opensim.files import read_mot, read_trc  # noqa: E402
 
 POINT_RATE = 100.0
 ANALOG_RATE = 1000.0
@@ -98,8 +97,8 @@ def _markers() -> tuple[list[str], np.ndarray]:
 
 def _in_child(kind: str, path: Path, **kw) -> None:
     """Run `_write_<kind>(path, **kw)` in a child process (module docstring)."""
-    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import test_simulate_c3d as t; t._write_{kind}({str(path)!r}, **json.loads(sys.argv[1]))")
+    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); "
+            f"import tests.test_simulate_c3d as t; t._write_{kind}({str(path)!r}, **json.loads(sys.argv[1]))")
     done = subprocess.run([sys.executable, "-c", code, json.dumps(kw)], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -190,7 +189,6 @@ def _write_trial(path: str | None, *, plates: bool = True, units: str = "mm", ga
 
 
 def _write_analog_only(path: str) -> None:
-    import ezc3d
 
     c = ezc3d.c3d()
     c["parameters"]["POINT"]["RATE"]["value"] = [POINT_RATE]
@@ -204,7 +202,6 @@ def _write_analog_only(path: str) -> None:
 
 def _write_yup(path: str) -> None:
     """Markers only, in a Y-up lab: (x, y, z) -> (x, z, -y) of `_markers`."""
-    import ezc3d
 
     names, pos = _markers()
     c = ezc3d.c3d()
@@ -326,8 +323,7 @@ def test_grf_mot_numbered_plates(trial_file, tmp_path):
 
 
 def test_assign_plates_to_feet(trial_file, tmp_path):
-    from musclekit.pipelines.simulate.dynamics.kernel.external_loads import read_measured_grf
-    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, read_measured_grf
 
     path, exp = trial_file
     trial = mc3d.to_opensim_frame(mc3d.read_c3d(path))
@@ -469,7 +465,7 @@ def test_vertical_guess_from_markers_without_plates(tmp_path):
 
 def test_read_after_opensim_wrote(tmp_path):
     """The reader builds no SWIG vector, so it runs after OpenSim's writers in one process."""
-    from musclekit.pipelines.simulate.opensim_io import Motion, write_mot
+    from musclekit.pipelines.simulate.opensim.files import Motion, write_mot
 
     path = tmp_path / "trial.c3d"
     write_trial(path)

@@ -9,13 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import ezc3d  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import numpy as np
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
 
-pytest.importorskip("ezc3d")
-pytest.importorskip("opensim")
-
-from test_simulate_c3d import _corners, _int_param, _plate_signals  # noqa: E402
+from tests.test_simulate_c3d import _corners, _int_param, _plate_signals  # noqa: E402
 
 POINT_RATE, ANALOG_RATE, N = 100.0, 1000.0, 50
 
@@ -28,7 +27,7 @@ def _lab_from_opensim(p: np.ndarray) -> np.ndarray:
 def _trial_arrays() -> dict:
     import opensim as osim
 
-    from musclekit.pipelines.simulate.opensim_model import default_model_path
+    from musclekit.pipelines.simulate.opensim.model import default_model_path
 
     model = osim.Model(str(default_model_path()))
     state = model.initSystem()
@@ -65,7 +64,6 @@ def _trial_arrays() -> dict:
 
 
 def _write(path: str, arrays: str) -> None:
-    import ezc3d
 
     z = np.load(arrays)
     names = [str(n) for n in z["names"]]
@@ -93,14 +91,14 @@ def _write(path: str, arrays: str) -> None:
 def test_simulate_c3d_end_to_end(tmp_path: Path) -> None:
     from musclekit.cli.main import main
     from musclekit.dataset import open_dataset
-    from musclekit.pipelines.simulate.dynamics.kernel.external_loads import read_measured_grf
-    from musclekit.pipelines.simulate.opensim_model import default_model_path
+    from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
+    from musclekit.pipelines.simulate.opensim.model import default_model_path
 
     arrays = tmp_path / "arrays.npz"
     np.savez(arrays, **_trial_arrays())
     c3d = tmp_path / "walk.c3d"
-    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import test_simulate_c3d_cli as t; t._write({str(c3d)!r}, {str(arrays)!r})")
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r}); "
+            f"import tests.test_simulate_c3d_cli as t; t._write({str(c3d)!r}, {str(arrays)!r})")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 

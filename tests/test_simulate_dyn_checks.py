@@ -3,7 +3,6 @@ pressure, activations outside [0, 1], polynomial paths used outside their fitted
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +11,10 @@ import pytest
 from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk, ChunkPlan, plan_chunks
 from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
-from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS
 from musclekit.pipelines.simulate.dynamics.kernel.solution import unloaded_cop_to_nan
 from musclekit.pipelines.simulate.dynamics.kernel.stitch import ChunkSeries, stitch
-from musclekit.pipelines.simulate.opensim_io import Motion
+from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+from musclekit.pipelines.simulate.opensim.files import Motion
 
 
 def _motion(rate_hz: float) -> Motion:
@@ -35,10 +34,10 @@ def test_lowpass_at_or_above_nyquist_is_an_error_not_a_silent_no_op() -> None:
 
 
 def test_filter_above_the_kinematics_nyquist_is_refused_before_any_work(tmp_path: Path) -> None:
-    pytest.importorskip("opensim")
-    from simulate_dyn_fixtures import make_kinematics_dataset, small_dynamics_config
+    import opensim  # noqa: F401
 
     from musclekit.pipelines.simulate.dynamics import run_dynamics
+    from tests.helpers.simulate_dyn_fixtures import make_kinematics_dataset, small_dynamics_config
 
     root = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2)
     cfg = small_dynamics_config()
@@ -90,15 +89,15 @@ def test_worker_fails_a_chunk_whose_activations_leave_their_bounds(tmp_path: Pat
     from musclekit.pipelines.simulate.dynamics import methods
     from musclekit.pipelines.simulate.dynamics.kernel.result import load_output
     from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
-    from musclekit.pipelines.simulate.dynamics.kernel.worker import solve_in_process
-    from musclekit.pipelines.simulate.dynamics.payloads import ChunkTask
+    from musclekit.pipelines.simulate.dynamics.stage.payloads import ChunkTask
+    from musclekit.pipelines.simulate.dynamics.stage.worker import solve_in_process
 
     m = methods.Method(name="fake-bounds", settings=SolveSettings,
-                       solver_module="dyn_fake_method", contact=False, summary="test only")
+                       solver_module="tests.helpers.dyn_fake_method", contact=False, summary="test only")
     methods.register(m)
     try:
         chunk = Chunk("S01", 0, 0.0, 1.0, 0.0, 1.2, True, False)
-        task = ChunkTask(chunk=chunk, method="fake-bounds", settings=asdict(SolveSettings()),
+        task = ChunkTask(chunk=chunk, method="fake-bounds", settings=SolveSettings(),
                          prep_folder=str(tmp_path), motion_path="m.mot",
                          out_dir=str(tmp_path / "out"))
         report = solve_in_process(task)
@@ -112,7 +111,8 @@ def test_worker_fails_a_chunk_whose_activations_leave_their_bounds(tmp_path: Pat
 def test_paths_are_fitted_over_every_sequence_and_checked_against_others(tmp_path: Path) -> None:
     """The polynomial paths record the poses they cover; a sequence beyond them is named,
     and a preparation for two sequences covers both (the cache key holds both motions)."""
-    pytest.importorskip("opensim")
+    import opensim  # noqa: F401
+
     from musclekit.pipelines.simulate.dynamics.kernel.prep import (
         PreparedModel,
         PrepSettings,
@@ -120,8 +120,8 @@ def test_paths_are_fitted_over_every_sequence_and_checked_against_others(tmp_pat
         path_fit_violations,
         prepare_model,
     )
-    from musclekit.pipelines.simulate.opensim_io import write_mot
-    from musclekit.testing.models import build_test_model, squat_motion
+    from musclekit.pipelines.simulate.opensim.files import write_mot
+    from musclekit.pipelines.simulate.opensim.test_model import build_test_model, squat_motion
 
     feet = {"right": ("calcn_r",), "left": ("calcn_l",)}
     model = build_test_model(tmp_path / "m.osim")

@@ -20,7 +20,7 @@ from musclekit.pipelines.simulate.dynamics.kernel.contact_law import (
     ContactSphere,
     sphere_force,
 )
-from musclekit.pipelines.simulate.dynamics.kernel.osim_eval import read_spheres
+from musclekit.pipelines.simulate.dynamics.methods.track.setup import read_spheres
 
 # Never import casadi in this process: opensim bundles an ABI-incompatible CasADi, and the
 # rest of the suite needs opensim. The CasADi check runs in a child process.
@@ -38,7 +38,9 @@ OTHER = dict(stiffness=3e5, dissipation=1.0, static_friction=0.9, dynamic_fricti
 
 
 def _osim():
-    return pytest.importorskip("opensim")
+    import opensim
+
+    return opensim
 
 
 def _offset():
@@ -292,8 +294,11 @@ def test_opencap_foot_spheres_are_added_to_a_model_without_contact(tmp_path) -> 
 
     import opensim as osim
 
-    from musclekit.pipelines.simulate.dynamics.kernel.footcontact import SPHERES, add_foot_contact
-    from musclekit.testing.models import build_test_model
+    from musclekit.pipelines.simulate.dynamics.methods.track.foot_spheres import (
+        SPHERES,
+        add_foot_contact,
+    )
+    from musclekit.pipelines.simulate.opensim.test_model import build_test_model
 
     model = osim.Model()
     ground = model.getGround()
@@ -326,7 +331,7 @@ def test_opencap_foot_spheres_are_added_to_a_model_without_contact(tmp_path) -> 
 
 
 def test_add_foot_contact_is_only_for_track() -> None:
-    from musclekit.pipelines.simulate.dynamics.config import config_from_cli
+    from musclekit.pipelines.simulate.dynamics.stage.config import config_from_cli
 
     assert config_from_cli(method="track", add_foot_contact=True).prep.add_foot_contact
     with pytest.raises(InputError, match="--add-foot-contact is for --method track"):

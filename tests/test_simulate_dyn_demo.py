@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
-
-pytest.importorskip("opensim")
 
 
 @pytest.mark.slow
 def test_demo(tmp_path: Path) -> None:
-    from musclekit.pipelines.simulate.dynamics.demo import run_demo
+    from musclekit.pipelines.simulate.dynamics.stage.demo import run_demo
 
     out = run_demo(tmp_path)
     assert out["chunks_total"] == 3 and out["chunks_converged"] == 3

@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
-
-pytest.importorskip("opensim")
 
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.prep import (  # noqa: E402
@@ -26,8 +25,8 @@ from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import (  # 
 from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import (  # noqa: E402
     solve_chunk as solve_inverse_chunk,
 )
-from musclekit.pipelines.simulate.opensim_io import write_mot  # noqa: E402
-from musclekit.testing.models import build_test_model, squat_motion  # noqa: E402
+from musclekit.pipelines.simulate.opensim.files import write_mot  # noqa: E402
+from musclekit.pipelines.simulate.opensim.test_model import build_test_model, squat_motion  # noqa: E402
 
 FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
 # Measured run to run; only these describe the run, not the model.

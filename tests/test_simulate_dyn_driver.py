@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
-
-pytest.importorskip("opensim")
-
-sys.path.insert(0, str(Path(__file__).parent))
-from simulate_dyn_fixtures import (  # noqa: E402
-    make_kinematics_dataset,
-    small_dynamics_config,
-)
 
 from musclekit.compute import ComputeConfig  # noqa: E402
 from musclekit.dataset import open_dataset  # noqa: E402
@@ -25,7 +17,12 @@ from musclekit.errors import ExitCode, InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics import (  # noqa: E402
     run_dynamics,
 )
-from musclekit.pipelines.simulate.dynamics.kernel.worker import solve_chunk_unit  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.stage.worker import solve_chunk_unit  # noqa: E402
+from tests.helpers.simulate_dyn_fixtures import (  # noqa: E402
+    failing_chunks,
+    make_kinematics_dataset,
+    small_dynamics_config,
+)
 
 small_config = small_dynamics_config
 
@@ -34,8 +31,9 @@ small_config = small_dynamics_config
 def solved(tmp_path_factory):
     """1.2 s squat = 2 chunks; the second forced to fail -> one real solve, one gap."""
     root = make_kinematics_dataset(tmp_path_factory.mktemp("dyn") / "ds", duration_s=1.2)
-    cfg = small_config(fail_chunks=["S01_squat/chunk0001"])
-    report = run_dynamics(root, cfg)
+    cfg = small_config()
+    with failing_chunks(["S01_squat/chunk0001"]):
+        report = run_dynamics(root, cfg)
     return root, cfg, report
 
 
@@ -91,7 +89,8 @@ def test_resume_after_a_killed_run_gives_the_same_result(solved, tmp_path: Path)
     dst.mkdir(parents=True)
     for f in src.glob("chunk0000.*"):
         shutil.copy(f, dst / f.name)
-    report = run_dynamics(killed, cfg)
+    with failing_chunks(["S01_squat/chunk0001"]):  # as in the run it is compared with
+        report = run_dynamics(killed, cfg)
     assert report.chunks_done == 0 and report.chunks_skipped == 1  # chunk 0 not solved again
     a = open_dataset(root).sequence_array("activations", "S01_squat").values
     b = open_dataset(killed).sequence_array("activations", "S01_squat").values
@@ -105,7 +104,7 @@ def test_chunk_over_its_time_limit_becomes_a_failed_report(solved, tmp_path: Pat
     payload["out_dir"] = str(tmp_path)
     payload["time_limit_s"] = 0.5
     rep = solve_chunk_unit(payload)
-    assert rep["status"] == "failed" and "time limit of 0 s" in rep["reason"].replace("0.5", "0")
+    assert rep.status == "failed" and "time limit of 0 s" in rep.reason.replace("0.5", "0")
 
 
 def test_dataset_without_kinematics_is_refused(tmp_path: Path) -> None:
@@ -163,7 +162,7 @@ def test_config_from_cli_options() -> None:
     assert cfg.solve.max_iterations == 50 and cfg.prep.feet["right"] == ("foot_r",)
     with pytest.raises(InputError, match="not longer than its two buffers"):
         config_from_cli(chunk_s=0.2, buffer_s=0.14)
-    with pytest.raises(InputError, match="unknown dynamics options"):
+    with pytest.raises(InputError, match=r"unknown options: \[.bogus.\]"):
         config_from_cli(bogus=1)
     assert config_from_cli().solve.solver == "casadi"
     assert config_from_cli(solver="moco").solve.solver == "moco"
@@ -171,14 +170,24 @@ def test_config_from_cli_options() -> None:
         config_from_cli(solver="ipopt")
 
 
-def test_a_solver_process_that_dies_leaves_a_failed_report(solved, tmp_path: Path) -> None:
+def test_a_solver_process_that_dies_leaves_a_failed_report(solved, tmp_path: Path,
+                                                          monkeypatch) -> None:
     root, _, _ = solved
     payload = json.loads(next((root / "opensim" / "S01_squat" / "dynamics" / "inverse").glob(
         "chunk0000.payload.json")).read_text())
     payload["out_dir"] = str(tmp_path)
-    payload["force_crash"] = True
+    # The chunk's own process dies without a word: a sitecustomize on its path kills the
+    # interpreter as it starts (only the chunk's process gets this environment).
+    (tmp_path / "crash").mkdir()
+    (tmp_path / "crash" / "sitecustomize.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    from musclekit.pipelines.simulate.dynamics.stage import worker
+
+    real_env = worker.child_env
+    monkeypatch.setattr(worker, "child_env",
+                        lambda: {**real_env(), "PYTHONPATH": str(tmp_path / "crash")})
     rep = solve_chunk_unit(payload)
-    assert rep["status"] == "failed" and "exited with code -9" in rep["reason"]
+    assert rep.status == "failed" and "exited with code -9" in rep.reason
     assert (tmp_path / "chunk0000.json").is_file() and not (tmp_path / "chunk0000.npz").exists()
 
 
@@ -187,9 +196,10 @@ def test_local_dask_cluster_gives_the_same_result(solved, tmp_path: Path) -> Non
     root, cfg, _ = solved
     other = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2)
     # The same prepared model (the polynomial path fit samples poses at random, unseeded).
-    cfg2 = small_config(fail_chunks=["S01_squat/chunk0001"], compute=ComputeConfig(workers=1),
+    cfg2 = small_config(compute=ComputeConfig(workers=1),
                         cache_dir=str(root / "opensim" / "_dynamics_models"))
-    report = run_dynamics(other, cfg2)
+    with failing_chunks(["S01_squat/chunk0001"]):
+        report = run_dynamics(other, cfg2)
     assert report.chunks_done == 1
     a = open_dataset(root).sequence_array("activations", "S01_squat").values
     b = open_dataset(other).sequence_array("activations", "S01_squat").values

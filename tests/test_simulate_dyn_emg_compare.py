@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.dynamics.emg_compare import compare, match_channels
+from musclekit.pipelines.simulate.dynamics.stage.emg_compare import compare, match_channels
 
 MUSCLES = ["soleus_r", "tibant_r", "glmax1_r", "glmax2_r", "glmax3_r", "soleus_l"]
 

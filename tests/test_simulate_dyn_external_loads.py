@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.dynamics.kernel.external_loads import read_measured_grf
-from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS
-from musclekit.pipelines.simulate.opensim_io import Motion, write_mot
+from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, read_measured_grf
+from musclekit.pipelines.simulate.opensim.files import Motion, write_mot
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rajagopal2016"
 IDX = {c: i for i, c in enumerate(GRF_CHANNELS)}
@@ -71,7 +70,7 @@ def test_a_file_with_unknown_columns_is_refused(tmp_path: Path) -> None:
 
 
 def _setup(tmp_path: Path, body: str = "calcn_r", frame: str = "ground") -> Path:
-    pytest.importorskip("opensim")
+    import opensim  # noqa: F401
     import opensim as osim
 
     _plates(tmp_path / "grf.mot")

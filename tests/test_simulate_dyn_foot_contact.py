@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musclekit.pipelines.simulate.dynamics.kernel.foot_contact_phases import (
+from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import (
     ContactRule,
     detect_contact,
     ground_velocity,
@@ -14,7 +14,8 @@ from musclekit.pipelines.simulate.dynamics.kernel.foot_contact_phases import (
     place_cops,
     transition_share,
 )
-from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, split_wrench
+from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import split_wrench
+from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
 
 RATE = 100.0
 BW = 70.0 * 9.81

@@ -5,18 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
 
-pytest.importorskip("opensim")
-
 from musclekit.errors import InputError  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.kernel.grf import (  # noqa: E402
-    GRF_CHANNELS,
-    estimate_grf,
-    split_wrench,
-)
-from musclekit.pipelines.simulate.opensim_io import read_mot, write_mot  # noqa: E402
-from musclekit.testing.models import (  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf, split_wrench  # noqa: E402
+from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS  # noqa: E402
+from musclekit.pipelines.simulate.opensim.files import read_mot, write_mot  # noqa: E402
+from musclekit.pipelines.simulate.opensim.test_model import (  # noqa: E402
     build_test_model,
     squat_motion,
 )

@@ -10,27 +10,25 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import asdict
 from pathlib import Path
 
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import psutil
 import pytest
-
-pytest.importorskip("opensim")
 
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.result import load_report  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.kernel.worker import (  # noqa: E402
-    remove_stale_temp,
-    solve_chunk_unit,
-)
 from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import (  # noqa: E402
     InverseSettings,
 )
-from musclekit.pipelines.simulate.dynamics.payloads import ChunkTask  # noqa: E402
-from musclekit.pipelines.simulate.opensim_io import write_mot  # noqa: E402
-from musclekit.testing.models import build_test_model, squat_motion  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.stage.payloads import ChunkTask  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.stage.worker import (  # noqa: E402
+    remove_stale_temp,
+    solve_chunk_unit,
+)
+from musclekit.pipelines.simulate.opensim.files import write_mot  # noqa: E402
+from musclekit.pipelines.simulate.opensim.test_model import build_test_model, squat_motion  # noqa: E402
 
 FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
 
@@ -45,7 +43,7 @@ def task(tmp_path_factory) -> ChunkTask:
     chunk = plan_chunks("sq", motion.time_s,
                         ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
     return ChunkTask(chunk=chunk, method="inverse",
-                     settings=asdict(InverseSettings(mesh_per_s=25, max_iterations=300)),
+                     settings=InverseSettings(mesh_per_s=25, max_iterations=300),
                      prep_folder=str(folder), motion_path=str(mot), out_dir=str(d / "out"),
                      time_limit_s=300)
 
@@ -58,8 +56,8 @@ def _dask_task(task: ChunkTask) -> subprocess.Popen:
     """What a Dask worker does: run solve_chunk_unit(task) (here in a process we can kill)."""
     code = textwrap.dedent(f"""
         import json, sys
-        from musclekit.pipelines.simulate.dynamics.kernel.worker import solve_chunk_unit
-        print(json.dumps(solve_chunk_unit(json.loads({task.to_json()!r}))["status"]), flush=True)
+        from musclekit.pipelines.simulate.dynamics.stage.worker import solve_chunk_unit
+        print(json.dumps(solve_chunk_unit(json.loads({task.to_json()!r})).status), flush=True)
     """)
     return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -108,7 +106,7 @@ def test_killing_the_worker_mid_solve_leaves_no_solver_and_the_rerun_converges(t
     assert load_report(out, "chunk0000") is None  # killed before it finished: not done
     # The rerun solves it (the dead run's lock is gone with it).
     report = solve_chunk_unit(job)
-    assert report["status"] == "converged", report["reason"]
+    assert report.status == "converged", report.reason
 
 
 @pytest.mark.timeout(300)
@@ -120,7 +118,7 @@ def test_two_runs_on_the_same_chunk_never_solve_it_at_once(task, tmp_path):
     second = _dask_task(job)
     most = 0
     while first.poll() is None or second.poll() is None:
-        chunk_procs = [p for p in _solvers(out) if "kernel.worker" in " ".join(p.cmdline())]
+        chunk_procs = [p for p in _solvers(out) if "stage.worker" in " ".join(p.cmdline())]
         most = max(most, len(chunk_procs))
         time.sleep(0.05)
     (out1, _), (out2, err2) = first.communicate(), second.communicate()

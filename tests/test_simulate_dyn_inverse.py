@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
-
-pytest.importorskip("opensim")
 
 from musclekit.errors import InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks  # noqa: E402
@@ -26,8 +25,8 @@ from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import (  # noq
 from musclekit.pipelines.simulate.dynamics.methods.track.settings import (  # noqa: E402
     TrackSettings,
 )
-from musclekit.pipelines.simulate.opensim_io import write_mot  # noqa: E402
-from musclekit.testing.models import (  # noqa: E402
+from musclekit.pipelines.simulate.opensim.files import write_mot  # noqa: E402
+from musclekit.pipelines.simulate.opensim.test_model import (  # noqa: E402
     build_test_model,
     squat_motion,
 )
@@ -69,7 +68,7 @@ def test_inverse_chunk_converges_with_small_residuals(prepared, tmp_path: Path) 
     # The pelvis residual *forces* are ~0 by construction (the ground forces come from the
     # same equations of motion): what can fail is reported and checked instead.
     assert report.max_residual_moment_nm < 1.0  # feet's COPs carry the whole moment
-    assert report.extra["max_cop_clamped_moment_nm"] < 1.0
+    assert report.diagnostics.max_cop_clamped_moment_nm < 1.0
     assert report.max_reserve_nm < 5.0  # the muscles, not the reserves, move the joints
     assert report.saturated_muscles == []
     assert report.activation_out_of_range <= 1e-6
@@ -93,7 +92,7 @@ def test_model_without_muscles_is_refused(tmp_path: Path) -> None:
 def test_track_needs_contact_spheres(tmp_path: Path) -> None:
     model = build_test_model(tmp_path / "nocontact.osim", with_contact=False)
     with pytest.raises(InputError, match="no foot contact spheres"):
-        check_model(model, PrepSettings(method="track", feet=FEET))
+        check_model(model, PrepSettings(method="track", contact=True, feet=FEET))
 
 
 def test_model_without_feet_is_refused(tmp_path: Path) -> None:
@@ -118,7 +117,7 @@ def test_track_chunk_runs_and_reports_non_convergence(tmp_path: Path) -> None:
     model = build_test_model(tmp_path / "twoleg.osim")
     mot = write_mot(tmp_path / "squat.mot", squat_motion(1.2, period_s=1.2))
     folder = prepare_model(model, tmp_path / "cache",
-                           PrepSettings(method="track", feet=FEET, polynomial_paths=False), mot)
+                           PrepSettings(method="track", contact=True, feet=FEET, polynomial_paths=False), mot)
     chunks = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
                          ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))
     report, out = solve_track_chunk(folder, mot, chunks[0],
@@ -142,7 +141,7 @@ def test_track_chunk_is_never_silently_wrong(tmp_path: Path) -> None:
     model = build_test_model(tmp_path / "twoleg.osim")
     mot = write_mot(tmp_path / "squat.mot", squat_motion(1.2, period_s=1.2))
     folder = prepare_model(model, tmp_path / "cache",
-                           PrepSettings(method="track", feet=FEET, polynomial_paths=False), mot)
+                           PrepSettings(method="track", contact=True, feet=FEET, polynomial_paths=False), mot)
     chunk = plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s,
                         ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1))[0]
     settings = TrackSettings(mesh_per_s=25, max_iterations=400, solver="moco")
@@ -157,8 +156,9 @@ def _plate_file(prepared, tmp_path: Path, rows: slice = slice(None)) -> Path:
     """The squat's exact ground forces (from the full motion) as a lab force file in
     OpenSim's gait layout (`ground_force_r_vx` ...), the rows `rows` of it."""
     from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
-    from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf
-    from musclekit.pipelines.simulate.opensim_io import Motion
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+    from musclekit.pipelines.simulate.opensim.files import Motion
 
     folder, _ = prepared
     prep = PreparedModel.load(folder)
@@ -187,7 +187,7 @@ def test_measured_forces_are_applied_instead_of_estimated(prepared, tmp_path: Pa
     settings.grf_file = str(grf_file)
     rep_m, out_m = solve_inverse_chunk(folder, mot, chunk, settings, tmp_path / "m")
     assert rep_m.status == "converged", rep_m.reason
-    assert rep_m.extra["grf_source"] == "measured" and rep_e.extra["grf_source"] == "estimated"
+    assert rep_m.diagnostics.grf_source == "measured" and rep_e.diagnostics.grf_source == "estimated"
     vy = out_m.channels["grf"].index("ground_force_right_vy")
     assert np.allclose(out_m.values["grf"][:, vy], out_e.values["grf"][:, vy], rtol=0.05, atol=5.0)
     assert np.abs(out_m.values["activations"] - out_e.values["activations"]).max() < 0.05
@@ -203,7 +203,7 @@ def test_joint_moments_match_opensims_inverse_dynamics_tool(prepared, tmp_path: 
     filtered coordinates, its external loads) gives musclekit's joint moments."""
     import opensim as osim
 
-    from musclekit.pipelines.simulate.opensim_io import read_mot
+    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     folder, mot = prepared
     prep = PreparedModel.load(folder)

@@ -7,7 +7,7 @@ import ast
 import json
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -123,10 +123,10 @@ def test_config_gives_each_method_its_own_settings() -> None:
 def test_chunk_task_round_trips_through_json(tmp_path: Path) -> None:
     from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
     from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
-    from musclekit.pipelines.simulate.dynamics.payloads import ChunkTask
+    from musclekit.pipelines.simulate.dynamics.stage.payloads import ChunkTask
 
     chunk = Chunk("S01", 2, 2.8, 4.2, 2.66, 4.34, False, True)
-    task = ChunkTask(chunk=chunk, method="track", settings=asdict(TrackSettings(trust_m=0.01)),
+    task = ChunkTask(chunk=chunk, method="track", settings=TrackSettings(trust_m=0.01),
                      prep_folder="p", motion_path="m.mot", out_dir="o", time_limit_s=60.0)
     path = task.write(tmp_path / "task.json")
     back = ChunkTask.from_json(path.read_text())
@@ -136,4 +136,4 @@ def test_chunk_task_round_trips_through_json(tmp_path: Path) -> None:
 
 def test_the_test_model_is_not_stage_code() -> None:
     assert not (DYN / "testmodel.py").exists()
-    from musclekit.testing.models import build_test_model  # noqa: F401
+    from musclekit.pipelines.simulate.opensim.test_model import build_test_model  # noqa: F401

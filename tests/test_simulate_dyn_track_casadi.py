@@ -5,15 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
-
-pytest.importorskip("opensim")
 
 from musclekit.errors import InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.kernel.osim_eval import (  # noqa: E402
-    dgf_model_processor,
-)
 from musclekit.pipelines.simulate.dynamics.kernel.prep import (  # noqa: E402
     PreparedModel,
     PrepSettings,
@@ -28,8 +24,11 @@ from musclekit.pipelines.simulate.dynamics.methods.track.settings import (  # no
 from musclekit.pipelines.simulate.dynamics.methods.track.solve import (  # noqa: E402
     solve_chunk as solve_track_chunk,
 )
-from musclekit.pipelines.simulate.opensim_io import write_mot  # noqa: E402
-from musclekit.testing.models import (  # noqa: E402
+from musclekit.pipelines.simulate.opensim.evaluate import (  # noqa: E402
+    dgf_model_processor,
+)
+from musclekit.pipelines.simulate.opensim.files import write_mot  # noqa: E402
+from musclekit.pipelines.simulate.opensim.test_model import (  # noqa: E402
     build_test_model,
     squat_motion,
 )
@@ -45,7 +44,7 @@ def prepared(tmp_path_factory) -> tuple[Path, Path]:
     model = build_test_model(d / "twoleg.osim")
     mot = write_mot(d / "squat.mot", squat_motion(1.2, period_s=1.2))
     folder = prepare_model(model, d / "cache",
-                           PrepSettings(method="track", feet=FEET, polynomial_paths=False), mot)
+                           PrepSettings(method="track", contact=True, feet=FEET, polynomial_paths=False), mot)
     return folder, mot
 
 
@@ -58,10 +57,10 @@ def test_track_chunk_converges_tracks_and_carries_the_body(prepared, tmp_path: P
     settings = TrackSettings(mesh_per_s=25)
     report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
     assert report.status == "converged", report.reason
-    assert report.extra["solver"] == "casadi"
+    assert report.diagnostics.solver == "casadi"
     # Checked against OpenSim's own equations of motion at the solution.
-    assert report.extra["max_dynamics_defect"] <= settings.max_defect_bw * 32 * G
-    assert report.tracking_error_rad < 0.02 and report.extra["tracking_error_m"] < 0.015
+    assert report.diagnostics.max_dynamics_defect <= settings.max_defect_bw * 32 * G
+    assert report.tracking_error_rad < 0.02 and report.diagnostics.tracking_error_m < 0.015
     # The contact spheres, not the residual actuators, hold the body up.
     assert report.max_residual_force_bw < 0.01
     names = out.channels["grf"]
@@ -87,7 +86,7 @@ def test_track_chunk_that_does_not_settle_is_a_failed_chunk_with_its_reason(
     report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
     assert out is None and report.status == "failed"
     assert "did not settle: the equations of motion are missed by" in report.reason
-    assert len(report.extra["rounds"]) == 1
+    assert len(report.diagnostics.rounds) == 1
 
 
 def test_track_solver_iteration_limit_is_a_failed_chunk(prepared, tmp_path: Path) -> None:
@@ -108,7 +107,7 @@ def test_track_round_stopped_at_its_limit_is_continued_not_accepted(
     folder, mot = prepared
     settings = TrackSettings(mesh_per_s=25, round_iterations=4, outer_iterations=3)
     report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
-    rounds = report.extra["rounds"]
+    rounds = report.diagnostics.rounds
     # Measured: rounds 1 and 2 stop at 4 iterations unsolved, round 3 solves; the chunk is
     # accepted from that solved round only.
     assert rounds[0]["iterations"] == 4 and rounds[0]["solved"] is False
@@ -206,13 +205,9 @@ def test_solution_satisfies_opensims_own_equations_of_motion(prepared, tmp_path:
 def test_track_method_end_to_end_through_the_dataset(tmp_path: Path) -> None:
     """`musclekit simulate --method track` path: both chunks solved, seams blended, ground
     forces from the contact spheres written as MinT's channels, the chunk table filled."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from simulate_dyn_fixtures import make_kinematics_dataset, small_dynamics_config
-
     from musclekit.dataset import open_dataset
     from musclekit.pipelines.simulate.dynamics import PrepSettings, run_dynamics
+    from tests.helpers.simulate_dyn_fixtures import make_kinematics_dataset, small_dynamics_config
 
     root = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2)
     cfg = small_dynamics_config(method="track",
@@ -238,14 +233,15 @@ def test_mocoinverse_on_the_track_solution_finds_the_same_activations(tmp_path: 
     must find (nearly) the activations the track solver found. Measured 2026-12-01: max
     difference 0.052, mean 0.019, for activations up to 0.19 (the two differ in how they
     differentiate the motion: trapezoidal collocation vs Moco's splines)."""
-    from musclekit.pipelines.simulate.dynamics.kernel.grf import GrfEstimate, write_external_loads
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import GrfEstimate
     from musclekit.pipelines.simulate.dynamics.methods.inverse.moco import solve_moco
-    from musclekit.pipelines.simulate.opensim_io import Motion
+    from musclekit.pipelines.simulate.opensim.external_loads import write_external_loads
+    from musclekit.pipelines.simulate.opensim.files import Motion
 
     model = build_test_model(tmp_path / "twoleg.osim")
     mot = write_mot(tmp_path / "squat.mot", squat_motion(1.2, period_s=1.2))
     track_folder = prepare_model(model, tmp_path / "cache", PrepSettings(
-        method="track", feet=FEET, polynomial_paths=False), mot)
+        method="track", contact=True, feet=FEET, polynomial_paths=False), mot)
     inverse_folder = prepare_model(model, tmp_path / "cache", PrepSettings(
         method="inverse", feet=FEET, polynomial_paths=False), mot)
     chunk = _chunk()
@@ -262,7 +258,7 @@ def test_mocoinverse_on_the_track_solution_finds_the_same_activations(tmp_path: 
     loads = GrfEstimate(t, out.values["grf"], np.zeros((n, 3)), np.zeros((n, 3)),
                         np.ones((n, 2), dtype=bool))
     prep = PreparedModel.load(inverse_folder)
-    write_external_loads(loads, work / "grf.mot", work / "grf.xml", prep.apply_body)
+    write_external_loads(loads.time_s, loads.values, work / "grf.mot", work / "grf.xml", prep.apply_body)
     moco = solve_moco(str(inverse_folder / prep.model_path), work, chunk,
                       InverseSettings(mesh_per_s=50), prep)
     assert moco.converged

@@ -4,34 +4,36 @@ solved with ground forces known by construction, gaps, bad inputs, and the drive
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import pytest
-
-pytest.importorskip("opensim")
-
-sys.path.insert(0, str(Path(__file__).parent))
-from simulate_dyn_fixtures import FEET, make_kinematics_dataset, small_dynamics_config  # noqa: E402
 
 from musclekit.dataset import open_dataset  # noqa: E402
 from musclekit.errors import ExitCode, InputError  # noqa: E402
 from musclekit.pipelines.simulate.dynamics import config_from_cli, run_dynamics  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass  # noqa: E402
-from musclekit.pipelines.simulate.dynamics.kernel.grf import GRF_CHANNELS, estimate_grf  # noqa: E402
+from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf  # noqa: E402
 from musclekit.pipelines.simulate.dynamics.upper import (  # noqa: E402
     UpperSettings,
     solve_upper,
 )
-from musclekit.pipelines.simulate.opensim_io import Motion, write_mot  # noqa: E402
-from musclekit.testing.models import (  # noqa: E402
+from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+from musclekit.pipelines.simulate.opensim.files import Motion, write_mot  # noqa: E402
+from musclekit.pipelines.simulate.opensim.test_model import (  # noqa: E402
     TORSO_COM_M,
     TRUNK_MUSCLES,
     build_test_model,
     squat_motion,
+)
+from tests.helpers.simulate_dyn_fixtures import (  # noqa: E402
+    FEET,
+    failing_chunks,
+    make_kinematics_dataset,
+    small_dynamics_config,
 )
 
 LOWER_MUSCLES = [f"{m}_{s}" for s in "rl" for m in ("glmax", "iliacus", "vasint", "bflh", "soleus", "tibant")]
@@ -163,10 +165,10 @@ def dataset(upper_model, tmp_path_factory):
     """A 1.2 s squat solved without the upper body (2 chunks, the second forced to fail),
     then the same command with --upper-model: the upper body is added, no chunk redone."""
     root = make_kinematics_dataset(tmp_path_factory.mktemp("dyn") / "ds", duration_s=1.2)
-    lower_cfg = small_dynamics_config(fail_chunks=["S01_squat/chunk0001"])
-    first = run_dynamics(root, lower_cfg)
-    cfg = small_dynamics_config(fail_chunks=["S01_squat/chunk0001"], upper_model=str(upper_model))
-    second = run_dynamics(root, cfg)
+    with failing_chunks(["S01_squat/chunk0001"]):
+        first = run_dynamics(root, small_dynamics_config())
+        cfg = small_dynamics_config(upper_model=str(upper_model))
+        second = run_dynamics(root, cfg)
     return root, cfg, first, second
 
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from simulate_kin_fixtures import amass_arrays, standin_body, write_npz  # noqa: F401
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.amass import (
+from musclekit.pipelines.simulate.kinematics.amass import (
     AMASS_ROOT_ENV,
     read_amass,
     resolve_sources,
     sequence_id,
 )
-from musclekit.pipelines.simulate.bodymodel import load_body_model
-from musclekit.pipelines.simulate.markerset import load_markerset
-from musclekit.pipelines.simulate.virtual_markers import sequence_markers, static_markers
+from musclekit.pipelines.simulate.kinematics.bodymodel import load_body_model
+from musclekit.pipelines.simulate.kinematics.markerset import load_markerset
+from musclekit.pipelines.simulate.kinematics.virtual_markers import sequence_markers, static_markers
+from tests.helpers.simulate_kin_fixtures import amass_arrays, standin_body, write_npz  # noqa: F401
 
 
 def test_reads_both_frame_rate_spellings(tmp_path):

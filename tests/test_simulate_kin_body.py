@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
-from simulate_kin_fixtures import standin_body  # noqa: F401
 
 from musclekit.errors import InputError, MissingDependencyError
-from musclekit.pipelines.simulate.bodymodel import (
+from musclekit.pipelines.simulate.kinematics.bodymodel import (
     REQUIRED_KEYS,
     SMPLH_JOINT_NAMES,
     load_body_model,
@@ -16,8 +15,14 @@ from musclekit.pipelines.simulate.bodymodel import (
     shaped_rest,
     skin,
 )
-from musclekit.pipelines.simulate.markerset import load_markerset
-from musclekit.pipelines.simulate.standin import GENDER_SCALE, OS_TO_SMPL, segments, skeleton
+from musclekit.pipelines.simulate.kinematics.markerset import load_markerset
+from musclekit.pipelines.simulate.kinematics.standin import (
+    GENDER_SCALE,
+    OS_TO_SMPL,
+    segments,
+    skeleton,
+)
+from tests.helpers.simulate_kin_fixtures import standin_body  # noqa: F401
 
 
 def test_markerset_has_67_markers_with_real_and_standin_placements():

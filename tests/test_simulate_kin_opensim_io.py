@@ -11,7 +11,7 @@ import opensim
 import pytest
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.opensim_io import (
+from musclekit.pipelines.simulate.opensim.files import (
     TRC_HEADER_KEYS,
     Motion,
     read_mot,

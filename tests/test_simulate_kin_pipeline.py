@@ -11,7 +11,24 @@ import time
 
 import numpy as np
 import pytest
-from simulate_kin_fixtures import (  # noqa: F401
+
+from musclekit.cli.main import main
+from musclekit.compute import ComputeConfig
+from musclekit.dataset import Flag, open_dataset
+from musclekit.errors import InputError
+from musclekit.pipelines.simulate.kinematics.quality import (
+    SHARED_COORDINATES,
+    joint_angle_errors_deg,
+)
+from musclekit.pipelines.simulate.kinematics.run import (
+    KinematicsSource,
+    amass_sources,
+    run_kinematics,
+    trc_sources,
+)
+from musclekit.pipelines.simulate.kinematics.scale_ik import plan_registration, run_ik
+from musclekit.pipelines.simulate.opensim.files import read_mot, read_trc, write_trc
+from tests.helpers.simulate_kin_fixtures import (  # noqa: F401
     LOWER_BODY,
     amass_arrays,
     ground_truth,
@@ -19,20 +36,6 @@ from simulate_kin_fixtures import (  # noqa: F401
     walking_npz,
     write_npz,
 )
-
-from musclekit.cli.main import main
-from musclekit.compute import ComputeConfig
-from musclekit.dataset import Flag, open_dataset
-from musclekit.errors import InputError
-from musclekit.pipelines.simulate.kinematics import (
-    KinematicsSource,
-    amass_sources,
-    run_kinematics,
-    trc_sources,
-)
-from musclekit.pipelines.simulate.opensim_io import read_mot, read_trc, write_trc
-from musclekit.pipelines.simulate.quality import SHARED_COORDINATES, joint_angle_errors_deg
-from musclekit.pipelines.simulate.scale_ik import plan_registration, run_ik
 
 INLINE = ComputeConfig(workers=0)
 
@@ -106,7 +109,7 @@ def test_rerun_skips_finished_sequences(walking_dataset, walking_npz, standin_bo
 
 
 def test_a_later_run_adds_sequences_at_another_rate(walking_dataset, standin_body, tmp_path):  # noqa: F811
-    from musclekit.pipelines.simulate.synthetic import write_synthetic_sequence
+    from musclekit.pipelines.simulate.kinematics.synthetic import write_synthetic_sequence
 
     out, _ = walking_dataset
     npz = write_synthetic_sequence(tmp_path / "S03" / "squat25_poses.npz", "squat",
@@ -213,8 +216,11 @@ def test_duplicate_sequence_ids_are_refused(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("motion", ["squat", "jumping_jack"])
 def test_other_synthetic_motions_meet_the_quality_bar(tmp_path, standin_body, motion):  # noqa: F811
-    from musclekit.pipelines.simulate.sequence import KinematicsConfig, kinematics_from_amass
-    from musclekit.pipelines.simulate.synthetic import write_synthetic_sequence
+    from musclekit.pipelines.simulate.kinematics.sequence import (
+        KinematicsConfig,
+        kinematics_from_amass,
+    )
+    from musclekit.pipelines.simulate.kinematics.synthetic import write_synthetic_sequence
 
     npz = write_synthetic_sequence(tmp_path / "S02" / f"{motion}_poses.npz", motion,
                                    standin_body, gender="female", betas=np.array([-0.8, 0.5]),
@@ -254,12 +260,9 @@ def test_resume_after_a_killed_run(tmp_path, walking_npz, standin_body):  # noqa
 
 def test_dynamics_hook_hands_the_dataset_to_part_2(tmp_path, monkeypatch):
     """`--until dynamics` calls dynamics.driver.run_dynamics(out, DynamicsConfig)."""
-    from musclekit.cli.simulate import dynamics_available, run_dynamics_hook
+    from musclekit.cli.simulate import run_dynamics_stage
     from musclekit.compute import ComputeConfig
-
-    if not dynamics_available():
-        pytest.skip("dynamics stage not installed")
-    driver = pytest.importorskip("musclekit.pipelines.simulate.dynamics.kernel.run")
+    from musclekit.pipelines.simulate.dynamics.stage import run as driver
     seen = {}
 
     class Report:
@@ -275,8 +278,7 @@ def test_dynamics_hook_hands_the_dataset_to_part_2(tmp_path, monkeypatch):
 
     monkeypatch.setattr(driver, "run_dynamics", fake_run)
     compute = ComputeConfig(workers=0)
-    assert run_dynamics_hook(tmp_path, "ik", compute) == 0 and not seen
-    code = run_dynamics_hook(tmp_path, "dynamics", compute, method="track", retry_failed=True)
+    code = run_dynamics_stage(tmp_path, compute, {"method": "track", "retry_failed": True})
     assert code == 3 and seen["out"] == tmp_path
     assert seen["cfg"].method == "track" and seen["cfg"].retry_failed
     assert seen["cfg"].compute is compute
@@ -284,11 +286,10 @@ def test_dynamics_hook_hands_the_dataset_to_part_2(tmp_path, monkeypatch):
 
 def test_cli_passes_dynamics_options_through(tmp_path, monkeypatch):
     """The dynamics flags of `musclekit simulate` reach the DynamicsConfig."""
-    from musclekit.cli.simulate import run_dynamics_hook
+    from musclekit.cli.simulate import run_dynamics_stage
     from musclekit.compute import ComputeConfig
     from musclekit.errors import InputError
-
-    driver = pytest.importorskip("musclekit.pipelines.simulate.dynamics.kernel.run")
+    from musclekit.pipelines.simulate.dynamics.stage import run as driver
     seen = {}
 
     class Report:
@@ -300,11 +301,11 @@ def test_cli_passes_dynamics_options_through(tmp_path, monkeypatch):
 
     monkeypatch.setattr(driver, "run_dynamics", lambda out, cfg: seen.setdefault("cfg", cfg) and Report())
     compute = ComputeConfig(workers=0)
-    run_dynamics_hook(tmp_path, "dynamics", compute, chunk_s=2.0, buffer_s=0.2, mesh_per_s=25,
-                      max_iterations=100, sequences=["S01_walk"])
+    run_dynamics_stage(tmp_path, compute, {"chunk_s": 2.0, "buffer_s": 0.2, "mesh_per_s": 25,
+                                            "max_iterations": 100, "sequences": ["S01_walk"]})
     cfg = seen["cfg"]
     assert (cfg.chunk.chunk_s, cfg.chunk.buffer_s) == (2.0, 0.2)
     assert (cfg.solve.mesh_per_s, cfg.solve.max_iterations) == (25, 100)
     assert cfg.sequences == ["S01_walk"]
     with pytest.raises(InputError, match=r"chunk length 0.2 s is not longer than its two buffers"):
-        run_dynamics_hook(tmp_path, "dynamics", compute, chunk_s=0.2)
+        run_dynamics_stage(tmp_path, compute, {"chunk_s": 0.2})

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.opensim_model import body_poses, default_model_path
-from musclekit.pipelines.simulate.synthetic import motion_coordinates
+from musclekit.pipelines.simulate.kinematics.synthetic import motion_coordinates
+from musclekit.pipelines.simulate.opensim.model import body_poses, default_model_path
 
 
 def test_squat_keeps_both_feet_flat_where_they_stand():

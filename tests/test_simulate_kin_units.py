@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from musclekit.errors import InputError, MissingDependencyError
-from musclekit.pipelines.simulate.kinematics import stream_specs
-from musclekit.pipelines.simulate.opensim_model import (
+from musclekit.pipelines.simulate.kinematics.run import stream_specs
+from musclekit.pipelines.simulate.opensim.model import (
     coordinate_units,
     default_model_path,
     generalized_force_unit,

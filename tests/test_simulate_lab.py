@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.lab import (
+from musclekit.pipelines.simulate.kinematics.lab import (
     LabInputs,
     dead_markers,
     outlier_markers,
@@ -77,7 +77,7 @@ def test_a_marker_ik_cannot_follow_is_named() -> None:
 def test_scaling_with_the_labs_setup_applies_the_labs_scale_factors(tmp_path: Path) -> None:
     import opensim as osim
 
-    from musclekit.pipelines.simulate.lab import scale_from_static
+    from musclekit.pipelines.simulate.kinematics.lab import scale_from_static
 
     lab = LabInputs(static_trc=str(DATA / "ExpData" / "static_walk_1.trc"), mass_kg=85.07,
                     height_m=1.829, scale_setup=str(DATA / "Scale" / "scale_setup_walk_scaleOnly.xml"))
@@ -95,7 +95,7 @@ def test_scaling_with_the_labs_setup_applies_the_labs_scale_factors(tmp_path: Pa
 
 @needs_data
 def test_a_static_trial_lacking_the_setups_markers_is_refused(tmp_path: Path) -> None:
-    from musclekit.pipelines.simulate.lab import scale_from_static
+    from musclekit.pipelines.simulate.kinematics.lab import scale_from_static
 
     lab = LabInputs(static_trc=str(DATA / "ExpData" / "static_walk_2.trc"), mass_kg=85.07,
                     scale_setup=str(DATA / "Scale" / "scale_setup_walk_scaleOnly.xml"))
@@ -108,7 +108,7 @@ def test_a_static_trial_lacking_the_setups_markers_is_refused(tmp_path: Path) ->
 
 @needs_data
 def test_a_trial_whose_markers_the_model_lacks_is_refused(tmp_path: Path) -> None:
-    from musclekit.pipelines.simulate.lab import scale_from_static
+    from musclekit.pipelines.simulate.kinematics.lab import scale_from_static
 
     lab = LabInputs(static_trc=str(DATA / "ExpData" / "static_walk_2.trc"), mass_kg=85.07)
     with pytest.raises(InputError, match=r"shares 0 markers with model .*put the lab's marker "
@@ -120,11 +120,11 @@ def test_a_trial_whose_markers_the_model_lacks_is_refused(tmp_path: Path) -> Non
 def test_every_stream_keeps_the_motions_clock(tmp_path: Path) -> None:
     """A marker file that starts at 0.5 s: the dynamics streams start at 0.5 s + trim, on the
     same clock as joint_angles (no silent re-zeroing)."""
-    pytest.importorskip("opensim")
-    from simulate_dyn_fixtures import make_kinematics_dataset, small_dynamics_config
+    import opensim  # noqa: F401
 
     from musclekit.dataset import open_dataset
     from musclekit.pipelines.simulate.dynamics import run_dynamics
+    from tests.helpers.simulate_dyn_fixtures import make_kinematics_dataset, small_dynamics_config
 
     root = make_kinematics_dataset(tmp_path / "ds", duration_s=1.2, start_s=0.5)
     run_dynamics(root, small_dynamics_config())

@@ -29,7 +29,7 @@ def test_simulate_on_slurm_survives_scancel_and_a_kill_and_resumes(tmp_path: Pat
     why = scenario.slurm_up()
     if why:
         pytest.skip(f"no SLURM cluster here: {why}")
-    pytest.importorskip("dask_jobqueue")
+    import dask_jobqueue  # noqa: F401
     rc = scenario.run(tmp_path, duration_s=8.0, cancel_after=3, kill_after=8)
     out = capsys.readouterr().out
     assert rc == 0, out

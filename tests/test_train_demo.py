@@ -62,10 +62,9 @@ def test_demo_on_aligned_capture(tmp_path):
 
 
 def test_align_clip_split_is_used(tmp_path):
-    from train_fixtures import fast_config
-
     from musclekit.pipelines.train.splits import TEST
     from musclekit.pipelines.train.training import prepare_data
+    from tests.helpers.train_fixtures import fast_config
 
     ds = _capture(tmp_path / "capture", clips=True)
     prepared = prepare_data(fast_config(ds, split="clips", window_frames=30))
@@ -78,11 +77,10 @@ def test_align_clip_split_is_used(tmp_path):
 
 
 def test_muscle_to_motion_predicts_keypoints(tmp_path):
-    from train_fixtures import fast_config
-
     from musclekit.dataset import Flag, open_dataset
     from musclekit.pipelines.train.predict import predict_into
     from musclekit.pipelines.train.training import train
+    from tests.helpers.train_fixtures import fast_config
 
     ds = _capture(tmp_path / "capture")
     cfg = fast_config(ds, task="muscle-to-motion", model="lstm", width=8, layers=1,

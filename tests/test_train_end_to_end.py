@@ -5,7 +5,6 @@ import shutil
 
 import numpy as np
 import pytest
-from train_fixtures import fast_config, motion_only_dataset, tiny_dataset
 
 from musclekit.cli.main import main
 from musclekit.dataset import Flag, open_dataset
@@ -15,6 +14,7 @@ from musclekit.pipelines.train.predict import predict_into
 from musclekit.pipelines.train.run import RunFolder
 from musclekit.pipelines.train.splits import TRAIN
 from musclekit.pipelines.train.training import prepare_data, train
+from tests.helpers.train_fixtures import fast_config, motion_only_dataset, tiny_dataset
 
 
 @pytest.fixture(scope="module")

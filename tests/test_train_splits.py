@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
-from train_fixtures import table_from_arrays
 
 from musclekit.errors import InputError
 from musclekit.pipelines.train.splits import TEST, TRAIN, VAL, SplitSpec, assign_splits
 from musclekit.pipelines.train.table import Clip
+from tests.helpers.train_fixtures import table_from_arrays
 
 
 def _table():

@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from musclekit._version import __version__
 from musclekit.dataset.families import get_family
@@ -292,3 +299,13 @@ if __name__ == "__main__":  # regenerate schemas/*.json after changing the model
         _target = Path(str(_files("musclekit.schemas").joinpath(_name)))
         _target.write_text(_json.dumps(_schema, indent=2, sort_keys=True) + "\n")
         print(f"wrote {_target}")
+
+
+def pydantic_message(err: ValidationError) -> str:
+    """A one-line summary of a pydantic error: `field.path: message; ...`."""
+    parts = []
+    for item in err.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        msg = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)

@@ -30,9 +30,9 @@ from musclekit.dataset.metadata import (
     StreamSpec,
     SubjectInfo,
     UnitRecord,
+    pydantic_message,
     warn_unknown_keys,
 )
-from musclekit.dataset.writer import pydantic_message
 from musclekit.errors import FormatError, FormatVersionError
 
 

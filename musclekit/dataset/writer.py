@@ -47,6 +47,7 @@ from musclekit.dataset.metadata import (
     SubjectInfo,
     TableRecord,
     UnitRecord,
+    pydantic_message,
 )
 from musclekit.dataset.schema_check import validate_against_schema
 from musclekit.errors import FormatError
@@ -56,16 +57,6 @@ COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 1
 # Range checks allow float32 round-off at the bounds.
 RANGE_TOLERANCE = 1e-5
-
-
-def pydantic_message(err: ValidationError) -> str:
-    """A one-line summary of a pydantic error: `field.path: message; ...`."""
-    parts = []
-    for item in err.errors():
-        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        msg = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}")
-    return "; ".join(parts)
 
 
 class DatasetWriter:

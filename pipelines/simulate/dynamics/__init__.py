@@ -20,21 +20,26 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import METHODS, DynamicsConfig, config_from_cli
-    from .kernel.chunks import Chunk, ChunkPlan, plan_chunks
-    from .kernel.prep import PrepSettings
-    from .kernel.run import DynamicsReport, run_dynamics
-    from .kernel.settings import SolveSettings
-    from .kernel.stitch import ChunkSeries, Stitched
-    from .methods.inverse.settings import InverseSettings
-    from .methods.track.settings import TrackSettings
+    from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk, ChunkPlan, plan_chunks
+    from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings
+    from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
+    from musclekit.pipelines.simulate.dynamics.kernel.stitch import ChunkSeries, Stitched
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+    from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
+    from musclekit.pipelines.simulate.dynamics.stage.config import (
+        METHODS,
+        DynamicsConfig,
+        config_from_cli,
+    )
+    from musclekit.pipelines.simulate.dynamics.stage.report import DynamicsReport
+    from musclekit.pipelines.simulate.dynamics.stage.run import run_dynamics
 
 # name -> submodule, loaded on first use: the solver child processes import nlp modules once
 # per round, and the driver would bring the dataset layer with it.
 _HOME = {
     "Chunk": "kernel.chunks", "ChunkPlan": "kernel.chunks", "plan_chunks": "kernel.chunks",
-    "METHODS": "config", "DynamicsConfig": "config", "config_from_cli": "config",
-    "DynamicsReport": "kernel.run", "run_dynamics": "kernel.run",
+    "METHODS": "stage.config", "DynamicsConfig": "stage.config", "config_from_cli": "stage.config",
+    "DynamicsReport": "stage.report", "run_dynamics": "stage.run",
     "SolveSettings": "kernel.settings", "InverseSettings": "methods.inverse.settings",
     "TrackSettings": "methods.track.settings",
     "PrepSettings": "kernel.prep", "ChunkSeries": "kernel.stitch", "Stitched": "kernel.stitch",

@@ -32,22 +32,26 @@ from pathlib import Path
 import numpy as np
 
 from musclekit.errors import InputError, MusclekitError
-from musclekit.pipelines.simulate.opensim_io import (
-    Motion,
-    read_mot,
-    rotational_coordinates,
-    write_mot,
-)
-
-from .kernel.filtering import lowpass
-from .kernel.grf import DEFAULT_FEET, GRF_CHANNELS, GrfEstimate, write_external_loads
-from .kernel.osim_eval import (
+from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
+from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import GrfEstimate
+from musclekit.pipelines.simulate.opensim.evaluate import (
     CONTACT_FORCE_CLASSES,
     ActuatorStrengths,
     add_coordinate_actuators,
     coordinate_actuated,
     coordinate_units,
     couplers,
+)
+from musclekit.pipelines.simulate.opensim.external_loads import (
+    DEFAULT_FEET,
+    GRF_CHANNELS,
+    write_external_loads,
+)
+from musclekit.pipelines.simulate.opensim.files import (
+    Motion,
+    read_mot,
+    rotational_coordinates,
+    write_mot,
 )
 
 
@@ -385,7 +389,7 @@ def solve_upper(
             n = i1 - i0 + 1
             est = GrfEstimate(time_s[i0:i1 + 1], grf[i0:i1 + 1], np.zeros((n, 3)),
                               np.zeros((n, 3)), np.ones((n, 2), dtype=bool))
-            write_external_loads(est, seg / "grf.mot", seg / "grf.xml", info.apply_body)
+            write_external_loads(est.time_s, est.values, seg / "grf.mot", seg / "grf.xml", info.apply_body)
             a_mot, f_mot = _run_so(prepared, seg / "coordinates.mot", seg / "grf.xml",
                                    float(time_s[i0]), float(time_s[i1]), settings, seg)
             # Place SO's rows on the output grid by time (it solves exactly at the grid).

@@ -1,7 +1,6 @@
 """What every dynamics method uses (docs/dynamics.md, "Layout"): the chunk plan, model
-preparation, the OpenSim evaluations, method-independent physics (ground-force estimation
-and contact phases, measured forces in, the contact law, filtering), the worker that runs one
-chunk in its own process, the result store, stitching, writing and the run over a dataset.
+preparation, the shared solver settings, filtering, the contact law (pure), solution quality
+measures, the result store and stitching. It imports neither `stage` nor `methods`.
 
 Nothing here imports opensim at module level: `contact_law` is imported by the NLP child
 processes, which must never load it."""

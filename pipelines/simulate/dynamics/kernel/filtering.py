@@ -1,6 +1,6 @@
 """Filtering and differentiating a motion before the equations of motion see it.
 
-Reading and writing .mot/.sto files is `musclekit.pipelines.simulate.opensim_io` (one file
+Reading and writing .mot/.sto files is `musclekit.pipelines.simulate.opensim.files` (one file
 layer for the whole package); this module only smooths and differentiates.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.opensim_io import Motion
+from musclekit.pipelines.simulate.opensim.files import Motion
 
 
 def lowpass(motion: Motion, cutoff_hz: float, order: int = 4) -> Motion:

@@ -14,16 +14,16 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from musclekit.dataset.atomic import file_sha256
 from musclekit.errors import InputError
-
-from .grf import DEFAULT_FEET
-from .osim_eval import (
+from musclekit.pipelines.simulate.opensim.evaluate import (
     CONTACT_FORCE_CLASSES,
     ActuatorStrengths,
     add_coordinate_actuators,
@@ -34,6 +34,7 @@ from .osim_eval import (
     root_joint,
     with_welds,
 )
+from musclekit.pipelines.simulate.opensim.external_loads import DEFAULT_FEET
 
 
 @dataclass
@@ -42,9 +43,9 @@ class PrepSettings:
 
     method: str = "inverse"  # the method the model is prepared for
     # The method solves with the model's contact spheres (track) instead of estimated ground
-    # forces (inverse): keep the contact forces, require spheres. None: from the method's
-    # registry entry.
-    contact: bool | None = None
+    # forces (inverse): keep the contact forces, require spheres. The stage's config sets it
+    # from the method's registry entry (`Method.contact`).
+    contact: bool = False
     polynomial_paths: bool = True
     path_fit_range_deg: float = 25.0
     path_fit_max_order: int = 5
@@ -58,14 +59,9 @@ class PrepSettings:
     reserve_optimal_force: float = 1.0
     torque_optimal_force: float = 250.0  # coordinates no muscle crosses (trunk, arms)
     feet: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_FEET))
-    # track on a model without foot contact: add OpenCap's 12 spheres (footcontact.py)
+    # a model without foot contact gets the method's own (track: OpenCap's 12 spheres,
+    # methods/track/foot_spheres.py), through `prepare_model(edit_model=...)`
     add_foot_contact: bool = False
-
-    def __post_init__(self) -> None:
-        if self.contact is None:
-            from ..methods import get_method
-
-            self.contact = get_method(self.method).contact
 
 
 @dataclass
@@ -174,11 +170,14 @@ def prepare_model(
     cache_dir: str | Path,
     settings: PrepSettings,
     fit_motion_path=None,
+    edit_model: Callable[[Any], object] | None = None,
 ) -> Path:
     """Prepare `model_path` once (cached in `cache_dir/<key>/`); returns the folder.
 
     fit_motion_path: the IK .mot (or a list of them, every sequence of this model) whose
     poses centre the polynomial path fit (needed when `settings.polynomial_paths`).
+    edit_model: what the method adds to a model that lacks it (`Method.edit_model`), applied
+    to the loaded model when `settings.add_foot_contact` and it has no contact forces yet.
     """
     import opensim as osim
 
@@ -200,9 +199,10 @@ def prepare_model(
         forces = model.getForceSet()
         if not any(forces.get(i).getConcreteClassName() in CONTACT_FORCE_CLASSES
                    for i in range(forces.getSize())):
-            from .footcontact import add_foot_contact
-
-            add_foot_contact(model)
+            if edit_model is None:
+                raise InputError("add_foot_contact needs the method's model edit "
+                                 "(prepare_model(edit_model=Method.edit_model))")
+            edit_model(model)
     state = model.initSystem()
     cset = model.getCoordinateSet()
 
@@ -327,7 +327,7 @@ def fit_polynomial_paths(
     "coordinates", "ranges" (per rotational coordinate, the span the fit covers, rad)}."""
     import opensim as osim
 
-    from musclekit.pipelines.simulate.opensim_io import read_mot
+    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     full = osim.Model(str(model_path))
     state = full.initSystem()

@@ -17,6 +17,34 @@ OPTIONAL_STREAMS = ("joint_moments",)
 
 
 @dataclass
+class ChunkDiagnostics:
+    """What a method measured beyond the shared columns (None: not measured by this method).
+    Stored in the `chunks` table's `extra` column as JSON, in this field order."""
+
+    grf_source: str | None = None  # inverse: "measured" (plates) or "estimated"
+    solver: str | None = None  # "casadi" or "moco"
+    warm_start: str | None = None  # track: "inverse" when started from inverse's solution
+    # inverse, the estimated ground forces of the chunk: share of frames each foot (right,
+    # left) is in contact, the moment the clamped COPs could not carry, loaded frames no
+    # foot claimed, the floor height
+    contact_share: list[float] | None = None
+    max_cop_clamped_moment_nm: float | None = None
+    orphan_load_frames: int | None = None
+    floor_m: float | None = None
+    # track: the sequential linearisation's rounds, its final equations-of-motion defect, the
+    # vertical offset found, the RMS tracking error over translations
+    rounds: list | None = None
+    max_dynamics_defect: float | None = None
+    vertical_offset_m: float | None = None
+    tracking_error_m: float | None = None
+    traceback: str | None = None  # a chunk failed by an exception: where
+
+    def present(self) -> dict:
+        """The measured values only, in field order (the `extra` column's JSON)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
 class ChunkReport:
     """The per-chunk row of the `chunks` table."""
 
@@ -35,7 +63,7 @@ class ChunkReport:
     # What can fail (kernel/solution.py `assess`): for `inverse` the root's residual forces
     # are ~0 by construction (its ground forces come from the same equations of motion), so
     # its quality shows in the residual moments, the reserves, saturated muscles and the
-    # moment its clamped centres of pressure could not carry (extra).
+    # moment its clamped centres of pressure could not carry (diagnostics).
     max_reserve_nm: float = float("nan")
     max_reserve_n: float = float("nan")
     saturated_muscles: list = field(default_factory=list)
@@ -44,7 +72,13 @@ class ChunkReport:
     core_end_s: float = float("nan")
     solve_start_s: float = float("nan")
     solve_end_s: float = float("nan")
-    extra: dict = field(default_factory=dict)
+    diagnostics: ChunkDiagnostics = field(default_factory=ChunkDiagnostics)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ChunkReport:
+        d = dict(d)
+        d["diagnostics"] = ChunkDiagnostics(**(d.get("diagnostics") or {}))
+        return cls(**d)
 
 
 @dataclass
@@ -78,7 +112,7 @@ def load_report(folder: Path, name: str) -> ChunkReport | None:
     p = folder / f"{name}.json"
     if not p.is_file():
         return None
-    return ChunkReport(**json.loads(p.read_text()))
+    return ChunkReport.from_dict(json.loads(p.read_text()))
 
 
 def load_output(folder: Path, name: str) -> ChunkOutput | None:

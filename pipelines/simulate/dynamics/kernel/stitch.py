@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chunks import Chunk, ChunkPlan
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk, ChunkPlan
 
 
 @dataclass

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from importlib import import_module
 
 from musclekit.errors import InputError
-
-from ..kernel.settings import SolveSettings
+from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
 
 BUILTIN = ("inverse", "track")
 
@@ -31,13 +30,22 @@ class Method:
     """name: as typed after --method. settings: its settings class. solver_module: the
     module (full import path) whose `solve_chunk` solves one chunk. contact: it solves
     with the model's foot contact spheres (models are prepared keeping them) instead of
-    estimated ground forces. summary: one line for --help and docs."""
+    estimated ground forces. summary: one line for --help and docs. model_edit: see below."""
 
     name: str
     settings: type[SolveSettings]
     solver_module: str
     contact: bool
     summary: str
+    # "module:function" adding what the method needs to a model without it (track: foot
+    # contact spheres); called on the loaded opensim.Model during model preparation.
+    model_edit: str | None = None
+
+    def edit_model(self, model) -> object:
+        if self.model_edit is None:
+            raise InputError(f"method {self.name!r} has no model edit (nothing to add to a model)")
+        module, _, function = self.model_edit.partition(":")
+        return getattr(import_module(module), function)(model)
 
     def solve_chunk(self, prep_folder, motion_path, chunk, settings, work):
         """Import the method's solver (OpenSim side) and solve one chunk."""

@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from musclekit.pipelines.simulate.dynamics.nlp.common import load_npz, save_npz
 from musclekit.process import child_env, die_with_parent
-
-from .common import load_npz, save_npz
 
 
 def child_environment() -> dict[str, str]:

@@ -32,9 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from musclekit.errors import MissingDependencyError
-
-from .child import child_main, solve_in_child
-from .common import activation_rate, actuator_matrix, trapezoid_weights
+from musclekit.pipelines.simulate.dynamics.nlp.child import child_main, solve_in_child
+from musclekit.pipelines.simulate.dynamics.nlp.common import (
+    activation_rate,
+    actuator_matrix,
+    trapezoid_weights,
+)
 
 WHAT = "muscle redundancy solve"
 

@@ -32,9 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..kernel.contact_law import ContactSphere, cross, sphere_force
-from .child import child_main, solve_in_child
-from .common import (
+from musclekit.pipelines.simulate.dynamics.kernel.contact_law import (
+    ContactSphere,
+    cross,
+    sphere_force,
+)
+from musclekit.pipelines.simulate.dynamics.nlp.child import child_main, solve_in_child
+from musclekit.pipelines.simulate.dynamics.nlp.common import (
     activation_rate,
     actuator_matrix,
     load_npz,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...kernel.chunks import Chunk
-from ...kernel.osim_eval import dgf_model_processor
-from ...kernel.prep import PreparedModel
-from .settings import InverseSettings
-from .solution import InverseSolution
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
+from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
+from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+from musclekit.pipelines.simulate.dynamics.methods.inverse.solution import InverseSolution
+from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
 
 
 def solve_moco(model_file: str, work: Path, chunk: Chunk, settings: InverseSettings,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...kernel.foot_contact_phases import ContactRule
-from ...kernel.settings import SolveSettings
+from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
+from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
 
 
 @dataclass
 class InverseSettings(SolveSettings):
-    """Ground forces without plates (kernel/grf.py, kernel/foot_contact_phases.py):
+    """Ground forces without plates (methods/inverse/grf.py, methods/inverse/contact_phases.py):
     contact_*: a foot point touches down within `contact_height_on_m` of its ground level and
         slower than `contact_speed_on_m_s`, and lifts off above `contact_height_off_m` or
         faster than `contact_speed_off_m_s` (hysteresis).
@@ -23,7 +23,7 @@ class InverseSettings(SolveSettings):
     contact_speed_on_m_s: float = 0.6
     contact_speed_off_m_s: float = 1.2
     cop_margin_m: float | None = None
-    # Measured ground reaction forces instead of the estimate (kernel/external_loads.py):
+    # Measured ground reaction forces instead of the estimate (opensim/external_loads.py):
     # the lab's force file and, optionally, its OpenSim ExternalLoads setup; set per
     # sequence from its kinematics' metadata (`--grf`, `--grf-setup`).
     grf_file: str | None = None

@@ -14,11 +14,16 @@ from __future__ import annotations
 import numpy as np
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.opensim_io import Motion
-
-from ...kernel.filtering import finite_difference
-from ...kernel.osim_eval import crossing_sets, mobility_index, muscle_terms, single_couplers, slope
-from ...nlp.inverse import RedundancyProblem
+from musclekit.pipelines.simulate.dynamics.kernel.filtering import finite_difference
+from musclekit.pipelines.simulate.dynamics.nlp.inverse import RedundancyProblem
+from musclekit.pipelines.simulate.opensim.evaluate import (
+    crossing_sets,
+    mobility_index,
+    muscle_terms,
+    single_couplers,
+    slope,
+)
+from musclekit.pipelines.simulate.opensim.files import Motion
 
 
 def build_problem(model_processor, id_model_processor, kinematics: Motion,

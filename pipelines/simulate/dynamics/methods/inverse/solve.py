@@ -2,7 +2,7 @@
 redundancy problem.
 
 Kinematics are prescribed (filtered IK coordinates). The ground reaction forces are
-estimated from them (kernel/grf.py); then muscle activations (DeGroote-Fregly muscles, rigid
+estimated from them (methods/inverse/grf.py); then muscle activations (DeGroote-Fregly muscles, rigid
 tendons) are found that, with those forces, reproduce the motion's generalized forces with
 the least squared excitations: stated from OpenSim evaluations (setup.py) and solved with
 exact derivatives in CasADi (nlp/inverse.py), or by MocoInverse (moco.py, `--solver moco`).
@@ -23,22 +23,26 @@ from pathlib import Path
 import numpy as np
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.opensim_io import Motion, write_mot
-
-from ...kernel.chunks import Chunk
-from ...kernel.grf import (
-    GRF_CHANNELS,
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
+from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
+from musclekit.pipelines.simulate.dynamics.kernel.result import ChunkOutput, ChunkReport
+from musclekit.pipelines.simulate.dynamics.kernel.solution import (
+    ChunkContext,
+    assess,
+    chunk_output,
+    residual_units,
+    start_chunk,
+)
+from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
     GrfEstimate,
     sequence_estimate,
     window,
-    write_external_loads,
 )
-from ...kernel.osim_eval import dgf_model_processor
-from ...kernel.prep import PreparedModel
-from ...kernel.result import ChunkOutput, ChunkReport
-from ...kernel.solution import ChunkContext, assess, chunk_output, residual_units, start_chunk
-from .settings import InverseSettings
-from .solution import InverseSolution
+from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+from musclekit.pipelines.simulate.dynamics.methods.inverse.solution import InverseSolution
+from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
+from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, write_external_loads
+from musclekit.pipelines.simulate.opensim.files import Motion, write_mot
 
 
 def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
@@ -56,7 +60,7 @@ def solve_context(ctx: ChunkContext, settings: InverseSettings
     kin = ctx.window()
     if settings.grf_file or settings.grf_setup:
         est_w = measured_loads(ctx, settings, kin.time_s)
-        report.extra["grf_source"] = "measured"
+        report.diagnostics.grf_source = "measured"
     else:
         # Ground forces over the whole sequence (contact phases and hand-overs are the
         # sequence's, not the window's), computed by the first chunk, shared by the others.
@@ -66,12 +70,12 @@ def solve_context(ctx: ChunkContext, settings: InverseSettings
             cop_margin_m=settings.cop_margin_m, rule=settings.contact_rule(),
         )
         est_w = window(est, kin.time_s[0], kin.time_s[-1])
-        report.extra["grf_source"] = "estimated"
-    write_external_loads(est_w, work / "grf.mot", work / "grf.xml", prep.apply_body)
+        report.diagnostics.grf_source = "estimated"
+    write_external_loads(est_w.time_s, est_w.values, work / "grf.mot", work / "grf.xml", prep.apply_body)
     write_mot(work / "coordinates.mot", kin)
 
     if settings.solver == "moco":
-        from .moco import solve_moco
+        from musclekit.pipelines.simulate.dynamics.methods.inverse.moco import solve_moco
 
         sol = solve_moco(ctx.model_file, work, chunk, settings, prep)
     else:
@@ -79,7 +83,7 @@ def solve_context(ctx: ChunkContext, settings: InverseSettings
     report.solve_time_s = sol.seconds
     report.iterations = sol.iterations
     report.objective = sol.objective
-    report.extra["solver"] = settings.solver
+    report.diagnostics.solver = settings.solver
     if not sol.converged:
         report.reason = f"solver did not converge: {sol.status} after {report.iterations} iterations"
         if not settings.keep_unconverged:
@@ -96,12 +100,11 @@ def solve_context(ctx: ChunkContext, settings: InverseSettings
     report.status = "converged" if sol.converged else "failed"
     # Moment the feet could not carry with their COPs under them (see grf.py): the pelvis
     # residual moments include it; large values mean kinematics inconsistent with the model.
-    report.extra |= {
-        "contact_share": est_w.contact.mean(axis=0).tolist(),
-        "max_cop_clamped_moment_nm": float(np.abs(est_w.unexplained_moment_nm).max()),
-        "orphan_load_frames": int(est_w.orphan.sum()),
-        "floor_m": est_w.floor_m,
-    }
+    d = report.diagnostics
+    d.contact_share = est_w.contact.mean(axis=0).tolist()
+    d.max_cop_clamped_moment_nm = float(np.abs(est_w.unexplained_moment_nm).max())
+    d.orphan_load_frames = int(est_w.orphan.sum())
+    d.floor_m = est_w.floor_m
     moments = None
     if sol.joint_moments is not None:
         moments = (sol.joint_moments, sol.moment_names,
@@ -117,7 +120,7 @@ def measured_loads(ctx: ChunkContext, settings: InverseSettings, time_s: np.ndar
     shape of an estimate: nothing clamped, nothing unexplained."""
     import opensim as osim
 
-    from ...kernel.external_loads import read_measured_grf
+    from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
 
     model = osim.Model(ctx.model_file)
     bodies = {model.getBodySet().get(i).getName() for i in range(model.getBodySet().getSize())}
@@ -141,8 +144,8 @@ def solve_casadi(model_file: str, work: Path, chunk: Chunk, settings: InverseSet
                  prep: PreparedModel, kin: Motion) -> InverseSolution:
     """The problem stated once from OpenSim and solved with exact derivatives
     (nlp/inverse.py); validated against MocoInverse in tests and docs/benchmarks.md."""
-    from ...nlp.inverse import solve_in_subprocess
-    from .setup import build_problem
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.setup import build_problem
+    from musclekit.pipelines.simulate.dynamics.nlp.inverse import solve_in_subprocess
 
     start = time.perf_counter()
     mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))

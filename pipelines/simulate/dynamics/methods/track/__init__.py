@@ -3,10 +3,11 @@ contact spheres, by sequential linearisation (setup.py evaluates OpenSim along t
 trajectory, nlp/track.py solves each round, solve.py drives the rounds and checks the result
 with OpenSim); moco.py is MocoTrack."""
 
-from .. import Method
-from .settings import TrackSettings
+from musclekit.pipelines.simulate.dynamics.methods import Method
+from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
 
 METHOD = Method(
     name="track", settings=TrackSettings, solver_module=f"{__name__}.solve", contact=True,
     summary="muscle-driven tracking with foot contact spheres (MinT's method)",
+    model_edit=f"{__name__}.foot_spheres:add_foot_contact",
 )

@@ -13,15 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
-from musclekit.pipelines.simulate.opensim_io import write_mot
-
-from ...kernel.chunks import Chunk
-from ...kernel.grf import GRF_CHANNELS, SIDES
-from ...kernel.osim_eval import dgf_model_processor
-from ...kernel.prep import PreparedModel
-from ...kernel.result import ChunkOutput, ChunkReport, load_output
-from ...kernel.solution import ChunkContext, assess, chunk_output, residual_units
-from .settings import TrackSettings
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
+from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
+from musclekit.pipelines.simulate.dynamics.kernel.result import (
+    ChunkOutput,
+    ChunkReport,
+    load_output,
+)
+from musclekit.pipelines.simulate.dynamics.kernel.solution import (
+    ChunkContext,
+    assess,
+    chunk_output,
+    residual_units,
+)
+from musclekit.pipelines.simulate.dynamics.methods.track.check import tracking_check
+from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
+from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
+from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, SIDES
+from musclekit.pipelines.simulate.opensim.files import write_mot
 
 DEFAULT_WEIGHTS = {"states": 100.0, "control_effort": 10.0, "residual_weight": 100.0}
 
@@ -95,7 +104,6 @@ def solve_moco(ctx: ChunkContext, settings: TrackSettings
     """Solve one chunk with MocoTrack; a non-converged solve is a failed report."""
     import opensim as osim
 
-    from .solve import tracking_check
 
     prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
     model_file = ctx.model_file
@@ -145,7 +153,7 @@ def solve_moco(ctx: ChunkContext, settings: TrackSettings
         states_table, controls_table = warm
         guess.insertStatesTrajectory(states_table, True)
         guess.insertControlsTrajectory(controls_table, True)
-        report.extra["warm_start"] = "inverse"
+        report.diagnostics.warm_start = "inverse"
     solver.setGuess(guess)
 
     start = time.perf_counter()

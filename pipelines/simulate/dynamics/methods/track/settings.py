@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...kernel.settings import SolveSettings
+from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
 
 
 @dataclass

@@ -23,23 +23,22 @@ checked against the nonlinear model directly (`dynamics_defect`).
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
 from musclekit.errors import InputError
-
-from ...kernel.contact_law import ContactSphere
-from ...kernel.osim_eval import (
+from musclekit.pipelines.simulate.dynamics.kernel.contact_law import ContactSphere
+from musclekit.pipelines.simulate.dynamics.nlp.track import TrackProblem
+from musclekit.pipelines.simulate.opensim.evaluate import (
     crossing_sets,
     mass_matrix,
     mobility_index,
     muscle_terms,
-    read_spheres,
     second_slope,
     single_couplers,
     slope,
 )
-from ...nlp.track import TrackProblem
 
 FD_STEP = 1e-6  # rad or m; forward differences of smooth functions (error ~ step * G'')
 
@@ -69,7 +68,7 @@ class TrackModel:
         self.coordinates = [n for n in names if n not in locked and n not in self.couplers]
         self.root = list(root_coordinates)
         if units is None:
-            from ...kernel.osim_eval import coordinate_units
+            from musclekit.pipelines.simulate.opensim.evaluate import coordinate_units
 
             units = coordinate_units(self.model)
         self.translational = np.array([units[n] == "m" for n in self.coordinates])
@@ -338,3 +337,76 @@ class TrackModel:
             actuators=[x.getName() for x in acts],
             spheres=[asdict(s) for s in self.spheres], settings=dict(settings),
         )
+
+
+def read_spheres(model: Any) -> list[ContactSphere]:
+    """Every enabled SmoothSphereHalfSpaceForce of `model` (an opensim.Model), in ForceSet order.
+
+    Forces whose `appliesForce` is off are skipped, as OpenSim does. Raises InputError when a
+    force's half-space is not fixed to ground (only a ground floor is supported).
+    """
+    import opensim as osim
+
+    def vec(v: Any) -> tuple[float, float, float]:
+        return (float(v.get(0)), float(v.get(1)), float(v.get(2)))
+
+    forces = model.getForceSet()
+    found = []
+    for i in range(forces.getSize()):
+        force = osim.SmoothSphereHalfSpaceForce.safeDownCast(forces.get(i))
+        if force is not None and force.get_appliesForce():
+            found.append(force)
+    if not found:
+        return []
+    try:
+        found[0].getConnectee("sphere")
+    except RuntimeError:
+        # A model freshly read from a file has its sockets unresolved until it is connected.
+        model.finalizeConnections()
+
+    ground = model.getGround().getAbsolutePathString()
+    spheres = []
+    for force in found:
+        name = force.getName()
+        sphere = osim.ContactSphere.safeDownCast(force.getConnectee("sphere"))
+        half = osim.ContactHalfSpace.safeDownCast(force.getConnectee("half_space"))
+        if sphere is None or half is None:
+            raise InputError(f"SmoothSphereHalfSpaceForce '{name}': its 'sphere' or "
+                             "'half_space' socket does not lead to a ContactSphere and a "
+                             "ContactHalfSpace; fix the sockets in the .osim file")
+        half_frame = half.getFrame()
+        half_base = half_frame.findBaseFrame()
+        if half_base.getAbsolutePathString() != ground:
+            raise InputError(
+                f"SmoothSphereHalfSpaceForce '{name}': its half-space '{half.getName()}' is "
+                f"attached to '{half_base.getAbsolutePathString()}', not to ground; only a "
+                "floor fixed to ground is supported: attach the ContactHalfSpace's frame to "
+                "/ground")
+        # Simbody's half-space occupies +x of its own frame, so the outward normal is -x.
+        x_gh = half_frame.findTransformInBaseFrame().compose(half.getTransform())
+        x_axis = vec(x_gh.xformFrameVecToBase(osim.Vec3(1.0, 0.0, 0.0)))
+        sphere_frame = sphere.getFrame()
+        centre = sphere_frame.findTransformInBaseFrame().shiftFrameStationToBase(
+            sphere.get_location())
+        spheres.append(ContactSphere(
+            name=sphere.getName(),
+            body=sphere_frame.findBaseFrame().getName(),
+            location_m=vec(centre),
+            radius_m=float(sphere.getRadius()),
+            stiffness=float(force.get_stiffness()),
+            dissipation=float(force.get_dissipation()),
+            static_friction=float(force.get_static_friction()),
+            dynamic_friction=float(force.get_dynamic_friction()),
+            viscous_friction=float(force.get_viscous_friction()),
+            transition_velocity=float(force.get_transition_velocity()),
+            constant_contact_force=float(force.get_constant_contact_force()),
+            hertz_smoothing=float(force.get_hertz_smoothing()),
+            hunt_crossley_smoothing=float(force.get_hunt_crossley_smoothing()),
+            plane_normal=(-x_axis[0], -x_axis[1], -x_axis[2]),
+            plane_point=vec(x_gh.p()),
+            force_name=name,
+        ))
+    return spheres
+
+
+# -- evaluating the model at a pose ------------------------------------------------------

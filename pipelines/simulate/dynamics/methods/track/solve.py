@@ -27,16 +27,35 @@ from pathlib import Path
 import numpy as np
 
 from musclekit.errors import InputError
-
-from ...kernel.chunks import Chunk
-from ...kernel.contact_law import ContactSphere, sphere_force
-from ...kernel.filtering import finite_difference
-from ...kernel.grf import GRF_CHANNELS, SIDES, centre_of_pressure
-from ...kernel.osim_eval import dgf_model_processor
-from ...kernel.result import ChunkOutput, ChunkReport, load_output
-from ...kernel.solution import ChunkContext, assess, chunk_output, residual_units, start_chunk
-from ...nlp.track import DEFAULT_TRACK_WEIGHTS, TrackProblem, TrackSolution, solve_in_subprocess
-from .settings import TrackSettings
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
+from musclekit.pipelines.simulate.dynamics.kernel.contact_law import ContactSphere, sphere_force
+from musclekit.pipelines.simulate.dynamics.kernel.filtering import finite_difference
+from musclekit.pipelines.simulate.dynamics.kernel.result import (
+    ChunkOutput,
+    ChunkReport,
+    load_output,
+)
+from musclekit.pipelines.simulate.dynamics.kernel.solution import (
+    ChunkContext,
+    assess,
+    chunk_output,
+    residual_units,
+    start_chunk,
+)
+from musclekit.pipelines.simulate.dynamics.methods.track.check import tracking_check
+from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
+from musclekit.pipelines.simulate.dynamics.nlp.track import (
+    DEFAULT_TRACK_WEIGHTS,
+    TrackProblem,
+    TrackSolution,
+    solve_in_subprocess,
+)
+from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
+from musclekit.pipelines.simulate.opensim.external_loads import (
+    GRF_CHANNELS,
+    SIDES,
+    centre_of_pressure,
+)
 
 
 def ground_reactions(problem: TrackProblem, sol: TrackSolution,
@@ -102,37 +121,19 @@ def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
     default, or MocoTrack); a non-converged solve is a failed report."""
     ctx = start_chunk(prep_folder, motion_path, chunk, settings, work, "track")
     if settings.solver == "moco":
-        from .moco import solve_moco
+        from musclekit.pipelines.simulate.dynamics.methods.track.moco import solve_moco
 
         return solve_moco(ctx, settings)
     return solve_casadi(ctx, settings)
 
 
-def tracking_check(report: ChunkReport, q: np.ndarray, q_ref: np.ndarray,
-                   translational: np.ndarray, settings: TrackSettings) -> bool:
-    """Record the RMS tracking errors (rad over rotations, m over translations) in the
-    report; False, with the reason, when they exceed the settings' limits."""
-    rot = ~np.asarray(translational, dtype=bool)
-    err = q - q_ref
-    report.tracking_error_rad = float(np.sqrt(np.mean(err[:, rot] ** 2))) if rot.any() else 0.0
-    error_m = float(np.sqrt(np.mean(err[:, ~rot] ** 2))) if (~rot).any() else 0.0
-    report.extra["tracking_error_m"] = error_m
-    if report.tracking_error_rad > settings.max_error_rad or error_m > settings.max_error_m:
-        report.reason = (
-            f"converged but does not track the motion: RMS error "
-            f"{report.tracking_error_rad:.3f} rad (limit {settings.max_error_rad}), "
-            f"{error_m:.3f} m (limit {settings.max_error_m})")
-        return False
-    return True
-
-
 def solve_casadi(ctx: ChunkContext, settings: TrackSettings
                  ) -> tuple[ChunkReport, ChunkOutput | None]:
     """Solve one chunk by sequential linearisation (module docstring)."""
-    from .setup import TrackModel
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
 
     prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
-    report.extra["solver"] = "casadi"
+    report.diagnostics.solver = "casadi"
     start = time.perf_counter()
     kin = ctx.window()
     mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
@@ -163,7 +164,7 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     warm = _inverse_guess(work, chunk, tm.muscle_names, mesh)
     if warm is not None:
         guess = {"activation": warm, "excitation": warm}
-        report.extra["warm_start"] = "inverse"
+        report.diagnostics.warm_start = "inverse"
     options = {**DEFAULT_TRACK_WEIGHTS, **(settings.weights or {}),
                "trust_rad": settings.trust_rad, "trust_m": settings.trust_m,
                "force_scale_n": ctx.body_weight_n, "tolerance": settings.tolerance,
@@ -186,7 +187,7 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
             report.reason = (f"solver did not converge: {sol.status} after {sol.iterations} "
                              f"iterations (round {len(history) + 1})")
             report.solve_time_s = time.perf_counter() - start
-            report.extra["rounds"] = history
+            report.diagnostics.rounds = history
             return report, None
         step = float(np.abs(sol.q - problem.q_lin).max())
         # The check, by OpenSim alone: every force at the solution, through the model's
@@ -207,8 +208,8 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
         if defect <= max_defect and sol.success:
             break
     report.solve_time_s = time.perf_counter() - start
-    report.extra["rounds"] = history
-    report.extra["max_dynamics_defect"] = defect
+    report.diagnostics.rounds = history
+    report.diagnostics.max_dynamics_defect = defect
     if defect > max_defect or not sol.success:
         why = (f"the equations of motion are missed by {defect:.3g} N or N m (limit "
                f"{max_defect:.3g}: {settings.max_defect_bw:g} of body weight)")
@@ -222,7 +223,7 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
                               f"{settings.max_iterations})")
         return report, None
 
-    report.extra["vertical_offset_m"] = shift + sol.offset
+    report.diagnostics.vertical_offset_m = shift + sol.offset
     q_ref[:, vertical] += sol.offset
     if not tracking_check(report, sol.q, q_ref, tm.translational, settings):
         return report, None

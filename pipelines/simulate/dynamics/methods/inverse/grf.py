@@ -1,0 +1,417 @@
+"""Ground reaction forces estimated from kinematics alone (the `inverse` method's loads).
+
+The whole-body equations of motion give the total external wrench exactly: inverse dynamics
+with every model force switched off yields, at the 6 root coordinates, the generalized forces
+the environment must supply; mapping them through the root body's Jacobian gives the force F
+and the moment about the root origin, in ground. The rule that splits this wrench between the
+feet (documented in docs/dynamics.md):
+
+1. When the vertical force is upward, the foot with the lowest contact point is in contact
+   (the ground is the only external agent), and so is the other foot if its lowest point is
+   within `contact_height_m` of it. Heights are compared between the feet of the same frame,
+   not against a fixed floor, so a model whose segment lengths do not quite match the
+   kinematics (feet drifting up or down during a squat) is still handled. The centre of
+   pressure lies on the horizontal plane through the lowest contact point of the frame.
+2. One foot in contact: it carries everything. Both: the total centre of pressure (COP) is
+   projected onto the segment between the two feet's contact centres; its position s (0 at
+   the left foot, 1 at the right) is the right foot's share of force and free torque.
+3. Both feet's COPs are shifted by the same horizontal offset so that the two forces and the
+   free torques reproduce the total wrench exactly (no moment is lost in the split).
+4. A centre of pressure must lie under its foot: each COP is moved to the nearest point of its
+   foot's support area (the horizontal convex hull of the foot's contact points, widened by
+   `cop_margin_m`). Kinematics that are not consistent with the model (segment lengths that
+   differ from the subject's, marker noise) otherwise put the COP tens of centimetres outside
+   the foot, and the muscles would have to produce impossible ankle moments to match. The
+   moment that clamping removes is not lost silently: the pelvis residual actuators carry it,
+   and it is returned as `unexplained_moment_nm` and reported.
+5. No foot in contact (flight) or no upward force: zero ground forces; the residual actuators
+   at the pelvis then carry what the kinematics demand, and are reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from musclekit.dataset.atomic import file_sha256
+from musclekit.errors import InputError
+from musclekit.pipelines.simulate.dynamics.kernel.filtering import finite_difference
+from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import (
+    ContactRule,
+    detect_contact,
+    floor_height,
+    ground_velocity,
+    phases,
+    place_cops,
+    point_velocities,
+)
+from musclekit.pipelines.simulate.opensim.evaluate import mobility_index, root_joint
+from musclekit.pipelines.simulate.opensim.external_loads import (
+    DEFAULT_FEET,
+    GRF_CHANNELS,
+    SIDES,
+    centre_of_pressure,
+)
+from musclekit.pipelines.simulate.opensim.files import Motion
+
+
+@dataclass
+class GrfEstimate:
+    """time_s (T,); values (T, 18) in GRF_CHANNELS order; total_force_n (T, 3) and
+    total_moment_nm (T, 3) about the ground origin; contact (T, 2) bool (right, left)."""
+
+    time_s: np.ndarray
+    values: np.ndarray
+    total_force_n: np.ndarray
+    total_moment_nm: np.ndarray
+    contact: np.ndarray
+    # (T, 3) part of the total moment the clamped COPs do not reproduce (N m, about the
+    # ground origin); the pelvis residuals must supply it.
+    unexplained_moment_nm: np.ndarray | None = None
+    floor_m: float = 0.0  # the floor's height estimated for the sequence
+    transition: np.ndarray | None = None  # (T,) frames split by a heel-strike hand-over
+    orphan: np.ndarray | None = None  # (T,) loaded frames no foot's kinematics claimed
+    ground_velocity_m_s: np.ndarray | None = None  # (3,) 0 overground, a treadmill's belt
+
+    def side(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(force (T,3) N, COP (T,3) m, torque (T,3) N m) of one side, in ground."""
+        idx = {n: i for i, n in enumerate(GRF_CHANNELS)}
+        f = self.values[:, [idx[f"ground_force_{side}_v{a}"] for a in "xyz"]]
+        p = self.values[:, [idx[f"ground_force_{side}_p{a}"] for a in "xyz"]]
+        m = self.values[:, [idx[f"ground_torque_{side}_{a}"] for a in "xyz"]]
+        return f, p, m
+
+
+def foot_points(model, feet: dict[str, tuple[str, ...]]) -> dict[str, list[tuple[object, np.ndarray, float]]]:
+    """Per side, the contact points as (body, location in body, radius): the contact spheres
+    on the foot bodies when the model has them, else the foot bodies' origins."""
+    bodies = model.getBodySet()
+    names = {b for side in feet.values() for b in side}
+    present = {n for n in names if bodies.contains(n)}
+    out: dict[str, list] = {}
+    geoms = model.getContactGeometrySet()
+    for side, body_names in feet.items():
+        side_bodies = [n for n in body_names if n in present]
+        if not side_bodies:
+            raise InputError(
+                f"model {model.getName()}: none of the {side} foot bodies {list(body_names)} "
+                f"exist; name the model's foot bodies (e.g. --foot-bodies-{side} calcn_r,toes_r)"
+            )
+        pts = []
+        for i in range(geoms.getSize()):
+            g = geoms.get(i)
+            if g.getConcreteClassName() != "ContactSphere":
+                continue
+            body = g.getFrame().findBaseFrame().getName()
+            if body in side_bodies:
+                sphere = g  # location is in the geometry's frame; offset frames are resolved below
+                loc = np.array(sphere.get_location().to_numpy())
+                radius = float(sphere.getPropertyByName("radius").toString())
+                frame = g.getFrame()
+                pts.append((frame, loc, radius))
+        if not pts:
+            pts = [(bodies.get(n), np.zeros(3), 0.0) for n in side_bodies]
+        out[side] = pts
+    return out
+
+
+def _vec3(v) -> np.ndarray:
+    return np.array([v.get(0), v.get(1), v.get(2)])
+
+
+def estimate_grf(
+    model_path: str,
+    motion: Motion,
+    feet: dict[str, tuple[str, ...]] | None = None,
+    cop_margin_m: float | None = None,
+    rule: ContactRule | None = None,
+) -> GrfEstimate:
+    """Estimate both feet's ground reaction forces for a smooth motion.
+
+    Args:
+        model_path: .osim file; every force element is switched off (muscles, contact).
+        motion: coordinates in SI units (filtered: accelerations come from differences).
+        feet: foot body names per side ("right", "left").
+        rule: contact detection thresholds (foot_contact_phases.ContactRule).
+        cop_margin_m: how far beyond the hull of a foot's contact points its COP may lie.
+            Default: the largest contact sphere radius + 1 cm, or 5 cm when the foot's points
+            are body origins (heel and toe joint: the toe tips and foot edges lie beyond them).
+    """
+    import opensim as osim
+
+    feet = feet or DEFAULT_FEET
+    model = osim.Model(model_path)
+    forces = model.updForceSet()
+    for i in range(forces.getSize()):
+        forces.get(i).set_appliesForce(False)
+    state = model.initSystem()
+    coords = model.getCoordinateSet()
+    names = [coords.get(i).getName() for i in range(coords.getSize())]
+    missing = [n for n in names if n not in motion.names and not coords.get(n).getLocked(state)]
+    if missing:
+        raise InputError(
+            f"kinematics lack coordinates of model {model.getName()}: {missing[:8]}"
+            f"{' ...' if len(missing) > 8 else ''}"
+        )
+    root = root_joint(model)
+    root_coords = [root.get_coordinates(i).getName() for i in range(6)]
+    root_body = root.getChildFrame().findBaseFrame()
+    body = model.getBodySet().get(root_body.getName())
+    points = foot_points(model, feet)
+
+    # Each point's height above the lowest point of both feet in the model's default pose
+    # (standing, joints at zero): a foot body's origin stands above the sole by that much.
+    model.realizePosition(state)
+    default = {side: np.array([
+        _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))[1] - radius
+        for frame, loc, radius in pts]) for side, pts in points.items()}
+    sole = min(v.min() for v in default.values())
+    standing = {side: v - sole for side, v in default.items()}
+
+    nu = state.getNU()
+    u_index = mobility_index(model, state, names)
+    qd, qdd = finite_difference(motion)
+    col = {n: i for i, n in enumerate(motion.names)}
+    solver = osim.InverseDynamicsSolver(model)
+    mass = model.getTotalMass(state)
+    T = len(motion.time_s)
+    force = np.zeros((T, 3))
+    moment = np.zeros((T, 3))
+    heights = {s: np.zeros((T, len(p))) for s, p in points.items()}
+    com = np.zeros((T, 3))
+    xz = {s: np.zeros((T, len(p), 3)) for s, p in points.items()}
+    for k in range(T):
+        for n in names:
+            if n in col:
+                coords.get(n).setValue(state, motion.values[k, col[n]], False)
+        model.assemble(state)
+        udot = osim.Vector(nu, 0.0)
+        state.setU(osim.Vector(nu, 0.0))
+        for n, iu in u_index.items():
+            if n in col:
+                coords.get(n).setSpeedValue(state, qd[k, col[n]])
+                udot.set(iu, qdd[k, col[n]])
+        model.realizeVelocity(state)
+        tau = solver.solve(state, udot).to_numpy()
+        tau_root = np.array([tau[u_index[n]] for n in root_coords])
+        # Root Jacobian: spatial velocity of the root body (angular, linear at its origin)
+        # per unit speed of each root coordinate.
+        u_saved = state.getU()
+        J = np.zeros((6, 6))
+        for j, n in enumerate(root_coords):
+            state.setU(osim.Vector(nu, 0.0))
+            coords.get(n).setSpeedValue(state, 1.0)
+            model.realizeVelocity(state)
+            sv = body.getVelocityInGround(state)
+            J[:3, j] = _vec3(sv.get(0))
+            J[3:, j] = _vec3(sv.get(1))
+        state.setU(u_saved)
+        wrench = np.linalg.solve(J.T, tau_root)  # [moment about root origin; force]
+        origin = _vec3(body.getPositionInGround(state))
+        force[k] = wrench[3:]
+        moment[k] = wrench[:3] + np.cross(origin, wrench[3:])
+        model.realizePosition(state)
+        com[k] = _vec3(model.calcMassCenterPosition(state))
+        for side, pts in points.items():
+            for i, (frame, loc, radius) in enumerate(pts):
+                p = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
+                heights[side][k, i] = p[1] - radius
+                xz[side][k, i] = p
+    if cop_margin_m is None:
+        radii = [r for pts in points.values() for _, _, r in pts]
+        cop_margin_m = max(radii) + 0.01 if max(radii) > 0 else 0.05
+    return split_wrench(motion.time_s, force, moment, heights, xz, mass,
+                        cop_margin_m=cop_margin_m, rule=rule, standing=standing, com=com)
+
+
+# Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
+ESTIMATE_RULE_VERSION = 2
+
+
+def sequence_estimate(cache: Path, model_file: str, motion: Motion,
+                      feet: dict[str, tuple[str, ...]], cop_margin_m: float | None,
+                      rule: ContactRule) -> GrfEstimate:
+    """The estimate over the whole sequence, computed once and kept in `cache` (.npz).
+
+    Contact phases, the floor and the heel-strike hand-overs are properties of the whole
+    sequence: estimated inside one chunk's window they would depend on where the window
+    starts. The first chunk to need the estimate computes it; the others load it (a key of
+    the model, the motion and the settings guards against a stale file)."""
+    data = hashlib.sha256(np.ascontiguousarray(motion.time_s).tobytes()
+                          + np.ascontiguousarray(motion.values).tobytes()).hexdigest()
+    key = hashlib.sha256(json.dumps(
+        [ESTIMATE_RULE_VERSION, file_sha256(model_file), data, motion.names,
+         sorted(feet.items()), cop_margin_m, asdict(rule)], default=str).encode()).hexdigest()
+    if cache.is_file():
+        with np.load(cache) as z:
+            if str(z["key"]) == key:
+                return GrfEstimate(z["time_s"], z["values"], z["total_force_n"],
+                                   z["total_moment_nm"], z["contact"], z["unexplained"],
+                                   float(z["floor_m"]), z["transition"], z["orphan"],
+                                   z["ground_velocity_m_s"])
+    est = estimate_grf(model_file, motion, feet=feet, cop_margin_m=cop_margin_m, rule=rule)
+    tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.npz")
+    np.savez(tmp, key=key, time_s=est.time_s, values=est.values,
+             total_force_n=est.total_force_n, total_moment_nm=est.total_moment_nm,
+             contact=est.contact, unexplained=est.unexplained_moment_nm, floor_m=est.floor_m,
+             transition=est.transition, orphan=est.orphan,
+             ground_velocity_m_s=est.ground_velocity_m_s)
+    os.replace(tmp, cache)
+    return est
+
+
+def window(est: GrfEstimate, start_s: float, end_s: float) -> GrfEstimate:
+    """The rows of an estimate with start_s <= t <= end_s."""
+    keep = (est.time_s >= start_s - 1e-9) & (est.time_s <= end_s + 1e-9)
+    return GrfEstimate(est.time_s[keep], est.values[keep], est.total_force_n[keep],
+                       est.total_moment_nm[keep], est.contact[keep],
+                       est.unexplained_moment_nm[keep], est.floor_m, est.transition[keep],
+                       est.orphan[keep], est.ground_velocity_m_s)
+
+
+def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
+    """The point nearest to `p` (x, z) within `margin` of the convex hull of `hull` (N, 2)."""
+    ring = hull
+    if len(hull) >= 3:
+        from scipy.spatial import ConvexHull, QhullError
+
+        try:
+            ring = hull[ConvexHull(hull).vertices]  # counter-clockwise
+        except QhullError:
+            pass  # collinear points: no area, only the segments below
+        else:
+            edges = np.roll(ring, -1, axis=0) - ring
+            rel = p - ring
+            if np.all(edges[:, 0] * rel[:, 1] - edges[:, 1] * rel[:, 0] >= 0):
+                return p  # left of every edge: inside
+    # Nearest point on the boundary (a cycle through the points; one point is its own edge).
+    best, best_d = ring[0], np.inf
+    for i in range(len(ring)):
+        a, ab = ring[i], ring[(i + 1) % len(ring)] - ring[i]
+        denom = float(ab @ ab)
+        t = float(np.clip((p - a) @ ab / denom, 0.0, 1.0)) if denom > 1e-12 else 0.0
+        d = float(np.linalg.norm(p - (a + t * ab)))
+        if d < best_d:
+            best, best_d = a + t * ab, d
+    if best_d <= margin:
+        return p
+    return best + (p - best) * (margin / best_d)
+
+
+def split_wrench(
+    time_s: np.ndarray,
+    force: np.ndarray,
+    moment: np.ndarray,
+    heights: dict[str, np.ndarray],
+    points: dict[str, np.ndarray],
+    mass_kg: float,
+    cop_margin_m: float = np.inf,
+    rule: ContactRule | None = None,
+    standing: dict[str, np.ndarray] | None = None,
+    com: np.ndarray | None = None,
+) -> GrfEstimate:
+    """Split the total external wrench (force (T,3), moment about the ground origin (T,3))
+    between the feet, from the feet's contact points: `heights` (T, P) of each point's
+    lowest point and `points` (T, P, 3) their positions, per side; `standing` (P,) each
+    point's height above the sole in the model's standing pose (0 for contact spheres)
+    (module docstring)."""
+    rule = rule or ContactRule()
+    standing = standing or {s: np.zeros(heights[s].shape[1]) for s in SIDES}
+    T = len(time_s)
+    values = np.zeros((T, len(GRF_CHANNELS)))
+    unexplained = np.zeros((T, 3))
+    min_fy = 0.01 * mass_kg * 9.81
+    idx = {n: i for i, n in enumerate(GRF_CHANNELS)}
+    soles = {s: heights[s] - standing[s][None, :] for s in SIDES}
+    floor = floor_height([soles[s] for s in SIDES], rule.floor_percentile)
+    above = {s: soles[s] - floor for s in SIDES}
+    velocity = {s: point_velocities(time_s, points[s]) for s in SIDES}
+    ground_v = ground_velocity([velocity[s] for s in SIDES], [above[s] for s in SIDES], rule)
+    contact = np.column_stack([
+        detect_contact(above[s], np.linalg.norm(velocity[s] - ground_v, axis=2), rule)
+        for s in SIDES])
+    contact &= (force[:, 1] > min_fy)[:, None]
+    # A frame whose load no foot seems to carry (feet that slide or float in the kinematics
+    # of a model not scaled to the subject): the lowest foot carries it, as counted below.
+    lowest = np.argmin(np.column_stack([above[s].min(axis=1) for s in SIDES]), axis=1)
+    orphan = (force[:, 1] > 0.2 * mass_kg * 9.81) & ~contact.any(axis=1)
+    loaded = force[:, 1] > 0.2 * mass_kg * 9.81
+    # Refused when the feet (almost) never settle; a trial where they settle part of the time
+    # goes on, its unclaimed frames given to the lowest foot and counted per chunk.
+    if loaded.sum() >= 10 and orphan.sum() > 0.9 * loaded.sum():
+        raise InputError(
+            f"the feet never settle on a floor: in {100 * orphan.sum() / loaded.sum():.0f} % of "
+            f"the frames that carry the body no foot point is within "
+            f"{100 * rule.height_on_m:.0f} cm of the floor estimated at {floor:.3f} m while "
+            "still (the kinematics float, slide or sink: a model not scaled to the subject, or "
+            "a floor that is not level); scale the model to the subject (--static) or give "
+            "measured forces (--grf)")
+    contact[orphan, lowest[orphan]] = True
+    ph = phases(time_s, contact)
+
+    for k in range(T):
+        F, M = force[k], moment[k]
+        on = [j for j in range(2) if ph.contact[k, j]]
+        if not on:
+            continue
+        priors = {}
+        for j in on:
+            side = SIDES[j]
+            near = above[side][k] < rule.height_off_m
+            if not near.any():
+                near = above[side][k] == above[side][k].min()
+            c = points[side][k][near].mean(axis=0)
+            priors[side] = np.array([c[0], floor, c[2]])
+        p, ty = centre_of_pressure(F, M, floor)
+        if len(on) == 1:
+            side = SIDES[on[0]]
+            shares = {side: 1.0}
+            cops = {side: p}
+        else:
+            cr, cl = priors["right"], priors["left"]
+            if ph.transition[k]:
+                s = float(ph.share[k, 0])
+            else:
+                # No hand-over to follow (a stance on both feet throughout, or cut by the
+                # sequence's ends): the share from where the total COP lies between the feet.
+                d = cr - cl
+                denom = float(d @ d)
+                s = float(np.clip((p - cl) @ d / denom, 0.0, 1.0)) if denom > 1e-12 else 0.5
+            shares = {"right": s, "left": 1.0 - s}
+            feet_f = [s * F, (1 - s) * F]
+            if com is not None and ph.transition[k]:
+                # In a hand-over each foot pushes towards the centre of mass (the trailing
+                # foot propels while the leading one brakes); what the two leave of the total
+                # horizontal force is shared like the vertical one.
+                for i, prior in enumerate((cr, cl)):
+                    d = com[k] - prior
+                    feet_f[i] = np.array([feet_f[i][1] * d[0] / d[1], feet_f[i][1],
+                                          feet_f[i][1] * d[2] / d[1]])
+                rest = F - feet_f[0] - feet_f[1]
+                feet_f = [feet_f[0] + s * rest, feet_f[1] + (1 - s) * rest]
+            placed = place_cops(F, M, floor, feet_f, [cr, cl])
+            cops = {"right": placed[0], "left": placed[1]}
+        if np.isfinite(cop_margin_m):
+            for side in cops:
+                foot_xz = points[side][k][:, [0, 2]]
+                q = _nearest_in_region(cops[side][[0, 2]], foot_xz, cop_margin_m)
+                moved = np.array([q[0], floor, q[1]]) - cops[side]
+                f_side = (feet_f[0] if side == "right" else feet_f[1]) if len(on) == 2 else F
+                unexplained[k] -= np.cross(moved, f_side)
+                cops[side] = cops[side] + moved
+        side_force = ({"right": feet_f[0], "left": feet_f[1]} if len(on) == 2
+                      else {SIDES[on[0]]: F})
+        for side, w in shares.items():
+            for a, v in zip("xyz", side_force[side], strict=True):
+                values[k, idx[f"ground_force_{side}_v{a}"]] = v
+            for a, v in zip("xyz", cops[side], strict=True):
+                values[k, idx[f"ground_force_{side}_p{a}"]] = v
+            values[k, idx[f"ground_torque_{side}_y"]] = w * ty
+    return GrfEstimate(time_s, values, force, moment, ph.contact, unexplained,
+                       floor_m=floor, transition=ph.transition, orphan=orphan,
+                       ground_velocity_m_s=ground_v)

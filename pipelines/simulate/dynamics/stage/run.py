@@ -1,0 +1,217 @@
+"""The dynamics stage over a dataset: prepare models, solve chunks on Dask, stitch, write.
+
+1. Sequences with kinematics (written by simulate part 1: `SequenceInfo.extra["opensim"]`
+   with `scaled_model` and `ik_mot`, relative to the dataset root) are planned into chunks.
+2. Each distinct scaled model is prepared once (one Dask task per model; cached on disk).
+3. One Dask task per chunk; each chunk's result is saved atomically under
+   `<dataset>/opensim/<sequence>/dynamics/`, its report last. A rerun skips chunks with a
+   report (failed ones too, unless `retry_failed`).
+4. When every chunk of a sequence has a report, the sequence is stitched and written to the
+   dataset as one unit (`dynamics-<sequence>`): streams activations, muscle_forces, grf,
+   joint_angles_solved, residuals at 50 fps, and the per-chunk table `chunks`.
+5. With an upper model (`upper_model`), each written sequence's upper body is solved by static
+   optimisation with its ground forces (one Dask task per sequence) and written as a unit of
+   its own (`dynamics-upper-<sequence>`): streams activations_upper, muscle_forces_upper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from musclekit.compute import Unit, run_units
+from musclekit.dataset.atomic import file_sha256
+from musclekit.dataset.writer import DatasetWriter
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
+from musclekit.pipelines.simulate.dynamics.kernel.prep import (
+    PreparedModel,
+    cache_key,
+    check_model,
+    path_fit_violations,
+    prepare_model,
+)
+from musclekit.pipelines.simulate.dynamics.kernel.result import load_report
+from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
+from musclekit.pipelines.simulate.dynamics.methods import get_method
+from musclekit.pipelines.simulate.dynamics.stage.config import DynamicsConfig
+from musclekit.pipelines.simulate.dynamics.stage.jobs import SequenceJob, find_jobs, unit_id
+from musclekit.pipelines.simulate.dynamics.stage.payloads import ChunkTask, PrepTask
+from musclekit.pipelines.simulate.dynamics.stage.report import DynamicsReport
+from musclekit.pipelines.simulate.dynamics.stage.worker import chunk_name, solve_chunk_unit
+from musclekit.pipelines.simulate.dynamics.stage.write import write_sequence
+from musclekit.pipelines.simulate.opensim.files import read_mot
+from musclekit.progress import console
+
+
+def _prep_unit(task: PrepTask) -> str:
+    edit = get_method(task.settings.method).edit_model if task.settings.add_foot_contact else None
+    return str(prepare_model(task.model, task.cache, task.settings, task.motions, edit_model=edit))
+
+
+def model_cache(root: Path, cfg: DynamicsConfig) -> Path:
+    """Folder of prepared models (one subfolder per cache key)."""
+    return Path(cfg.cache_dir) if cfg.cache_dir else root / "opensim" / "_dynamics_models"
+
+
+def model_keys(jobs: list[SequenceJob], cfg: DynamicsConfig) -> dict[str, str]:
+    """Per sequence, the cache key of its prepared model: one per model file, its polynomial
+    paths fitted around the poses of every sequence that uses it."""
+    model_of = {job.sequence.id: file_sha256(job.model_path) for job in jobs}
+    motions: dict[str, list[Path]] = {}
+    for job in jobs:
+        motions.setdefault(model_of[job.sequence.id], []).append(job.motion_path)
+    return {job.sequence.id: cache_key(job.model_path, cfg.prep, motions[model_of[job.sequence.id]])
+            for job in jobs}
+
+
+def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
+                   ) -> tuple[Path, dict[str, str]]:
+    """Check and prepare each distinct model of `jobs` (found in dataset `root`) once; a
+    model already in the cache is skipped. Returns the cache folder and, per cache key
+    whose preparation failed, why.
+    """
+    cache = model_cache(root, cfg)
+    keys = model_keys(jobs, cfg)
+    models: dict[str, tuple[Path, list[Path]]] = {}
+    for job in jobs:
+        key = keys[job.sequence.id]
+        if key in models:
+            models[key][1].append(job.motion_path)
+        else:
+            check_model(job.model_path, cfg.prep)
+            models[key] = (job.model_path, [job.motion_path])
+            if cfg.upper_model:
+                from musclekit.pipelines.simulate.dynamics.upper import check_upper_model
+
+                check_upper_model(cfg.upper_model, _muscles(job.model_path),
+                                  read_mot(job.motion_path).names, cfg.prep.feet)
+    prep_units = [
+        Unit(id=f"model-{key}", payload=PrepTask(model=str(m), cache=str(cache),
+                                                 settings=cfg.prep, motions=[str(p) for p in mots]))
+        for key, (m, mots) in models.items()
+    ]
+    prep_report = run_units(
+        prep_units, _prep_unit, cfg.compute, description="preparing models",
+        skip=lambda u: (cache / u.id[len("model-"):] / "prep.json").is_file(),
+    )
+    return cache, {uid[len("model-"):]: why for uid, why in prep_report.failed.items()}
+
+
+def _settings_for(job: SequenceJob, cfg: DynamicsConfig) -> SolveSettings:
+    """The method's settings for one sequence: its measured forces, where the method takes
+    them (`grf_file` / `grf_setup` settings) and the sequence has them."""
+    settings = replace(cfg.solve)
+    if job.grf_file is not None and hasattr(settings, "grf_file") and not settings.grf_file:
+        settings.grf_file = str(job.grf_file)
+        if job.grf_setup is not None:
+            settings.grf_setup = str(job.grf_setup)
+    return settings
+
+
+def unsolvable(chunk: Chunk, sequence_reason: str) -> str:
+    """Why `chunk` is not to be solved ("" to solve it): its sequence's reason (failed model
+    preparation, poses outside the fitted paths). Tests replace this to fail chosen chunks."""
+    return sequence_reason
+
+
+def _uncovered(prep_folder: Path, motion_path: Path) -> str:
+    """Why a sequence cannot use a prepared model's polynomial muscle paths ("" when it can):
+    outside the poses they were fitted around they extrapolate, silently wrong."""
+    from musclekit.pipelines.simulate.opensim.files import rotational_coordinates
+
+    prep = PreparedModel.load(prep_folder)
+    if not prep.polynomial_paths:
+        return ""
+    import opensim as osim
+
+    model = osim.Model(str(prep_folder / prep.model_path))
+    motion = read_mot(motion_path, rotational=rotational_coordinates(model))
+    bad = path_fit_violations(prep, motion)
+    if not bad:
+        return ""
+    return (f"the polynomial muscle paths of {prep_folder} were fitted on other poses: "
+            f"{'; '.join(bad[:4])} (rad); rerun with the default model cache (paths are "
+            "refitted over every sequence) or --no-polynomial-paths")
+
+
+def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None) -> DynamicsReport:
+    """Solve muscle-driven dynamics for every sequence with kinematics in the dataset.
+
+    Resumable: rerun the same call to continue; finished chunks and sequences are skipped.
+    """
+    cfg = config or DynamicsConfig()
+    cfg.validate()
+    root = Path(dataset_path)
+    jobs = find_jobs(root, cfg)
+    report = DynamicsReport()
+
+    # 1. Models, once each (checked first so bad models fail before any Dask work).
+    cache, prep_failed = prepare_models(root, jobs, cfg)
+
+    # 2. Chunks.
+    units = []
+    keys = model_keys(jobs, cfg)
+    for job in jobs:
+        key = keys[job.sequence.id]
+        why = (f"model preparation failed: {prep_failed[key]}" if key in prep_failed
+               else _uncovered(cache / key, job.motion_path))
+        for chunk in job.chunks:
+            task = ChunkTask(
+                chunk=chunk, method=cfg.method, settings=_settings_for(job, cfg),
+                prep_folder=str(cache / key), motion_path=str(job.motion_path),
+                out_dir=str(job.out_dir), time_limit_s=cfg.chunk_time_limit_s,
+                unsolvable=unsolvable(chunk, why),
+            )
+            units.append(Unit(id=chunk.id, payload=task))
+
+    def skip(unit: Unit) -> bool:
+        rep = load_report(Path(unit.payload.out_dir), chunk_name(unit.payload.chunk))
+        if rep is None:
+            return False
+        return rep.status == "converged" or not cfg.retry_failed
+
+    writer = DatasetWriter.create_or_open(root)
+    done_sequences = {j.sequence.id for j in jobs if writer.is_done(unit_id(j))}
+    todo_units = [u for u in units if u.id.split("/chunk")[0] not in done_sequences]
+    run = run_units(todo_units, solve_chunk_unit, cfg.compute,
+                    description=f"simulating chunks ({cfg.method})", skip=skip)
+    report.chunks_skipped = len(run.skipped) + len(units) - len(todo_units)
+    for uid, chunk_report in run.done.items():
+        if chunk_report.status == "converged":
+            report.chunks_done += 1
+            report.chunk_seconds.append(chunk_report.solve_time_s)
+        else:
+            report.chunks_failed[uid] = chunk_report.reason
+    for uid, why in run.failed.items():
+        report.chunks_failed[uid] = why
+
+    # 3. Stitch and write each sequence whose chunks all have a report.
+    for job in jobs:
+        if job.sequence.id in done_sequences:
+            report.sequences_skipped.append(job.sequence.id)
+            continue
+        reports = [load_report(job.out_dir, chunk_name(c)) for c in job.chunks]
+        if any(r is None for r in reports):
+            continue
+        key = keys[job.sequence.id]
+        if write_sequence(writer, job, reports, cfg, prep_failed, cache / key):
+            report.sequences_written.append(job.sequence.id)
+        else:
+            report.sequences_unsolved.append(job.sequence.id)
+
+    # 4. The upper body of every sequence whose lower body is written.
+    if cfg.upper_model:
+        from musclekit.pipelines.simulate.dynamics.stage.upper import run_upper
+
+        run_upper(root, writer, jobs, cfg, report)
+    console.print(report.summary())
+    for uid, why in sorted({**report.chunks_failed, **report.upper_failed}.items()):
+        console.print(f"  [yellow]failed[/] {uid}: {why.splitlines()[0] if why else ''}")
+    return report
+
+
+def _muscles(model_path: Path) -> list[str]:
+    import opensim as osim
+
+    model = osim.Model(str(model_path))
+    return [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]

@@ -1,0 +1,244 @@
+"""The kinematics of one sequence, from an AMASS file (or a TRC + model) to OpenSim files.
+
+Runs inside one Dask task: every OpenSim object is built here, from paths.
+Files go to `<out_dir>` (the dataset's `opensim/<sequence_id>/`):
+static.trc, markers.trc (metres), generic_registered.osim, scaled.osim, ik.mot (radians,
+`inDegrees=no`), setup XMLs; all .trc/.mot through `opensim_io`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from musclekit.errors import InputError, UnitFailedError
+from musclekit.pipelines.simulate.kinematics.amass import read_amass
+from musclekit.pipelines.simulate.kinematics.bodymodel import load_body_model, mass_and_height
+from musclekit.pipelines.simulate.kinematics.lab import LabInputs
+from musclekit.pipelines.simulate.kinematics.markerset import load_markerset
+from musclekit.pipelines.simulate.kinematics.scale_ik import (
+    plan_registration,
+    run_ik,
+    run_scale,
+    write_registered_generic,
+)
+from musclekit.pipelines.simulate.kinematics.virtual_markers import (
+    marker_segments,
+    segment_body,
+    sequence_markers,
+    static_markers,
+)
+from musclekit.pipelines.simulate.opensim.files import read_trc, write_trc
+from musclekit.pipelines.simulate.opensim.model import default_model_path
+
+
+@dataclass
+class KinematicsConfig:
+    """Settings of the kinematics stage (SI units)."""
+
+    foot_height_m: float = 0.02  # lowest marker of every sequence sits this high
+    body_density_kg_m3: float = 985.0  # mesh volume -> mass
+    flag_rms_m: float = 0.02  # frames whose IK marker RMS error exceeds this are flagged
+    flag_max_m: float = 0.04  # ... or whose largest marker error exceeds this
+    static_duration_s: float = 0.1
+    ik_accuracy: float = 1e-6  # IK convergence tolerance (see scale_ik.run_ik)
+
+    def validate(self) -> None:
+        """Refuse values that cannot be right, naming the option that sets each."""
+        if not self.foot_height_m >= 0:
+            raise InputError(f"--foot-height-m {self.foot_height_m}: must be >= 0")
+        for value, flag in ((self.flag_rms_m, "--flag-rms-m"), (self.flag_max_m, "--flag-max-m"),
+                            (self.body_density_kg_m3, "--density-kg-m3")):
+            if not value > 0:
+                raise InputError(f"{flag} {value}: must be > 0")
+
+
+@dataclass
+class SequenceKinematics:
+    """What one sequence produced (arrays for the dataset, files on disk)."""
+
+    time_s: np.ndarray
+    marker_names: list[str]
+    markers: np.ndarray  # (T, M, 3) m, OpenSim ground frame
+    coordinates: list[str]
+    joint_angles: np.ndarray  # (T, C) rad / m
+    rms_m: np.ndarray
+    max_m: np.ndarray
+    flags: np.ndarray  # (T,) bool: above an error threshold
+    mass_kg: float
+    height_m: float
+    gender: str | None
+    files: dict[str, Path]
+    extra: dict = field(default_factory=dict)
+
+
+def kinematics_from_amass(amass_path: Path, body_model_dir: Path, out_dir: Path,
+                          model_path: Path | None, cfg: KinematicsConfig) -> SequenceKinematics:
+    """AMASS .npz -> virtual markers -> scaled model -> IK, all files under out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = Path(model_path) if model_path else default_model_path()
+    clock = _Clock()
+    seq = read_amass(amass_path)
+    body = load_body_model(body_model_dir, seq.gender)
+    mset = load_markerset()
+    markers, _ = sequence_markers(body, seq, mset, cfg.foot_height_m)
+    static = static_markers(body, seq.betas, mset, cfg.foot_height_m, cfg.static_duration_s)
+    mass_kg, height_m = mass_and_height(body, seq.betas, cfg.body_density_kg_m3)
+    clock.lap("markers_s")
+    files = {"static_trc": out_dir / "static.trc", "trc": out_dir / "markers.trc",
+             "generic_model": out_dir / "generic_registered.osim",
+             "scaled_model": out_dir / "scaled.osim", "ik_mot": out_dir / "ik.mot"}
+    write_trc(files["static_trc"], static.time_s, static.names, static.positions)
+    write_trc(files["trc"], markers.time_s, markers.names, markers.positions)
+    segs = marker_segments(body, mset)
+    plan = plan_registration(model_path, {m: segment_body(s, mset) for m, s in segs.items()},
+                             {n: b for n, (_, b) in mset.joint_centres.items()})
+    write_registered_generic(model_path, plan, files["generic_model"])
+    scale = run_scale(files["generic_model"], files["static_trc"],
+                      (float(static.time_s[0]), float(static.time_s[-1])), plan,
+                      mset.scale_measurements, mass_kg, height_m, files["scaled_model"], out_dir)
+    clock.lap("scale_s")
+    ik = run_ik(files["scaled_model"], files["trc"], (float(markers.time_s[0]),
+                float(markers.time_s[-1])), mset.ik_weights, files["ik_mot"], out_dir,
+                cfg.ik_accuracy)
+    clock.lap("ik_s")
+    if len(ik.time_s) != len(markers.time_s):
+        raise InputError(f"IK returned {len(ik.time_s)} frames for {len(markers.time_s)} "
+                         "marker frames")
+    flags = (ik.rms_m > cfg.flag_rms_m) | (ik.max_m > cfg.flag_max_m)
+    return SequenceKinematics(
+        time_s=markers.time_s, marker_names=markers.names, markers=markers.positions,
+        coordinates=ik.coordinates, joint_angles=ik.values, rms_m=ik.rms_m, max_m=ik.max_m,
+        flags=flags, mass_kg=mass_kg, height_m=height_m, gender=seq.gender, files=files,
+        extra={"ground_shift_m": markers.ground_shift_m, "rate_hz": seq.rate_hz,
+               "scale_factors": scale.scale_factors,
+               "static_joint_centre_rms_m": scale.static_rms_m, "registration_dropped": plan.dropped,
+               "body_model": str(body.path), "body_model_kind": body.kind,
+               "marker_set_version": mset.version, "betas": seq.betas.tolist(),
+               "opensim_model": str(model_path), "timings": clock.laps})
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.start, 3)
+        self.start = now
+
+
+def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
+                        cfg: KinematicsConfig, weights: dict[str, float] | None = None,
+                        lab: LabInputs | None = None) -> SequenceKinematics:
+    """Marker data and a model -> IK (pipelines/simulate/kinematics/lab.py for the lab's files): with
+    a static trial the (generic) model is scaled to the subject first; dead markers are left
+    out, IK uses the lab's setup or marker weights (default 1), a marker that IK cannot
+    follow is left out and IK rerun once; measured forces are checked and copied."""
+    import shutil
+
+    from musclekit.pipelines.simulate.kinematics.c3d import assign_plates_to_feet
+    from musclekit.pipelines.simulate.kinematics.lab import (
+        c3d_inputs,
+        copy_external_loads,
+        dead_markers,
+        foot_positions,
+        outlier_markers,
+        scale_from_static,
+    )
+    from musclekit.pipelines.simulate.opensim.external_loads import DEFAULT_FEET
+
+    lab = lab or LabInputs()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    c3d = None
+    if lab.c3d:  # markers, plates and analog channels from one file
+        c3d = c3d_inputs(Path(lab.c3d), out_dir / "c3d")
+        trc_path = c3d["markers"]
+    data = read_trc(trc_path)
+    files = {"trc": out_dir / "markers.trc", "scaled_model": out_dir / "scaled.osim",
+             "ik_mot": out_dir / "ik.mot"}
+    write_trc(files["trc"], data.time_s, data.names, data.positions)
+    warnings: list[str] = []
+    dead = dead_markers(data.names, data.positions)
+    warnings += [f"marker {n} left out: {why}" for n, why in dead.items()]
+    extra: dict = {"rate_hz": data.rate_hz, "opensim_model": str(model_path)}
+    mass, height = float("nan"), float("nan")
+    w = dict(weights or {})
+    w.update(lab.marker_weights or {})
+    if lab.static_trc:
+        scale = scale_from_static(Path(model_path), Path(lab.static_trc), out_dir / "scale", lab, w)
+        shutil.copyfile(scale.model_path, files["scaled_model"])
+        files["scale_setup"] = out_dir / "scale" / "scale_setup.xml"
+        mass = float(lab.mass_kg)
+        height = float(lab.height_m) if lab.height_m else float("nan")
+        extra["scale"] = {"setup": scale.setup, "static_trc": str(lab.static_trc),
+                          "static_rms_m": round(scale.static_rms_m, 5),
+                          "static_error_m": scale.static_error_m,
+                          "scale_factors": scale.scale_factors,
+                          "measurements": scale.measurements}
+    else:
+        shutil.copyfile(model_path, files["scaled_model"])
+        if lab.mass_kg:
+            mass = float(lab.mass_kg)
+    ik_weights = {n: w.get(n, 1.0) for n in data.names}
+    t_range = (float(data.time_s[0]), float(data.time_s[-1]))
+    setup = Path(lab.ik_setup) if lab.ik_setup else None
+
+    def ik(leave_out: set[str]):
+        return run_ik(files["scaled_model"], files["trc"], t_range, ik_weights, files["ik_mot"],
+                      out_dir, cfg.ik_accuracy, setup=setup, leave_out=leave_out)
+
+    left_out = set(dead)
+    result = ik(left_out)
+    bad = outlier_markers({n: e for n, e in result.marker_errors_m.items() if n not in left_out})
+    if bad:
+        warnings += [f"marker {n} left out: {why}" for n, why in bad.items()]
+        left_out |= set(bad)
+        result = ik(left_out)
+    extra["markers_left_out"] = {**dead, **bad}
+    if lab.grf_file or lab.grf_setup:
+        copied = copy_external_loads(lab, files["scaled_model"], out_dir,
+                                     {s: list(b) for s, b in DEFAULT_FEET.items()})
+        files.update({k: Path(v) for k, v in copied.items()})
+    elif c3d is not None:
+        trial = c3d["trial"]
+        if trial.plates:
+            # Which foot stood on which plate: the foot body nearest each loaded period's COP.
+            t_ik, feet = foot_positions(files["scaled_model"], files["ik_mot"],
+                                        {"r": DEFAULT_FEET["right"][0], "l": DEFAULT_FEET["left"][0]})
+            loads = assign_plates_to_feet(trial, feet, time_s=t_ik)
+            files["grf"] = loads.write(out_dir / "grf.mot")
+            extra["plates"] = loads.periods
+        elif lab.c3d_require_plates:  # noqa: RET506 - checked again after IK: the unit's message
+            raise InputError(f"{lab.c3d} has no force plates (FORCE_PLATFORM:USED = 0): drop "
+                             "--grf c3d, or give the force file with --grf")
+        extra["analogs"] = {name: {"unit": unit, "rate_hz": float(1.0 / np.median(np.diff(t)))}
+                            for name, (t, _, unit) in trial.analogs.items()}
+        extra["_analogs"] = trial.analogs  # written as the emg_raw stream, not as metadata
+    mass_from = "given (--mass)"
+    if not np.isfinite(mass):
+        import opensim as osim
+
+        model = osim.Model(str(files["scaled_model"]))
+        mass = float(model.getTotalMass(model.initSystem()))
+        mass_from = "the model's total mass (no --mass given)"
+    extra["mass_from"] = mass_from
+    extra["warnings"] = warnings
+    if lab.any:
+        extra["lab"] = {k: v for k, v in asdict(lab).items() if v is not None}
+    keep = (data.time_s >= result.time_s[0] - 1e-9) & (data.time_s <= result.time_s[-1] + 1e-9)
+    if keep.sum() != len(result.time_s):
+        raise UnitFailedError(f"IK wrote {len(result.time_s)} frames where the marker file has "
+                              f"{int(keep.sum())} in the same time range")
+    flags = (result.rms_m > cfg.flag_rms_m) | (result.max_m > cfg.flag_max_m)
+    return SequenceKinematics(
+        time_s=result.time_s, marker_names=data.names, markers=data.positions[keep],
+        coordinates=result.coordinates, joint_angles=result.values, rms_m=result.rms_m,
+        max_m=result.max_m, flags=flags, mass_kg=mass, height_m=height, gender=None,
+        files=files, extra=extra)
