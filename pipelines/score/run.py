@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,8 +150,10 @@ def score_sequence(ds, seq_id: str, use_model: bool = True) -> SequenceScores:
         groups = muscle_groups(arr.channels)
         worst, detail = None, ""
         for (joint, side), (ago, anta) in groups.items():
-            ci = metrics.coactivation_pct(np.nanmean(a[:, ago], axis=1),
-                                          np.nanmean(a[:, anta], axis=1))
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # gap frames: all NaN
+                ci = metrics.coactivation_pct(np.nanmean(a[:, ago], axis=1),
+                                              np.nanmean(a[:, anta], axis=1))
             if math.isfinite(ci) and (worst is None or ci > worst):
                 worst, detail = ci, f"{joint}, {'right' if side == 'r' else 'left'}"
         out.scores["coactivation"] = _score(

@@ -3,6 +3,7 @@ arrows, markers and curves on one time grid (numpy; no viewer code here)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,7 +134,10 @@ def build_scene(ds, seq_id: str) -> Scene:
             scene.activation = np.stack(
                 [acts[:, index[m]] if m in index else np.full(len(t), np.nan)
                  for m in scene.muscle_names], axis=1)
-        top = np.argsort(-np.nan_to_num(np.nanmean(acts, axis=0), nan=-1))[:MAX_CURVES]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a muscle without any value
+            mean = np.nanmean(acts, axis=0)
+        top = np.argsort(-np.nan_to_num(mean, nan=-1))[:MAX_CURVES]
         scene.curves["activations"] = ([arr.channels[i] for i in top], acts[:, top])
     if emg_name:
         arr = ds.sequence_array(emg_name, seq_id)
