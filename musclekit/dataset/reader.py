@@ -81,7 +81,8 @@ def check_format_version(version: object, where: str) -> None:
 def load_info(root: Path) -> DatasetInfo:
     info_file = root / layout.INFO_PATH
     if not root.exists():
-        raise FormatError(f"{root} does not exist")
+        raise FormatError(f"{root} does not exist: give the folder of a musclekit dataset (a "
+                          "stage's --out; `musclekit config show` prints the default one)")
     if not root.is_dir() or not info_file.exists():
         raise FormatError(
             f"{root} is not a musclekit dataset: {layout.INFO_PATH} is missing "
