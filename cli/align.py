@@ -92,6 +92,16 @@ def align(
     check_writable(out)
     check_name(subject, "--subject")
     check_name(exercise, "--exercise")
+    if sequence_id is not None:
+        check_name(sequence_id, "--sequence-id")
+    _check_numbers({"--emg-rate": emg_rate, "--emg-notch": emg_notch,
+                    "--emg-envelope-hz": emg_envelope_hz, "--frame-tolerance-ms":
+                    frame_tolerance_ms, "--emg-tolerance-ms": emg_tolerance_ms})
+    for flag, given in (("--emg", emg), ("--video", video)):
+        if given is not None and given.is_dir():
+            what = "sEMG" if flag == "--emg" else "video"
+            raise InputError(f"{flag} {given} is a folder: give the {what} file itself "
+                             "(align reads one capture; many go in a --session file)")
     overrides: dict = dict(
         fps=fps,
         refine=RefineConfig(enabled=refine, max_lag_s=max_lag),
@@ -151,6 +161,17 @@ def align(
     if result.qc_png:
         console.print(f"  QC: {result.qc_png}", soft_wrap=True)
     return int(ExitCode.OK)
+
+
+def _check_numbers(values: dict[str, float | None]) -> None:
+    """Rates, frequencies and tolerances are positive finite numbers (a NaN rate would be
+    ignored silently, a negative tolerance would make every row a gap)."""
+    import math
+
+    for flag, value in values.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(f"{flag} {value}: give a positive number (see musclekit align "
+                             "--help for the unit and default)")
 
 
 def _band(text: str | None) -> tuple[float, float]:

@@ -261,7 +261,9 @@ def check_overlap(
     if overlap_s < min_overlap_s:
         raise InputError(
             f"sEMG and video overlap for only {max(overlap_s, 0):.2f} s "
-            f"({_range_text(start, max(start, end))}), shorter than {min_what}: {ranges}"
+            f"({_range_text(start, max(start, end))}), shorter than {min_what}: {ranges}; "
+            + ("give a smaller --clip-frames, or " if "clip" in min_what else "")
+            + "check the two files belong to the same bout (or shift them with --offset)"
         )
 
 
@@ -494,7 +496,9 @@ def _build_rows(cfg: AlignConfig, emg: EmgRecording, info: VideoInfo, clock: Clo
     lo, hi = overlap_rows(grid_s, emg_start_s, emg_end_s, tol_emg_s)
     if (hi - lo) / cfg.fps < clip_s - 1e-9:
         check_overlap(emg, info, clock, clip_s, min_what, 0.0)
-        raise InputError(f"sEMG and video overlap for only {hi - lo} grid rows, fewer than {min_what}")
+        raise InputError(f"sEMG and video overlap for only {hi - lo} grid rows, fewer than {min_what}"
+                         + (f"; give --clip-frames {hi - lo} or fewer" if cfg.clip_frames else
+                            "; check the two files belong to the same bout"))
     g_s = grid_s[lo:hi]
     frames_idx = frame_of_slot[lo:hi].astype(np.int64)
     pts_s = np.where(frames_idx < 0, np.nan,
