@@ -157,11 +157,16 @@ def load_session(path: Path) -> Session:
     and one `[[capture]]` table per clip; relative paths are relative to the session file."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"session file {path} does not exist")
+        raise InputError(f"session file {path} does not exist; check the path (docs/align.md "
+                         "shows a session file)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
-        raise InputError(f"session file {path} is not valid TOML: {err}") from err
+        raise InputError(f"session file {path} is not valid TOML: {err}; fix that line "
+                         "(docs/align.md shows a session file)") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"session file {path} is not text (byte {err.start} is not UTF-8): give "
+                         "the TOML session file (docs/align.md shows one)") from err
     unknown = sorted(set(data) - {"align", "emg", "sensor_config", "capture"})
     if unknown:
         raise InputError(f"session file {path}: unknown table(s) {', '.join(unknown)}; "
