@@ -79,10 +79,18 @@ LAB_OPTIONS = (
          "(measurements, marker pairs, weights); default: automatic (docs/simulate.md)."),
     _lab("marker_set", "--marker-set", Path, "OpenSim MarkerSet XML with the lab's markers, "
          "put on the generic model before scaling."),
-    _lab("ik_setup", "--ik-setup", Path, "The lab's OpenSim IK setup XML (marker weights, "
-         "coordinate tasks, time range)."),
+    _lab("ik_setup", "--ik-setup", Path, "The lab's OpenSim IK setup XML, run exactly as "
+         "OpenSim's IK tool runs it (its marker weights, coordinate tasks, time range); only "
+         "markers named by --marker-weights are changed."),
     _lab("marker_weights", "--marker-weights", Path, "Marker weights for IK and marker "
-         "placement: CSV name,weight or TOML name = weight."),
+         "placement: CSV name,weight or TOML name = weight (with --ik-setup: overrides for "
+         "the markers it names)."),
+    _lab("drop_outlier_markers", "--drop-outlier-markers", bool, "Leave out markers IK cannot "
+         "follow (median error above 4 cm and 4x the others') and rerun IK once; without it "
+         "they are only reported.", default=False),
+    _lab("drop_dead_markers", "--drop-dead-markers", bool, "Leave out dead markers (at the "
+         "origin, or not moving) that the --ik-setup applies; without it the setup is run as "
+         "written (dead markers are always left out without a setup).", default=False),
     _lab("grf", "--grf", Path, "Measured ground reaction forces (.mot/.sto), applied by the "
          "inverse method instead of estimated ones; with --c3d, `--grf c3d` requires the "
          "C3D's own force plates."),
@@ -153,7 +161,7 @@ def simulate(values: dict[str, Any]) -> int:
     lab = lab_inputs(values)
     compute = compute_config(values)
     kin_cfg = kinematics_config(values)
-    sources, model, body_model, input_warnings = motion_sources(values, lab)
+    sources, model, body_model, input_warnings = motion_sources(values, lab, out)
     check_writable(out)
     console.print(f"dataset: {out}")
     report = run_part_one(out, values, sources, model, body_model, kin_cfg, compute, lab)
@@ -214,6 +222,8 @@ def lab_inputs(values: dict[str, Any]):
                     height_m=values["height"], scale_setup=text(values["scale_setup"]),
                     ik_setup=text(values["ik_setup"]), grf_file=text(grf),
                     grf_setup=text(values["grf_setup"]),
+                    drop_outlier_markers=bool(values["drop_outlier_markers"]),
+                    drop_dead_markers=bool(values["drop_dead_markers"]),
                     marker_weights=(read_marker_weights(values["marker_weights"])
                                     if values["marker_weights"] else None))
     lab.validate()
@@ -241,8 +251,8 @@ def kinematics_config(values: dict[str, Any]):
     return cfg
 
 
-def motion_sources(values: dict[str, Any], lab) -> tuple[list, Path | None, Path | None,
-                                                           list[str]]:
+def motion_sources(values: dict[str, Any], lab, out: Path
+                   ) -> tuple[list, Path | None, Path | None, list[str]]:
     """The sequences to run (AMASS files or marker files), the model, the body model and the
     warnings said about the inputs before any work."""
     from musclekit.config import resolve_path
@@ -264,7 +274,11 @@ def motion_sources(values: dict[str, Any], lab) -> tuple[list, Path | None, Path
                              "is set: give --amass-root DIR (the folder holding the AMASS "
                              "sub-datasets), or set it once with `musclekit config set "
                              "amass-root DIR` (or $MUSCLEKIT_AMASS_ROOT)")
-        return amass_sources(values["amass"], root), model, body_model, []
+        sources = amass_sources(values["amass"], root, exclude=out)
+        if not sources:
+            raise InputError(f"--amass {' '.join(values['amass'])}: no AMASS .npz sequences "
+                             f"outside the dataset being written ({out})")
+        return sources, model, body_model, []
     sources = trc_sources(markers, values["subject"])
     missing = [p for p in values["c3d"] if not Path(p).is_file()]
     if missing:

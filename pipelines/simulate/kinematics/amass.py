@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,16 +51,26 @@ def _text(value) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
-def read_amass(path: Path) -> AmassSequence:
-    """Read and check one AMASS SMPL-H `.npz`."""
+def open_npz(path: Path):
+    """np.load of an AMASS `.npz`, with what is wrong with a damaged file said plainly."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"AMASS file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise InputError(f"AMASS file {path} is empty (0 bytes): download it again, or remove "
+                         "it from the folder")
     try:
-        data = np.load(path, allow_pickle=True)
-    except (OSError, ValueError) as err:
-        raise InputError(f"{path} is not a readable .npz file: {err}") from err
-    with data:
+        return np.load(path, allow_pickle=True)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise InputError(f"AMASS file {path} is not a readable .npz ({err}; truncated by an "
+                         "interrupted download?): download it again, or remove it from the "
+                         "folder") from None
+
+
+def read_amass(path: Path) -> AmassSequence:
+    """Read and check one AMASS SMPL-H `.npz`."""
+    path = Path(path)
+    with open_npz(path) as data:
         keys = set(data.files)
         rate_key = next((k for k in ("mocap_framerate", "mocap_frame_rate") if k in keys), None)
         missing = [k for k in ("poses", "trans", "betas", "gender") if k not in keys]

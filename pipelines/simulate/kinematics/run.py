@@ -28,7 +28,12 @@ from musclekit.dataset import (
     SubjectInfo,
 )
 from musclekit.errors import InputError, MusclekitError
-from musclekit.pipelines.simulate.kinematics.amass import resolve_sources, sequence_id, subject_id
+from musclekit.pipelines.simulate.kinematics.amass import (
+    open_npz,
+    resolve_sources,
+    sequence_id,
+    subject_id,
+)
 from musclekit.pipelines.simulate.kinematics.lab import LabInputs
 from musclekit.pipelines.simulate.kinematics.markerset import load_markerset
 from musclekit.pipelines.simulate.kinematics.record import KinematicsRecord
@@ -65,11 +70,15 @@ def unit_id_for(seq_id: str) -> str:
     return f"kinematics.{seq_id}"
 
 
-def amass_sources(amass: list[str], amass_root: Path | None = None) -> list[KinematicsSource]:
-    """Sources for --amass arguments (see `resolve_sources`)."""
+def amass_sources(amass: list[str], amass_root: Path | None = None,
+                  exclude: Path | None = None) -> list[KinematicsSource]:
+    """Sources for --amass arguments (see `resolve_sources`); files under `exclude` (the
+    dataset being written, when it lies inside the AMASS folder) are not AMASS input."""
     out = []
     for path, base in resolve_sources(amass, amass_root):
-        with np.load(path, allow_pickle=True) as data:
+        if exclude is not None and Path(path).resolve().is_relative_to(Path(exclude).resolve()):
+            continue
+        with open_npz(path) as data:
             key = next((k for k in ("mocap_framerate", "mocap_frame_rate") if k in data.files),
                        None)
             rate = float(np.asarray(data[key])) if key else float("nan")
