@@ -79,12 +79,11 @@ def validate_dataset(path: str | Path, check_hashes: bool = True) -> list[Findin
 
 def quality_findings(dataset: Dataset) -> list[Finding]:
     """The dataset's quality warnings (musclekit.quality), as findings of level warning."""
-    from musclekit.pipelines.score import score_warnings
     from musclekit.quality import dataset_quality
 
     try:
         return [Finding("warning", f"quality ({q.kind}): {q.where}", q.message)
-                for q in [*dataset_quality(dataset), *score_warnings(dataset)]]
+                for q in dataset_quality(dataset)]
     except (FormatError, pa.ArrowException, OSError) as err:  # already reported per shard
         return [Finding("warning", "quality", f"quality checks skipped: {err}")]
 
@@ -193,7 +192,7 @@ def _nan_findings(table: pa.Table, value_cols: list[str], missing: np.ndarray,
                   bounded: bool, where: str) -> list[Finding]:
     """A NaN stored as a float (musclekit stores a missing value as null, on a frame flagged
     MISSING), and, for bounded families such as activations, a null on a frame not flagged
-    MISSING: both read as data where there is none."""
+    MISSING (in a channel that has values elsewhere): both read as data where there is none."""
     for name in value_cols:
         col = table.column(name)
         nan = pc.fill_null(pc.is_nan(col), False).to_numpy(zero_copy_only=False)
@@ -205,8 +204,11 @@ def _nan_findings(table: pa.Table, value_cols: list[str], missing: np.ndarray,
                             "that wrote it, or remove it with `musclekit remove DS --stream "
                             "NAME`")]
         if bounded:
-            null = ~pc.is_valid(col).to_numpy(zero_copy_only=False) & ~missing
-            if null.any():
+            valid = pc.is_valid(col).to_numpy(zero_copy_only=False)
+            null = ~valid & ~missing
+            # A channel without any value is one the source never had (an importer's
+            # missing muscle); a hole in a channel that has values is the error.
+            if null.any() and valid.any():
                 k = int(np.argmax(null))
                 return [Finding("error", where, f"column {name!r} has no value on "
                                 f"{int(null.sum())} frame(s) not flagged MISSING (first: frame "
