@@ -98,6 +98,9 @@ def align(
                     "--emg-envelope-hz": emg_envelope_hz, "--frame-tolerance-ms":
                     frame_tolerance_ms, "--emg-tolerance-ms": emg_tolerance_ms})
     for flag, given in (("--emg", emg), ("--video", video)):
+        if given is not None and not given.exists():
+            raise InputError(f"{flag} {given} does not exist; check the path (relative paths "
+                             f"start at {Path.cwd()})")
         if given is not None and given.is_dir():
             what = "sEMG" if flag == "--emg" else "video"
             raise InputError(f"{flag} {given} is a folder: give the {what} file itself "
