@@ -3,8 +3,9 @@
 (The checks of marker files before any work are simulate's:
 `pipelines/simulate/kinematics/marker_checks.py`.)
 - `dataset_quality`: what a finished dataset says about its own quality (stand-in body,
-  share of flagged frames, implausible IK errors, markers without values, subjects without
-  mass, failed dynamics chunks, empty clip splits). `musclekit inspect` and
+  share of flagged frames, implausible IK errors, markers without values, dead markers and
+  markers IK could not follow (left out or kept), subjects without mass, failed dynamics
+  chunks, empty clip splits). `musclekit inspect` and
   `musclekit validate` print these as warnings (`validate --strict` exits 1 on any), and
   `simulate` prints them at the end of its run.
 """
@@ -30,14 +31,41 @@ def some(items: list[str]) -> str:
 @dataclass(frozen=True)
 class QualityWarning:
     kind: str  # standin_body | flagged_frames | implausible_units | missing_markers |
-    #            no_mass | failed_chunks | empty_split
+    #            no_mass | failed_chunks | empty_split | marker_problems
     where: str
     message: str
 
 
+def marker_problem_warnings(seq_id: str, kin: dict) -> list[QualityWarning]:
+    """Dead markers and markers IK could not follow (simulate's `marker_problems`: marker ->
+    problem, why, action), what was done about them and how to change it."""
+    problems = kin.get("marker_problems")
+    if not isinstance(problems, dict) or not problems:
+        return []
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, p in sorted(problems.items()):
+        if isinstance(p, dict):
+            groups.setdefault((str(p.get("problem")), str(p.get("action"))), []).append(
+                f"{name} ({p.get('why')})")
+    setup = (kin.get("ik_setup") or {}).get("file") if isinstance(kin.get("ik_setup"), dict) \
+        else None
+    text = {("dead", "left out"): "markers without data left out of IK",
+            ("dead", "kept"): "markers without data kept because the IK setup applies them "
+                              "(--drop-dead-markers leaves them out)",
+            ("outlier", "left out"): "markers IK could not follow, left out "
+                                     "(--drop-outlier-markers)",
+            ("outlier", "kept"): "markers IK could not follow, kept (--drop-outlier-markers "
+                                 "leaves them out)"}
+    parts = [f"{text.get(k, f'{k[0]} markers, {k[1]}')}: {', '.join(v)}"
+             for k, v in groups.items()]
+    return [QualityWarning("marker_problems", seq_id, f"sequence {seq_id}: " + "; ".join(parts)
+                           + (f" (IK setup {setup})" if setup else ""))]
+
+
 def dataset_quality(path_or_dataset, read_values: bool = True) -> list[QualityWarning]:
-    """Quality warnings of a dataset (see module docstring). read_values=False skips the
-    checks that read shards (markers without values): metadata only, instant."""
+    """Quality warnings of a dataset (see module docstring), with the checks stages contribute
+    (`contributed_checks`). read_values=False skips the checks that read shards (markers
+    without values, contributed checks): metadata only, instant."""
     from musclekit.dataset.reader import Dataset, open_dataset
 
     ds = path_or_dataset if isinstance(path_or_dataset, Dataset) else open_dataset(path_or_dataset)
@@ -45,6 +73,7 @@ def dataset_quality(path_or_dataset, read_values: bool = True) -> list[QualityWa
     standin, flagged, implausible = [], [], []
     for seq_id, seq in sorted(ds.sequences.items()):
         kin = (seq.extra or {}).get("kinematics") or {}
+        out += marker_problem_warnings(seq_id, kin)
         kind = str(kin.get("body_model_kind") or "")
         if kind.startswith("standin"):
             standin.append(seq_id)
@@ -128,4 +157,22 @@ def dataset_quality(path_or_dataset, read_values: bool = True) -> list[QualityWa
                     f"the dataset's clips hold no {split} clip ({splits['train']} train, "
                     f"{splits['val']} val, {splits['test']} test): `musclekit train --split "
                     "clips` cannot use it"))
+    if read_values:
+        for check in contributed_checks():
+            out += check(ds)
     return out
+
+
+# Stages contribute quality checks of their own (the plausibility scores of `musclekit
+# score`) as entry points of group `musclekit.quality` in pyproject.toml: the core names no
+# stage, and every install sees the same checks.
+QUALITY_ENTRY_POINTS = "musclekit.quality"
+
+
+def contributed_checks() -> list:
+    """The installed stages' quality checks: callables (Dataset) -> list of warnings with
+    kind, where and message."""
+    from importlib.metadata import entry_points
+
+    return [ep.load() for ep in sorted(entry_points(group=QUALITY_ENTRY_POINTS),
+                                       key=lambda ep: ep.name)]

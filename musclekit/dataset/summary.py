@@ -50,11 +50,10 @@ def dataset_summary(path: str | Path) -> dict:
             solved[seq_id] = {"converged": int(ok.sum()), "failed": int((~ok).sum()),
                               "converged_s": float(core_s.filter(ok).sum()),
                               "gap_s": float(core_s.filter(~ok).sum())}
-    from musclekit.pipelines.score import score_warnings
     from musclekit.quality import dataset_quality
 
     quality = [{"kind": q.kind, "where": q.where, "message": q.message}
-               for q in [*dataset_quality(ds), *score_warnings(ds)]]
+               for q in dataset_quality(ds)]
     return {
         "name": ds.info.name, "quality": quality,
         "damaged": [{"unit": d.unit_id, "path": d.path, "problem": d.problem,
