@@ -3,7 +3,9 @@ force plates, raw EMG of 10 right-leg muscles, the lab's OpenSim setups). Reprod
 number and plot of docs/validation.md:
 
 1. the lab's own OpenSim pipeline (ScaleTool, InverseKinematicsTool with its setups) gives
-   the kinematics every check below starts from;
+   the kinematics every check below starts from; `musclekit simulate --ik-setup` (the command
+   a user types) on the lab's setup, scaled model and marker file is compared with it, per
+   coordinate (median and largest difference, degrees);
 2. ground forces estimated per foot from those kinematics (musclekit's `inverse` method, no
    plates) against the plates: vertical and fore-aft RMSE (% body weight), PCC, the swing
    foot's load, contact timing against the plates' 20 N threshold;
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -151,17 +154,11 @@ def moments_check(lab: dict, trial: str, work: Path) -> dict:
 
 
 def scaling_and_ik_check(data: Path, work: Path) -> dict:
-    """musclekit's scaling (the lab's setup, then the automatic rule) and IK with the lab's
-    setup, against the lab's applied scale set and OpenSim's IK tool on the same model."""
+    """musclekit's scaling (the lab's setup, then the automatic rule) against the lab's
+    applied scale set (IK: `ik_check`)."""
     import opensim as osim
 
     from musclekit.pipelines.simulate.kinematics.lab import LabInputs, scale_from_static
-    from musclekit.pipelines.simulate.kinematics.scale_ik import run_ik
-    from musclekit.pipelines.simulate.opensim.files import (
-        read_mot,
-        read_trc,
-        rotational_coordinates,
-    )
 
     static = data / "ExpData" / "static_walk_1.trc"
     applied = osim.ScaleSet(str(data / "Scale" / "scaleSet_applied_walk.xml"))
@@ -184,39 +181,77 @@ def scaling_and_ik_check(data: Path, work: Path) -> dict:
                      "max_scale_factor_difference": round(float(max(diffs)), 4),
                      "median_scale_factor_difference": round(float(np.median(diffs)), 4),
                      "model": str(sc.model_path)}
-    # IK with the lab's setup on musclekit's lab-setup model, by musclekit and by OpenSim.
-    model = Path(out["lab setup"]["model"])
-    trc = data / "ExpData" / "motion_capture_walk.trc"
-    marker = read_trc(trc)
-    ik_dir = work / "mk_ik"
-    ik_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    ours = run_ik(model, trc, (float(marker.time_s[0]), float(marker.time_s[-1])), {},
-                  ik_dir / "ik.mot", ik_dir, setup=data / "IK" / "ik_setup_walk.xml")
-    ours_s = time.perf_counter() - t0
-    tool = osim.InverseKinematicsTool(str(data / "IK" / "ik_setup_walk.xml"))
-    tool.set_model_file(str(model))
-    tool.setMarkerDataFileName(str(trc))
-    tool.setOutputMotionFileName(str(ik_dir / "opensim_ik.mot"))
-    tool.setResultsDir(str(ik_dir / "opensim"))
-    t0 = time.perf_counter()
-    tool.run()
-    theirs_s = time.perf_counter() - t0
-    theirs = read_mot(ik_dir / "opensim_ik.mot",
-                      rotational=rotational_coordinates(osim.Model(str(model))))
-    rot = rotational_coordinates(osim.Model(str(model)))
-    d = [np.abs(ours.values[:, ours.coordinates.index(c)]
-                - np.interp(ours.time_s, theirs.time_s, theirs.column(c)))
-         for c in ours.coordinates if c in rot and c in theirs.names]
-    d = np.rad2deg(np.concatenate(d))
-    out["ik"] = {"frames": len(ours.time_s), "median_difference_deg": float(np.median(d)),
-                 "max_difference_deg": float(d.max()),
-                 "marker_rms_mean_mm": round(1000 * float(np.mean(ours.rms_m)), 1),
-                 "marker_max_mm": round(1000 * float(np.max(ours.max_m)), 1),
-                 "musclekit_s": round(ours_s, 2), "opensim_s": round(theirs_s, 2),
-                 "frames_per_s": round(len(ours.time_s) / ours_s, 1),
-                 "ratio_to_opensim": round(theirs_s / ours_s, 2)}
     return out
+
+
+def ik_check(data: Path, work: Path, trial: str) -> dict:
+    """IK with the lab's IK setup through the command a user types (`musclekit simulate --trc
+    ... --model <the lab's scaled model> --ik-setup <the lab's setup> --until ik`) against
+    OpenSim's InverseKinematicsTool run on the same setup, model and marker file (the lab's
+    pipeline, run from the setup's folder): per rotational coordinate, the median and largest
+    difference in degrees."""
+    import opensim as osim
+
+    from musclekit.cli.main import main as musclekit
+    from musclekit.pipelines.simulate.opensim.files import read_mot, rotational_coordinates
+
+    lab = lab_pipeline(data, work, trial)  # the lab's scaled model; OpenSim's IK on it
+    setup = work / "IK" / TRIALS[trial]["ik"]
+    trc = data / "ExpData" / f"motion_capture_{trial}.trc"
+    # OpenSim's tool once more, timed alone (the lab pipeline's run may have been cached)
+    theirs_mot = work / f"opensim_ik_{trial}.mot"
+    with contextlib.chdir(setup.parent):
+        tool = osim.InverseKinematicsTool(setup.name)
+        tool.setOutputMotionFileName(str(theirs_mot))
+        tool.setResultsDir(str(work / f"opensim_ik_{trial}"))
+        t0 = time.perf_counter()
+        tool.run()
+        theirs_s = time.perf_counter() - t0
+    out_ds = work / f"mk_ik_{trial}"
+    shutil.rmtree(out_ds, ignore_errors=True)  # a rerun would skip the finished sequence
+    t0 = time.perf_counter()
+    code = musclekit(["simulate", "--trc", str(trc), "--model", str(lab["model"]),
+                      "--ik-setup", str(data / "IK" / TRIALS[trial]["ik"]), "--until", "ik",
+                      "--workers", "0", "--out", str(out_ds)])
+    ours_s = time.perf_counter() - t0
+    if code != 0:
+        raise SystemExit(f"musclekit simulate failed on {trial} (exit {code})")
+    ours_mot = next(out_ds.glob("opensim/*/ik.mot"))
+    rot = rotational_coordinates(osim.Model(str(lab["model"])))
+    ours, theirs = read_mot(ours_mot, rotational=rot), read_mot(theirs_mot, rotational=rot)
+    if len(ours.time_s) != len(theirs.time_s):
+        raise SystemExit(f"{trial}: the command wrote {len(ours.time_s)} IK frames, OpenSim's "
+                         f"tool {len(theirs.time_s)}")
+    per, every = {}, []
+    for c in theirs.names:
+        if c in rot and c in ours.names:
+            d = np.rad2deg(np.abs(ours.column(c) - theirs.column(c)))
+            every.append(d)
+            per[c] = {"median_deg": round(float(np.median(d)), 4),
+                      "max_deg": round(float(d.max()), 4)}
+    every = np.concatenate(every)
+    errors = read_mot(next(out_ds.glob("opensim/*/ik_ik_marker_errors.sto")), rotational=set())
+    return {"trial": trial, "frames": len(ours.time_s), "opensim_frames": len(theirs.time_s),
+            "median_difference_deg": round(float(np.median(every)), 4),
+            "largest_median_deg": max(v["median_deg"] for v in per.values()),
+            "max_difference_deg": round(float(every.max()), 4),
+            "per_coordinate": per,
+            "marker_rms_mean_mm": round(1000 * float(np.mean(errors.column("marker_error_RMS"))), 1),
+            "marker_max_mm": round(1000 * float(np.max(errors.column("marker_error_max"))), 1),
+            "command_s": round(ours_s, 2), "opensim_s": round(theirs_s, 2),
+            "ratio_to_opensim": round(theirs_s / ours_s, 2)}
+
+
+def print_ik(res: dict) -> None:
+    print(f"IK {res['trial']}: `musclekit simulate --ik-setup` vs OpenSim's IK tool, "
+          f"{res['frames']} frames ({res['opensim_frames']} by OpenSim); difference per "
+          "coordinate, deg (median / max):")
+    for c, v in res["per_coordinate"].items():
+        print(f"  {c:24s} {v['median_deg']:8.4f} {v['max_deg']:8.4f}")
+    print(f"  all: median {res['median_difference_deg']:.4f}, largest median "
+          f"{res['largest_median_deg']:.4f}, max {res['max_difference_deg']:.4f}; marker RMS "
+          f"{res['marker_rms_mean_mm']} mm; command {res['command_s']} s, OpenSim's tool "
+          f"{res['opensim_s']} s")
 
 
 def plot_grf(res: dict, path: Path) -> Path:
@@ -293,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--activations", action="store_true",
                     help="also solve the walking trial's muscles and compare with EMG (minutes)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--ik-only", action="store_true",
+                    help="only scaling and the IK check (the command vs OpenSim's IK tool)")
     args = ap.parse_args(argv)
     if not (args.data / "ExpData").is_dir():
         print(f"no Rajagopal 2016 data at {args.data} (see its README): nothing to validate",
@@ -302,6 +339,13 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"data": str(args.data), "date": time.strftime("%Y-%m-%d")}
     report["scaling_ik"] = scaling_and_ik_check(args.data, work)
     print(json.dumps(report["scaling_ik"], indent=1))
+    for trial in args.trials:
+        report.setdefault("ik", {})[trial] = ik_check(args.data, work, trial)
+        print_ik(report["ik"][trial])
+    if args.ik_only:
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
+        return 0
     for trial in args.trials:
         lab = lab_pipeline(args.data, work, trial)
         grf = grf_check(lab, trial)

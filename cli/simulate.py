@@ -335,6 +335,10 @@ def say_sequence(unit_id: str, status: str, value: Any, standin: bool) -> None:
         f"{label} {value['sequence_id']}: {value['frames']} frames, IK marker RMS "
         f"{1000 * value['rms_mean_m']:.1f} mm (max {1000 * value['max_m']:.1f} mm), "
         f"{value['flagged']} flagged, {value['seconds']:.1f} s", soft_wrap=True)
+    from musclekit.progress import warn
+
+    for message in value.get("warnings") or []:  # dead or bad markers, changes to a setup
+        warn(f"{value['sequence_id']}: {message}")
 
 
 def run_dynamics_stage(out: Path, compute, values: dict[str, Any]) -> int:

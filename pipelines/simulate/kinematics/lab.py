@@ -19,10 +19,14 @@ IK (`ik_with_setup`): OpenSim's InverseKinematicsTool with the lab's IKTaskSet (
 coordinate tasks) and time range when `--ik-setup` is given; otherwise equal weights, or the
 weights of `--marker-weights` (CSV `name,weight` or TOML `name = weight`).
 
-Dead and bad markers (`dead_markers`, `outlier_markers`): a marker that sits at the origin
-or never moves while the others do (how exporters write "missing") is left out before IK; a
-marker whose IK error stays far above the rest (median error above 4 cm and 4x the median of
-the others) is left out and IK rerun once. Each is named in the sequence's warnings.
+Dead and bad markers (`dead_markers`, `outlier_markers`, `ik_with_marker_checks`): a marker
+that sits at the origin or never moves while the others do (how exporters write "missing") is
+dead; a marker whose IK error stays far above the rest (median error above 4 cm and 4x the
+median of the others) is an outlier. Without an IK setup dead markers are left out before IK;
+a lab's IK setup is never changed unless asked: its dead markers stay (as OpenSim's IK tool
+would track them) unless `--drop-dead-markers`. Outliers are left out (and IK rerun once) only
+with `--drop-outlier-markers`. Every finding and what was done is printed, kept in the
+sequence's metadata (`extra.kinematics.marker_problems`) and shown by `musclekit inspect`.
 """
 
 from __future__ import annotations
@@ -60,6 +64,10 @@ class LabInputs:
     # the feet after IK (c3d.assign_plates_to_feet) unless --grf/--grf-setup say otherwise.
     c3d: str | None = None
     c3d_require_plates: bool = False
+    mass_from: str | None = None  # where mass/height came from when not typed (a C3D's parameters)
+    # Asked for on the command line; never done to a lab's IK setup without them.
+    drop_outlier_markers: bool = False  # leave out markers IK cannot follow, rerun IK once
+    drop_dead_markers: bool = False  # leave out dead markers a lab's IK setup applies
 
     def validate(self) -> None:
         """Refuse bad values before any work."""
@@ -188,6 +196,68 @@ def outlier_markers(errors: dict[str, np.ndarray], limit_m: float = 0.04,
         ref = float(np.median(others)) if others else 0.0
         if m > limit_m and m > ratio * ref:
             out[n] = f"median IK error {1000 * m:.0f} mm vs {1000 * ref:.0f} mm for the others"
+    return out
+
+
+def setup_marker_tasks(setup: Path) -> dict[str, float]:
+    """The markers a lab's IK setup applies, with their weights (OpenSim reads the setup, so
+    OpenSim 3 and 4 formats alike)."""
+    import opensim as osim
+
+    tool = osim.InverseKinematicsTool(str(setup))  # kept alive: the task set is its member
+    tasks = tool.getIKTaskSet()
+    out = {}
+    for i in range(tasks.getSize()):
+        task = tasks.get(i)
+        if osim.IKMarkerTask.safeDownCast(task) is not None and task.getApply():
+            out[task.getName()] = float(task.getWeight())
+    return out
+
+
+def ik_with_marker_checks(run_ik, names: list[str], positions: np.ndarray, lab: LabInputs):
+    """IK (`run_ik(leave_out) -> IKResult`) with the dead-marker and outlier rules (module
+    docstring). Returns the result and `problems`: marker -> {problem, why, action}, where
+    action says what was done ("left out" or "kept")."""
+    setup = Path(lab.ik_setup) if lab.ik_setup else None
+    applied = setup_marker_tasks(setup) if setup else None
+    problems: dict[str, dict[str, str]] = {}
+    for name, why in dead_markers(names, positions).items():
+        if applied is not None and name not in applied:
+            continue  # the setup does not use it: nothing to say
+        keep = applied is not None and not lab.drop_dead_markers
+        problems[name] = {"problem": "dead", "why": why,
+                          "action": "kept" if keep else "left out"}
+    left_out = {n for n, p in problems.items() if p["action"] == "left out"}
+    result = run_ik(left_out)
+    errors = {n: e for n, e in result.marker_errors_m.items()  # dead ones: said already
+              if n not in problems and (applied is None or n in applied)}
+    bad = outlier_markers(errors)
+    for name, why in bad.items():
+        problems[name] = {"problem": "outlier", "why": why,
+                          "action": "left out" if lab.drop_outlier_markers else "kept"}
+    if bad and lab.drop_outlier_markers:
+        result = run_ik(left_out | set(bad))
+    return result, problems
+
+
+def marker_messages(problems: dict[str, dict[str, str]], setup: str | None) -> list[str]:
+    """One line per marker problem, saying what was done and how to change it."""
+    where = f"the IK setup {Path(setup).name}" if setup else "IK"
+    out = []
+    for name, p in problems.items():
+        if p["problem"] == "dead" and p["action"] == "kept":
+            out.append(f"marker {name} carries no data ({p['why']}), but {where} applies it: "
+                       "kept, as OpenSim's IK tool would track it; --drop-dead-markers leaves "
+                       "it out")
+        elif p["problem"] == "dead":
+            out.append(f"marker {name} left out of IK: no data ({p['why']})"
+                       + (" (--drop-dead-markers)" if setup else ""))
+        elif p["action"] == "kept":
+            out.append(f"marker {name}: IK cannot follow it ({p['why']}); kept in {where}: "
+                       "--drop-outlier-markers leaves it out and reruns IK")
+        else:
+            out.append(f"marker {name} left out of IK and IK rerun (--drop-outlier-markers): "
+                       f"{p['why']}")
     return out
 
 

@@ -95,8 +95,11 @@ def marker_mismatch(trc_names: list[str], model_names: list[str], trc: Path, mod
     if not used:
         raise InputError(f"{trc}: none of its {len(trc_names)} markers ({some(list(trc_names))}) "
                          f"is a marker of the model {model} ({some(model_names)}); "
-                         "name the markers as in the model, or pass the model they belong to "
-                         "with --model; nothing was written")
+                         "name the markers as in the model, pass the model they belong to "
+                         "with --model, or scale a generic model with the lab's markers put on "
+                         "it: --static static.trc --mass KG with --marker-set markers.xml (an "
+                         "OpenSim MarkerSet) or --scale-setup scale_setup.xml (whose marker set "
+                         "is used); nothing was written")
     return MarkerMismatch([n for n in model_names if n not in have],
                           [n for n in trc_names if n not in set(model_names)], used)
 

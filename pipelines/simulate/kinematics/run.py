@@ -165,7 +165,8 @@ def kinematics_unit(payload: dict) -> dict:
     write_sequence_unit(root, payload, result)
     return {"sequence_id": seq_id, "frames": int(len(result.time_s)),
             "rms_mean_m": float(np.mean(result.rms_m)), "max_m": float(np.max(result.max_m)),
-            "flagged": int(result.flags.sum()), "seconds": round(time.perf_counter() - start, 2)}
+            "flagged": int(result.flags.sum()), "seconds": round(time.perf_counter() - start, 2),
+            "warnings": list(result.extra.get("warnings") or [])}
 
 
 def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> None:

@@ -290,6 +290,7 @@ class IKResult:
     rms_m: np.ndarray  # (T,)
     max_m: np.ndarray  # (T,)
     marker_errors_m: dict[str, np.ndarray] = field(default_factory=dict)  # per marker (T,)
+    setup_changes: list[str] = field(default_factory=list)  # what differs from a lab's setup
 
 
 def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
@@ -304,12 +305,18 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
     accuracy: the solver's convergence tolerance. OpenSim's default (1e-5) stops early in
     the shallow valley of the arms' long-axis rotations (arm_rot vs pro_sup: up to 6 deg off
     on a jumping jack); 1e-6 brings them within 1 deg for about 1.5x the IK time.
-    setup: a lab's IK setup XML: its IKTaskSet (marker weights, coordinate tasks) and time
-        range (within `time_range`) are used as they are; `weights` then only overrides the
-        weights of the markers it names.
-    leave_out: markers not to track (dead or bad ones)."""
+    setup: a lab's IK setup XML, run as OpenSim's InverseKinematicsTool runs it: its
+        IKTaskSet (marker weights, markers switched off, coordinate tasks), time range (within
+        `time_range`), accuracy, constraint weight and coordinate file (relative to the
+        setup's folder, as OpenSim reads it) are kept; only the model, the marker file and the
+        outputs are the command's. `weights` must then hold only the user's explicit
+        overrides (--marker-weights): each one sets that marker's weight (and applies it when
+        > 0), every change listed in `IKResult.setup_changes`.
+    leave_out: markers not to track (dead or bad ones); with a setup, only what the user
+        asked to leave out (the caller's flags), each listed in `setup_changes`."""
     import opensim
 
+    changes: list[str] = []
     model = load_model(model_path)
     model_markers = {model.getMarkerSet().get(i).getName()
                      for i in range(model.getMarkerSet().getSize())}
@@ -317,8 +324,11 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
     if not used and setup is None:
         raise InputError(f"OpenSim model {model_path} has none of the markers in {trc_path} "
                          f"(model markers: {', '.join(sorted(model_markers)[:10]) or 'none'}"
-                         f"{', ...' if len(model_markers) > 10 else ''}); the model needs "
-                         "markers named as in the TRC file")
+                         f"{', ...' if len(model_markers) > 10 else ''}); give a model "
+                         "with markers named as in the TRC file (--model), or put the lab's "
+                         "markers on a generic model while scaling it: --static static.trc "
+                         "--mass KG with --marker-set markers.xml or --scale-setup "
+                         "scale_setup.xml")
     leave_out = set(leave_out or ())
     if setup is not None:
         tool = opensim.InverseKinematicsTool(str(setup))
@@ -329,14 +339,8 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
                              f"{tool.getEndTime()} s, outside the marker file's "
                              f"{time_range[0]}-{time_range[1]} s")
         time_range = (lo, hi)
-        tasks = tool.getIKTaskSet()
-        for i in range(tasks.getSize()):
-            task = tasks.get(i)
-            name = task.getName()
-            if name in leave_out:
-                task.setApply(False)
-            elif name in weights and opensim.IKMarkerTask.safeDownCast(task) is not None:
-                task.setWeight(float(weights[name]))
+        changes = _apply_overrides(tool, weights, leave_out)
+        _absolute_coordinate_file(tool, Path(setup))
     else:
         tool = opensim.InverseKinematicsTool()
         tasks = tool.getIKTaskSet()
@@ -371,7 +375,57 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
     return IKResult(Path(out_mot), motion.time_s, motion.names, motion.values,
                     errors.column("marker_error_RMS"), errors.column("marker_error_max"),
                     _marker_errors(work_dir / "ik_ik_model_marker_locations.sto", trc_path,
-                                   motion.time_s))
+                                   motion.time_s), changes)
+
+
+def _apply_overrides(tool, weights: dict[str, float], leave_out: set[str]) -> list[str]:
+    """The user's explicit changes to a lab's IKTaskSet: a weight per marker named in
+    `weights` (a task appended for a marker the setup does not list), markers in `leave_out`
+    switched off. Returns one line per change; nothing else of the setup is touched."""
+    import opensim
+
+    tasks = tool.getIKTaskSet()
+    changes = []
+    for name, w in weights.items():
+        w = float(w)
+        if tasks.contains(name):
+            task = tasks.get(name)
+            if opensim.IKMarkerTask.safeDownCast(task) is None:
+                continue  # a coordinate task of that name: --marker-weights names markers
+            before = f"{task.getWeight():g}" + ("" if task.getApply() else ", not applied")
+            if task.getWeight() == w and task.getApply() == (w > 0):
+                continue
+            task.setWeight(w)
+            task.setApply(w > 0)
+            changes.append(f"marker {name}: weight {w:g} from --marker-weights (the IK setup "
+                           f"says {before})")
+        else:
+            task = opensim.IKMarkerTask()
+            task.setName(name)
+            task.setWeight(w)
+            task.setApply(w > 0)
+            tasks.cloneAndAppend(task)
+            changes.append(f"marker {name}: weight {w:g} from --marker-weights (not in the IK "
+                           "setup)")
+    for name in sorted(leave_out):
+        if tasks.contains(name) and tasks.get(name).getApply():
+            tasks.get(name).setApply(False)
+            changes.append(f"marker {name}: switched off (the IK setup applies it with weight "
+                           f"{tasks.get(name).getWeight():g})")
+    return changes
+
+
+def _absolute_coordinate_file(tool, setup: Path) -> None:
+    """OpenSim reads a setup's coordinate file relative to the setup's folder: keep pointing
+    at that file when the setup is written elsewhere."""
+    name = str(tool.getCoordinateFileName()).strip()
+    if not name or name == "Unassigned" or Path(name).is_absolute():
+        return
+    path = (Path(setup).resolve().parent / name).resolve()
+    if not path.is_file():
+        raise InputError(f"--ik-setup {setup}: its coordinate file {name} is not found next to "
+                         f"it ({path}); OpenSim reads it relative to the setup's folder")
+    tool.setCoordinateFileName(str(path))
 
 
 def _marker_errors(locations: Path, trc_path: Path, time_s: np.ndarray) -> dict[str, np.ndarray]:
@@ -379,7 +433,7 @@ def _marker_errors(locations: Path, trc_path: Path, time_s: np.ndarray) -> dict[
     if not locations.is_file():
         return {}
     model = read_mot(locations, rotational=set())
-    data = read_trc(trc_path)
+    data = read_trc(trc_path, allow_missing=True)  # a C3D's long gaps are NaN (left out)
     out = {}
     for j, name in enumerate(data.names):
         cols = [f"{name}_t{a}" for a in "xyz"]

@@ -137,18 +137,19 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
                         cfg: KinematicsConfig, weights: dict[str, float] | None = None,
                         lab: LabInputs | None = None) -> SequenceKinematics:
     """Marker data and a model -> IK (pipelines/simulate/kinematics/lab.py for the lab's files): with
-    a static trial the (generic) model is scaled to the subject first; dead markers are left
-    out, IK uses the lab's setup or marker weights (default 1), a marker that IK cannot
-    follow is left out and IK rerun once; measured forces are checked and copied."""
+    a static trial the (generic) model is scaled to the subject first; IK uses the lab's setup
+    exactly as OpenSim's IK tool runs it (only --marker-weights overrides it), or marker weights
+    (default 1); dead markers and markers IK cannot follow are reported, and left out as
+    lab.ik_with_marker_checks says; measured forces are checked and copied."""
     import shutil
 
     from musclekit.pipelines.simulate.kinematics.c3d import assign_plates_to_feet
     from musclekit.pipelines.simulate.kinematics.lab import (
         c3d_inputs,
         copy_external_loads,
-        dead_markers,
         foot_positions,
-        outlier_markers,
+        ik_with_marker_checks,
+        marker_messages,
         scale_from_static,
     )
     from musclekit.pipelines.simulate.opensim.external_loads import DEFAULT_FEET
@@ -165,8 +166,6 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
              "ik_mot": out_dir / "ik.mot"}
     write_trc(files["trc"], data.time_s, data.names, data.positions)
     warnings: list[str] = []
-    dead = dead_markers(data.names, data.positions)
-    warnings += [f"marker {n} left out: {why}" for n, why in dead.items()]
     extra: dict = {"rate_hz": data.rate_hz, "opensim_model": str(model_path)}
     mass, height = float("nan"), float("nan")
     w = dict(weights or {})
@@ -186,22 +185,28 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
         shutil.copyfile(model_path, files["scaled_model"])
         if lab.mass_kg:
             mass = float(lab.mass_kg)
-    ik_weights = {n: w.get(n, 1.0) for n in data.names}
+    # A lab's IK setup keeps its own weights: only markers the user names override them.
+    ik_weights = (dict(lab.marker_weights or {}) if lab.ik_setup
+                  else {n: w.get(n, 1.0) for n in data.names})
     t_range = (float(data.time_s[0]), float(data.time_s[-1]))
     setup = Path(lab.ik_setup) if lab.ik_setup else None
 
+    # A lab's setup runs on the lab's own file, as OpenSim's tool would: the same numbers in
+    # (a copy converted to metres differs in the last digit, enough to move IK's stopping
+    # point in flat valleys such as the arms' long-axis rotation by degrees).
+    ik_trc = Path(trc_path).resolve() if setup is not None else files["trc"]
+
     def ik(leave_out: set[str]):
-        return run_ik(files["scaled_model"], files["trc"], t_range, ik_weights, files["ik_mot"],
+        return run_ik(files["scaled_model"], ik_trc, t_range, ik_weights, files["ik_mot"],
                       out_dir, cfg.ik_accuracy, setup=setup, leave_out=leave_out)
 
-    left_out = set(dead)
-    result = ik(left_out)
-    bad = outlier_markers({n: e for n, e in result.marker_errors_m.items() if n not in left_out})
-    if bad:
-        warnings += [f"marker {n} left out: {why}" for n, why in bad.items()]
-        left_out |= set(bad)
-        result = ik(left_out)
-    extra["markers_left_out"] = {**dead, **bad}
+    result, problems = ik_with_marker_checks(ik, data.names, data.positions, lab)
+    warnings += marker_messages(problems, lab.ik_setup) + result.setup_changes
+    extra["marker_problems"] = problems
+    extra["markers_left_out"] = {n: p["why"] for n, p in problems.items()
+                                 if p["action"] == "left out"}
+    if setup is not None:
+        extra["ik_setup"] = {"file": str(setup), "changes": result.setup_changes}
     if lab.grf_file or lab.grf_setup:
         copied = copy_external_loads(lab, files["scaled_model"], out_dir,
                                      {s: list(b) for s, b in DEFAULT_FEET.items()})
