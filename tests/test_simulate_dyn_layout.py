@@ -7,7 +7,7 @@ import ast
 import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -137,3 +137,20 @@ def test_chunk_task_round_trips_through_json(tmp_path: Path) -> None:
 def test_the_test_model_is_not_stage_code() -> None:
     assert not (DYN / "testmodel.py").exists()
     from musclekit.pipelines.simulate.opensim.test_model import build_test_model  # noqa: F401
+
+
+def test_a_method_s_inputs_are_declared_and_set_by_the_stage(tmp_path: Path) -> None:
+    """track warm-starts from inverse's results through a declared input, not by reading a
+    sibling folder by path; inverse takes measured forces the same way."""
+    from musclekit.pipelines.simulate.dynamics.stage.config import config_from_cli
+    from musclekit.pipelines.simulate.dynamics.stage.jobs import SequenceJob
+    from musclekit.pipelines.simulate.dynamics.stage.run import _settings_for
+
+    job = SequenceJob(sequence=None, model_path=tmp_path / "m.osim",
+                      motion_path=tmp_path / "ik.mot",
+                      chunks=[], t0=0.0, t1=1.0, out_dir=tmp_path / "dyn" / "track",
+                      grf_file=tmp_path / "grf.mot")
+    track = _settings_for(job, config_from_cli(method="track"))
+    assert track.warm_start_dir == str(tmp_path / "dyn" / "inverse")
+    inverse = _settings_for(replace(job, out_dir=tmp_path / "dyn" / "inverse"), config_from_cli())
+    assert not hasattr(inverse, "warm_start_dir") and inverse.grf_file == str(tmp_path / "grf.mot")

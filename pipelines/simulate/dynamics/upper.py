@@ -39,7 +39,6 @@ from musclekit.pipelines.simulate.opensim.evaluate import (
     ActuatorStrengths,
     add_coordinate_actuators,
     coordinate_actuated,
-    coordinate_units,
     couplers,
 )
 from musclekit.pipelines.simulate.opensim.external_loads import (
@@ -53,6 +52,7 @@ from musclekit.pipelines.simulate.opensim.files import (
     rotational_coordinates,
     write_mot,
 )
+from musclekit.pipelines.simulate.opensim.model import coordinate_units
 
 
 @dataclass

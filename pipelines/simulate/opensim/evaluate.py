@@ -126,13 +126,6 @@ def mobility_index(model, state, names: list[str]) -> dict[str, int]:
     return out
 
 
-def coordinate_units(model) -> dict[str, str]:
-    """"m" or "rad" per coordinate, by one rule for every model (see opensim_model)."""
-    from musclekit.pipelines.simulate.opensim.model import coordinate_units as rule
-
-    return rule(model)
-
-
 def muscled_coordinates(model, state, coords: list[str]) -> set[str]:
     """Coordinates at least one muscle has a moment arm about (at the state's pose)."""
     muscles = model.getMuscles()

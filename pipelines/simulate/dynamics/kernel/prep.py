@@ -28,13 +28,13 @@ from musclekit.pipelines.simulate.opensim.evaluate import (
     ActuatorStrengths,
     add_coordinate_actuators,
     coordinate_actuated,
-    coordinate_units,
     couplers,
     muscled_coordinates,
     root_joint,
     with_welds,
 )
 from musclekit.pipelines.simulate.opensim.external_loads import DEFAULT_FEET
+from musclekit.pipelines.simulate.opensim.model import coordinate_units
 
 
 @dataclass

@@ -14,9 +14,10 @@ from musclekit.pipelines.simulate.dynamics.kernel.filtering import lowpass
 from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
 from musclekit.pipelines.simulate.dynamics.kernel.result import ChunkOutput, ChunkReport
 from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
-from musclekit.pipelines.simulate.opensim.evaluate import GRAVITY_M_S2, coordinate_units
+from musclekit.pipelines.simulate.opensim.evaluate import GRAVITY_M_S2
 from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, GRF_UNITS
 from musclekit.pipelines.simulate.opensim.files import Motion, read_mot, rotational_coordinates
+from musclekit.pipelines.simulate.opensim.model import coordinate_units
 
 # A muscle whose activation reaches this is at its limit: the motion asks more of it than
 # it has (or the model's muscle is too weak), and the optimiser cannot share the load.

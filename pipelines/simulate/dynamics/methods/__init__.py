@@ -40,6 +40,9 @@ class Method:
     # "module:function" adding what the method needs to a model without it (track: foot
     # contact spheres); called on the loaded opensim.Model during model preparation.
     model_edit: str | None = None
+    # Another method whose results of the same chunk start this one (track: inverse's
+    # activations); the stage passes their folder as the settings' `warm_start_dir`.
+    warm_start_from: str | None = None
 
     def edit_model(self, model) -> object:
         if self.model_edit is None:

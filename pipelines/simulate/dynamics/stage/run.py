@@ -98,13 +98,17 @@ def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
 
 
 def _settings_for(job: SequenceJob, cfg: DynamicsConfig) -> SolveSettings:
-    """The method's settings for one sequence: its measured forces, where the method takes
-    them (`grf_file` / `grf_setup` settings) and the sequence has them."""
+    """The method's settings for one sequence, with its declared inputs: measured forces
+    where the method takes them (`grf_file` / `grf_setup`) and the sequence has them, the
+    folder of the method it warm-starts from (`warm_start_dir`)."""
     settings = replace(cfg.solve)
     if job.grf_file is not None and hasattr(settings, "grf_file") and not settings.grf_file:
         settings.grf_file = str(job.grf_file)
         if job.grf_setup is not None:
             settings.grf_setup = str(job.grf_setup)
+    source = get_method(cfg.method).warm_start_from
+    if source and hasattr(settings, "warm_start_dir") and not settings.warm_start_dir:
+        settings.warm_start_dir = str(job.out_dir.parent / source)
     return settings
 
 

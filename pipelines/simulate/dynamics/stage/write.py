@@ -20,6 +20,7 @@ from musclekit.pipelines.simulate.dynamics.kernel.result import (
     load_output,
 )
 from musclekit.pipelines.simulate.dynamics.kernel.stitch import ChunkSeries, stitch
+from musclekit.pipelines.simulate.dynamics.methods import get_method
 from musclekit.pipelines.simulate.dynamics.stage.config import DynamicsConfig
 from musclekit.pipelines.simulate.dynamics.stage.jobs import SequenceJob, unit_id
 from musclekit.pipelines.simulate.dynamics.stage.worker import chunk_name
@@ -78,7 +79,7 @@ def write_sequence(writer: DatasetWriter, job: SequenceJob, reports: list[ChunkR
     sources = {r.diagnostics.grf_source for r in reports if r.status == "converged"} - {None}
     grf_source = ("measured (force plates)" if sources == {"measured"} else
                   "estimated from the kinematics" if sources == {"estimated"} else
-                  "contact model" if cfg.method == "track" else ", ".join(sorted(sources)))
+                  "contact model" if get_method(cfg.method).contact else ", ".join(sorted(sources)))
     streams = []
     names = [n for n in (*STREAMS, *OPTIONAL_STREAMS)
              if template is not None and n in template.channels]

@@ -9,5 +9,5 @@ from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSe
 METHOD = Method(
     name="track", settings=TrackSettings, solver_module=f"{__name__}.solve", contact=True,
     summary="muscle-driven tracking with foot contact spheres (MinT's method)",
-    model_edit=f"{__name__}.foot_spheres:add_foot_contact",
+    model_edit=f"{__name__}.foot_spheres:add_foot_contact", warm_start_from="inverse",
 )

@@ -76,13 +76,14 @@ def _with_speeds(table):
     return out
 
 
-def _inverse_warm_start(work: Path, chunk: Chunk, prep: PreparedModel):
-    """Activations of the inverse solution of the same chunk, when one was saved (in the
-    sibling `inverse` folder), as (states, controls) tables for the initial guess."""
+def _inverse_warm_start(warm_start_dir: str | None, chunk: Chunk, prep: PreparedModel):
+    """Activations of the warm-start method's solution of the same chunk, when one was saved
+    (`TrackSettings.warm_start_dir`), as (states, controls) tables for the initial guess."""
     import opensim as osim
 
-    inverse_dir = work.parent.parent / "inverse"
-    out = load_output(inverse_dir, f"chunk{chunk.index:04d}")
+    if not warm_start_dir:
+        return None
+    out = load_output(Path(warm_start_dir), f"chunk{chunk.index:04d}")
     if out is None or out.channels["activations"] != prep.muscles:
         return None
     act = out.values["activations"]
@@ -148,7 +149,7 @@ def solve_moco(ctx: ChunkContext, settings: TrackSettings
     ref = tp.process(ref_model)
     ref_speeds = _with_speeds(ref)
     guess.insertStatesTrajectory(ref_speeds, True)
-    warm = _inverse_warm_start(work, chunk, prep)
+    warm = _inverse_warm_start(settings.warm_start_dir, chunk, prep)
     if warm is not None:
         states_table, controls_table = warm
         guess.insertStatesTrajectory(states_table, True)

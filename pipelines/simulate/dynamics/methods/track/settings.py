@@ -52,3 +52,7 @@ class TrackSettings(SolveSettings):
     # this far at the median frame, then by an optimised offset within the range.
     floor_penetration_m: float = 0.005
     offset_range_m: float = 0.03
+    # A declared input (`Method.warm_start_from`): the folder where another method's results
+    # for this sequence lie; the stage sets it per sequence, the chunk of the same index
+    # starts from its activations when they are there.
+    warm_start_dir: str | None = None

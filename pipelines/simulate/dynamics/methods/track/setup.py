@@ -68,7 +68,7 @@ class TrackModel:
         self.coordinates = [n for n in names if n not in locked and n not in self.couplers]
         self.root = list(root_coordinates)
         if units is None:
-            from musclekit.pipelines.simulate.opensim.evaluate import coordinate_units
+            from musclekit.pipelines.simulate.opensim.model import coordinate_units
 
             units = coordinate_units(self.model)
         self.translational = np.array([units[n] == "m" for n in self.coordinates])

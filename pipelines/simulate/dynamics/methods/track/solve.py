@@ -103,10 +103,11 @@ def _vertical_coordinate(tm, q: np.ndarray) -> int:
                      "joint with a vertical translation is needed to place the floor)")
 
 
-def _inverse_guess(work: Path, chunk: Chunk, muscles: list[str], mesh: np.ndarray):
-    """Activations of the inverse solution of the same chunk, when one was saved in the
-    sibling `inverse` folder (a warm start)."""
-    out = load_output(work.parent.parent / "inverse", f"chunk{chunk.index:04d}")
+def _inverse_guess(warm_start_dir: str | None, chunk: Chunk, muscles: list[str],
+                   mesh: np.ndarray):
+    """Activations of the warm-start method's solution of the same chunk, when one was saved
+    (`TrackSettings.warm_start_dir`)."""
+    out = load_output(Path(warm_start_dir), f"chunk{chunk.index:04d}") if warm_start_dir else None
     if out is None or sorted(out.channels["activations"]) != sorted(muscles):
         return None
     cols = [out.channels["activations"].index(m) for m in muscles]
@@ -161,7 +162,7 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     q_ref[:, vertical] += shift
     q, v, a = q_ref, at(qd), at(qdd)
     guess: dict[str, np.ndarray] = {}
-    warm = _inverse_guess(work, chunk, tm.muscle_names, mesh)
+    warm = _inverse_guess(settings.warm_start_dir, chunk, tm.muscle_names, mesh)
     if warm is not None:
         guess = {"activation": warm, "excitation": warm}
         report.diagnostics.warm_start = "inverse"
