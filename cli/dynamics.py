@@ -37,18 +37,7 @@ def status(
     if not rows:
         console.print(f"{dataset}: no dynamics chunks yet (nothing started)")
         return 0
-    table = Table(title=f"dynamics: {dataset}")
-    for col in ("sequence", "method", "converged", "failed", "running", "median s", "p90 s",
-                "written", "analysed s", "gap s"):
-        table.add_column(col)
-    for r in rows:
-        t = r.solve_times_s
-        med, p90 = (f"{v:.1f}" for v in np.percentile(t, [50, 90])) if t else ("-", "-")
-        table.add_row(r.sequence_id, r.method, str(r.converged), str(r.failed), str(r.running),
-                      med, p90, "yes" if r.written else "no",
-                      "-" if r.analysed_s is None else f"{r.analysed_s:.2f}",
-                      "-" if r.gap_s is None else f"{r.gap_s:.2f}")
-    console.print(table)
+    print_status(dataset, rows)
     for r in rows:
         for f in r.failures:
             console.print(f"[yellow]failed[/] {r.sequence_id}/{f['chunk']}: "
@@ -60,6 +49,36 @@ def status(
                     console.print(f"  {Path(f[key]).name}:", soft_wrap=True)
                     console.print("\n".join("    " + line for line in tail), soft_wrap=True)
     return 0
+
+
+def print_status(dataset: Path, rows: list) -> None:
+    """A table when the terminal is wide enough; otherwise one line per sequence, its id
+    first and whole (the id is what the user types next: plot, --sequence)."""
+    cells = []
+    for r in rows:
+        t = r.solve_times_s
+        med, p90 = (f"{v:.1f}" for v in np.percentile(t, [50, 90])) if t else ("-", "-")
+        cells.append((r.sequence_id, r.method, str(r.converged), str(r.failed), str(r.running),
+                      med, p90, "yes" if r.written else "no",
+                      "-" if r.analysed_s is None else f"{r.analysed_s:.2f}",
+                      "-" if r.gap_s is None else f"{r.gap_s:.2f}"))
+    cols = ("sequence", "method", "converged", "failed", "running", "median s", "p90 s",
+            "written", "analysed s", "gap s")
+    width = sum(max(len(c), *(len(row[i]) for row in cells)) + 3 for i, c in enumerate(cols))
+    if width <= console.width:
+        table = Table(title=f"dynamics: {dataset}")
+        for col in cols:
+            table.add_column(col, no_wrap=col == "sequence")
+        for row in cells:
+            table.add_row(*row)
+        console.print(table)
+        return
+    console.print(f"dynamics: {dataset}")
+    for row in cells:
+        console.print(row[0], soft_wrap=True)
+        console.print(f"  {row[1]}: {row[2]} converged, {row[3]} failed, {row[4]} running; "
+                      f"solve median {row[5]} s, p90 {row[6]} s; written {row[7]}; analysed "
+                      f"{row[8]} s, gaps {row[9]} s", overflow="fold")
 
 
 def plot(
@@ -158,7 +177,11 @@ def emg_envelopes(emg: Path, channels: str | None, emg_offset_s: float
     if not emg.is_file():
         raise InputError(f"EMG file not found: {emg}")
     # A file that counts time from its start needs no wall clock here: only offsets matter.
-    rec = read_recording(emg, EmgCsvOptions(start="2000-01-01T00:00:00+00:00"))
+    try:
+        rec = read_recording(emg, EmgCsvOptions(start="2000-01-01T00:00:00+00:00"))
+    except InputError as err:
+        # The readers speak align's flags; here the file's clock is set by --emg-offset-s.
+        raise InputError(str(err).replace("--emg-start", "--emg-offset-s")) from None
     by_name = {ch.name: ch for ch in rec.channels if ch.kind == "emg"}
     wanted = [c.strip() for c in channels.split(",")] if channels else list(by_name)
     unknown = [c for c in wanted if c not in by_name]
