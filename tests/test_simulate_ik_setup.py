@@ -16,12 +16,14 @@ import pytest
 from musclekit.cli.main import main
 from tests.helpers.ik_setup_fixtures import (
     LAB_WEIGHTS,
+    SHOULDER_WEIGHTS,
     SWITCHED_OFF,
     angle_differences_deg,
     build_marker_model,
     opensim_ik,
     rajagopal_lab_ik,
     write_coordinate_file,
+    write_corpus_setup,
     write_marker_trial,
     write_setup_v3,
     write_setup_v4,
@@ -30,6 +32,9 @@ from tests.helpers.ik_setup_fixtures import (
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "rajagopal2016"
 needs_data = pytest.mark.skipif(not (DATA / "ExpData").is_dir(),
                                 reason="../shared/data/rajagopal2016 absent")
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "corpus" / "lisbon_shoulder"
+needs_corpus = pytest.mark.skipif(not (CORPUS / "abdbonepin.trc").is_file(),
+                                  reason="../shared/data/corpus/lisbon_shoulder absent")
 GOAL_DEG = 0.05  # the issue's: median difference to OpenSim's tool
 
 
@@ -177,3 +182,19 @@ def test_rajagopal_walk_ik_setup_gives_opensims_angles(tmp_path, capsys) -> None
     assert np.median(every) <= GOAL_DEG and max(medians.values()) <= GOAL_DEG, medians
     assert tasks_written(seq)["R.ASIS"] == (True, 50.0)
     assert tasks_written(seq)["R.Knee"] == (True, 35.0)
+
+
+
+@needs_corpus
+def test_another_labs_trial_with_its_weights_gives_opensims_angles(tmp_path) -> None:
+    """The issue's case on another lab's real trial and model (corpus/lisbon_shoulder): an IK
+    setup of per-marker weights 0.1-10, a switched-off marker and a coordinate task."""
+    model, trc = CORPUS / "subject1_abdbonepin.osim", CORPUS / "abdbonepin.trc"
+    setup = write_corpus_setup(tmp_path, model, trc)
+    theirs = opensim_ik(setup)
+    seq = simulate(tmp_path, trc, model, setup)
+    diff = angle_differences_deg(model, seq / "ik.mot", theirs)
+    medians = {c: float(np.median(d)) for c, d in diff.items()}
+    assert max(medians.values()) <= GOAL_DEG, medians
+    tasks = tasks_written(seq)
+    assert all(tasks[n] == (True, float(w)) for n, w in SHOULDER_WEIGHTS.items())

@@ -267,3 +267,49 @@ def rajagopal_lab_ik(data: Path, work: Path, trial: str = "walk") -> dict[str, P
     setup = work / "IK" / f"ik_setup_{trial}.xml"
     return {"model": model, "setup": setup, "trc": work / "ExpData" /
             f"motion_capture_{trial}.trc", "opensim_mot": opensim_ik(setup)}
+
+
+# Another lab's trial (corpus/lisbon_shoulder: bone-pin shoulder abduction, 11 markers, the
+# subject's own model): a setup as a lab writes it, with per-marker weights 0.1-10, a marker
+# switched off and a coordinate task.
+SHOULDER_WEIGHTS = {"ij": 10, "acc": 4, "ac": 6, "ai": 2, "ts": 2, "gu": 0.1, "EpL": 3,
+                    "centelbow": 8, "centijc7": 0.5, "centpxt8": 1}
+SHOULDER_OFF = ["ijc"]
+
+
+def write_corpus_setup(folder: Path, model: Path, trc: Path, *, name: str = "shoulder",
+                       weights: dict[str, float] | None = None, off: list[str] | None = None,
+                       coordinate: tuple[str, float, float] = ("pro_sup", 1.0, 0.0),
+                       time_range=(2.0, 3.5)) -> Path:
+    """An OpenSim 4 IK setup for a corpus trial (default: SHOULDER_WEIGHTS) with one
+    manual-value coordinate task (name, weight, value)."""
+    tasks = _marker_tasks(SHOULDER_WEIGHTS if weights is None else weights,
+                          SHOULDER_OFF if off is None else off, "\t\t\t\t")
+    tasks += (f"\n\t\t\t\t<IKCoordinateTask name=\"{coordinate[0]}\">\n\t\t\t\t\t<apply>true"
+              f"</apply>\n\t\t\t\t\t<weight>{coordinate[1]}</weight>\n\t\t\t\t\t<value_type>"
+              f"manual_value</value_type>\n\t\t\t\t\t<value>{coordinate[2]}</value>\n\t\t\t\t"
+              "</IKCoordinateTask>")
+    rel = _relative(folder)
+    path = Path(folder) / f"ik_setup_{name}.xml"
+    path.write_text(f"""<?xml version="1.0" encoding="UTF-8" ?>
+<OpenSimDocument Version="40000">
+\t<InverseKinematicsTool name="{name}">
+\t\t<model_file>{rel(model)}</model_file>
+\t\t<constraint_weight>Inf</constraint_weight>
+\t\t<accuracy>1e-05</accuracy>
+\t\t<IKTaskSet>
+\t\t\t<objects>
+{tasks}
+\t\t\t</objects>
+\t\t\t<groups />
+\t\t</IKTaskSet>
+\t\t<marker_file>{rel(trc)}</marker_file>
+\t\t<coordinate_file>Unassigned</coordinate_file>
+\t\t<time_range>{time_range[0]} {time_range[1]}</time_range>
+\t\t<report_errors>true</report_errors>
+\t\t<output_motion_file>ik_{name}.mot</output_motion_file>
+\t\t<report_marker_locations>false</report_marker_locations>
+\t</InverseKinematicsTool>
+</OpenSimDocument>
+""")
+    return path
