@@ -71,9 +71,11 @@ INPUT_OPTIONS = (
         "docs/dynamics.md) or ik (stop after inverse kinematics).", default="dynamics"),
 )
 LAB_OPTIONS = (
-    _lab("static", "--static", Path, "Static trial (.trc) to scale --model (generic; default "
-         "Rajagopal2015) to the subject with OpenSim's ScaleTool; needs --mass."),
-    _lab("mass", "--mass", float, "Subject mass (kg) for --static."),
+    _lab("static", "--static", Path, "Static trial (.trc or .c3d) to scale --model (generic; "
+         "default Rajagopal2015) to the subject with OpenSim's ScaleTool; needs --mass (a C3D's "
+         "stored body mass counts)."),
+    _lab("mass", "--mass", float, "Subject mass (kg) for --static (default: the one stored in "
+         "the --static or --c3d C3D, when it has one)."),
     _lab("height", "--height", float, "Subject height (m)."),
     _lab("scale_setup", "--scale-setup", Path, "The lab's OpenSim scale setup XML "
          "(measurements, marker pairs, weights); default: automatic (docs/simulate.md)."),
@@ -217,9 +219,13 @@ def lab_inputs(values: dict[str, Any]):
     def text(path: Path | None) -> str | None:
         return str(path) if path is not None else None
 
+    from musclekit.pipelines.simulate.kinematics.c3d import subject_from_c3d
+
+    mass, height, mass_from = subject_from_c3d(values["mass"], values["height"],
+                                               [values["static"], *values["c3d"]])
     lab = LabInputs(static_trc=text(values["static"]), c3d_require_plates=c3d_plates,
-                    marker_set=text(values["marker_set"]), mass_kg=values["mass"],
-                    height_m=values["height"], scale_setup=text(values["scale_setup"]),
+                    marker_set=text(values["marker_set"]), mass_kg=mass, mass_from=mass_from,
+                    height_m=height, scale_setup=text(values["scale_setup"]),
                     ik_setup=text(values["ik_setup"]), grf_file=text(grf),
                     grf_setup=text(values["grf_setup"]),
                     drop_outlier_markers=bool(values["drop_outlier_markers"]),

@@ -383,12 +383,18 @@ def test_marker_gaps_filled_or_refused(tmp_path):
     assert np.isfinite(back.positions).all()
     np.testing.assert_allclose(back.positions[40:45, 0, 0], exp["pos_m"][40:45, 0, 0], atol=1e-6)
 
+    # A longer gap leaves the marker out of those frames (NaN, which OpenSim's IK skips);
+    # the trial is not refused.
     long = tmp_path / "long.c3d"
     write_trial(long, gap=15)  # 0.15 s
     trial = mc3d.to_opensim_frame(mc3d.read_c3d(long))
-    with pytest.raises(InputError, match=r"marker 'RHEE' is missing for 0\.150 s from t = 0\.600 s"):
-        mc3d.write_opensim_files(trial, tmp_path / "refused")
-    assert not (tmp_path / "refused").exists()
+    out = mc3d.write_opensim_files(trial, tmp_path / "left_out")
+    assert [g["how"] for g in out["filled_gaps"]] == ["left out"]
+    assert any("'RHEE'" in n and "left out of IK" in n and "0.600-0.740 s" in n
+               for n in out["notes"])
+    back = read_trc(out["markers"], allow_missing=True)
+    assert np.isnan(back.positions[40:55, 0]).all() and np.isfinite(back.positions[:40]).all()
+    assert np.isfinite(back.positions[55:]).all()
 
 
 def test_units_cm_and_unknown(tmp_path):
@@ -398,8 +404,10 @@ def test_units_cm_and_unknown(tmp_path):
     np.testing.assert_allclose(trial.markers.positions, exp["pos_m"], atol=1e-6)
     bad = tmp_path / "inch.c3d"
     write_trial(bad, units="in", plates=False)
-    with pytest.raises(InputError, match=r"cannot interpret POINT:UNITS 'in'"):
+    with pytest.raises(InputError, match=r"cannot interpret POINT:UNITS 'in'") as err:
         mc3d.read_c3d(bad)
+    # The fix it names is one a user can do (issue 22: it named an option that does not exist).
+    assert "point_units" not in str(err.value) and "export the trial again" in str(err.value)
     assert mc3d.read_c3d(bad, point_units="mm").markers.positions.shape == (N_FRAMES, 3, 3)
 
 

@@ -4,9 +4,18 @@ What comes out of `read_c3d` (a `C3dTrial`), all in SI units and on the file's o
 
 - markers: `MarkerData` in metres, converted from POINT:UNITS (mm, cm, m). Points that the
   file marks as missing (residual < 0, which ezc3d turns into NaN) stay NaN: the caller
-  decides (`write_opensim_files` fills short gaps and refuses long ones). Empty labels and
+  decides (`write_opensim_files` fills short gaps and leaves the marker out of the frames of
+  long ones). Dropped on reading, each kind said once in `notes`: empty labels, unlabelled
+  trajectories (`*12`: the capture software's name for a trajectory nobody labelled), and
   the model outputs some systems store as points (labels listed in POINT:ANGLES, FORCES,
-  MOMENTS, POWERS, SCALARS, REACTIONS: joint angles in degrees, not positions) are dropped.
+  MOMENTS, POWERS, SCALARS, REACTIONS: joint angles in degrees, not positions). A label that
+  repeats (Motion Analysis' Helen Hayes exports name medial and lateral markers alike) keeps
+  its name for its first point; the later ones become `<label>_2`, `<label>_3` ...
+- labels the model does not use (Plug-in-Gait's virtual points LFEO, HEDO ..., markers of
+  another set) are dropped by `select_markers` before any gap is looked at, so their gaps
+  never matter (`model_marker_names` lists a model's markers from its file).
+- subject: the body mass (kg) and height (m) the capture software stored
+  (PROCESSING:Bodymass / Height, or SUBJECTS:MASS / HEIGHT), when present (`c3d_subject`).
 - plates: one `PlateData` per FORCE_PLATFORM:USED plate, at the analog rate, computed by
   ezc3d's own force-platform module (types 2 and 4; type 4 applies CAL_MATRIX). The plate
   channels measure the load the subject puts ON the plate; musclekit stores the ground
@@ -43,6 +52,7 @@ code that WRITES C3D files with ezc3d must do it in another process than OpenSim
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -60,7 +70,14 @@ VOLTS_TO_V = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "micro
 # POINT parameters whose labels are model outputs stored as points, not marker positions.
 NON_MARKER_GROUPS = ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS")
 DEFAULT_LOAD_THRESHOLD_N = 20.0
+# Gaps of a used marker up to this long are filled (a cubic spline inside the trial, the
+# nearest seen position at its ends); a longer gap leaves the marker out of those frames.
 DEFAULT_MAX_GAP_S = 0.1
+# A frame where fewer used markers are seen than this hardly poses a body: such frames at
+# the start or the end of the trial are trimmed (inside the trial, a note says so; a frame
+# that sees none is refused).
+MIN_SEEN_MARKERS = 4
+UNLABELLED = re.compile(r"\*\d+")
 AXES = "xyz"
 
 
@@ -107,6 +124,7 @@ class C3dTrial:
     vertical_reason: str
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
     notes: list[str] = field(default_factory=list)
+    subject: dict = field(default_factory=dict)  # mass_kg, height_m, from (c3d_subject)
 
 
 # --------------------------------------------------------------------------------------
@@ -168,7 +186,9 @@ def _length_scale(unit: str, path: Path, what: str) -> float:
     if key not in LENGTH_TO_M:
         raise InputError(
             f"{path}: cannot interpret {what} {unit!r} (musclekit reads mm, cm and m); "
-            "pass point_units='mm' (or cm, m) if you know the file's unit")
+            "export the trial again with the points in mm (Vicon Nexus, Qualisys, Motion "
+            "Analysis and Mokka all write POINT:UNITS 'mm'), or set the parameter in a copy, "
+            "e.g. with ezc3d: c['parameters']['POINT']['UNITS']['value'] = ['mm']; c.write(...)")
     return LENGTH_TO_M[key]
 
 
@@ -191,11 +211,37 @@ def _read_markers(c, path: Path, point_units: str | None, first_frame: int) -> M
     units = point_units or next(iter(_strings(params, "POINT", "UNITS")), "")
     scale = _length_scale(units, path, "POINT:UNITS")
     outputs = {lab for g in NON_MARKER_GROUPS for lab in _strings(params, "POINT", g)}
-    keep = [j for j in range(n_points)
-            if j < len(labels) and labels[j] and labels[j] not in outputs]
+    keep, names, unlabelled, renamed, n_outputs = [], [], [], [], 0
+    for j in range(n_points):
+        label = labels[j] if j < len(labels) else ""
+        if not label:
+            continue
+        if label in outputs:
+            n_outputs += 1
+            continue
+        if UNLABELLED.fullmatch(label):
+            unlabelled.append(label)
+            continue
+        name, k = label, 1
+        while name in names:
+            k += 1
+            name = f"{label}_{k}"
+        if name != label:
+            renamed.append(f"{label} (point {j + 1}) -> {name}")
+        keep.append(j)
+        names.append(name)
     if not keep:
-        raise InputError(f"{path}: has no markers (its {n_points} points are unnamed or model "
-                         "outputs such as joint angles)")
+        raise InputError(f"{path}: has no markers (its {n_points} points are unnamed, "
+                         "unlabelled (*N) or model outputs such as joint angles)")
+    notes = []
+    if unlabelled:
+        notes.append(f"{len(unlabelled)} unlabelled trajectories ignored ({', '.join(unlabelled[:6])}"
+                     f"{' ...' if len(unlabelled) > 6 else ''})")
+    if n_outputs:
+        notes.append(f"{n_outputs} model outputs stored as points ignored (POINT:ANGLES, "
+                     "FORCES, MOMENTS, POWERS ...)")
+    if renamed:
+        notes.append(f"repeated labels renamed: {', '.join(renamed)}")
     xyz = points[:3, keep, :].transpose(2, 1, 0) * scale  # (T, M, 3)
     residuals = np.asarray(c["data"]["meta_points"]["residuals"], dtype=float)
     if residuals.ndim == 3 and residuals.shape[1] == n_points:
@@ -204,7 +250,7 @@ def _read_markers(c, path: Path, point_units: str | None, first_frame: int) -> M
         xyz[residuals[0, keep, :].T < 0] = np.nan
     n = xyz.shape[0]
     time_s = (first_frame + np.arange(n)) / rate
-    return MarkerData(time_s=time_s, names=[labels[j] for j in keep], positions=xyz, rate_hz=rate)
+    return MarkerData(time_s=time_s, names=names, positions=xyz, rate_hz=rate, notes=notes)
 
 
 def _plate_channels(params, n_plates: int) -> list[list[int]]:
@@ -314,7 +360,8 @@ def _guess_vertical(params, markers: MarkerData, plates: list[PlateData]) -> tup
         return (screen if screen[0] in "+-" else "+" + screen), "POINT:Y_SCREEN says so"
     pos = markers.positions
     if pos.shape[1] >= 2 and np.isfinite(pos).any():
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # frames where nothing is seen
             spread = np.nanmedian(np.nanmax(pos, axis=1) - np.nanmin(pos, axis=1), axis=0)
         if np.isfinite(spread).all():
             return "+" + AXES[int(np.argmax(spread))], ("the markers of one frame spread most "
@@ -358,7 +405,7 @@ def read_c3d(path: str | Path, *, require_plates: bool = False,
 
     used = {j for ch in _plate_channels(params, n_plates) for j in ch} if n_plates > 0 else set()
     analogs: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
-    notes: list[str] = []
+    notes: list[str] = list(markers.notes)
     if analogs_raw.ndim == 3 and analogs_raw.shape[1]:
         t = first_time_s + np.arange(analogs_raw.shape[2]) / analog_rate
         for j in range(analogs_raw.shape[1]):
@@ -389,7 +436,99 @@ def read_c3d(path: str | Path, *, require_plates: bool = False,
                          "were negated")
     return C3dTrial(path=path, markers=markers, plates=plates, analogs=analogs,
                     analog_rate_hz=analog_rate, first_time_s=first_time_s,
-                    vertical_axis=vertical, vertical_reason=why, notes=notes)
+                    vertical_axis=vertical, vertical_reason=why, notes=notes,
+                    subject=_subject(params))
+
+
+# Where capture software stores the subject: Vicon (Nexus, Workstation) writes
+# PROCESSING:Bodymass (kg) and Height (mm); others SUBJECTS:MASS / HEIGHT or WEIGHT.
+_MASS_KEYS = (("PROCESSING", "Bodymass"), ("PROCESSING", "BodyMass"), ("PROCESSING", "Weight"),
+              ("SUBJECTS", "MASS"), ("SUBJECTS", "WEIGHT"), ("SUBJECT", "MASS"),
+              ("SUBJECT", "WEIGHT"))
+_HEIGHT_KEYS = (("PROCESSING", "Height"), ("SUBJECTS", "HEIGHT"), ("SUBJECT", "HEIGHT"))
+
+
+def _subject(params) -> dict:
+    """{"mass_kg", "height_m", "from"} for what the file holds (module docstring). A mass
+    outside 1-400 kg or a height outside 0.5-2.8 m (mm and cm are recognised by size) is not
+    taken: it is a placeholder or a unit nobody can guess."""
+    out: dict = {}
+    for key, scale_for in (("mass_kg", None), ("height_m", "length")):
+        for group, name in (_MASS_KEYS if key == "mass_kg" else _HEIGHT_KEYS):
+            value = _param(params, group, name)
+            arr = np.asarray(value if value is not None else [], dtype=object).ravel()
+            try:
+                v = float(arr[0]) if arr.size else float("nan")
+            except (TypeError, ValueError):
+                continue
+            if scale_for == "length":
+                v = v / 1000.0 if v > 250 else (v / 100.0 if v > 2.8 else v)
+                ok = 0.5 <= v <= 2.8
+            else:
+                ok = 1.0 <= v <= 400.0
+            if np.isfinite(v) and ok:
+                out[key] = round(v, 4)
+                out.setdefault("from", {})[key] = f"{group}:{name}"
+                break
+    return out
+
+
+def c3d_subject(path: str | Path) -> dict:
+    """The subject's mass and height stored in a C3D file (module docstring), {} when none:
+    {"mass_kg": 74.0, "height_m": 1.76, "from": {"mass_kg": "PROCESSING:Bodymass", ...}}."""
+    path = Path(path)
+    _check_c3d_file(path)
+    try:
+        c = _ezc3d().c3d(str(path))
+    except (RuntimeError, ValueError, IndexError, OSError, TypeError) as err:
+        raise InputError(f"{path}: not a readable C3D file ({err})") from None
+    return _subject(c["parameters"])
+
+
+def model_marker_names(model_path: str | Path, marker_set: str | Path | None = None
+                       ) -> list[str] | None:
+    """The markers a model has, read from its .osim text (no OpenSim needed): those of
+    `marker_set` (an OpenSim MarkerSet XML that replaces the model's) when given. None when
+    the file cannot be read as XML (the caller then keeps every marker)."""
+    import xml.etree.ElementTree as ET
+
+    src = Path(marker_set) if marker_set else Path(model_path)
+    try:
+        root = ET.parse(src).getroot()
+    except ET.ParseError:
+        # OpenSim's own parser takes files that are not well-formed XML (old models with a
+        # stray '&' in a note): read the MarkerSet's names from the text instead.
+        text = src.read_text(errors="replace")
+        blocks = re.findall(r"<MarkerSet\b.*?</MarkerSet>", text, flags=re.S) or [text]
+        names = [n for b in blocks for n in re.findall(r"<Marker\s+name=\"([^\"]+)\"", b)]
+        return names or None
+    except OSError:
+        return None
+    sets = [root] if root.tag == "MarkerSet" else list(root.iter("MarkerSet"))
+    names = [m.get("name") for ms in sets for m in ms.iter("Marker") if m.get("name")]
+    return names or None
+
+
+def select_markers(markers: MarkerData, used: list[str] | set[str] | None, where: str | Path
+                   ) -> tuple[MarkerData, list[str]]:
+    """The markers the model uses (`used`, None: all), in the file's order, and a note
+    naming how many others were ignored. Refused when the file has none of them."""
+    if used is None:
+        return markers, []
+    used = set(used)
+    keep = [j for j, n in enumerate(markers.names) if n in used]
+    if not keep:
+        raise InputError(
+            f"{where}: none of its {len(markers.names)} markers ({', '.join(markers.names[:8])}"
+            f"{' ...' if len(markers.names) > 8 else ''}) is a marker of the model "
+            f"({', '.join(sorted(used)[:8])}{' ...' if len(used) > 8 else ''}); give a model "
+            "whose markers are named as in the file (--model), or put the lab's marker set on "
+            "it (--marker-set markers.xml)")
+    ignored = [n for n in markers.names if n not in used]
+    notes = ([f"{len(ignored)} labels the model does not use ignored ({', '.join(ignored[:8])}"
+              f"{' ...' if len(ignored) > 8 else ''})"] if ignored else [])
+    return replace(markers, names=[markers.names[j] for j in keep],
+                   positions=markers.positions[:, keep, :]), notes
 
 
 # --------------------------------------------------------------------------------------
@@ -450,53 +589,79 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
 
 
-def fill_marker_gaps(markers: MarkerData, max_gap_s: float = DEFAULT_MAX_GAP_S
-                     ) -> tuple[MarkerData, list[dict], list[str]]:
-    """Markers without NaN: gaps up to `max_gap_s` filled (inside the trial by a cubic spline
-    through the marker's seen frames, as capture software does; at the trial's start or end
-    by holding the nearest seen position), longer gaps refused with an InputError naming the
-    marker and the time. A marker never seen is dropped (it holds nothing to fill from).
-    Returns (markers, filled gaps, notes)."""
+def fill_marker_gaps(markers: MarkerData, max_gap_s: float = DEFAULT_MAX_GAP_S, *,
+                     drop_incomplete: bool = False) -> tuple[MarkerData, list[dict], list[str]]:
+    """Each marker's gaps (NaN frames): up to `max_gap_s` filled (inside the trial by a cubic
+    spline through the marker's seen frames, as capture software does; at the trial's start
+    or end by holding the nearest seen position); a longer gap stays NaN: the marker is left
+    out of IK for that stretch (OpenSim's IK skips a marker in the frames where it is NaN), and
+    the other markers carry those frames. A marker never seen stays NaN throughout.
+
+    drop_incomplete: drop every marker that still has a gap after filling, and those never
+    seen (a static trial: OpenSim's ScaleTool needs every marker it uses in every frame).
+    Returns (markers, gaps: one dict per gap with marker, start_s, end_s, frames, how
+    ("spline", "linear", "held", "left out"), notes)."""
     from scipy.interpolate import CubicSpline
 
     pos = markers.positions.copy()
     t = markers.time_s
-    filled, notes, keep = [], [], []
+    gaps_out, notes, keep = [], [], []
     dt = 1.0 / markers.rate_hz
     for j, name in enumerate(markers.names):
         seen = np.isfinite(pos[:, j, :]).all(axis=1)
+        pos[~seen, j, :] = np.nan
         if not seen.any():
-            notes.append(f"marker {name!r} is never seen in the trial: dropped")
+            notes.append(f"marker {name!r} is never seen in the trial: "
+                         + ("dropped" if drop_incomplete else "left out of every frame"))
+            if not drop_incomplete:
+                keep.append(j)
             continue
-        keep.append(j)
         gaps = _runs(~seen)
+        idx = np.flatnonzero(seen)
+        spline = CubicSpline(t[idx], pos[idx, j, :], axis=0) if idx.size >= 4 else None
+        complete = True
         for a, b in gaps:
             length = (b - a) * dt
             if length > max_gap_s + 1e-9:
-                raise InputError(
-                    f"marker {name!r} is missing for {length:.3f} s from t = {t[a]:.3f} s to "
-                    f"{t[b - 1]:.3f} s, more than the {max_gap_s:g} s musclekit fills; fill the "
-                    "gap in the capture software, trim the trial, or leave the marker out")
-        if not gaps:
-            continue
-        idx = np.flatnonzero(seen)
-        if idx.size >= 4:
-            spline = CubicSpline(t[idx], pos[idx, j, :], axis=0)
-        for a, b in gaps:
-            if a == 0 or b == len(t):  # at an end: hold the nearest seen position
+                how = "left out"
+                complete = False
+            elif a == 0 or b == len(t):  # at an end: hold the nearest seen position
                 pos[a:b, j, :] = pos[b if a == 0 else a - 1, j, :]
                 how = "held"
-            elif idx.size >= 4:
+            elif spline is not None:
                 pos[a:b, j, :] = spline(t[a:b])
                 how = "spline"
             else:
                 for c in range(3):
                     pos[a:b, j, c] = np.interp(t[a:b], t[idx], pos[idx, j, c])
                 how = "linear"
-            filled.append({"marker": name, "start_s": float(t[a]), "end_s": float(t[b - 1]),
-                           "frames": int(b - a), "how": how})
+            gaps_out.append({"marker": name, "start_s": float(t[a]), "end_s": float(t[b - 1]),
+                             "frames": int(b - a), "how": how})
+        if drop_incomplete and not complete:
+            notes.append(f"marker {name!r} has gaps longer than {max_gap_s:g} s: dropped")
+            continue
+        keep.append(j)
     out = replace(markers, names=[markers.names[j] for j in keep], positions=pos[:, keep, :])
-    return out, filled, notes
+    return out, gaps_out, notes
+
+
+def _gap_notes(gaps: list[dict], max_gap_s: float) -> list[str]:
+    """One line per marker: what was filled, and the stretches it is left out of."""
+    out = []
+    for name in dict.fromkeys(g["marker"] for g in gaps):
+        mine = [g for g in gaps if g["marker"] == name]
+        filled = [g for g in mine if g["how"] != "left out"]
+        out_of = [g for g in mine if g["how"] == "left out"]
+        parts = []
+        if filled:
+            parts.append(f"{len(filled)} gap(s) of up to {max(g['frames'] for g in filled)} "
+                         "frames filled")
+        if out_of:
+            spans = ", ".join(f"{g['start_s']:.3f}-{g['end_s']:.3f} s" for g in out_of[:4])
+            parts.append(f"left out of IK where it is missing for longer than {max_gap_s:g} s "
+                         f"({spans}{' ...' if len(out_of) > 4 else ''})")
+        out.append(f"marker {name!r}: " + "; ".join(parts))
+    return out
 
 
 def plate_columns(number: int | str) -> list[str]:
@@ -522,30 +687,76 @@ def plates_motion(trial: C3dTrial) -> Motion:
 
 
 def write_opensim_files(trial: C3dTrial, out_dir: str | Path, *,
-                        max_gap_s: float = DEFAULT_MAX_GAP_S) -> dict:
+                        max_gap_s: float = DEFAULT_MAX_GAP_S,
+                        used: list[str] | set[str] | None = None, static: bool = False) -> dict:
     """Write `markers.trc` (metres) and, when the trial has plates, `grf.mot` into `out_dir`.
 
     The trial is written in its current frame: call `to_opensim_frame` first for OpenSim
     (a trial whose vertical is not +y is refused, since OpenSim would read it lying down).
+    used: the model's markers (`model_marker_names`); the others are ignored before any gap
+    is looked at (`select_markers`). Gaps: `fill_marker_gaps`; the TRC holds `nan` where a
+    marker is left out (OpenSim's IK skips it there). Frames at the trial's start or end
+    where fewer than MIN_SEEN_MARKERS used markers are seen are trimmed; inside the trial
+    such frames are said in a note, and a frame that sees none is refused, with the fix. static: a static trial for the ScaleTool: markers
+    with a gap left after filling are dropped instead (the ScaleTool needs them all).
     Everything is checked before anything is written. Returns {"markers": path, "grf": path
     or None, "filled_gaps": [...], "notes": [...], "analogs": trial.analogs, "rate_hz": ...}.
     """
     if trial.vertical_axis != "+y":
         raise InputError(f"{trial.path}: the trial's vertical is {trial.vertical_axis}, not "
                          "OpenSim's +y; turn it with to_opensim_frame(trial) first")
-    markers, filled, notes = fill_marker_gaps(trial.markers, max_gap_s)
+    selected, notes = select_markers(trial.markers, used, trial.path)
+    # Frames first (on what the file saw, before any filling), then gaps.
+    seen = np.isfinite(selected.positions).all(axis=2).sum(axis=1)
+    need = min(MIN_SEEN_MARKERS, len(selected.names))
+    ok = np.flatnonzero(seen >= need)
+    if ok.size == 0:
+        raise InputError(f"{trial.path}: no frame sees {need} of the model's markers; fill the "
+                         "gaps in the capture software, or give a model whose markers are the "
+                         "file's")
+    first, last = int(ok[0]), int(ok[-1])
+    t = selected.time_s
+    blind = np.flatnonzero(seen[first:last + 1] == 0)
+    if blind.size:
+        k = first + int(blind[0])
+        raise InputError(
+            f"{trial.path}: at t = {t[k]:.3f} s none of the model's {len(selected.names)} "
+            "markers is seen, so IK has nothing to follow; fill the gaps there in the capture "
+            "software, or cut the trial into the parts before and after it")
+    few = first + np.flatnonzero(seen[first:last + 1] < need)
+    if few.size:
+        notes.append(f"{few.size} frames ({t[few[0]]:.3f}-{t[few[-1]]:.3f} s) see fewer than "
+                     f"{need} of the model's markers: IK poses them from the few it has")
+    if first > 0 or last < len(seen) - 1:
+        notes.append(f"frames where fewer than {need} of the model's markers are seen trimmed: "
+                     f"the trial runs {t[first]:.3f}-{t[last]:.3f} s (of {t[0]:.3f}-{t[-1]:.3f})")
+        selected = replace(selected, time_s=selected.time_s[first:last + 1],
+                           positions=selected.positions[first:last + 1])
+    markers, gaps, gap_notes = fill_marker_gaps(selected, max_gap_s, drop_incomplete=static)
+    notes += gap_notes + _gap_notes(gaps, max_gap_s)
     if not markers.names:
-        raise InputError(f"{trial.path}: no marker is ever seen in the trial; nothing to write")
-    for g in filled:
-        notes.append(f"marker {g['marker']!r}: gap of {g['frames']} frames "
-                     f"({g['start_s']:.3f}-{g['end_s']:.3f} s) filled ({g['how']})")
-    grf = plates_motion(trial) if trial.plates else None
+        raise InputError(f"{trial.path}: no marker the model uses is seen in every frame of "
+                         "the static trial (after filling gaps up to "
+                         f"{max_gap_s:g} s); give a static trial where the markers are seen"
+                         if static else f"{trial.path}: no marker is ever seen in the trial; "
+                         "nothing to write")
+    grf = plates_motion(trial) if trial.plates and not static else None
     out_dir = Path(out_dir)
-    trc = write_trc(out_dir / "markers.trc", markers.time_s, markers.names, markers.positions)
+    trc = write_trc(out_dir / "markers.trc", markers.time_s, markers.names, markers.positions,
+                    allow_missing=not static, rate_hz=markers.rate_hz)
     mot = write_mot(out_dir / "grf.mot", grf, name="grf") if grf is not None else None
-    return {"markers": trc, "grf": mot, "filled_gaps": filled, "notes": list(trial.notes) + notes,
+    return {"markers": trc, "grf": mot, "filled_gaps": gaps, "notes": list(trial.notes) + notes,
             "analogs": trial.analogs, "marker_rate_hz": trial.markers.rate_hz,
-            "analog_rate_hz": trial.analog_rate_hz, "rotation": trial.rotation.tolist()}
+            "analog_rate_hz": trial.analog_rate_hz, "rotation": trial.rotation.tolist(),
+            "marker_names": list(markers.names), "subject": dict(trial.subject)}
+
+
+def c3d_marker_names(path: str | Path, used: list[str] | set[str] | None = None) -> list[str]:
+    """The markers a run takes from a C3D: its markers (`read_c3d`: unlabelled and model
+    outputs ignored) that the model uses, in the file's order; what `write_opensim_files`
+    writes for a trial (a never-seen marker stays, as NaN)."""
+    trial = read_c3d(path)
+    return list(select_markers(trial.markers, used, path)[0].names)
 
 
 # --------------------------------------------------------------------------------------
@@ -650,3 +861,25 @@ def assign_plates_to_feet(trial: C3dTrial, foot_positions: dict[str, np.ndarray]
             [f"ground_torque_{s}_{a}" for s in sides for a in AXES]
     motion = Motion(time_s=t, names=names, values=np.column_stack([cols[c] for c in names]))
     return FootLoads(motion=motion, periods=periods)
+
+
+def subject_from_c3d(mass_kg: float | None, height_m: float | None,
+                     paths: list) -> tuple[float | None, float | None, str | None]:
+    """Mass and height for a run: the typed ones (--mass, --height) win; each one not typed
+    comes from the first C3D among `paths` (static trial first) that stores it. Returns
+    (mass_kg, height_m, where they came from, None when all were typed or none found)."""
+    found = []
+    for p in paths:
+        if p is None or Path(p).suffix.lower() != ".c3d" or not Path(p).is_file():
+            continue
+        if mass_kg is not None and height_m is not None:
+            break
+        subject = c3d_subject(p)
+        for key in ("mass_kg", "height_m"):
+            if key in subject and (mass_kg if key == "mass_kg" else height_m) is None:
+                if key == "mass_kg":
+                    mass_kg = subject[key]
+                else:
+                    height_m = subject[key]
+                found.append(f"{subject['from'][key]} of {Path(p).name}")
+    return mass_kg, height_m, ("the C3D's " + ", ".join(found)) if found else None

@@ -65,6 +65,7 @@ class LabInputs:
     c3d: str | None = None
     c3d_require_plates: bool = False
     mass_from: str | None = None  # where mass/height came from when not typed (a C3D's parameters)
+    mass_from: str | None = None  # where mass/height came from when not typed (a C3D's parameters)
     # Asked for on the command line; never done to a lab's IK setup without them.
     drop_outlier_markers: bool = False  # leave out markers IK cannot follow, rerun IK once
     drop_dead_markers: bool = False  # leave out dead markers a lab's IK setup applies
@@ -541,9 +542,10 @@ def foot_positions(model_path: Path, ik_mot: Path, feet: dict[str, str]) -> tupl
     return motion.time_s, out
 
 
-def c3d_inputs(c3d_path: Path, out_dir: Path) -> dict:
+def c3d_inputs(c3d_path: Path, out_dir: Path, **kw) -> dict:
     """A C3D trial in OpenSim's frame, written as `markers.trc` in `out_dir`; returns the
-    paths and the trial (for its plates and analog channels)."""
+    paths and the trial (for its plates and analog channels). `kw` go to
+    c3d.write_opensim_files (used: the model's markers; static)."""
     from musclekit.pipelines.simulate.kinematics.c3d import (
         read_c3d,
         to_opensim_frame,
@@ -551,5 +553,5 @@ def c3d_inputs(c3d_path: Path, out_dir: Path) -> dict:
     )
 
     trial = to_opensim_frame(read_c3d(c3d_path))
-    written = write_opensim_files(trial, out_dir)
+    written = write_opensim_files(trial, out_dir, **kw)
     return {"trial": trial, **written}

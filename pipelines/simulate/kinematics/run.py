@@ -230,11 +230,14 @@ def write_sequence_unit(root: Path, payload: dict, r: SequenceKinematics) -> Non
                 [np.interp(t_a, analogs[n][0], analogs[n][1]) for n in names]))
 
 
-def _marker_names(path: Path) -> list[str]:
+def _marker_names(path: Path, used: list[str] | None = None) -> list[str]:
+    """The marker channels a file gives: a TRC's names; a C3D's markers that the model uses
+    (`used`; unlabelled trajectories and model outputs are never markers), as the unit writes
+    them (c3d.write_opensim_files)."""
     if Path(path).suffix.lower() == ".c3d":
-        from musclekit.pipelines.simulate.kinematics.c3d import read_c3d
+        from musclekit.pipelines.simulate.kinematics.c3d import c3d_marker_names
 
-        return list(read_c3d(path).markers.names)
+        return c3d_marker_names(path, used)
     return list(read_trc(path).names)
 
 
@@ -257,7 +260,10 @@ def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
         raise InputError("AMASS input needs the SMPL-H body model: --body-model DIR")
     model = Path(model_path) if model_path else default_model_path()
     if "trc" in kinds:
-        names_sets = {tuple(_marker_names(s.path)) for s in sources if s.kind == "trc"}
+        from musclekit.pipelines.simulate.kinematics.c3d import model_marker_names
+
+        used = model_marker_names(model, lab.marker_set if lab else None)
+        names_sets = {tuple(_marker_names(s.path, used)) for s in sources if s.kind == "trc"}
         if len(names_sets) > 1:
             raise InputError("the TRC files name different markers; one run needs one marker "
                              "set (run them separately)")

@@ -9,13 +9,14 @@ static.trc, markers.trc (metres), generic_registered.osim, scaled.osim, ik.mot (
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from musclekit.errors import InputError, UnitFailedError
 from musclekit.pipelines.simulate.kinematics.amass import read_amass
+from musclekit.pipelines.simulate.kinematics.c3d import model_marker_names
 from musclekit.pipelines.simulate.kinematics.bodymodel import load_body_model, mass_and_height
 from musclekit.pipelines.simulate.kinematics.lab import LabInputs
 from musclekit.pipelines.simulate.kinematics.markerset import load_markerset
@@ -158,14 +159,20 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     c3d = None
+    # A C3D: only the model's markers are taken; gaps filled or left out (c3d.py).
+    used = model_marker_names(model_path, lab.marker_set)
     if lab.c3d:  # markers, plates and analog channels from one file
-        c3d = c3d_inputs(Path(lab.c3d), out_dir / "c3d")
+        c3d = c3d_inputs(Path(lab.c3d), out_dir / "c3d", used=used)
         trc_path = c3d["markers"]
-    data = read_trc(trc_path)
+    if lab.static_trc and Path(lab.static_trc).suffix.lower() == ".c3d":
+        static = c3d_inputs(Path(lab.static_trc), out_dir / "static_c3d", used=used, static=True)
+        lab = replace(lab, static_trc=str(static["markers"]))
+    data = read_trc(trc_path, allow_missing=c3d is not None)
     files = {"trc": out_dir / "markers.trc", "scaled_model": out_dir / "scaled.osim",
              "ik_mot": out_dir / "ik.mot"}
-    write_trc(files["trc"], data.time_s, data.names, data.positions)
-    warnings: list[str] = []
+    write_trc(files["trc"], data.time_s, data.names, data.positions,
+              allow_missing=c3d is not None, rate_hz=data.rate_hz)
+    warnings: list[str] = list(data.notes) + (c3d["notes"] if c3d else [])
     extra: dict = {"rate_hz": data.rate_hz, "opensim_model": str(model_path)}
     mass, height = float("nan"), float("nan")
     w = dict(weights or {})
@@ -226,7 +233,7 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
         extra["analogs"] = {name: {"unit": unit, "rate_hz": float(1.0 / np.median(np.diff(t)))}
                             for name, (t, _, unit) in trial.analogs.items()}
         extra["_analogs"] = trial.analogs  # written as the emg_raw stream, not as metadata
-    mass_from = "given (--mass)"
+    mass_from = lab.mass_from or "given (--mass)"
     if not np.isfinite(mass):
         import opensim as osim
 
@@ -237,7 +244,9 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     extra["warnings"] = warnings
     if lab.any:
         extra["lab"] = {k: v for k, v in asdict(lab).items() if v is not None}
-    keep = (data.time_s >= result.time_s[0] - 1e-9) & (data.time_s <= result.time_s[-1] + 1e-9)
+    # IK's .mot prints times to 1e-8 s: match them to the marker frames within a quarter frame.
+    tol = 0.25 / data.rate_hz if data.rate_hz > 0 else 1e-9
+    keep = (data.time_s >= result.time_s[0] - tol) & (data.time_s <= result.time_s[-1] + tol)
     if keep.sum() != len(result.time_s):
         raise UnitFailedError(f"IK wrote {len(result.time_s)} frames where the marker file has "
                               f"{int(keep.sum())} in the same time range")

@@ -34,7 +34,7 @@ import math
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -339,18 +339,28 @@ def rotational_coordinates(model) -> set[str]:
 
 @dataclass
 class MarkerData:
-    """Marker trajectories: time_s (T,), positions (T, M, 3) in metres, marker names (M)."""
+    """Marker trajectories: time_s (T,), positions (T, M, 3) in metres, marker names (M).
+    notes: what reading the file corrected and the user should hear (a header's NumFrames
+    that did not match its rows, times rounded in the file put back on the header's rate)."""
 
     time_s: np.ndarray
     names: list[str]
     positions: np.ndarray
     rate_hz: float
+    notes: list[str] = field(default_factory=list)
 
 
 def write_trc(path: str | Path, time_s: np.ndarray, names: list[str],
-              positions: np.ndarray) -> Path:
+              positions: np.ndarray, *, allow_missing: bool = False,
+              rate_hz: float | None = None) -> Path:
     """Write a .trc in metres through OpenSim's TRCFileAdapter (16 significant digits),
-    atomically. positions (T, M, 3) must be finite (NaN breaks OpenSim's scaling and IK)."""
+    atomically.
+
+    positions (T, M, 3) must be finite (NaN breaks OpenSim's ScaleTool), unless
+    `allow_missing`: then NaN is written as `nan`, which OpenSim's inverse kinematics reads as
+    "this marker is not seen in this frame" and leaves out of that frame (the way musclekit
+    leaves a marker out for the stretch of a long gap).
+    rate_hz: the header's DataRate (default: 1 / the median time step)."""
     path = Path(path)
     positions = np.asarray(positions, dtype=float)
     time_s = np.asarray(time_s, dtype=float)
@@ -361,11 +371,14 @@ def write_trc(path: str | Path, time_s: np.ndarray, names: list[str],
     n_frames, n_markers, _ = positions.shape
     if n_frames == 0:
         raise InputError(f"refusing to write {path}: zero-length sequence (no frames)")
-    if not np.isfinite(positions).all():
+    if np.isinf(positions).any() or (not allow_missing and np.isnan(positions).any()):
         raise InputError(f"refusing to write {path}: marker positions contain NaN/inf")
     _check_times(path, time_s, n_frames)
     _check_names(path, names, "marker")
-    rate = 1.0 / float(np.median(np.diff(time_s))) if n_frames > 1 else 1.0
+    if rate_hz is not None:
+        rate = float(rate_hz)
+    else:
+        rate = 1.0 / float(np.median(np.diff(time_s))) if n_frames > 1 else 1.0
     osim = _opensim()
     times = osim.StdVectorDouble(time_s.tolist())
     # OpenSim's packVec3 turns columns <label>_x/_y/_z into one Vec3 column (built row by row
@@ -442,15 +455,24 @@ def _diagnose_trc(path: Path, lines: list[str], names: list[str], data: list[int
         prev = t
 
 
-def read_trc(path: str | Path) -> MarkerData:
+def read_trc(path: str | Path, *, allow_missing: bool = False) -> MarkerData:
     """Read and check a .trc through OpenSim's TRCFileAdapter (any Units OpenSim knows:
     m, cm, mm). Returns metres.
 
+    What OpenSim reads, musclekit reads, with a note in `MarkerData.notes`:
+    - a header whose NumFrames (or OrigNumFrames) does not match the data rows: OpenSim
+      reads the rows, so does musclekit;
+    - times written with fewer digits than the rate needs (a 60 Hz trial's 0.017, 0.033 ...):
+      when every time lies within a tenth of a frame of `first + k / DataRate`, the times are
+      put back on that grid, so that the rate stays the header's (not 58.82 Hz) and files
+      musclekit rewrites keep it.
+    allow_missing: empty or NaN marker fields (gaps) are read as NaN instead of refused.
+
     Raises:
         InputError: missing file, header keys or values that are not TRC's, unknown Units,
-            NumMarkers or NumFrames that do not match the data, no frames, blank lines
-            inside the data, rows of the wrong width, missing/NaN or non-numeric values,
-            times that do not increase; each with its line (and column).
+            NumMarkers that does not match the data, no frames, blank lines inside the
+            data, rows of the wrong width, missing/NaN (unless `allow_missing`) or
+            non-numeric values, times that do not increase; each with its line (and column).
     """
     path = Path(path)
     if not path.is_file():
@@ -482,9 +504,11 @@ def read_trc(path: str | Path) -> MarkerData:
         raise InputError(f"{path}: header says NumMarkers={n_markers} but line 4 names "
                          f"{len(names)} markers")
     data = [i for i in range(5, len(lines)) if lines[i].strip()]
+    notes: list[str] = []
     if len(data) != n_frames:
-        raise InputError(f"{path}: header says NumFrames={n_frames} but the file has "
-                         f"{len(data)} data rows")
+        notes.append(f"{path.name}: header says NumFrames={n_frames} but the file has "
+                     f"{len(data)} data rows; the rows are read (as OpenSim does)")
+        n_frames = len(data)
     if n_frames == 0:  # checked here: OpenSim's TRCFileAdapter never returns on such a file
         raise InputError(f"{path}: zero-length sequence (no frames)")
     if data[-1] - data[0] + 1 != len(data):
@@ -506,14 +530,34 @@ def read_trc(path: str | Path) -> MarkerData:
         raise InputError(f"{path}: OpenSim read {xyz.shape[0]} frames of "
                          f"{xyz.shape[1] // 3} markers where the header says {n_frames} of "
                          f"{n_markers}")
-    if np.isnan(xyz).any() or np.isnan(time_s).any():
+    if np.isnan(time_s).any() or (not allow_missing and np.isnan(xyz).any()):
         # The adapter reads an empty field as NaN, as a written NaN: say which and where.
-        rows = np.unique(np.concatenate([np.nonzero(np.isnan(xyz))[0],
+        rows = np.unique(np.concatenate([np.nonzero(np.isnan(xyz))[0] if not allow_missing
+                                         else np.array([], int),
                                          np.flatnonzero(np.isnan(time_s))]))
         _diagnose_trc(path, lines, names, [data[r] for r in rows], check_width=False)
     positions = xyz.reshape(n_frames, n_markers, 3) * scale
+    time_s, note = _times_on_rate(time_s, rate)
+    if note:
+        notes.append(f"{path.name}: {note}")
     return MarkerData(time_s=time_s, names=list(table.getColumnLabels()), positions=positions,
-                      rate_hz=rate)
+                      rate_hz=rate, notes=notes)
+
+
+def _times_on_rate(time_s: np.ndarray, rate_hz: float) -> tuple[np.ndarray, str | None]:
+    """`first + k / rate_hz` when every time lies within a tenth of a frame of it (times
+    rounded in the file), else the times as they are; with a note when they changed by more
+    than rounding in the last of 9 digits."""
+    if len(time_s) < 2 or not (np.isfinite(rate_hz) and rate_hz > 0):
+        return time_s, None
+    grid = time_s[0] + np.arange(len(time_s)) / rate_hz
+    off = float(np.max(np.abs(time_s - grid)))
+    if off > 0.1 / rate_hz:
+        return time_s, None
+    if off <= 1e-9:
+        return grid, None
+    return grid, (f"times are rounded in the file (up to {1000 * off:.3g} ms off the "
+                  f"header's DataRate {rate_hz:g} Hz); put back on that rate")
 
 
 __all__ = ["Motion", "MarkerData", "read_mot", "write_mot", "rotational_coordinates",
