@@ -45,7 +45,8 @@ FIX_WORDS = re.compile(
     r"--[a-z]|\b(give|use|pass|choose|rerun|check|remove|set|install|free|delete|retrain|"
     r"export|write|make|add|leave out|split|sort|train|copy|fix|rename|run|try|expected|"
     r"must|should|needs?|one of|not a valid|is not one of|range|at least|at most)\b|"
-    r"\b(its|known|declared|available) [\w ]*:|settings:|Try '", re.I)
+    r"\b(its|known|declared|available) [\w ]*:|settings:|Try '|"
+    r":\s*[\w.\-]+(,\s*[\w.\-]+)+\s*$", re.I | re.M)
 ERROR_LINE = re.compile(r"^(error:|Error:|Usage:|.*Invalid value|.*Missing (argument|option)|"
                         r".*No such (option|command))", re.M)
 
@@ -251,7 +252,8 @@ def cases(w: Workspace) -> list[Case]:  # noqa: PLR0915 - one long list reads be
              + _values("--split-seed", ["abc"]))
     # Accepted as they are, or refused with a reason: both are right for these.
     either = {"--channels l_quad=l_ham", "--emg-band 0,5000", "--emg-band 450,20",
-              "--emg-band 1,2,3"}
+              "--emg-band 1,2,3",
+              "--emg-units furlongs"}  # on sensor envelopes a label (e.g. %MVC), kept as given
     for name, argv in flags:
         add("align", name, base + argv + ["--out", str(w.path("out"))],
             expect="either" if name in either else "error", family="absurd numbers")
@@ -278,6 +280,7 @@ def cases(w: Workspace) -> list[Case]:  # noqa: PLR0915 - one long list reads be
                "missing files": w.text("miss.toml", '[[capture]]\nemg = "x.csv"\nvideo = "y.mov"\n'),
                "missing": w.root / "nope.toml"}
     for name, f in session.items():
+        # A capture whose files are missing fails alone (exit 3, the reason printed).
         add("align", f"--session {name}", ["align", "--session", str(f), "--out",
                                            str(w.path("out")), "--workers", "0"],
             family="session file")

@@ -97,14 +97,12 @@ def align(
     _check_numbers({"--emg-rate": emg_rate, "--emg-notch": emg_notch,
                     "--emg-envelope-hz": emg_envelope_hz, "--frame-tolerance-ms":
                     frame_tolerance_ms, "--emg-tolerance-ms": emg_tolerance_ms})
-    for flag, given in (("--emg", emg), ("--video", video)):
-        if given is not None and not given.exists():
-            raise InputError(f"{flag} {given} does not exist; check the path (relative paths "
-                             f"start at {Path.cwd()})")
-        if given is not None and given.is_dir():
-            what = "sEMG" if flag == "--emg" else "video"
-            raise InputError(f"{flag} {given} is a folder: give the {what} file itself "
-                             "(align reads one capture; many go in a --session file)")
+    for item in split_list(channels) or []:
+        src, eq, name = item.partition("=")
+        if not src.strip() or (eq and not name.strip()):
+            raise InputError(f"--channels {channels!r}: {item!r} names no channel; write "
+                             "SRC or SRC=NEW_NAME, comma-separated, e.g. --channels "
+                             "l_quad=quad_left,l_ham")
     overrides: dict = dict(
         fps=fps,
         refine=RefineConfig(enabled=refine, max_lag_s=max_lag),
@@ -147,6 +145,14 @@ def align(
         return _run_session(session, out, workers, scheduler)
     if emg is None or video is None:
         raise InputError("give --emg and --video (one capture) or --session (many captures)")
+    for flag, given in (("--emg", emg), ("--video", video)):
+        if given is not None and not given.exists():
+            raise InputError(f"{flag} {given} does not exist; check the path (relative paths "
+                             f"start at {Path.cwd()})")
+        if given is not None and given.is_dir():
+            what = "sEMG" if flag == "--emg" else "video"
+            raise InputError(f"{flag} {given} is a folder: give the {what} file itself "
+                             "(align reads one capture; many go in a --session file)")
     options = EmgCsvOptions.from_toml(sensor_config) if sensor_config else EmgCsvOptions()
     flags = {"time_col": split_list(time_col), "channels": split_list(channels), "tz": emg_tz,
              "start": emg_start, "rate_hz": emg_rate}

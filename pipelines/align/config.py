@@ -64,7 +64,7 @@ class AlignConfig:
             raise InputError(f"--clip-frames {self.clip_frames}: must be at least 1")
         if not 0.0 <= self.test_fraction < 1.0:
             raise InputError(f"test fraction {self.test_fraction}: must be in [0, 1)")
-        if self.refine.max_lag_s <= 0:
+        if not (math.isfinite(self.refine.max_lag_s) and self.refine.max_lag_s > 0):
             raise InputError(f"--max-lag {self.refine.max_lag_s}: must be positive")
         if self.emg_kind not in ("auto", "raw", "envelope"):
             raise InputError(f"--emg-kind {self.emg_kind!r}: use auto, raw or envelope")
@@ -181,7 +181,8 @@ def load_session(path: Path) -> Session:
     captures = []
     entries = data.get("capture", [])
     if not entries:
-        raise InputError(f"session file {path} lists no [[capture]] tables")
+        raise InputError(f"session file {path} lists no [[capture]] tables; add one per "
+                         "capture, with its emg and video paths (docs/align.md shows one)")
     for i, entry in enumerate(entries, start=1):
         where = f"session file {path}, capture {i}"
         bad = sorted(set(entry) - _CAPTURE_KEYS)
