@@ -65,7 +65,6 @@ class LabInputs:
     c3d: str | None = None
     c3d_require_plates: bool = False
     mass_from: str | None = None  # where mass/height came from when not typed (a C3D's parameters)
-    mass_from: str | None = None  # where mass/height came from when not typed (a C3D's parameters)
     # Asked for on the command line; never done to a lab's IK setup without them.
     drop_outlier_markers: bool = False  # leave out markers IK cannot follow, rerun IK once
     drop_dead_markers: bool = False  # leave out dead markers a lab's IK setup applies
