@@ -356,3 +356,23 @@ def test_corpus_lisbon_trc_reads_with_its_wrong_numframes():
     data = read_trc(_corpus("lisbon_shoulder/abdbonepin.trc"))
     assert data.positions.shape == (1991, 11, 3) and data.rate_hz == 100.0
     assert "NumFrames=3514" in data.notes[0]
+
+
+def test_plate_loaded_outside_the_motion_goes_to_no_foot(tmp_path):
+    """The Vicon treadmill file: a plate loaded for 5 ms before the first frame IK poses
+    failed the whole trial ('the foot positions are unknown'). Such a period goes to no foot,
+    listed with why; the others are assigned as before."""
+    from tests.test_simulate_c3d import write_trial
+
+    path = tmp_path / "trial.c3d"
+    write_trial(path)
+    trial = mc3d.to_opensim_frame(mc3d.read_c3d(path))
+    names, t = trial.markers.names, trial.markers.time_s
+    late = t >= 0.75  # the motion starts after plate 1's load (0.3-0.7 s on the file's clock)
+    feet = {"r": trial.markers.positions[late, names.index("RHEE")],
+            "l": trial.markers.positions[late, names.index("LHEE")]}
+    loads = mc3d.assign_plates_to_feet(trial, feet, time_s=t[late])
+    assert [(p["plate"], p["side"]) for p in loads.periods] == [(1, None), (2, "l")]
+    assert "given to no foot" in loads.periods[0]["why"]
+    vy = loads.motion.values[:, loads.motion.names.index("ground_force_r_vy")]
+    assert (vy == 0).all()

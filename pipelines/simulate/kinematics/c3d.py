@@ -787,7 +787,9 @@ def assign_plates_to_feet(trial: C3dTrial, foot_positions: dict[str, np.ndarray]
     foot is then flat on the plate, and its height above the plate does not count). Several
     plates on one foot at once are summed: one force, the moment of all about the lab origin,
     and from it one centre of pressure on the plates' mean surface height and one free torque
-    about the vertical. The trial must be in OpenSim's frame (+y up).
+    about the vertical. A period during which the feet are unknown all along (outside the
+    motion's times) goes to no foot: it is listed with side None and why. The trial must be in
+    OpenSim's frame (+y up).
     """
     if trial.vertical_axis != "+y":
         raise InputError(f"{trial.path}: assign_plates_to_feet needs the trial in OpenSim's frame "
@@ -824,9 +826,14 @@ def assign_plates_to_feet(trial: C3dTrial, foot_positions: dict[str, np.ndarray]
                     dist = d
                     break
             if dist is None:
-                raise InputError(
-                    f"force plate {p.number} is loaded from {t[a]:.3f} to {t[b - 1]:.3f} s, but "
-                    "the foot positions are unknown (NaN or outside their times) all that time")
+                # Loaded only where the motion is not (before IK's first frame, after its last:
+                # a plate's noise at the trial's edge, a step the markers did not see): no foot
+                # can take it, and no frame of the motion needs it.
+                periods.append({"plate": p.number, "start_s": float(t[a]),
+                                "end_s": float(t[b - 1]), "side": None, "distances_m": None,
+                                "why": "the feet are not known then (outside the motion, or "
+                                       "not seen): given to no foot"})
+                continue
             side = min(sides, key=lambda s: dist[s])
             share[side][i][a:b] = True
             periods.append({"plate": p.number, "start_s": float(t[a]), "end_s": float(t[b - 1]),
