@@ -172,16 +172,20 @@ def read_marker_weights(path: Path) -> dict[str, float]:
 def dead_markers(names: list[str], positions: np.ndarray) -> dict[str, str]:
     """Markers that carry no data, with why: at the origin in most frames, or never moving
     (< 1 mm) while the median marker travels more than 5 cm (exporters' "missing")."""
+    import warnings
+
     out = {}
     at_origin = (np.linalg.norm(positions, axis=2) < 1e-6).mean(axis=0)
-    travel = np.ptp(positions, axis=0).max(axis=1)
-    moving = float(np.median(travel)) > 0.05
+    with warnings.catch_warnings():  # gaps (NaN) are not data; an all-NaN marker travels NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        travel = (np.nanmax(positions, axis=0) - np.nanmin(positions, axis=0)).max(axis=1)
+        moving = bool(float(np.nanmedian(travel)) > 0.05) if np.isfinite(travel).any() else False
     for j, name in enumerate(names):
         if at_origin[j] > 0.5:
             out[name] = f"at the origin in {100 * at_origin[j]:.0f} % of frames"
         elif moving and travel[j] < 1e-3:
             out[name] = (f"does not move ({1000 * travel[j]:.2f} mm) while the median marker "
-                         f"travels {100 * np.median(travel):.0f} cm")
+                         f"travels {100 * np.nanmedian(travel):.0f} cm")
     return out
 
 
