@@ -72,15 +72,18 @@ INPUT_OPTIONS = (
 )
 LAB_OPTIONS = (
     _lab("static", "--static", Path, "Static trial (.trc or .c3d) to scale --model (generic; "
-         "default Rajagopal2015) to the subject with OpenSim's ScaleTool; needs --mass (a C3D's "
-         "stored body mass counts)."),
+         "default Rajagopal2015) to the subject; needs --mass (a C3D's stored body mass counts). "
+         "`--static auto`: scale from the motion trial itself."),
     _lab("mass", "--mass", float, "Subject mass (kg) for --static (default: the one stored in "
          "the --static or --c3d C3D, when it has one)."),
     _lab("height", "--height", float, "Subject height (m)."),
     _lab("scale_setup", "--scale-setup", Path, "The lab's OpenSim scale setup XML "
          "(measurements, marker pairs, weights); default: automatic (docs/simulate.md)."),
-    _lab("marker_set", "--marker-set", Path, "OpenSim MarkerSet XML with the lab's markers, "
-         "put on the generic model before scaling."),
+    _lab("marker_set", "--marker-set", Path, "The lab's marker set, put on the generic model "
+         "before scaling: a preset (plug-in-gait, helen-hayes, uw-lenhart; docs/simulate.md) "
+         "or an OpenSim MarkerSet XML."),
+    _lab("max_static_error_mm", "--max-static-error-mm", float, "Stop a sequence whose "
+         "scaling leaves a static marker RMS error above this (default 25 mm)."),
     _lab("ik_setup", "--ik-setup", Path, "The lab's OpenSim IK setup XML, run exactly as "
          "OpenSim's IK tool runs it (its marker weights, coordinate tasks, time range); only "
          "markers named by --marker-weights are changed."),
@@ -226,6 +229,7 @@ def lab_inputs(values: dict[str, Any]):
     lab = LabInputs(static_trc=text(values["static"]), c3d_require_plates=c3d_plates,
                     marker_set=text(values["marker_set"]), mass_kg=mass, mass_from=mass_from,
                     height_m=height, scale_setup=text(values["scale_setup"]),
+                    max_static_error_mm=values["max_static_error_mm"],
                     ik_setup=text(values["ik_setup"]), grf_file=text(grf),
                     grf_setup=text(values["grf_setup"]),
                     drop_outlier_markers=bool(values["drop_outlier_markers"]),

@@ -68,11 +68,20 @@ class LabInputs:
     # Asked for on the command line; never done to a lab's IK setup without them.
     drop_outlier_markers: bool = False  # leave out markers IK cannot follow, rerun IK once
     drop_dead_markers: bool = False  # leave out dead markers a lab's IK setup applies
+    # --max-static-error-mm: a scaling above it stops the sequence (None: autoscale's bound)
+    max_static_error_mm: float | None = None
+
+    def scale_bounds(self) -> dict:
+        return ({} if self.max_static_error_mm is None
+                else {"max_static_rms_m": self.max_static_error_mm / 1000.0})
 
     def validate(self) -> None:
         """Refuse bad values before any work."""
-        for flag, p in (("--static", self.static_trc), ("--scale-setup", self.scale_setup),
-                        ("--marker-set", self.marker_set), ("--c3d", self.c3d),
+        from musclekit.pipelines.simulate.kinematics.presets import check_marker_set
+
+        check_marker_set(self.marker_set)  # a preset name or an existing MarkerSet XML
+        for flag, p in (("--static", None if self.static_trc == "auto" else self.static_trc),
+                        ("--scale-setup", self.scale_setup), ("--c3d", self.c3d),
                         ("--ik-setup", self.ik_setup), ("--grf", self.grf_file),
                         ("--grf-setup", self.grf_setup)):
             if p is not None and not Path(p).is_file():
@@ -89,11 +98,8 @@ class LabInputs:
         if self.grf_setup is not None and self.grf_file is None:
             raise InputError("--grf-setup describes the columns of a force file: give the file "
                              "with --grf FILE (or `--grf c3d` for a C3D's plates)")
-        for flag, path, tool in (("--ik-setup", self.ik_setup, "InverseKinematicsTool"),
-                                 ("--scale-setup", self.scale_setup, "ScaleTool"),
-                                 ("--grf-setup", self.grf_setup, "ExternalLoads")):
-            if path is not None:
-                check_setup_kind(Path(path), flag, tool)
+        if self.max_static_error_mm is not None and not self.max_static_error_mm > 0:
+            raise InputError(f"--max-static-error-mm {self.max_static_error_mm}: must be > 0")
         if self.height_m is not None and not 0.5 < self.height_m < 2.8:
             raise InputError(f"--height {self.height_m}: give the height in metres (0.5-2.8)")
         if self.scale_setup and not self.static_trc:
@@ -102,6 +108,12 @@ class LabInputs:
             bad = {k: v for k, v in self.marker_weights.items() if not v >= 0}
             if bad:
                 raise InputError(f"marker weights must be >= 0: {bad}")
+        # last: the flags' combinations are said first, then what is inside the files
+        for flag, path, tool in (("--ik-setup", self.ik_setup, "InverseKinematicsTool"),
+                                 ("--scale-setup", self.scale_setup, "ScaleTool"),
+                                 ("--grf-setup", self.grf_setup, "ExternalLoads")):
+            if path is not None:
+                check_setup_kind(Path(path), flag, tool)
 
     @property
     def any(self) -> bool:
@@ -344,8 +356,11 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
     tool = osim.ScaleTool(str(lab.scale_setup)) if lab.scale_setup else None
     marker_file = tool.getGenericModelMaker().getMarkerSetFileName() if tool else ""
     marker_path = None
+    tracking = None  # a preset's wand/cluster markers (autoscale.py)
     if lab.marker_set:
-        marker_path = Path(lab.marker_set).resolve()
+        from musclekit.pipelines.simulate.kinematics.presets import resolve_marker_set
+
+        marker_path, tracking = resolve_marker_set(lab.marker_set, out_dir, generic_model)
     elif marker_file and marker_file != "Unassigned":
         # The lab's setup brings its own marker set (placed on the generic model first).
         marker_path = Path(lab.scale_setup).resolve().parent / marker_file
@@ -369,6 +384,15 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
             f"(at least {MIN_SHARED_MARKERS} are needed): trial {static.names[:8]}..., model "
             f"{sorted(markers)[:8]}...; put the lab's marker set on the model (--marker-set "
             "markerset.xml, an OpenSim MarkerSet) or give a model that has it (--model)")
+    if not lab.scale_setup:  # automatic scaling with marker registration (autoscale.py)
+        from musclekit.pipelines.simulate.kinematics.autoscale import scale_automatic
+
+        auto = scale_automatic(generic_with_markers, static, str(static_trc), out_dir,
+                               float(lab.mass_kg), lab.height_m, weights,
+                               motion=lab.static_trc == "auto", tracking=tracking,
+                               **lab.scale_bounds())
+        return ScaleOutcome(auto["model_path"], auto["scale_factors"], auto["static_error_m"],
+                            auto["measurements"], "automatic")
     t0 = float(static.time_s[0])
     t1 = min(float(static.time_s[-1]), t0 + lab.static_s)
     scaled = out_dir / "scaled.osim"
@@ -447,6 +471,9 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
     factors = _scale_factors(out_dir / "scale_set_applied.xml")
     errors = _static_errors(scaled, placed_pose, static)
     meas = ([] if lab.scale_setup else automatic_measurements(generic_with_markers, static.names))
+    from musclekit.pipelines.simulate.kinematics.autoscale import check_scaling
+
+    check_scaling(factors, errors, str(static_trc), **lab.scale_bounds())
     return ScaleOutcome(scaled, factors, errors, meas, setup_name)
 
 

@@ -178,7 +178,8 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     w = dict(weights or {})
     w.update(lab.marker_weights or {})
     if lab.static_trc:
-        scale = scale_from_static(Path(model_path), Path(lab.static_trc), out_dir / "scale", lab, w)
+        static = files["trc"] if lab.static_trc == "auto" else Path(lab.static_trc)  # auto: itself
+        scale = scale_from_static(Path(model_path), static, out_dir / "scale", lab, w)
         shutil.copyfile(scale.model_path, files["scaled_model"])
         files["scale_setup"] = out_dir / "scale" / "scale_setup.xml"
         mass = float(lab.mass_kg)
