@@ -425,15 +425,20 @@ def read_c3d(path: str | Path, *, require_plates: bool = False,
             analogs[label] = (t, values, unit)
     vertical, why = _guess_vertical(params, markers, plates)
     up = (1.0 if vertical[0] == "+" else -1.0) * np.eye(3)[AXES.index(vertical[1])]
-    for p in plates:
-        # Plates wired with inverted signs give a reaction pointing down under a standing
-        # subject; negating the wrench fixes it (the centre of pressure is sign-free).
-        if p.loaded.any() and float(np.mean(p.force[p.loaded] @ up)) < 0:
-            p.force *= -1.0
-            p.free_moment *= -1.0
-            notes.append(f"force plate {p.number}: its reaction pointed down ({vertical} is up); "
-                         "its channels' signs look inverted, so its force and free moment "
-                         "were negated")
+    # Plates whose reaction points down under a standing subject get their wrench negated
+    # (the centre of pressure is sign-free). When every loaded plate of the file needs it,
+    # it is the exporter's sign convention (all four labs' files of the corpus: Vicon and
+    # Motion Analysis) and nothing is said; a plate that disagrees with the others is wired
+    # the other way round, and is named.
+    down = [p for p in plates if p.loaded.any() and float(np.mean(p.force[p.loaded] @ up)) < 0]
+    loaded = [p for p in plates if p.loaded.any()]
+    for p in down:
+        p.force *= -1.0
+        p.free_moment *= -1.0
+        if len(down) < len(loaded):
+            notes.append(f"force plate {p.number}: its reaction pointed down ({vertical} is up) "
+                         "while the other plates' pointed up; its channels' signs look "
+                         "inverted, so its force and free moment were negated")
     return C3dTrial(path=path, markers=markers, plates=plates, analogs=analogs,
                     analog_rate_hz=analog_rate, first_time_s=first_time_s,
                     vertical_axis=vertical, vertical_reason=why, notes=notes,
