@@ -376,3 +376,12 @@ def test_plate_loaded_outside_the_motion_goes_to_no_foot(tmp_path):
     assert "given to no foot" in loads.periods[0]["why"]
     vy = loads.motion.values[:, loads.motion.names.index("ground_force_r_vy")]
     assert (vy == 0).all()
+
+
+def test_corpus_pig_with_the_preset_takes_only_its_markers():
+    """With `--marker-set plug-in-gait` the preset's names are the model's markers: PiG's
+    virtual points (LFEO, PELO ...) and unlabelled trajectories are ignored."""
+    used = mc3d.model_marker_names("unused.osim", "plug-in-gait")
+    names = mc3d.c3d_marker_names(_corpus("btk_pig/walk.c3d"), used)
+    assert {"LASI", "RKNE", "LHEE", "RTOE"} <= set(names)
+    assert not {"LFEO", "PELO", "*3"} & set(names)

@@ -493,10 +493,15 @@ def c3d_subject(path: str | Path) -> dict:
 def model_marker_names(model_path: str | Path, marker_set: str | Path | None = None
                        ) -> list[str] | None:
     """The markers a model has, read from its .osim text (no OpenSim needed): those of
-    `marker_set` (an OpenSim MarkerSet XML that replaces the model's) when given. None when
-    the file cannot be read as XML (the caller then keeps every marker)."""
+    `marker_set` (an OpenSim MarkerSet XML, or the name of a preset, that replaces the
+    model's) when given. None when the file cannot be read (the caller then keeps every
+    marker)."""
     import xml.etree.ElementTree as ET
 
+    from musclekit.pipelines.simulate.kinematics.presets import is_preset, load_preset
+
+    if marker_set is not None and is_preset(str(marker_set)):  # --marker-set plug-in-gait
+        return [m.name for m in load_preset(str(marker_set))]
     src = Path(marker_set) if marker_set else Path(model_path)
     try:
         root = ET.parse(src).getroot()
