@@ -194,7 +194,7 @@ class EmgRecording:
 
 def _read_text(path: Path, text_only: bool = False) -> str:
     if not path.is_file():
-        raise InputError(f"sEMG file {path} does not exist")
+        raise InputError(f"sEMG file {path} does not exist; check the path")
     raw = path.read_bytes()
     if not raw.strip():
         raise InputError(f"sEMG file {path} is empty: export the recording again")
