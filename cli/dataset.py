@@ -65,8 +65,9 @@ def validate(
         if errors:
             err_console.print(f"[red]{path}: {len(errors)} error(s)[/]")
         elif strict and warnings:
-            err_console.print(f"[red]{path}: {len(warnings)} warning(s), an error under "
-                              "--strict[/]")
+            err_console.print(f"[red]error: {path}: {len(warnings)} warning(s), an error under "
+                              "--strict[/] (fix what they name, or leave out --strict to "
+                              "accept them)")
         else:
             console.print(f"[green]{path}: valid[/] ({len(warnings)} warning(s))")
     if errors or (strict and warnings):
