@@ -385,3 +385,20 @@ def test_corpus_pig_with_the_preset_takes_only_its_markers():
     names = mc3d.c3d_marker_names(_corpus("btk_pig/walk.c3d"), used)
     assert {"LASI", "RKNE", "LHEE", "RTOE"} <= set(names)
     assert not {"LFEO", "PELO", "*3"} & set(names)
+
+
+def test_points_at_exactly_the_origin_are_gaps(tmp_path):
+    """Exporters write a missing sample as (0, 0, 0) with a valid residual (the corpus'
+    Vicon Workstation static trial: every upper-body marker): read as a gap, so a static
+    trial drops the marker instead of scaling the model to half its size."""
+    pts = _walk(30, USED)
+    pts[:, 0] = 0.0  # RASI never recorded
+    pts[5:8, 1] = 0.0  # LASI: 3 frames
+    path = tmp_path / "zeros.c3d"
+    write_c3d(path, USED, pts)
+    trial = mc3d.read_c3d(path)
+    assert np.isnan(trial.markers.positions[:, 0]).all()
+    assert np.isnan(trial.markers.positions[5:8, 1]).all()
+    out = mc3d.write_opensim_files(mc3d.to_opensim_frame(trial), tmp_path / "s", used=USED,
+                                   static=True)
+    assert read_trc(out["markers"]).names == USED[1:]

@@ -3,7 +3,8 @@
 What comes out of `read_c3d` (a `C3dTrial`), all in SI units and on the file's own clock:
 
 - markers: `MarkerData` in metres, converted from POINT:UNITS (mm, cm, m). Points that the
-  file marks as missing (residual < 0, which ezc3d turns into NaN) stay NaN: the caller
+  file marks as missing (residual < 0, which ezc3d turns into NaN) or writes as exactly
+  (0, 0, 0) (how some exporters write a missing sample) are NaN: the caller
   decides (`write_opensim_files` fills short gaps and leaves the marker out of the frames of
   long ones). Dropped on reading, each kind said once in `notes`: empty labels, unlabelled
   trajectories (`*12`: the capture software's name for a trajectory nobody labelled), and
@@ -248,6 +249,9 @@ def _read_markers(c, path: Path, point_units: str | None, first_frame: int) -> M
         # C3D marks a missing point with a negative residual; ezc3d already gives NaN for
         # those, this keeps it so whatever the writer put in the coordinates.
         xyz[residuals[0, keep, :].T < 0] = np.nan
+    # Exporters also write a missing sample as exactly (0, 0, 0) with a valid residual (the
+    # corpus' Vicon Workstation static trial: every upper-body marker): a gap too.
+    xyz[(xyz == 0.0).all(axis=2)] = np.nan
     n = xyz.shape[0]
     time_s = (first_frame + np.arange(n)) / rate
     return MarkerData(time_s=time_s, names=names, positions=xyz, rate_hz=rate, notes=notes)
