@@ -129,6 +129,11 @@ def compare_emg(
     ds = open_dataset(dataset)
     if "activations" not in ds.info.streams:
         raise InputError(f"{dataset} has no activations stream: run `musclekit simulate` first")
+    if sequence not in ds.sequence_ids("activations"):
+        known = ds.sequence_ids("activations")
+        raise InputError(f"sequence {sequence!r} has no simulated activations in {dataset}; "
+                         f"sequences that have: {', '.join(known[:10]) or 'none'}"
+                         + (f" (and {len(known) - 10} more)" if len(known) > 10 else ""))
     act = ds.sequence_array("activations", sequence)
     t, env, wanted = emg_envelopes(emg, channels, emg_offset_s)
     finite = np.isfinite(act.values).all(axis=1)
@@ -175,7 +180,8 @@ def emg_envelopes(emg: Path, channels: str | None, emg_offset_s: float
     from musclekit.pipelines.align.emg_files import read_recording
 
     if not emg.is_file():
-        raise InputError(f"EMG file not found: {emg}")
+        raise InputError(f"EMG file not found: {emg} (relative paths start from {Path.cwd()}); "
+                         "check the path given to --emg")
     # A file that counts time from its start needs no wall clock here: only offsets matter.
     try:
         rec = read_recording(emg, EmgCsvOptions(start="2000-01-01T00:00:00+00:00"))

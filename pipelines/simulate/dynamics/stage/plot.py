@@ -58,6 +58,25 @@ def muscle_groups(muscles: list[str]) -> dict[str, list[str]]:
     return out
 
 
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def check_figure_path(path: str | Path, flag: str = "--out") -> Path:
+    """Refuse, before any work, a figure path matplotlib cannot write: an unknown suffix, a
+    folder, a missing parent folder."""
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise InputError(f"{flag} {path}: a figure is written as {', '.join(FIGURE_SUFFIXES)}; "
+                         f"give e.g. {flag} {path.with_suffix('.png')}")
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a folder; give a file name, e.g. "
+                         f"{flag} {path / 'figure.png'}")
+    if not path.parent.is_dir():
+        raise InputError(f"{flag} {path}: the folder {path.parent} does not exist; create it "
+                         "or choose another path")
+    return path
+
+
 def plot_sequence(dataset_path: str | Path, sequence_id: str, out_path: str | Path) -> Path:
     """Write a PNG of the sequence's activations (per group, right solid / left dashed, group
     mean) and vertical ground forces; seams are dotted lines, gaps grey bands."""
@@ -68,9 +87,13 @@ def plot_sequence(dataset_path: str | Path, sequence_id: str, out_path: str | Pa
 
     from musclekit.dataset import open_dataset
 
+    check_figure_path(out_path)
     ds = open_dataset(dataset_path)
-    if "activations" not in ds.info.streams:
-        raise InputError(f"dataset {dataset_path} has no activations: run the dynamics stage first")
+    for stream in ("activations", "grf"):
+        if stream not in ds.info.streams:
+            raise InputError(f"dataset {dataset_path} has no {stream} stream: run the dynamics "
+                             f"stage on it first (`musclekit simulate ... --out {dataset_path}` "
+                             "without --until ik)")
     if sequence_id not in ds.sequence_ids("activations"):
         known = ", ".join(ds.sequence_ids("activations")[:10])
         raise InputError(f"sequence {sequence_id!r} has no activations; sequences with: {known}")

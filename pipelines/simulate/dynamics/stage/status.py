@@ -29,7 +29,8 @@ def run_status(dataset_path: str | Path) -> list[SequenceStatus]:
     logs, and whether the stitched sequence is in the dataset."""
     root = Path(dataset_path)
     if not root.is_dir():
-        raise InputError(f"dataset folder not found: {root}")
+        raise InputError(f"dataset folder not found: {root}; give the folder a `musclekit "
+                         "simulate` run wrote (its --out), or run one")
     written: dict[str, dict] = {}
     try:
         from musclekit.dataset import open_dataset
