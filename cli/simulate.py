@@ -202,6 +202,8 @@ def check_flags(values: dict[str, Any]) -> None:
     lab_given = given_options(LAB_OPTIONS, values, "lab")
     if lab_given and not markers:
         raise InputError(f"{', '.join(lab_given)} apply to marker input: give --trc or --c3d")
+    if values["grf"] is not None and str(values["grf"]) == "c3d" and not values["c3d"]:
+        raise InputError("--grf c3d takes the force plates of the --c3d file: give --c3d")
     if markers and values["model"] is None and not values["static"]:
         raise InputError("--trc needs a model: --model (scaled to the subject, markers named as "
                          "in the TRC) or a static trial to scale the generic one (--static "
@@ -447,11 +449,15 @@ def simulate_synthetic(
 ) -> int:
     """Write a procedural stand-in SMPL-H body and synthetic AMASS-layout motions (no
     licensed files needed), to try `musclekit simulate --amass`."""
+    import math
+
     from musclekit.pipelines.simulate.kinematics.standin import write_standin_body
     from musclekit.pipelines.simulate.kinematics.synthetic import write_synthetic_sequence
 
-    if duration_s <= 0 or rate_hz <= 0:
-        raise InputError("--duration-s and --rate-hz must be > 0")
+    for value, flag, most in ((duration_s, "--duration-s", 3600.0), (rate_hz, "--rate-hz", 1000.0)):
+        if not (math.isfinite(value) and 0 < value <= most):
+            raise InputError(f"{flag} {value}: give a number above 0 and at most {most:g} "
+                             "(a stand-in motion is seconds long, sampled like motion capture)")
     body = write_standin_body(out / "body")
     for m in motions:
         p = write_synthetic_sequence(out / "amass" / "Synthetic" / "S01" / f"{m}_poses.npz", m,
