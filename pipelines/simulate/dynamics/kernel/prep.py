@@ -23,6 +23,7 @@ import numpy as np
 
 from musclekit.dataset.atomic import file_sha256
 from musclekit.errors import InputError
+from musclekit.pipelines.simulate.dynamics.kernel.path_fit import fit_paths, muscled_coordinates_fd
 from musclekit.pipelines.simulate.opensim.evaluate import (
     CONTACT_FORCE_CLASSES,
     ActuatorStrengths,
@@ -55,6 +56,9 @@ class PrepSettings:
     # Latin hypercube draws from std::random_device and cannot be seeded): same inputs, same
     # prepared model, bit for bit.
     path_fit_seed: int = 0
+    # "numpy" (kernel/path_fit.py: the same least squares fed from path lengths, seconds) or
+    # "opensim" (OpenSim's PolynomialPathFitter, minutes; kept as the reference)
+    path_fitter: str = "numpy"
     residual_optimal_force: float = 10.0
     reserve_optimal_force: float = 1.0
     torque_optimal_force: float = 250.0  # coordinates no muscle crosses (trunk, arms)
@@ -318,13 +322,11 @@ def sample_poses(frames: np.ndarray, rotational: list[bool], spread_rad: float,
     return out
 
 
-def fit_polynomial_paths(
-    model_path: Path, motion_paths: list[Path], out_dir: Path, settings: PrepSettings
-) -> dict:
-    """Fit polynomial muscle-tendon lengths / moment arms around the poses of the motions
-    with OpenSim's PolynomialPathFitter (`path_fit_max_frames` poses of each, sampled
-    +-`path_fit_range_deg` around them); returns {"file", "seconds", "frames",
-    "coordinates", "ranges" (per rotational coordinate, the span the fit covers, rad)}."""
+def _fit_inputs(model_path: Path, motion_paths: list[Path], settings: PrepSettings):
+    """What both fitters fit: the model reduced to its muscles, with the joints no muscle
+    crosses welded; its free coordinates; the seeded sample poses (N, C) around the motions'
+    frames; the span per rotational coordinate (rad). Returns (model, state, weld, cols,
+    rotational, sampled, ranges)."""
     import opensim as osim
 
     from musclekit.pipelines.simulate.opensim.files import read_mot
@@ -332,7 +334,11 @@ def fit_polynomial_paths(
     full = osim.Model(str(model_path))
     state = full.initSystem()
     fcs = full.getCoordinateSet()
-    muscled = muscled_coordinates(full, state, [fcs.get(i).getName() for i in range(fcs.getSize())])
+    names = [fcs.get(i).getName() for i in range(fcs.getSize())]
+    if settings.path_fitter == "opensim":
+        muscled = muscled_coordinates(full, state, names)
+    else:
+        muscled = muscled_coordinates_fd(full, names)
     # Joints no muscle crosses (the root, trunk, arms) are welded for the fit: path lengths do
     # not depend on them, and the fitter's cost grows with every coordinate it samples.
     weld = []
@@ -353,17 +359,8 @@ def fit_polynomial_paths(
     state = model.initSystem()
     cset = model.getCoordinateSet()
     rotational = {c for c, u in coordinate_units(model).items() if u == "rad"}
-    table = osim.TimeSeriesTable()
-    labels = osim.StdVectorString()
-    cols = []
-    for i in range(cset.getSize()):
-        c = cset.get(i)
-        if c.getLocked(state):
-            continue
-        labels.append(c.getAbsolutePathString() + "/value")
-        cols.append(c.getName())
-    table.setColumnLabels(labels)
-    table.addTableMetaDataString("inDegrees", "no")
+    cols = [cset.get(i).getName() for i in range(cset.getSize())
+            if not cset.get(i).getLocked(state)]
     poses = []
     for motion_path in motion_paths:
         motion = read_mot(motion_path, rotational=rotational)
@@ -378,6 +375,48 @@ def fit_polynomial_paths(
               for j, n in enumerate(cols) if n in rotational}
     sampled = sample_poses(span, [n in rotational for n in cols], np.deg2rad(r),
                            settings.path_fit_samples_per_frame, settings.path_fit_seed)
+    return model, state, weld, cols, rotational, sampled, ranges
+
+
+def fit_polynomial_paths(
+    model_path: Path, motion_paths: list[Path], out_dir: Path, settings: PrepSettings
+) -> dict:
+    """Fit polynomial muscle-tendon lengths / moment arms around the poses of the motions
+    (`path_fit_max_frames` poses of each, sampled +-`path_fit_range_deg` around them) with
+    `settings.path_fitter`: "numpy" (kernel/path_fit.py: OpenSim's fit from path lengths, in
+    seconds) or "opensim" (OpenSim's PolynomialPathFitter, minutes); returns {"file",
+    "seconds", "frames", "coordinates", "ranges" (per rotational coordinate, the span the fit
+    covers, rad), "fitter"} and, from the numpy fitter, "errors" (the worst muscle's RMS and
+    max length / moment-arm error on the samples, m) and "muscles" (each one's)."""
+    start = time.perf_counter()
+    model, state, weld, cols, rotational, sampled, ranges = _fit_inputs(
+        model_path, motion_paths, settings)
+    common = {"frames": len(sampled), "coordinates": cols, "welded_for_fit": weld,
+              "ranges": ranges, "fitter": settings.path_fitter}
+    if settings.path_fitter == "numpy":
+        out_file = out_dir / f"{model.getName()}_FunctionBasedPathSet.xml"
+        fit = fit_paths(model, cols, sampled, settings.path_fit_max_order, out_file)
+        muscles = fit["muscles"]
+        errors = {k: max(m[k] for m in muscles.values()) for k in
+                  ("length_rms_m", "length_max_m", "moment_arm_rms_m", "moment_arm_max_m")}
+        return {"file": str(out_file), "seconds": time.perf_counter() - start, **common,
+                "errors": errors, "muscles": muscles}
+    if settings.path_fitter != "opensim":
+        raise InputError(f"unknown path fitter {settings.path_fitter!r}: numpy or opensim")
+    return _fit_with_opensim(model, state, cols, sampled, out_dir, settings, common, start)
+
+
+def _fit_with_opensim(model, state, cols, sampled, out_dir, settings, common, start) -> dict:
+    """The fit by OpenSim's PolynomialPathFitter (the reference the numpy fit reproduces)."""
+    import opensim as osim
+
+    cset = model.getCoordinateSet()
+    table = osim.TimeSeriesTable()
+    labels = osim.StdVectorString()
+    for n in cols:
+        labels.append(cset.get(n).getAbsolutePathString() + "/value")
+    table.setColumnLabels(labels)
+    table.addTableMetaDataString("inDegrees", "no")
     # The fitter wants increasing times; the poses' own times do not matter to it.
     for i, pose in enumerate(sampled):
         table.appendRow(float(i), osim.RowVector.createFromMat(pose))
@@ -392,11 +431,8 @@ def fit_polynomial_paths(
     # bounds so narrow that it moves no coordinate by a representable amount.
     fitter.setNumSamplesPerFrame(1)
     fitter.setGlobalCoordinateSamplingBounds(osim.Vec2(-_NO_SPREAD_DEG, _NO_SPREAD_DEG))
-    start = time.perf_counter()
     fitter.run()
     files = sorted(out_dir.glob("*_FunctionBasedPathSet.xml"))
     if not files:
         raise InputError(f"polynomial path fitting wrote no path set into {out_dir}")
-    return {"file": str(files[0]), "seconds": time.perf_counter() - start,
-            "frames": table.getNumRows(), "coordinates": cols, "welded_for_fit": weld,
-            "ranges": ranges}
+    return {"file": str(files[0]), "seconds": time.perf_counter() - start, **common}
