@@ -619,14 +619,13 @@ def fill_marker_gaps(markers: MarkerData, max_gap_s: float = DEFAULT_MAX_GAP_S, 
 
     pos = markers.positions.copy()
     t = markers.time_s
-    gaps_out, notes, keep = [], [], []
+    gaps_out, notes, keep, never = [], [], [], []
     dt = 1.0 / markers.rate_hz
     for j, name in enumerate(markers.names):
         seen = np.isfinite(pos[:, j, :]).all(axis=1)
         pos[~seen, j, :] = np.nan
         if not seen.any():
-            notes.append(f"marker {name!r} is never seen in the trial: "
-                         + ("dropped" if drop_incomplete else "left out of every frame"))
+            never.append(name)
             if not drop_incomplete:
                 keep.append(j)
             continue
@@ -655,26 +654,32 @@ def fill_marker_gaps(markers: MarkerData, max_gap_s: float = DEFAULT_MAX_GAP_S, 
             notes.append(f"marker {name!r} has gaps longer than {max_gap_s:g} s: dropped")
             continue
         keep.append(j)
+    if never:
+        notes.insert(0, f"{len(never)} marker(s) never seen in the trial, "
+                     + ("dropped" if drop_incomplete else "left out of every frame")
+                     + f": {', '.join(never[:10])}{' ...' if len(never) > 10 else ''}")
     out = replace(markers, names=[markers.names[j] for j in keep], positions=pos[:, keep, :])
     return out, gaps_out, notes
 
 
 def _gap_notes(gaps: list[dict], max_gap_s: float) -> list[str]:
-    """One line per marker: what was filled, and the stretches it is left out of."""
-    out = []
+    """One line for the markers whose gaps were all filled, one per marker left out of IK
+    somewhere (with the stretches)."""
+    out, filled_only = [], []
     for name in dict.fromkeys(g["marker"] for g in gaps):
         mine = [g for g in gaps if g["marker"] == name]
-        filled = [g for g in mine if g["how"] != "left out"]
         out_of = [g for g in mine if g["how"] == "left out"]
-        parts = []
-        if filled:
-            parts.append(f"{len(filled)} gap(s) of up to {max(g['frames'] for g in filled)} "
-                         "frames filled")
-        if out_of:
-            spans = ", ".join(f"{g['start_s']:.3f}-{g['end_s']:.3f} s" for g in out_of[:4])
-            parts.append(f"left out of IK where it is missing for longer than {max_gap_s:g} s "
-                         f"({spans}{' ...' if len(out_of) > 4 else ''})")
-        out.append(f"marker {name!r}: " + "; ".join(parts))
+        if not out_of:
+            filled_only.append(name)
+            continue
+        spans = ", ".join(f"{g['start_s']:.3f}-{g['end_s']:.3f} s" for g in out_of[:4])
+        n_filled = len(mine) - len(out_of)
+        out.append(f"marker {name!r}: left out of IK where it is missing for longer than "
+                   f"{max_gap_s:g} s ({spans}{' ...' if len(out_of) > 4 else ''})"
+                   + (f"; {n_filled} shorter gap(s) filled" if n_filled else ""))
+    if filled_only:
+        out.insert(0, f"gaps up to {max_gap_s:g} s filled in {len(filled_only)} marker(s): "
+                   f"{', '.join(filled_only[:10])}{' ...' if len(filled_only) > 10 else ''}")
     return out
 
 
