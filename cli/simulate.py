@@ -15,7 +15,7 @@ from rich.table import Table
 
 from musclekit.errors import ExitCode, InputError, PartialFailure
 from musclekit.options import Option, given_options
-from musclekit.pipelines.simulate.dynamics.stage.config import OPTIONS as DYNAMICS_OPTIONS
+from musclekit.pipelines.simulate.dynamics.stage.options import OPTIONS as DYNAMICS_OPTIONS
 from musclekit.progress import console
 
 from .options import command

@@ -15,7 +15,8 @@ import pytest
 from musclekit.cli.main import main
 from musclekit.cli.simulate import SIMULATE_OPTIONS
 from musclekit.errors import ExitCode
-from musclekit.pipelines.simulate.dynamics.stage.config import OPTIONS, config_from_cli
+from musclekit.pipelines.simulate.dynamics.stage.config import config_from_cli
+from musclekit.pipelines.simulate.dynamics.stage.options import OPTIONS
 
 CLI = Path(__file__).resolve().parents[1] / "cli"
 EXAMPLE = {"method": "track", "retry_failed": True, "chunk_s": 2.0, "buffer_s": 0.2,
@@ -117,3 +118,15 @@ def test_contradicting_lab_flags_are_refused(argv, message, tmp_path, capsys) ->
     assert code == ExitCode.ERROR
     assert message in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "ds").exists()
+
+
+def test_the_command_line_starts_without_the_stages() -> None:
+    """Declarations are light: building the CLI loads no stage, OpenSim or dataset layer
+    (`musclekit --help` and every short command start in about a second)."""
+    code = ("import sys, musclekit.cli.main as m; m.app; "
+            "heavy = [n for n in ('opensim', 'musclekit.pipelines.simulate.dynamics.stage.config',"
+            " 'musclekit.dataset.reader', 'torch', 'casadi') if n in sys.modules]; "
+            "print(heavy); sys.exit(1 if heavy else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from musclekit.compute import ComputeConfig
 from musclekit.errors import InputError
-from musclekit.options import Option, apply_options
+from musclekit.options import apply_options
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan
 from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings
 from musclekit.pipelines.simulate.dynamics.kernel.settings import SolveSettings
 from musclekit.pipelines.simulate.dynamics.methods import get_method, method_names
 from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+from musclekit.pipelines.simulate.dynamics.stage.options import OPTIONS
 from musclekit.pipelines.simulate.dynamics.upper import UpperSettings
 
 METHODS = method_names()
@@ -78,90 +78,6 @@ class DynamicsConfig:
         d = asdict(self)
         d["compute"] = {"workers": self.compute.workers, "scheduler": self.compute.scheduler}
         return d
-
-
-# -- command-line options (declared once: `musclekit simulate` builds its parameters, its
-# `--until ik` refusal and this config from these declarations) -----------------------------
-
-PANEL = "Dynamics (part 2: muscle-driven optimisation; refused with --until ik)"
-
-
-def _set_method(cfg: DynamicsConfig, name: str) -> None:
-    cfg.method = name
-    cfg.solve = get_method(name).settings()
-
-
-def _set_buffer(cfg: DynamicsConfig, buffer_s: float) -> None:
-    cfg.chunk.buffer_s = buffer_s
-    cfg.chunk.blend_s = min(cfg.chunk.blend_s, buffer_s)  # a seam blends inside the buffers
-
-
-def _set_feet(side: str) -> Callable[[DynamicsConfig, str], None]:
-    def apply(cfg: DynamicsConfig, bodies: str) -> None:
-        cfg.prep.feet[side] = tuple(b.strip() for b in bodies.split(",") if b.strip())
-    return apply
-
-
-def _set_foot_contact(cfg: DynamicsConfig, add: bool) -> None:
-    if not get_method(cfg.method).contact:
-        raise InputError(f"--add-foot-contact is for --method track (the {cfg.method} method "
-                         "estimates the ground forces without contact spheres)")
-    cfg.prep.add_foot_contact = True
-
-
-def _setter(*path: str) -> Callable[[DynamicsConfig, object], None]:
-    def apply(cfg: DynamicsConfig, value: object) -> None:
-        target = cfg
-        for attr in path[:-1]:
-            target = getattr(target, attr)
-        setattr(target, path[-1], value)
-    return apply
-
-
-def _dyn(name: str, flags: str | tuple[str, ...], type_: object, help_: str,
-         apply: Callable[[DynamicsConfig, object], None], **kw: object) -> Option:
-    flags = (flags,) if isinstance(flags, str) else flags
-    return Option(name=name, flags=flags, type=type_, help=help_, stage="dynamics",
-                  apply=apply, panel=PANEL, **kw)
-
-
-OPTIONS: tuple[Option, ...] = (
-    _dyn("method", "--method", str, "inverse (estimated ground forces; fast, default) or track "
-         "(tracking with foot contact spheres; needs a model with them).", _set_method),
-    _dyn("retry_failed", "--retry-failed", bool, "Re-solve chunks that failed before.",
-         _setter("retry_failed"), default=False),
-    _dyn("chunk_s", "--chunk-s", float, "Chunk length in s (default 1.4).",
-         _setter("chunk", "chunk_s")),
-    _dyn("buffer_s", "--buffer-s", float, "Buffer on each side of a chunk in s (default 0.14).",
-         _set_buffer),
-    _dyn("mesh_per_s", "--mesh-per-s", float, "Collocation points per second (default 50).",
-         _setter("solve", "mesh_per_s")),
-    _dyn("max_iterations", "--max-iterations", int, "IPOPT iteration limit (default 2500).",
-         _setter("solve", "max_iterations")),
-    _dyn("tolerance", "--tolerance", float, "Convergence tolerance (default 1e-3).",
-         _setter("solve", "tolerance")),
-    _dyn("chunk_time_limit_s", "--chunk-time-limit-s", float, "Wall-clock limit per chunk; past "
-         "it the chunk is a gap.", _setter("chunk_time_limit_s")),
-    _dyn("polynomial_paths", "--polynomial-paths/--no-polynomial-paths", bool, "Fit polynomial "
-         "muscle paths once per model (default on).", _setter("prep", "polynomial_paths")),
-    _dyn("filter_hz", "--filter-hz", float, "Low-pass cut-off of the IK coordinates (default "
-         "6 Hz).", _setter("solve", "filter_hz")),
-    _dyn("foot_bodies_right", "--foot-bodies-right", str, "Comma-separated right foot bodies.",
-         _set_feet("right")),
-    _dyn("foot_bodies_left", "--foot-bodies-left", str, "Comma-separated left foot bodies.",
-         _set_feet("left")),
-    _dyn("sequences", "--sequence", str, "Only these sequence ids (repeatable).",
-         lambda cfg, ids: setattr(cfg, "sequences", list(ids)), multiple=True),
-    _dyn("solver", ("--solver", "--inverse-solver"), str, "casadi (problems stated from "
-         "OpenSim, exact derivatives; default) or moco (MocoInverse / MocoTrack).",
-         _setter("solve", "solver")),
-    _dyn("add_foot_contact", "--add-foot-contact", bool, "Method track: add OpenCap's 12 foot "
-         "contact spheres to a model without them (e.g. Rajagopal2015).", _set_foot_contact,
-         default=False),
-    _dyn("upper_model", "--upper-model", str, "A whole-body .osim with muscles beyond the "
-         "lower-body model (e.g. thoracolumbar), solved by static optimisation with the "
-         "lower-body ground forces.", lambda cfg, path: setattr(cfg, "upper_model", str(path))),
-)
 
 
 def config_from_cli(compute: ComputeConfig | None = None, retry_failed: bool = False,
