@@ -16,8 +16,8 @@ import numpy as np
 
 from musclekit.errors import InputError, UnitFailedError
 from musclekit.pipelines.simulate.kinematics.amass import read_amass
-from musclekit.pipelines.simulate.kinematics.c3d import model_marker_names
 from musclekit.pipelines.simulate.kinematics.bodymodel import load_body_model, mass_and_height
+from musclekit.pipelines.simulate.kinematics.c3d import model_marker_names
 from musclekit.pipelines.simulate.kinematics.lab import LabInputs
 from musclekit.pipelines.simulate.kinematics.markerset import load_markerset
 from musclekit.pipelines.simulate.kinematics.scale_ik import (
