@@ -301,12 +301,21 @@ def solve_poses(model, names: list[str], times: np.ndarray, data: np.ndarray,
     q = np.zeros((len(times), len(coords)))
     err = np.full((len(times), len(names)), np.nan)
     _root_heading_guess(model, state, tree, names, data[0])
+    assembled = False
     for k, t in enumerate(times):
         state.setTime(float(t))
-        if k == 0:
-            solver.assemble(state)
-        else:
-            solver.track(state)
+        try:
+            if assembled:
+                try:
+                    solver.track(state)
+                except RuntimeError:  # OpenSim's "track() attempt failed": a full solve
+                    solver.assemble(state)
+            else:
+                solver.assemble(state)
+            assembled = True
+        except RuntimeError:  # this frame cannot be assembled: left out of the fit (NaN)
+            q[k] = np.nan
+            continue
         model.realizePosition(state)
         q[k] = [cs.get(i).getValue(state) for i in range(len(coords))]
         for i, n in enumerate(names):
@@ -359,6 +368,14 @@ def initial_factors(model, state, tree: _Tree, names: list[str], data: np.ndarra
     return {g: out.get(g, fill) for g in tree.groups}
 
 
+def _marker_rms(err: np.ndarray) -> np.ndarray:
+    """Per marker, the RMS of its finite errors over the frames (NaN when it has none)."""
+    ok = np.isfinite(err)
+    n = ok.sum(axis=0)
+    total = np.where(ok, err, 0.0) ** 2
+    return np.where(n > 0, np.sqrt(total.sum(axis=0) / np.maximum(n, 1)), np.nan)
+
+
 def robust_poses(model, names, times, data, weights, tree, rounds: int = 4,
                  standing_prior: float = 0.0):
     """Poses that markers far off their generic place cannot drag: IK, then markers whose
@@ -368,9 +385,8 @@ def robust_poses(model, names, times, data, weights, tree, rounds: int = 4,
     coords, q, err = solve_poses(model, names, times, data, w, tree,
                                  standing_prior=standing_prior)
     for _ in range(rounds):
-        with np.errstate(invalid="ignore"):
-            per = np.sqrt(np.nanmean(err ** 2, axis=0))
-        ref = max(3.0 * float(np.nanmedian(per)), 0.01)
+        per = np.nan_to_num(_marker_rms(err), nan=0.0)
+        ref = max(3.0 * float(np.median(per)), 0.01)
         if np.nanmax(per) < ref:
             break
         w = {n: float(weights.get(n, 1.0)) / (1.0 + (per[i] / ref) ** 2)
@@ -520,7 +536,11 @@ def fit_scale(generic_path: Path, names: list[str], time_s: np.ndarray, data: np
                                       rounds=4 if it < 2 else 0,
                                       standing_prior=STANDING_PRIOR if standing and it < 1
                                       else 0.0)
-        rms = float(np.sqrt(np.nanmean(err ** 2)))
+        solved = np.isfinite(q).all(axis=1)  # frames IK could not assemble are left out
+        if not solved.any():
+            raise InputError("automatic scaling: OpenSim's IK could not assemble the model on "
+                             "any frame of the trial; check the marker names and units")
+        rms = float(np.sqrt(np.mean(err[np.isfinite(err)] ** 2)))
         history.append({"iteration": it, "rms_m": round(rms, 5),
                         "factors": {g: round(v, 4) for g, v in factors.items()}})
         if best is None or rms < best[0] - 1e-6:
@@ -529,8 +549,9 @@ def fit_scale(generic_path: Path, names: list[str], time_s: np.ndarray, data: np
             break
         if it > 0 and history[-2]["rms_m"] - rms < 5e-5:
             break
-        new_f, whole, new_o = _linear_step(generic, tree, coords, q, names, data,
-                                           generic_markers, weights, height_factor, tracking)
+        new_f, whole, new_o = _linear_step(generic, tree, coords, q[solved], names,
+                                           data[solved], generic_markers, weights,
+                                           height_factor, tracking)
         # Over-relaxed: alternating pose and shape steps creep along the valley where a
         # marker offset trades against a factor; stepping 1.5x as far converges in fewer
         # rounds (a step that does not lower the error is never kept: `best`).
@@ -543,8 +564,7 @@ def fit_scale(generic_path: Path, names: list[str], time_s: np.ndarray, data: np
     # every marker of the model; those the trial lacks are scaled with their body
     placed = {n: (b, body_f[b] * loc + offsets.get(n, 0.0))
               for n, (b, loc) in generic_markers.items() if b in body_f}
-    with np.errstate(invalid="ignore"):
-        per_marker = np.sqrt(np.nanmean(err ** 2, axis=0))
+    per_marker = _marker_rms(err)
     return FitResult(
         group_factors=factors, body_factors=body_f, marker_locations=placed,
         offsets_m={n: round(float(np.linalg.norm(offsets[n])), 5) for n in names},
@@ -597,7 +617,8 @@ def write_outputs(fit: FitResult, generic_path: Path, mass_kg: float | None, out
     # As OpenSim's MarkerPlacer does: the model's default pose becomes the first fitted pose,
     # so that IK starts where the subject stands (IK from the origin can fail to assemble).
     cs = model.getCoordinateSet()
-    for name, value in zip(fit.coordinates, fit.poses[0], strict=True):
+    first = next(k for k in range(len(fit.poses)) if np.isfinite(fit.poses[k]).all())
+    for name, value in zip(fit.coordinates, fit.poses[first], strict=True):
         if cs.contains(name):
             cs.get(name).setDefaultValue(float(value))
     scaled = out_dir / "scaled.osim"
