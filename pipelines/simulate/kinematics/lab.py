@@ -351,7 +351,8 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    static = read_trc(static_trc)
+    # automatic scaling fits around gaps (NaN); OpenSim's ScaleTool needs every marker
+    static = read_trc(static_trc, allow_missing=not lab.scale_setup)
     model = osim.Model(str(generic_model))
     tool = osim.ScaleTool(str(lab.scale_setup)) if lab.scale_setup else None
     marker_file = tool.getGenericModelMaker().getMarkerSetFileName() if tool else ""
