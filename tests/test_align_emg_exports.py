@@ -179,3 +179,18 @@ def test_last_line_without_line_break_but_complete_is_read(capture, tmp_path):
     rec = read_emg_csv(path)
     assert rec.warnings == [] and int(rec.channels[0].lines[-1]) == len(text.splitlines())
     assert math.isfinite(rec.channels[0].values[-1])
+
+
+def test_last_value_cut_inside_its_number_is_a_warning(capture, tmp_path):
+    """Truncated inside the last number: every field is there, but `0.67719` became `0`
+    (issue 22: it was read as 0.0 and flagged ok)."""
+    text = capture.emg_path.read_text().rstrip("\n")
+    last = text.splitlines()[-1]
+    cut = text[: len(text) - len(last) + last.rindex(",") + 2]  # the last value's first digit
+    path = tmp_path / "cut.csv"
+    path.write_text(cut)
+    rec = read_emg_csv(path)
+    n_lines = len(cut.splitlines())
+    assert max(int(ch.lines[-1]) for ch in rec.channels) == n_lines - 1
+    assert any(f"line {n_lines} is cut short (its last value" in w for w in rec.warnings)
+    assert "the export was truncated mid-line; that row is left out" in " ".join(rec.warnings)

@@ -301,12 +301,13 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
     if not body:
         raise InputError(f"{path}: the header is on line {header_idx + 1} but no data rows follow it")
     warnings = []
-    if len(body) > 1 and not text.endswith(("\n", "\r")) and len(body[-1][1]) < len(body[-2][1]):
-        line_no, row = body.pop()
+    cut = _cut_last_row(body, text)
+    if cut:
+        line_no, _ = body.pop()
         warnings.append(
-            f"line {line_no} is cut short ({len(row)} of {len(body[-1][1])} fields) and the file "
-            "ends without a line break: the export was truncated mid-line; that row is left out "
-            "(export the recording again to get it back)")
+            f"line {line_no} is cut short ({cut}) and the file ends without a line break: the "
+            "export was truncated mid-line; that row is left out (export the recording again "
+            "to get it back)")
     layout = opts.layout
     lower = [h.lower() for h in header]
     time_cols = [i for i, h in enumerate(header) if _is_time_name(h, opts.time_col)]
@@ -829,3 +830,21 @@ def _spread_batches(t_ns: np.ndarray, period_ns: int) -> tuple[np.ndarray, int]:
             n_batched += size - 1
         i = j + 1
     return out, n_batched
+
+
+def _cut_last_row(body: list[tuple[int, list[str]]], text: str) -> str:
+    """Why the last row of a file that ends without a line break was cut mid-line ("" when
+    it looks whole): fewer fields than the row above, or a last field shorter than that
+    column ever is in the rows above (exports write a column with one number format, so a
+    truncated copy leaves e.g. `0` where every row above has `0.67719`)."""
+    if len(body) < 2 or text.endswith(("\n", "\r")):
+        return ""
+    last = body[-1][1]
+    above = [row for _, row in body[-21:-1]]
+    if len(last) < len(above[-1]):
+        return f"{len(last)} of {len(above[-1])} fields"
+    widths = [len(row[-1].strip()) for row in above if len(row) == len(last)]
+    if widths and len(last[-1].strip()) < min(widths):
+        return (f"its last value {last[-1].strip()!r} is shorter than every value of that column "
+                f"above it (at least {min(widths)} characters)")
+    return ""
