@@ -274,10 +274,20 @@ def solve_poses(model, names: list[str], times: np.ndarray, data: np.ndarray,
         root_joint = model.getJointSet().get(tree.joint[tree.root])
         root_coords = {root_joint.get_coordinates(i).getName()
                        for i in range(root_joint.numCoordinates())}
+        # Legs and trunk only: arms in a static trial are held anywhere (T-pose, abducted,
+        # at the sides), and a prior there shrinks the arms to reach the elbows.
+        legs_trunk = set()
+        js = model.getJointSet()
+        for i in range(js.getSize()):
+            j = js.get(i)
+            stem = body_group(j.getChildFrame().findBaseFrame().getName()).split("_")[0]
+            if stem in ("femur", "tibia", "foot", "torso"):
+                legs_trunk |= {j.get_coordinates(k).getName() for k in range(j.numCoordinates())}
         cs0 = model.getCoordinateSet()
         for i in range(cs0.getSize()):
             c = cs0.get(i)
-            if c.getName() in root_coords or c.getLocked(state) or c.isConstrained(state):
+            if (c.getName() in root_coords or c.getName() not in legs_trunk
+                    or c.getLocked(state) or c.isConstrained(state)):
                 continue
             ref = osim.CoordinateReference(c.getName(), osim.Constant(c.getDefaultValue()))
             ref.setWeight(standing_prior)
