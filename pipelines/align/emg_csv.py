@@ -299,7 +299,9 @@ def read_emg_csv(path: Path, options: EmgCsvOptions | None = None) -> EmgRecordi
         if body and _is_period_row(body[0][1]):  # and one of sample periods (Trigno Discover)
             body = body[1:]
     if not body:
-        raise InputError(f"{path}: the header is on line {header_idx + 1} but no data rows follow it")
+        raise InputError(f"{path}: the header is on line {header_idx + 1} but no data rows follow "
+                         "it: the file holds no samples; export the recording again, or check "
+                         "that --emg names the right file")
     warnings = []
     cut = _cut_last_row(body, text)
     if cut:
