@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rajagopal_lab import DEFAULT_DATA, FEET, lab_pipeline  # noqa: E402
 
 GAIT_CYCLE_S = (0.248, 1.3925)
+PATH_FITTER = "numpy"  # --path-fitter: which polynomial path fit prepares the model
 CHANNELS = ["SOL", "GAS", "TA", "MH", "BF", "VL", "VM", "RF", "GMAX", "GMED"]
 
 
@@ -37,7 +38,8 @@ def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None
     from musclekit.pipelines.simulate.opensim.files import read_mot
 
     t0 = time.perf_counter()
-    folder = prepare_model(model, work / "models", PrepSettings(feet=FEET), motion)
+    folder = prepare_model(model, work / "models", PrepSettings(feet=FEET, path_fitter=PATH_FITTER),
+                           motion)
     prep_s = time.perf_counter() - t0
     times = read_mot(motion).time_s
     plan = ChunkPlan()
@@ -127,7 +129,12 @@ if __name__ == "__main__":
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "img")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--path-fitter", choices=("numpy", "opensim"), default="numpy",
+                    help="polynomial muscle path fit of model preparation (kernel/path_fit.py "
+                    "or OpenSim's PolynomialPathFitter)")
     args = ap.parse_args()
+    global PATH_FITTER
+    PATH_FITTER = args.path_fitter
     work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
     rep = activation_check(args.data, work, args.out)
     print(json.dumps(rep, indent=1))
