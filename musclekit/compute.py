@@ -102,9 +102,13 @@ class ComputeConfig:
     dashboard: str | None = field(default_factory=lambda: os.environ.get("MUSCLEKIT_DASHBOARD")
                                   or None)
     requested_workers: int | None = field(default=None, init=False, repr=False)
+    # No worker count was given: a run of a single unit then runs inline, since starting a
+    # cluster for one unit costs seconds and gains nothing (one trial's IK, one model).
+    workers_defaulted: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.workers is None:
+            self.workers_defaulted = True
             self.workers = default_workers()
         self.workers = check_workers(self.workers)
         self.requested_workers = self.workers
@@ -298,8 +302,8 @@ def run_units(
 
     with make_progress() as progress:
         task = progress.add_task(description, total=len(todo))
-        if (cfg.workers == 0 and not cfg.scheduler and cfg.cluster is None
-                and cfg.jobqueue is None):
+        local_only = not cfg.scheduler and cfg.cluster is None and cfg.jobqueue is None
+        if local_only and (cfg.workers == 0 or (cfg.workers_defaulted and len(todo) == 1)):
             for unit in todo:
                 finish(unit.id, _call(fn, unit.payload))
                 progress.advance(task)

@@ -62,3 +62,18 @@ def test_unreachable_scheduler_is_a_clear_error():
     with pytest.raises(InputError, match=r"cannot reach the Dask scheduler at tcp://127.0.0.1:9 "
                                          r"within 2 s .*leave out --scheduler"):
         make_client(cfg)
+
+
+def _pid(_: object) -> int:
+    return os.getpid()
+
+
+def test_one_unit_with_the_default_workers_runs_inline():
+    """A cluster for a single unit (one trial's IK, one model) costs seconds and gains
+    nothing: with no worker count given it runs in this process; a count given is obeyed."""
+    here = os.getpid()
+    assert run_units([Unit("a", 0)], _pid, ComputeConfig()).done == {"a": here}
+    two = run_units([Unit("a", 0), Unit("b", 1)], _pid, ComputeConfig(workers=1))
+    assert here not in two.done.values()
+    asked = run_units([Unit("a", 0)], _pid, ComputeConfig(workers=1))
+    assert asked.done["a"] != here
