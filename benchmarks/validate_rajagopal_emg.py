@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rajagopal_lab import DEFAULT_DATA, FEET, lab_pipeline  # noqa: E402
 
 GAIT_CYCLE_S = (0.248, 1.3925)
-PATH_FITTER = "numpy"  # --path-fitter: which polynomial path fit prepares the model
 CHANNELS = ["SOL", "GAS", "TA", "MH", "BF", "VL", "VM", "RF", "GMAX", "GMED"]
 
 
-def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None) -> dict:
+def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None,
+                   path_fitter: str = "numpy") -> dict:
     """The `inverse` method over the whole trial, stitched onto the 50 fps grid."""
     from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
     from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
@@ -38,7 +38,7 @@ def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None
     from musclekit.pipelines.simulate.opensim.files import read_mot
 
     t0 = time.perf_counter()
-    folder = prepare_model(model, work / "models", PrepSettings(feet=FEET, path_fitter=PATH_FITTER),
+    folder = prepare_model(model, work / "models", PrepSettings(feet=FEET, path_fitter=path_fitter),
                            motion)
     prep_s = time.perf_counter() - t0
     times = read_mot(motion).time_s
@@ -78,13 +78,14 @@ def emg_envelopes(data: Path) -> tuple[np.ndarray, np.ndarray]:
     return t, envelope(raw, rate, EmgProcessing())
 
 
-def activation_check(data: Path, work: Path, out: Path) -> dict:
+def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "numpy") -> dict:
     from musclekit.pipelines.simulate.dynamics.stage.emg_compare import compare, plot_comparison
 
     lab = lab_pipeline(data, work, "walk")
     t_emg, env = emg_envelopes(data)
-    solved = {"estimated": solve_sequence(lab["model"], lab["motion"], work, None),
-              "measured": solve_sequence(lab["model"], lab["motion"], work, lab["grf_xml"])}
+    solved = {"estimated": solve_sequence(lab["model"], lab["motion"], work, None, path_fitter),
+              "measured": solve_sequence(lab["model"], lab["motion"], work, lab["grf_xml"],
+                                         path_fitter)}
     windows = {"estimated": GAIT_CYCLE_S, "measured": (lab["window_s"][0], GAIT_CYCLE_S[1])}
     results, report = {}, {}
     for label, s in solved.items():
@@ -133,10 +134,8 @@ if __name__ == "__main__":
                     help="polynomial muscle path fit of model preparation (kernel/path_fit.py "
                     "or OpenSim's PolynomialPathFitter)")
     args = ap.parse_args()
-    global PATH_FITTER
-    PATH_FITTER = args.path_fitter
     work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
-    rep = activation_check(args.data, work, args.out)
+    rep = activation_check(args.data, work, args.out, args.path_fitter)
     print(json.dumps(rep, indent=1))
     if args.json:
         args.json.write_text(json.dumps(rep, indent=1))
