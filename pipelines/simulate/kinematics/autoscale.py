@@ -60,6 +60,9 @@ SIGMA_HEIGHT = 0.05
 SIGMA_SYMMETRY = 0.02
 STATIC_FRAMES = 10
 MOTION_FRAMES = 30
+# With a static trial, this many frames of the motion trial join the fit: one standing pose
+# cannot tell a marker's offset from a joint angle; the motion's joint movements can.
+MOTION_WITH_STATIC_FRAMES = 15
 MAX_ITERATIONS = 12
 RELAXATION = 1.5
 # Static trials: the first two pose solves are pulled towards the model's standing pose, so
@@ -497,7 +500,8 @@ def fit_scale(generic_path: Path, names: list[str], time_s: np.ndarray, data: np
               weights: dict[str, float] | None = None, height_m: float | None = None,
               mass_kg: float | None = None, frames: int = STATIC_FRAMES,
               max_iterations: int = MAX_ITERATIONS, standing: bool = True,
-              tracking: set[str] | None = None) -> FitResult:
+              tracking: set[str] | None = None,
+              motion: tuple[list[str], np.ndarray, np.ndarray] | None = None) -> FitResult:
     """Scale the generic model and register its markers on the trial (module docstring).
     `names`/`data` (T, M, 3): the trial's markers in OpenSim's ground frame, metres, NaN for
     gaps; only markers the model has are used."""
@@ -517,6 +521,16 @@ def fit_scale(generic_path: Path, names: list[str], time_s: np.ndarray, data: np
            and np.isfinite(data[:, j]).all(axis=1).mean() > 0.5]
     names = [names[j] for j in use]
     data = data[:, use]
+    moving = None
+    if motion is not None:  # the motion trial's frames join the fit (no standing prior there)
+        m_names, m_time, m_data = motion
+        cols = [m_names.index(n) if n in m_names else -1 for n in names]
+        moving = np.full((len(m_time), len(names), 3), np.nan)
+        for i, c in enumerate(cols):
+            if c >= 0:
+                moving[:, i] = m_data[:, c]
+        keep = pick_frames(np.asarray(m_time), moving, MOTION_WITH_STATIC_FRAMES)
+        m_time, moving = np.asarray(m_time)[keep], moving[keep]
     tracking = set(tracking) if tracking is not None else {n for n in names
                                                            if is_tracking_marker(n)}
     if len(names) < 4:
@@ -546,6 +560,10 @@ def fit_scale(generic_path: Path, names: list[str], time_s: np.ndarray, data: np
                                       rounds=4 if it < 2 else 0,
                                       standing_prior=STANDING_PRIOR if standing and it < 1
                                       else 0.0)
+        if moving is not None:
+            _, q2, err2 = robust_poses(model, names, m_time, moving, weights, tree,
+                                       rounds=4 if it < 2 else 0)
+            q, err = np.vstack([q, q2]), np.vstack([err, err2])
         solved = np.isfinite(q).all(axis=1)  # frames IK could not assemble are left out
         if not solved.any():
             raise InputError("automatic scaling: OpenSim's IK could not assemble the model on "
@@ -559,8 +577,9 @@ def fit_scale(generic_path: Path, names: list[str], time_s: np.ndarray, data: np
             break
         if it > 0 and history[-2]["rms_m"] - rms < 5e-5:
             break
+        all_data = data if moving is None else np.concatenate([data, moving])
         new_f, whole, new_o = _linear_step(generic, tree, coords, q[solved], names,
-                                           data[solved], generic_markers, weights,
+                                           all_data[solved], generic_markers, weights,
                                            height_factor, tracking)
         # Over-relaxed: alternating pose and shape steps creep along the valley where a
         # marker offset trades against a factor; stepping 1.5x as far converges in fewer
@@ -570,6 +589,8 @@ def fit_scale(generic_path: Path, names: list[str], time_s: np.ndarray, data: np
                                     *FACTOR_BOUNDS)) for g in new_f}
         offsets = {n: offsets[n] + omega * (new_o[n] - offsets[n]) for n in new_o}
     rms, factors, offsets, q, err, coords, whole = best
+    if moving is not None:  # the static error is the static frames'
+        q, err = q[: len(times)], err[: len(times)]
     body_f = {b: factors[body_group(b)] for b in tree.bodies}
     # every marker of the model; those the trial lacks are scaled with their body
     placed = {n: (b, body_f[b] * loc + offsets.get(n, 0.0))
@@ -676,7 +697,7 @@ def write_outputs(fit: FitResult, generic_path: Path, mass_kg: float | None, out
 def scale_automatic(generic_with_markers: Path, static, static_label: str, out_dir: Path,
                     mass_kg: float, height_m: float | None, weights: dict[str, float] | None,
                     motion: bool = False, tracking: set[str] | None = None,
-                    max_static_rms_m: float = MAX_STATIC_RMS_M) -> dict:
+                    max_static_rms_m: float = MAX_STATIC_RMS_M, motion_trial=None) -> dict:
     """Fit, check (stops on an untrusted scaling), write; returns what lab.ScaleOutcome
     holds. `static`: the trial's MarkerData (a static trial, or with motion=True the motion
     trial itself: `--static auto`)."""
@@ -684,7 +705,10 @@ def scale_automatic(generic_with_markers: Path, static, static_label: str, out_d
                     np.asarray(static.positions, dtype=float), weights=weights,
                     height_m=height_m, mass_kg=mass_kg,
                     frames=MOTION_FRAMES if motion else STATIC_FRAMES, standing=not motion,
-                    tracking=tracking)
+                    tracking=tracking,
+                    motion=None if motion or motion_trial is None else
+                    (list(motion_trial.names), np.asarray(motion_trial.time_s),
+                     np.asarray(motion_trial.positions, dtype=float)))
     factors = {b: [round(f, 4)] * 3 for b, f in fit.body_factors.items()}
     files = write_outputs(fit, generic_with_markers, mass_kg, out_dir, static_label)
     check_scaling(factors, fit.static_error_m, static_label, max_static_rms_m)

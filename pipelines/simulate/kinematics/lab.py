@@ -341,7 +341,8 @@ def automatic_measurements(model_path: Path, static_names: list[str]) -> list[di
 
 
 def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab: LabInputs,
-                      weights: dict[str, float] | None = None) -> ScaleOutcome:
+                      weights: dict[str, float] | None = None,
+                      motion_trc: Path | None = None) -> ScaleOutcome:
     """Scale `generic_model` to the subject of `static_trc` and place its markers (module
     docstring). Writes `scaled.osim` and the scale setup used into `out_dir`."""
     import opensim as osim
@@ -391,6 +392,8 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
         auto = scale_automatic(generic_with_markers, static, str(static_trc), out_dir,
                                float(lab.mass_kg), lab.height_m, weights,
                                motion=lab.static_trc == "auto", tracking=tracking,
+                               motion_trial=(read_trc(motion_trc, allow_missing=True)
+                                             if motion_trc else None),
                                **lab.scale_bounds())
         return ScaleOutcome(auto["model_path"], auto["scale_factors"], auto["static_error_m"],
                             auto["measurements"], "automatic")

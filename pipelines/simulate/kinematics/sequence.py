@@ -179,7 +179,8 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     w.update(lab.marker_weights or {})
     if lab.static_trc:
         static = files["trc"] if lab.static_trc == "auto" else Path(lab.static_trc)  # auto: itself
-        scale = scale_from_static(Path(model_path), static, out_dir / "scale", lab, w)
+        scale = scale_from_static(Path(model_path), static, out_dir / "scale", lab, w,
+                                  motion_trc=files["trc"])
         shutil.copyfile(scale.model_path, files["scaled_model"])
         files["scale_setup"] = out_dir / "scale" / "scale_setup.xml"
         mass = float(lab.mass_kg)
