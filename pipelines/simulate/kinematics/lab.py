@@ -477,7 +477,7 @@ def scale_from_static(generic_model: Path, static_trc: Path, out_dir: Path, lab:
     meas = ([] if lab.scale_setup else automatic_measurements(generic_with_markers, static.names))
     from musclekit.pipelines.simulate.kinematics.autoscale import check_scaling
 
-    check_scaling(factors, errors, str(static_trc), **lab.scale_bounds())
+    check_scaling(factors, errors, str(static_trc), check_factors=False, **lab.scale_bounds())
     return ScaleOutcome(scaled, factors, errors, meas, setup_name)
 
 
