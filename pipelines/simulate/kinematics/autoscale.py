@@ -704,21 +704,39 @@ def scale_automatic(generic_with_markers: Path, static, static_label: str, out_d
     """Fit, check (stops on an untrusted scaling), write; returns what lab.ScaleOutcome
     holds. `static`: the trial's MarkerData (a static trial, or with motion=True the motion
     trial itself: `--static auto`)."""
-    fit = fit_scale(generic_with_markers, list(static.names), np.asarray(static.time_s),
-                    np.asarray(static.positions, dtype=float), weights=weights,
-                    height_m=height_m, mass_kg=mass_kg,
-                    frames=MOTION_FRAMES if motion else STATIC_FRAMES, standing=not motion,
-                    tracking=tracking,
-                    motion=None if motion or motion_trial is None else
-                    (list(motion_trial.names), np.asarray(motion_trial.time_s),
-                     np.asarray(motion_trial.positions, dtype=float)))
-    factors = {b: [round(f, 4)] * 3 for b, f in fit.body_factors.items()}
-    files = write_outputs(fit, generic_with_markers, mass_kg, out_dir, static_label)
-    check_scaling(factors, fit.static_error_m, static_label, max_static_rms_m)
+    def fit(with_motion: bool) -> FitResult:
+        return fit_scale(generic_with_markers, list(static.names), np.asarray(static.time_s),
+                         np.asarray(static.positions, dtype=float), weights=weights,
+                         height_m=height_m, mass_kg=mass_kg,
+                         frames=MOTION_FRAMES if motion else STATIC_FRAMES,
+                         standing=not motion, tracking=tracking,
+                         motion=(list(motion_trial.names), np.asarray(motion_trial.time_s),
+                                 np.asarray(motion_trial.positions, dtype=float))
+                         if with_motion else None)
+
+    with_motion = not motion and motion_trial is not None
+    result = fit(with_motion)
+    factors = {b: [round(f, 4)] * 3 for b, f in result.body_factors.items()}
+    try:
+        check_scaling(factors, result.static_error_m, static_label, max_static_rms_m)
+    except InputError:
+        if not with_motion:
+            write_outputs(result, generic_with_markers, mass_kg, out_dir, static_label)
+            raise
+        # The motion's frames could not be followed (a generic marker set far from the
+        # lab's): the static trial alone, which its bounds then judge.
+        result = fit(False)
+        factors = {b: [round(f, 4)] * 3 for b, f in result.body_factors.items()}
+        result.iterations.append({"note": "the fit with the motion's frames failed the "
+                                  "bounds; this is the static trial's alone"})
+        write_outputs(result, generic_with_markers, mass_kg, out_dir, static_label)
+        check_scaling(factors, result.static_error_m, static_label, max_static_rms_m)
+    fit_ = result
+    files = write_outputs(fit_, generic_with_markers, mass_kg, out_dir, static_label)
     return {"model_path": files["scaled_model"], "scale_factors": factors,
-            "static_error_m": fit.static_error_m,
-            "measurements": [{"method": "autoscale", "frames": len(fit.frame_times),
-                              "whole_body_factor": round(fit.whole_body_factor, 4),
-                              "iterations": len(fit.iterations),
+            "static_error_m": fit_.static_error_m,
+            "measurements": [{"method": "autoscale", "frames": len(fit_.frame_times),
+                              "whole_body_factor": round(fit_.whole_body_factor, 4),
+                              "iterations": len(fit_.iterations),
                               "largest_offsets_m": dict(sorted(
-                                  fit.offsets_m.items(), key=lambda kv: -kv[1])[:5])}]}
+                                  fit_.offsets_m.items(), key=lambda kv: -kv[1])[:5])}]}
