@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-PASS = {"ik_rms_mm": 20.0, "static_mm": 20.0, "factor_lo": 0.7, "factor_hi": 1.4}
+# issue 26's bar: IK <= 20 mm (25 mm with --static auto), static <= 20 mm, factors 0.7-1.4
+PASS = {"ik_rms_mm": 20.0, "auto_ik_rms_mm": 25.0, "static_mm": 20.0, "factor_lo": 0.7,
+        "factor_hi": 1.4}
 
 
 @dataclass
@@ -43,45 +46,45 @@ class Trial:
 
 
 def trials() -> list[Trial]:
+    """Every real trial, as a lab would run it: with its static trial and mass when it has
+    them (a matching model or the marker set's preset), the same with `--static auto`, and
+    the trials without a static trial on the model that matches their markers."""
     c = "corpus"
     dot = f"{c}/uw_lenhart_walk/generic_dotnames_model.osim"
     raj = "rajagopal2016"
-    return [
-        Trial("uw_lenhart_walk", "UW (Lenhart)", [
-            "--trc", f"{c}/uw_lenhart_walk/overground_17.trc",
-            "--static", f"{c}/uw_lenhart_walk/static1.trc", "--mass", "62", "--model", dot,
-            "--grf", f"{c}/uw_lenhart_walk/overground_17_grf.mot",
-            "--grf-setup", f"{c}/uw_lenhart_walk/overground_17_ext_loads.xml"],
-            plates=True, mass_kg=62.0),
-        Trial("uw_lenhart_walk (static auto)", "UW (Lenhart)", [
-            "--trc", f"{c}/uw_lenhart_walk/overground_17.trc", "--static", "auto",
-            "--mass", "62", "--model", dot], mass_kg=62.0),
-        Trial("stanford_run", "Stanford", [
-            "--trc", f"{c}/stanford_run/run.trc", "--model", dot]),
-        Trial("vicon_treadmill", "Vicon Nexus", [
-            "--c3d", f"{c}/vicon_treadmill/walking2.c3d", "--model", f"{raj}/Rajagopal2016.osim"],
-            plates=True),
-        Trial("lisbon_shoulder", "Lisbon", [
-            "--trc", f"{c}/lisbon_shoulder/abdbonepin.trc",
-            "--model", f"{c}/lisbon_shoulder/subject1_abdbonepin.osim"]),
-        Trial("btk_pig", "BTK Plug-in-Gait", [
-            "--c3d", f"{c}/btk_pig/walk.c3d", "--static", f"{c}/btk_pig/static.c3d",
-            "--mass", "74", "--height", "1.76", "--marker-set", "plug-in-gait"],
-            plates=True, mass_kg=74.0),
-        Trial("btk_pig (static auto)", "BTK Plug-in-Gait", [
-            "--c3d", f"{c}/btk_pig/walk.c3d", "--static", "auto",
-            "--mass", "74", "--height", "1.76", "--marker-set", "plug-in-gait"], mass_kg=74.0),
-        Trial("btk_functional", "BTK Workstation PiG", [
-            "--c3d", f"{c}/btk_functional/walk.c3d", "--static", f"{c}/btk_functional/static.c3d",
-            "--mass", "60", "--height", "1.68", "--marker-set", "plug-in-gait"],
-            plates=True, mass_kg=60.0),
-        Trial("btk_functional (static auto)", "BTK Workstation PiG", [
-            "--c3d", f"{c}/btk_functional/walk.c3d", "--static", "auto",
-            "--mass", "60", "--height", "1.68", "--marker-set", "plug-in-gait"], mass_kg=60.0),
-        Trial("btk_helenhayes", "Motion Analysis (Helen Hayes)", [
-            "--c3d", f"{c}/btk_helenhayes/gait.c3d", "--static", "auto",
-            "--marker-set", "helen-hayes", "--mass", "70"], plates=True, mass_kg=70.0),
-        Trial("rajagopal2016 walk (lab setups)", "Stanford (Rajagopal)", [
+    uw = ["--trc", f"{c}/uw_lenhart_walk/overground_17.trc", "--mass", "62"]
+    uw_plates = ["--grf", f"{c}/uw_lenhart_walk/overground_17_grf.mot",
+                 "--grf-setup", f"{c}/uw_lenhart_walk/overground_17_ext_loads.xml"]
+    pig = ["--c3d", f"{c}/btk_pig/walk.c3d", "--mass", "74", "--height", "1.76",
+           "--marker-set", "plug-in-gait"]
+    fun = ["--c3d", f"{c}/btk_functional/walk.c3d", "--mass", "60", "--height", "1.68",
+           "--marker-set", "plug-in-gait"]
+    walk = ["--trc", f"{raj}/ExpData/motion_capture_walk.trc", "--mass", "85.07",
+            "--height", "1.829"]
+    out = []
+    for name, lab, args, static, plates, mass in (
+            ("uw_lenhart_walk, its generic model", "UW (Lenhart)", [*uw, "--model", dot],
+             f"{c}/uw_lenhart_walk/static1.trc", True, 62.0),
+            ("uw_lenhart_walk, preset uw-lenhart", "UW (Lenhart)",
+             [*uw, "--marker-set", "uw-lenhart"], f"{c}/uw_lenhart_walk/static1.trc", True, 62.0),
+            ("btk_pig, preset plug-in-gait", "BTK Plug-in-Gait", pig,
+             f"{c}/btk_pig/static.c3d", True, 74.0),
+            ("btk_functional, preset plug-in-gait", "BTK Workstation PiG", fun,
+             f"{c}/btk_functional/static.c3d", True, 60.0),
+            ("rajagopal2016 walk, lab's marker set", "Stanford (Rajagopal)",
+             [*walk, "--model", f"{raj}/Rajagopal2016.osim", "--marker-set",
+              f"{raj}/Scale/markerset_walk_preScale.xml"],
+             f"{raj}/ExpData/static_walk_1.trc", True, 85.07),
+            ("rajagopal2016 walk, preset uw-lenhart", "Stanford (Rajagopal)",
+             [*walk, "--marker-set", "uw-lenhart"], f"{raj}/ExpData/static_walk_1.trc", True,
+             85.07)):
+        extra = uw_plates if name.startswith("uw_lenhart_walk, its") else []
+        out.append(Trial(name, lab, [*args, "--static", static, *extra], plates=plates,
+                         mass_kg=mass))
+        out.append(Trial(f"{name} (static auto)", lab, [*args, "--static", "auto"],
+                         mass_kg=mass))
+    out += [
+        Trial("rajagopal2016 walk, lab's setups", "Stanford (Rajagopal)", [
             "--trc", f"{raj}/ExpData/motion_capture_walk.trc",
             "--static", f"{raj}/ExpData/static_walk_1.trc", "--mass", "85.07",
             "--model", f"{raj}/Rajagopal2016.osim",
@@ -89,15 +92,19 @@ def trials() -> list[Trial]:
             "--ik-setup", f"{raj}/IK/ik_setup_walk.xml",
             "--grf", f"{raj}/ExpData/grf_walk.mot", "--grf-setup", f"{raj}/ID/grf_walk.xml"],
             plates=True, mass_kg=85.07),
-        Trial("rajagopal2016 walk (automatic)", "Stanford (Rajagopal)", [
-            "--trc", f"{raj}/ExpData/motion_capture_walk.trc",
-            "--static", f"{raj}/ExpData/static_walk_1.trc", "--mass", "85.07",
-            "--model", f"{raj}/Rajagopal2016.osim"], mass_kg=85.07),
-        Trial("rajagopal2016 run (automatic)", "Stanford (Rajagopal)", [
-            "--trc", f"{raj}/ExpData/motion_capture_run.trc",
-            "--static", f"{raj}/ExpData/static_run.trc", "--mass", "72.84",
-            "--model", f"{raj}/Rajagopal2016.osim"], mass_kg=72.84),
+        Trial("stanford_run, generic dotted-name model", "Stanford", [
+            "--trc", f"{c}/stanford_run/run.trc", "--model", dot]),
+        Trial("vicon_treadmill, Rajagopal2016 model", "Vicon Nexus", [
+            "--c3d", f"{c}/vicon_treadmill/walking2.c3d", "--model",
+            f"{raj}/Rajagopal2016.osim"], plates=True),
+        Trial("lisbon_shoulder, its own model", "Lisbon", [
+            "--trc", f"{c}/lisbon_shoulder/abdbonepin.trc",
+            "--model", f"{c}/lisbon_shoulder/subject1_abdbonepin.osim"]),
+        Trial("btk_helenhayes, preset helen-hayes (static auto)", "Motion Analysis (Helen Hayes)",
+              ["--c3d", f"{c}/btk_helenhayes/gait.c3d", "--static", "auto",
+               "--marker-set", "helen-hayes", "--mass", "70"], plates=True, mass_kg=70.0),
     ]
+    return out
 
 
 def resolve(args: list[str], data: Path) -> list[str]:
@@ -123,17 +130,20 @@ def read_row(ds: Path) -> dict:
     scale = kin.get("scale", {})
     factors = [v for f in (scale.get("scale_factors") or {}).values()
                for v in (f if isinstance(f, list) else [f])]
+    errors = np.array([v for v in (scale.get("static_error_m") or {}).values()], dtype=float)
+    ignored = sum(int(m.group(1)) for w in kin.get("warnings", [])
+                  for m in [re.match(r"(\d+) (?:unlabelled trajectories|model outputs stored "
+                                     r"as points|labels the model does not use) ignored", w)]
+                  if m)
     return {
         "sequence": seq.id,
         "frames": kin.get("frames"),
         "ik_rms_mm": 1000 * kin["ik_rms_mean_m"] if "ik_rms_mean_m" in kin else None,
         "ik_max_mm": 1000 * kin["ik_max_m"] if "ik_max_m" in kin else None,
-        "static_mm": (1000 * scale["static_rms_m"] if scale.get("static_rms_m") is not None
-                      else None),
+        "static_mm": 1000 * float(np.sqrt(np.mean(errors ** 2))) if errors.size else None,
         "factors": (min(factors), max(factors)) if factors else None,
-        "markers_used": len(seq.extra.get("kinematics", {}).get("markers_used", []))
-        or _stream_channels(d, "markers"),
-        "ignored": len(kin.get("markers_ignored", [])),
+        "markers_used": _stream_channels(d, "markers"),
+        "ignored": ignored,
         "left_out": len(kin.get("markers_left_out", {})),
         "opensim": seq.extra.get("opensim", {}),
     }
@@ -195,7 +205,8 @@ def run_trial(trial: Trial, data: Path, work: Path, dynamics: bool, timeout_s: f
         return {**row, "verdict": f"exit {done.returncode}, unreadable: {err}"}
     if dynamics and trial.plates and trial.mass_kg:
         row["grf_rmse_bw"] = grf_rmse(ds, trial.mass_kg)
-    ok = (row.get("ik_rms_mm") is not None and row["ik_rms_mm"] <= PASS["ik_rms_mm"]
+    bar = PASS["auto_ik_rms_mm"] if "static auto" in trial.name else PASS["ik_rms_mm"]
+    ok = (row.get("ik_rms_mm") is not None and row["ik_rms_mm"] <= bar
           and (row.get("static_mm") is None or row["static_mm"] <= PASS["static_mm"])
           and (row.get("factors") is None or PASS["factor_lo"] <= row["factors"][0]
                and row["factors"][1] <= PASS["factor_hi"]))
@@ -218,6 +229,8 @@ def table(rows: list[dict]) -> str:
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         grf = r.get("grf_rmse_bw")
+        if isinstance(r.get("factors"), list):  # read back from --json
+            r["factors"] = tuple(r["factors"])
         lines.append(
             f"| {r['trial']} | {r['lab']} | {fmt(r.get('markers_used'))} / "
             f"{fmt(r.get('ignored'))} / {fmt(r.get('left_out'))} | {fmt(r.get('static_mm'))} | "
@@ -236,7 +249,14 @@ def main() -> int:
                    help="run trials with plates on through the dynamics stage (slow)")
     p.add_argument("--timeout-s", type=float, default=1800.0)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--table-from", type=Path, nargs="*", default=None,
+                   help="print the table of earlier --json files (runs split over processes)")
     args = p.parse_args()
+    if args.table_from:
+        rows = [r for f in args.table_from for r in json.loads(f.read_text())]
+        order = {t.name: i for i, t in enumerate(trials())}
+        print(table(sorted(rows, key=lambda r: order.get(r["trial"], len(order)))))
+        return 0
     if not args.data.is_dir():
         print(f"no data at {args.data}: nothing to run", file=sys.stderr)
         return 1
@@ -252,7 +272,8 @@ def main() -> int:
     print()
     print(table(rows))
     if args.json:
-        args.json.write_text(json.dumps(rows, default=str, indent=1))
+        args.json.write_text(json.dumps([{k: v for k, v in r.items() if k != "opensim"}
+                                         for r in rows], default=str, indent=1))
     return 0
 
 
