@@ -64,7 +64,7 @@ def trials() -> list[Trial]:
     out = []
     for name, lab, args, static, plates, mass in (
             ("uw_lenhart_walk, its generic model", "UW (Lenhart)", [*uw, "--model", dot],
-             f"{c}/uw_lenhart_walk/static1.trc", True, 62.0),
+             f"{c}/uw_lenhart_walk/static1.trc", False, 62.0),
             ("uw_lenhart_walk, preset uw-lenhart", "UW (Lenhart)",
              [*uw, "--marker-set", "uw-lenhart"], f"{c}/uw_lenhart_walk/static1.trc", True, 62.0),
             ("btk_pig, preset plug-in-gait", "BTK Plug-in-Gait", pig,
@@ -78,7 +78,9 @@ def trials() -> list[Trial]:
             ("rajagopal2016 walk, preset uw-lenhart", "Stanford (Rajagopal)",
              [*walk, "--marker-set", "uw-lenhart"], f"{raj}/ExpData/static_walk_1.trc", True,
              85.07)):
-        extra = uw_plates if name.startswith("uw_lenhart_walk, its") else []
+        # the lab's ExternalLoads names the Rajagopal-style calcn bodies, which the generic
+        # dotted-name model lacks (its feet are foot_r/l): the plates go with the preset run
+        extra = uw_plates if name.startswith("uw_lenhart_walk, preset") else []
         out.append(Trial(name, lab, [*args, "--static", static, *extra], plates=plates,
                          mass_kg=mass))
         out.append(Trial(f"{name} (static auto)", lab, [*args, "--static", "auto"],
