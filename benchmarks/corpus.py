@@ -5,7 +5,8 @@ Each row: markers used / ignored / left out, static error, scale-factor range, I
 (mean over frames) and max, frames, wall time, and the verdict the command gave. With
 `--dynamics`, trials with force plates are run on to the dynamics stage (`--method inverse`)
 and the row adds each foot's vertical ground-force RMSE of the estimate against the plates
-(% body weight). The table is printed as Markdown (docs/validation.md, "The corpus").
+(% body weight) when the forces were estimated; a sequence whose plates were applied (a C3D's
+plates are, like `--grf`) has no estimate to compare, and the column stays empty. The table is printed as Markdown (docs/validation.md, "The corpus").
 
     python benchmarks/corpus.py [--only NAME ...] [--dynamics] [--out DIR] [--data DIR]
 
@@ -165,23 +166,31 @@ def _stream_channels(d, stream: str) -> int | None:
 
 def grf_rmse(ds: Path, mass_kg: float) -> tuple[float, float] | None:
     """Each foot's vertical ground-force RMSE of the estimate (stream grf) against the
-    plates the kinematics stage assigned to the feet (the sequence's `grf` file), % BW."""
+    plates the kinematics stage assigned to the feet (the sequence's `grf` file, with its
+    `grf_setup` when the lab gave one), over the frames where the plates carry load, % BW."""
     from musclekit.dataset import open_dataset
-    from musclekit.pipelines.simulate.opensim.files import read_mot
+    from musclekit.pipelines.simulate.opensim.external_loads import (
+        GRF_CHANNELS,
+        read_measured_grf,
+    )
 
     d = open_dataset(ds)
     (seq,) = d.sequences.values()
-    plates = seq.extra.get("opensim", {}).get("grf")
-    if "grf" not in d.info.streams or not plates:
+    files = seq.extra.get("opensim", {})
+    if "grf" not in d.info.streams or not files.get("grf"):
+        return None
+    if "measured" in str(seq.extra.get("dynamics", {}).get("grf_source", "")):
+        # the plates were applied (a C3D's plates, --grf): the stream is not an estimate
         return None
     est = d.sequence_array("grf", seq.id)
-    meas = read_mot(ds / plates)
+    meas = read_measured_grf(ds / files["grf"],
+                             ds / files["grf_setup"] if files.get("grf_setup") else None)
     out = []
     for side in ("right", "left"):
         col = f"ground_force_{side}_vy"
         e = np.asarray(est.values[:, list(est.channels).index(col)], dtype=float)
-        m = np.interp(est.time_s, meas.time_s, meas.column(col))
-        ok = np.isfinite(e)
+        m = np.interp(est.time_s, meas.time_s, meas.values[:, GRF_CHANNELS.index(col)])
+        ok = np.isfinite(e) & (est.time_s >= meas.time_s[0]) & (est.time_s <= meas.time_s[-1])
         out.append(100 * float(np.sqrt(np.mean((e[ok] - m[ok]) ** 2))) / (mass_kg * 9.80665))
     return out[0], out[1]
 
