@@ -97,6 +97,10 @@ def trials() -> list[Trial]:
             plates=True, mass_kg=85.07),
         Trial("stanford_run, generic dotted-name model", "Stanford", [
             "--trc", f"{c}/stanford_run/run.trc", "--model", dot]),
+        # no static trial and no mass: scaled from the motion (the mass only sets body masses)
+        Trial("stanford_run, preset uw-lenhart (static auto, 70 kg assumed)", "Stanford", [
+            "--trc", f"{c}/stanford_run/run.trc", "--marker-set", "uw-lenhart",
+            "--static", "auto", "--mass", "70"], mass_kg=70.0),
         Trial("vicon_treadmill, Rajagopal2016 model", "Vicon Nexus", [
             "--c3d", f"{c}/vicon_treadmill/walking2.c3d", "--model",
             f"{raj}/Rajagopal2016.osim"], plates=True),
