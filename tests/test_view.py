@@ -21,8 +21,6 @@ from musclekit.cli.main import main
 from musclekit.pipelines.view.scene import build_scene
 from tests.helpers.score_fixtures import rajagopal_model, write_squat_dataset
 
-BONE_RGB = np.array([20, 190, 60])  # pipelines/view/server.py BONE_COLOR
-
 
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
@@ -127,7 +125,9 @@ def test_viewer_in_headless_chromium_shows_the_model(model_ds, tmp_path):
             img = (plt.imread(shot)[..., :3] * 255).astype(int)
             assert img.std() > 10, "the screenshot is blank"
             scene_area = img[150:, :700]  # left of viser's control panel, below its toast
-            bone_px = int((np.abs(scene_area - BONE_RGB) < 40).all(axis=-1).sum())
+            # the bones' green, as lit and shaded (its lightness varies with the lighting)
+            r, g, b = scene_area[..., 0], scene_area[..., 1], scene_area[..., 2]
+            bone_px = int(((g - np.maximum(r, b) > 50) & (g > 120)).sum())
             if bone_px > 150:
                 break
         assert bone_px > 150, f"the model's bodies are not in the screenshot ({bone_px} px)"
