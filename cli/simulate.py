@@ -7,6 +7,7 @@ parameters, the `--until ik` refusal and the configs are built from those declar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +29,22 @@ KINEMATICS_PANEL = "Kinematics (part 1)"
 COMPUTE_PANEL = "Compute: local Dask workers (default), a running scheduler, or SLURM/PBS jobs"
 
 
-def _in(name: str, flags: str, type_: Any, help_: str, **kw: Any) -> Option:
-    return Option(name=name, flags=(flags,), type=type_, help=help_, panel=INPUT_PANEL, **kw)
+def _group(panel: str, stage: str = "") -> Callable[..., Option]:
+    """A declaration maker for one group of options (its --help panel and stage)."""
+    def declare(name: str, flags: str, type_: Any, help_: str, **kw: Any) -> Option:
+        return Option(name=name, flags=(flags,), type=type_, help=help_, panel=panel,
+                      stage=stage, **kw)
+    return declare
 
 
-def _lab(name: str, flags: str, type_: Any, help_: str, **kw: Any) -> Option:
-    return Option(name=name, flags=(flags,), type=type_, help=help_, panel=LAB_PANEL,
-                  stage="lab", **kw)
+_in = _group(INPUT_PANEL)
+_lab = _group(LAB_PANEL, "lab")
+_compute = _group(COMPUTE_PANEL, "compute")
 
 
 def _kin(name: str, flags: str, help_: str, attr: str) -> Option:
-    return Option(name=name, flags=(flags,), type=float, help=help_, panel=KINEMATICS_PANEL,
-                  stage="kinematics", apply=lambda cfg, v: setattr(cfg, attr, v))
-
-
-def _compute(name: str, flags: str, type_: Any, help_: str, **kw: Any) -> Option:
-    return Option(name=name, flags=(flags,), type=type_, help=help_, panel=COMPUTE_PANEL,
-                  stage="compute", **kw)
+    return _group(KINEMATICS_PANEL, "kinematics")(
+        name, flags, float, help_, apply=lambda cfg, v: setattr(cfg, attr, v))
 
 
 INPUT_OPTIONS = (
