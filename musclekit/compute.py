@@ -267,6 +267,166 @@ def open_client(cfg: ComputeConfig, units: int | None = None) -> Iterator[Client
         cluster.close()  # cancels the jobs, also those still waiting in the queue
 
 
+def _todo(units: Sequence[Unit], skip: Callable[[Unit], bool] | None,
+          report: RunReport) -> list[Unit]:
+    """The units not skipped, after refusing duplicate ids; the skipped go to `report`."""
+    ids = [u.id for u in units]
+    if len(set(ids)) != len(ids):
+        raise InputError("unit ids must be unique; got duplicates: "
+                         + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+    todo = []
+    for unit in units:
+        if skip is not None and skip(unit):
+            report.skipped.append(unit.id)
+        else:
+            todo.append(unit)
+    return todo
+
+
+def runs_inline(cfg: ComputeConfig, units: int | None) -> bool:
+    """Whether units run in this process: `workers=0`, or the default workers and a single
+    unit (a cluster for one unit costs seconds and gains nothing)."""
+    local_only = not cfg.scheduler and cfg.cluster is None and cfg.jobqueue is None
+    return local_only and (cfg.workers == 0 or (cfg.workers_defaulted and units == 1))
+
+
+@dataclass
+class Finished:
+    """A unit that finished in a `UnitPool`: its stage, id and outcome."""
+
+    stage: str
+    unit_id: str
+    status: str  # "ok" | "failed"
+    value: Any  # the function's return value, or why it failed
+    seconds: float
+
+
+class UnitPool:
+    """One cluster for the units of several stages, each unit submitted as soon as what it
+    needs is done: a sequence's dynamics chunks start when its own inverse kinematics and
+    its model's preparation are done, not when every sequence's are.
+
+    Use as a context manager; `submit` units (from any stage, also while iterating), and
+    iterate `finished()` to get each unit's outcome as it ends, until none is pending. The
+    cluster (local workers, or the SLURM/PBS jobs, submitted once) lives as long as the pool.
+    Inline (`workers=0`, or the default workers with `expected_units=1`) the units run in
+    this process one at a time, highest priority first, then in submission order.
+
+    Per stage, a RunReport (`reports`) and a progress line whose total grows with the units
+    submitted. `busy_seconds / (workers x wall_seconds)` is the share of worker time spent
+    in units: what the workers did not idle.
+    """
+
+    def __init__(self, cfg: ComputeConfig | None = None,
+                 expected_units: int | None = None) -> None:
+        self.cfg = cfg or ComputeConfig()
+        self.inline = runs_inline(self.cfg, expected_units)
+        self.reports: dict[str, RunReport] = {}
+        self.busy_seconds = 0.0
+        self._expected = expected_units
+        self._tasks: dict[str, int] = {}
+        self._queue: list[tuple[int, int, str, Unit, Callable[[Any], Any]]] = []
+        self._futures: dict[Any, tuple[str, str]] = {}
+        self._order = 0
+        self._started = time.perf_counter()
+        self._stack: Any = None
+        self.client: Client | None = None
+
+    def __enter__(self) -> UnitPool:
+        from contextlib import ExitStack
+
+        self._stack = ExitStack()
+        try:
+            self._progress = self._stack.enter_context(make_progress())
+            if not self.inline:
+                from dask.distributed import as_completed
+
+                self.client = self._stack.enter_context(
+                    open_client(self.cfg, units=self._expected))
+                self._completed = as_completed()
+        except BaseException:
+            self._stack.close()
+            raise
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    @property
+    def wall_seconds(self) -> float:
+        return time.perf_counter() - self._started
+
+    @property
+    def workers(self) -> int:
+        """Worker processes the units run on (1 inline)."""
+        if self.inline:
+            return 1
+        if self.client is not None and not self.cfg.local:
+            return max(1, len(self.client.scheduler_info().get("workers", {})))
+        return max(1, self.cfg.workers)
+
+    def busy_share(self) -> float:
+        """Share of the workers' time spent in units since the pool opened."""
+        wall = self.wall_seconds
+        return min(1.0, self.busy_seconds / (self.workers * wall)) if wall > 0 else 0.0
+
+    def report(self, stage: str) -> RunReport:
+        return self.reports.setdefault(stage, RunReport())
+
+    def _task(self, stage: str, description: str | None) -> int:
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(description or stage, total=0)
+        return self._tasks[stage]
+
+    def submit_all(self, stage: str, units: Sequence[Unit], fn: Callable[[Any], Any],
+                   skip: Callable[[Unit], bool] | None = None, priority: int = 0,
+                   description: str | None = None) -> list[Unit]:
+        """Submit the units of `stage` not skipped (skipped ones go to its report); returns
+        those submitted. Higher `priority` runs first among units waiting for a worker:
+        later stages get more, so work already begun finishes before new work starts."""
+        todo = _todo(units, skip, self.report(stage))
+        if not todo:
+            return todo
+        task = self._task(stage, description)
+        self._progress.update(task, total=self._progress.tasks[task].total + len(todo))
+        for unit in todo:
+            self._order += 1
+            if self.inline:
+                self._queue.append((-priority, self._order, stage, unit, fn))
+                continue
+            future = self.client.submit(
+                _call, fn, unit.payload, key=f"musclekit-{unit.id}-{time.time_ns()}",
+                retries=self.cfg.retries, pure=False, priority=priority)
+            self._futures[future] = (stage, unit.id)
+            self._completed.add(future)
+        return todo
+
+    def pending(self) -> int:
+        return len(self._queue) + len(self._futures)
+
+    def finished(self) -> Iterator[Finished]:
+        """Each submitted unit's outcome as it ends (recorded in its stage's report), until
+        no unit is pending; units submitted meanwhile are waited for too."""
+        while self.pending():
+            if self.inline:
+                self._queue.sort(key=lambda item: item[:2])
+                _, _, stage, unit, fn = self._queue.pop(0)
+                outcome = _call(fn, unit.payload)
+                unit_id = unit.id
+            else:
+                future = next(self._completed)
+                stage, unit_id = self._futures.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as err:  # noqa: BLE001 - e.g. KilledWorker after the retries
+                    outcome = ("failed", f"worker lost: {type(err).__name__}: {err}", 0.0)
+            _record(self.report(stage), unit_id, outcome)
+            self.busy_seconds += outcome[2]
+            self._progress.advance(self._tasks[stage])
+            yield Finished(stage, unit_id, *outcome)
+
+
 def run_units(
     units: Sequence[Unit],
     fn: Callable[[Any], Any],
@@ -282,49 +442,15 @@ def run_units(
     """
     cfg = cfg or ComputeConfig()
     report = RunReport()
-    ids = [u.id for u in units]
-    if len(set(ids)) != len(ids):
-        raise InputError("unit ids must be unique; got duplicates: "
-                         + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
-    todo = []
-    for unit in units:
-        if skip is not None and skip(unit):
-            report.skipped.append(unit.id)
-        else:
-            todo.append(unit)
+    todo = _todo(units, skip, report)
     if not todo:
         return report
-
-    def finish(unit_id: str, outcome: tuple[str, Any, float]) -> None:
-        _record(report, unit_id, outcome)
-        if on_result is not None:
-            on_result(unit_id, outcome[0], outcome[1])
-
-    with make_progress() as progress:
-        task = progress.add_task(description, total=len(todo))
-        local_only = not cfg.scheduler and cfg.cluster is None and cfg.jobqueue is None
-        if local_only and (cfg.workers == 0 or (cfg.workers_defaulted and len(todo) == 1)):
-            for unit in todo:
-                finish(unit.id, _call(fn, unit.payload))
-                progress.advance(task)
-            return report
-
-        from dask.distributed import as_completed
-
-        with open_client(cfg, units=len(todo)) as client:
-            futures = {
-                client.submit(_call, fn, unit.payload, key=f"musclekit-{unit.id}-{time.time_ns()}",
-                              retries=cfg.retries, pure=False): unit.id
-                for unit in todo
-            }
-            for future in as_completed(futures):
-                unit_id = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as err:  # noqa: BLE001 - e.g. KilledWorker after the retries
-                    outcome = ("failed", f"worker lost: {type(err).__name__}: {err}", 0.0)
-                finish(unit_id, outcome)
-                progress.advance(task)
-    if report.failed:
+    with UnitPool(cfg, expected_units=len(todo)) as pool:
+        pool.reports["units"] = report
+        pool.submit_all("units", todo, fn, description=description)
+        for done in pool.finished():
+            if on_result is not None:
+                on_result(done.unit_id, done.status, done.value)
+    if report.failed and not pool.inline:
         console.print(f"[yellow]{len(report.failed)} of {len(todo)} units failed[/]")
     return report
