@@ -13,6 +13,14 @@ import typer
 from musclekit.options import Option
 
 
+def group(panel: str | None, stage: str = "") -> Callable[..., Option]:
+    """A declaration maker for one group of options (its --help panel and stage)."""
+    def declare(name: str, flags: str, type_: Any, help_: str, **kw: Any) -> Option:
+        return Option(name=name, flags=(flags,), type=type_, help=help_, panel=panel,
+                      stage=stage, **kw)
+    return declare
+
+
 def parameter(option: Option) -> inspect.Parameter:
     annotation = list[option.type] if option.multiple else (
         option.type if option.type is bool and option.default is not None

@@ -36,6 +36,11 @@ class Option:
     def flag(self) -> str:
         return self.flags[0].split("/")[0]
 
+    def typed(self, value: Any) -> str:
+        """The flag as the user typed it: `--no-refine` for a switched-off `--refine/--no-refine`."""
+        on, _, off = self.flags[0].partition("/")
+        return off if (off and value is False) else on
+
     def given(self, value: Any) -> bool:
         """Did the user set it? (a flag left at its default was not set)"""
         if self.multiple:
@@ -44,8 +49,9 @@ class Option:
 
 
 def given_options(options: Iterable[Option], values: dict[str, Any], stage: str) -> list[str]:
-    """The flags of `stage` the user set in `values`."""
-    return [o.flag for o in options if o.stage == stage and o.given(values.get(o.name))]
+    """The flags of `stage` the user set in `values`, as typed."""
+    return [o.typed(values.get(o.name)) for o in options
+            if o.stage == stage and o.given(values.get(o.name))]
 
 
 def apply_options(config: Any, options: Iterable[Option], values: dict[str, Any]) -> Any:
