@@ -241,12 +241,13 @@ def _marker_names(path: Path, used: list[str] | None = None) -> list[str]:
     return list(read_trc(path).names)
 
 
-def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
-                   model_path: Path | None = None, body_model: Path | None = None,
-                   config: KinematicsConfig | None = None, compute: ComputeConfig | None = None,
-                   name: str | None = None, marker_weights: dict[str, float] | None = None,
-                   on_result=None, lab: LabInputs | None = None) -> RunReport:
-    """Run the kinematics stage for `sources` into `dataset` (created if needed)."""
+def kinematics_units(dataset: Path, sources: list[KinematicsSource], *,
+                     model_path: Path | None = None, body_model: Path | None = None,
+                     config: KinematicsConfig | None = None, name: str | None = None,
+                     marker_weights: dict[str, float] | None = None,
+                     lab: LabInputs | None = None) -> tuple[DatasetWriter, list[Unit]]:
+    """Check `sources`, create (or open) `dataset` with this stage's streams; returns its
+    writer and one unit per sequence (`kinematics_unit`; skip those `writer.is_done`)."""
     cfg = config or KinematicsConfig()
     if not sources:
         raise InputError("no sequences to simulate")
@@ -280,6 +281,21 @@ def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
                   _payload(s, dataset.resolve(), model.resolve(),
                            Path(body_model).resolve() if body_model else None, cfg,
                            marker_weights, lab)) for s in sources]
+    return writer, units
+
+
+def run_kinematics(dataset: Path, sources: list[KinematicsSource], *,
+                   model_path: Path | None = None, body_model: Path | None = None,
+                   config: KinematicsConfig | None = None, compute: ComputeConfig | None = None,
+                   name: str | None = None, marker_weights: dict[str, float] | None = None,
+                   on_result=None, lab: LabInputs | None = None) -> RunReport:
+    """Run the kinematics stage for `sources` into `dataset` (created if needed)."""
+    writer, units = kinematics_units(dataset, sources, model_path=model_path,
+                                     body_model=body_model, config=config, name=name,
+                                     marker_weights=marker_weights, lab=lab)
     return run_units(units, kinematics_unit, compute or ComputeConfig(),
-                     description="kinematics (scale + IK)",
+                     description=KINEMATICS_DESCRIPTION,
                      skip=lambda u: writer.is_done(u.id), on_result=on_result)
+
+
+KINEMATICS_DESCRIPTION = "kinematics (scale + IK)"

@@ -28,10 +28,27 @@ class SequenceJob:
 
 
 def find_jobs(root: Path, cfg: DynamicsConfig) -> list[SequenceJob]:
-    """Sequences with kinematics in the dataset, planned into chunks."""
+    """Sequences with kinematics in the dataset (`cfg.sequences` only, when given), planned
+    into chunks; none is an InputError that says to run the kinematics first."""
+    jobs = sequence_jobs(root, cfg, cfg.sequences)
+    if not jobs:
+        raise InputError(
+            f"no sequence in {root} has kinematics to simulate: run "
+            "`musclekit simulate ... --until ik` first (part 1 writes the scaled model and "
+            "IK motion per sequence)"
+        )
+    return jobs
+
+
+def sequence_jobs(root: Path, cfg: DynamicsConfig,
+                  wanted_ids: list[str] | None = None) -> list[SequenceJob]:
+    """The chunk plans of the sequences of `wanted_ids` (every sequence with kinematics when
+    None; then those without are left out), sorted by id. A wanted sequence not in the
+    dataset or without kinematics, a missing file or a filter above the kinematics'
+    Nyquist frequency is an InputError."""
     ds = open_dataset(root)
     jobs = []
-    wanted = set(cfg.sequences) if cfg.sequences else None
+    wanted = set(wanted_ids) if wanted_ids else None
     if wanted:
         unknown = sorted(wanted - set(ds.sequences))
         if unknown:
@@ -56,11 +73,7 @@ def find_jobs(root: Path, cfg: DynamicsConfig) -> list[SequenceJob]:
                     "stage for it"
                 )
         motion = read_mot(motion_path)
-        if cfg.solve.filter_hz >= motion.rate_hz / 2:
-            raise InputError(
-                f"sequence {seq_id}: --filter-hz {cfg.solve.filter_hz:g} is not below the "
-                f"Nyquist frequency of its {motion.rate_hz:g} Hz kinematics "
-                f"({motion.rate_hz / 2:g} Hz); choose a lower cut-off")
+        check_filter(cfg, motion.rate_hz, f"sequence {seq_id}")
         chunks = plan_chunks(seq_id, motion.time_s, cfg.chunk)
         jobs.append(SequenceJob(
             sequence=seq, model_path=model_path, motion_path=motion_path, chunks=chunks,
@@ -68,15 +81,16 @@ def find_jobs(root: Path, cfg: DynamicsConfig) -> list[SequenceJob]:
             out_dir=root / "opensim" / seq_id / "dynamics" / cfg.method,
             grf_file=record.path(root, "grf"), grf_setup=record.path(root, "grf_setup"),
         ))
-    if not jobs:
-        raise InputError(
-            f"no sequence in {root} has kinematics to simulate: run "
-            "`musclekit simulate ... --until ik` first (part 1 writes the scaled model and "
-            "IK motion per sequence)"
-        )
     return jobs
 
 
+def check_filter(cfg: DynamicsConfig, rate_hz: float, what: str) -> None:
+    """The kinematics filter must lie below the Nyquist frequency of `what`'s frame rate."""
+    if cfg.solve.filter_hz >= rate_hz / 2:
+        raise InputError(
+            f"{what}: --filter-hz {cfg.solve.filter_hz:g} is not below the "
+            f"Nyquist frequency of its {rate_hz:g} Hz kinematics "
+            f"({rate_hz / 2:g} Hz); choose a lower cut-off")
 
 
 def unit_id(job: SequenceJob) -> str:

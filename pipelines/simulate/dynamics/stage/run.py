@@ -64,14 +64,13 @@ def model_keys(jobs: list[SequenceJob], cfg: DynamicsConfig) -> dict[str, str]:
             for job in jobs}
 
 
-def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
-                   ) -> tuple[Path, dict[str, str]]:
-    """Check and prepare each distinct model of `jobs` (found in dataset `root`) once; a
-    model already in the cache is skipped. Returns the cache folder and, per cache key
-    whose preparation failed, why.
-    """
+def prep_units(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
+               keys: dict[str, str] | None = None) -> tuple[Path, list[Unit]]:
+    """Check each distinct model of `jobs` (found in dataset `root`); returns the cache
+    folder and one preparation unit per model (id `model-<cache key>`). `keys`: the cache
+    key per sequence (`model_keys`), when the caller has them."""
     cache = model_cache(root, cfg)
-    keys = model_keys(jobs, cfg)
+    keys = keys if keys is not None else model_keys(jobs, cfg)
     models: dict[str, tuple[Path, list[Path]]] = {}
     for job in jobs:
         key = keys[job.sequence.id]
@@ -85,16 +84,34 @@ def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
 
                 check_upper_model(cfg.upper_model, _muscles(job.model_path),
                                   read_mot(job.motion_path).names, cfg.prep.feet)
-    prep_units = [
+    units = [
         Unit(id=f"model-{key}", payload=PrepTask(model=str(m), cache=str(cache),
                                                  settings=cfg.prep, motions=[str(p) for p in mots]))
         for key, (m, mots) in models.items()
     ]
-    prep_report = run_units(
-        prep_units, _prep_unit, cfg.compute, description="preparing models",
-        skip=lambda u: (cache / u.id[len("model-"):] / "prep.json").is_file(),
-    )
-    return cache, {uid[len("model-"):]: why for uid, why in prep_report.failed.items()}
+    return cache, units
+
+
+def prepared(cache: Path):
+    """The skip rule of preparation units: the model is in the cache."""
+    return lambda u: (cache / u.id[len("model-"):] / "prep.json").is_file()
+
+
+def prep_failures(run) -> dict[str, str]:
+    """Per cache key whose preparation failed (a RunReport of preparation units), why."""
+    return {uid[len("model-"):]: why for uid, why in run.failed.items()}
+
+
+def prepare_models(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
+                   ) -> tuple[Path, dict[str, str]]:
+    """Check and prepare each distinct model of `jobs` (found in dataset `root`) once; a
+    model already in the cache is skipped. Returns the cache folder and, per cache key
+    whose preparation failed, why.
+    """
+    cache, units = prep_units(root, jobs, cfg)
+    prep_report = run_units(units, _prep_unit, cfg.compute, description="preparing models",
+                            skip=prepared(cache))
+    return cache, prep_failures(prep_report)
 
 
 def _settings_for(job: SequenceJob, cfg: DynamicsConfig) -> SolveSettings:
@@ -138,23 +155,12 @@ def _uncovered(prep_folder: Path, motion_path: Path) -> str:
             "refitted over every sequence) or --no-polynomial-paths")
 
 
-def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None) -> DynamicsReport:
-    """Solve muscle-driven dynamics for every sequence with kinematics in the dataset.
-
-    Resumable: rerun the same call to continue; finished chunks and sequences are skipped.
-    """
-    cfg = config or DynamicsConfig()
-    cfg.validate()
-    root = Path(dataset_path)
-    jobs = find_jobs(root, cfg)
-    report = DynamicsReport()
-
-    # 1. Models, once each (checked first so bad models fail before any Dask work).
-    cache, prep_failed = prepare_models(root, jobs, cfg)
-
-    # 2. Chunks.
+def chunk_units(jobs: list[SequenceJob], cfg: DynamicsConfig, cache: Path,
+                keys: dict[str, str], prep_failed: dict[str, str]) -> list[Unit]:
+    """One unit per chunk of `jobs`, on the prepared model of its sequence (`cache` / its
+    key); a sequence whose preparation failed, or whose poses its model's paths do not
+    cover, has its chunks made unsolvable (failed reports, gaps), not dropped."""
     units = []
-    keys = model_keys(jobs, cfg)
     for job in jobs:
         key = keys[job.sequence.id]
         why = (f"model preparation failed: {prep_failed[key]}" if key in prep_failed
@@ -167,19 +173,24 @@ def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None)
                 unsolvable=unsolvable(chunk, why),
             )
             units.append(Unit(id=chunk.id, payload=task))
+    return units
 
+
+def solved_before(cfg: DynamicsConfig):
+    """The skip rule of chunk units: a saved report, converged (or any, unless
+    `retry_failed`)."""
     def skip(unit: Unit) -> bool:
         rep = load_report(Path(unit.payload.out_dir), chunk_name(unit.payload.chunk))
         if rep is None:
             return False
         return rep.status == "converged" or not cfg.retry_failed
+    return skip
 
-    writer = DatasetWriter.create_or_open(root)
-    done_sequences = {j.sequence.id for j in jobs if writer.is_done(unit_id(j))}
-    todo_units = [u for u in units if u.id.split("/chunk")[0] not in done_sequences]
-    run = run_units(todo_units, solve_chunk_unit, cfg.compute,
-                    description=f"simulating chunks ({cfg.method})", skip=skip)
-    report.chunks_skipped = len(run.skipped) + len(units) - len(todo_units)
+
+def count_chunks(report: DynamicsReport, run) -> None:
+    """Add a RunReport of chunk units to `report`: a unit that ran returns a chunk report,
+    converged or failed with its reason; a unit that raised (or lost its worker) failed."""
+    report.chunks_skipped += len(run.skipped)
     for uid, chunk_report in run.done.items():
         if chunk_report.status == "converged":
             report.chunks_done += 1
@@ -189,28 +200,67 @@ def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None)
     for uid, why in run.failed.items():
         report.chunks_failed[uid] = why
 
+
+def write_if_solved(writer: DatasetWriter, job: SequenceJob, cfg: DynamicsConfig,
+                    cache: Path, key: str, prep_failed: dict[str, str],
+                    report: DynamicsReport) -> bool:
+    """Stitch and write one sequence once every chunk of it has a report; False while some
+    chunk has none (still to solve, or lost)."""
+    reports = [load_report(job.out_dir, chunk_name(c)) for c in job.chunks]
+    if any(r is None for r in reports):
+        return False
+    if write_sequence(writer, job, reports, cfg, prep_failed, cache / key):
+        report.sequences_written.append(job.sequence.id)
+    else:
+        report.sequences_unsolved.append(job.sequence.id)
+    return True
+
+
+def finish_report(report: DynamicsReport) -> None:
+    """The run's summary and each failed unit with its reason."""
+    console.print(report.summary())
+    for uid, why in sorted({**report.chunks_failed, **report.upper_failed}.items()):
+        console.print(f"  [yellow]failed[/] {uid}: {why.splitlines()[0] if why else ''}")
+
+
+def run_dynamics(dataset_path: str | Path, config: DynamicsConfig | None = None) -> DynamicsReport:
+    """Solve muscle-driven dynamics for every sequence with kinematics in the dataset, stage
+    by stage (every model, then every chunk); `musclekit simulate` overlaps the stages
+    instead (pipelines/simulate/flow.py), with the same outputs.
+
+    Resumable: rerun the same call to continue; finished chunks and sequences are skipped.
+    """
+    cfg = config or DynamicsConfig()
+    cfg.validate()
+    root = Path(dataset_path)
+    jobs = find_jobs(root, cfg)
+    report = DynamicsReport()
+
+    # 1. Models, once each (checked first so bad models fail before any Dask work).
+    cache, prep_failed = prepare_models(root, jobs, cfg)
+
+    # 2. Chunks of the sequences not yet written.
+    keys = model_keys(jobs, cfg)
+    writer = DatasetWriter.create_or_open(root)
+    done_sequences = {j.sequence.id for j in jobs if writer.is_done(unit_id(j))}
+    todo_jobs = [j for j in jobs if j.sequence.id not in done_sequences]
+    report.chunks_skipped = sum(len(j.chunks) for j in jobs) - sum(len(j.chunks) for j in todo_jobs)
+    run = run_units(chunk_units(todo_jobs, cfg, cache, keys, prep_failed), solve_chunk_unit,
+                    cfg.compute, description=f"simulating chunks ({cfg.method})",
+                    skip=solved_before(cfg))
+    count_chunks(report, run)
+
     # 3. Stitch and write each sequence whose chunks all have a report.
-    for job in jobs:
-        if job.sequence.id in done_sequences:
-            report.sequences_skipped.append(job.sequence.id)
-            continue
-        reports = [load_report(job.out_dir, chunk_name(c)) for c in job.chunks]
-        if any(r is None for r in reports):
-            continue
-        key = keys[job.sequence.id]
-        if write_sequence(writer, job, reports, cfg, prep_failed, cache / key):
-            report.sequences_written.append(job.sequence.id)
-        else:
-            report.sequences_unsolved.append(job.sequence.id)
+    report.sequences_skipped.extend(sorted(done_sequences))
+    for job in todo_jobs:
+        write_if_solved(writer, job, cfg, cache, keys[job.sequence.id], prep_failed, report)
 
     # 4. The upper body of every sequence whose lower body is written.
     if cfg.upper_model:
         from musclekit.pipelines.simulate.dynamics.stage.upper import run_upper
 
         run_upper(root, writer, jobs, cfg, report)
-    console.print(report.summary())
-    for uid, why in sorted({**report.chunks_failed, **report.upper_failed}.items()):
-        console.print(f"  [yellow]failed[/] {uid}: {why.splitlines()[0] if why else ''}")
+    finish_report(report)
     return report
 
 
