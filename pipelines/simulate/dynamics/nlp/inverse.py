@@ -35,8 +35,6 @@ from musclekit.errors import MissingDependencyError
 from musclekit.pipelines.simulate.dynamics.nlp.child import child_main, solve_in_child
 from musclekit.pipelines.simulate.dynamics.nlp.common import (
     activation_rate,
-    actuator_matrix,
-    trapezoid_weights,
 )
 
 WHAT = "muscle redundancy solve"
@@ -104,6 +102,113 @@ class RedundancySolution:
 
 
 
+def _pattern(problem: RedundancyProblem) -> np.ndarray:
+    """(J, M) bool: the muscle-equation pairs whose generated force is non-zero anywhere on
+    the mesh (a muscle's moment arm about a coordinate it crosses). The solver is built on
+    this union pattern; a pair that is zero at some mesh point gets the value 0 there."""
+    gain = np.abs(problem.moment_arm) * np.abs(problem.force_active)[:, :, None]  # (N, M, J)
+    return (gain > 0).any(axis=0).T
+
+
+@dataclass
+class _Built:
+    """An IPOPT solver built for one problem shape, its numbers passed as parameters."""
+
+    solver: object
+    pattern_rows: np.ndarray  # row (equation) of each non-zero of the pattern, column-major
+    pattern_cols: np.ndarray  # column (muscle) of each non-zero
+
+
+# Built solvers of this process, by problem shape: the chunks of a sequence share one shape
+# (mesh size, muscles, equations, actuators, which muscle crosses which coordinate), so a
+# persistent solver process (child.SolverServer) builds the CasADi graph and IPOPT's
+# structures once and only passes each chunk's numbers.
+_BUILT: dict[tuple, _Built] = {}
+
+
+def _shape_key(problem: RedundancyProblem, pattern: np.ndarray) -> tuple:
+    N, M = problem.force_active.shape
+    return (N, M, problem.tau.shape[1], tuple(int(j) for j in problem.actuator_coordinate),
+            np.packbits(pattern).tobytes(), float(problem.tolerance),
+            int(problem.max_iterations))
+
+
+def _build(ca, problem: RedundancyProblem, pattern: np.ndarray) -> _Built:
+    """The NLP of the module docstring with every number a parameter:
+    p = [h (N-1); tau_a, tau_d, b (M each); generated-force gains (N x nnz);
+    net demands tau - R F0 (N x J); actuator optimal forces (K)]."""
+    N, M = problem.force_active.shape
+    J = problem.tau.shape[1]
+    K = len(problem.actuator_coordinate)
+    cols, rows = np.nonzero(pattern.T)  # column-major order of the (J, M) pattern
+    nnz = len(rows)
+    colptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=M))]).astype(int)
+    sparsity = ca.Sparsity(J, M, colptr.tolist(), rows.astype(int).tolist())
+
+    # Scalar symbolics (SX) and an explicit NLP: every expression here is a sum of products of
+    # numbers and a few variables, which SX evaluates far faster than Opti's matrix graph.
+    a = ca.SX.sym("a", M, N)
+    e = ca.SX.sym("e", M, N)
+    c = ca.SX.sym("c", K, N)
+    h = ca.SX.sym("h", 1, N - 1)
+    tau_a = ca.SX.sym("tau_a", M)
+    tau_d = ca.SX.sym("tau_d", M)
+    b = ca.SX.sym("b", M)
+    gain = ca.SX.sym("gain", nnz, N)
+    demand = ca.SX.sym("demand", J, N)
+    optimal = ca.SX.sym("optimal", K)
+    x = ca.vertcat(ca.vec(a), ca.vec(e), ca.vec(c))
+    p = ca.vertcat(ca.vec(h), tau_a, tau_d, b, ca.vec(gain), ca.vec(demand), optimal)
+
+    rate = activation_rate(ca, e, a, ca.repmat(tau_a, 1, N), ca.repmat(tau_d, 1, N),
+                           ca.repmat(b, 1, N))
+    g = [
+        # The window starts in activation equilibrium (a = e): a free initial activation
+        # would be force the muscles could spend without ever being excited.
+        a[:, 0] - e[:, 0],
+        ca.vec(a[:, 1:] - a[:, :-1] - (rate[:, 1:] + rate[:, :-1]) * ca.repmat(h, M, 1) / 2),
+    ]
+    S = ca.SX(J, K)
+    for r, j in enumerate(problem.actuator_coordinate):
+        S[int(j), r] = optimal[r]
+    for k in range(N):
+        generated = ca.mtimes(ca.SX(sparsity, gain[:, k]), a[:, k])
+        if K:
+            generated = generated + ca.mtimes(S, c[:, k])
+        g.append(generated - demand[:, k])
+    g = ca.vertcat(*g)
+
+    # MocoInverse's objective (squared controls), plus a tiny weight on squared activations so
+    # that co-contraction, which the equations alone do not exclude, is never free.
+    # Trapezoidal weights from the intervals (common.trapezoid_weights).
+    w = ca.horzcat(h[:, :1] / 2, (h[:, 1:] + h[:, :-1]) / 2, h[:, -1:] / 2) if N > 1 else \
+        ca.SX.zeros(1, 1)
+    effort = ca.sum1(e ** 2) + ACTIVATION_WEIGHT * ca.sum1(a ** 2)
+    if K:
+        effort = effort + ca.sum1(c ** 2)
+    f = ca.mtimes(effort, w.T)
+
+    solver = ca.nlpsol("redundancy", "ipopt", {"x": x, "p": p, "f": f, "g": g}, {
+        "print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes",
+        "ipopt.tol": problem.tolerance, "ipopt.constr_viol_tol": problem.tolerance,
+        "ipopt.max_iter": int(problem.max_iterations), "ipopt.mu_strategy": "adaptive",
+    })
+    return _Built(solver, rows, cols)
+
+
+def _parameters(problem: RedundancyProblem, built: _Built) -> np.ndarray:
+    """The numbers of `problem` in the order of `_build`'s parameter vector."""
+    t = np.asarray(problem.time_s, dtype=float)
+    arms = problem.moment_arm  # (N, M, J)
+    gains = arms[:, built.pattern_cols, built.pattern_rows] * \
+        problem.force_active[:, built.pattern_cols]  # (N, nnz)
+    demand = problem.tau - np.einsum("kmj,km->kj", arms, problem.force_passive)  # (N, J)
+    return np.concatenate([
+        np.diff(t), problem.activation_time_constant_s, problem.deactivation_time_constant_s,
+        problem.activation_smoothing, gains.ravel(), demand.ravel(),
+        np.asarray(problem.actuator_optimal_force, dtype=float)])
+
+
 def solve(problem: RedundancyProblem) -> RedundancySolution:
     """Solve with IPOPT (exact Hessian via CasADi's algorithmic differentiation). Only in a
     process without opensim: use `solve_in_subprocess` anywhere else."""
@@ -116,60 +221,21 @@ def solve(problem: RedundancyProblem) -> RedundancySolution:
         raise MissingDependencyError(
             f"the inverse method needs casadi ({err}): pip install casadi") from err
 
-    t = np.asarray(problem.time_s, dtype=float)
     N, M = problem.force_active.shape
-    J = problem.tau.shape[1]
     K = len(problem.actuator_coordinate)
-    h = np.diff(t)
-    w = trapezoid_weights(t)
-
-    # Scalar symbolics (SX) and an explicit NLP: every expression here is a sum of products of
-    # numbers and a few variables, which SX evaluates far faster than Opti's matrix graph.
-    a = ca.SX.sym("a", M, N)
-    e = ca.SX.sym("e", M, N)
-    c = ca.SX.sym("c", K, N)
-    x = ca.vertcat(ca.vec(a), ca.vec(e), ca.vec(c))
+    pattern = _pattern(problem)
+    key = _shape_key(problem, pattern)
+    built = _BUILT.get(key)
+    if built is None:
+        built = _BUILT[key] = _build(ca, problem, pattern)
     # vec() is column-major: entry (r, k) of an (R, N) block sits at k * R + r.
     lbx = np.concatenate([np.zeros(2 * M * N), np.tile(problem.actuator_min_control, N)])
     ubx = np.concatenate([np.ones(2 * M * N), np.tile(problem.actuator_max_control, N)])
-
-    tau_a = np.repeat(problem.activation_time_constant_s[:, None], N, axis=1)
-    tau_d = np.repeat(problem.deactivation_time_constant_s[:, None], N, axis=1)
-    b = np.repeat(problem.activation_smoothing[:, None], N, axis=1)
-    rate = activation_rate(ca, e, a, ca.DM(tau_a), ca.DM(tau_d), ca.DM(b))
-    g = [
-        # The window starts in activation equilibrium (a = e): a free initial activation
-        # would be force the muscles could spend without ever being excited.
-        a[:, 0] - e[:, 0],
-        ca.vec(a[:, 1:] - a[:, :-1] - (rate[:, 1:] + rate[:, :-1]) * ca.repmat(
-            ca.DM(h).T, M, 1) / 2),
-    ]
-    S = actuator_matrix(problem.actuator_coordinate, problem.actuator_optimal_force, J)
-    for k in range(N):
-        R = problem.moment_arm[k].T  # (J, M)
-        generated = ca.mtimes(ca.DM(R * problem.force_active[k][None, :]), a[:, k])
-        if K:
-            generated = generated + ca.mtimes(ca.DM(S), c[:, k])
-        g.append(generated - ca.DM(problem.tau[k] - R @ problem.force_passive[k]))
-    g = ca.vertcat(*g)
-
-    # MocoInverse's objective (squared controls), plus a tiny weight on squared activations so
-    # that co-contraction, which the equations alone do not exclude, is never free.
-    effort = ca.sum1(e ** 2) + ACTIVATION_WEIGHT * ca.sum1(a ** 2)
-    if K:
-        effort = effort + ca.sum1(c ** 2)
-    f = ca.mtimes(effort, ca.DM(w))
-
-    solver = ca.nlpsol("redundancy", "ipopt", {"x": x, "f": f, "g": g}, {
-        "print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes",
-        "ipopt.tol": problem.tolerance, "ipopt.constr_viol_tol": problem.tolerance,
-        "ipopt.max_iter": int(problem.max_iterations), "ipopt.mu_strategy": "adaptive",
-    })
     x0 = np.concatenate([np.full(2 * M * N, 0.1), np.zeros(K * N)])
     start = time.perf_counter()
-    out = solver(x0=x0, lbx=lbx, ubx=ubx, lbg=0.0, ubg=0.0)
+    out = built.solver(x0=x0, p=_parameters(problem, built), lbx=lbx, ubx=ubx, lbg=0.0, ubg=0.0)
     seconds = time.perf_counter() - start
-    stats = solver.stats()
+    stats = built.solver.stats()
     xv = np.asarray(out["x"]).ravel()
     # Column-major vec(): each mesh point's block is contiguous, so rows are mesh points.
     return RedundancySolution(
@@ -183,8 +249,9 @@ def solve(problem: RedundancyProblem) -> RedundancySolution:
 
 def solve_in_subprocess(problem: RedundancyProblem, work: Path,
                         timeout_s: float | None = None) -> RedundancySolution:
-    """Solve in a child Python process (casadi and opensim cannot share one)."""
-    return solve_in_child(__name__, problem, work, timeout_s=timeout_s)
+    """Solve in this process's persistent solver child (casadi and opensim cannot share one
+    process; child.SolverServer), which keeps its built solvers between chunks."""
+    return solve_in_child(__name__, problem, work, timeout_s=timeout_s, keep=True)
 
 
 SOLUTION = RedundancySolution
