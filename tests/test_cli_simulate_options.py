@@ -24,7 +24,7 @@ EXAMPLE = {"method": "track", "retry_failed": True, "chunk_s": 2.0, "buffer_s": 
            "chunk_time_limit_s": 60.0, "polynomial_paths": False, "filter_hz": 5.0,
            "foot_bodies_right": "calcn_r", "foot_bodies_left": "calcn_l",
            "sequences": ["S01_walk"], "solver": "moco", "add_foot_contact": True,
-           "upper_model": __file__}
+           "upper_model": __file__, "track_grf": "estimated"}
 # a command line of each declared dynamics option
 ARGV = {"method": ["--method", "track"], "retry_failed": ["--retry-failed"],
         "polynomial_paths": ["--no-polynomial-paths"], "add_foot_contact": ["--add-foot-contact"],
@@ -57,6 +57,7 @@ def test_each_dynamics_option_reaches_the_config() -> None:
     assert cfg.prep.feet == {"right": ("calcn_r",), "left": ("calcn_l",)}
     assert cfg.sequences == ["S01_walk"] and cfg.prep.add_foot_contact
     assert cfg.upper_model == __file__
+    assert cfg.solve.track_grf == "estimated"
 
 
 def test_an_unknown_dynamics_option_is_refused() -> None:

@@ -37,6 +37,16 @@ class ChunkDiagnostics:
     max_dynamics_defect: float | None = None
     vertical_offset_m: float | None = None
     tracking_error_m: float | None = None
+    # track: the ground forces tracked ("none", "measured", "estimated"); the contact forces'
+    # agreement with `inverse`'s per-foot estimate of the same chunk over its core, vertical:
+    # {"right_rmse_bw_pct", "right_pcc", "left_rmse_bw_pct", "left_pcc"} (PCC None where a
+    # foot's force is constant); CPU seconds of the chunk with its solver child processes;
+    # IPOPT iterations per round
+    grf_tracked: str | None = None
+    grf_vs_estimate: dict | None = None
+    cpu_s: float | None = None
+    round_iterations: list | None = None
+    treadmill_m_s: list | None = None  # track: the belt velocity (m/s) it solved relative to
     traceback: str | None = None  # a chunk failed by an exception: where
 
     def present(self) -> dict:

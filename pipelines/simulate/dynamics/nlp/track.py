@@ -66,6 +66,9 @@ DEFAULT_TRACK_WEIGHTS = {
     "accelerations": 1e-1,
     "control_effort": 10.0,  # w_e on squared excitations and reserve controls
     "residual_weight": 100.0,  # w_r: residual controls cost w_e * w_r
+    # w_f on each foot's squared vertical and fore-aft force error in body weights, when a
+    # target is given (TrackSettings.grf_weight documents the choice)
+    "grf": 1e2,
 }
 ACTIVATION_WEIGHT = 1e-3
 
@@ -102,6 +105,11 @@ class TrackProblem:
     coordinates: list[str] = field(default_factory=list)
     actuators: list[str] = field(default_factory=list)
     spheres: list[dict] = field(default_factory=list)
+    # Ground forces to follow (`--track-grf`): (N, 2, 3) per foot (right, left) in ground, N;
+    # `sphere_side` (S,) the foot each sphere is under (0 right, 1 left, -1 neither).
+    # None: no force tracking.
+    grf_target: np.ndarray | None = None
+    sphere_side: np.ndarray | None = None
     # weights (DEFAULT_TRACK_WEIGHTS keys), "trust_rad", "trust_m", "force_scale_n",
     # "tolerance", "max_iterations", "vertical_coordinate" (index), "offset_range_m"
     settings: dict = field(default_factory=dict)
@@ -198,7 +206,28 @@ def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactS
         fn = _sphere_wrench_function(ca, spheres[members[0]]).map(count)
         wrenches.append(fn(y[:, start: start + count]))
         start += count
-    return ca.mtimes(sparse_dm(ca, T), ca.vec(ca.horzcat(*wrenches)))
+    W = ca.vec(ca.horzcat(*wrenches))
+    return ca.mtimes(sparse_dm(ca, T), W), W, columns
+
+
+def _foot_forces(ca, problem: TrackProblem, W, columns: list[tuple[int, int]],
+                 axes: tuple[int, ...]):
+    """(len(axes) * 2, N) each foot's summed sphere force along `axes` (rows: axis-major,
+    then right, left), from the stacked wrenches `W` of `_contact_generalized_force`."""
+    from scipy import sparse
+
+    N = problem.q_lin.shape[0]
+    side = np.asarray(problem.sphere_side, dtype=int)
+    rows, cols = [], []
+    for col, (k, s) in enumerate(columns):
+        if side[s] < 0:
+            continue
+        for r, axis in enumerate(axes):
+            rows.append((r * 2 + side[s]) * N + k)
+            cols.append(6 * col + axis)
+    P = sparse.csc_matrix((np.ones(len(rows)), (rows, cols)),
+                          shape=(2 * len(axes) * N, 6 * len(columns)))
+    return ca.reshape(ca.mtimes(sparse_dm(ca, P), W), N, 2 * len(axes)).T
 
 
 def _linear_dynamics(problem: TrackProblem, S: np.ndarray):
@@ -292,8 +321,8 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     S = actuator_matrix(problem.actuator_coordinate, problem.actuator_optimal_force, n)
     scale = 1.0 / float(st["force_scale_n"])
     L, b = _linear_dynamics(problem, S)
-    tau_c = _contact_generalized_force(ca, problem, spheres,
-                                       ca.vec(Q) - ca.DM(problem.q_lin.ravel()), ca.vec(V))
+    tau_c, wrenches, columns = _contact_generalized_force(
+        ca, problem, spheres, ca.vec(Q) - ca.DM(problem.q_lin.ravel()), ca.vec(V))
     g.append((ca.mtimes(sparse_dm(ca, L), x) + ca.DM(b) - tau_c) * scale)
     g = ca.vertcat(*g)
 
@@ -312,6 +341,12 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
                  + ACTIVATION_WEIGHT * ca.sum1(act ** 2))
     if K:
         per_point = per_point + ca.sum1(ca.DM(np.repeat(cw[:, None], N, axis=1)) * C ** 2)
+    if problem.grf_target is not None:
+        # Vertical (y) and fore-aft (x) force of each foot, in body weights.
+        axes = (1, 0)
+        feet = _foot_forces(ca, problem, wrenches, columns, axes)
+        grf_ref = np.concatenate([np.asarray(problem.grf_target)[:, :, a].T for a in axes])
+        per_point = per_point + st["grf"] * ca.sum1(((feet - ca.DM(grf_ref)) * scale) ** 2)
     f = ca.mtimes(per_point, ca.DM(w))
 
     tol = float(st["tolerance"])

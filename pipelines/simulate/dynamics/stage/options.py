@@ -45,6 +45,18 @@ def _set_foot_contact(cfg: DynamicsConfig, add: bool) -> None:
     cfg.prep.add_foot_contact = True
 
 
+TRACK_GRF = ("none", "measured", "estimated")
+
+
+def _set_track_grf(cfg: DynamicsConfig, mode: str) -> None:
+    if mode not in TRACK_GRF:
+        raise InputError(f"--track-grf {mode!r}: choose one of {', '.join(TRACK_GRF)}")
+    if cfg.method != "track":
+        raise InputError(f"--track-grf is for --method track (the {cfg.method} method has no "
+                         "contact forces to track)")
+    cfg.solve.track_grf = mode
+
+
 def _setter(*path: str) -> Callable[[DynamicsConfig, object], None]:
     def apply(cfg: DynamicsConfig, value: object) -> None:
         target = cfg
@@ -94,6 +106,10 @@ OPTIONS: tuple[Option, ...] = (
     _dyn("add_foot_contact", "--add-foot-contact", bool, "Method track: add OpenCap's 12 foot "
          "contact spheres to a model without them (e.g. Rajagopal2015).", _set_foot_contact,
          default=False),
+    _dyn("track_grf", "--track-grf", str, "Method track: ground forces to track, none "
+         "(default), measured (the plates: --grf/--c3d) or estimated (inverse's per-foot "
+         "estimate); weight 1e2 on each foot's squared force error in body weights.",
+         _set_track_grf),
     _dyn("upper_model", "--upper-model", str, "A whole-body .osim with muscles beyond the "
          "lower-body model (e.g. thoracolumbar), solved by static optimisation with the "
          "lower-body ground forces.", lambda cfg, path: setattr(cfg, "upper_model", str(path))),

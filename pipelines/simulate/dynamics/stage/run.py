@@ -22,6 +22,7 @@ from pathlib import Path
 from musclekit.compute import Unit, run_units
 from musclekit.dataset.atomic import file_sha256
 from musclekit.dataset.writer import DatasetWriter
+from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
 from musclekit.pipelines.simulate.dynamics.kernel.prep import (
     PreparedModel,
@@ -126,6 +127,12 @@ def _settings_for(job: SequenceJob, cfg: DynamicsConfig) -> SolveSettings:
     source = get_method(cfg.method).warm_start_from
     if source and hasattr(settings, "warm_start_dir") and not settings.warm_start_dir:
         settings.warm_start_dir = str(job.out_dir.parent / source)
+    if getattr(settings, "track_grf", None) == "measured" and not (settings.grf_file
+                                                                  or settings.grf_setup):
+        raise InputError(f"--track-grf measured needs force plates, and sequence "
+                         f"{job.sequence.id} has none: pass the lab's forces with --grf FILE "
+                         "(and --grf-setup XML) or a --c3d with force plates, or use "
+                         "--track-grf estimated")
     return settings
 
 

@@ -56,3 +56,17 @@ class TrackSettings(SolveSettings):
     # for this sequence lie; the stage sets it per sequence, the chunk of the same index
     # starts from its activations when they are there.
     warm_start_dir: str | None = None
+    # Ground forces as a tracking target (nlp/track.py, "grf" term): "none" (the spheres'
+    # forces follow from the motion alone), "measured" (the plates: `grf_file` /
+    # `grf_setup`, set per sequence from `--grf` / `--grf-setup` / `--c3d`) or "estimated"
+    # (the `inverse` method's per-foot estimate of the same sequence). Each foot's vertical
+    # and fore-aft force is tracked with `grf_weight` on its squared error in body weights:
+    # 1e2 makes an error of 10 % BW on one foot cost as much as 0.01 rad on one coordinate
+    # (the states' weight 1e4 on rad^2), i.e. the motion gives a little to follow the forces.
+    track_grf: str = "none"
+    # Ground faster than this (inverse's estimate of the sequence: a treadmill's belt) is
+    # solved in the belt's frame (solve.py); overground estimates are ~0.
+    treadmill_min_m_s: float = 0.2
+    grf_weight: float = 1e2
+    grf_file: str | None = None
+    grf_setup: str | None = None

@@ -20,6 +20,7 @@ controls) and runs its inverse dynamics on the solved motion.
 
 from __future__ import annotations
 
+import resource
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,13 @@ from musclekit.pipelines.simulate.dynamics.kernel.solution import (
     start_chunk,
 )
 from musclekit.pipelines.simulate.dynamics.methods.track.check import tracking_check
+from musclekit.pipelines.simulate.dynamics.methods.track.grf_target import (
+    agreement,
+    check_mode,
+    estimate_on_mesh,
+    measured_on_mesh,
+    per_foot,
+)
 from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
 from musclekit.pipelines.simulate.dynamics.nlp.track import (
     DEFAULT_TRACK_WEIGHTS,
@@ -103,6 +111,37 @@ def _vertical_coordinate(tm, q: np.ndarray) -> int:
                      "joint with a vertical translation is needed to place the floor)")
 
 
+def _translation_coordinate(tm, q: np.ndarray, axis: int) -> int:
+    """The coordinate that moves every contact sphere along ground axis `axis` (the root's
+    translation)."""
+    jac = tm.linearise(q, np.zeros_like(q), np.zeros_like(q))["jac_centre"]  # (S, 3, n)
+    unit = np.eye(3)[axis]
+    for j in range(jac.shape[2]):
+        if np.allclose(jac[:, :, j], unit, atol=1e-6):
+            return j
+    raise InputError(f"no coordinate of the model translates the feet along ground axis "
+                     f"{'xyz'[axis]} (a root joint with translations is needed on a treadmill)")
+
+
+def _floor_height(tm, q_ref: np.ndarray, estimate: np.ndarray | None,
+                  feet: dict[str, list[str]], body_weight_n: float) -> float:
+    """Height of the floor under the motion (m): the median over the frames the estimate
+    loads a foot (over 10 % of body weight) of that foot's lowest sphere bottom; without
+    an estimate or loaded frames, the median over all frames of the lowest sphere."""
+    bottoms = np.array([tm.sphere_centres(q)[:, 1] - tm.sphere_bottom_offsets for q in q_ref])
+    heights = []
+    if estimate is not None:
+        loads = per_foot(estimate)[:, :, 1]  # (N, 2) vertical
+        for i, side in enumerate(SIDES):
+            mine = [s for s, sphere in enumerate(tm.spheres) if sphere.body in feet.get(side, [])]
+            loaded = loads[:, i] > 0.1 * body_weight_n
+            if mine and loaded.any():
+                heights.append(bottoms[loaded][:, mine].min(axis=1))
+    if heights:
+        return float(np.median(np.concatenate(heights)))
+    return float(np.median(bottoms.min(axis=1)))
+
+
 def _inverse_guess(warm_start_dir: str | None, chunk: Chunk, muscles: list[str],
                    mesh: np.ndarray):
     """Activations of the warm-start method's solution of the same chunk, when one was saved
@@ -114,6 +153,19 @@ def _inverse_guess(warm_start_dir: str | None, chunk: Chunk, muscles: list[str],
     act = np.column_stack([np.interp(mesh, out.time_s, out.values["activations"][:, c])
                            for c in cols])
     return np.clip(act, 0.0, 1.0)
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (the NLP rounds)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _sphere_sides(spheres: list[dict], feet: dict[str, list[str]]) -> np.ndarray:
+    """Per sphere, the foot it is under: 0 right, 1 left, -1 neither."""
+    return np.array([next((i for i, side in enumerate(SIDES) if d["body"] in feet.get(side, [])),
+                          -1) for d in spheres], dtype=int)
 
 
 def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
@@ -135,7 +187,9 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
 
     prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
     report.diagnostics.solver = "casadi"
-    start = time.perf_counter()
+    check_mode(settings)
+    report.diagnostics.grf_tracked = settings.track_grf
+    start, cpu_start = time.perf_counter(), _cpu_s()
     kin = ctx.window()
     mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
     mesh = np.linspace(chunk.solve_start_s, chunk.solve_end_s, mesh_n + 1)
@@ -150,17 +204,40 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
         return np.column_stack([np.interp(mesh, kin.time_s, values[:, kin.names.index(c)])
                                 for c in tm.coordinates])
 
-    q_ref = at(kin.values)
+    q_ref, v_ref = at(kin.values), at(qd)
+    # inverse's estimate of the same chunk: the yardstick of the contact forces (diagnostics),
+    # the frames each foot is loaded, the ground's velocity and, with --track-grf estimated,
+    # the forces' target; the plates are the target with --track-grf measured.
+    try:
+        estimate, belt = estimate_on_mesh(ctx, mesh)
+    except InputError as exc:
+        if settings.track_grf == "estimated":
+            raise
+        estimate, belt = None, np.zeros(3)
+        print(f"track: no ground-force estimate to compare with ({exc})", file=sys.stderr)
+    # A treadmill: solve in the belt's frame (inertial: the belt runs at a constant speed),
+    # where a planted foot stands still as on a floor. In the lab's frame it slides
+    # backwards at the belt's speed, and the spheres' friction (a static floor) pushes it
+    # forwards with mu N for the whole stance: no motion near the measured one satisfies
+    # the equations of motion then (the running trial's rounds never settled).
+    belt_shift = np.zeros((len(mesh), len(tm.coordinates)))
+    if float(np.linalg.norm(belt[[0, 2]])) > settings.treadmill_min_m_s:
+        for axis in (0, 2):
+            j = _translation_coordinate(tm, q_ref[0], axis)
+            belt_shift[:, j] = belt[axis] * (mesh - mesh[0])
+            v_ref[:, j] -= belt[axis]
+        q_ref = q_ref - belt_shift
+        report.diagnostics.treadmill_m_s = [round(float(x), 3) for x in belt]
     # The floor: IK places the feet only roughly on it (a few cm above or below with a model
     # not scaled to the subject). As MinT and OpenCap do, shift the motion vertically: first
-    # so that the lowest sphere sinks `track_floor_penetration_m` at the median frame, then
-    # by an offset the NLP optimises (within `track_offset_range_m`).
+    # so that each loaded foot's lowest sphere sinks `floor_penetration_m` (median over the
+    # frames inverse's estimate loads that foot; the median frame's lowest sphere without
+    # an estimate), then by an offset the NLP optimises (within `offset_range_m`).
     vertical = _vertical_coordinate(tm, q_ref[0])
-    lowest = np.array([float((tm.sphere_centres(q_ref[k])[:, 1] - tm.sphere_bottom_offsets).min())
-                       for k in range(len(mesh))])
-    shift = -settings.floor_penetration_m - float(np.median(lowest))
+    shift = -settings.floor_penetration_m - _floor_height(tm, q_ref, estimate, prep.feet,
+                                                          ctx.body_weight_n)
     q_ref[:, vertical] += shift
-    q, v, a = q_ref, at(qd), at(qdd)
+    q, v, a = q_ref, v_ref, at(qdd)
     guess: dict[str, np.ndarray] = {}
     warm = _inverse_guess(settings.warm_start_dir, chunk, tm.muscle_names, mesh)
     if warm is not None:
@@ -171,7 +248,22 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
                "force_scale_n": ctx.body_weight_n, "tolerance": settings.tolerance,
                "max_iterations": settings.max_iterations, "vertical_coordinate": vertical,
                "offset_range_m": settings.offset_range_m}
-    problem = tm.build(mesh, q_ref, q, v, a, options)
+    target = None
+    if settings.track_grf == "estimated":
+        target = per_foot(estimate)
+    elif settings.track_grf == "measured":
+        target = per_foot(measured_on_mesh(ctx, settings, mesh))
+    if target is not None:
+        options["grf"] = settings.grf_weight
+
+    def build(q, v, a) -> TrackProblem:
+        p = tm.build(mesh, q_ref, q, v, a, options)
+        if target is not None:
+            p.grf_target = target
+            p.sphere_side = _sphere_sides(p.spheres, prep.feet)
+        return p
+
+    problem = build(q, v, a)
     max_defect = settings.max_defect_bw * ctx.body_weight_n
     history = []
     report.iterations = 0
@@ -195,7 +287,7 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
         # own equations of motion. Then the next round's local model, at the solution.
         defect = float(np.abs(tm.opensim_defect(mesh, sol.q, sol.v, sol.a, sol.activation,
                                                 sol.control)).max())
-        problem = tm.build(mesh, q_ref, sol.q, sol.v, sol.a, options)
+        problem = build(sol.q, sol.v, sol.a)
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
                         "step": step, "defect": defect, "solved": sol.success})
         # Progress for the chunk's log (`musclekit status --logs`); stderr, since OpenSim's
@@ -209,7 +301,9 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
         if defect <= max_defect and sol.success:
             break
     report.solve_time_s = time.perf_counter() - start
+    report.diagnostics.cpu_s = round(_cpu_s() - cpu_start, 1)
     report.diagnostics.rounds = history
+    report.diagnostics.round_iterations = [r["iterations"] for r in history]
     report.diagnostics.max_dynamics_defect = defect
     if defect > max_defect or not sol.success:
         why = (f"the equations of motion are missed by {defect:.3g} N or N m (limit "
@@ -241,10 +335,19 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     units = ctx.units
     res_units = residual_units(ctx)
     grf = ground_reactions(problem, sol, prep.feet)
+    # centres of pressure from the belt's frame back to the lab's
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    for side in SIDES:
+        for axis in (0, 2):
+            grf[:, idx[f"ground_force_{side}_p{'xyz'[axis]}"]] += belt[axis] * (mesh - mesh[0]) \
+                if report.diagnostics.treadmill_m_s else 0.0
+    if estimate is not None:
+        report.diagnostics.grf_vs_estimate = agreement(
+            mesh, grf, estimate, (chunk.core_start_s, chunk.core_end_s), ctx.body_weight_n)
     assess(report, ctx, act, res, res_names, res_units)
     report.status = "converged"
     # Joint angles in the frame of the input motion (the floor offset undone).
-    q_out = sol.q.copy()
+    q_out = sol.q + belt_shift
     q_out[:, vertical] -= shift + sol.offset
     return report, chunk_output(prep, mesh, act, forces, grf,
                                 (q_out, list(tm.coordinates), [units[c] for c in tm.coordinates]),

@@ -1,0 +1,175 @@
+"""`track` on a lab's real gait: ../shared/data/rajagopal2016 walking and running with plates.
+
+The lab's scaled model and IK (rajagopal_lab.lab_pipeline: OpenSim's own ScaleTool and
+InverseKinematicsTool with the lab's setups, as validate_rajagopal.py uses) go through
+musclekit's dynamics chunk by chunk, as `musclekit simulate --method track
+--add-foot-contact` does: the model prepared once with OpenCap's 12 foot spheres, the
+sequence cut by the default ChunkPlan, every chunk first solved by `inverse` (its solution is
+track's warm start, as the stage's `warm_start_dir` gives it) and then by `track` with
+`--track-grf` none, estimated and (where asked) measured. Per chunk it prints and returns:
+
+- converged or not (and why), rounds and IPOPT iterations, wall and CPU seconds (this process
+  and its children: the NLP runs in child processes);
+- each foot's vertical contact force against the plates (low-passed at 6 Hz like the
+  kinematics): RMSE in % body weight and PCC, over the chunk's core inside the window where
+  the plates carry the whole body (the lab's ID time range);
+- the same against `inverse`'s estimate (the chunk diagnostics' `grf_vs_estimate`).
+
+Run:
+
+    python benchmarks/validate_rajagopal_track.py [--trial walk run] [--grf none estimated]
+        [--chunks 0 1] [--work /tmp/mk_track] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rajagopal_lab import DEFAULT_DATA, FEET, TRIALS, lab_pipeline  # noqa: E402
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its waited-for children (the NLP's)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def prepare(lab: dict, work: Path) -> tuple[Path, Path]:
+    """The lab model prepared for `inverse` and, with OpenCap's spheres, for `track`."""
+    from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
+    from musclekit.pipelines.simulate.dynamics.methods import get_method
+
+    inv = prepare_model(lab["model"], work / "models", PrepSettings(feet=FEET), lab["motion"])
+    trk = prepare_model(lab["model"], work / "models",
+                        PrepSettings(method="track", contact=True, add_foot_contact=True,
+                                     feet=FEET), lab["motion"],
+                        edit_model=get_method("track").edit_model)
+    return inv, trk
+
+
+def plate_agreement(lab: dict, trial: str, time_s: np.ndarray, grf: np.ndarray,
+                    core: tuple[float, float]) -> dict:
+    """Per-foot vertical force of `grf` (N, 18) against the plates over the core of the
+    chunk inside the lab's ID window: RMSE (% BW) and PCC."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, read_measured_grf
+
+    bw = TRIALS[trial]["mass_kg"] * 9.80665
+    plates = np.nan_to_num(read_measured_grf(None, lab["grf_xml"]).resample(time_s, 6.0))
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    lo, hi = max(core[0], lab["window_s"][0]), min(core[1], lab["window_s"][1])
+    w = (time_s >= lo - 1e-9) & (time_s <= hi + 1e-9)
+    out = {"frames": int(w.sum())}
+    if w.sum() < 5:
+        return out
+    for side in ("right", "left"):
+        a = grf[w, idx[f"ground_force_{side}_vy"]]
+        b = plates[w, idx[f"ground_force_{side}_vy"]]
+        out[f"{side}_rmse_bw_pct"] = round(100 * float(np.sqrt(np.mean((a - b) ** 2))) / bw, 1)
+        out[f"{side}_pcc"] = (round(float(np.corrcoef(a, b)[0, 1]), 3)
+                              if a.std() > 1e-9 and b.std() > 1e-9 else None)
+    return out
+
+
+def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[int] | None,
+              skip_inverse: bool = False) -> dict:
+    from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
+    from musclekit.pipelines.simulate.dynamics.kernel.result import load_output, save_chunk
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import (
+        solve_chunk as solve_inverse,
+    )
+    from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
+    from musclekit.pipelines.simulate.dynamics.methods.track.solve import (
+        solve_chunk as solve_track,
+    )
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    lab = lab_pipeline(data, work / "lab", trial)
+    t0, c0 = time.perf_counter(), _cpu_s()
+    inv_prep, trk_prep = prepare(lab, work / trial)
+    res = {"trial": trial, "prep_s": round(time.perf_counter() - t0, 1),
+           "prep_cpu_s": round(_cpu_s() - c0, 1), "chunks": []}
+    chunks = plan_chunks(trial, read_mot(lab["motion"]).time_s, ChunkPlan())
+    inv_out = work / trial / "inverse"
+    for c in chunks:
+        if only is not None and c.index not in only:
+            continue
+        name = f"chunk{c.index:04d}"
+        if not skip_inverse and load_output(inv_out, name) is None:
+            rep, out = solve_inverse(inv_prep, lab["motion"], c, InverseSettings(),
+                                     work / trial / "inverse_work" / name)
+            save_chunk(inv_out, name, rep, out)
+        for mode in modes:
+            settings = TrackSettings(warm_start_dir=str(inv_out), track_grf=mode,
+                                     grf_setup=str(lab["grf_xml"]) if mode == "measured" else None)
+            t0, c0 = time.perf_counter(), _cpu_s()
+            rep, out = solve_track(trk_prep, lab["motion"], c, settings,
+                                   work / trial / f"track_{mode}" / name)
+            row = {"chunk": c.index, "grf": mode, "status": rep.status,
+                   "reason": rep.reason, "wall_s": round(time.perf_counter() - t0, 1),
+                   "cpu_s": round(_cpu_s() - c0, 1), "iterations": rep.iterations,
+                   "rounds": len(rep.diagnostics.rounds or []),
+                   "round_iterations": [r["iterations"] for r in rep.diagnostics.rounds or []],
+                   "defect": rep.diagnostics.max_dynamics_defect,
+                   "tracking_error_rad": rep.tracking_error_rad,
+                   "tracking_error_m": rep.diagnostics.tracking_error_m,
+                   "vs_estimate": rep.diagnostics.grf_vs_estimate}
+            if out is not None:
+                row["vs_plates"] = plate_agreement(lab, trial, out.time_s, out.values["grf"],
+                                                   (c.core_start_s, c.core_end_s))
+            res["chunks"].append(row)
+            print(json.dumps(row), flush=True)
+    return res
+
+
+def summary(res: dict) -> None:
+    for mode in sorted({r["grf"] for r in res["chunks"]}):
+        rows = [r for r in res["chunks"] if r["grf"] == mode]
+        ok = [r for r in rows if r["status"] == "converged"]
+        secs = [r["cpu_s"] for r in rows]
+        line = (f"{res['trial']} --track-grf {mode}: {len(ok)}/{len(rows)} converged; CPU s per "
+                f"chunk median {np.median(secs):.0f} (max {max(secs):.0f})")
+        for side in ("right", "left"):
+            vals = [r["vs_plates"].get(f"{side}_rmse_bw_pct") for r in ok if "vs_plates" in r]
+            vals = [v for v in vals if v is not None]
+            pcc = [r["vs_plates"].get(f"{side}_pcc") for r in ok if "vs_plates" in r]
+            pcc = [v for v in pcc if v is not None]
+            if vals:
+                line += (f"; {side} vs plates RMSE {min(vals)}-{max(vals)} % BW, PCC "
+                         f"{min(pcc) if pcc else '-'}-{max(pcc) if pcc else '-'}")
+        print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/mk_track_validation"))
+    ap.add_argument("--trial", nargs="+", default=["walk", "run"], choices=sorted(TRIALS))
+    ap.add_argument("--grf", nargs="+", default=["none", "estimated"],
+                    choices=["none", "estimated", "measured"])
+    ap.add_argument("--chunks", nargs="+", type=int, default=None)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    print(f"load average {os.getloadavg()}", flush=True)
+    results = []
+    for trial in args.trial:
+        res = run_trial(args.data, args.work, trial, args.grf, args.chunks)
+        summary(res)
+        results.append(res)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""`track`'s contact forces beside `inverse`'s estimate and the plates: the agreement every
+chunk reports, `--track-grf` (its option, its refusals, its effect) and the treadmill frame,
+on the project's small model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import opensim  # noqa: F401  (a required dependency: missing fails the suite)
+import pytest
+
+from musclekit.errors import InputError
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
+from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
+from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
+from musclekit.pipelines.simulate.dynamics.methods.track.solve import (
+    solve_chunk as solve_track_chunk,
+)
+from musclekit.pipelines.simulate.dynamics.stage.config import config_from_cli
+from musclekit.pipelines.simulate.dynamics.stage.run import _settings_for
+from musclekit.pipelines.simulate.opensim.files import Motion, write_mot
+from musclekit.pipelines.simulate.opensim.test_model import build_test_model, squat_motion
+
+FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
+PLAN = ChunkPlan(chunk_s=0.6, buffer_s=0.1, blend_s=0.05, trim_s=0.1)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> tuple[Path, Path, Path]:
+    d = tmp_path_factory.mktemp("track_grf")
+    model = build_test_model(d / "twoleg.osim")
+    motion = squat_motion(1.2, period_s=1.2)
+    mot = write_mot(d / "squat.mot", motion)
+    # The same squat on a treadmill belt running backwards at 1 m/s: the whole body is
+    # carried back with the feet planted on the belt.
+    moved = motion.values.copy()
+    moved[:, motion.names.index("pelvis_tx")] -= 1.0 * (motion.time_s - motion.time_s[0])
+    belt = write_mot(d / "squat_belt.mot", Motion(motion.time_s, motion.names, moved))
+    folder = prepare_model(model, d / "cache", PrepSettings(
+        method="track", contact=True, feet=FEET, polynomial_paths=False), [mot, belt])
+    return folder, mot, belt
+
+
+def _chunk():
+    return plan_chunks("sq", squat_motion(1.2, period_s=1.2).time_s, PLAN)[0]
+
+
+def test_track_grf_option_reaches_the_config_and_refuses_what_it_cannot_do() -> None:
+    assert config_from_cli(method="track", track_grf="estimated").solve.track_grf == "estimated"
+    assert config_from_cli(method="track").solve.track_grf == "none"
+    with pytest.raises(InputError, match="--track-grf 'plates': choose one of none, measured, "
+                                         "estimated"):
+        config_from_cli(method="track", track_grf="plates")
+    with pytest.raises(InputError, match="--track-grf is for --method track"):
+        config_from_cli(method="inverse", track_grf="estimated")
+
+
+def test_measured_forces_without_plates_are_refused(prepared, tmp_path: Path) -> None:
+    cfg = config_from_cli(method="track", track_grf="measured")
+    job = SimpleNamespace(grf_file=None, grf_setup=None, out_dir=tmp_path / "track",
+                          sequence=SimpleNamespace(id="S01_walk"))
+    with pytest.raises(InputError, match="--track-grf measured needs force plates, and sequence "
+                                         "S01_walk has none: pass the lab's forces with --grf"):
+        _settings_for(job, cfg)
+    job.grf_file = tmp_path / "grf.mot"
+    assert _settings_for(job, cfg).grf_file == str(tmp_path / "grf.mot")
+    # Called directly, the solver refuses too (before any work).
+    folder, mot, _ = prepared
+    with pytest.raises(InputError, match="--track-grf measured needs force plates"):
+        solve_track_chunk(folder, mot, _chunk(), TrackSettings(track_grf="measured"),
+                          tmp_path / "w")
+
+
+def test_every_chunk_reports_its_forces_against_the_estimate_and_tracking_it_follows_it(
+        prepared, tmp_path: Path) -> None:
+    folder, mot, _ = prepared
+    found = {}
+    for mode in ("none", "estimated"):
+        settings = TrackSettings(mesh_per_s=25, track_grf=mode, grf_weight=1e3)
+        report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / mode / "c0")
+        assert report.status == "converged", report.reason
+        d = report.diagnostics
+        assert d.grf_tracked == mode
+        assert set(d.grf_vs_estimate) == {"right_rmse_bw_pct", "right_pcc", "left_rmse_bw_pct",
+                                          "left_pcc"}
+        assert d.cpu_s > 0 and d.round_iterations == [r["iterations"] for r in d.rounds]
+        found[mode] = d.grf_vs_estimate
+    # A squat loads both feet alike: the estimate splits the body weight in two, the spheres
+    # need not. Tracked, each foot's force is nearer the estimate than untracked.
+    for side in ("right", "left"):
+        assert found["estimated"][f"{side}_rmse_bw_pct"] < found["none"][f"{side}_rmse_bw_pct"]
+        assert found["estimated"][f"{side}_rmse_bw_pct"] < 5.0
+
+
+def test_a_treadmill_is_solved_in_the_belt_frame(prepared, tmp_path: Path) -> None:
+    """In the lab's frame the planted feet slide backwards at the belt's speed, and the
+    spheres' friction on a static floor would push them forwards for the whole stance."""
+    folder, mot, belt = prepared
+    report, out = solve_track_chunk(folder, belt, _chunk(), TrackSettings(mesh_per_s=25),
+                                    tmp_path / "belt" / "c0")
+    assert report.status == "converged", report.reason
+    assert report.diagnostics.treadmill_m_s == pytest.approx([-1.0, 0.0, 0.0], abs=0.05)
+    # Outputs are in the lab's frame: the pelvis goes back with the belt, the centres of
+    # pressure travel with the feet.
+    names = out.channels["joint_angles_solved"]
+    tx = out.values["joint_angles_solved"][:, names.index("pelvis_tx")]
+    assert np.polyfit(out.time_s, tx, 1)[0] == pytest.approx(-1.0, abs=0.05)
+    g = out.channels["grf"]
+    px = out.values["grf"][:, g.index("ground_force_right_px")]
+    assert np.polyfit(out.time_s, px, 1)[0] == pytest.approx(-1.0, abs=0.1)
+    # Friction does not hold the body: fore-aft forces stay small against the weight.
+    fx = out.values["grf"][:, g.index("ground_force_right_vx")]
+    fy = out.values["grf"][:, g.index("ground_force_right_vy")]
+    assert np.abs(fx).max() < 0.1 * fy.max()
