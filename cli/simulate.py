@@ -167,12 +167,14 @@ def simulate(values: dict[str, Any]) -> int:
     compute = compute_config(values)
     kin_cfg = kinematics_config(values)
     sources, model, body_model, input_warnings = motion_sources(values, lab, out)
+    dynamics = (dynamics_config(compute, values_of(DYNAMICS_OPTIONS, values))
+                if values["until"] == "dynamics" else None)
     check_writable(out)
     console.print(f"dataset: {out}")
-    report = run_part_one(out, values, sources, model, body_model, kin_cfg, compute, lab)
-    code = int(ExitCode.OK)
-    if values["until"] == "dynamics":
-        code = run_dynamics_stage(out, compute, values_of(DYNAMICS_OPTIONS, values))
+    result = run_stages(out, values, sources, model, body_model, kin_cfg, compute, lab,
+                        dynamics)
+    report = result.kinematics
+    code = int(result.dynamics.exit_code()) if result.dynamics is not None else int(ExitCode.OK)
     refresh_card(out)
     print_quality(out, input_warnings)
     console.print(f"dataset: {out}; next: musclekit inspect {out}, musclekit train"
@@ -306,17 +308,24 @@ def motion_sources(values: dict[str, Any], lab, out: Path
     return sources, model, None, warnings
 
 
-def run_part_one(out: Path, values: dict[str, Any], sources: list, model, body_model,
-                 cfg, compute, lab):
-    """Scaling and IK of every sequence, with a line per sequence and a table at the end."""
-    from musclekit.pipelines.simulate.kinematics.run import run_kinematics
+def run_stages(out: Path, values: dict[str, Any], sources: list, model, body_model, cfg,
+               compute, lab, dynamics):
+    """Scaling and IK of every sequence (a line per sequence, a table when the last is
+    done), and with `dynamics` each sequence's dynamics as soon as its own IK and its
+    model are ready (pipelines/simulate/flow.py: one cluster for the whole command)."""
+    from musclekit.pipelines.simulate import flow
 
     standin = bool(values["amass"]) and is_standin_body(body_model)
-    report = run_kinematics(out, sources, model_path=model, body_model=body_model, config=cfg,
-                            compute=compute, name=values["name"],
-                            on_result=lambda uid, status, value: say_sequence(
-                                uid, status, value, standin),
-                            lab=lab if lab.any else None)
+    return flow.run_simulate(
+        out, sources, model_path=model, body_model=body_model, kinematics=cfg,
+        compute=compute, dynamics=dynamics, name=values["name"],
+        lab=lab if lab.any else None,
+        on_kinematics=lambda uid, status, value: say_sequence(uid, status, value, standin),
+        on_kinematics_done=lambda report: print_kinematics(out, report))
+
+
+def print_kinematics(out: Path, report) -> None:
+    """The kinematics stage's table and summary; refuses a run whose every sequence failed."""
     if report.done:
         table = Table(title=f"kinematics: {out}")
         for col in ("sequence", "frames", "IK RMS mm", "IK max mm", "flagged", "s"):
@@ -329,7 +338,6 @@ def run_part_one(out: Path, values: dict[str, Any], sources: list, model, body_m
     if report.failed and not report.done and not report.skipped:
         first = next(iter(report.failed.values()))
         raise InputError(f"kinematics failed for every sequence; first: {first}")
-    return report
 
 
 def say_sequence(unit_id: str, status: str, value: Any, standin: bool) -> None:
@@ -353,15 +361,12 @@ def say_sequence(unit_id: str, status: str, value: Any, standin: bool) -> None:
         warn(f"{value['sequence_id']}: {message}")
 
 
-def run_dynamics_stage(out: Path, compute, values: dict[str, Any]) -> int:
-    """Part 2 on the dataset part 1 wrote: its config from the declared dynamics options
-    (None = default); returns its exit code."""
-    from musclekit.pipelines.simulate.dynamics.stage import run as driver
+def dynamics_config(compute, values: dict[str, Any]):
+    """Part 2's config from the declared dynamics options (None = default), checked before
+    any work."""
     from musclekit.pipelines.simulate.dynamics.stage.config import config_from_cli
 
-    cfg = config_from_cli(compute=compute, **values)
-    report = driver.run_dynamics(out, cfg)  # prints its own summary
-    return int(report.exit_code())
+    return config_from_cli(compute=compute, **values)
 
 
 def is_standin_body(folder: Path | None) -> bool:
