@@ -4,21 +4,30 @@ of AMASS at the measured rates.
 
 Prints, per stage (kinematics = scaling + IK, model preparation, dynamics chunks), the
 core-seconds spent per second of motion, the workers' idle share over the run (1 - busy
-core-seconds / (workers x wall time)), the peak resident memory of any one process of the
-run, and a projection: core-hours and wall hours on 96 workers for BMLmovi (~90 subjects,
+core-seconds / (workers x wall time of the whole command)), when the last IK and the first
+and last chunk were written (the stages overlap when a chunk comes before the last IK), the
+CPU seconds of the command with its processes and the load average (the machine may be
+shared), the peak resident memory of any one process of the run, and a projection: core-hours and wall hours on 96 workers for BMLmovi (~90 subjects,
 ~8 h of motion as MinT used it) and for AMASS (~40 h, >300 subjects), with MinT's own
 ~45 min per chunk beside it. Each subject of AMASS gets its own scaled model, so model
 preparation is projected per subject.
 
     python benchmarks/bench_amass_scale.py [--subjects 2] [--motions 2] [--duration-s 2]
         [--workers 2] [--until dynamics|ik] [--out /tmp/musclekit-scale]
+
+To compare with an older commit without reinstalling: `git worktree add /tmp/wt-before REV`,
+then run that tree's copy of this script with PYTHONPATH set to a folder whose
+sitecustomize.py points the editable install's finder (its MAPPING) at /tmp/wt-before
+(docs/benchmarks.md, "At scale").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -101,6 +110,17 @@ def stage_seconds(log: str, ds: Path) -> dict[str, float]:
                             for s in d.sequences.values())}
 
 
+def overlap(ds: Path, t0: float) -> str:
+    """When, from the command's start, the last IK was written and the first chunk solved
+    (file times): a first chunk before the last IK means the stages overlapped."""
+    iks = [p.stat().st_mtime for p in (ds / "meta" / "units").glob("kinematics.*.json")]
+    chunks = [p.stat().st_mtime for p in (ds / "opensim").glob("*/dynamics/*/chunk????.json")]
+    if not iks or not chunks:
+        return "overlap: no IK or no chunk written"
+    return (f"overlap: last IK written at {max(iks) - t0:.0f} s, first chunk solved at "
+            f"{min(chunks) - t0:.0f} s, last chunk at {max(chunks) - t0:.0f} s")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--subjects", type=int, default=2)
@@ -118,11 +138,17 @@ def main() -> int:
            "--body-model", str(body), "--workers", str(args.workers), "--until", args.until,
            "--out", str(ds)]
     t = time.perf_counter()
+    t_wall = time.time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     memory = PeakMemory(proc.pid)
     log, _ = proc.communicate()
     wall = time.perf_counter() - t
     peak = memory.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU of the command and of the processes it waited for (Dask workers exit with it).
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    load = os.getloadavg()
     if proc.returncode not in (0, 3):
         print(log[-3000:], file=sys.stderr)
         return proc.returncode
@@ -133,7 +159,12 @@ def main() -> int:
     print(f"{args.subjects} subjects x {args.motions} motions x {args.duration_s:g} s "
           f"({motion_s:.1f} s of motion), {args.workers} workers: wall {wall:.0f} s, "
           f"worker idle share {100 * max(idle, 0.0):.0f} %, peak memory of one process "
-          f"{peak:.0f} MB")
+          f"{peak:.0f} MB; CPU of the command and its processes {cpu:.0f} s; load average "
+          f"{' '.join(f'{x:.1f}' for x in load)}")
+    print(overlap(ds, t_wall))
+    own = re.search(r"^compute: .*$", log, re.M)  # the command's own count (since the pool)
+    if own:
+        print(f"the command's own line: {own.group(0)}")
     print("| stage | core-s | core-s per motion-s |")
     print("|---|---|---|")
     per_motion = {}

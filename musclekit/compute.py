@@ -1,12 +1,16 @@
 """Running many independent units of work (clips, sequences, chunks) on Dask.
 
-`run_units` maps a function over units on a Dask cluster: an embedded `LocalCluster` by
-default, any running scheduler by address, SLURM/PBS batch jobs through dask-jobqueue
-(`musclekit.jobqueue`), or inline in this process (`workers=0`, for tests and debugging).
-A cluster `run_units` starts (local or batch jobs) is closed when it returns; a running
-scheduler or a cluster object passed in belongs to whoever started it and is left running. A unit that raises is recorded as failed with its reason; the run
-goes on. A worker that dies has its task retried by Dask (`retries`). Resuming is the
-caller's `skip` predicate: typically "the unit's completion record exists".
+`run_units` maps a function over units on a Dask cluster; `UnitPool` runs the units of
+several stages on one cluster, each submitted when what it needs is done (simulate: a
+sequence's chunks follow its own IK and its model's preparation, not every sequence's). The
+cluster is an embedded `LocalCluster` by default, any running scheduler by address, SLURM/PBS
+batch jobs through dask-jobqueue (`musclekit.jobqueue`), or none: inline in this process
+(`workers=0`, for tests and debugging). A cluster `run_units` or a `UnitPool` starts (local
+or batch jobs) is closed when it ends; a running scheduler or a cluster object passed in
+belongs to whoever started it and is left running. A unit that raises is recorded as failed
+with its reason; the run goes on. A worker that dies has its task retried by Dask
+(`retries`). Resuming is the caller's `skip` predicate: typically "the unit's completion
+record exists".
 """
 
 from __future__ import annotations
@@ -80,8 +84,9 @@ class ComputeConfig:
         cores only add memory and contention. A negative or non-integer count is an
         InputError everywhere (it used to hang a local cluster).
     scheduler: address of a running Dask scheduler (e.g. tcp://host:8786); overrides workers.
-    jobqueue: submit the workers as SLURM/PBS jobs; each run_units call starts its own
-        jobs (no more than it has units for) and cancels them when it ends.
+    jobqueue: submit the workers as SLURM/PBS jobs; each `UnitPool` (one for all of
+        simulate's stages; one per `run_units` call) submits its jobs with its first unit (a
+        run_units call no more than it has units for) and cancels them when it ends.
     cluster: a cluster object someone already started (e.g. a dask-jobqueue SLURMCluster
         shared by several runs); used as is and never closed here: its owner closes it.
     threads_per_worker: 1, because OpenSim/IPOPT and numpy already use native threads.
@@ -308,7 +313,8 @@ class UnitPool:
 
     Use as a context manager; `submit` units (from any stage, also while iterating), and
     iterate `finished()` to get each unit's outcome as it ends, until none is pending. The
-    cluster (local workers, or the SLURM/PBS jobs, submitted once) lives as long as the pool.
+    cluster (local workers, or the SLURM/PBS jobs, submitted once) starts with the first unit
+    submitted and lives as long as the pool.
     Inline (`workers=0`, or the default workers with `expected_units=1`) the units run in
     this process one at a time, highest priority first, then in submission order.
 
@@ -336,19 +342,19 @@ class UnitPool:
         from contextlib import ExitStack
 
         self._stack = ExitStack()
-        try:
-            self._progress = self._stack.enter_context(make_progress())
-            if not self.inline:
-                from dask.distributed import as_completed
-
-                self.client = self._stack.enter_context(
-                    open_client(self.cfg, units=self._expected))
-                self._completed = as_completed()
-        except BaseException:
-            self._stack.close()
-            raise
+        self._progress = self._stack.enter_context(make_progress())
         self._started = time.perf_counter()
         return self
+
+    def _open(self) -> Client:
+        """The cluster, started with the first unit submitted to it (a run with nothing
+        left to do starts none)."""
+        if self.client is None:
+            from dask.distributed import as_completed
+
+            self.client = self._stack.enter_context(open_client(self.cfg, units=self._expected))
+            self._completed = as_completed()
+        return self.client
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
@@ -362,9 +368,9 @@ class UnitPool:
         """Worker processes the units run on (1 inline)."""
         if self.inline:
             return 1
-        if self.client is not None and not self.cfg.local:
+        if self.client is not None and self.cfg.scheduler:  # someone else's cluster: its size
             return max(1, len(self.client.scheduler_info().get("workers", {})))
-        return max(1, self.cfg.workers)
+        return max(1, self.cfg.workers)  # local workers, or those of the batch jobs asked for
 
     def busy_share(self) -> float:
         """Share of the workers' time spent in units since the pool opened."""
@@ -395,7 +401,7 @@ class UnitPool:
             if self.inline:
                 self._queue.append((-priority, self._order, stage, unit, fn))
                 continue
-            future = self.client.submit(
+            future = self._open().submit(
                 _call, fn, unit.payload, key=f"musclekit-{unit.id}-{time.time_ns()}",
                 retries=self.cfg.retries, pure=False, priority=priority)
             self._futures[future] = (stage, unit.id)

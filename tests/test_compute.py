@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from musclekit.compute import ComputeConfig, Unit, make_client, run_units
+from musclekit.compute import ComputeConfig, Unit, UnitPool, make_client, run_units
 from musclekit.errors import InputError, UnitFailedError
 
 
@@ -77,3 +77,51 @@ def test_one_unit_with_the_default_workers_runs_inline():
     assert here not in two.done.values()
     asked = run_units([Unit("a", 0)], _pid, ComputeConfig(workers=1))
     assert asked.done["a"] != here
+
+
+def _twice(x: int) -> int:
+    return 2 * x
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_unit_pool_starts_each_unit_when_its_input_is_done(workers):
+    """A unit submitted while others run (from the outcome of its input) runs on the same
+    pool; every stage has its report, and the busy share is measured."""
+    with UnitPool(ComputeConfig(workers=workers)) as pool:
+        pool.submit_all("first", [Unit(f"a{i}", i) for i in range(3)], _twice)
+        order = []
+        for done in pool.finished():
+            order.append(done.unit_id)
+            if done.stage == "first":
+                pool.submit_all("second", [Unit(f"b{done.value}", done.value)], _twice,
+                                priority=1)
+        assert 0 < pool.busy_share() <= 1
+    assert pool.report("first").done == {"a0": 0, "a1": 2, "a2": 4}
+    assert pool.report("second").done == {"b0": 0, "b2": 4, "b4": 8}
+    assert sorted(order) == ["a0", "a1", "a2", "b0", "b2", "b4"]
+    if workers == 0:  # inline: the higher priority of the second stage runs it first
+        assert order == ["a0", "b0", "a1", "b2", "a2", "b4"]
+
+
+def test_unit_pool_with_nothing_to_do_starts_no_cluster():
+    with UnitPool(ComputeConfig(workers=2)) as pool:
+        assert pool.submit_all("s", [Unit("a", 1)], _twice, skip=lambda u: True) == []
+        assert list(pool.finished()) == []
+        assert pool.client is None
+    assert pool.report("s").skipped == ["a"]
+
+
+def test_unit_pool_submits_its_batch_jobs_once_for_every_stage(tmp_path, monkeypatch):
+    """`simulate --slurm`: the jobs are submitted when the first unit is, serve every stage,
+    and are cancelled when the pool closes (fake sbatch/scancel; the workers never start)."""
+    from tests.test_jobqueue import _fake_batch_system, _slurm
+
+    log = _fake_batch_system(tmp_path, monkeypatch)
+    with UnitPool(ComputeConfig(workers=8, jobqueue=_slurm())) as pool:  # 4 per job: 2 jobs
+        assert not log.exists()  # nothing submitted yet: no jobs
+        pool.submit_all("kinematics", [Unit("a", 1)], _twice)
+        pool.submit_all("chunks", [Unit("b", 1), Unit("c", 2)], _twice, priority=1)
+        assert log.read_text().count("submit ") == 2
+        assert pool.pending() == 3
+    assert log.read_text().count("submit ") == 2
+    assert log.read_text().count("cancel 4242") == 2

@@ -15,7 +15,7 @@ import pytest
 from musclekit.cli.main import main
 from musclekit.compute import ComputeConfig
 from musclekit.dataset import Flag, open_dataset
-from musclekit.errors import InputError
+from musclekit.errors import ExitCode, InputError
 from musclekit.pipelines.simulate.kinematics.quality import (
     SHARED_COORDINATES,
     joint_angle_errors_deg,
@@ -258,54 +258,41 @@ def test_resume_after_a_killed_run(tmp_path, walking_npz, standin_body):  # noqa
     assert sorted(open_dataset(out).sequences) == ["S01_a_poses", "S01_b_poses"]
 
 
-def test_dynamics_hook_hands_the_dataset_to_part_2(tmp_path, monkeypatch):
-    """`--until dynamics` calls dynamics.driver.run_dynamics(out, DynamicsConfig)."""
-    from musclekit.cli.simulate import run_dynamics_stage
-    from musclekit.compute import ComputeConfig
-    from musclekit.pipelines.simulate.dynamics.stage import run as driver
+def test_dynamics_options_reach_the_one_graph_of_units(tmp_path, walking_npz, standin_body,
+                                                       monkeypatch):  # noqa: F811
+    """`--until dynamics` hands the DynamicsConfig built from the dynamics flags (and the
+    run's compute settings) to flow.run_simulate, which runs both parts on one cluster; its
+    dynamics report sets the exit code; `--until ik` hands none."""
+    from musclekit.compute import RunReport
+    from musclekit.pipelines.simulate import flow
+    from musclekit.pipelines.simulate.dynamics.stage.report import DynamicsReport
     seen = {}
 
-    class Report:
-        def summary(self) -> str:
-            return "stub"
+    def fake_run(out, sources, **kw):
+        seen.update(kw, out=out, sources=sources)
+        report = DynamicsReport(chunks_failed={"S01_walk/chunk0000": "diverged"})
+        return flow.SimulateResult(RunReport(done={}), report if kw["dynamics"] else None,
+                                   wall_s=1.0, busy_s=0.5, workers=1)
 
-        def exit_code(self) -> int:
-            return 3
-
-    def fake_run(out, cfg):
-        seen["out"], seen["cfg"] = out, cfg
-        return Report()
-
-    monkeypatch.setattr(driver, "run_dynamics", fake_run)
-    compute = ComputeConfig(workers=0)
-    code = run_dynamics_stage(tmp_path, compute, {"method": "track", "retry_failed": True})
-    assert code == 3 and seen["out"] == tmp_path
-    assert seen["cfg"].method == "track" and seen["cfg"].retry_failed
-    assert seen["cfg"].compute is compute
-
-
-def test_cli_passes_dynamics_options_through(tmp_path, monkeypatch):
-    """The dynamics flags of `musclekit simulate` reach the DynamicsConfig."""
-    from musclekit.cli.simulate import run_dynamics_stage
-    from musclekit.compute import ComputeConfig
-    from musclekit.errors import InputError
-    from musclekit.pipelines.simulate.dynamics.stage import run as driver
-    seen = {}
-
-    class Report:
-        def summary(self) -> str:
-            return "stub"
-
-        def exit_code(self) -> int:
-            return 0
-
-    monkeypatch.setattr(driver, "run_dynamics", lambda out, cfg: seen.setdefault("cfg", cfg) and Report())
-    compute = ComputeConfig(workers=0)
-    run_dynamics_stage(tmp_path, compute, {"chunk_s": 2.0, "buffer_s": 0.2, "mesh_per_s": 25,
-                                            "max_iterations": 100, "sequences": ["S01_walk"]})
-    cfg = seen["cfg"]
+    monkeypatch.setattr(flow, "run_simulate", fake_run)
+    base = ["simulate", "--amass", str(walking_npz), "--body-model", str(standin_body),
+            "--out", str(tmp_path / "ds"), "--workers", "0"]
+    code = main([*base, "--method", "track", "--retry-failed", "--chunk-s", "2.0",
+                 "--buffer-s", "0.2", "--mesh-per-s", "25", "--max-iterations", "100",
+                 "--sequence", "S01_walk"])
+    assert code == 3  # PARTIAL: a chunk failed
+    cfg = seen["dynamics"]
+    assert cfg.method == "track" and cfg.retry_failed and cfg.compute is seen["compute"]
     assert (cfg.chunk.chunk_s, cfg.chunk.buffer_s) == (2.0, 0.2)
     assert (cfg.solve.mesh_per_s, cfg.solve.max_iterations) == (25, 100)
     assert cfg.sequences == ["S01_walk"]
-    with pytest.raises(InputError, match=r"chunk length 0.2 s is not longer than its two buffers"):
-        run_dynamics_stage(tmp_path, compute, {"chunk_s": 0.2})
+    assert main([*base, "--until", "ik"]) == 0 and seen["dynamics"] is None
+
+
+def test_bad_dynamics_options_are_refused_before_any_work(tmp_path, walking_npz, standin_body,
+                                                          capsys):  # noqa: F811
+    code = main(["simulate", "--amass", str(walking_npz), "--body-model", str(standin_body),
+                 "--out", str(tmp_path / "ds"), "--workers", "0", "--chunk-s", "0.2"])
+    assert code == int(ExitCode.ERROR)
+    assert "chunk length 0.2 s is not longer than its two buffers" in capsys.readouterr().err
+    assert not (tmp_path / "ds").exists()
