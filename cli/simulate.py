@@ -101,6 +101,10 @@ LAB_OPTIONS = (
          "C3D's own force plates."),
     _lab("grf_setup", "--grf-setup", Path, "OpenSim ExternalLoads XML: which force columns "
          "act on which foot body (with --grf)."),
+    _lab("plates", "--plates", str, "What the measured forces (a --c3d's plates, --grf) are "
+         "for: apply (the dynamics apply them; default) or compare (kept beside as plates.mot, "
+         "recorded as the sequence's `plates`; the dynamics estimate the forces, as without "
+         "plates).", metavar="apply|compare"),
 )
 KINEMATICS_OPTIONS = (
     _kin("foot_height_m", "--foot-height-m", "Height of the lowest marker of each sequence "
@@ -214,7 +218,11 @@ def check_flags(values: dict[str, Any]) -> None:
 
 def lab_inputs(values: dict[str, Any]):
     """The lab's files as LabInputs, checked."""
-    from musclekit.pipelines.simulate.kinematics.lab import LabInputs, read_marker_weights
+    from musclekit.pipelines.simulate.kinematics.lab import (
+        LabInputs,
+        check_plates,
+        read_marker_weights,
+    )
 
     grf, c3d = values["grf"], values["c3d"]
     c3d_plates = grf is not None and str(grf) == "c3d"
@@ -222,6 +230,12 @@ def lab_inputs(values: dict[str, Any]):
         if not c3d:
             raise InputError("--grf c3d takes the force plates of the --c3d file: give --c3d")
         grf = None
+    check_plates(values["plates"], marker_files=[*values["trc"], *c3d],
+                 grf_given=grf is not None, grf_c3d=c3d_plates)
+    if values["plates"] == "compare" and values.get("track_grf") == "measured":
+        raise InputError("--track-grf measured tracks the plates and --plates compare leaves "
+                         "them out of the dynamics: use --track-grf estimated, or drop "
+                         "--plates compare")
 
     def text(path: Path | None) -> str | None:
         return str(path) if path is not None else None
@@ -238,6 +252,7 @@ def lab_inputs(values: dict[str, Any]):
                     grf_setup=text(values["grf_setup"]),
                     drop_outlier_markers=bool(values["drop_outlier_markers"]),
                     drop_dead_markers=bool(values["drop_dead_markers"]),
+                    plates=values["plates"],
                     marker_weights=(read_marker_weights(values["marker_weights"])
                                     if values["marker_weights"] else None))
     lab.validate()
@@ -418,7 +433,7 @@ def check_trc_inputs(trcs: list[Path], model: Path | None) -> list[str]:
     model_names = model_marker_names(model) if model is not None else None
     said: list[str] = []
     for path in trcs:
-        data = read_trc(Path(path))
+        data = read_trc(Path(path), allow_missing=True)  # gaps are filled later
         check_trc_units(Path(path), data.positions, trc_declared_units(Path(path)))
         if model_names is not None:
             mismatch = marker_mismatch(list(data.names), model_names, Path(path), Path(model))

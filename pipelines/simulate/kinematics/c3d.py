@@ -705,32 +705,24 @@ def plates_motion(trial: C3dTrial) -> Motion:
     return Motion(time_s=trial.plates[0].time_s, names=names, values=np.column_stack(cols))
 
 
-def write_opensim_files(trial: C3dTrial, out_dir: str | Path, *,
-                        max_gap_s: float = DEFAULT_MAX_GAP_S,
-                        used: list[str] | set[str] | None = None, static: bool = False) -> dict:
-    """Write `markers.trc` (metres) and, when the trial has plates, `grf.mot` into `out_dir`.
-
-    The trial is written in its current frame: call `to_opensim_frame` first for OpenSim
-    (a trial whose vertical is not +y is refused, since OpenSim would read it lying down).
-    used: the model's markers (`model_marker_names`); the others are ignored before any gap
-    is looked at (`select_markers`). Gaps: `fill_marker_gaps`; the TRC holds `nan` where a
-    marker is left out (OpenSim's IK skips it there). Frames at the trial's start or end
-    where fewer than MIN_SEEN_MARKERS used markers are seen are trimmed; inside the trial
-    such frames are said in a note, and a frame that sees none is refused, with the fix. static: a static trial for the ScaleTool: markers
-    with a gap left after filling are dropped instead (the ScaleTool needs them all).
-    Everything is checked before anything is written. Returns {"markers": path, "grf": path
-    or None, "filled_gaps": [...], "notes": [...], "analogs": trial.analogs, "rate_hz": ...}.
-    """
-    if trial.vertical_axis != "+y":
-        raise InputError(f"{trial.path}: the trial's vertical is {trial.vertical_axis}, not "
-                         "OpenSim's +y; turn it with to_opensim_frame(trial) first")
-    selected, notes = select_markers(trial.markers, used, trial.path)
+def prepare_markers(markers: MarkerData, used: list[str] | set[str] | None, where: str | Path,
+                    *, max_gap_s: float = DEFAULT_MAX_GAP_S, static: bool = False
+                    ) -> tuple[MarkerData, list[dict], list[str]]:
+    """A trial's markers as IK (or the ScaleTool) takes them, from any marker file (C3D, or a
+    TRC whose missing samples are empty cells): only the model's markers (`used`, None: all;
+    `select_markers`); frames at the trial's start or end where fewer than MIN_SEEN_MARKERS
+    of them are seen trimmed (inside the trial such frames are said in a note, and a frame
+    that sees none is refused, with the fix); then the gaps (`fill_marker_gaps`: up to
+    `max_gap_s` filled, longer ones left NaN, i.e. left out of IK there). static: a static
+    trial for the ScaleTool: markers with a gap left after filling are dropped instead (the
+    ScaleTool needs them all). Returns (markers, gaps, notes)."""
+    selected, notes = select_markers(markers, used, where)
     # Frames first (on what the file saw, before any filling), then gaps.
     seen = np.isfinite(selected.positions).all(axis=2).sum(axis=1)
     need = min(MIN_SEEN_MARKERS, len(selected.names))
     ok = np.flatnonzero(seen >= need)
     if ok.size == 0:
-        raise InputError(f"{trial.path}: no frame sees {need} of the model's markers; fill the "
+        raise InputError(f"{where}: no frame sees {need} of the model's markers; fill the "
                          "gaps in the capture software, or give a model whose markers are the "
                          "file's")
     first, last = int(ok[0]), int(ok[-1])
@@ -739,7 +731,7 @@ def write_opensim_files(trial: C3dTrial, out_dir: str | Path, *,
     if blind.size:
         k = first + int(blind[0])
         raise InputError(
-            f"{trial.path}: at t = {t[k]:.3f} s none of the model's {len(selected.names)} "
+            f"{where}: at t = {t[k]:.3f} s none of the model's {len(selected.names)} "
             "markers is seen, so IK has nothing to follow; fill the gaps there in the capture "
             "software, or cut the trial into the parts before and after it")
     few = first + np.flatnonzero(seen[first:last + 1] < need)
@@ -751,14 +743,35 @@ def write_opensim_files(trial: C3dTrial, out_dir: str | Path, *,
                      f"the trial runs {t[first]:.3f}-{t[last]:.3f} s (of {t[0]:.3f}-{t[-1]:.3f})")
         selected = replace(selected, time_s=selected.time_s[first:last + 1],
                            positions=selected.positions[first:last + 1])
-    markers, gaps, gap_notes = fill_marker_gaps(selected, max_gap_s, drop_incomplete=static)
+    filled, gaps, gap_notes = fill_marker_gaps(selected, max_gap_s, drop_incomplete=static)
     notes += gap_notes + _gap_notes(gaps, max_gap_s)
-    if not markers.names:
-        raise InputError(f"{trial.path}: no marker the model uses is seen in every frame of "
+    if not filled.names:
+        raise InputError(f"{where}: no marker the model uses is seen in every frame of "
                          "the static trial (after filling gaps up to "
                          f"{max_gap_s:g} s); give a static trial where the markers are seen"
-                         if static else f"{trial.path}: no marker is ever seen in the trial; "
+                         if static else f"{where}: no marker is ever seen in the trial; "
                          "nothing to write")
+    return filled, gaps, notes
+
+
+def write_opensim_files(trial: C3dTrial, out_dir: str | Path, *,
+                        max_gap_s: float = DEFAULT_MAX_GAP_S,
+                        used: list[str] | set[str] | None = None, static: bool = False) -> dict:
+    """Write `markers.trc` (metres) and, when the trial has plates, `grf.mot` into `out_dir`.
+
+    The trial is written in its current frame: call `to_opensim_frame` first for OpenSim
+    (a trial whose vertical is not +y is refused, since OpenSim would read it lying down).
+    used: the model's markers (`model_marker_names`); the others are ignored before any gap
+    is looked at. Frames, gaps and static trials: `prepare_markers`; the TRC holds `nan` where
+    a marker is left out (OpenSim's IK skips it there).
+    Everything is checked before anything is written. Returns {"markers": path, "grf": path
+    or None, "filled_gaps": [...], "notes": [...], "analogs": trial.analogs, "rate_hz": ...}.
+    """
+    if trial.vertical_axis != "+y":
+        raise InputError(f"{trial.path}: the trial's vertical is {trial.vertical_axis}, not "
+                         "OpenSim's +y; turn it with to_opensim_frame(trial) first")
+    markers, gaps, notes = prepare_markers(trial.markers, used, trial.path, max_gap_s=max_gap_s,
+                                           static=static)
     grf = plates_motion(trial) if trial.plates and not static else None
     out_dir = Path(out_dir)
     trc = write_trc(out_dir / "markers.trc", markers.time_s, markers.names, markers.positions,

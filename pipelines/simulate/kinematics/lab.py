@@ -70,6 +70,10 @@ class LabInputs:
     drop_dead_markers: bool = False  # leave out dead markers a lab's IK setup applies
     # --max-static-error-mm: a scaling above it stops the sequence (None: autoscale's bound)
     max_static_error_mm: float | None = None
+    # --plates: what the measured forces (a C3D's plates, --grf) are for: "apply" (None, the
+    # default: the dynamics apply them) or "compare" (kept beside, recorded as `plates`, and
+    # the dynamics estimate the forces from the motion, as without plates)
+    plates: str | None = None
 
     def scale_bounds(self) -> dict:
         return ({} if self.max_static_error_mm is None
@@ -95,6 +99,7 @@ class LabInputs:
             raise InputError(f"--mass {self.mass_kg:g}: no subject weighs more than "
                              f"{MAX_MASS_KG:g} kg; give the mass in kg (grams typed as kg? "
                              f"--mass {self.mass_kg / 1000:g})")
+        check_plates_value(self.plates, grf_c3d=self.c3d_require_plates)
         if self.grf_setup is not None and self.grf_file is None:
             raise InputError("--grf-setup describes the columns of a force file: give the file "
                              "with --grf FILE (or `--grf c3d` for a C3D's plates)")
@@ -122,6 +127,43 @@ class LabInputs:
 
 # The heaviest people recorded are about 600 kg; above this a mass is a unit error.
 MAX_MASS_KG = 400.0
+# --plates: "apply" the measured forces in the dynamics, or keep them to "compare" with the
+# forces the dynamics estimate from the motion
+PLATES_CHOICES = ("apply", "compare")
+
+
+def check_plates_value(plates: str | None, *, grf_c3d: bool) -> None:
+    """Refuse a `--plates` word that is not one of PLATES_CHOICES, and `--plates compare`
+    with `--grf c3d` (which asks for the C3D's plates to be applied)."""
+    if plates is not None and plates not in PLATES_CHOICES:
+        raise InputError(f"--plates {plates!r}: choose apply (the measured forces drive the "
+                         "dynamics, the default) or compare (kept for comparison; the "
+                         "dynamics estimate the forces from the motion)")
+    if plates == "compare" and grf_c3d:
+        raise InputError("--grf c3d applies the C3D's force plates and --plates compare leaves "
+                         "them out of the dynamics: give one of them (--plates compare alone "
+                         "keeps the plates of a --c3d for comparison)")
+
+
+def check_plates(plates: str | None, *, marker_files: list, grf_given: bool,
+                 grf_c3d: bool = False) -> None:
+    """The `--plates` flag against the others, before any file is read: `check_plates_value`,
+    and `--plates compare` where there is nothing to compare with (no --c3d, whose plates it
+    would keep, and no --grf file). `marker_files`: the --trc and --c3d inputs."""
+    check_plates_value(plates, grf_c3d=grf_c3d)
+    if plates != "compare" or grf_given:
+        return
+    if not any(Path(p).suffix.lower() == ".c3d" for p in marker_files):
+        raise InputError("--plates compare keeps measured forces beside the estimate: give "
+                         "them, as a --c3d with force plates or a force file with --grf FILE "
+                         "(with --grf-setup XML when its columns need one)")
+
+
+def force_roles(lab: LabInputs) -> tuple[str, str]:
+    """The roles the measured forces are recorded under in the sequence's KinematicsRecord:
+    `grf`/`grf_setup`, which the dynamics apply, or with `--plates compare`
+    `plates`/`plates_setup`, which no part of the dynamics reads (kept for comparison)."""
+    return ("plates", "plates_setup") if lab.plates == "compare" else ("grf", "grf_setup")
 
 
 def check_setup_kind(path: Path, flag: str, tool: str) -> None:
@@ -530,7 +572,8 @@ def copy_external_loads(lab: LabInputs, model_path: Path, out_dir: Path,
                         feet: dict[str, list[str]]) -> dict[str, str]:
     """Check the measured forces against the model (bodies, columns) and copy them next to
     the sequence's other OpenSim files: `grf.mot` and, with a setup, `external_loads.xml`
-    whose data file is the copy. Returns the copied paths."""
+    whose data file is the copy (with `--plates compare`: `plates.mot` and
+    `plates_external_loads.xml`). Returns the copied paths by role (`force_roles`)."""
     import opensim as osim
 
     from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
@@ -540,15 +583,16 @@ def copy_external_loads(lab: LabInputs, model_path: Path, out_dir: Path,
     measured = read_measured_grf(lab.grf_file, lab.grf_setup, feet=feet, model_bodies=bodies)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = Path(measured.source["file"])
-    grf = out_dir / "grf.mot"
+    role, setup_role = force_roles(lab)
+    grf = out_dir / f"{role}.mot"
     shutil.copyfile(data, grf)
-    files = {"grf": grf}
+    files = {role: grf}
     if lab.grf_setup:
         loads = osim.ExternalLoads(str(lab.grf_setup), True)
         loads.setDataFileName(grf.name)
-        xml = out_dir / "external_loads.xml"
+        xml = out_dir / ("external_loads.xml" if role == "grf" else f"{role}_external_loads.xml")
         loads.printToXML(str(xml))
-        files["grf_setup"] = xml
+        files[setup_role] = xml
     return {k: str(v) for k, v in files.items()}
 
 
@@ -574,6 +618,26 @@ def foot_positions(model_path: Path, ik_mot: Path, feet: dict[str, str]) -> tupl
         for s, body in feet.items():
             out[s][k] = model.getBodySet().get(body).getPositionInGround(state).to_numpy()
     return motion.time_s, out
+
+
+def trc_gaps_filled(trc_path: Path, out_path: Path, *, static: bool = False) -> dict | None:
+    """A TRC whose missing samples are empty (or NaN) cells, read as a C3D's gaps are
+    (c3d.prepare_markers: up to 0.1 s filled, longer gaps left out of IK there, frames at the
+    ends that see almost nothing trimmed; `static`: markers still gappy are dropped, as the
+    ScaleTool needs them all) and written to `out_path`. None when the file has no gap (it is
+    then used as it is). Returns {"markers": out_path, "notes": [...], "filled_gaps": [...]}."""
+    from musclekit.pipelines.simulate.kinematics.c3d import prepare_markers
+    from musclekit.pipelines.simulate.opensim.files import read_trc, write_trc
+
+    data = read_trc(trc_path, allow_missing=True)
+    if not np.isnan(data.positions).any():
+        return None
+    markers, gaps, notes = prepare_markers(data, None, trc_path, static=static)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_trc(out_path, markers.time_s, markers.names, markers.positions,
+              allow_missing=not static, rate_hz=markers.rate_hz)
+    return {"markers": out_path, "notes": [f"{Path(trc_path).name}: {n}" for n in notes],
+            "filled_gaps": gaps}
 
 
 def c3d_inputs(c3d_path: Path, out_dir: Path, **kw) -> dict:

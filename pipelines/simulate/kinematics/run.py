@@ -96,7 +96,7 @@ def trc_sources(trcs: list[Path], subject: str = "subject") -> list[KinematicsSo
 
             data = read_c3d(Path(p)).markers
         else:
-            data = read_trc(Path(p))
+            data = read_trc(Path(p), allow_missing=True)  # gaps: sequence.py
         out.append(KinematicsSource("trc", Path(p), sequence_id(Path(p), Path(p).parent),
                                     subject, data.rate_hz))
     return out
@@ -238,7 +238,7 @@ def _marker_names(path: Path, used: list[str] | None = None) -> list[str]:
         from musclekit.pipelines.simulate.kinematics.c3d import c3d_marker_names
 
         return c3d_marker_names(path, used)
-    return list(read_trc(path).names)
+    return list(read_trc(path, allow_missing=True).names)
 
 
 def kinematics_units(dataset: Path, sources: list[KinematicsSource], *,

@@ -149,9 +149,11 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
         c3d_inputs,
         copy_external_loads,
         foot_positions,
+        force_roles,
         ik_with_marker_checks,
         marker_messages,
         scale_from_static,
+        trc_gaps_filled,
     )
     from musclekit.pipelines.simulate.opensim.external_loads import DEFAULT_FEET
 
@@ -164,15 +166,29 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     if lab.c3d:  # markers, plates and analog channels from one file
         c3d = c3d_inputs(Path(lab.c3d), out_dir / "c3d", used=used)
         trc_path = c3d["markers"]
+    gap_notes: list[str] = []
     if lab.static_trc and Path(lab.static_trc).suffix.lower() == ".c3d":
         static = c3d_inputs(Path(lab.static_trc), out_dir / "static_c3d", used=used, static=True)
         lab = replace(lab, static_trc=str(static["markers"]))
-    data = read_trc(trc_path, allow_missing=c3d is not None)
+    elif lab.static_trc and lab.static_trc != "auto" and lab.scale_setup:
+        # OpenSim's ScaleTool needs every marker: a gappy static TRC is filled first (the
+        # automatic scaling fits around gaps itself)
+        static = trc_gaps_filled(Path(lab.static_trc), out_dir / "static_trc" / "static.trc",
+                                 static=True)
+        if static is not None:
+            lab = replace(lab, static_trc=str(static["markers"]))
+            gap_notes += static["notes"]
+    lab_trc = Path(trc_path)  # the lab's own file (what a lab's IK setup runs on)
+    if c3d is None:  # a TRC with empty cells: its gaps as a C3D's (trc_gaps_filled)
+        filled = trc_gaps_filled(lab_trc, out_dir / "trc_gaps" / "markers.trc")
+        if filled is not None:
+            trc_path, gap_notes = filled["markers"], gap_notes + filled["notes"]
+    data = read_trc(trc_path, allow_missing=True)  # long gaps stay NaN: left out of IK there
     files = {"trc": out_dir / "markers.trc", "scaled_model": out_dir / "scaled.osim",
              "ik_mot": out_dir / "ik.mot"}
     write_trc(files["trc"], data.time_s, data.names, data.positions,
-              allow_missing=c3d is not None, rate_hz=data.rate_hz)
-    warnings: list[str] = list(data.notes) + (c3d["notes"] if c3d else [])
+              allow_missing=True, rate_hz=data.rate_hz)
+    warnings: list[str] = list(data.notes) + (c3d["notes"] if c3d else []) + gap_notes
     extra: dict = {"rate_hz": data.rate_hz, "opensim_model": str(model_path)}
     mass, height = float("nan"), float("nan")
     w = dict(weights or {})
@@ -203,7 +219,8 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
     # A lab's setup runs on the lab's own file, as OpenSim's tool would: the same numbers in
     # (a copy converted to metres differs in the last digit, enough to move IK's stopping
     # point in flat valleys such as the arms' long-axis rotation by degrees).
-    ik_trc = Path(trc_path).resolve() if setup is not None else files["trc"]
+    ik_trc = ((Path(trc_path) if c3d else lab_trc).resolve() if setup is not None
+              else files["trc"])
 
     def ik(leave_out: set[str]):
         return run_ik(files["scaled_model"], ik_trc, t_range, ik_weights, files["ik_mot"],
@@ -216,6 +233,7 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
                                  if p["action"] == "left out"}
     if setup is not None:
         extra["ik_setup"] = {"file": str(setup), "changes": result.setup_changes}
+    role = force_roles(lab)[0]  # --plates compare: recorded as `plates`, never applied
     if lab.grf_file or lab.grf_setup:
         copied = copy_external_loads(lab, files["scaled_model"], out_dir,
                                      {s: list(b) for s, b in DEFAULT_FEET.items()})
@@ -227,14 +245,19 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
             t_ik, feet = foot_positions(files["scaled_model"], files["ik_mot"],
                                         {"r": DEFAULT_FEET["right"][0], "l": DEFAULT_FEET["left"][0]})
             loads = assign_plates_to_feet(trial, feet, time_s=t_ik)
-            files["grf"] = loads.write(out_dir / "grf.mot")
+            files[role] = loads.write(out_dir / f"{role}.mot")
             extra["plates"] = loads.periods
-        elif lab.c3d_require_plates:  # noqa: RET506 - checked again after IK: the unit's message
+        elif lab.c3d_require_plates or lab.plates == "compare":  # noqa: RET506 - the unit's message
             raise InputError(f"{lab.c3d} has no force plates (FORCE_PLATFORM:USED = 0): drop "
-                             "--grf c3d, or give the force file with --grf")
+                             + ("--plates compare" if lab.plates == "compare" else "--grf c3d")
+                             + ", or give the force file with --grf")
         extra["analogs"] = {name: {"unit": unit, "rate_hz": float(1.0 / np.median(np.diff(t)))}
                             for name, (t, _, unit) in trial.analogs.items()}
         extra["_analogs"] = trial.analogs  # written as the emg_raw stream, not as metadata
+    if role == "plates" and role in files:
+        extra["plates_compared"] = str(files[role].name)
+        warnings.append(f"measured forces kept as {files[role].name} for comparison, not applied "
+                        "(--plates compare): the dynamics estimate the ground forces")
     mass_from = lab.mass_from or "given (--mass)"
     if not np.isfinite(mass):
         import opensim as osim
