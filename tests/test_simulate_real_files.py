@@ -402,3 +402,19 @@ def test_points_at_exactly_the_origin_are_gaps(tmp_path):
     out = mc3d.write_opensim_files(mc3d.to_opensim_frame(trial), tmp_path / "s", used=USED,
                                    static=True)
     assert read_trc(out["markers"]).names == USED[1:]
+
+
+def test_corpus_pig_plates_go_to_the_foot_that_stands_on_them():
+    """Plug-in-Gait walk, 3 plates: at a plate's mid-stance the swinging foot passes as near
+    its centre of pressure as the standing one (the rule that looked at the middle frame gave
+    all three plates to the wrong feet); over the period the standing heel stays ~15 cm from
+    it and the other ~40 cm."""
+    trial = mc3d.to_opensim_frame(mc3d.read_c3d(_corpus("btk_pig/walk.c3d")))
+    names = trial.markers.names
+    feet = {"r": trial.markers.positions[:, names.index("RHEE")],
+            "l": trial.markers.positions[:, names.index("LHEE")]}
+    loads = mc3d.assign_plates_to_feet(trial, feet)
+    assert [(p["plate"], p["side"]) for p in loads.periods] == [(1, "l"), (2, "r"), (3, "l")]
+    for p in loads.periods:
+        near, far = sorted(p["distances_m"].values())
+        assert near < 0.2 and far > 0.3

@@ -815,8 +815,10 @@ def assign_plates_to_feet(trial: C3dTrial, foot_positions: dict[str, np.ndarray]
     foot_positions: {"r": (T,3), "l": (T,3)} per-frame positions of each foot (calcaneus
     origins, heel markers) in the trial's frame, at `time_s` (default: the markers' times).
     The rule: a period (a run of loaded frames of one plate) goes to the foot whose position
-    is nearest, horizontally, to the plate's centre of pressure at the period's middle (the
-    foot is then flat on the plate, and its height above the plate does not count). Several
+    is nearest, horizontally, to the plate's centre of pressure on average over the period
+    (its height above the plate does not count; at the period's middle alone the swinging
+    foot passes as near as the standing one: the corpus' Plug-in-Gait walk had its first
+    two plates given to the wrong feet that way). Several
     plates on one foot at once are summed: one force, the moment of all about the lab origin,
     and from it one centre of pressure on the plates' mean surface height and one free torque
     about the vertical. A period during which the feet are unknown all along (outside the
@@ -847,16 +849,14 @@ def assign_plates_to_feet(trial: C3dTrial, foot_positions: dict[str, np.ndarray]
     periods = []
     for i, p in enumerate(trial.plates):
         for a, b in _runs(p.loaded):
-            # The middle frame, or the loaded frame nearest it where both feet are known.
-            order = sorted(range(a, b), key=lambda k: abs(k - (a + b - 1) / 2))
-            dist = None
-            for k in order:
-                here = {s: np.array([np.interp(t[k], ft, feet[s][:, c], left=np.nan,
-                                               right=np.nan) for c in range(3)]) for s in sides}
-                d = {s: float(np.hypot(*(here[s] - p.cop[k])[[0, 2]])) for s in sides}
-                if all(np.isfinite(v) for v in d.values()):
-                    dist = d
-                    break
+            # Mean horizontal distance over the period's frames where both feet are known:
+            # the foot standing on the plate stays near its COP the whole stance; at any one
+            # instant (mid-stance) the swinging foot passes just as near.
+            tk = t[a:b]
+            d_k = {s: np.hypot(*[np.interp(tk, ft, feet[s][:, c], left=np.nan, right=np.nan)
+                                 - p.cop[a:b, c] for c in (0, 2)]) for s in sides}
+            known = np.isfinite(d_k["r"]) & np.isfinite(d_k["l"])
+            dist = ({s: float(d_k[s][known].mean()) for s in sides} if known.any() else None)
             if dist is None:
                 # Loaded only where the motion is not (before IK's first frame, after its last:
                 # a plate's noise at the trial's edge, a step the markers did not see): no foot
