@@ -4,7 +4,8 @@ validate_rajagopal.py; run that script with --activations, or this one alone).
 The lab's scaled model and IK (validate_rajagopal.lab_pipeline) go through musclekit's
 `inverse` method twice, chunk by chunk as `musclekit simulate` does: with the ground forces
 estimated from the kinematics, and with the measured plates (the lab's ExternalLoads setup).
-The 10 raw right-leg EMG channels go through musclekit's sEMG chain; `emg_compare` gives PCC
+The 10 raw right-leg EMG channels go through musclekit's sEMG chain and the activation
+dynamics (EMG records excitation; emg_compare's docstring); `emg_compare` gives PCC
 and on/offset timing per muscle over the right gait cycle (heel strikes at 0.248 s and
 1.3925 s, from the lab's own EMG plots). With measured forces only the part of the cycle
 where the plates carry the whole body is meaningful (the lab's ID window starts at 0.45 s).
@@ -96,7 +97,13 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
             "window_s": list(windows[label]),
             "median_pcc": round(float(np.nanmedian([r.pcc for r in res])), 3),
             "median_pcc_no_delay": round(float(np.nanmedian([r.pcc_no_delay for r in res])), 3),
+            # the envelope itself, without the activation dynamics (the comparison before
+            # 2026-12-07; emg_compare's docstring says why it is not the physiological one)
+            "median_pcc_envelope_no_delay": round(float(np.nanmedian(
+                [r.pcc_envelope_no_delay for r in res])), 3),
             "muscles": {r.channel: {"model": r.muscles, "pcc": round(r.pcc, 3),
+                                    "pcc_no_delay": round(r.pcc_no_delay, 3),
+                                    "pcc_envelope_no_delay": round(r.pcc_envelope_no_delay, 3),
                                     "delay_ms": round(1000 * r.delay_s), "onset_error_pct":
                                     r.onset_error_pct, "offset_error_pct": r.offset_error_pct}
                         for r in res},

@@ -339,6 +339,58 @@ def normalise_to(env: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return _out(arr / ref, one)
 
 
+@dataclass(frozen=True)
+class ActivationDynamics:
+    """First-order excitation -> activation dynamics of De Groote et al. 2016 (J Biomech
+    49:3200; OpenSim's DeGrooteFregly2016Muscle, and the `inverse` and `track` solves):
+
+        da/dt = [ (f + 1/2) / (tau_a (1/2 + 3a/2)) + (1/2 + 3a/2) (1/2 - f) / tau_d ] (e - a),
+        f = tanh(b (e - a)) / 2
+
+    activation_time_constant_s (tau_a), deactivation_time_constant_s (tau_d): 15 and 60 ms,
+    the values of De Groote et al. and OpenSim's muscles; smoothing (b): the tanh steepness
+    (10, as theirs). Surface EMG records the neural excitation e; activation a follows it
+    through these dynamics (Zajac 1989, Crit Rev Biomed Eng 17:359; the first stage of an
+    EMG-driven model, Buchanan et al. 2004, J Appl Biomech 20:367)."""
+
+    activation_time_constant_s: float = 0.015
+    deactivation_time_constant_s: float = 0.060
+    smoothing: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not (self.activation_time_constant_s > 0 and self.deactivation_time_constant_s > 0):
+            raise InputError(
+                f"activation time constants {self.activation_time_constant_s:g} s / "
+                f"{self.deactivation_time_constant_s:g} s: both must be positive (De Groote "
+                "et al. 2016: 0.015 s and 0.060 s)")
+        if not self.smoothing > 0:
+            raise InputError(f"activation dynamics smoothing {self.smoothing:g}: must be positive (10)")
+
+
+def activation_from_excitation(excitation: np.ndarray, time_s: np.ndarray,
+                               dynamics: ActivationDynamics | None = None) -> np.ndarray:
+    """Activations (same shape) driven by `excitation` (T,) or (T, C), each value in 0..1 (an
+    envelope normalised to its peak; values outside are clipped), on increasing `time_s`
+    (T,), starting in equilibrium (a = e at the first sample). Each step is exponential with
+    the rate frozen at its start: stable at any sampling rate, exact for a constant rate."""
+    dyn = dynamics or ActivationDynamics()
+    e, was_1d = _as_2d(np.clip(np.asarray(excitation, dtype=float), 0.0, 1.0))
+    t = np.asarray(time_s, dtype=float)
+    if t.shape != (e.shape[0],) or (len(t) > 1 and not np.all(np.diff(t) > 0)):
+        raise InputError(f"excitation times: {t.shape[0] if t.ndim else 0} increasing times "
+                         f"expected, one per sample ({e.shape[0]} samples)")
+    a = np.empty_like(e)
+    a[0] = e[0]
+    for k in range(1, len(t)):
+        ak, ek = a[k - 1], e[k - 1]
+        f = 0.5 * np.tanh(dyn.smoothing * (ek - ak))
+        factor = 0.5 + 1.5 * ak
+        rate = ((f + 0.5) / (dyn.activation_time_constant_s * factor)
+                + factor * (0.5 - f) / dyn.deactivation_time_constant_s)
+        a[k] = ek + (ak - ek) * np.exp(-rate * (t[k] - t[k - 1]))
+    return _out(a, was_1d)
+
+
 def to_mne_raw(x: np.ndarray, rate_hz: float, names: list[str]) -> Any:
     """Raw sEMG in V, (T, C), as an `mne.io.RawArray` with channel type 'emg' (needs mne)."""
     try:

@@ -25,7 +25,7 @@ def test_a_delayed_copy_of_the_envelope_is_found_with_its_delay() -> None:
     act = np.zeros((len(t), len(MUSCLES)))
     act[:, 0] = 0.5 * _bursts(t - 0.04, 0.6, 0.08)  # soleus: the SOL envelope 40 ms later
     act[:, 1] = _bursts(t, 1.2, 0.1)  # tibialis anterior: no delay
-    res = compare(t, act, MUSCLES, t_emg, env, ["SOL", "TA"], (0.2, 1.8))
+    res = compare(t, act, MUSCLES, t_emg, env, ["SOL", "TA"], (0.2, 1.8), dynamics=None)
     sol, ta = res
     assert sol.muscles == ["soleus_r"] and sol.pcc > 0.999
     assert sol.delay_s == pytest.approx(0.04, abs=0.006) and sol.pcc_no_delay < sol.pcc
@@ -40,9 +40,50 @@ def test_a_late_burst_shows_as_a_timing_error_in_percent_of_the_window() -> None
     t = np.arange(0, 2.0, 0.01)
     act = np.zeros((len(t), len(MUSCLES)))
     act[:, 1] = _bursts(t, 1.2, 0.05)  # 400 ms late: beyond any electromechanical delay
-    (ta,) = compare(t, act, MUSCLES, t_emg, env, ["TA"], (0.0, 1.98), max_delay_s=0.1)
+    (ta,) = compare(t, act, MUSCLES, t_emg, env, ["TA"], (0.0, 1.98), max_delay_s=0.1,
+                    dynamics=None)
     assert ta.onset_error_pct[0] == pytest.approx(15.2, abs=1.0)  # (0.4 - 0.1) / 1.98 s
     assert ta.pcc < 0.5
+
+
+def test_an_activation_that_follows_the_excitation_through_its_dynamics_matches_at_zero_delay() -> None:
+    """EMG records excitation: a model activation that is the EMG's burst passed through the
+    activation dynamics (as the solves impose) lags the envelope, and the comparison credits
+    it at zero delay; the envelope itself needs a delay to match it."""
+    from musclekit.emg import ActivationDynamics, activation_from_excitation
+
+    t_emg = np.arange(0, 2.0, 0.0005)
+    env = np.column_stack([_bursts(t_emg, 0.9, 0.05)])
+    a = activation_from_excitation(env[:, 0], t_emg, ActivationDynamics())
+    t = np.arange(0, 2.0, 0.01)
+    act = np.zeros((len(t), len(MUSCLES)))
+    act[:, 0] = np.interp(t, t_emg, a)
+    (sol,) = compare(t, act, MUSCLES, t_emg, 3.0 * env, ["SOL"], (0.3, 1.7))  # any EMG gain
+    assert sol.pcc_no_delay > 0.999 and sol.delay_s == 0.0
+    assert sol.pcc_envelope_no_delay < sol.pcc_no_delay
+    (raw,) = compare(t, act, MUSCLES, t_emg, env, ["SOL"], (0.3, 1.7), dynamics=None)
+    assert raw.delay_s >= 0.01 and raw.pcc_no_delay == pytest.approx(sol.pcc_envelope_no_delay)
+
+
+def test_activation_dynamics_rise_faster_than_they_decay_and_refuse_bad_constants() -> None:
+    from musclekit.emg import ActivationDynamics, activation_from_excitation
+
+    t = np.arange(0, 0.6, 0.001)
+    step = ((t >= 0.1) & (t < 0.3)).astype(float)
+    a = activation_from_excitation(step, t)
+    rise = t[np.argmax(a > 0.63)] - 0.1  # about tau_a (0.5 + 1.5 a): tens of ms
+    fall = t[np.flatnonzero(a > 0.37)[-1]] - 0.3
+    assert 0.005 < rise < 0.04 and fall > rise and a.min() >= 0.0 and a.max() <= 1.0
+    # the same at 100 Hz (an envelope on a video grid): the exponential step stays stable
+    # (never beyond the excitation; an explicit Euler step of 10 ms with tau_a / 2 = 7.5 ms
+    # would overshoot) and within one step's lag of the fine solution at the step's edges
+    coarse = activation_from_excitation(step[::10], t[::10])
+    assert coarse.min() >= 0.0 and coarse.max() <= 1.0
+    assert np.abs(coarse - a[::10]).max() < 0.25
+    with pytest.raises(InputError, match="time constants"):
+        ActivationDynamics(activation_time_constant_s=0.0)
+    with pytest.raises(InputError, match="increasing times"):
+        activation_from_excitation(step, t[::-1])
 
 
 def test_channels_map_to_the_models_muscles_per_side() -> None:

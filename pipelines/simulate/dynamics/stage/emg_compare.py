@@ -8,10 +8,22 @@ voluntary contraction was recorded. Each EMG channel is matched to one or more m
 the model's bundles); the default table below covers the usual lower-limb electrode sites,
 and `--map FILE.toml` replaces it.
 
+What is compared with the model's activation is the EMG's activation, not its envelope:
+surface EMG records the neural excitation, and a muscle's activation follows its excitation
+through the activation dynamics (De Groote et al. 2016's first-order model, the one the
+`inverse` and `track` solves impose between their excitations and activations; 15 ms to
+activate, 60 ms to deactivate). Each envelope, normalised to its peak in the window, drives
+those dynamics (`musclekit.emg.activation_from_excitation`); that is the first stage of an
+EMG-driven model (Buchanan et al. 2004, J Appl Biomech 20:367). Comparing the raw envelope
+with the activation instead asks the activation to follow the excitation without its lag,
+which on real gait costs PCC at zero delay (docs/validation.md, section 4).
+`dynamics=None` compares the envelope itself.
+
 Per channel, over the analysed window (a gait cycle, typically):
-- PCC between the envelope and the activation. EMG leads force by an electromechanical
-  delay (roughly 10-100 ms); the activation is compared with the envelope shifted by the
-  delay in [0, max_delay_s] that fits best, and that delay is reported with it.
+- PCC between the EMG's activation and the model's. What lag remains (the force of a muscle
+  with a compliant tendon builds up after its activation; a rigid-tendon solve puts the
+  activation where the force is) is reported as the delay in [0, max_delay_s] that fits
+  best, with its PCC, next to the PCC at zero delay.
 - Onsets and offsets: where each curve crosses `threshold` of its range (rising: onset,
   falling: offset), after the same delay; each EMG onset / offset is paired with the
   activation's nearest one of the same kind, and the difference is given in % of the window.
@@ -23,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from musclekit.emg import ActivationDynamics, activation_from_excitation
 from musclekit.errors import InputError
 
 # EMG channel label (upper case, as lab exports name electrodes) -> model muscle stems; the
@@ -47,6 +60,8 @@ class MuscleComparison:
     delay_s: float
     onset_error_pct: list[float] = field(default_factory=list)  # per EMG onset, % of window
     offset_error_pct: list[float] = field(default_factory=list)
+    # the envelope itself against the activation at zero delay (no activation dynamics)
+    pcc_envelope_no_delay: float = float("nan")
 
     @property
     def max_timing_error_pct(self) -> float:
@@ -99,9 +114,11 @@ def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
             emg_time_s: np.ndarray, envelopes: np.ndarray, channels: list[str],
             window_s: tuple[float, float], side: str = "r",
             mapping: dict[str, list[str]] | None = None, max_delay_s: float = 0.1,
-            threshold: float = 0.3) -> list[MuscleComparison]:
+            threshold: float = 0.3,
+            dynamics: ActivationDynamics | None = ActivationDynamics()) -> list[MuscleComparison]:
     """Compare activations (T, M) on `time_s` with EMG envelopes (E, C) on `emg_time_s`
-    (same clock) over `window_s` (module docstring)."""
+    (same clock) over `window_s` (module docstring); `dynamics` turns the envelopes into
+    the EMG's activations (None: compare the envelopes themselves)."""
     lo, hi = window_s
     if hi <= lo:
         raise InputError(f"analysis window {lo}-{hi} s is empty")
@@ -115,6 +132,12 @@ def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
         raise InputError(f"fewer than 5 activation frames in the window {lo}-{hi} s")
     t = time_s[w]
     pairs = match_channels(channels, muscles, side, mapping)
+    raw = np.asarray(envelopes, dtype=float)
+    emg = raw
+    if dynamics is not None:
+        ew = (emg_time_s >= lo - 1e-9) & (emg_time_s <= hi + 1e-9)
+        peak = np.nanmax(raw[ew], axis=0)
+        emg = activation_from_excitation(raw / np.where(peak > 0, peak, 1.0), emg_time_s, dynamics)
     delays = np.arange(0.0, max_delay_s + 1e-9, 0.005)
     span = hi - lo
     out = []
@@ -123,11 +146,11 @@ def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
         act = np.nanmean(activations[w][:, cols], axis=1)
         scores = []
         for d in delays:
-            env = np.interp(t - d, emg_time_s, envelopes[:, c])
+            env = np.interp(t - d, emg_time_s, emg[:, c])
             scores.append(_pcc(env, act))
         best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
         d = float(delays[best])
-        env = np.interp(t - d, emg_time_s, envelopes[:, c])
+        env = np.interp(t - d, emg_time_s, emg[:, c])
         on_e, off_e = _crossings(t, env, threshold)
         on_a, off_a = _crossings(t, act, threshold)
 
@@ -136,16 +159,18 @@ def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
                     else float("nan") for r in ref]
 
         out.append(MuscleComparison(ch, pairs[ch], scores[best], scores[0], d,
-                                    errors(on_e, on_a), errors(off_e, off_a)))
+                                    errors(on_e, on_a), errors(off_e, off_a),
+                                    _pcc(np.interp(t, emg_time_s, raw[:, c]), act)))
     return out
 
 
 def plot_comparison(path, time_s: np.ndarray, window_s: tuple[float, float],
                     curves: dict[str, tuple[np.ndarray, np.ndarray, list[str]]],
                     emg_time_s: np.ndarray, envelopes: np.ndarray, channels: list[str],
-                    results: dict[str, list[MuscleComparison]], title: str):
+                    results: dict[str, list[MuscleComparison]], title: str,
+                    dynamics: ActivationDynamics | None = ActivationDynamics()):
     """Small multiples, one panel per EMG channel over the window in % of it: the envelope
-    (grey, normalised to its peak) and each named activation set's mean of the mapped
+    (grey, normalised to its peak), the EMG's activation from it (black, with `dynamics`) and each named activation set's mean of the mapped
     muscles (`curves`: label -> (time, activations, muscles)), each normalised to its peak."""
     import matplotlib
 
@@ -165,6 +190,11 @@ def plot_comparison(path, time_s: np.ndarray, window_s: tuple[float, float],
         x = 100 * (emg_time_s[te] - lo) / (hi - lo)
         env = envelopes[te, i]
         ax.fill_between(x, 0, env / max(env.max(), 1e-12), color="0.75", label="EMG envelope")
+        if dynamics is not None:  # what compare() compares: the EMG's activation
+            act_emg = activation_from_excitation(envelopes[:, i] / max(env.max(), 1e-12),
+                                                 emg_time_s, dynamics)[te]
+            ax.plot(x, act_emg / max(act_emg.max(), 1e-12), color="k", lw=0.9,
+                    label="EMG's activation")
         for k, (label, (t, act, muscles)) in enumerate(curves.items()):
             res = next(r for r in results[label] if r.channel == ch)
             tw = (t >= lo) & (t <= hi)

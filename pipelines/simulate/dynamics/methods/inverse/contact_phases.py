@@ -33,6 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musclekit.errors import InputError
+
+COP_PATHS = ("rolling", "moment")
+
 
 @dataclass
 class ContactRule:
@@ -44,6 +48,15 @@ class ContactRule:
     speed_on_m_s: float = 0.6
     speed_off_m_s: float = 1.2
     floor_percentile: float = 5.0
+    # Where each foot's centre of pressure lies in single support (grf.py): "rolling", a
+    # heel-to-toe line per stance fitted to the whole-body centre of pressure; "moment",
+    # the whole-body centre of pressure frame by frame (the rule before 2026-12-07).
+    cop_path: str = "rolling"
+
+    def __post_init__(self) -> None:
+        if self.cop_path not in COP_PATHS:
+            raise InputError(f"centre-of-pressure path {self.cop_path!r}: choose one of "
+                             f"{', '.join(COP_PATHS)}")
 
 
 def point_velocities(time_s: np.ndarray, positions: np.ndarray) -> np.ndarray:

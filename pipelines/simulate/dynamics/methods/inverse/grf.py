@@ -43,6 +43,7 @@ from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.filtering import finite_difference
 from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import (
     ContactRule,
+    runs,
     detect_contact,
     floor_height,
     ground_velocity,
@@ -87,8 +88,9 @@ class GrfEstimate:
         return f, p, m
 
 
-def foot_points(model, feet: dict[str, tuple[str, ...]]) -> dict[str, list[tuple[object, np.ndarray, float]]]:
-    """Per side, the contact points as (body, location in body, radius): the contact spheres
+def foot_points(model, feet: dict[str, tuple[str, ...]]
+                ) -> dict[str, list[tuple[object, np.ndarray, float]]]:
+    """Per side, the contact points as (frame, location in frame, radius): the contact spheres
     on the foot bodies when the model has them, else the foot bodies' origins."""
     bodies = model.getBodySet()
     names = {b for side in feet.values() for b in side}
@@ -120,8 +122,79 @@ def foot_points(model, feet: dict[str, tuple[str, ...]]) -> dict[str, list[tuple
     return out
 
 
+def _carried(model, state, marker, chain: list) -> tuple[object, np.ndarray, float]:
+    """(body, location in it, 0) of a foot marker, carried by the foot body it lies over: the
+    most distal body of `chain` (heel to toes) whose origin lies behind the marker along the
+    foot. Labs often attach the toe marker to the calcaneus; fixed there, it would dip below
+    the floor as the heel rises over the bending toes."""
+    import opensim as osim
+
+    model.realizePosition(state)
+    p = marker.getLocationInGround(state)
+    origins = [_vec3(b.getPositionInGround(state)) for b in chain]
+    axis = origins[-1] - origins[0]
+    carrier = chain[0]
+    for b, o in zip(chain, origins, strict=True):
+        if float((_vec3(p) - o) @ axis) >= 0.0:
+            carrier = b
+    loc = model.getGround().findStationLocationInAnotherFrame(state, osim.Vec3(p), carrier)
+    return carrier, _vec3(loc), 0.0
+
+
+def sole_ends(model, state, feet: dict[str, tuple[str, ...]],
+              points: dict[str, list[tuple[object, np.ndarray, float]]]
+              ) -> dict[str, tuple[tuple[object, np.ndarray], tuple[object, np.ndarray]]]:
+    """Per side, the two ends of the foot's sole line as (frame, location in it): the heel
+    end and the toe end, the rearmost and foremost along the foot (from its first body's
+    origin to its last one's, in the default pose) of the foot's markers and contact points.
+    A centre of pressure travels between them through a stance (split_wrench). Markers are
+    carried by the body they lie over (_carried), so a toe marker bends with the toes."""
+    import opensim as osim
+
+    bodies = model.getBodySet()
+    model.realizePosition(state)
+    out = {}
+    ms = model.getMarkerSet()
+    for side, names in feet.items():
+        chain = [bodies.get(n) for n in names if bodies.contains(n)]
+        origins = [_vec3(b.getPositionInGround(state)) for b in chain]
+        axis = origins[-1] - origins[0]
+        axis = axis / max(float(np.linalg.norm(axis)), 1e-9)
+        cands = [(frame, np.asarray(loc, dtype=float)) for frame, loc, _ in points[side]]
+        for i in range(ms.getSize()):
+            mk = ms.get(i)
+            if mk.getParentFrame().findBaseFrame().getName() in names:
+                frame, loc, _ = _carried(model, state, mk, chain)
+                cands.append((frame, loc))
+        along = [float(_vec3(f.findStationLocationInGround(state, osim.Vec3(*loc))) @ axis)
+                 for f, loc in cands]
+        out[side] = (cands[int(np.argmin(along))], cands[int(np.argmax(along))])
+    return out
+
+
 def _vec3(v) -> np.ndarray:
     return np.array([v.get(0), v.get(1), v.get(2)])
+
+
+@dataclass
+class BodyWrench:
+    """What the kinematics alone say about the ground's action, frame by frame (T frames):
+    force_n (T, 3) and moment_nm (T, 3, about the ground origin) the environment must supply;
+    heights (T, P) of each foot point's lowest point and points (T, P, 3) their positions, per
+    side; standing (P,) each point's height above the sole in the model's standing pose;
+    com (T, 3) the centre of mass; mass_kg the model's."""
+
+    time_s: np.ndarray
+    force_n: np.ndarray
+    moment_nm: np.ndarray
+    heights: dict[str, np.ndarray]
+    points: dict[str, np.ndarray]
+    standing: dict[str, np.ndarray]
+    com: np.ndarray
+    mass_kg: float
+    radii: list[float]
+    # per side (T, 2, 3): the heel end and the toe end of the foot's sole line, in ground
+    sole_line: dict[str, np.ndarray] | None = None
 
 
 def estimate_grf(
@@ -142,6 +215,23 @@ def estimate_grf(
             Default: the largest contact sphere radius + 1 cm, or 5 cm when the foot's points
             are body origins (heel and toe joint: the toe tips and foot edges lie beyond them).
     """
+    return split_body_wrench(body_wrench(model_path, motion, feet), cop_margin_m, rule)
+
+
+def split_body_wrench(bw: BodyWrench, cop_margin_m: float | None = None,
+                      rule: ContactRule | None = None) -> GrfEstimate:
+    """split_wrench on what body_wrench found, with estimate_grf's default margin."""
+    if cop_margin_m is None:
+        cop_margin_m = max(bw.radii) + 0.01 if max(bw.radii) > 0 else 0.05
+    return split_wrench(bw.time_s, bw.force_n, bw.moment_nm, bw.heights, bw.points, bw.mass_kg,
+                        cop_margin_m=cop_margin_m, rule=rule, standing=bw.standing, com=bw.com,
+                        sole_line=bw.sole_line)
+
+
+def body_wrench(model_path: str, motion: Motion,
+                feet: dict[str, tuple[str, ...]] | None = None) -> BodyWrench:
+    """The external wrench the motion demands and the feet's points, by OpenSim (every force
+    element switched off: inverse dynamics then returns, at the root, what the ground gives)."""
     import opensim as osim
 
     feet = feet or DEFAULT_FEET
@@ -163,6 +253,7 @@ def estimate_grf(
     root_body = root.getChildFrame().findBaseFrame()
     body = model.getBodySet().get(root_body.getName())
     points = foot_points(model, feet)
+    ends = sole_ends(model, state, feet, points)
 
     # Each point's height above the lowest point of both feet in the model's default pose
     # (standing, joints at zero): a foot body's origin stands above the sole by that much.
@@ -185,6 +276,7 @@ def estimate_grf(
     heights = {s: np.zeros((T, len(p))) for s, p in points.items()}
     com = np.zeros((T, 3))
     xz = {s: np.zeros((T, len(p), 3)) for s, p in points.items()}
+    sole_line = {s: np.zeros((T, 2, 3)) for s in ends}
     for k in range(T):
         for n in names:
             if n in col:
@@ -222,15 +314,16 @@ def estimate_grf(
                 p = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
                 heights[side][k, i] = p[1] - radius
                 xz[side][k, i] = p
-    if cop_margin_m is None:
-        radii = [r for pts in points.values() for _, _, r in pts]
-        cop_margin_m = max(radii) + 0.01 if max(radii) > 0 else 0.05
-    return split_wrench(motion.time_s, force, moment, heights, xz, mass,
-                        cop_margin_m=cop_margin_m, rule=rule, standing=standing, com=com)
+        for side, pair in ends.items():
+            for i, (frame, loc) in enumerate(pair):
+                sole_line[side][k, i] = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
+    radii = [r for pts in points.values() for _, _, r in pts]
+    return BodyWrench(np.asarray(motion.time_s, dtype=float), force, moment, heights, xz,
+                      standing, com, mass, radii, sole_line)
 
 
 # Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
-ESTIMATE_RULE_VERSION = 2
+ESTIMATE_RULE_VERSION = 3
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
@@ -303,6 +396,48 @@ def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.nda
     return best + (p - best) * (margin / best_d)
 
 
+def _rolling_lines(time_s: np.ndarray, force: np.ndarray, moment: np.ndarray, floor: float,
+                   ph, sole_line: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per side (T, 2): where along the sole line (0 heel end, 1 toe end) the centre of
+    pressure lies, and how far beside it (m, positive to the left of the heel-to-toe
+    direction seen from above); NaN off the ground or in a stance cut by the sequence's ends.
+
+    The centre of pressure rolls from the heel towards the toes through a stance (the heel,
+    ankle and forefoot rockers, Perry and Burnfield 2010, Gait Analysis ch. 3) at a pace close
+    to uniform: a straight line in the stance's progress. Its start and end are fitted, per
+    stance, to the whole-body centre of pressure of the stance's single-support frames
+    (least squares, weighted by the vertical force): the moment the kinematics demand decides
+    where the foot rolls, the line removes the frame-to-frame noise of that moment (the
+    kinematics' accelerations, the segments' inertias) which otherwise moves the centre of
+    pressure back and forth by centimetres."""
+    out = {}
+    for j, side in enumerate(SIDES):
+        s = np.full((len(time_s), 2), np.nan)
+        x = ph.progress[:, j]
+        heel, toe = sole_line[side][:, 0], sole_line[side][:, 1]
+        axis = (toe - heel)[:, [0, 2]]
+        length2 = np.sum(axis ** 2, axis=1)
+        for a, b in runs(np.isfinite(x)):
+            single = np.zeros(len(time_s), dtype=bool)
+            single[a:b + 1] = ph.contact[a:b + 1, j] & ~ph.contact[a:b + 1, 1 - j]
+            single &= force[:, 1] > 0
+            idx = np.flatnonzero(single)
+            if len(idx) < 5:
+                continue  # too little of the stance alone on this foot to say where it rolls
+            cop = np.array([centre_of_pressure(force[k], moment[k], floor)[0] for k in idx])
+            along = np.sum((cop[:, [0, 2]] - heel[idx][:, [0, 2]]) * axis[idx], axis=1) / length2[idx]
+            w = np.sqrt(force[idx, 1])
+            design = np.column_stack([np.ones(len(idx)), x[idx]])
+            coef, *_ = np.linalg.lstsq(design * w[:, None], along * w, rcond=None)
+            s[a:b + 1, 0] = coef[0] + coef[1] * x[a:b + 1]
+            # and its side-to-side offset from the line, one per stance (m, to the left of
+            # the heel-to-toe direction)
+            normal = np.column_stack([-axis[idx, 1], axis[idx, 0]]) / np.sqrt(length2[idx])[:, None]
+            s[a:b + 1, 1] = np.sum((cop[:, [0, 2]] - heel[idx][:, [0, 2]]) * normal, axis=1) @ w / w.sum()
+        out[side] = s
+    return out
+
+
 def split_wrench(
     time_s: np.ndarray,
     force: np.ndarray,
@@ -314,6 +449,7 @@ def split_wrench(
     rule: ContactRule | None = None,
     standing: dict[str, np.ndarray] | None = None,
     com: np.ndarray | None = None,
+    sole_line: dict[str, np.ndarray] | None = None,
 ) -> GrfEstimate:
     """Split the total external wrench (force (T,3), moment about the ground origin (T,3))
     between the feet, from the feet's contact points: `heights` (T, P) of each point's
@@ -353,13 +489,16 @@ def split_wrench(
             "measured forces (--grf)")
     contact[orphan, lowest[orphan]] = True
     ph = phases(time_s, contact)
+    line = None
+    if rule.cop_path == "rolling" and sole_line is not None:
+        line = _rolling_lines(time_s, force, moment, floor, ph, sole_line)
 
     for k in range(T):
         F, M = force[k], moment[k]
         on = [j for j in range(2) if ph.contact[k, j]]
         if not on:
             continue
-        priors = {}
+        priors, rolling = {}, {}
         for j in on:
             side = SIDES[j]
             near = above[side][k] < rule.height_off_m
@@ -367,11 +506,23 @@ def split_wrench(
                 near = above[side][k] == above[side][k].min()
             c = points[side][k][near].mean(axis=0)
             priors[side] = np.array([c[0], floor, c[2]])
+            x = ph.progress[k, j]
+            if line is not None and np.isfinite(line[side][k, 0]):
+                heel, toe = sole_line[side][k]
+                along, beside = line[side][k]
+                d = (toe - heel)[[0, 2]]
+                n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-9)
+                c = heel + along * (toe - heel) + beside * np.array([n[0], 0.0, n[1]])
+                priors[side] = rolling[side] = np.array([c[0], floor, c[2]])
         p, ty = centre_of_pressure(F, M, floor)
         if len(on) == 1:
             side = SIDES[on[0]]
             shares = {side: 1.0}
-            cops = {side: p}
+            # The rolling point where the stance is whole; the point that balances the
+            # whole body's moment otherwise (what the pelvis residuals leave is reported).
+            cops = {side: rolling.get(side, p)}
+            if side in rolling:
+                unexplained[k] -= np.cross(rolling[side] - p, F)
         else:
             cr, cl = priors["right"], priors["left"]
             if ph.transition[k]:

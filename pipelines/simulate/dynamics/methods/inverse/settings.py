@@ -16,6 +16,8 @@ class InverseSettings(SolveSettings):
         faster than `contact_speed_off_m_s` (hysteresis).
     cop_margin_m: how far beyond the hull of a foot's contact points its centre of pressure
         may lie; None: from the foot's contact spheres.
+    cop_path: "rolling" (each stance's centre of pressure on a heel-to-toe line fitted to the
+        whole-body one) or "moment" (the whole-body one frame by frame).
     grf_file, grf_setup: measured forces (applied instead of estimated when given)."""
 
     contact_height_on_m: float = 0.03
@@ -23,6 +25,7 @@ class InverseSettings(SolveSettings):
     contact_speed_on_m_s: float = 0.6
     contact_speed_off_m_s: float = 1.2
     cop_margin_m: float | None = None
+    cop_path: str = "rolling"
     # Measured ground reaction forces instead of the estimate (opensim/external_loads.py):
     # the lab's force file and, optionally, its OpenSim ExternalLoads setup; set per
     # sequence from its kinematics' metadata (`--grf`, `--grf-setup`).
@@ -31,4 +34,5 @@ class InverseSettings(SolveSettings):
 
     def contact_rule(self) -> ContactRule:
         return ContactRule(self.contact_height_on_m, self.contact_height_off_m,
-                           self.contact_speed_on_m_s, self.contact_speed_off_m_s)
+                           self.contact_speed_on_m_s, self.contact_speed_off_m_s,
+                           cop_path=self.cop_path)
