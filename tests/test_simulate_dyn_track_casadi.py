@@ -214,6 +214,9 @@ def test_track_method_end_to_end_through_the_dataset(tmp_path: Path) -> None:
                                 prep=PrepSettings(feet=FEET, polynomial_paths=False))
     report = run_dynamics(root, cfg)
     assert report.chunks_done == 2 and not report.chunks_failed, report.chunks_failed
+    # The summary says per chunk how far the contact forces are from inverse's estimate.
+    lines = report.contact_lines()
+    assert len(lines) == 2 and "contact force vs inverse's estimate, vertical RMSE right" in lines[0]
     ds = open_dataset(root)
     table = ds.read_table("chunks").sort("chunk")
     assert table["method"].to_list() == ["track", "track"]

@@ -24,10 +24,21 @@ class DynamicsReport:
     upper_written: list[str] = field(default_factory=list)
     upper_skipped: list[str] = field(default_factory=list)
     upper_failed: dict[str, str] = field(default_factory=dict)
+    # track: per solved chunk, its contact forces against inverse's per-foot estimate
+    # (ChunkDiagnostics.grf_vs_estimate)
+    contact_agreement: dict[str, dict] = field(default_factory=dict)
 
     def exit_code(self) -> ExitCode:
         return (ExitCode.PARTIAL if self.chunks_failed or self.upper_failed
                 or self.sequences_unsolved else ExitCode.OK)
+
+    def contact_lines(self) -> list[str]:
+        """One line per track chunk: how far its contact forces are from the estimate, so a
+        user sees a chunk whose contact wandered off."""
+        return [f"  {uid}: contact force vs inverse's estimate, vertical RMSE "
+                + ", ".join(f"{s} {a[f'{s}_rmse_bw_pct']:.1f} % BW (PCC {a[f'{s}_pcc']})"
+                            for s in ("right", "left"))
+                for uid, a in sorted(self.contact_agreement.items())]
 
     def summary(self) -> str:
         timing = ""

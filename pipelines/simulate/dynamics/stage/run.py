@@ -202,6 +202,8 @@ def count_chunks(report: DynamicsReport, run) -> None:
         if chunk_report.status == "converged":
             report.chunks_done += 1
             report.chunk_seconds.append(chunk_report.solve_time_s)
+            if chunk_report.diagnostics.grf_vs_estimate:  # track
+                report.contact_agreement[uid] = chunk_report.diagnostics.grf_vs_estimate
         else:
             report.chunks_failed[uid] = chunk_report.reason
     for uid, why in run.failed.items():
@@ -226,6 +228,8 @@ def write_if_solved(writer: DatasetWriter, job: SequenceJob, cfg: DynamicsConfig
 def finish_report(report: DynamicsReport) -> None:
     """The run's summary and each failed unit with its reason."""
     console.print(report.summary())
+    for line in report.contact_lines():
+        console.print(line)
     for uid, why in sorted({**report.chunks_failed, **report.upper_failed}.items()):
         console.print(f"  [yellow]failed[/] {uid}: {why.splitlines()[0] if why else ''}")
 

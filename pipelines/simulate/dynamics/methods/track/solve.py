@@ -267,14 +267,23 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     max_defect = settings.max_defect_bw * ctx.body_weight_n
     history = []
     report.iterations = 0
+    # Trust-region management (the cause of the rounds cycling on running: every round's
+    # step was taken, at the full trust radius, even where OpenSim's equations of motion were
+    # missed by more after it than before; round to round the trajectory jumped between
+    # linearisations, 1.3e3 -> 1.8e3 -> 1.8e3 N on the first running chunk). A round's
+    # solution is accepted only when OpenSim's defect there is below the last accepted one
+    # (or within the limit); otherwise the same local model is solved again in half the
+    # trust region. Accepted steps that stay well inside the region let it grow back.
+    radius, accepted_defect, accepted = 1.0, np.inf, None
     for _ in range(settings.outer_iterations):
         budget = settings.max_iterations - report.iterations
         if budget <= 0:
             break
         problem.settings["max_iterations"] = min(settings.round_iterations, budget)
+        problem.settings["trust_rad"] = settings.trust_rad * radius
+        problem.settings["trust_m"] = settings.trust_m * radius
         sol = solve_in_subprocess(problem, guess, work)
         report.iterations += sol.iterations
-        report.objective = sol.objective
         stopped = sol.status == "Maximum_Iterations_Exceeded"
         if not sol.success and not stopped:
             report.reason = (f"solver did not converge: {sol.status} after {sol.iterations} "
@@ -284,22 +293,35 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
             return report, None
         step = float(np.abs(sol.q - problem.q_lin).max())
         # The check, by OpenSim alone: every force at the solution, through the model's
-        # own equations of motion. Then the next round's local model, at the solution.
+        # own equations of motion.
         defect = float(np.abs(tm.opensim_defect(mesh, sol.q, sol.v, sol.a, sol.activation,
                                                 sol.control)).max())
-        problem = build(sol.q, sol.v, sol.a)
+        take = defect < accepted_defect or defect <= max_defect
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
-                        "step": step, "defect": defect, "solved": sol.success})
+                        "step": step, "defect": defect, "solved": sol.success,
+                        "trust": radius, "accepted": take})
         # Progress for the chunk's log (`musclekit status --logs`); stderr, since OpenSim's
         # log block silences stdout.
         print(f"track round {len(history)}: {sol.iterations} IPOPT iterations in "
-              f"{sol.seconds:.1f} s" + (" (stopped unsolved; the next round starts from its "
-                                        "last iterate)" if stopped else "")
+              f"{sol.seconds:.1f} s" + (" (stopped unsolved)" if stopped else "")
               + f", largest step {step:.3g}, dynamics defect {defect:.3g} "
-              f"(limit {max_defect:.3g})", file=sys.stderr, flush=True)
+              f"(limit {max_defect:.3g}), trust x{radius:g}: "
+              + ("accepted" if take else "rejected"), file=sys.stderr, flush=True)
+        if not take:
+            radius *= 0.5
+            continue
+        trust_used = step / (settings.trust_rad * radius)
+        if trust_used < 0.5 and defect < 0.25 * accepted_defect:
+            radius = min(1.0, 2.0 * radius)
+        accepted_defect, accepted = defect, sol
+        report.objective = sol.objective
+        # The next round's local model, at the accepted solution.
+        problem = build(sol.q, sol.v, sol.a)
         guess = sol.arrays()
         if defect <= max_defect and sol.success:
             break
+    sol = accepted if accepted is not None else sol
+    defect = accepted_defect if accepted is not None else defect
     report.solve_time_s = time.perf_counter() - start
     report.diagnostics.cpu_s = round(_cpu_s() - cpu_start, 1)
     report.diagnostics.rounds = history
