@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
+import numpy as np
 import psutil
 import pytest
 
@@ -63,18 +64,40 @@ def _dask_task(task: ChunkTask) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def _solvers(out: Path) -> list[psutil.Process]:
-    """Chunk processes (their command line names the chunk's payload under `out`) and NLP
-    children (their problem file lies under `out`)."""
+def _solvers(*parents: subprocess.Popen) -> list[psutil.Process]:
+    """The running descendants of `parents`: their chunk processes (`-m ...stage.worker
+    --serve`) and those processes' NLP children (`-m ...nlp.inverse --serve`)."""
     found = []
-    for proc in psutil.process_iter(["cmdline", "status"]):
+    for parent in parents:
         try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            kids = psutil.Process(parent.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
             continue
-        if str(out) in cmd and "-m" in cmd and proc.info["status"] != psutil.STATUS_ZOMBIE:
-            found.append(proc)
+        for proc in kids:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE and "-m" in proc.cmdline():
+                    found.append(proc)
+            except psutil.Error:
+                continue
     return found
+
+
+def _cmd(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
+def _alive(pids: list[int]) -> list[int]:
+    out = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                out.append(pid)
+        except psutil.NoSuchProcess:
+            continue
+    return out
 
 
 def _wait_for(pred, timeout_s: float, step: float = 0.05):
@@ -93,16 +116,15 @@ def test_killing_the_worker_mid_solve_leaves_no_solver_and_the_rerun_converges(t
     job = _with_out(task, out)
     parent = _dask_task(job)
     # Wait until the NLP grandchild runs (chunk process + `python -m ...nlp.inverse`).
-    procs = _wait_for(lambda: [p for p in _solvers(out)] if any(
-        "nlp" in " ".join(p.cmdline()) for p in _solvers(out)) else [], 120)
-    assert any("nlp" in " ".join(p.cmdline()) for p in procs), parent.communicate()
+    procs = _wait_for(lambda: [p for p in _solvers(parent)] if any(
+        "nlp" in _cmd(p) for p in _solvers(parent)) else [], 120)
+    assert any("nlp" in _cmd(p) for p in procs), parent.communicate()
+    assert any("stage.worker" in _cmd(p) for p in procs)
     pids = [p.pid for p in procs]
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    left = _wait_for(lambda: [] if not _solvers(out) else None, 10)
-    assert left == [] and _solvers(out) == [], f"orphans: {[p.cmdline() for p in _solvers(out)]}"
-    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
-                   for p in pids)
+    left = _wait_for(lambda: [] if not _alive(pids) else None, 10)
+    assert left == [] and _alive(pids) == [], f"orphans: {_alive(pids)}"
     assert load_report(out, "chunk0000") is None  # killed before it finished: not done
     # The rerun solves it (the dead run's lock is gone with it).
     report = solve_chunk_unit(job)
@@ -114,11 +136,11 @@ def test_two_runs_on_the_same_chunk_never_solve_it_at_once(task, tmp_path):
     out = tmp_path / "out"
     job = _with_out(task, out)
     first = _dask_task(job)
-    assert _wait_for(lambda: _solvers(out), 60)
+    assert _wait_for(lambda: _solvers(first), 60)
     second = _dask_task(job)
     most = 0
     while first.poll() is None or second.poll() is None:
-        chunk_procs = [p for p in _solvers(out) if "stage.worker" in " ".join(p.cmdline())]
+        chunk_procs = [p for p in _solvers(first, second) if "stage.worker" in _cmd(p)]
         most = max(most, len(chunk_procs))
         time.sleep(0.05)
     (out1, _), (out2, err2) = first.communicate(), second.communicate()
@@ -140,3 +162,54 @@ def test_temporary_results_of_dead_chunk_processes_are_removed(tmp_path):
         p.write_bytes(b"x")
     assert sorted(remove_stale_temp(tmp_path, "chunk0003")) == sorted(stale)
     assert live.exists() and other.exists()
+
+
+def _values(out: Path) -> dict:
+    from musclekit.pipelines.simulate.dynamics.kernel.result import load_output
+
+    return load_output(out, "chunk0000").values
+
+
+@pytest.mark.timeout(300)
+def test_chunks_share_one_chunk_process_and_match_a_fresh_one(task, tmp_path):
+    from musclekit.pipelines.simulate.dynamics.stage import worker
+
+    worker.stop_chunk_servers()
+    first = solve_chunk_unit(_with_out(task, tmp_path / "a"))
+    pid = worker._LOCAL.server.proc.pid
+    again = solve_chunk_unit(_with_out(task, tmp_path / "b"))
+    assert worker._LOCAL.server.proc.pid == pid  # the same chunk process solved both
+    worker.stop_chunk_servers()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    fresh = solve_chunk_unit(_with_out(task, tmp_path / "c"))
+    assert first.status == again.status == fresh.status == "converged"
+    assert first.iterations == again.iterations == fresh.iterations
+    a, b, c = (_values(tmp_path / k) for k in "abc")
+    for stream in a:  # a reused process gives the bytes of a fresh one
+        assert np.array_equal(a[stream], b[stream], equal_nan=True), stream
+        assert np.array_equal(a[stream], c[stream], equal_nan=True), stream
+    assert (tmp_path / "b" / "chunk0000.log").is_file()
+
+
+@pytest.mark.timeout(300)
+def test_a_chunk_past_its_time_limit_is_killed_with_its_solver_and_the_next_one_solves(
+        task, tmp_path):
+    from musclekit.pipelines.simulate.dynamics.stage import worker
+
+    worker.stop_chunk_servers()
+    # Warm the chunk process, then give the next chunk less time than its solve takes.
+    assert solve_chunk_unit(_with_out(task, tmp_path / "warm")).status == "converged"
+    server = worker._LOCAL.server
+    tree = [server.proc.pid] + [p.pid for p in psutil.Process(server.proc.pid).children(
+        recursive=True)]
+    assert len(tree) == 2  # the chunk process and its NLP child
+    job = ChunkTask.from_dict({**json.loads(task.to_json()), "out_dir": str(tmp_path / "slow"),
+                               "time_limit_s": 0.05})
+    report = solve_chunk_unit(job)
+    assert report.status == "failed"
+    assert report.reason.startswith("time limit of 0.05 s per chunk reached (log: ")
+    assert load_report(tmp_path / "slow", "chunk0000").status == "failed"
+    assert _alive(tree) == []  # killed, NLP child included
+    assert solve_chunk_unit(_with_out(task, tmp_path / "next")).status == "converged"
+    assert worker._LOCAL.server.proc.pid != tree[0]
+    worker.stop_chunk_servers()

@@ -4,6 +4,8 @@ shape, and measure the solution's quality the same way for every method."""
 
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +50,52 @@ class ChunkContext:
         return self.prep.mass_kg * GRAVITY_M_S2
 
 
+def _file_key(path: str | Path) -> tuple:
+    """A file's identity for the caches of a chunk process: path, change time, size."""
+    stat = os.stat(path)
+    return (os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+# What a chunk process reads again for every chunk of a sequence, kept for the next one (a
+# chunk process solves many: stage/worker.py). Keyed by the files' identity, a few entries.
+_MODEL_FACTS: OrderedDict[tuple, tuple[dict[str, str], set[str]]] = OrderedDict()
+_MOTIONS: OrderedDict[tuple, Motion] = OrderedDict()
+_CACHE_SIZE = 4
+
+
+def _remember(cache: OrderedDict, key: tuple, make):
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    cache[key] = value = make()
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+def _model_facts(model_file: str) -> tuple[dict[str, str], set[str]]:
+    """The coordinates' units and the rotational coordinates of a model file."""
+    import opensim as osim
+
+    def read():
+        model = osim.Model(model_file)
+        return coordinate_units(model), rotational_coordinates(model)
+
+    return _remember(_MODEL_FACTS, _file_key(model_file), read)
+
+
+def _filtered_motion(motion_path: str | Path, rotational: set[str], filter_hz: float) -> Motion:
+    # Degrees are converted by OpenSim's own rule (what its tools wrote in degrees).
+    key = (*_file_key(motion_path), tuple(sorted(rotational)), float(filter_hz))
+    motion = _remember(_MOTIONS, key, lambda: lowpass(
+        read_mot(motion_path, rotational=rotational), filter_hz))
+    return Motion(motion.time_s.copy(), list(motion.names), motion.values.copy())
+
+
 def start_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
                 settings: SolveSettings, work: Path, method: str) -> ChunkContext:
     """What every method starts from: the prepared model's description and file, a report
     that stays `failed` until a solve converges, and the filtered motion."""
-    import opensim as osim
-
     prep = PreparedModel.load(prep_folder)
     report = ChunkReport(
         sequence_id=chunk.sequence_id, chunk=chunk.index, method=method, status="failed",
@@ -61,13 +103,10 @@ def start_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
         solve_start_s=chunk.solve_start_s, solve_end_s=chunk.solve_end_s,
     )
     model_file = str(prep_folder / prep.model_path)
-    model = osim.Model(model_file)
-    units = coordinate_units(model)
-    # Degrees are converted by OpenSim's own rule (what its tools wrote in degrees).
-    motion = read_mot(motion_path, rotational=rotational_coordinates(model))
-    motion = lowpass(motion, settings.filter_hz)
+    units, rotational = _model_facts(model_file)
+    motion = _filtered_motion(motion_path, rotational, settings.filter_hz)
     work.mkdir(parents=True, exist_ok=True)
-    return ChunkContext(prep, model_file, report, motion, units, chunk, work)
+    return ChunkContext(prep, model_file, report, motion, dict(units), chunk, work)
 
 
 def residual_units(ctx: ChunkContext) -> list[str]:

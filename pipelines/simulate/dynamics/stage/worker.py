@@ -1,22 +1,33 @@
-"""Solving one chunk in a process of its own, so a time limit can stop it and a solver
-crash costs one chunk, not the Dask worker. The Dask task is `solve_chunk_unit(task)`; the
-chunk's process runs `python -m musclekit.pipelines.simulate.dynamics.stage.worker
-TASK.json` and dispatches to the method by name (methods/ registry).
+"""Solving chunks in a process apart from the Dask worker, so a time limit can stop one and
+a solver crash costs one chunk, not the Dask worker. The Dask task is
+`solve_chunk_unit(task)`; it hands the chunk to its thread's chunk process
+(`ChunkServer`: `python -m musclekit.pipelines.simulate.dynamics.stage.worker --serve`),
+which dispatches to the method by name (methods/ registry) and writes the chunk's report.
+
+The chunk process stays for the next chunk: OpenSim, the prepared model, the filtered
+motion and the NLP child with its built solvers are loaded once per worker, not once per
+chunk (the per-chunk cost of `inverse` was mostly start-up: docs/benchmarks.md). The time
+limit still holds per chunk: a chunk that exceeds it, or a process that crashes, takes the
+chunk process (its whole process group, the NLP child included) down, and the next chunk
+starts a fresh one. Each chunk's output goes to its own `<chunk>.log`.
 
 Process hygiene (musclekit/process.py): the chunk's process, and the NLP child it starts,
 die with their parent (prctl death signal), so a killed run or a cancelled batch job leaves
-no solver behind; one lock file per chunk (`<chunk>.lock`, held by the Dask task and
-inherited by the chunk's process) keeps a second run from solving the same chunk at once:
+no solver behind; one lock file per chunk (`<chunk>.lock`, held by the Dask task while its
+chunk process solves it) keeps a second run from solving the same chunk at once:
 it waits, then takes the report the first one wrote; temporary result files of dead
 processes are removed before a chunk is solved again."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -131,6 +142,84 @@ def solve_chunk_unit(task: ChunkTask | dict) -> ChunkReport:
         lock.release()
 
 
+class ChunkServer:
+    """A persistent chunk process: one payload path and log path per line on its stdin, one
+    `done` line back on a pipe of its own once the chunk's report is saved."""
+
+    def __init__(self) -> None:
+        read_fd, write_fd = os.pipe()
+        # This process as the parent: the chunk process dies with it (die_with_parent).
+        env = child_env()
+        # One chunk, one core: the run's parallelism comes from Dask workers.
+        env.setdefault("OMP_NUM_THREADS", "1")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, "--serve", str(write_fd)],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                text=True, env=env, start_new_session=True, pass_fds=(write_fd,))
+        finally:
+            os.close(write_fd)
+        self.answers = os.fdopen(read_fd, "r")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def solve(self, payload: Path, log: Path, time_limit_s: float) -> str:
+        """'' when the chunk process reports the chunk done; otherwise why not (it exited,
+        or the time limit passed: then it is killed, with its NLP child)."""
+        try:
+            self.proc.stdin.write(f"{payload}\t{log}\n")
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.answers], [], [], time_limit_s)
+            answer = self.answers.readline().strip() if ready else None
+        except (BrokenPipeError, OSError):
+            answer = ""
+        except BaseException:
+            # Interrupted (KeyboardInterrupt, worker shutdown): take the solver down with us.
+            self.kill()
+            raise
+        if answer == "done":
+            return ""
+        if answer is None:
+            self.kill()
+            return f"time limit of {time_limit_s:g} s per chunk reached"
+        rc = self.proc.wait()
+        self.answers.close()
+        return f"solver process exited with code {rc}"
+
+    def kill(self) -> None:
+        """The whole process group: the NLP runs in a grandchild."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait()
+        self.answers.close()
+
+
+# One chunk process per thread: a prctl death signal follows the thread that started the
+# child, and a Dask worker may run tasks on several threads.
+_LOCAL = threading.local()
+_ALL: list[ChunkServer] = []
+
+
+def _server() -> ChunkServer:
+    server = getattr(_LOCAL, "server", None)
+    if server is None or not server.alive():
+        server = _LOCAL.server = ChunkServer()
+        _ALL.append(server)
+    return server
+
+
+@atexit.register
+def stop_chunk_servers() -> None:
+    """Stop this process's chunk processes (they would also die with it)."""
+    for server in _ALL:
+        server.kill()
+    _ALL.clear()
+
+
 def _solve_locked(task: ChunkTask, lock: UnitLock) -> ChunkReport:
     chunk, out = task.chunk, Path(task.out_dir)
     name = chunk_name(chunk)
@@ -138,38 +227,45 @@ def _solve_locked(task: ChunkTask, lock: UnitLock) -> ChunkReport:
     pfile = task.write(out / f"{name}.payload.json")
     log = out / f"{name}.log"
     start = time.perf_counter()
-    # This process as the parent: the chunk's process dies with it (die_with_parent).
-    env = child_env()
-    # One chunk, one core: the run's parallelism comes from Dask workers.
-    env.setdefault("OMP_NUM_THREADS", "1")
-    with open(log, "w") as logf:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(pfile)],
-            stdout=logf, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-            pass_fds=(lock.fd,),  # the lock is held until the chunk's process exits too
-        )
-        try:
-            rc = proc.wait(timeout=task.time_limit_s)
-            reason = f"solver process exited with code {rc}" if rc != 0 else ""
-        except subprocess.TimeoutExpired:
-            # The whole process group: the NLP runs in a grandchild.
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            rc = None
-            reason = f"time limit of {task.time_limit_s:.0f} s per chunk reached"
-        except BaseException:
-            # Interrupted (KeyboardInterrupt, worker shutdown): take the solver down with us.
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            raise
-    report = load_report(out, name)
-    if report is None or rc != 0:
-        report = failed_report(chunk, task.method, reason + f" (log: {log})",
-                               solve_time_s=time.perf_counter() - start)
+    reason = _server().solve(pfile, log, task.time_limit_s)
+    report = load_report(out, name) if not reason else None
+    if report is None:
+        report = failed_report(chunk, task.method, (reason or "no report written")
+                               + f" (log: {log})", solve_time_s=time.perf_counter() - start)
         save_chunk(out, name, report, None)
     return report
 
 
-if __name__ == "__main__":
+def serve(answer_fd: int) -> None:
+    """The chunk process: solve each chunk named on stdin, its output into its own log,
+    and answer `done` on `answer_fd` when its report is saved."""
     die_with_parent()
-    solve_in_process(ChunkTask.from_json(Path(sys.argv[1]).read_text()))
+    answers = os.fdopen(answer_fd, "w")
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    for line in sys.stdin:
+        payload, log = line.rstrip("\n").split("\t")
+        with open(log, "w") as logf:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(logf.fileno(), 1)
+            os.dup2(logf.fileno(), 2)
+            try:
+                solve_in_process(ChunkTask.from_json(Path(payload).read_text()))
+            except BaseException:
+                traceback.print_exc()  # into the chunk's log; the parent sees the exit
+                raise
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(quiet, 1)
+                os.dup2(quiet, 2)
+        answers.write("done\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve(int(sys.argv[2]))
+    else:
+        die_with_parent()
+        solve_in_process(ChunkTask.from_json(Path(sys.argv[1]).read_text()))

@@ -7,9 +7,20 @@ function of time only (see nlp/inverse.py): the generalized forces the actuators
 at zero and at full activation (rigid tendon: affine in activation), and its moment arms.
 Coordinates driven by a coupler constraint (the patellae's `knee_angle_*_beta`) are folded
 into their independent coordinate by virtual work: tau_eff = tau_i + dq_dep/dq_i * tau_dep.
+
+What does not change between the chunks of a sequence is built once per process (a chunk
+process solves many chunks: stage/worker.py): the muscle model as solved, initialised, and
+the model's multibody system without its forces, to which each chunk only adds its own
+external loads. The results are those of a fresh process, bit for bit (tested).
 """
 
 from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,30 +30,65 @@ from musclekit.pipelines.simulate.dynamics.nlp.inverse import RedundancyProblem
 from musclekit.pipelines.simulate.opensim.evaluate import (
     crossing_sets,
     mobility_index,
-    muscle_terms,
     single_couplers,
     slope,
 )
 from musclekit.pipelines.simulate.opensim.files import Motion
 
 
-def build_problem(model_processor, id_model_processor, kinematics: Motion,
+@dataclass
+class _Models:
+    """The models of one prepared model file, as a chunk process keeps them."""
+
+    model: Any  # muscles and actuators as solved (dgf_model_processor), initialised
+    state: Any
+    bare: Any  # the multibody system alone: no forces (inverse dynamics adds the loads)
+
+
+# A few model files per process (a worker may switch subjects); the oldest is dropped.
+_CACHE: OrderedDict[tuple, _Models] = OrderedDict()
+_CACHE_SIZE = 2
+
+
+def _models(model_file: str) -> _Models:
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
+
+    stat = os.stat(model_file)
+    key = (os.path.abspath(model_file), stat.st_mtime_ns, stat.st_size)
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    model = dgf_model_processor(model_file).process()
+    state = model.initSystem()
+    # Inverse dynamics asks the actuators for everything but inertia, gravity and the
+    # external loads: no force of the model may apply (a disabled force is the same as none).
+    bare = osim.Model(model_file)
+    bare.updForceSet().clearAndDestroy()
+    bare.finalizeConnections()
+    _CACHE[key] = entry = _Models(model, state, bare)
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return entry
+
+
+def build_problem(model_file: str, external_loads: Path, kinematics: Motion,
                   mesh_s: np.ndarray, root_coordinates: list[str]) -> tuple[RedundancyProblem,
                                                                             np.ndarray]:
     """The problem on `mesh_s`, and the root generalized forces (N, 6) the residual actuators
     must supply (muscles, being internal, produce none: they are not optimised).
 
-    model_processor: the model as solved (muscles, actuators; no external loads needed).
-    id_model_processor: the same model with the external loads attached (inverse dynamics).
+    model_file: the prepared model; external_loads: the chunk's ExternalLoads file (ground
+    forces), applied for inverse dynamics.
     """
     import opensim as osim
 
-    model = model_processor.process()
-    state = model.initSystem()
-    id_model = id_model_processor.process()
-    forces = id_model.updForceSet()
-    for i in range(forces.getSize()):
-        forces.get(i).set_appliesForce(False)  # the external loads are not in the ForceSet
+    models = _models(model_file)
+    model, state = models.model, models.state
+    processor = osim.ModelProcessor(models.bare)
+    processor.append(osim.ModOpAddExternalLoads(str(external_loads)))
+    id_model = processor.process()
     id_state = id_model.initSystem()
 
     cset = model.getCoordinateSet()
@@ -95,16 +141,22 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
     arms = np.zeros((N, M, J))
     poses = [{n: float(q_m[n][k]) for n in free} for k in sorted({0, N // 2, N - 1})]
     crossing = crossing_sets(model, state, muscles, equations, poses)
+    # Coordinate objects fetched once (a name lookup per call costs more than the call).
+    id_free = [id_cset.get(n) for n in free]
+    id_speed = [(id_cset.get(n), iu) for n, iu in u_idx.items()]
+    mus_speed = [cset.get(n) for n in free]
+    eq_coords = [cset.get(n) for n in equations]
+    paths = [m.getPath() for m in muscles]
     for k, t in enumerate(mesh_s):
         # Inverse dynamics with the external loads: what the actuators must produce.
         id_state.setTime(float(t))
-        for n in free:
-            id_cset.get(n).setValue(id_state, float(q_m[n][k]), False)
+        for coord, n in zip(id_free, free, strict=True):
+            coord.setValue(id_state, float(q_m[n][k]), False)
         id_model.assemble(id_state)
         udot = osim.Vector(nu, 0.0)
-        for n, iu in u_idx.items():
-            id_cset.get(n).setSpeedValue(id_state, float(qd_m[n][k]))
-            udot.set(iu, float(qdd_m[n][k]))
+        for coord, iu in id_speed:
+            coord.setSpeedValue(id_state, float(qd_m[coord.getName()][k]))
+            udot.set(iu, float(qdd_m[coord.getName()][k]))
         id_model.realizeVelocity(id_state)
         gen = solver.solve(id_state, udot).to_numpy()
         for j, n in enumerate(equations):
@@ -114,9 +166,15 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
                 tau[k, eq_index[indep]] += slope(fn, float(q_m[indep][k])) * gen[u_idx[dep]]
         root[k] = [gen[u_idx[n]] for n in root_coordinates]
 
-        f_passive[k], f_active[k], arms[k] = muscle_terms(
-            model, state, muscles, equations, crossing, float(t),
-            {n: float(q_m[n][k]) for n in free}, {n: float(qd_m[n][k]) for n in free})
+        # The muscle model has the same multibody system and constraints: the pose the
+        # inverse-dynamics model assembled is the one it would assemble (identical numbers,
+        # tested), so it is copied instead of assembled a second time.
+        state.setTime(float(t))
+        state.setQ(id_state.getQ())
+        for coord, n in zip(mus_speed, free, strict=True):
+            coord.setSpeedValue(state, float(qd_m[n][k]))
+        f_passive[k], f_active[k], arms[k] = _muscle_terms(model, state, muscles, paths,
+                                                          eq_coords, crossing)
 
     problem = RedundancyProblem(
         time_s=np.asarray(mesh_s, dtype=float), tau=tau, force_passive=f_passive,
@@ -131,3 +189,22 @@ def build_problem(model_processor, id_model_processor, kinematics: Motion,
         muscles=muscle_names, coordinates=equations, actuators=[a.getName() for a in actuators],
     )
     return problem, root
+
+
+def _muscle_terms(model, state, muscles: list, paths: list, eq_coords: list,
+                  crossing: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At the state's pose and speeds: each muscle's tendon force at zero activation (M,),
+    the additional force at full activation (M,) and its moment arms (M, J) about the
+    equations' coordinates (rigid tendons: the force is affine in activation). As
+    opensim/evaluate.py `muscle_terms`, on a state already posed."""
+    forces = []
+    for level in (0.0, 1.0):
+        for m in muscles:
+            m.setActivation(state, level)
+        model.realizeDynamics(state)
+        forces.append(np.array([m.getTendonForce(state) for m in muscles]))
+    arms = np.zeros((len(muscles), len(eq_coords)))
+    for i, path in enumerate(paths):
+        for j in crossing[i]:
+            arms[i, j] = path.computeMomentArm(state, eq_coords[j])
+    return forces[0], forces[1] - forces[0], arms

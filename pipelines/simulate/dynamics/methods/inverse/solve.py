@@ -40,7 +40,6 @@ from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
 )
 from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
 from musclekit.pipelines.simulate.dynamics.methods.inverse.solution import InverseSolution
-from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
 from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, write_external_loads
 from musclekit.pipelines.simulate.opensim.files import Motion, write_mot
 
@@ -150,11 +149,8 @@ def solve_casadi(model_file: str, work: Path, chunk: Chunk, settings: InverseSet
     start = time.perf_counter()
     mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
     mesh = np.linspace(chunk.solve_start_s, chunk.solve_end_s, mesh_n + 1)
-    problem, root = build_problem(
-        dgf_model_processor(model_file),
-        dgf_model_processor(model_file, external_loads=work / "grf.xml"),
-        kin, mesh, list(prep.root_coordinates),
-    )
+    problem, root = build_problem(model_file, work / "grf.xml", kin, mesh,
+                                  list(prep.root_coordinates))
     problem.tolerance = settings.tolerance
     problem.max_iterations = settings.max_iterations
     setup_s = time.perf_counter() - start
