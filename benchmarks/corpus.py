@@ -2,13 +2,18 @@
 would type: `musclekit simulate ... --until ik`, one row per trial.
 
 Each row: markers used / ignored / left out, static error, scale-factor range, IK marker RMS
-(mean over frames) and max, frames, wall time, and the verdict the command gave. With
-`--dynamics`, trials with force plates are run on to the dynamics stage (`--method inverse`)
-and the row adds each foot's vertical ground-force RMSE of the estimate against the plates
-(% body weight) when the forces were estimated; a sequence whose plates were applied (a C3D's
-plates are, like `--grf`) has no estimate to compare, and the column stays empty. The table is printed as Markdown (docs/validation.md, "The corpus").
+(mean over frames) and max, frames, wall time, and the verdict the command gave. The table is
+printed as Markdown (docs/validation.md, "The corpus").
 
-    python benchmarks/corpus.py [--only NAME ...] [--dynamics] [--out DIR] [--data DIR]
+With `--estimate`, every trial with force plates (and a scaling that meets the bar) is also run
+through the full command with the plates left out of the dynamics (`--plates compare
+--method inverse`): the ground forces are then estimated from the motion, and a second table
+compares each foot's estimate (the dataset's `grf` stream) with the plates kept beside it (the
+sequence's `plates`): vertical and fore-aft RMSE (% body weight) and vertical PCC, by
+`validate_rajagopal.compare_feet` (the comparison of docs/validation.md section 2), over the
+frames where the plates carry the whole body (`plate_window`).
+
+    python benchmarks/corpus.py [--only NAME ...] [--estimate] [--out DIR] [--data DIR]
 
 A trial whose command fails prints its error in the row; the script never stops early. The
 rule a trial is run with is the same for every lab: a matching model when the lab ships one,
@@ -19,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -31,6 +38,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
+G = 9.80665
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from validate_rajagopal import compare_feet  # noqa: E402 - section 2's comparison, reused
+
 # issue 26's bar: IK <= 20 mm (25 mm with --static auto), static <= 20 mm, factors 0.7-1.4
 PASS = {"ik_rms_mm": 20.0, "auto_ik_rms_mm": 25.0, "static_mm": 20.0, "factor_lo": 0.7,
         "factor_hi": 1.4}
@@ -41,9 +52,10 @@ class Trial:
     name: str
     lab: str
     args: list[str]  # after `musclekit simulate`, paths relative to the data folder
-    plates: bool = False  # the trial has force plates (checked with --dynamics)
+    plates: bool = False  # the trial has force plates
     needs: list[str] = field(default_factory=list)  # data files that must exist
     mass_kg: float | None = None
+    estimate: bool = False  # with --estimate: the full command, plates kept to compare
 
 
 def trials() -> list[Trial]:
@@ -82,8 +94,10 @@ def trials() -> list[Trial]:
         # the lab's ExternalLoads names the Rajagopal-style calcn bodies, which the generic
         # dotted-name model lacks (its feet are foot_r/l): the plates go with the preset run
         extra = uw_plates if name.startswith("uw_lenhart_walk, preset") else []
+        # the estimate is run once per lab trial with plates: on the static-trial scaling
+        # (Rajagopal's walk: on the lab's own setups below, as in section 2)
         out.append(Trial(name, lab, [*args, "--static", static, *extra], plates=plates,
-                         mass_kg=mass))
+                         mass_kg=mass, estimate=plates and not name.startswith("rajagopal")))
         out.append(Trial(f"{name} (static auto)", lab, [*args, "--static", "auto"],
                          mass_kg=mass))
     out += [
@@ -94,7 +108,7 @@ def trials() -> list[Trial]:
             "--scale-setup", f"{raj}/Scale/scale_setup_walk_scaleOnly.xml",
             "--ik-setup", f"{raj}/IK/ik_setup_walk.xml",
             "--grf", f"{raj}/ExpData/grf_walk.mot", "--grf-setup", f"{raj}/ID/grf_walk.xml"],
-            plates=True, mass_kg=85.07),
+            plates=True, mass_kg=85.07, estimate=True),
         Trial("stanford_run, generic dotted-name model", "Stanford", [
             "--trc", f"{c}/stanford_run/run.trc", "--model", dot]),
         # no static trial and no mass: scaled from the motion (the mass only sets body masses)
@@ -109,24 +123,104 @@ def trials() -> list[Trial]:
         Trial("vicon_treadmill, Rajagopal2016 model (static auto, 75 kg assumed)",
               "Vicon Nexus", ["--c3d", f"{c}/vicon_treadmill/walking2.c3d", "--model",
                               f"{raj}/Rajagopal2016.osim", "--static", "auto", "--mass", "75"],
-              plates=True, mass_kg=75.0),
+              plates=True, mass_kg=75.0, estimate=True),
         Trial("lisbon_shoulder, its own model", "Lisbon", [
             "--trc", f"{c}/lisbon_shoulder/abdbonepin.trc",
             "--model", f"{c}/lisbon_shoulder/subject1_abdbonepin.osim"]),
-        Trial("btk_helenhayes, preset helen-hayes (static auto)", "Motion Analysis (Helen Hayes)",
+        # no mass in the file (no PROCESSING/SUBJECTS group) nor in the corpus: the plates
+        # weigh the subject (`mass_from_plates`), not an assumed 70 kg
+        Trial("btk_helenhayes, preset helen-hayes (static auto, mass from the plates)",
+              "Motion Analysis (Helen Hayes)",
               ["--c3d", f"{c}/btk_helenhayes/gait.c3d", "--static", "auto",
-               "--marker-set", "helen-hayes", "--mass", "70"], plates=True, mass_kg=70.0),
+               "--marker-set", "helen-hayes", "--mass", "plates"], plates=True, estimate=True),
     ]
     return out
 
 
+def stances(t: np.ndarray, vy: dict[str, np.ndarray], min_s: float = 0.2
+            ) -> list[tuple[float, float, str, float]]:
+    """Each run of frames where a foot's (or plate's) vertical force is above 20 N and that
+    lasts at least `min_s` (shorter runs are a plate's noise): (start, end, key, impulse N s),
+    sorted by start."""
+    out = []
+    for key, f in vy.items():
+        on = np.concatenate([[False], f > 20.0, [False]])
+        d = np.diff(on.astype(int))
+        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+            if t[b - 1] - t[a] >= min_s:
+                out.append((float(t[a]), float(t[b - 1]), key,
+                            float(np.trapezoid(f[a:b], t[a:b]))))
+    return sorted(out)
+
+
+def step_chain(st: list[tuple[float, float, str, float]]) -> list[tuple[float, float, str, float]]:
+    """The longest run of stances in which each one starts before the previous one ends
+    (double support) on another foot (plate): consecutive steps of one walk over the plates."""
+    chains: list[list] = []
+    for s in st:
+        if chains and s[2] != chains[-1][-1][2] and s[0] < chains[-1][-1][1]:
+            chains[-1].append(s)
+        else:
+            chains.append([s])
+    return max(chains, key=lambda c: (len(c), c[-1][1] - c[0][0])) if chains else []
+
+
+def plate_window(t: np.ndarray, vy: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    """The frames where the plates carry the whole body, from the plates alone (no kinematic
+    rule, so nothing the estimate does decides which frames count): the longest chain of
+    consecutive steps on the plates (`step_chain`, per foot), from the first step's start
+    plus one double support (by then the other foot has left the floor) to the last step's
+    end minus one (the other foot is not yet back on the floor). The double support is the
+    chain's measured overlap between steps; with a lone step, a sixth of it (10 % of a
+    stride of which stance is 60 %: Perry's gait-cycle proportions)."""
+    chain = step_chain(stances(t, vy))
+    if not chain:
+        return np.zeros(len(t), bool), {"steps": 0}
+    if len(chain) >= 2:
+        ds = float(np.mean([a[1] - b[0] for a, b in zip(chain, chain[1:], strict=False)]))
+    else:
+        ds = (chain[0][1] - chain[0][0]) / 6.0
+    lo, hi = chain[0][0] + ds, chain[-1][1] - ds
+    return (t >= lo) & (t <= hi), {"steps": len(chain), "double_support_s": round(ds, 3),
+                                   "window_s": [round(lo, 3), round(hi, 3)]}
+
+
+def mass_from_plates(c3d: Path) -> tuple[float, dict]:
+    """The subject's mass weighed by a C3D's plates, for a file that stores none: over a
+    chain of consecutive steps on the plates (`step_chain`, per plate), each stance's vertical
+    impulse is body weight times one step time (in steady walking the two feet share a
+    stride's impulse m g T_stride), so m = mean impulse / (g x mean step time)."""
+    from musclekit.pipelines.simulate.kinematics.c3d import read_c3d, to_opensim_frame
+
+    trial = to_opensim_frame(read_c3d(c3d))
+    t = trial.plates[0].time_s
+    chain = step_chain(stances(t, {f"plate {p.number}": p.force[:, 1] for p in trial.plates}))
+    if len(chain) < 2:
+        raise SystemExit(f"{c3d}: fewer than two consecutive steps on its plates: no mass")
+    step = float(np.mean([b[0] - a[0] for a, b in zip(chain, chain[1:], strict=False)]))
+    mass = float(np.mean([s[3] for s in chain])) / (G * step)
+    return round(mass, 1), {"steps": len(chain), "step_s": round(step, 3),
+                            "impulses_n_s": [round(s[3], 1) for s in chain]}
+
+
 def resolve(args: list[str], data: Path) -> list[str]:
-    """Data-relative paths made absolute."""
+    """Data-relative paths made absolute; `--mass plates`: the mass the --c3d's plates weigh
+    (`mass_from_plates`), for a file and a corpus that store none."""
     out = []
     for a in args:
         p = data / a
         out.append(str(p) if ("/" in a and p.exists()) else a)
+    if "plates" in out and out[out.index("plates") - 1] == "--mass":
+        mass, _ = mass_from_plates(Path(out[out.index("--c3d") + 1]))
+        out[out.index("plates")] = f"{mass:g}"
     return out
+
+
+def trial_mass(trial: Trial, data: Path) -> float | None:
+    """The mass a trial's forces are compared in (% body weight): typed, or the plates'."""
+    if trial.mass_kg is not None or "--mass" not in trial.args:
+        return trial.mass_kg
+    return float(resolve(trial.args, data)[trial.args.index("--mass") + 1])
 
 
 def missing_inputs(args: list[str], data: Path) -> list[str]:
@@ -168,10 +262,12 @@ def _stream_channels(d, stream: str) -> int | None:
     return len(d.info.streams[stream].channels)  # one channel per marker (x, y, z inside)
 
 
-def grf_rmse(ds: Path, mass_kg: float) -> tuple[float, float] | None:
-    """Each foot's vertical ground-force RMSE of the estimate (stream grf) against the
-    plates the kinematics stage assigned to the feet (the sequence's `grf` file, with its
-    `grf_setup` when the lab gave one), over the frames where the plates carry load, % BW."""
+def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
+    """The estimate (stream grf) of the dataset's one sequence against the plates kept beside
+    it (`plates`, with `plates_setup` when the lab gave an ExternalLoads), per foot, over the
+    frames where the plates carry the whole body (`plate_window`), by section 2's
+    comparison (`validate_rajagopal.compare_feet`: plates low-passed at 6 Hz as the
+    estimate's kinematics; raw plates for the contact timing)."""
     from musclekit.dataset import open_dataset
     from musclekit.pipelines.simulate.opensim.external_loads import (
         GRF_CHANNELS,
@@ -181,51 +277,66 @@ def grf_rmse(ds: Path, mass_kg: float) -> tuple[float, float] | None:
     d = open_dataset(ds)
     (seq,) = d.sequences.values()
     files = seq.extra.get("opensim", {})
-    if "grf" not in d.info.streams or not files.get("grf"):
-        return None
-    if "measured" in str(seq.extra.get("dynamics", {}).get("grf_source", "")):
-        # the plates were applied (a C3D's plates, --grf): the stream is not an estimate
-        return None
-    est = d.sequence_array("grf", seq.id)
-    meas = read_measured_grf(ds / files["grf"],
-                             ds / files["grf_setup"] if files.get("grf_setup") else None)
-    out = []
-    for side in ("right", "left"):
-        col = f"ground_force_{side}_vy"
-        e = np.asarray(est.values[:, list(est.channels).index(col)], dtype=float)
-        m = np.interp(est.time_s, meas.time_s, meas.values[:, GRF_CHANNELS.index(col)])
-        ok = np.isfinite(e) & (est.time_s >= meas.time_s[0]) & (est.time_s <= meas.time_s[-1])
-        out.append(100 * float(np.sqrt(np.mean((e[ok] - m[ok]) ** 2))) / (mass_kg * 9.80665))
-    return out[0], out[1]
+    source = str(seq.extra.get("dynamics", {}).get("grf_source", ""))
+    if "grf" not in d.info.streams or not files.get("plates") or "estimated" not in source:
+        return {"error": f"no estimate to compare (ground forces: {source or 'none'})"}
+    est = d.sequence_array("grf", seq.id, channels=list(GRF_CHANNELS))
+    plates = read_measured_grf(ds / files["plates"],
+                               ds / files["plates_setup"] if files.get("plates_setup") else None)
+    measured = np.nan_to_num(plates.resample(est.time_s, 6.0))
+    raw = np.nan_to_num(plates.resample(est.time_s, None))
+    values = np.asarray(est.values, dtype=float)
+    vy = {s: raw[:, GRF_CHANNELS.index(f"ground_force_{s}_vy")] for s in ("right", "left")}
+    w, info = plate_window(est.time_s, vy)
+    forces = [GRF_CHANNELS.index(f"ground_force_{s}_v{a}") for s in ("right", "left")
+              for a in "xy"]
+    w &= np.isfinite(values[:, forces]).all(axis=1)  # (a COP is NaN where a foot is unloaded)
+    if w.sum() < 10:
+        return {"error": f"the plates never carry the whole body ({info})", **info}
+    out = compare_feet(est.time_s, values, measured, raw, w, mass_kg * G)
+    return {**info, "frames": int(w.sum()), "mass_kg": mass_kg, **out}
 
 
-def run_trial(trial: Trial, data: Path, work: Path, dynamics: bool, timeout_s: float) -> dict:
-    row: dict = {"trial": trial.name, "lab": trial.lab}
-    missing = missing_inputs(trial.args, data)
-    if missing:
-        return {**row, "verdict": f"skipped: {missing[0]} absent"}
-    ds = work / trial.name.replace(" ", "_").replace("(", "").replace(")", "")
+def _simulate(cmd: list[str], ds: Path, timeout_s: float) -> tuple[dict, object]:
+    """Run one `musclekit simulate` command; the row's time (wall, and CPU of the command with
+    its children) and, when it failed, its verdict."""
     shutil.rmtree(ds, ignore_errors=True)
-    cmd = ["musclekit", "simulate", *resolve(trial.args, data), "--workers", "0",
-           "--out", str(ds)]
-    if not (dynamics and trial.plates):
-        cmd += ["--until", "ik"]
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return {**row, "verdict": f"timed out after {timeout_s:.0f} s"}
-    row["seconds"] = time.perf_counter() - t
+        return {"verdict": f"timed out after {timeout_s:.0f} s"}, None
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row = {"seconds": time.perf_counter() - t,
+           "cpu_s": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)}
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     if done.returncode not in (0, 3) or not (ds / "meta").is_dir():
         why = errors[-1] if errors else (done.stderr.strip().splitlines() or ["?"])[-1]
-        return {**row, "verdict": f"exit {done.returncode}: {why[:160]}"}
+        row["verdict"] = f"exit {done.returncode}: {why[:160]}"
+    return row, done
+
+
+def _dataset_dir(work: Path, name: str) -> Path:
+    return work / name.replace(" ", "_").replace("(", "").replace(")", "").replace(",", "")
+
+
+def run_trial(trial: Trial, data: Path, work: Path, timeout_s: float) -> dict:
+    row: dict = {"trial": trial.name, "lab": trial.lab}
+    missing = missing_inputs(trial.args, data)
+    if missing:
+        return {**row, "verdict": f"skipped: {missing[0]} absent"}
+    ds = _dataset_dir(work, trial.name)
+    cmd = ["musclekit", "simulate", *resolve(trial.args, data), "--workers", "0",
+           "--out", str(ds), "--until", "ik"]
+    ran, done = _simulate(cmd, ds, timeout_s)
+    row.update(ran)
+    if "verdict" in row:
+        return row
     try:
         row.update(read_row(ds))
     except Exception as err:  # noqa: BLE001 - a row says what went wrong
         return {**row, "verdict": f"exit {done.returncode}, unreadable: {err}"}
-    if dynamics and trial.plates and trial.mass_kg:
-        row["grf_rmse_bw"] = grf_rmse(ds, trial.mass_kg)
     bar = PASS["auto_ik_rms_mm"] if "static auto" in trial.name else PASS["ik_rms_mm"]
     ok = (row.get("ik_rms_mm") is not None and row["ik_rms_mm"] <= bar
           and (row.get("static_mm") is None or row["static_mm"] <= PASS["static_mm"])
@@ -239,6 +350,29 @@ def run_trial(trial: Trial, data: Path, work: Path, dynamics: bool, timeout_s: f
     return row
 
 
+def run_estimate(trial: Trial, data: Path, work: Path, timeout_s: float) -> dict:
+    """The full command with the plates kept for comparison (`--plates compare --method
+    inverse`), and the estimate against them (`estimate_vs_plates`)."""
+    row: dict = {"trial": trial.name, "lab": trial.lab}
+    missing = missing_inputs(trial.args, data)
+    if missing:
+        return {**row, "verdict": f"skipped: {missing[0]} absent"}
+    ds = _dataset_dir(work, trial.name + " estimate")
+    cmd = ["musclekit", "simulate", *resolve(trial.args, data), "--plates", "compare",
+           "--method", "inverse", "--workers", "0", "--out", str(ds)]
+    ran, _ = _simulate(cmd, ds, timeout_s)
+    row.update(ran)
+    if "verdict" in row:
+        return row
+    mass = trial_mass(trial, data)
+    row["mass_kg"] = mass
+    try:
+        row.update(estimate_vs_plates(ds, mass))
+    except Exception as err:  # noqa: BLE001 - a row says what went wrong
+        return {**row, "verdict": f"unreadable: {err}"}
+    return row
+
+
 def fmt(v, spec: str = ".1f") -> str:
     if v is None:
         return "-"
@@ -249,18 +383,39 @@ def fmt(v, spec: str = ".1f") -> str:
 
 def table(rows: list[dict]) -> str:
     head = ("| trial | lab | markers used / ignored / left out | static RMS mm | scale factors | "
-            "IK RMS mm (max) | frames | s | per-foot vertical GRF RMSE % BW | verdict |")
-    lines = [head, "|" + "---|" * 10]
+            "IK RMS mm (max) | frames | s | verdict |")
+    lines = [head, "|" + "---|" * 9]
     for r in rows:
-        grf = r.get("grf_rmse_bw")
         if isinstance(r.get("factors"), list):  # read back from --json
             r["factors"] = tuple(r["factors"])
         lines.append(
             f"| {r['trial']} | {r['lab']} | {fmt(r.get('markers_used'))} / "
             f"{fmt(r.get('ignored'))} / {fmt(r.get('left_out'))} | {fmt(r.get('static_mm'))} | "
             f"{fmt(r.get('factors'))} | {fmt(r.get('ik_rms_mm'))} ({fmt(r.get('ik_max_mm'))}) | "
-            f"{fmt(r.get('frames'))} | {fmt(r.get('seconds'), '.0f')} | "
-            f"{fmt(grf[0]) + ' / ' + fmt(grf[1]) if grf else '-'} | {r['verdict']} |")
+            f"{fmt(r.get('frames'))} | {fmt(r.get('seconds'), '.0f')} | {r['verdict']} |")
+    return "\n".join(lines)
+
+
+def estimate_table(rows: list[dict]) -> str:
+    head = ("| trial | mass kg | steps on plates | frames compared | vertical RMSE % BW "
+            "(right / left) | vertical PCC | fore-aft RMSE % BW | swing foot's max % BW | "
+            "s (CPU s) |")
+    lines = [head, "|" + "---|" * 9]
+    for r in rows:
+        if "right" not in r:
+            lines.append(f"| {r['trial']} | {fmt(r.get('mass_kg'))} | "
+                         f"{r.get('verdict') or r.get('error', '-')} |" + " |" * 6)
+            continue
+        R, L = r["right"], r["left"]
+
+        def pair(key: str, spec: str = ".1f", a=R, b=L) -> str:
+            return f"{format(a[key], spec)} / {format(b[key], spec)}"
+
+        lines.append(
+            f"| {r['trial']} | {fmt(r.get('mass_kg'))} | {r['steps']} | {r['frames']} "
+            f"({r['window_s'][0]:.2f}-{r['window_s'][1]:.2f} s) | {pair('vy_rmse_bw_pct')} | "
+            f"{pair('vy_pcc', '.2f')} | {pair('vx_rmse_bw_pct')} | "
+            f"{pair('swing_max_bw_pct')} | {r['seconds']:.0f} ({r['cpu_s']:.0f}) |")
     return "\n".join(lines)
 
 
@@ -269,35 +424,60 @@ def main() -> int:
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=Path("/tmp/musclekit-corpus"))
     p.add_argument("--only", nargs="*", default=None, help="trial names (prefixes)")
-    p.add_argument("--dynamics", action="store_true",
-                   help="run trials with plates on through the dynamics stage (slow)")
+    p.add_argument("--estimate", action="store_true",
+                   help="also run the trials with plates through the full command with the "
+                   "plates kept for comparison (--plates compare --method inverse; minutes each)")
+    p.add_argument("--skip-ik", action="store_true",
+                   help="with --estimate: only the estimate runs")
     p.add_argument("--timeout-s", type=float, default=1800.0)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--table-from", type=Path, nargs="*", default=None,
-                   help="print the table of earlier --json files (runs split over processes)")
+                   help="print the tables of earlier --json files (runs split over processes)")
     args = p.parse_args()
+    order = {t.name: i for i, t in enumerate(trials())}
     if args.table_from:
         rows = [r for f in args.table_from for r in json.loads(f.read_text())]
-        order = {t.name: i for i, t in enumerate(trials())}
-        print(table(sorted(rows, key=lambda r: order.get(r["trial"], len(order)))))
+        rows.sort(key=lambda r: order.get(r["trial"], len(order)))
+        ik = [r for r in rows if not r.get("estimate")]
+        est = [r for r in rows if r.get("estimate")]
+        print(table(ik) if ik else "")
+        print()
+        print(estimate_table(est) if est else "")
         return 0
     if not args.data.is_dir():
         print(f"no data at {args.data}: nothing to run", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, est_rows = [], []
+    commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %cI"],
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--short", "--",
+                            "pipelines/simulate/dynamics/methods/inverse"],
+                           capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit}; inverse method's files uncommitted: {dirty or 'none'}; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
     for trial in trials():
         if args.only and not any(trial.name.startswith(o) for o in args.only):
             continue
-        row = run_trial(trial, args.data, args.out, args.dynamics, args.timeout_s)
-        print(json.dumps({k: v for k, v in row.items() if k != "opensim"}, default=str),
-              flush=True)
-        rows.append(row)
+        if not args.skip_ik:
+            row = run_trial(trial, args.data, args.out, args.timeout_s)
+            print(json.dumps({k: v for k, v in row.items() if k != "opensim"}, default=str),
+                  flush=True)
+            rows.append(row)
+        if args.estimate and trial.estimate:
+            row = {**run_estimate(trial, args.data, args.out, args.timeout_s), "estimate": True,
+                   "commit": commit, "uncommitted": dirty,
+                   "load": round(os.getloadavg()[0], 1)}
+            print(json.dumps(row, default=str), flush=True)
+            est_rows.append(row)
     print()
     print(table(rows))
+    if est_rows:
+        print()
+        print(estimate_table(est_rows))
     if args.json:
         args.json.write_text(json.dumps([{k: v for k, v in r.items() if k != "opensim"}
-                                         for r in rows], default=str, indent=1))
+                                         for r in rows + est_rows], default=str, indent=1))
     return 0
 
 

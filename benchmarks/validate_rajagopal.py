@@ -57,34 +57,26 @@ def _edges(t: np.ndarray, on: np.ndarray) -> tuple[list[float], list[float]]:
     return list(t[1:][d == 1]), list(t[1:][d == -1])
 
 
-def grf_check(lab: dict, trial: str) -> dict:
-    """Per-foot ground forces estimated from the kinematics against the plates."""
-    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf
-    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, read_measured_grf
+def compare_feet(t: np.ndarray, est: np.ndarray, measured: np.ndarray, raw: np.ndarray,
+                 w: np.ndarray, bw: float, contact: np.ndarray | None = None) -> dict:
+    """Per foot, the estimate `est` against the plates (`measured`: filtered as the estimate,
+    `raw`: unfiltered, for contact timing), all (T, 18) GRF_CHANNELS rows at times `t`, over
+    the frames `w` where the plates carry the whole body: vertical and fore-aft RMSE (% of
+    body weight `bw`), vertical PCC, the swing foot's load, and contact timing against the
+    plates' 20 N threshold (`contact` (T, 2): the estimate's own contact; default: where its
+    vertical force is above 20 N too). Also used by benchmarks/corpus.py."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
 
-    mass = TRIALS[trial]["mass_kg"]
-    bw = mass * 9.80665
-    mot = _motion(lab["model"], lab["motion"])
-    t0 = time.perf_counter()
-    est = estimate_grf(str(lab["model"]), mot, feet=FEET)
-    est_s = time.perf_counter() - t0
-    plates = read_measured_grf(None, lab["grf_xml"])
-    measured = np.nan_to_num(plates.resample(est.time_s, 6.0))
-    raw = np.nan_to_num(plates.resample(est.time_s, None))
     idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
-    lo, hi = lab["window_s"]
-    w = (est.time_s >= lo) & (est.time_s <= hi)
-    out = {"trial": trial, "frames": int(w.sum()), "window_s": [lo, hi],
-           "estimate_s": round(est_s, 2), "floor_m": round(est.floor_m, 4),
-           "ground_velocity_m_s": [round(float(v), 3) for v in est.ground_velocity_m_s],
-           "orphan_frames": int(est.orphan[w].sum())}
-    for side in ("right", "left"):
-        e_y, m_y = est.values[:, idx[f"ground_force_{side}_vy"]], measured[:, idx[f"ground_force_{side}_vy"]]
-        e_x, m_x = est.values[:, idx[f"ground_force_{side}_vx"]], measured[:, idx[f"ground_force_{side}_vx"]]
+    lo, hi = float(t[w][0]), float(t[w][-1])
+    out = {}
+    for k, side in enumerate(("right", "left")):
+        e_y, m_y = est[:, idx[f"ground_force_{side}_vy"]], measured[:, idx[f"ground_force_{side}_vy"]]
+        e_x, m_x = est[:, idx[f"ground_force_{side}_vx"]], measured[:, idx[f"ground_force_{side}_vx"]]
         plate_on = raw[:, idx[f"ground_force_{side}_vy"]] > 20.0
         swing = w & ~plate_on
-        on_p, off_p = _edges(est.time_s, plate_on)
-        on_e, off_e = _edges(est.time_s, est.contact[:, 0 if side == "right" else 1])
+        on_p, off_p = _edges(t, plate_on)
+        on_e, off_e = _edges(t, contact[:, k] if contact is not None else e_y > 20.0)
 
         def lag(a: list[float], b: list[float]) -> list[float]:
             return [round(min((abs(x - y) for y in b), default=np.inf) * 1000, 1) for x in a
@@ -97,6 +89,30 @@ def grf_check(lab: dict, trial: str) -> dict:
             "swing_max_bw_pct": round(float(np.abs(e_y[swing]).max(initial=0.0) / bw * 100), 2),
             "heel_strike_lag_ms": lag(on_p, on_e), "toe_off_lag_ms": lag(off_p, off_e),
         }
+    return out
+
+
+def grf_check(lab: dict, trial: str) -> dict:
+    """Per-foot ground forces estimated from the kinematics against the plates."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf
+    from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
+
+    mass = TRIALS[trial]["mass_kg"]
+    bw = mass * 9.80665
+    mot = _motion(lab["model"], lab["motion"])
+    t0 = time.perf_counter()
+    est = estimate_grf(str(lab["model"]), mot, feet=FEET)
+    est_s = time.perf_counter() - t0
+    plates = read_measured_grf(None, lab["grf_xml"])
+    measured = np.nan_to_num(plates.resample(est.time_s, 6.0))
+    raw = np.nan_to_num(plates.resample(est.time_s, None))
+    lo, hi = lab["window_s"]
+    w = (est.time_s >= lo) & (est.time_s <= hi)
+    out = {"trial": trial, "frames": int(w.sum()), "window_s": [lo, hi],
+           "estimate_s": round(est_s, 2), "floor_m": round(est.floor_m, 4),
+           "ground_velocity_m_s": [round(float(v), 3) for v in est.ground_velocity_m_s],
+           "orphan_frames": int(est.orphan[w].sum())}
+    out.update(compare_feet(est.time_s, est.values, measured, raw, w, bw, est.contact))
     out["_series"] = {"t": est.time_s, "est": est.values, "measured": measured,
                       "contact": est.contact, "window": w}
     return out
