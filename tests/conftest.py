@@ -14,3 +14,5 @@ def pytest_configure(config):
                                          / "config.toml")
     for var in ("MUSCLEKIT_DATASET", "MUSCLEKIT_RUNS"):
         os.environ.pop(var, None)
+    # Prepared models go to the user's cache by default: the tests prepare into their own.
+    os.environ["MUSCLEKIT_MODEL_CACHE"] = tempfile.mkdtemp(prefix="musclekit-test-models-")

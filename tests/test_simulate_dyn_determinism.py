@@ -30,7 +30,7 @@ from musclekit.pipelines.simulate.opensim.test_model import build_test_model, sq
 
 FEET = {"right": ("calcn_r",), "left": ("calcn_l",)}
 # Measured run to run; only these describe the run, not the model.
-TIMINGS = ("seconds",)
+TIMINGS = ("seconds", "phases")
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -42,7 +42,7 @@ def _prep_json(folder: Path) -> dict:
     info = json.loads((folder / "prep.json").read_text())
     for key in TIMINGS:
         info.pop(key)
-        info["path_fit"].pop(key)
+        info["path_fit"].pop(key, None)
     return info
 
 

@@ -75,7 +75,8 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def _prep_json(folder: Path) -> dict:
     info = json.loads((folder / "prep.json").read_text())
-    info.pop("seconds")
+    for key in ("seconds", "phases"):  # measured run to run
+        info.pop(key)
     info["path_fit"].pop("seconds")
     return info
 

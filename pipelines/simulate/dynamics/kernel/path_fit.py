@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from musclekit.errors import InputError
+from musclekit.pipelines.simulate.dynamics.kernel.phases import PhaseClock
 from musclekit.pipelines.simulate.opensim.evaluate import couplers
 
 # PolynomialPathFitter's defaults (opensim-core 4.5/4.6), kept so the fits are the same.
@@ -177,13 +178,16 @@ def evaluate(coef: np.ndarray, order: int, x: np.ndarray) -> tuple[np.ndarray, n
 class PathSampler:
     """Path lengths and moment arms of a model's muscles at given poses, from lengths only.
 
-    `columns`: the coordinates a pose gives (all unlocked coordinates of the model); coupled
-    coordinates among them are recomputed from their independents (as the fitter's
-    `TabOpAppendCoupledCoordinateValues`), so a pose's own values for them do not matter."""
+    `columns`: the coordinates a pose gives (all unlocked coordinates the fit samples);
+    coupled coordinates among them are recomputed from their independents (as the fitter's
+    `TabOpAppendCoupledCoordinateValues`), so a pose's own values for them do not matter.
+    Poses are written into the state's generalized coordinates directly, as the solvers do:
+    a coordinate's clamping range does not move a sample beyond it back to the range's end
+    (`Coordinate.setValue` would, and the path would then be fitted flat there)."""
 
-    def __init__(self, model, columns: list[str]):
+    def __init__(self, model, columns: list[str], state=None):
         self.model = model
-        self.state = model.initSystem()
+        self.state = model.initSystem() if state is None else state
         cset = model.getCoordinateSet()
         self.columns = list(columns)
         self.coords = [cset.get(n) for n in self.columns]
@@ -194,18 +198,47 @@ class PathSampler:
                 self.couplers.append((index[dep], [index[n] for n in c.independents], c.function))
         dependent = {c[0] for c in self.couplers}
         self.independent = [i for i in range(len(self.columns)) if i not in dependent]
+        # Per independent coordinate, the couplers it drives: moving it moves only these.
+        self.driven = {j: [c for c in self.couplers if j in c[1]] for j in self.independent}
         muscles = model.getMuscles()
         self.muscles = [muscles.get(i) for i in range(muscles.getSize())]
         self.names = [m.getName() for m in self.muscles]
         self.force_paths = [m.getAbsolutePathString() for m in self.muscles]
-        self.paths = [m.getGeometryPath() for m in self.muscles]
+        self.paths = [m.getPath() for m in self.muscles]
+        self.q_index = self._q_index()
+
+    def _q_index(self) -> np.ndarray:
+        """The index of each column in the state's Q (one generalized coordinate per
+        coordinate, as in OpenSim's custom and pin joints)."""
+        import opensim as osim
+
+        q0 = self.state.getQ().to_numpy().copy()
+        out = np.empty(len(self.columns), dtype=int)
+        for k, c in enumerate(self.coords):
+            probe = q0.copy()
+            self.state.setQ(osim.Vector.createFromMat(probe))
+            mark = 0.3 + 0.01 * k
+            c.setValue(self.state, mark, False)
+            hit = np.flatnonzero(self.state.getQ().to_numpy() != probe)
+            if len(hit) != 1 or self.state.getQ()[int(hit[0])] != mark:
+                raise InputError(f"coordinate {self.columns[k]} is not one generalized "
+                                 "coordinate of the model (a ball or free joint's "
+                                 "quaternion?): polynomial paths need one per coordinate; "
+                                 "turn polynomial paths off for this model")
+            out[k] = hit[0]
+        self.state.setQ(osim.Vector.createFromMat(q0))
+        self._q = q0
+        return out
 
     def coupled(self, poses: np.ndarray) -> np.ndarray:
         """`poses` (N, C) with every coupled coordinate set from its independents."""
+        return self._apply(np.array(poses, dtype=float), self.couplers)
+
+    @staticmethod
+    def _apply(out: np.ndarray, which) -> np.ndarray:
         import opensim as osim
 
-        out = np.array(poses, dtype=float)
-        for dep, ind, fn in self.couplers:
+        for dep, ind, fn in which:
             arg = osim.Vector(len(ind), 0.0)
             for r in range(len(out)):
                 for k, i in enumerate(ind):
@@ -214,8 +247,11 @@ class PathSampler:
         return out
 
     def _set(self, pose: np.ndarray) -> None:
-        for c, v in zip(self.coords, pose, strict=True):
-            c.setValue(self.state, float(v), False)
+        import opensim as osim
+
+        q = self._q.copy()
+        q[self.q_index] = pose
+        self.state.setQ(osim.Vector.createFromMat(q))
         self.model.realizePosition(self.state)
 
     def _lengths(self, which) -> np.ndarray:
@@ -224,7 +260,21 @@ class PathSampler:
     def _moved(self, pose: np.ndarray, j: int, step: float) -> np.ndarray:
         moved = pose.copy()
         moved[j] += step
-        return self.coupled(moved[None])[0] if self.couplers else moved
+        return self._apply(moved[None], self.driven.get(j, []))[0]
+
+    def _nudge(self, pose: np.ndarray, j: int, step: float) -> list[int]:
+        """Move coordinate j (and what it drives) of the realised `pose` by `step` in the
+        state, realised; returns the columns changed (`_restore` puts them back)."""
+        moved = self._moved(pose, j, step)
+        changed = [j] + [dep for dep, _, _ in self.driven.get(j, [])]
+        for k in changed:
+            self.state.updQ()[int(self.q_index[k])] = float(moved[k])
+        self.model.realizePosition(self.state)
+        return changed
+
+    def _restore(self, pose: np.ndarray, changed: list[int]) -> None:
+        for k in changed:
+            self.state.updQ()[int(self.q_index[k])] = float(pose[k])
 
     def crossings(self, poses: np.ndarray) -> np.ndarray:
         """(M, C) True where a muscle's length depends on an independent coordinate at any of
@@ -235,38 +285,45 @@ class PathSampler:
             self._set(pose)
             base = self._lengths(every)
             for j in self.independent:
-                self._set(self._moved(pose, j, FD_STEP))
+                changed = self._nudge(pose, j, FD_STEP)
                 hit[:, j] |= np.abs(self._lengths(every) - base) / FD_STEP > CROSSING_M
+                self._restore(pose, changed)
         return hit
 
-    def sample(self, poses: np.ndarray, crossing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, poses: np.ndarray, crossing: np.ndarray, muscles=None
+               ) -> tuple[np.ndarray, np.ndarray]:
         """Lengths (N, M) and moment arms (N, M, C) at `poses` (coupled already), the arms
-        only where `crossing` (M, C) (zero elsewhere)."""
+        only where `crossing` (M, C) (zero elsewhere); with `muscles` (indices), only theirs
+        (the other rows stay NaN / zero)."""
         n, m, c = len(poses), len(self.paths), len(self.columns)
-        lengths = np.empty((n, m))
+        lengths = np.full((n, m), np.nan)
         arms = np.zeros((n, m, c))
-        every = range(m)
-        by_coord = {j: np.flatnonzero(crossing[:, j]) for j in self.independent}
+        every = np.arange(m) if muscles is None else np.asarray(sorted(muscles), dtype=int)
+        mine = np.zeros(m, dtype=bool)
+        mine[every] = True
+        by_coord = {j: np.flatnonzero(crossing[:, j] & mine) for j in self.independent}
         for r, pose in enumerate(poses):
             self._set(pose)
-            lengths[r] = self._lengths(every)
+            lengths[r, every] = self._lengths(every)
             for j, which in by_coord.items():
                 if not len(which):
                     continue
-                self._set(self._moved(pose, j, FD_STEP))
+                changed = self._nudge(pose, j, FD_STEP)
                 arms[r, which, j] = -(self._lengths(which) - lengths[r, which]) / FD_STEP
+                self._restore(pose, changed)
         return lengths, arms
 
 
-def muscled_coordinates_fd(model, names: list[str]) -> set[str]:
+def muscled_coordinates_fd(model, names: list[str], state=None) -> set[str]:
     """Coordinates at least one muscle's length depends on at the model's default pose (the
     fitter welds the others): a forward difference of every path length along each coordinate,
     the coordinate moved alone. Replaces ~1.7 ms MomentArmSolver calls per muscle and
     coordinate by one length evaluation of the model per coordinate and direction."""
-    state = model.initSystem()
+    if state is None:
+        state = model.initSystem()
     cset = model.getCoordinateSet()
     muscles = model.getMuscles()
-    paths = [muscles.get(i).getGeometryPath() for i in range(muscles.getSize())]
+    paths = [muscles.get(i).getPath() for i in range(muscles.getSize())]
     model.realizePosition(state)
     base = np.array([p.getLength(state) for p in paths])
     out = set()
@@ -310,27 +367,44 @@ def _fit_one(m, name, sampler, columns, poses, crossing, lengths, arms, max_orde
 
 
 def fit_paths(model, columns: list[str], poses: np.ndarray, max_order: int,
-              out_file: Path, crossing_poses: int = 8) -> dict:
+              out_file: Path, crossing_poses: int = 8, state=None,
+              clock: PhaseClock | None = None) -> dict:
     """Fit every muscle of `model` (its muscles' paths still geometric) over `poses` (N, C) of
     `columns` and write the FunctionBasedPath set to `out_file`; returns the fit's summary:
     per muscle its coordinates, order and RMS / max length and moment-arm errors (m) on the
-    samples."""
-    import opensim as osim
-
+    samples. `state`: the model's initialised state (initialised here when not given)."""
+    clock = clock or PhaseClock()
     start = time.perf_counter()
-    sampler = PathSampler(model, columns)
-    poses = sampler.coupled(poses)
-    probe = poses[np.unique(np.linspace(0, len(poses) - 1, crossing_poses).round().astype(int))]
-    crossing = sampler.crossings(probe)
-    lengths, arms = sampler.sample(poses, crossing)
+    with clock("sample"):
+        sampler = PathSampler(model, columns, state)
+        poses = sampler.coupled(poses)
+        crossing = sampler.crossings(probe_poses(poses, crossing_poses))
+        lengths, arms = sampler.sample(poses, crossing)
     sampled_s = time.perf_counter() - start
+    with clock("fit"), one_blas_thread():
+        fits = {m: _fit_one(m, name, sampler, columns, poses, crossing, lengths, arms, max_order)
+                for m, name in enumerate(sampler.names)}
+    with clock("write"):
+        summary = write_path_set(model, sampler, columns, fits, out_file)
+    return {"muscles": summary, "samples": len(poses), "sampling_seconds": sampled_s,
+            "fit_seconds": time.perf_counter() - start - sampled_s}
+
+
+def probe_poses(poses: np.ndarray, count: int) -> np.ndarray:
+    """`count` of `poses`, evenly spread: where the muscles' crossings are looked for."""
+    return poses[np.unique(np.linspace(0, len(poses) - 1, count).round().astype(int))]
+
+
+def write_path_set(model, sampler: PathSampler, columns: list[str], fits: dict,
+                   out_file: Path) -> dict:
+    """Write the fitted paths `fits` ({muscle index: (coordinate indices, order,
+    coefficients, summary) or None}) as OpenSim's FunctionBasedPath set; returns the
+    summaries by muscle name."""
+    import opensim as osim
 
     cset = model.getCoordinateSet()
     path_set = osim.SetFunctionBasedPaths()
     summary = {}
-    with one_blas_thread():
-        fits = {m: _fit_one(m, name, sampler, columns, poses, crossing, lengths, arms, max_order)
-                for m, name in enumerate(sampler.names)}
     for m, name in enumerate(sampler.names):
         if fits[m] is None:
             continue
@@ -349,8 +423,7 @@ def fit_paths(model, columns: list[str], poses: np.ndarray, max_order: int,
         path_set.cloneAndAppend(path)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     path_set.printToXML(str(out_file))
-    return {"muscles": summary, "samples": len(poses), "sampling_seconds": sampled_s,
-            "fit_seconds": time.perf_counter() - start - sampled_s}
+    return summary
 
 
 def read_path_set(file: str | Path) -> dict[str, dict]:

@@ -24,6 +24,7 @@ import numpy as np
 from musclekit.dataset.atomic import file_sha256
 from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.path_fit import fit_paths, muscled_coordinates_fd
+from musclekit.pipelines.simulate.dynamics.kernel.phases import PhaseClock
 from musclekit.pipelines.simulate.opensim.evaluate import (
     CONTACT_FORCE_CLASSES,
     ActuatorStrengths,
@@ -88,6 +89,10 @@ class PreparedModel:
     polynomial_paths: bool
     path_fit: dict
     seconds: float
+    # {file relative to the folder: SHA-256}: what the cache checks before using an entry
+    files: dict[str, str] = field(default_factory=dict)
+    # wall and CPU seconds per phase of the preparation (load, edit, sample, fit, map, write)
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: str | Path) -> PreparedModel:
@@ -102,13 +107,24 @@ def _motion_list(fit_motions) -> list[Path]:
     return sorted(Path(m) for m in fit_motions)
 
 
-def cache_key(model_path: str | Path, settings: PrepSettings, fit_motions=None) -> str:
-    """The preparation's folder name: a hash of the model file, the settings and, with
-    polynomial paths, the motions the paths are fitted around (a new sequence of the same
-    subject gets paths fitted over its poses too, never paths fitted elsewhere)."""
-    blob = file_sha256(Path(model_path)) + json.dumps(asdict(settings), sort_keys=True, default=list)
+def cache_key(model_path: str | Path, settings: PrepSettings, fit_motions=None,
+              template: str | Path | None = None) -> str:
+    """The preparation's folder name: a hash of the preparation's format, the model file's
+    content, the settings and, with polynomial paths, the motions' contents the paths are
+    fitted around (a new sequence of the same subject gets paths fitted over its poses too,
+    never paths fitted elsewhere) and the template whose paths are mapped (its own key, the
+    folder's name). Contents, not paths: the same subject in another dataset or run finds the
+    same entry."""
+    from musclekit.pipelines.simulate.dynamics.kernel.model_cache import FORMAT
+
+    blob = FORMAT + file_sha256(Path(model_path)) + json.dumps(asdict(settings), sort_keys=True,
+                                                               default=list)
     if settings.polynomial_paths:
         blob += "".join(file_sha256(m) for m in _motion_list(fit_motions))
+        if template is not None:
+            from musclekit.pipelines.simulate.dynamics.kernel.path_map import MAP_RULE
+
+            blob += f"template:{Path(template).name}:{MAP_RULE}"
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -129,6 +145,11 @@ def path_fit_violations(prep: PreparedModel, motion, tolerance: float = 1e-6) ->
 
 def check_model(model_path: str | Path, settings: PrepSettings) -> None:
     """Refuse models the methods cannot use, with what to do about it."""
+    load_checked_model(model_path, settings)
+
+
+def load_checked_model(model_path: str | Path, settings: PrepSettings):
+    """`check_model`, returning the loaded model (one read of the file for both)."""
     import opensim as osim
 
     path = Path(model_path)
@@ -167,6 +188,7 @@ def check_model(model_path: str | Path, settings: PrepSettings) -> None:
                 "method needs them (e.g. OpenCap's LaiArnoldModified2017_contacts.osim): pass "
                 "--add-foot-contact to add OpenCap's 12 foot spheres, or use --method inverse"
             )
+    return model
 
 
 def prepare_model(
@@ -175,6 +197,7 @@ def prepare_model(
     settings: PrepSettings,
     fit_motion_path=None,
     edit_model: Callable[[Any], object] | None = None,
+    template: str | Path | None = None,
 ) -> Path:
     """Prepare `model_path` once (cached in `cache_dir/<key>/`); returns the folder.
 
@@ -182,12 +205,18 @@ def prepare_model(
     poses centre the polynomial path fit (needed when `settings.polynomial_paths`).
     edit_model: what the method adds to a model that lacks it (`Method.edit_model`), applied
     to the loaded model when `settings.add_foot_contact` and it has no contact forces yet.
+    template: the prepared folder of another scaling of the same generic model (same bodies,
+    joints and muscles): its polynomial paths are mapped onto this model and only the
+    muscles the mapping does not fit within `path_map.MAP_*_BOUND_M` are fitted afresh
+    (`kernel/path_map.py`); part of the cache key.
     """
-    import opensim as osim
+    from musclekit.pipelines.simulate.dynamics.kernel.model_cache import entry_complete, publish
 
-    check_model(model_path, settings)
-    folder = Path(cache_dir) / cache_key(model_path, settings, fit_motion_path)
-    if (folder / "prep.json").is_file():
+    clock = PhaseClock()
+    with clock("load"):
+        model = load_checked_model(model_path, settings)
+    folder = Path(cache_dir) / cache_key(model_path, settings, fit_motion_path, template)
+    if entry_complete(folder):
         return folder
     start = time.perf_counter()
     from musclekit.process import remove_stale_temp_dirs, temp_dir_name
@@ -197,81 +226,118 @@ def prepare_model(
     tmp = folder.with_name(temp_dir_name(folder.name))
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        info = _prepare_into(model, Path(model_path), tmp, settings, fit_motion_path,
+                             edit_model, template, clock)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    info.seconds = time.perf_counter() - start
+    info.phases = clock.as_dict()
+    (tmp / "prep.json").write_text(json.dumps(asdict(info), indent=2))
+    # Atomic publish: a reader sees the whole entry or none; a concurrent preparation of the
+    # same model simply loses the race.
+    publish(tmp, folder)
+    return folder
 
-    model = osim.Model(str(model_path))
-    if settings.contact and settings.add_foot_contact:
-        forces = model.getForceSet()
-        if not any(forces.get(i).getConcreteClassName() in CONTACT_FORCE_CLASSES
-                   for i in range(forces.getSize())):
-            if edit_model is None:
-                raise InputError("add_foot_contact needs the method's model edit "
-                                 "(prepare_model(edit_model=Method.edit_model))")
-            edit_model(model)
-    state = model.initSystem()
-    cset = model.getCoordinateSet()
 
-    # Locked coordinates must become welds (Moco does not support locked coordinates); a
-    # joint is welded only when all its coordinates are locked.
-    locked = {cset.get(i).getName() for i in range(cset.getSize()) if cset.get(i).getLocked(state)}
-    weld = []
-    joints = model.getJointSet()
-    for i in range(joints.getSize()):
-        j = joints.get(i)
-        names = [j.get_coordinates(k).getName() for k in range(j.numCoordinates())]
-        if names and all(n in locked for n in names):
-            weld.append(j.getName())
-    # Actuators on welded coordinates must go first, else the model no longer connects.
-    forces = model.updForceSet()
-    contact = []
-    for i in reversed(range(forces.getSize())):
-        f = forces.get(i)
-        cls = f.getConcreteClassName()
-        if cls == "CoordinateActuator":
-            ca = osim.CoordinateActuator.safeDownCast(f)
-            if ca.get_coordinate() in locked:
-                forces.remove(i)
-        elif cls in CONTACT_FORCE_CLASSES:
-            contact.append(f.getName())
-            if not settings.contact:
-                forces.remove(i)
-    if weld:
-        model = with_welds(osim.ModelProcessor(model), weld).process()
-    state = model.initSystem()
-    cset = model.getCoordinateSet()
-    coords = [cset.get(i).getName() for i in range(cset.getSize())]
-    root = root_joint(model)
-    root_coords = [root.get_coordinates(i).getName() for i in range(6)]
-    # Every root coordinate gets a residual; other coordinates a reserve unless a coupler
-    # drives them or they have an actuator already.
-    skip = (set(couplers(model)) | coordinate_actuated(model)) - set(root_coords)
-    residual_map, reserves = add_coordinate_actuators(
-        model, state, ActuatorStrengths(settings.residual_optimal_force,
-                                        settings.reserve_optimal_force,
-                                        settings.torque_optimal_force), skip)
-    residuals = list(residual_map)
-    model.finalizeConnections()
-    state = model.initSystem()
-    muscles = [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]
-    bodies = model.getBodySet()
-    feet = {s: [n for n in names if bodies.contains(n)] for s, names in settings.feet.items()}
-    mass = model.getTotalMass(state)
+def _prepare_into(model, model_path: Path, tmp: Path, settings: PrepSettings, fit_motion_path,
+                  edit_model, template, clock: PhaseClock) -> PreparedModel:
+    """The preparation of the loaded `model`, written into `tmp`; returns its description
+    (without timings)."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.kernel.model_cache import file_digests
+
+    with clock("edit"):
+        if settings.contact and settings.add_foot_contact:
+            forces = model.getForceSet()
+            if not any(forces.get(i).getConcreteClassName() in CONTACT_FORCE_CLASSES
+                       for i in range(forces.getSize())):
+                if edit_model is None:
+                    raise InputError("add_foot_contact needs the method's model edit "
+                                     "(prepare_model(edit_model=Method.edit_model))")
+                edit_model(model)
+        state = model.initSystem()
+        cset = model.getCoordinateSet()
+
+        # Locked coordinates must become welds (Moco does not support locked coordinates); a
+        # joint is welded only when all its coordinates are locked.
+        locked = {cset.get(i).getName() for i in range(cset.getSize())
+                  if cset.get(i).getLocked(state)}
+        weld = []
+        joints = model.getJointSet()
+        for i in range(joints.getSize()):
+            j = joints.get(i)
+            names = [j.get_coordinates(k).getName() for k in range(j.numCoordinates())]
+            if names and all(n in locked for n in names):
+                weld.append(j.getName())
+        # Actuators on welded coordinates must go first, else the model no longer connects.
+        forces = model.updForceSet()
+        contact = []
+        for i in reversed(range(forces.getSize())):
+            f = forces.get(i)
+            cls = f.getConcreteClassName()
+            if cls == "CoordinateActuator":
+                ca = osim.CoordinateActuator.safeDownCast(f)
+                if ca.get_coordinate() in locked:
+                    forces.remove(i)
+            elif cls in CONTACT_FORCE_CLASSES:
+                contact.append(f.getName())
+                if not settings.contact:
+                    forces.remove(i)
+        if weld:
+            # The operator itself on the model in memory: a ModelProcessor would copy the
+            # model first (~0.5 s on an 80-muscle model).
+            model.finalizeFromProperties()
+            osim.ModOpReplaceJointsWithWelds(_names(weld)).operate(model, "")
+            model.finalizeConnections()
+        state = model.initSystem()
+        cset = model.getCoordinateSet()
+        coords = [cset.get(i).getName() for i in range(cset.getSize())]
+        root = root_joint(model)
+        root_coords = [root.get_coordinates(i).getName() for i in range(6)]
+        # Every root coordinate gets a residual; other coordinates a reserve unless a coupler
+        # drives them or they have an actuator already.
+        skip = (set(couplers(model)) | coordinate_actuated(model)) - set(root_coords)
+        residual_map, reserves = add_coordinate_actuators(
+            model, state, ActuatorStrengths(settings.residual_optimal_force,
+                                            settings.reserve_optimal_force,
+                                            settings.torque_optimal_force), skip)
+        residuals = list(residual_map)
+        model.finalizeConnections()
+        state = model.initSystem()
+        muscles = [model.getMuscles().get(i).getName() for i in range(model.getMuscles().getSize())]
+        bodies = model.getBodySet()
+        feet = {s: [n for n in names if bodies.contains(n)] for s, names in settings.feet.items()}
+        mass = model.getTotalMass(state)
     prepared = tmp / "model.osim"
-    model.printToXML(str(prepared))
 
     path_fit: dict = {}
+    files = ["model.osim"]
     if settings.polynomial_paths:
-        if not _motion_list(fit_motion_path):
+        motions = _motion_list(fit_motion_path)
+        if not motions:
             raise InputError("polynomial muscle paths need an IK motion to fit around")
-        path_fit = fit_polynomial_paths(prepared, _motion_list(fit_motion_path), tmp / "paths",
-                                        settings)
-        mp = osim.ModelProcessor(str(prepared))
-        mp.append(osim.ModOpReplacePathsWithFunctionBasedPaths(path_fit["file"]))
-        fitted = mp.process()
-        fitted.finalizeConnections()
-        fitted.printToXML(str(prepared))
+        if settings.path_fitter == "numpy":
+            path_fit = _fit_in_memory(model, state, motions, tmp / "paths", settings, template,
+                                      clock)
+        else:
+            with clock("write"):
+                model.printToXML(str(prepared))
+            path_fit = fit_polynomial_paths(prepared, motions, tmp / "paths", settings)
+        with clock("write"):
+            # ModOpReplacePathsWithFunctionBasedPaths itself on the model in memory (no
+            # re-read of the file, no ModelProcessor copy).
+            model.finalizeFromProperties()
+            osim.ModOpReplacePathsWithFunctionBasedPaths(path_fit["file"]).operate(model, "")
+            model.finalizeConnections()
         path_fit["file"] = str(Path(path_fit["file"]).relative_to(tmp))
+        files.append(path_fit["file"])
+    with clock("write"):
+        model.printToXML(str(prepared))
 
-    info = PreparedModel(
+    return PreparedModel(
         model_path="model.osim",
         source_model=str(Path(model_path).resolve()),
         method=settings.method,
@@ -287,15 +353,18 @@ def prepare_model(
         contact_forces=contact if settings.contact else [],
         polynomial_paths=settings.polynomial_paths,
         path_fit=path_fit,
-        seconds=time.perf_counter() - start,
+        seconds=0.0,
+        files=file_digests(tmp, files),
     )
-    (tmp / "prep.json").write_text(json.dumps(asdict(info), indent=2))
-    # Atomic publish: a concurrent preparation of the same model simply loses the race.
-    try:
-        os.replace(tmp, folder)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+
+
+def _names(names: list[str]):
+    import opensim as osim
+
+    out = osim.StdVectorString()
+    for n in names:
+        out.append(n)
+    return out
 
 
 # Bounds of the fitter's own sampling (degrees): far below the spacing of doubles around any
@@ -329,8 +398,6 @@ def _fit_inputs(model_path: Path, motion_paths: list[Path], settings: PrepSettin
     rotational, sampled, ranges)."""
     import opensim as osim
 
-    from musclekit.pipelines.simulate.opensim.files import read_mot
-
     full = osim.Model(str(model_path))
     state = full.initSystem()
     fcs = full.getCoordinateSet()
@@ -361,21 +428,84 @@ def _fit_inputs(model_path: Path, motion_paths: list[Path], settings: PrepSettin
     rotational = {c for c, u in coordinate_units(model).items() if u == "rad"}
     cols = [cset.get(i).getName() for i in range(cset.getSize())
             if not cset.get(i).getLocked(state)]
+    sampled, ranges = _sample_around(model, cols, rotational, motion_paths, settings)
+    return model, state, weld, cols, rotational, sampled, ranges
+
+
+def motion_frames(model, cols: list[str], rotational: set[str], motion_paths: list[Path],
+                  max_frames: int) -> np.ndarray:
+    """`max_frames` evenly spaced frames (F, C) of each motion, columns `cols` (the model's
+    default value where a motion lacks one)."""
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    cset = model.getCoordinateSet()
     poses = []
     for motion_path in motion_paths:
         motion = read_mot(motion_path, rotational=rotational)
-        n_frames = min(len(motion.time_s), max(2, settings.path_fit_max_frames))
+        n_frames = min(len(motion.time_s), max(2, max_frames))
         frames = np.unique(np.linspace(0, len(motion.time_s) - 1, n_frames).round().astype(int))
         for k in frames:
             poses.append([float(motion.values[k, motion.names.index(n)]) if n in motion.names
                           else cset.get(n).getDefaultValue() for n in cols])
+    return np.asarray(poses)
+
+
+def _sample_around(model, cols: list[str], rotational: set[str], motion_paths: list[Path],
+                   settings: PrepSettings) -> tuple[np.ndarray, dict]:
+    """The seeded sample poses (N, C) around the motions' frames, and the span per rotational
+    coordinate (rad) they cover."""
+    span = motion_frames(model, cols, rotational, motion_paths, settings.path_fit_max_frames)
     r = settings.path_fit_range_deg
-    span = np.asarray(poses)
     ranges = {n: [float(span[:, j].min() - np.deg2rad(r)), float(span[:, j].max() + np.deg2rad(r))]
               for j, n in enumerate(cols) if n in rotational}
     sampled = sample_poses(span, [n in rotational for n in cols], np.deg2rad(r),
                            settings.path_fit_samples_per_frame, settings.path_fit_seed)
-    return model, state, weld, cols, rotational, sampled, ranges
+    return sampled, ranges
+
+
+def fit_columns(model, state) -> list[str]:
+    """The coordinates the path fit samples: the unlocked coordinates of the joints that
+    have a coordinate some muscle's length depends on (the others, root, trunk and arms,
+    stay at their default values: no path length depends on them)."""
+    cset = model.getCoordinateSet()
+    names = [cset.get(i).getName() for i in range(cset.getSize())]
+    muscled = muscled_coordinates_fd(model, names, state)
+    cols = set()
+    joints = model.getJointSet()
+    for i in range(joints.getSize()):
+        j = joints.get(i)
+        mine = [j.get_coordinates(k).getName() for k in range(j.numCoordinates())]
+        if any(n in muscled for n in mine):
+            cols.update(n for n in mine if not cset.get(n).getLocked(state))
+    return [n for n in names if n in cols]
+
+
+def _fit_in_memory(model, state, motions: list[Path], out_dir: Path, settings: PrepSettings,
+                   template, clock: PhaseClock) -> dict:
+    """The numpy fit (or, with a `template`, the mapping) on the prepared model in memory:
+    no second read of the model, no welded copy. Returns what `fit_polynomial_paths` does."""
+    start = time.perf_counter()
+    with clock("sample"):
+        cols = fit_columns(model, state)
+        rotational = {c for c, u in coordinate_units(model).items() if u == "rad"}
+        sampled, ranges = _sample_around(model, cols, rotational, motions, settings)
+    out_file = out_dir / f"{model.getName()}_FunctionBasedPathSet.xml"
+    common = {"frames": len(sampled), "coordinates": cols, "welded_for_fit": [],
+              "ranges": ranges, "fitter": settings.path_fitter}
+    if template is not None:
+        from musclekit.pipelines.simulate.dynamics.kernel.path_map import map_paths
+
+        fit = map_paths(model, state, cols, sampled, Path(template), settings.path_fit_max_order,
+                        out_file, clock, per_frame=settings.path_fit_samples_per_frame)
+    else:
+        fit = fit_paths(model, cols, sampled, settings.path_fit_max_order, out_file,
+                        state=state, clock=clock)
+    muscles = fit["muscles"]
+    errors = {k: max(m[k] for m in muscles.values()) for k in
+              ("length_rms_m", "length_max_m", "moment_arm_rms_m", "moment_arm_max_m")}
+    extra = {k: fit[k] for k in ("mapping",) if k in fit}
+    return {"file": str(out_file), "seconds": time.perf_counter() - start, **common,
+            "errors": errors, "muscles": muscles, **extra}
 
 
 def fit_polynomial_paths(

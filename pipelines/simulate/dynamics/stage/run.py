@@ -24,6 +24,7 @@ from musclekit.dataset.atomic import file_sha256
 from musclekit.dataset.writer import DatasetWriter
 from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
+from musclekit.pipelines.simulate.dynamics.kernel.model_cache import default_cache_dir, entry_complete
 from musclekit.pipelines.simulate.dynamics.kernel.prep import (
     PreparedModel,
     cache_key,
@@ -50,8 +51,10 @@ def _prep_unit(task: PrepTask) -> str:
 
 
 def model_cache(root: Path, cfg: DynamicsConfig) -> Path:
-    """Folder of prepared models (one subfolder per cache key)."""
-    return Path(cfg.cache_dir) if cfg.cache_dir else root / "opensim" / "_dynamics_models"
+    """Folder of prepared models (one subfolder per content key, kernel/model_cache.py):
+    `cfg.cache_dir`, else the user's cache shared by every run and dataset
+    ($MUSCLEKIT_MODEL_CACHE, else ~/.cache/musclekit/prepared-models)."""
+    return Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
 
 
 def model_keys(jobs: list[SequenceJob], cfg: DynamicsConfig) -> dict[str, str]:
@@ -94,8 +97,8 @@ def prep_units(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
 
 
 def prepared(cache: Path):
-    """The skip rule of preparation units: the model is in the cache."""
-    return lambda u: (cache / u.id[len("model-"):] / "prep.json").is_file()
+    """The skip rule of preparation units: the model is in the cache, whole."""
+    return lambda u: entry_complete(cache / u.id[len("model-"):])
 
 
 def prep_failures(run) -> dict[str, str]:
