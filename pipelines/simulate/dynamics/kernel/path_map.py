@@ -52,7 +52,8 @@ MAP_CORRECTION_ORDER = 3
 # its spread (of `path_fit_samples_per_frame`).
 MAP_CHECK_PER_FRAME = 3
 # A mapped muscle's RMS error on the check poses may exceed its template fit's own RMS error
-# on the template's samples by at most this much (m): the fitter's own stopping tolerances
+# on the template's samples (times the muscle's length scale, >= 1: a fit scaled by s has s
+# times its errors) by at most this much (m): the fitter's own stopping tolerances
 # (0.1 mm, `LENGTH_TOLERANCE_M` / `MOMENT_ARM_TOLERANCE_M`), so a mapped muscle is within
 # what the fitter calls a fit of the template's quality. Tighter would refit muscles whose
 # fresh fit is no better (the template's error is the polynomial's, not the mapping's);
@@ -61,7 +62,7 @@ MAP_CHECK_PER_FRAME = 3
 MAP_LENGTH_MARGIN_M = 1e-4
 MAP_MOMENT_ARM_MARGIN_M = 1e-4
 # What a mapped preparation depends on besides its inputs (part of its cache key).
-MAP_RULE = (f"order{MAP_CORRECTION_ORDER}-check{MAP_CHECK_PER_FRAME}-"
+MAP_RULE = (f"grown-order{MAP_CORRECTION_ORDER}-check{MAP_CHECK_PER_FRAME}-"
             f"margins{MAP_LENGTH_MARGIN_M:g},{MAP_MOMENT_ARM_MARGIN_M:g}")
 
 
@@ -144,13 +145,17 @@ def map_paths(model, state, columns: list[str], poses: np.ndarray, template: Pat
             rule = [j for j in sampler.independent if crossing[m, j]
                     and np.abs(arms[:, m, j]).max() >= MOMENT_ARM_THRESHOLD_M]
             own = summaries.get(name, {})
-            bound_len = own.get("length_rms_m", 0.0) + MAP_LENGTH_MARGIN_M
-            bound_arm = own.get("moment_arm_rms_m", 0.0) + MAP_MOMENT_ARM_MARGIN_M
             # The lowest correction order within the bound: a uniform scaling needs none (a
             # constant), and a higher order than needed would fit the check poses' noise.
             for order in range(MAP_CORRECTION_ORDER + 1):
                 coef, scale, e_len, e_arm = _map_one(fit, check[:, keep], lengths[:, m],
                                                      arms[:, m, keep], order)
+                if order == 0:
+                    # Scaling a fit by s scales its errors by s: the template's own error,
+                    # grown by the muscle's scale (from the constant-only map), plus margin.
+                    grown = max(1.0, scale)
+                    bound_len = grown * own.get("length_rms_m", 0.0) + MAP_LENGTH_MARGIN_M
+                    bound_arm = grown * own.get("moment_arm_rms_m", 0.0) + MAP_MOMENT_ARM_MARGIN_M
                 len_rms = float(np.sqrt(np.mean(e_len ** 2)))
                 arm_rms = float(np.sqrt(np.mean(e_arm ** 2)))
                 if len_rms <= bound_len and arm_rms <= bound_arm:
