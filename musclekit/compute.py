@@ -395,7 +395,10 @@ class UnitPool:
         if not todo:
             return todo
         task = self._task(stage, description)
-        self._progress.update(task, total=self._progress.tasks[task].total + len(todo))
+        line = self._progress.tasks[task]
+        self._progress.update(task, total=line.total + len(todo))
+        if getattr(line, "finished_line", False):  # a plain log's stage got more units:
+            line.finished_line = False  # its line at the new end is due again
         for unit in todo:
             self._order += 1
             if self.inline:
