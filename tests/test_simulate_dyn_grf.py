@@ -214,3 +214,39 @@ def test_an_unknown_centre_of_pressure_path_is_refused() -> None:
 
     with pytest.raises(InputError, match="centre-of-pressure path 'zmp'"):
         ContactRule(cop_path="zmp")
+
+
+def test_in_a_hand_over_both_centres_of_pressure_stay_on_their_rolling_lines() -> None:
+    # Right stance frames 10-59, left 50-89 (a hand-over at 50-59); each foot's true COP
+    # rolls heel -> toe along its own line, and the whole-body moment carries a seeded
+    # 2 cm noise. In the hand-over the COPs must stay on their feet's lines (no common shift
+    # towards the noisy whole-body COP), and what they leave is reported.
+    rng = np.random.default_rng(5)
+    T = 100
+    t = np.arange(T) * 0.01
+    on = {"right": (np.arange(T) >= 10) & (np.arange(T) < 60),
+          "left": (np.arange(T) >= 50) & (np.arange(T) < 90)}
+    base = {"right": np.array([[0.0, 0.0, 0.1], [0.2, 0.0, 0.1]]),
+            "left": np.array([[0.6, 0.0, -0.1], [0.8, 0.0, -0.1]])}
+    heights = {s: np.column_stack([np.where(on[s], 0.0, 0.2)] * 2) for s in base}
+    pts = {s: np.tile(base[s], (T, 1, 1)) + heights[s][:, :1, None] * [0, 1, 0] for s in base}
+    force = np.where((on["right"] | on["left"])[:, None], [0.0, 700.0, 0.0], 0.0)
+    seen = np.zeros((T, 3))
+    for s, (a, b) in (("right", (10, 59)), ("left", (50, 89))):
+        x = np.clip((t - t[a]) / (t[b] - t[a]), 0, 1)
+        only = on[s] & ~on["left" if s == "right" else "right"]
+        seen[only] = (base[s][0] + x[:, None] * (base[s][1] - base[s][0]))[only]
+    both = on["right"] & on["left"]
+    seen[both] = [0.4, 0.0, 0.0]
+    seen[:, [0, 2]] += rng.normal(0, 0.02, (T, 2))
+    moment = np.cross(seen, force)
+    est = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05, sole_line=pts)
+    hand_over = est.transition & est.contact.all(axis=1)
+    assert hand_over.sum() >= 5
+    reproduced = np.zeros((T, 3))
+    for s in ("right", "left"):
+        f, p, tq = est.side(s)
+        assert np.allclose(p[hand_over, 2], base[s][0, 2], atol=0.01)  # beside its own line
+        assert (np.abs(p[hand_over, 0] - base[s][:, 0].mean()) < 0.16).all()  # along it
+        reproduced += np.cross(p, f) + tq
+    assert np.allclose(reproduced + est.unexplained_moment_nm, moment, atol=1e-6)
