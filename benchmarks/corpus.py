@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 G = 9.80665
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from validate_rajagopal import compare_feet  # noqa: E402 - section 2's comparison, reused
+from validate_rajagopal import MOMENTS, compare_feet, id_moments  # noqa: E402 - section 2's
 
 # issue 26's bar: IK <= 20 mm (25 mm with --static auto), static <= 20 mm, factors 0.7-1.4
 PASS = {"ik_rms_mm": 20.0, "auto_ik_rms_mm": 25.0, "static_mm": 20.0, "factor_lo": 0.7,
@@ -294,7 +294,35 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     if w.sum() < 10:
         return {"error": f"the plates never carry the whole body ({info})", **info}
     out = compare_feet(est.time_s, values, measured, raw, w, mass_kg * G)
+    try:
+        out["moments"] = moments_vs_plates(ds, files, est.time_s, values, plates, info, mass_kg)
+    except Exception as err:  # noqa: BLE001 - the row says why there are no moments
+        out["moments"] = {"error": f"{type(err).__name__}: {err}"[:200]}
     return {**info, "frames": int(w.sum()), "mass_kg": mass_kg, **out}
+
+
+def moments_vs_plates(ds: Path, files: dict, t: np.ndarray, est: np.ndarray, plates,
+                      info: dict, mass_kg: float) -> dict:
+    """Hip, knee and ankle flexion moments by OpenSim's inverse dynamics on the sequence's
+    own scaled model and IK, with the plates and with the estimate, over the plates' window
+    (section 3's comparison, `validate_rajagopal.id_moments`)."""
+    from musclekit.pipelines.simulate.opensim.external_loads import (
+        DEFAULT_FEET,
+        write_external_loads,
+    )
+
+    work = ds / "id_check"
+    work.mkdir(exist_ok=True)
+    feet = {s: DEFAULT_FEET[s][0] for s in ("right", "left")}
+    write_external_loads(t, est, work / "grf_estimated.mot", work / "grf_estimated.xml", feet)
+    measured_xml = ds / files["plates_setup"] if files.get("plates_setup") else None
+    if measured_xml is None:
+        write_external_loads(plates.time_s, plates.values, work / "plates.mot",
+                             work / "plates.xml", feet)
+        measured_xml = work / "plates.xml"
+    res = id_moments(ds / files["scaled_model"], ds / files["ik_mot"], measured_xml,
+                     work / "grf_estimated.xml", tuple(info["window_s"]), work, mass_kg)
+    return {c: res[c]["rmse_nm_per_kg"] for c in MOMENTS}
 
 
 def _simulate(cmd: list[str], ds: Path, timeout_s: float) -> tuple[dict, object]:
@@ -396,15 +424,23 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def moments(m: dict | None) -> str:
+    if not m or "error" in m:
+        return (m or {}).get("error", "-")[:60]
+    return "; ".join(" / ".join(f"{m[f'{j}_{s}']:.2f}" for j in ("hip_flexion", "knee_angle",
+                                                                   "ankle_angle"))
+                     for s in "rl")
+
+
 def estimate_table(rows: list[dict]) -> str:
     head = ("| trial | mass kg | steps on plates | frames compared | vertical RMSE % BW "
             "(right / left) | vertical PCC | fore-aft RMSE % BW | swing foot's max % BW | "
-            "s (CPU s) |")
-    lines = [head, "|" + "---|" * 9]
+            "hip / knee / ankle flexion moment RMSE N m/kg (right; left) | s (CPU s) |")
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         if "right" not in r:
             lines.append(f"| {r['trial']} | {fmt(r.get('mass_kg'))} | "
-                         f"{r.get('verdict') or r.get('error', '-')} |" + " |" * 6)
+                         f"{r.get('verdict') or r.get('error', '-')} |" + " |" * 7)
             continue
         R, L = r["right"], r["left"]
 
@@ -415,7 +451,8 @@ def estimate_table(rows: list[dict]) -> str:
             f"| {r['trial']} | {fmt(r.get('mass_kg'))} | {r['steps']} | {r['frames']} "
             f"({r['window_s'][0]:.2f}-{r['window_s'][1]:.2f} s) | {pair('vy_rmse_bw_pct')} | "
             f"{pair('vy_pcc', '.2f')} | {pair('vx_rmse_bw_pct')} | "
-            f"{pair('swing_max_bw_pct')} | {r['seconds']:.0f} ({r['cpu_s']:.0f}) |")
+            f"{pair('swing_max_bw_pct')} | {moments(r.get('moments'))} | "
+            f"{r['seconds']:.0f} ({r['cpu_s']:.0f}) |")
     return "\n".join(lines)
 
 

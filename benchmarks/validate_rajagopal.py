@@ -120,12 +120,9 @@ def grf_check(lab: dict, trial: str) -> dict:
 
 def moments_check(lab: dict, trial: str, work: Path) -> dict:
     """Joint moments by OpenSim's InverseDynamicsTool on the same kinematics with the plates
-    and with the estimate."""
-    import opensim as osim
-
+    and with the estimate (`id_moments`)."""
     from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf
     from musclekit.pipelines.simulate.opensim.external_loads import write_external_loads
-    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     mass = TRIALS[trial]["mass_kg"]
     mot = _motion(lab["model"], lab["motion"])
@@ -134,12 +131,27 @@ def moments_check(lab: dict, trial: str, work: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     write_external_loads(est.time_s, est.values, out_dir / "grf_estimated.mot", out_dir / "grf_estimated.xml",
                          {"right": "calcn_r", "left": "calcn_l"})
-    lo, hi = lab["window_s"]
+    return {"trial": trial, **id_moments(lab["model"], lab["motion"], lab["grf_xml"],
+                                         out_dir / "grf_estimated.xml", lab["window_s"],
+                                         out_dir, mass)}
+
+
+def id_moments(model: Path, motion: Path, measured_xml: Path, estimated_xml: Path,
+               window_s: tuple[float, float], out_dir: Path, mass: float) -> dict:
+    """Joint moments by OpenSim's InverseDynamicsTool on the same kinematics (`motion`,
+    low-passed at 6 Hz) with the plates (`measured_xml`) and with the estimate
+    (`estimated_xml`), both ExternalLoads, over `window_s`: per MOMENTS coordinate the RMSE
+    and PCC (N m / kg). Also used by benchmarks/corpus.py."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    lo, hi = window_s
     results = {}
-    for name, loads in (("measured", lab["grf_xml"]), ("estimated", out_dir / "grf_estimated.xml")):
+    for name, loads in (("measured", measured_xml), ("estimated", estimated_xml)):
         tool = osim.InverseDynamicsTool()
-        tool.setModelFileName(str(lab["model"]))
-        tool.setCoordinatesFileName(str(lab["motion"]))
+        tool.setModelFileName(str(model))
+        tool.setCoordinatesFileName(str(motion))
         tool.setLowpassCutoffFrequency(6.0)
         tool.setExternalLoadsFileName(str(loads))
         tool.setStartTime(lo)
@@ -151,11 +163,11 @@ def moments_check(lab: dict, trial: str, work: Path) -> dict:
         tool.setOutputGenForceFileName(f"id_{name}.sto")
         setup = out_dir / f"id_{name}_setup.xml"
         tool.printToXML(str(setup))
-        with contextlib.chdir(lab["grf_xml"].parent):  # the lab's loads name their data file relatively
+        with contextlib.chdir(Path(loads).parent):  # a lab's loads name their data file relatively
             osim.InverseDynamicsTool(str(setup)).run()
         results[name] = read_mot(out_dir / f"id_{name}.sto", rotational=set())
     m, e = results["measured"], results["estimated"]
-    out = {"trial": trial, "window_s": [lo, hi]}
+    out = {"window_s": [lo, hi]}
     for c in MOMENTS:
         col = f"{c}_moment"
         a = m.column(col)
