@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ def main() -> None:
     from musclekit.pipelines.simulate.dynamics.kernel.result import load_output
 
     names = sorted(p.stem for p in args.before.glob("chunk*.json")
-                   if not p.name.endswith(".meta.json"))
+                   if re.fullmatch(r"chunk\d+\.json", p.name))
     all_diff, all_pcc, rows = [], [], []
     for name in names:
         a, b = load_output(args.before, name), load_output(args.after, name)
