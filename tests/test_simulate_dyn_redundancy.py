@@ -65,6 +65,43 @@ def test_a_moment_beyond_the_muscles_is_carried_by_the_reserve(tmp_path: Path) -
     assert np.allclose(sol.actuator_force(problem)[3:, 0], 30.0, atol=0.5)
 
 
+def test_a_kept_solver_gives_the_bytes_of_a_fresh_one(tmp_path: Path) -> None:
+    # The persistent solver child reuses one built solver per problem shape: a problem of
+    # the same shape solved in between must leave no trace in the next solution.
+    from musclekit.pipelines.simulate.dynamics.nlp import child
+    from musclekit.pipelines.simulate.dynamics.nlp import inverse
+
+    child.stop_servers()
+    first = solve(_one_joint(20.0, [0.05, 0.03, -0.04], [1000.0, 2000.0, 1500.0]), tmp_path)
+    pid = child._SERVERS[inverse.__name__].proc.pid
+    other = solve(_one_joint(-35.0, [0.05, 0.03, -0.04], [900.0, 2500.0, 1500.0]), tmp_path)
+    again = solve(_one_joint(20.0, [0.05, 0.03, -0.04], [1000.0, 2000.0, 1500.0]), tmp_path)
+    assert child._SERVERS[inverse.__name__].proc.pid == pid  # one process solved all three
+    problem = _one_joint(20.0, [0.05, 0.03, -0.04], [1000.0, 2000.0, 1500.0])
+    problem.tolerance, problem.max_iterations = 1e-3, 500
+    fresh = child.solve_in_child(inverse.__name__, problem, tmp_path / "fresh")  # one-shot
+    assert not np.array_equal(first.activation, other.activation)
+    for sol in (again, fresh):
+        assert sol.iterations == first.iterations
+        assert np.array_equal(sol.activation, first.activation)
+        assert np.array_equal(sol.actuator_control, first.actuator_control)
+
+
+def test_a_failed_solve_names_its_reason_and_the_next_starts_a_fresh_solver(
+        tmp_path: Path) -> None:
+    from musclekit.pipelines.simulate.dynamics.nlp import child
+    from musclekit.pipelines.simulate.dynamics.nlp import inverse
+
+    bad = _one_joint(20.0, [0.05, 0.03], [1000.0, 2000.0])
+    bad.moment_arm = bad.moment_arm[:, :1, :]  # one muscle's arms for two muscles
+    with pytest.raises(RuntimeError, match=r"muscle redundancy solve failed: ValueError: "
+                       r"moment_arm has shape \(21, 1, 1\); the problem \(N=21 mesh points, "
+                       r"M=2 muscles, J=1 equations, K=1 actuators\) needs \(21, 2, 1\)"):
+        solve(bad, tmp_path)
+    assert inverse.__name__ not in child._SERVERS  # the failed one is stopped
+    assert solve(_one_joint(20.0, [0.05], [1000.0]), tmp_path).success
+
+
 def test_the_solver_refuses_to_run_beside_opensim() -> None:
     import subprocess
     import sys

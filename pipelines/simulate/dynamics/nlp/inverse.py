@@ -102,6 +102,24 @@ class RedundancySolution:
 
 
 
+def _check_shapes(problem: RedundancyProblem) -> None:
+    """ValueError naming the first array whose shape disagrees with the mesh (N), muscles
+    (M), equations (J) and actuators (K) of the problem."""
+    N, M = np.shape(problem.force_active)
+    J, K = np.shape(problem.tau)[1], len(problem.actuator_coordinate)
+    expected = {"time_s": (N,), "tau": (N, J), "force_passive": (N, M), "moment_arm": (N, M, J),
+                "actuator_optimal_force": (K,), "actuator_min_control": (K,),
+                "actuator_max_control": (K,), "activation_time_constant_s": (M,),
+                "deactivation_time_constant_s": (M,), "activation_smoothing": (M,)}
+    for name, shape in expected.items():
+        if np.shape(getattr(problem, name)) != shape:
+            raise ValueError(f"{name} has shape {np.shape(getattr(problem, name))}; the problem "
+                             f"(N={N} mesh points, M={M} muscles, J={J} equations, K={K} "
+                             f"actuators) needs {shape}")
+    if N < 2:
+        raise ValueError(f"the mesh has {N} point(s); a solve needs at least 2")
+
+
 def _pattern(problem: RedundancyProblem) -> np.ndarray:
     """(J, M) bool: the muscle-equation pairs whose generated force is non-zero anywhere on
     the mesh (a muscle's moment arm about a coordinate it crosses). The solver is built on
@@ -221,6 +239,7 @@ def solve(problem: RedundancyProblem) -> RedundancySolution:
         raise MissingDependencyError(
             f"the inverse method needs casadi ({err}): pip install casadi") from err
 
+    _check_shapes(problem)
     N, M = problem.force_active.shape
     K = len(problem.actuator_coordinate)
     pattern = _pattern(problem)
