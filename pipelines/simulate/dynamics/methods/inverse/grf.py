@@ -323,7 +323,7 @@ def body_wrench(model_path: str, motion: Motion,
 
 
 # Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
-ESTIMATE_RULE_VERSION = 3
+ESTIMATE_RULE_VERSION = 4
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
