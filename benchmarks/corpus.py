@@ -467,6 +467,17 @@ def estimate_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _commit() -> tuple[str, str]:
+    """The checkout's commit, and the inverse method's files changed since (the rule a run
+    measures is the working tree's)."""
+    commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %cI"],
+                            capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--short", "--",
+                            "pipelines/simulate/dynamics/methods/inverse"],
+                           capture_output=True, text=True).stdout.strip()
+    return commit, dirty
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=DATA)
@@ -513,11 +524,7 @@ def main() -> int:
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     rows, est_rows = [], []
-    commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %cI"],
-                            capture_output=True, text=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--short", "--",
-                            "pipelines/simulate/dynamics/methods/inverse"],
-                           capture_output=True, text=True).stdout.strip()
+    commit, dirty = _commit()
     print(f"commit {commit}; inverse method's files uncommitted: {dirty or 'none'}; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     for trial in trials():
@@ -529,6 +536,7 @@ def main() -> int:
                   flush=True)
             rows.append(row)
         if args.estimate and trial.estimate:
+            commit, dirty = _commit()  # per run: the inverse rule may change between runs
             row = {**run_estimate(trial, args.data, args.out, args.timeout_s), "estimate": True,
                    "commit": commit, "uncommitted": dirty,
                    "load": round(os.getloadavg()[0], 1)}
