@@ -46,6 +46,7 @@ class ChunkDiagnostics:
     grf_vs_estimate: dict | None = None
     cpu_s: float | None = None
     round_iterations: list | None = None
+    foot_lift_m: dict | None = None  # track: each foot's spheres raised by (m), levelling
     treadmill_m_s: list | None = None  # track: the belt velocity (m/s) it solved relative to
     traceback: str | None = None  # a chunk failed by an exception: where
 

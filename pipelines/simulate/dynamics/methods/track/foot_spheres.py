@@ -28,6 +28,13 @@ SPHERES = (
 )
 RADIUS_M = 0.032
 OPENCAP_FOOT_LENGTH_M = 0.179869  # calcn -> mtp joint offset along x in OpenCap's model
+# The contact law's parameters as OpenCap's models and Falisse et al. 2019 (J R Soc Interface
+# 16: 20190402, "Rapid predictive simulations with complex musculoskeletal models suggest
+# that diverse healthy and pathological human gaits can emerge from similar control
+# strategies", the smooth Hunt-Crossley model): stiffness 1e6 N/m^2, dissipation 2 s/m,
+# friction 0.8 static / 0.8 dynamic / 0.5 viscous, transition velocity 0.2 m/s; the
+# smoothing constants are OpenSim's defaults (Hertz 300, Hunt-Crossley 50, constant
+# contact force 1e-5 N), as OpenCap's LaiArnoldModified2017_contacts.osim leaves them.
 PARAMETERS = {"stiffness": 1e6, "dissipation": 2.0, "static_friction": 0.8,
               "dynamic_friction": 0.8, "viscous_friction": 0.5, "transition_velocity": 0.2}
 

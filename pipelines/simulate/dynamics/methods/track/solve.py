@@ -142,6 +142,55 @@ def _floor_height(tm, q_ref: np.ndarray, estimate: np.ndarray | None,
     return float(np.median(bottoms.min(axis=1)))
 
 
+def _foot_lifts(tm, ctx: ChunkContext) -> dict[str, float]:
+    """How far to raise each foot's spheres (m) so that both feet sink equally in stance:
+    over the whole sequence, each foot's lowest sphere bottom in the frames inverse's
+    estimate loads it with over half the body weight (median), against the two feet's mean.
+    IK puts the feet of a lab model at different heights (on the Rajagopal walk the right
+    foot's spheres sat 6.7 mm below the left's in stance), and with Hertz contact a few mm
+    decide which foot carries the body: untreated, the left foot's force there was 35 % BW
+    off the plates, the right's 16 %. Empty when a foot is never loaded."""
+    motion = ctx.motion
+    try:
+        values, _ = estimate_on_mesh(ctx, motion.time_s)
+    except InputError:
+        return {}
+    loads = per_foot(values)[:, :, 1]
+    q = np.column_stack([motion.column(c) for c in tm.coordinates])
+    heights = {}
+    for i, side in enumerate(SIDES):
+        mine = [s for s, sphere in enumerate(tm.spheres) if sphere.body in ctx.prep.feet.get(side, [])]
+        loaded = np.flatnonzero(loads[:, i] > 0.5 * ctx.body_weight_n)
+        if not mine or loaded.size < 3:
+            return {}
+        loaded = loaded[:: max(1, loaded.size // 40)]  # 40 frames decide a median
+        bottoms = [float((tm.sphere_centres(q[k])[mine, 1] - tm.sphere_bottom_offsets[mine]).min())
+                   for k in loaded]
+        heights[side] = float(np.median(bottoms))
+    level = float(np.mean(list(heights.values())))
+    return {side: level - h for side, h in heights.items()}
+
+
+def _lifted_model(model_file: str, spheres, feet: dict[str, list[str]],
+                  lifts: dict[str, float], path: Path) -> str:
+    """A copy of the model with each foot's contact spheres raised by its lift (along the
+    sphere frame's y axis, vertical with the foot flat)."""
+    import opensim as osim
+
+    model = osim.Model(model_file)
+    geometry = model.updContactGeometrySet()
+    for sphere in spheres:
+        side = next((s for s in SIDES if sphere.body in feet.get(s, [])), None)
+        if side is None:
+            continue
+        g = osim.ContactSphere.safeDownCast(geometry.get(sphere.name))
+        loc = g.get_location()
+        g.set_location(osim.Vec3(loc.get(0), loc.get(1) + lifts[side], loc.get(2)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.printToXML(str(path))
+    return str(path)
+
+
 def _inverse_guess(warm_start_dir: str | None, chunk: Chunk, muscles: list[str],
                    mesh: np.ndarray):
     """Activations of the warm-start method's solution of the same chunk, when one was saved
@@ -198,6 +247,16 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     missing = [c for c in tm.coordinates if c not in kin.names]
     if missing:
         raise InputError(f"kinematics lack coordinates of the model: {missing[:8]}")
+    if settings.level_feet:
+        lifts = _foot_lifts(tm, ctx)
+        if lifts:
+            # Both feet's spheres at one depth in stance: a model copy with each foot's
+            # spheres moved (the same for every chunk of the sequence).
+            model_file = _lifted_model(ctx.model_file, tm.spheres, prep.feet, lifts,
+                                       work / "model_feet_levelled.osim")
+            tm = TrackModel(dgf_model_processor(model_file), list(prep.root_coordinates),
+                            ctx.units)
+            report.diagnostics.foot_lift_m = {k: round(v, 4) for k, v in lifts.items()}
     qd, qdd = finite_difference(kin)
 
     def at(values: np.ndarray) -> np.ndarray:
