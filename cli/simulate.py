@@ -115,6 +115,11 @@ KINEMATICS_OPTIONS = (
          "this (default 0.04 m).", "flag_max_m"),
     _kin("density_kg_m3", "--density-kg-m3", "Body density for the mass from the mesh volume "
          "(default 985).", "body_density_kg_m3"),
+    _group(KINEMATICS_PANEL, "kinematics")(
+        "ik_solver", "--ik-solver", str, "IK solver: gauss-newton (default: OpenSim's IK "
+        "problem, same setup and objective, solved per frame by Gauss-Newton, ~10x faster) or "
+        "opensim (OpenSim's InverseKinematicsTool itself).", metavar="gauss-newton|opensim",
+        apply=lambda cfg, v: setattr(cfg, "ik_solver", v)),
 )
 COMPUTE_OPTIONS = (
     _compute("workers", "--workers", int, "Dask worker processes (default: one per core; 0 = "

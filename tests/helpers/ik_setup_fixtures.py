@@ -206,10 +206,12 @@ def _relative(folder: Path):
 
 
 def opensim_ik(setup: Path, *, model: Path | None = None, trc: Path | None = None,
-               out_mot: Path | None = None) -> Path:
+               out_mot: Path | None = None, accuracy: float | None = None) -> Path:
     """OpenSim's InverseKinematicsTool run on the setup as a lab runs it (from the setup's
-    folder); `model`/`trc`/`out_mot` replace the setup's files when given. Returns the
-    motion it wrote (degrees, as OpenSim writes it)."""
+    folder); `model`/`trc`/`out_mot` replace the setup's files when given, `accuracy` the
+    setup's (a tight one converges OpenSim's tool: the reference for musclekit's own
+    solver, which stops later than OpenSim's tool does at 1e-5). Returns the motion it wrote
+    (degrees, as OpenSim writes it)."""
     import opensim as osim
 
     setup = Path(setup).resolve()
@@ -219,6 +221,8 @@ def opensim_ik(setup: Path, *, model: Path | None = None, trc: Path | None = Non
             tool.set_model_file(str(Path(model).resolve()))
         if trc is not None:
             tool.setMarkerDataFileName(str(Path(trc).resolve()))
+        if accuracy is not None:
+            tool.set_accuracy(accuracy)
         if out_mot is not None:
             tool.setOutputMotionFileName(str(Path(out_mot).resolve()))
             tool.setResultsDir(str(Path(out_mot).resolve().parent))

@@ -291,13 +291,26 @@ class IKResult:
     max_m: np.ndarray  # (T,)
     marker_errors_m: dict[str, np.ndarray] = field(default_factory=dict)  # per marker (T,)
     setup_changes: list[str] = field(default_factory=list)  # what differs from a lab's setup
+    solver: str = "opensim"  # which solved it (IK_SOLVERS)
+    notes: list[str] = field(default_factory=list)  # e.g. why OpenSim's tool ran instead
+
+
+# "gauss-newton": ik_solver.py on the problem OpenSim's tool poses (same setup, same
+# references, same objective and constraints), ~10x faster per frame; it hands a setup it
+# does not take on (a finite constraint weight, quaternion joints) to OpenSim's tool.
+# "opensim": OpenSim's InverseKinematicsTool itself.
+IK_SOLVERS = ("gauss-newton", "opensim")
 
 
 def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
            weights: dict[str, float], out_mot: Path, work_dir: Path,
            accuracy: float = 1e-6, setup: Path | None = None,
-           leave_out: set[str] | None = None) -> IKResult:
-    """OpenSim InverseKinematicsTool with marker weights; per-frame marker errors.
+           leave_out: set[str] | None = None, solver: str = "gauss-newton") -> IKResult:
+    """Inverse kinematics as OpenSim's InverseKinematicsTool poses it (marker weights or a
+    lab's setup); per-frame marker errors.
+
+    solver: "gauss-newton" (ik_solver.py: the tool's own references and objective, solved
+        by Gauss-Newton per frame) or "opensim" (the tool's run()); see IK_SOLVERS.
 
     out_mot ends up in radians (m for translations), `inDegrees=no`: OpenSim writes it in
     degrees, and it is read with the model's rotational coordinates and written again.
@@ -316,10 +329,14 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
         asked to leave out (the caller's flags), each listed in `setup_changes`."""
     import opensim
 
+    if solver not in IK_SOLVERS:
+        raise InputError(f"--ik-solver {solver}: choose one of {', '.join(IK_SOLVERS)}")
     changes: list[str] = []
-    model = load_model(model_path)
-    model_markers = {model.getMarkerSet().get(i).getName()
-                     for i in range(model.getMarkerSet().getSize())}
+    # The model is read here only to build a task set (no setup): a setup's solve reads it
+    # itself, once.
+    model = load_model(model_path) if setup is None else None
+    model_markers = ({model.getMarkerSet().get(i).getName()
+                      for i in range(model.getMarkerSet().getSize())} if model else set())
     used = {m: w for m, w in weights.items() if m in model_markers and w > 0}
     if not used and setup is None:
         raise InputError(f"OpenSim model {model_path} has none of the markers in {trc_path} "
@@ -329,6 +346,8 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
                          "markers on a generic model while scaling it: --static static.trc "
                          "--mass KG with --marker-set markers.xml or --scale-setup "
                          "scale_setup.xml")
+    if model is None and not Path(model_path).is_file():
+        raise InputError(f"OpenSim model {model_path} does not exist")
     leave_out = set(leave_out or ())
     if setup is not None:
         tool = opensim.InverseKinematicsTool(str(setup))
@@ -363,19 +382,53 @@ def run_ik(model_path: Path, trc_path: Path, time_range: tuple[float, float],
         tool.set_accuracy(accuracy)
     setup = work_dir / "ik_setup.xml"
     tool.printToXML(str(setup))
+    notes: list[str] = []
+    if solver == "gauss-newton":
+        from musclekit.pipelines.simulate.kinematics import ik_solver
+
+        try:
+            return _own_ik(setup, Path(model_path), Path(out_mot), Path(work_dir), changes)
+        except ik_solver.Unsupported as why:
+            notes.append(f"IK ran in OpenSim's InverseKinematicsTool: {why}")
     with native_stdout_silenced():
         ok = opensim.InverseKinematicsTool(str(setup)).run()
     if not ok or not Path(out_mot).is_file():
         raise UnitFailedError(f"OpenSim inverse kinematics failed (setup {setup})")
     # OpenSim writes its Rotational coordinates in degrees (inDegrees=yes); the file is
     # rewritten in radians (inDegrees=no), as every .mot musclekit leaves behind.
+    model = model or load_model(model_path)
     motion = read_mot(out_mot, rotational=rotational_coordinates(model))
     write_mot(out_mot, Motion(motion.time_s, motion.names, motion.values), name="ik")
     errors = read_mot(work_dir / "ik_ik_marker_errors.sto", rotational=set())
     return IKResult(Path(out_mot), motion.time_s, motion.names, motion.values,
                     errors.column("marker_error_RMS"), errors.column("marker_error_max"),
                     _marker_errors(work_dir / "ik_ik_model_marker_locations.sto", trc_path,
-                                   motion.time_s), changes)
+                                   motion.time_s), changes, solver="opensim", notes=notes)
+
+
+def _own_ik(setup: Path, model_path: Path, out_mot: Path, work_dir: Path,
+            changes: list[str]) -> IKResult:
+    """The setup written for OpenSim's tool, solved by ik_solver.py; the same files out
+    (the motion in radians, `ik_ik_marker_errors.sto` as OpenSim reports it)."""
+    import contextlib
+
+    import opensim
+
+    from musclekit.pipelines.simulate.kinematics import ik_solver
+
+    model_path = model_path.resolve()
+    # OpenSim reads a setup's files relative to the setup's folder
+    with contextlib.chdir(setup.resolve().parent):
+        tool = opensim.InverseKinematicsTool(setup.name)
+        sol = ik_solver.solve(tool, model_path)
+    write_mot(out_mot, Motion(sol.time_s, sol.coordinates, sol.values), name="ik")
+    write_mot(work_dir / "ik_ik_marker_errors.sto",
+              Motion(sol.time_s, ["total_squared_error", "marker_error_RMS", "marker_error_max"],
+                     np.column_stack([sol.total_squared_m2, sol.rms_m, sol.max_m])),
+              name="Model Marker Errors from IK")
+    errors = {name: sol.marker_errors_m[:, j] for j, name in enumerate(sol.marker_names)}
+    return IKResult(out_mot, sol.time_s, sol.coordinates, sol.values, sol.rms_m, sol.max_m,
+                    errors, changes, solver="gauss-newton", notes=sol.notes)
 
 
 def _apply_overrides(tool, weights: dict[str, float], leave_out: set[str]) -> list[str]:

@@ -26,12 +26,6 @@ from musclekit.pipelines.simulate.kinematics.scale_ik import (
     run_scale,
     write_registered_generic,
 )
-from musclekit.pipelines.simulate.kinematics.virtual_markers import (
-    marker_segments,
-    segment_body,
-    sequence_markers,
-    static_markers,
-)
 from musclekit.pipelines.simulate.opensim.files import read_trc, write_trc
 from musclekit.pipelines.simulate.opensim.model import default_model_path
 
@@ -46,6 +40,7 @@ class KinematicsConfig:
     flag_max_m: float = 0.04  # ... or whose largest marker error exceeds this
     static_duration_s: float = 0.1
     ik_accuracy: float = 1e-6  # IK convergence tolerance (see scale_ik.run_ik)
+    ik_solver: str = "gauss-newton"  # or "opensim": OpenSim's own IK tool (scale_ik.IK_SOLVERS)
 
     def validate(self) -> None:
         """Refuse values that cannot be right, naming the option that sets each."""
@@ -55,6 +50,9 @@ class KinematicsConfig:
                             (self.body_density_kg_m3, "--density-kg-m3")):
             if not value > 0:
                 raise InputError(f"{flag} {value}: must be > 0")
+        if self.ik_solver not in ("gauss-newton", "opensim"):
+            raise InputError(f"--ik-solver {self.ik_solver}: choose gauss-newton (the default) "
+                             "or opensim (OpenSim's own IK tool)")
 
 
 @dataclass
@@ -79,6 +77,14 @@ class SequenceKinematics:
 def kinematics_from_amass(amass_path: Path, body_model_dir: Path, out_dir: Path,
                           model_path: Path | None, cfg: KinematicsConfig) -> SequenceKinematics:
     """AMASS .npz -> virtual markers -> scaled model -> IK, all files under out_dir."""
+    # here, not at the top: it imports scipy.spatial, which a marker file's IK never needs
+    from musclekit.pipelines.simulate.kinematics.virtual_markers import (
+        marker_segments,
+        segment_body,
+        sequence_markers,
+        static_markers,
+    )
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = Path(model_path) if model_path else default_model_path()
@@ -105,7 +111,7 @@ def kinematics_from_amass(amass_path: Path, body_model_dir: Path, out_dir: Path,
     clock.lap("scale_s")
     ik = run_ik(files["scaled_model"], files["trc"], (float(markers.time_s[0]),
                 float(markers.time_s[-1])), mset.ik_weights, files["ik_mot"], out_dir,
-                cfg.ik_accuracy)
+                cfg.ik_accuracy, solver=cfg.ik_solver)
     clock.lap("ik_s")
     if len(ik.time_s) != len(markers.time_s):
         raise InputError(f"IK returned {len(ik.time_s)} frames for {len(markers.time_s)} "
@@ -224,10 +230,12 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
 
     def ik(leave_out: set[str]):
         return run_ik(files["scaled_model"], ik_trc, t_range, ik_weights, files["ik_mot"],
-                      out_dir, cfg.ik_accuracy, setup=setup, leave_out=leave_out)
+                      out_dir, cfg.ik_accuracy, setup=setup, leave_out=leave_out,
+                      solver=cfg.ik_solver)
 
     result, problems = ik_with_marker_checks(ik, data.names, data.positions, lab)
-    warnings += marker_messages(problems, lab.ik_setup) + result.setup_changes
+    warnings += marker_messages(problems, lab.ik_setup) + result.setup_changes + result.notes
+    extra["ik_solver"] = result.solver  # gauss-newton, or opensim (asked for, or handed over)
     extra["marker_problems"] = problems
     extra["markers_left_out"] = {n: p["why"] for n, p in problems.items()
                                  if p["action"] == "left out"}
