@@ -314,7 +314,6 @@ class _Frame:
 # large, as the constraints are held exactly; the linearised step meets them in one go when
 # they are linear (couplers, locks), so this only guards the nonlinear ones.
 _CONSTRAINT_MERIT = 1e6
-_TRACE = False
 
 
 def _step(H: np.ndarray, g: np.ndarray, A: np.ndarray, c: np.ndarray, damp: float
@@ -434,8 +433,6 @@ def _solve_frame(kin: _Kinematics, problem: _Problem, frame: _Frame, q: np.ndarr
         rate = moved / last if last > 0 else 1.0
         left = moved * rate / (1.0 - rate) if rate < 0.9 else moved
         last = moved
-        if _TRACE:
-            print("  it", steps, merit_new, moved, left, damp)
         if left < settings.step_tolerance or decrease <= settings.goal_tolerance * merit_new:
             q, r = q_new, r_new
             break
