@@ -3,22 +3,23 @@
 Every subject of a dataset gets its own scaled copy of the same generic model, so the path fit
 (`kernel/path_fit.py`) would be paid once per subject. The polynomials' inputs are joint
 coordinates, which scaling leaves alone; what scaling changes is where the path points and
-wrap surfaces sit on each body, and a muscle's length changes with them, nearly in
-proportion: with one scale factor for every body the scaled length is exactly s L(q), and
-with per-body (and per-axis) factors a muscle's length is still close to a + s L(q) over the
-poses of a motion. So each muscle of the template's fit is mapped by the two numbers that fit
-the subject's own geometric lengths and moment arms best,
+wrap surfaces sit on each body. With one scale factor for every body a scaled length is
+exactly s L(q); with per-body factors it is close to s L(q) plus a smooth, low-order function
+of the coordinates. So each muscle of the template's fit is mapped as
 
-    L_subject(q) ~ a + s L_template(q),     r_subject(q) ~ s r_template(q),
+    L_subject(q) ~ s L_template(q) + c(q),     r_subject(q) = -dL_subject/dq,
 
-fitted by least squares on a few check poses of the subject's own motions (the frames and
-two samples of each frame's spread: `MAP_CHECK_PER_FRAME`), with its lengths and moment arms
-from `PathSampler` (the path fit's data, at a third of its poses). A muscle is mapped when
-the RMS errors of the mapped path on those poses are within the bound below, and its
-coordinates are the ones the fitter's rule would pick on the subject; every other muscle is
-fitted afresh on the full samples, exactly as `fit_paths` would. The mapped polynomial is
-the template's, coefficients times s, plus a in the constant term: the same
-`FunctionBasedPath` file as a fresh fit.
+s and the correction polynomial c (order 0, then up to `MAP_CORRECTION_ORDER`, the lowest that
+meets the bound) fitted by least squares to the subject's own geometric lengths and moment
+arms at check poses of the subject's own motions (each IK frame and the first two samples of
+its spread: `MAP_CHECK_PER_FRAME`, 3 of the fit's 10), from `PathSampler` (the path fit's
+data). A muscle is mapped when the RMS errors of the mapped path on those poses are within
+its template fit's own RMS errors (grown by s) plus `MAP_*_MARGIN_M`, and its coordinates are
+the ones the fitter's rule picks on the subject; every other muscle is fitted afresh on the
+full samples exactly as `fit_paths` would (the check poses, being samples, are not evaluated
+twice). The mapped polynomial is the template's, coefficients times s plus c's: the same
+`FunctionBasedPath` file as a fresh fit. benchmarks/bench_model_prep.py --map measures mapped
+and fresh fits of several scalings on held-out poses (docs/dynamics.md).
 """
 
 from __future__ import annotations
