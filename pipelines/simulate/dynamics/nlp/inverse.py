@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +142,10 @@ class _Built:
 # (mesh size, muscles, equations, actuators, which muscle crosses which coordinate), so a
 # persistent solver process (child.SolverServer) builds the CasADi graph and IPOPT's
 # structures once and only passes each chunk's numbers.
-_BUILT: dict[tuple, _Built] = {}
+# A few shapes at a time (a sequence's first and last chunks are shorter, and a worker may
+# move on to another subject's model): the least recently used is dropped.
+_BUILT: OrderedDict[tuple, _Built] = OrderedDict()
+_BUILT_MAX = 4
 
 
 def _shape_key(problem: RedundancyProblem, pattern: np.ndarray) -> tuple:
@@ -247,6 +251,9 @@ def solve(problem: RedundancyProblem) -> RedundancySolution:
     built = _BUILT.get(key)
     if built is None:
         built = _BUILT[key] = _build(ca, problem, pattern)
+        while len(_BUILT) > _BUILT_MAX:
+            _BUILT.popitem(last=False)
+    _BUILT.move_to_end(key)
     # vec() is column-major: entry (r, k) of an (R, N) block sits at k * R + r.
     lbx = np.concatenate([np.zeros(2 * M * N), np.tile(problem.actuator_min_control, N)])
     ubx = np.concatenate([np.ones(2 * M * N), np.tile(problem.actuator_max_control, N)])
