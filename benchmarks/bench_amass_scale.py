@@ -96,7 +96,10 @@ def stage_seconds(log: str, ds: Path) -> dict[str, float]:
 
     kin = sum(float(s) for s in re.findall(r"flagged, ([0-9.]+) s", log))
     prep = 0.0
-    for f in (ds / "opensim" / "_dynamics_models").glob("*/prep.json"):
+    # The run's own model cache (MUSCLEKIT_MODEL_CACHE, set by main), or the dataset's folder
+    # where commits before the shared cache kept prepared models.
+    folders = [ds.parent / "prepared-models", ds / "opensim" / "_dynamics_models"]
+    for f in (f for folder in folders for f in folder.glob("*/prep.json")):
         prep += float(json.loads(f.read_text()).get("seconds", 0.0))
     chunks = 0.0
     d = open_dataset(ds)
@@ -140,7 +143,10 @@ def main() -> int:
     t = time.perf_counter()
     t_wall = time.time()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # A cache of prepared models of this run alone: preparation is measured from scratch.
+    env = {**os.environ, "MUSCLEKIT_MODEL_CACHE": str(args.out / "prepared-models")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
     memory = PeakMemory(proc.pid)
     log, _ = proc.communicate()
     wall = time.perf_counter() - t

@@ -150,7 +150,8 @@ def test_killed_overlapped_cli_run_resumes_to_the_staged_bytes(amass, staged, tm
     out = tmp_path / "ds"
     cmd = [sys.executable, "-m", "musclekit.cli.main", "simulate", "--amass", str(folder),
            "--body-model", str(body), "--out", str(out), "--workers", "2", *CLI_DYNAMICS]
-    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed-run.log"
+    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     children: set[int] = set()
     deadline = time.time() + 1200
     while time.time() < deadline and run.poll() is None:
@@ -158,7 +159,7 @@ def test_killed_overlapped_cli_run_resumes_to_the_staged_bytes(amass, staged, tm
         if list(out.glob("opensim/*/dynamics/inverse/chunk0000.json")):
             break
         time.sleep(0.2)
-    assert run.poll() is None, "the run ended before a chunk was solved"
+    assert run.poll() is None, f"the run ended before a chunk was solved: {log.read_text()}"
     run.send_signal(signal.SIGKILL)
     run.wait()
     end = time.monotonic() + 20
