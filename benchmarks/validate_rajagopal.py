@@ -62,7 +62,8 @@ def compare_feet(t: np.ndarray, est: np.ndarray, measured: np.ndarray, raw: np.n
     """Per foot, the estimate `est` against the plates (`measured`: filtered as the estimate,
     `raw`: unfiltered, for contact timing), all (T, 18) GRF_CHANNELS rows at times `t`, over
     the frames `w` where the plates carry the whole body: vertical and fore-aft RMSE (% of
-    body weight `bw`), vertical PCC, the swing foot's load, and contact timing against the
+    body weight `bw`), vertical PCC, the centre of pressure's error (cm, where both carry
+    > 10 % BW), the swing foot's load, and contact timing against the
     plates' 20 N threshold (`contact` (T, 2): the estimate's own contact; default: where its
     vertical force is above 20 N too). Also used by benchmarks/corpus.py."""
     from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
@@ -82,7 +83,18 @@ def compare_feet(t: np.ndarray, est: np.ndarray, measured: np.ndarray, raw: np.n
             return [round(min((abs(x - y) for y in b), default=np.inf) * 1000, 1) for x in a
                     if lo - 0.05 <= x <= hi + 0.05]
 
+        # Centre of pressure where both the plate and the estimate carry > 10 % BW (m):
+        # fore-aft (x) RMS and mean (negative: behind the plate's), mediolateral (z) RMS.
+        cop = {a: (est[:, idx[f"ground_force_{side}_p{a}"]]
+                   - measured[:, idx[f"ground_force_{side}_p{a}"]]) for a in "xz"}
+        loaded = w & (m_y > 0.1 * bw) & (e_y > 0.1 * bw)
+        if not loaded.any():  # no frame both carry: NaN, not a warning
+            cop = {a: np.full(len(t), np.nan) for a in cop}
+            loaded = w
         out[side] = {
+            "cop_x_rms_cm": round(float(np.sqrt(np.mean(cop["x"][loaded] ** 2))) * 100, 1),
+            "cop_x_bias_cm": round(float(np.mean(cop["x"][loaded])) * 100, 1),
+            "cop_z_rms_cm": round(float(np.sqrt(np.mean(cop["z"][loaded] ** 2))) * 100, 1),
             "vy_rmse_bw_pct": round(float(np.sqrt(np.mean((e_y - m_y)[w] ** 2)) / bw * 100), 2),
             "vy_pcc": round(float(np.corrcoef(e_y[w], m_y[w])[0, 1]), 4),
             "vx_rmse_bw_pct": round(float(np.sqrt(np.mean((e_x - m_x)[w] ** 2)) / bw * 100), 2),
