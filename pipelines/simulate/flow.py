@@ -192,7 +192,7 @@ class DynamicsGraph:
                         self.prep_failed, self.report)
 
     def finish(self) -> DynamicsReport:
-        """Count the chunks, then the upper body (a stage after the lower body)."""
+        """Count the chunks, then solve the upper body (a stage after the lower body)."""
         count_chunks(self.report, self.pool.report(CHUNKS))  # adds the chunks skipped
         if self.cfg.upper_model:
             from musclekit.pipelines.simulate.dynamics.stage.upper import run_upper
@@ -273,9 +273,12 @@ def run_simulate(out: Path, sources: list[KinematicsSource], *, model_path: Path
                 graph.on_prepared(done)
             else:
                 graph.on_chunk(done)
-        report = graph.finish() if graph is not None else None
-        result = SimulateResult(pool.report(KINEMATICS), report, pool.wall_seconds,
+        result = SimulateResult(pool.report(KINEMATICS), None, pool.wall_seconds,
                                 pool.busy_seconds, pool.workers)
+    # After the pool's cluster is gone: the upper body (--upper-model) still runs as a stage
+    # of its own, on a cluster of its own (stage/upper.py).
+    report = graph.finish() if graph is not None else None
+    result.dynamics = report
     if report is not None:
         finish_report(report)
     console.print(result.compute_line())
