@@ -250,3 +250,19 @@ def test_in_a_hand_over_both_centres_of_pressure_stay_on_their_rolling_lines() -
         assert (np.abs(p[hand_over, 0] - base[s][:, 0].mean()) < 0.16).all()  # along it
         reproduced += np.cross(p, f) + tq
     assert np.allclose(reproduced + est.unexplained_moment_nm, moment, atol=1e-6)
+
+
+def test_a_foot_without_a_heel_to_toe_direction_keeps_the_whole_body_centre_of_pressure() -> None:
+    # One foot body and no markers: both ends of the sole line are the same point. The stance
+    # then has no rolling line and its COP is the whole-body one, finite everywhere.
+    t, force, moment, heights, pts, sole, true, stance = _one_stance(noise_m=0.01)
+    import warnings
+
+    point = {s: np.repeat(v[:, :1], 2, axis=1) for s, v in sole.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 0/0 on the way to the fallback
+        est = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05,
+                           sole_line=point)
+    whole_body = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05)
+    assert np.isfinite(est.values).all()
+    assert np.allclose(est.values, whole_body.values)

@@ -396,6 +396,12 @@ def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.nda
     return best + (p - best) * (margin / best_d)
 
 
+# A sole line shorter than this (horizontally) gives no heel-to-toe direction: a foot of one
+# body with no markers, or a foot standing on its toes tip-down; its stances keep the
+# whole-body centre of pressure.
+MIN_SOLE_LINE_M = 0.02
+
+
 def _rolling_lines(time_s: np.ndarray, force: np.ndarray, moment: np.ndarray, floor: float,
                    ph, sole_line: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Per side (T, 2): where along the sole line (0 heel end, 1 toe end) the centre of
@@ -418,6 +424,8 @@ def _rolling_lines(time_s: np.ndarray, force: np.ndarray, moment: np.ndarray, fl
         axis = (toe - heel)[:, [0, 2]]
         length2 = np.sum(axis ** 2, axis=1)
         for a, b in runs(np.isfinite(x)):
+            if length2[a:b + 1].min() < MIN_SOLE_LINE_M ** 2:
+                continue  # no heel-to-toe direction (one foot body, no markers): no line
             single = np.zeros(len(time_s), dtype=bool)
             single[a:b + 1] = ph.contact[a:b + 1, j] & ~ph.contact[a:b + 1, 1 - j]
             single &= force[:, 1] > 0
