@@ -111,6 +111,16 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
                                           "saturated_muscles", "reason")} for c in s["chunks"]],
             "prep_s": round(s["prep_s"], 1),
         }
+    # One electromechanical delay for every muscle on top of the activation dynamics
+    # (measured and rejected, docs/validation.md section 4): the zero-delay median with
+    # the EMG's activation shifted later by d.
+    for label, s in solved.items():
+        report[label]["uniform_delay_median_pcc"] = {
+            f"{round(d * 1000)}_ms": round(float(np.nanmedian([
+                r.pcc_no_delay for r in compare(s["time_s"], s["activations"], s["muscles"],
+                                                t_emg + d, env, CHANNELS, windows[label],
+                                                side="r")])), 3)
+            for d in (0.02, 0.04, 0.05)}
     # The two activation sets against each other (does the estimate change the story?).
     e, m = solved["estimated"], solved["measured"]
     lo, hi = windows["measured"]
