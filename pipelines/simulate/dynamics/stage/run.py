@@ -24,7 +24,10 @@ from musclekit.dataset.atomic import file_sha256
 from musclekit.dataset.writer import DatasetWriter
 from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
-from musclekit.pipelines.simulate.dynamics.kernel.model_cache import default_cache_dir, entry_complete
+from musclekit.pipelines.simulate.dynamics.kernel.model_cache import (
+    default_cache_dir,
+    entry_complete,
+)
 from musclekit.pipelines.simulate.dynamics.kernel.prep import (
     PreparedModel,
     cache_key,
