@@ -3,8 +3,10 @@
 OpenSim objects do not pickle, so the result is a folder: the prepared `.osim` (locked
 coordinates welded, contact forces removed for the inverse method, residual actuators on the
 root and reserve actuators elsewhere, polynomial muscle paths) and a `prep.json` describing
-it. The folder name holds a hash of the input model and the settings, so a finished
-preparation is found again on a rerun and shared by every sequence of the same subject.
+it (with the SHA-256 of every file and the seconds per phase). The folder name is a hash of
+the contents of the input model and motions and of the settings, so a finished preparation is
+found again on a rerun, in another dataset, and by every sequence of the same subject
+(kernel/model_cache.py: where the cache lives, how entries are published and checked).
 """
 
 from __future__ import annotations
@@ -206,8 +208,8 @@ def prepare_model(
     to the loaded model when `settings.add_foot_contact` and it has no contact forces yet.
     template: the prepared folder of another scaling of the same generic model (same bodies,
     joints and muscles): its polynomial paths are mapped onto this model and only the
-    muscles the mapping does not fit within `path_map.MAP_*_BOUND_M` are fitted afresh
-    (`kernel/path_map.py`); part of the cache key.
+    muscles the mapping does not fit within the bound of `kernel/path_map.py` are fitted
+    afresh; part of the cache key. The dynamics stage does not use it (docs/dynamics.md).
     """
     from musclekit.pipelines.simulate.dynamics.kernel.model_cache import entry_complete, publish
 
