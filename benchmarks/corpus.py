@@ -445,12 +445,13 @@ def moments(m: dict | None) -> str:
 def estimate_table(rows: list[dict]) -> str:
     head = ("| trial | mass kg (the plates weigh) | steps on plates | frames compared | vertical RMSE % BW "
             "(right / left) | vertical PCC | fore-aft RMSE % BW | swing foot's max % BW | "
+            "COP fore-aft RMS cm | "
             "hip / knee / ankle flexion moment RMSE N m/kg (right; left) | s (CPU s) |")
-    lines = [head, "|" + "---|" * 10]
+    lines = [head, "|" + "---|" * 11]
     for r in rows:
         if "right" not in r:
             lines.append(f"| {r['trial']} | {fmt(r.get('mass_kg'))} | "
-                         f"{r.get('verdict') or r.get('error', '-')} |" + " |" * 7)
+                         f"{r.get('verdict') or r.get('error', '-')} |" + " |" * 8)
             continue
         R, L = r["right"], r["left"]
 
@@ -462,7 +463,9 @@ def estimate_table(rows: list[dict]) -> str:
             f"{r['steps']} | {r['frames']} "
             f"({r['window_s'][0]:.2f}-{r['window_s'][1]:.2f} s) | {pair('vy_rmse_bw_pct')} | "
             f"{pair('vy_pcc', '.2f')} | {pair('vx_rmse_bw_pct')} | "
-            f"{pair('swing_max_bw_pct')} | {moments(r.get('moments'))} | "
+            f"{pair('swing_max_bw_pct')} | "
+            f"{pair('cop_x_rms_cm') if 'cop_x_rms_cm' in R else '-'} | "
+            f"{moments(r.get('moments'))} | "
             f"{r['seconds']:.0f} ({r['cpu_s']:.0f}) |")
     return "\n".join(lines)
 
