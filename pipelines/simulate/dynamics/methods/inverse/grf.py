@@ -323,7 +323,7 @@ def body_wrench(model_path: str, motion: Motion,
 
 
 # Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
-ESTIMATE_RULE_VERSION = 4
+ESTIMATE_RULE_VERSION = 5
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
@@ -533,13 +533,20 @@ def split_wrench(
                 unexplained[k] -= np.cross(rolling[side] - p, F)
         else:
             cr, cl = priors["right"], priors["left"]
-            if ph.transition[k]:
+            d = cr - cl
+            denom = float(d @ d)
+            if ph.transition[k] and len(rolling) == 2 and denom > MIN_SOLE_LINE_M ** 2:
+                # Both feet's COPs known (their rolling lines): the vertical loads must put
+                # the whole-body COP where the moment does, p = s c_r + (1 - s) c_l along
+                # the line between them, so the share is where p lies on it (statics, not
+                # an assumed shape; with only the feet's contact points as COPs this rule
+                # loaded a lifting foot, hence the smoothstep below when a line is missing).
+                s = float(np.clip((p - cl) @ d / denom, 0.0, 1.0))
+            elif ph.transition[k]:
                 s = float(ph.share[k, 0])
             else:
                 # No hand-over to follow (a stance on both feet throughout, or cut by the
                 # sequence's ends): the share from where the total COP lies between the feet.
-                d = cr - cl
-                denom = float(d @ d)
                 s = float(np.clip((p - cl) @ d / denom, 0.0, 1.0)) if denom > 1e-12 else 0.5
             shares = {"right": s, "left": 1.0 - s}
             feet_f = [s * F, (1 - s) * F]
