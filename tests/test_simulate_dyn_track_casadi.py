@@ -165,6 +165,16 @@ def test_exact_mass_matrix_and_contact_jacobians_match_finite_differences(prepar
         assert np.abs(exact[key] - fd[key]).max() < 1e-5, key
     for key in ("g0", "dg_dq", "dg_dv", "centre"):
         np.testing.assert_array_equal(exact[key], fd[key])
+    # How the pose moves the spheres' velocities, d(J(q) v)/dq, against J's own change
+    # between two poses (central differences of the Jacobian, times v).
+    dvel = exact["velocity_dq"]
+    assert np.abs(dvel).max() > 0.1
+    h = 1e-5
+    for j in range(n):
+        e = np.zeros(n)
+        e[j] = h
+        jp, jm = tm.linearise(q + e, v, a)["jac_centre"], tm.linearise(q - e, v, a)["jac_centre"]
+        np.testing.assert_allclose(dvel[:, :, j], (jp - jm) @ v / (2 * h), atol=1e-4)
 
 
 def test_track_needs_contact_spheres(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ v, accelerations a; muscle activations and excitations; coordinate-actuator cont
 G_lin is the skeleton's inverse dynamics linearised at the current trajectory (q_lin, v_lin,
 a_lin); tau_contact maps each smooth contact sphere's force (kernel/contact_law.py, the exact
 nonlinear SmoothSphereHalfSpaceForce law) through the sphere's Jacobian: centre
-c = c_lin + J (q - q_lin), velocity J v. Muscle forces and moment arms are those at q_lin.
+c = c_lin + J (q - q_lin), velocity J v + d(J v_lin)/dq (q - q_lin). Muscle forces and moment arms are those at q_lin.
 
 Like every NLP module, this one never imports opensim and runs in a child process
 (`child.solve_in_child`): the PyPI casadi wheel and the opensim wheel cannot share a process.
@@ -108,6 +108,9 @@ class TrackProblem:
     # Ground forces to follow (`--track-grf`): (N, 2, 3) per foot (right, left) in ground, N;
     # `sphere_side` (S,) the foot each sphere is under (0 right, 1 left, -1 neither).
     # None: no force tracking.
+    # (N, S, 3, n) d(J(q) v)/dq at (q_lin, v_lin): the centre velocity is linearised as
+    # J v + dvel_dq (q - q_lin), not J v alone (None: the latter, as before)
+    sphere_velocity_dq: np.ndarray | None = None
     grf_target: np.ndarray | None = None
     sphere_side: np.ndarray | None = None
     # weights (DEFAULT_TRACK_WEIGHTS keys), "trust_rad", "trust_m", "force_scale_n",
@@ -178,9 +181,18 @@ def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactS
     columns = [(k, s) for members in groups.values() for s in members for k in range(N)]
     y_rows, y_cols, y_vals, t_rows, t_cols, t_vals = [], [], [], [], [], []
     y0 = np.zeros(9 * len(columns))
+    dvel = problem.sphere_velocity_dq
     for col, (k, s) in enumerate(columns):
         J, Jw = problem.sphere_jacobian[k, s], problem.body_angular_jacobian[k, s]
         y0[9 * col: 9 * col + 3] = problem.sphere_centre[k, s]
+        if dvel is not None:
+            # the pose's first-order effect on the centre's velocity (from dq)
+            H = dvel[k, s]
+            for i in range(3):
+                for j in np.flatnonzero(np.abs(H[i]) > 1e-12):
+                    y_rows.append(9 * col + 3 + i)
+                    y_cols.append(k * n + j)
+                    y_vals.append(H[i, j])
         for i in range(3):
             for j in np.flatnonzero(J[i]):
                 # centre (from dq), centre velocity (from v); generalized force of F_i

@@ -204,6 +204,18 @@ class TrackModel:
                 sphere.location_m)
         return centres, rotations
 
+    def _sphere_velocities(self) -> np.ndarray:
+        """Sphere centres' velocities in ground (S, 3) at the state set in the inverse-
+        dynamics copy."""
+        import opensim as osim
+
+        self.id_model.realizeVelocity(self.id_state)
+        out = np.zeros((len(self.spheres), 3))
+        for s, (sphere, body) in enumerate(zip(self.spheres, self._sphere_bodies, strict=True)):
+            u = body.findStationVelocityInGround(self.id_state, osim.Vec3(*sphere.location_m))
+            out[s] = [u.get(0), u.get(1), u.get(2)]
+        return out
+
     def sphere_centres(self, q: np.ndarray) -> np.ndarray:
         """Sphere centres in ground (S, 3) at the pose q."""
         self._set(q, np.zeros_like(q))
@@ -263,6 +275,13 @@ class TrackModel:
                 e = np.zeros(n)
                 e[j] = 1.0
                 dg_da[:, j] = self._gen(q, v, a + e, slopes) - g0
+        u0 = self._sphere_velocities()
+        # d(J(q) v)/dq at v: how the pose changes the spheres' velocities. Without it a
+        # round's local model held J fixed, and at running's segment speeds (5-10 rad/s) a
+        # step of 0.05 rad moved a sphere's true velocity by ~0.3 m/s from the model's, past
+        # the friction's transition velocity (0.2 m/s): OpenSim then found friction the
+        # NLP had not (1.4e3 N sideways at the pelvis on the first running chunk).
+        dvel_dq = np.zeros((len(self.spheres), 3, n))
         handles, dependents = self._handles[False]
         for j in range(n):
             e = np.zeros(n)
@@ -276,6 +295,7 @@ class TrackModel:
             e[j] = FD_STEP
             slopes = self._set(q + e, v)
             dg_dq[:, j] = (self._gen(q + e, v, a, slopes) - g0) / FD_STEP
+            dvel_dq[:, :, j] = (self._sphere_velocities() - u0) / FD_STEP
             if exact:
                 continue
             c1, r1 = self._sphere_frames()
@@ -286,7 +306,8 @@ class TrackModel:
                 jac_w[s, :, j] = 0.5 * np.array([W[2, 1] - W[1, 2], W[0, 2] - W[2, 0],
                                                  W[1, 0] - W[0, 1]])
         return {"g0": g0, "dg_dq": dg_dq, "dg_dv": dg_dv, "dg_da": dg_da,
-                "centre": c0, "jac_centre": jac_c, "jac_angular": jac_w}
+                "centre": c0, "jac_centre": jac_c, "jac_angular": jac_w,
+                "velocity_dq": dvel_dq}
 
     def build(self, time_s: np.ndarray, q_ref: np.ndarray, q: np.ndarray, v: np.ndarray,
               a: np.ndarray, settings: dict) -> TrackProblem:
@@ -322,6 +343,7 @@ class TrackModel:
             g0=stack["g0"], dg_dq=stack["dg_dq"], dg_dv=stack["dg_dv"], dg_da=stack["dg_da"],
             sphere_centre=stack["centre"], sphere_jacobian=stack["jac_centre"],
             body_angular_jacobian=stack["jac_angular"],
+            sphere_velocity_dq=stack["velocity_dq"],
             force_passive=f0, force_active=f1, moment_arm=arms,
             translational=self.translational.astype(float),
             actuator_coordinate=np.array([self._index[x.get_coordinate()] for x in acts], dtype=int),

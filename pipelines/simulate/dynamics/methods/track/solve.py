@@ -353,18 +353,22 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
         step = float(np.abs(sol.q - problem.q_lin).max())
         # The check, by OpenSim alone: every force at the solution, through the model's
         # own equations of motion.
-        defect = float(np.abs(tm.opensim_defect(mesh, sol.q, sol.v, sol.a, sol.activation,
-                                                sol.control)).max())
+        missed = np.abs(tm.opensim_defect(mesh, sol.q, sol.v, sol.a, sol.activation,
+                                          sol.control))
+        k, j = np.unravel_index(int(np.argmax(missed)), missed.shape)
+        defect = float(missed[k, j])
         take = defect < accepted_defect or defect <= max_defect
+        # where the equations are missed most: which coordinate, when
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
                         "step": step, "defect": defect, "solved": sol.success,
-                        "trust": radius, "accepted": take})
+                        "trust": radius, "accepted": take,
+                        "defect_at": [round(float(mesh[k]), 3), tm.coordinates[j]]})
         # Progress for the chunk's log (`musclekit status --logs`); stderr, since OpenSim's
         # log block silences stdout.
         print(f"track round {len(history)}: {sol.iterations} IPOPT iterations in "
               f"{sol.seconds:.1f} s" + (" (stopped unsolved)" if stopped else "")
-              + f", largest step {step:.3g}, dynamics defect {defect:.3g} "
-              f"(limit {max_defect:.3g}), trust x{radius:g}: "
+              + f", largest step {step:.3g}, dynamics defect {defect:.3g} at "
+              f"{tm.coordinates[j]}, t = {mesh[k]:.3f} s (limit {max_defect:.3g}), trust x{radius:g}: "
               + ("accepted" if take else "rejected"), file=sys.stderr, flush=True)
         if not take:
             radius *= 0.5
