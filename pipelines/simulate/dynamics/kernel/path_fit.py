@@ -290,6 +290,32 @@ class PathSampler:
                 self._restore(pose, changed)
         return hit
 
+    def step_groups(self, crossing: np.ndarray, mine: np.ndarray) -> list[list[int]]:
+        """The independent coordinates (with muscles of `mine` crossing them) in groups that
+        one finite-difference step can move together: no muscle crosses two coordinates of a
+        group, and no two drive the same coupled coordinate, so each muscle's length change
+        is its derivative along its own coordinate of the group (left and right legs, a hip
+        and an ankle...). One realisation per group instead of one per coordinate."""
+        groups: list[list[int]] = []
+        muscles: list[np.ndarray] = []
+        driven: list[set[int]] = []
+        for j in self.independent:
+            mj = crossing[:, j] & mine
+            if not mj.any():
+                continue
+            deps = {dep for dep, _, _ in self.driven.get(j, [])} | {j}
+            for g, members in enumerate(groups):
+                if not (muscles[g] & crossing[:, j]).any() and not (driven[g] & deps):
+                    members.append(j)
+                    muscles[g] = muscles[g] | crossing[:, j]
+                    driven[g] |= deps
+                    break
+            else:
+                groups.append([j])
+                muscles.append(crossing[:, j].copy())
+                driven.append(set(deps))
+        return groups
+
     def sample(self, poses: np.ndarray, crossing: np.ndarray, muscles=None
                ) -> tuple[np.ndarray, np.ndarray]:
         """Lengths (N, M) and moment arms (N, M, C) at `poses` (coupled already), the arms
@@ -301,17 +327,28 @@ class PathSampler:
         every = np.arange(m) if muscles is None else np.asarray(sorted(muscles), dtype=int)
         mine = np.zeros(m, dtype=bool)
         mine[every] = True
-        by_coord = {j: np.flatnonzero(crossing[:, j] & mine) for j in self.independent}
+        groups = [[(j, np.flatnonzero(crossing[:, j] & mine)) for j in g]
+                  for g in self.step_groups(crossing, mine)]
         for r, pose in enumerate(poses):
             self._set(pose)
             lengths[r, every] = self._lengths(every)
-            for j, which in by_coord.items():
-                if not len(which):
-                    continue
-                changed = self._nudge(pose, j, FD_STEP)
-                arms[r, which, j] = -(self._lengths(which) - lengths[r, which]) / FD_STEP
+            for group in groups:
+                changed = self._nudge_all(pose, [j for j, _ in group], FD_STEP)
+                for j, which in group:
+                    arms[r, which, j] = -(self._lengths(which) - lengths[r, which]) / FD_STEP
                 self._restore(pose, changed)
         return lengths, arms
+
+    def _nudge_all(self, pose: np.ndarray, coords: list[int], step: float) -> list[int]:
+        """`_nudge` of several coordinates at once (one realisation)."""
+        changed = []
+        for j in coords:
+            moved = self._moved(pose, j, step)
+            for k in [j] + [dep for dep, _, _ in self.driven.get(j, [])]:
+                self.state.updQ()[int(self.q_index[k])] = float(moved[k])
+                changed.append(k)
+        self.model.realizePosition(self.state)
+        return changed
 
 
 def muscled_coordinates_fd(model, names: list[str], state=None) -> set[str]:
