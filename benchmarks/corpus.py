@@ -442,16 +442,22 @@ def moments(m: dict | None) -> str:
                      for s in "rl")
 
 
+def rule(r: dict) -> str:
+    """The commit a run measured, `+ uncommitted` when the inverse method's files differed."""
+    return (r.get("commit") or "?").split()[0] + (" + uncommitted" if r.get("uncommitted") else "")
+
+
 def estimate_table(rows: list[dict]) -> str:
     head = ("| trial | mass kg (the plates weigh) | steps on plates | frames compared | vertical RMSE % BW "
             "(right / left) | vertical PCC | fore-aft RMSE % BW | swing foot's max % BW | "
             "COP fore-aft RMS cm | "
-            "hip / knee / ankle flexion moment RMSE N m/kg (right; left) | s (CPU s) |")
-    lines = [head, "|" + "---|" * 11]
+            "hip / knee / ankle flexion moment RMSE N m/kg (right; left) | s (CPU s) | "
+            "inverse rule at |")
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         if "right" not in r:
             lines.append(f"| {r['trial']} | {fmt(r.get('mass_kg'))} | "
-                         f"{r.get('verdict') or r.get('error', '-')} |" + " |" * 8)
+                         f"{r.get('verdict') or r.get('error', '-')} |" + " |" * 9)
             continue
         R, L = r["right"], r["left"]
 
@@ -466,7 +472,7 @@ def estimate_table(rows: list[dict]) -> str:
             f"{pair('swing_max_bw_pct')} | "
             f"{pair('cop_x_rms_cm') if 'cop_x_rms_cm' in R else '-'} | "
             f"{moments(r.get('moments'))} | "
-            f"{r['seconds']:.0f} ({r['cpu_s']:.0f}) |")
+            f"{r['seconds']:.0f} ({r['cpu_s']:.0f}) | {rule(r)} |")
     return "\n".join(lines)
 
 
