@@ -56,7 +56,10 @@ def total_force_by_cutoff(lab: dict, mass: float, cutoffs=(6.0, 10.0, 15.0, 20.0
 
 def cop_paths(lab: dict, trial: str, work: Path) -> dict:
     from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
-    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import body_wrench, split_body_wrench
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
+        body_wrench,
+        split_body_wrench,
+    )
     from musclekit.pipelines.simulate.opensim.external_loads import (
         GRF_CHANNELS,
         read_measured_grf,

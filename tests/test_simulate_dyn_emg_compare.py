@@ -149,6 +149,11 @@ def test_compare_emg_command_end_to_end(tmp_path: Path) -> None:
     res = {r["channel"]: r for r in json.loads(out.read_text())}
     assert res["SOL"]["muscles"] == ["soleus_r"] and res["SOL"]["pcc"] > 0.9
     assert res["TA"]["pcc"] > 0.9 and 0.0 <= res["TA"]["delay_s"] <= 0.1
+    # the envelope itself, as before issue 25: the same channels, their own numbers
+    assert main(["compare-emg", str(root), "walk", "--emg", str(csv), "--window", "0.3", "1.7",
+                 "--out", str(png), "--json", str(out), "--emg-as", "envelope"]) == 0
+    env = {r["channel"]: r for r in json.loads(out.read_text())}
+    assert env["SOL"]["pcc_no_delay"] == pytest.approx(res["SOL"]["pcc_envelope_no_delay"])
 
 
 def test_compare_emg_command_bad_inputs(tmp_path: Path, capsys) -> None:
@@ -161,3 +166,5 @@ def test_compare_emg_command_bad_inputs(tmp_path: Path, capsys) -> None:
     assert "has no EMG channel ['XX']" in capsys.readouterr().err
     assert main(["compare-emg", str(root), "walk", "--emg", str(csv), "--side", "x"]) != 0
     assert "--side must be r or l" in capsys.readouterr().err
+    assert main(["compare-emg", str(root), "walk", "--emg", str(csv), "--emg-as", "raw"]) != 0
+    assert "--emg-as must be activation or envelope, got 'raw'" in capsys.readouterr().err

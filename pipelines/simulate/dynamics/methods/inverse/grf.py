@@ -43,13 +43,13 @@ from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.filtering import finite_difference
 from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import (
     ContactRule,
-    runs,
     detect_contact,
     floor_height,
     ground_velocity,
     phases,
     place_cops,
     point_velocities,
+    runs,
 )
 from musclekit.pipelines.simulate.opensim.evaluate import mobility_index, root_joint
 from musclekit.pipelines.simulate.opensim.external_loads import (
@@ -514,7 +514,6 @@ def split_wrench(
                 near = above[side][k] == above[side][k].min()
             c = points[side][k][near].mean(axis=0)
             priors[side] = np.array([c[0], floor, c[2]])
-            x = ph.progress[k, j]
             if line is not None and np.isfinite(line[side][k, 0]):
                 heel, toe = sole_line[side][k]
                 along, beside = line[side][k]
