@@ -139,9 +139,10 @@ def trials() -> list[Trial]:
 
 def stances(t: np.ndarray, vy: dict[str, np.ndarray], min_s: float = 0.2
             ) -> list[tuple[float, float, str, float]]:
-    """Each run of frames where a foot's (or plate's) vertical force is above 20 N and that
-    lasts at least `min_s` (shorter runs are a plate's noise): (start, end, key, impulse N s),
-    sorted by start."""
+    """Each run of frames where a foot's (or plate's) vertical force is above 20 N, that
+    lasts at least `min_s` and peaks above a quarter of the highest peak (shorter or weaker
+    runs are a plate's noise: the Vicon walk's unloaded plate 2 hovers at 20 N):
+    (start, end, key, impulse N s), sorted by start."""
     out = []
     for key, f in vy.items():
         on = np.concatenate([[False], f > 20.0, [False]])
@@ -149,8 +150,9 @@ def stances(t: np.ndarray, vy: dict[str, np.ndarray], min_s: float = 0.2
         for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
             if t[b - 1] - t[a] >= min_s:
                 out.append((float(t[a]), float(t[b - 1]), key,
-                            float(np.trapezoid(f[a:b], t[a:b]))))
-    return sorted(out)
+                            float(np.trapezoid(f[a:b], t[a:b])), float(f[a:b].max())))
+    top = max((s[4] for s in out), default=0.0)
+    return sorted(s[:4] for s in out if s[4] >= 0.25 * top)
 
 
 def step_chain(st: list[tuple[float, float, str, float]]) -> list[tuple[float, float, str, float]]:
