@@ -114,14 +114,21 @@ def stage_seconds(log: str, ds: Path) -> dict[str, float]:
 
 
 def overlap(ds: Path, t0: float) -> str:
-    """When, from the command's start, the last IK was written and the first chunk solved
-    (file times): a first chunk before the last IK means the stages overlapped."""
-    iks = [p.stat().st_mtime for p in (ds / "meta" / "units").glob("kinematics.*.json")]
-    chunks = [p.stat().st_mtime for p in (ds / "opensim").glob("*/dynamics/*/chunk????.json")]
-    if not iks or not chunks:
-        return "overlap: no IK or no chunk written"
-    return (f"overlap: last IK written at {max(iks) - t0:.0f} s, first chunk solved at "
-            f"{min(chunks) - t0:.0f} s, last chunk at {max(chunks) - t0:.0f} s")
+    """When, from the command's start, the last IK was written, the first and last model
+    prepared and the first and last chunk solved (file times): a model prepared, or a chunk
+    solved, before the last IK means the stages overlapped."""
+    models = [ds.parent / "prepared-models", ds / "opensim" / "_dynamics_models"]
+    times = {
+        "IK": [p.stat().st_mtime for p in (ds / "meta" / "units").glob("kinematics.*.json")],
+        "model": [p.stat().st_mtime for m in models for p in m.glob("*/prep.json")],
+        "chunk": [p.stat().st_mtime
+                  for p in (ds / "opensim").glob("*/dynamics/*/chunk????.json")]}
+    if not all(times.values()):
+        return "overlap: no IK, model or chunk written"
+    ik, model, chunk = (sorted(t - t0 for t in times[k]) for k in ("IK", "model", "chunk"))
+    return (f"overlap: IK written at {ik[0]:.0f}-{ik[-1]:.0f} s, models prepared at "
+            f"{model[0]:.0f}-{model[-1]:.0f} s, chunks solved at {chunk[0]:.0f}-{chunk[-1]:.0f} s "
+            "from the command's start")
 
 
 def main() -> int:
