@@ -298,3 +298,24 @@ def test_in_a_hand_over_the_vertical_share_follows_the_whole_body_centre_of_pres
     old = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05)
     old_right = old.side("right")[0][:, 1] / force[:, 1].clip(1e-9)
     assert np.abs(old_right[hand_over] - share[hand_over]).max() > 0.05
+
+
+def test_a_model_whose_default_pose_lifts_one_foot_still_finds_both_feet_on_the_floor(
+        model_path: Path, tmp_path: Path) -> None:
+    # A scaled model may keep a static trial's pose as its defaults (a Helen Hayes model of
+    # the corpus stood on one leg): each point's height above the sole is taken with the
+    # joints at zero, per foot, so the squat's feet are both found on the floor as with
+    # the model's own defaults.
+    import opensim as osim
+
+    lifted = osim.Model(str(model_path))
+    coords = lifted.getCoordinateSet()
+    coords.get("hip_flexion_l").setDefaultValue(0.8)
+    coords.get("knee_angle_l").setDefaultValue(1.2)
+    path = tmp_path / "lifted.osim"
+    lifted.printToXML(str(path))
+    motion = squat_motion(2.0)
+    est = estimate_grf(str(path), motion, feet=FEET)
+    ref = estimate_grf(str(model_path), motion, feet=FEET)
+    assert est.contact.all() and not est.orphan.any()
+    assert np.allclose(est.values, ref.values, atol=1e-6)

@@ -255,14 +255,22 @@ def body_wrench(model_path: str, motion: Motion,
     points = foot_points(model, feet)
     ends = sole_ends(model, state, feet, points)
 
-    # Each point's height above the lowest point of both feet in the model's default pose
-    # (standing, joints at zero): a foot body's origin stands above the sole by that much.
-    model.realizePosition(state)
+    # Each point's height above its foot's lowest point standing (every free joint at zero,
+    # or the nearest end of its range): a foot body's origin stands above the sole by that
+    # much. Not the model's default pose: a scaled model may keep a static trial's pose as
+    # its defaults (a Helen Hayes model stood on one leg, its other heel 17 cm up, and every
+    # frame's right foot then seemed to float), and per foot, not over both feet.
+    zeroed = osim.State(state)
+    for i in range(coords.getSize()):
+        c = coords.get(i)
+        if not c.getLocked(zeroed):
+            c.setValue(zeroed, float(np.clip(0.0, c.getRangeMin(), c.getRangeMax())), False)
+    model.assemble(zeroed)
+    model.realizePosition(zeroed)
     default = {side: np.array([
-        _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))[1] - radius
+        _vec3(frame.findStationLocationInGround(zeroed, osim.Vec3(*loc)))[1] - radius
         for frame, loc, radius in pts]) for side, pts in points.items()}
-    sole = min(v.min() for v in default.values())
-    standing = {side: v - sole for side, v in default.items()}
+    standing = {side: v - v.min() for side, v in default.items()}
 
     nu = state.getNU()
     u_index = mobility_index(model, state, names)
@@ -323,7 +331,7 @@ def body_wrench(model_path: str, motion: Motion,
 
 
 # Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
-ESTIMATE_RULE_VERSION = 5
+ESTIMATE_RULE_VERSION = 6
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
