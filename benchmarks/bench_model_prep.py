@@ -9,7 +9,8 @@ them; fit: the least squares; map: the mapping of a template's paths; write: the
 and the prepared model).
 
     python benchmarks/bench_model_prep.py [--suite] [--model X.osim --motion X.mot]...
-        [--fitter numpy|opensim|both] [--check] [--map] [--work DIR] [--json out.json]
+        [--fitter numpy|opensim|both] [--check] [--map] [--fresh-process] [--work DIR]
+        [--json out.json]
 
 --suite: the shared models: OpenCap's LaiUhlrich2022 (squat) and LaiArnoldModified2017_contacts
 (walking), the Rajagopal2016 lab model generic and scaled for its walking and its running
@@ -67,6 +68,8 @@ def _settings(fitter: str = "numpy"):
 def prepare(model: Path, motion: Path, cache: Path, fitter: str = "numpy",
             template: Path | None = None) -> dict:
     """One preparation from scratch into `cache` (emptied first): seconds and phases."""
+    import opensim  # noqa: F401  imported before the clock starts, as in a busy worker
+
     from musclekit.pipelines.simulate.dynamics.kernel.phases import cpu_seconds
     from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel, prepare_model
 
@@ -245,6 +248,9 @@ def main() -> None:
     ap.add_argument("--fitter", default="numpy", choices=["numpy", "opensim", "both"])
     ap.add_argument("--check", action="store_true", help="errors on held-out poses")
     ap.add_argument("--map", action="store_true", help="the mapping study")
+    ap.add_argument("--fresh-process", action="store_true",
+                    help="each preparation in its own Python process (what docs/benchmarks.md "
+                         "compares before/after with)")
     ap.add_argument("--work", default="/tmp/musclekit-bench-prep")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -264,7 +270,17 @@ def main() -> None:
     for model, motion in pairs:
         runs = []
         for fitter in fitters:
-            run = prepare(model, motion, work / f"cache-{fitter}-{len(result['runs'])}", fitter)
+            cache = work / f"cache-{fitter}-{len(result['runs'])}"
+            if args.fresh_process:
+                import subprocess
+
+                out = work / "fresh-process.json"
+                subprocess.run([sys.executable, __file__, "--model", str(model), "--motion",
+                                str(motion), "--fitter", fitter, "--work", str(work),
+                                "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
+                run = json.loads(out.read_text())["runs"][0]
+            else:
+                run = prepare(model, motion, cache, fitter)
             runs.append(run)
             _print_run(run)
         if args.check:
