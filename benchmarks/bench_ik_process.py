@@ -161,7 +161,7 @@ def bench_trial(trial: str, work: Path, repeats: int, solver: str, converged: fl
            **acc}
     if converged:  # OpenSim's tool run to its minimum: the answer both look for, and its cost
         tight = scratch / "opensim_converged.mot"
-        run = timed([*opensim_cmd[:3], str(tight), str(scratch / "converged_results"),
+        run = timed([*opensim_cmd[:4], str(tight), str(scratch / "converged_results"),
                      str(converged)], setup_dir)
         out["converged"] = {"accuracy": converged, **run,
                             **differences(Path(lab["model"]), seq / "ik.mot", tight)}
