@@ -445,11 +445,7 @@ def _solve_frame(kin: _Kinematics, problem: _Problem, frame: _Frame, q: np.ndarr
 def solve(tool, model_path: Path, settings: SolverSettings | None = None) -> IKSolution:
     """Solve every frame of `tool` (an opensim.InverseKinematicsTool, not run) on the model
     at `model_path`. The model is loaded without its forces: IK needs only its kinematics."""
-    from musclekit.pipelines.simulate.opensim.model import load_model
-
-    model = load_model(model_path)
-    _drop_forces(model)
-    state = model.initSystem()
+    model, state = _kinematic_model(model_path)
     problem, markers, refs = build_problem(tool, model, state)
     accuracy = float(tool.get_accuracy())
     settings = settings or SolverSettings(step_tolerance=accuracy)
@@ -498,25 +494,35 @@ def _first_pose(model, state, refs, accuracy: float, time_s: float) -> np.ndarra
     return state.getQ().to_numpy().copy()
 
 
-def _drop_forces(model) -> None:
+def _kinematic_model(model_path: Path):
+    """The model and its default state, without its forces when it builds without them."""
+    from musclekit.pipelines.simulate.opensim.model import load_model
+
+    model = load_model(model_path)
+    if _drop_forces(model):
+        try:
+            return model, model.initSystem()
+        except RuntimeError:  # something refers to a force: IK with the whole model
+            model = load_model(model_path)
+    return model, model.initSystem()
+
+
+def _drop_forces(model) -> bool:
     """Forces and controllers play no part in IK; without them the model builds and
     realises faster. Kept when something else refers to them (the model would not build)."""
     if model.getForceSet().getSize() == 0:
-        return
+        return False
     if model.getControllerSet().getSize() or model.getProbeSet().getSize():
-        return
+        return False
     model.updForceSet().clearAndDestroy()
+    return True
 
 
 def goals(tool, model_path: Path, values: np.ndarray) -> np.ndarray:
     """The Assembler's goal (module docstring) on every frame of `tool` at the coordinate
     values `values` (T, C; rad / m, the model's coordinate order), e.g. OpenSim's tool's
     own answer: which of two answers is the better fit of the same problem."""
-    from musclekit.pipelines.simulate.opensim.model import load_model
-
-    model = load_model(model_path)
-    _drop_forces(model)
-    state = model.initSystem()
+    model, state = _kinematic_model(model_path)
     problem, markers, _ = build_problem(tool, model, state)
     if values.shape != (len(problem.time_s), len(problem.coord_names)):
         raise ValueError(f"values of shape {values.shape} for {len(problem.time_s)} frames "
