@@ -17,11 +17,15 @@ its range (AssemblySolver's `restrictQ`).
 
 OpenSim minimises it with a general-purpose optimiser that needs many realisations of the
 model per frame. Here each frame takes a few Gauss-Newton steps on the marker residuals
-(Levenberg-Marquardt damping, a bound active set, the constraints linearised with Simbody's
-constraint Jacobian), with the marker Jacobians from Simbody's system Jacobian (one call
-per step), warm-started from the previous frame. It stops when a step moves no coordinate by
-more than a tenth of the tool's `accuracy` (rad or m): converged further than OpenSim's own
-stopping rule, so its goal is equal or lower on every frame (docs/validation.md section 1).
+(Levenberg-Marquardt damping, an active set for the ranges, the constraints linearised with
+Simbody's constraint Jacobian, a structured secant term for the residuals' curvature carried
+from frame to frame), with the marker Jacobians from Simbody's system Jacobian (one call per
+step), warm-started from the last two frames; the first frame starts from OpenSim's own
+assembly, so the solution follows OpenSim's branch. It stops when the step sizes say no
+coordinate has more than the tool's `accuracy` (rad or m) left to move: further than
+OpenSim's tool at the same accuracy, so its goal is lower on every frame of the shared
+walking and running trials, and its angles are those OpenSim's tool reaches at 1e-7
+(docs/validation.md section 1).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ class IKSolution:
 class SolverSettings:
     """Stopping rule and effort per frame."""
 
-    step_tolerance: float  # rad or m: stop when no coordinate moves more than this
+    step_tolerance: float  # rad or m: stop when no coordinate has more than this left to go
     max_iterations: int = 200  # per frame; the first frame starts from the default pose
     initial_damping: float = 1e-8  # Levenberg-Marquardt, relative to the normal matrix' diagonal
     goal_tolerance: float = 1e-10  # stop when a step lowers the goal by less than this share
