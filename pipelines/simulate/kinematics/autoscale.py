@@ -648,13 +648,7 @@ def write_outputs(fit: FitResult, generic_path: Path, mass_kg: float | None, out
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = build_model(generic_path, fit.body_factors, fit.marker_locations, mass_kg)
-    # As OpenSim's MarkerPlacer does: the model's default pose becomes the first fitted pose,
-    # so that IK starts where the subject stands (IK from the origin can fail to assemble).
-    cs = model.getCoordinateSet()
-    first = next(k for k in range(len(fit.poses)) if np.isfinite(fit.poses[k]).all())
-    for name, value in zip(fit.coordinates, fit.poses[first], strict=True):
-        if cs.contains(name):
-            cs.get(name).setDefaultValue(float(value))
+    standing_default_pose(model, generic_path)
     scaled = out_dir / "scaled.osim"
     model.printToXML(str(scaled))
     ss = osim.ScaleSet()
@@ -694,6 +688,32 @@ def write_outputs(fit: FitResult, generic_path: Path, mass_kg: float | None, out
     (out_dir / "autoscale.json").write_text(json.dumps(report, indent=1))
     return {"scaled_model": scaled, "scale_set": out_dir / "scale_set_applied.xml",
             "static_pose": out_dir / "static_pose.mot", "report": out_dir / "autoscale.json"}
+
+
+def standing_default_pose(model, generic_path: Path) -> list[str]:
+    """Give the scaled `model` the generic model's default (standing) pose, whatever frame
+    the fit was made on; returns the coordinates that differed.
+
+    The default pose is what later stages read as the subject's neutral stance (the inverse
+    method's sole heights; a `--static auto` fit's first frame is a walking one: a knee at
+    65 deg, one heel 17 cm above the other). OpenSim's own MarkerPlacer (a lab's scale
+    setup) keeps the generic defaults too. Nothing else depends on it: the registered
+    markers are places on their bodies, and IK's first frame is assembled from the default
+    pose as for any unscaled model."""
+    osim = _osim()
+    generic_model = osim.Model(str(generic_path))  # held: its sets die with it
+    generic = generic_model.getCoordinateSet()
+    cs = model.getCoordinateSet()
+    changed = []
+    for i in range(generic.getSize()):
+        name = generic.get(i).getName()
+        if not cs.contains(name):
+            continue
+        value = generic.get(i).getDefaultValue()
+        if cs.get(name).getDefaultValue() != value:
+            changed.append(name)
+        cs.get(name).setDefaultValue(value)
+    return changed
 
 
 # -- the sequence's step -------------------------------------------------------------------
