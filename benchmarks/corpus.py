@@ -479,12 +479,14 @@ def estimate_table(rows: list[dict]) -> str:
 
 
 def _commit() -> tuple[str, str]:
-    """The checkout's commit, and the inverse method's files changed since (the rule a run
-    measures is the working tree's)."""
+    """The checkout's commit, and the inverse method's and the scaling's files changed since
+    (the rule a run measures is the working tree's; the scaled model's default pose is where
+    the rule reads each foot's sole)."""
     commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %cI"],
                             capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--short", "--",
-                            "pipelines/simulate/dynamics/methods/inverse"],
+                            "pipelines/simulate/dynamics/methods/inverse",
+                            "pipelines/simulate/kinematics/autoscale.py"],
                            capture_output=True, text=True).stdout.strip()
     return commit, dirty
 
@@ -536,7 +538,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     rows, est_rows = [], []
     commit, dirty = _commit()
-    print(f"commit {commit}; inverse method's files uncommitted: {dirty or 'none'}; "
+    print(f"commit {commit}; inverse method's or scaling's files uncommitted: {dirty or 'none'}; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     for trial in trials():
         if args.only and not any(trial.name.startswith(o) for o in args.only):
