@@ -59,6 +59,7 @@ from musclekit.pipelines.simulate.opensim.external_loads import (
     centre_of_pressure,
 )
 from musclekit.pipelines.simulate.opensim.files import Motion
+from musclekit.pipelines.simulate.opensim.pose import Poser
 
 
 @dataclass
@@ -285,17 +286,23 @@ def body_wrench(model_path: str, motion: Motion,
     com = np.zeros((T, 3))
     xz = {s: np.zeros((T, len(p), 3)) for s, p in points.items()}
     sole_line = {s: np.zeros((T, 2, 3)) for s in ends}
+    # Coordinate objects fetched once: a lookup by name per frame cost more than setting them.
+    set_q = [(coords.get(n), col[n]) for n in names if n in col]
+    set_u = [(coords.get(n), iu, col[n]) for n, iu in u_index.items() if n in col]
+    root_objs = [coords.get(n) for n in root_coords]
+    # Each frame's pose as OpenSim's assembler gives it; in closed form for a model whose only
+    # constraints are one-to-one couplers (the patellae), checked against the assembler at
+    # the first frame (opensim/pose.py): the assembler was ~80 % of the estimate's time.
+    poser = Poser(model, state)
     for k in range(T):
-        for n in names:
-            if n in col:
-                coords.get(n).setValue(state, motion.values[k, col[n]], False)
-        model.assemble(state)
+        for c, j in set_q:
+            c.setValue(state, motion.values[k, j], False)
+        poser.assemble(state)
         udot = osim.Vector(nu, 0.0)
         state.setU(osim.Vector(nu, 0.0))
-        for n, iu in u_index.items():
-            if n in col:
-                coords.get(n).setSpeedValue(state, qd[k, col[n]])
-                udot.set(iu, qdd[k, col[n]])
+        for c, iu, j in set_u:
+            c.setSpeedValue(state, qd[k, j])
+            udot.set(iu, qdd[k, j])
         model.realizeVelocity(state)
         tau = solver.solve(state, udot).to_numpy()
         tau_root = np.array([tau[u_index[n]] for n in root_coords])
@@ -303,9 +310,9 @@ def body_wrench(model_path: str, motion: Motion,
         # per unit speed of each root coordinate.
         u_saved = state.getU()
         J = np.zeros((6, 6))
-        for j, n in enumerate(root_coords):
+        for j, c in enumerate(root_objs):
             state.setU(osim.Vector(nu, 0.0))
-            coords.get(n).setSpeedValue(state, 1.0)
+            c.setSpeedValue(state, 1.0)
             model.realizeVelocity(state)
             sv = body.getVelocityInGround(state)
             J[:3, j] = _vec3(sv.get(0))
