@@ -34,6 +34,7 @@ from musclekit.pipelines.simulate.opensim.evaluate import (
     slope,
 )
 from musclekit.pipelines.simulate.opensim.files import Motion
+from musclekit.pipelines.simulate.opensim.pose import Poser
 
 
 @dataclass
@@ -71,21 +72,6 @@ def _models(model_file: str) -> _Models:
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return entry
-
-
-# The largest difference (rad or m) between the closed-form pose and OpenSim's assembler for
-# which the closed form stands in for it (the assembler's own accuracy is ~1e-9).
-ASSEMBLY_MATCH = 1e-8
-
-
-def _pose(model, state, dep_coords: list) -> None:
-    """Set each coupled coordinate to its coupling function of its independent coordinate
-    (both already set: the latter to its goal) and realise the pose."""
-    import opensim as osim
-
-    for dep, indep, fn in dep_coords:
-        dep.setValue(state, fn.calcValue(osim.Vector(1, indep.getValue(state))), False)
-    model.realizePosition(state)
 
 
 def build_problem(model_file: str, external_loads: Path, kinematics: Motion,
@@ -165,27 +151,17 @@ def build_problem(model_file: str, external_loads: Path, kinematics: Motion,
     # Assembly, where the only constraints are couplers of one independent coordinate each
     # (the patellae), has a closed form: OpenSim's assembler keeps every independent
     # coordinate at its goal and sets each dependent one to its coupling function (dependent
-    # coordinates get no goal), which is what `_pose` does for a fraction of the assembler's
+    # coordinates get no goal), which is what `Poser` does for a fraction of the assembler's
     # cost. Checked against the assembler at the chunk's first mesh point: any difference
     # beyond its accuracy (another kind of constraint, a scaled coupler) and every point is
-    # assembled as before.
-    closed_form = not locked and id_model.getConstraintSet().getSize() == len(couplers)
-    dep_coords = [(id_cset.get(dep), id_cset.get(indep), fn)
-                  for dep, (indep, fn) in couplers.items()]
+    # assembled as before (opensim/pose.py, shared with the ground-force estimate).
+    poser = Poser(id_model, id_state, couplers, allowed=not locked)
     for k, t in enumerate(mesh_s):
         # Inverse dynamics with the external loads: what the actuators must produce.
         id_state.setTime(float(t))
         for coord, n in zip(id_free, free, strict=True):
             coord.setValue(id_state, float(q_m[n][k]), False)
-        if closed_form:
-            _pose(id_model, id_state, dep_coords)
-            if k == 0:
-                closed = id_state.getQ().to_numpy()
-                id_model.assemble(id_state)
-                closed_form = bool(np.abs(id_state.getQ().to_numpy() - closed).max()
-                                   <= ASSEMBLY_MATCH)
-        else:
-            id_model.assemble(id_state)
+        poser.assemble(id_state)
         udot = osim.Vector(nu, 0.0)
         for coord, iu in id_speed:
             coord.setSpeedValue(id_state, float(qd_m[coord.getName()][k]))
