@@ -174,7 +174,14 @@ def sole_ends(model, state, feet: dict[str, tuple[str, ...]],
 
 
 def _vec3(v) -> np.ndarray:
-    return np.array([v.get(0), v.get(1), v.get(2)])
+    return v.to_numpy()
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a x b of two 3-vectors: np.cross's products and differences in its order (the same
+    numbers) without its per-call overhead, which the per-frame loops paid thousands of times."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2],
+                     a[0] * b[1] - a[1] * b[0]])
 
 
 @dataclass
@@ -289,7 +296,20 @@ def body_wrench(model_path: str, motion: Motion,
     # Coordinate objects fetched once: a lookup by name per frame cost more than setting them.
     set_q = [(coords.get(n), col[n]) for n in names if n in col]
     set_u = [(coords.get(n), iu, col[n]) for n, iu in u_index.items() if n in col]
-    root_objs = [coords.get(n) for n in root_coords]
+    root_u = [u_index[n] for n in root_coords]
+    # Root Jacobian: spatial velocity of the root body (angular, linear at its origin) per
+    # unit speed of each root coordinate: the root body's columns of Simbody's frame
+    # Jacobian (the same numbers as setting each root speed to 1 and reading the body's
+    # velocity, without realising the velocity stage six times per frame).
+    matter = model.getMatterSubsystem()
+    root_mobod = body.getMobilizedBodyIndex()
+    jacobian = osim.Matrix()
+    body_origin = osim.Vec3(0.0, 0.0, 0.0)
+    # Each foot point as (frame, station, radius), its OpenSim Vec3 made once.
+    stations = {side: [(frame, osim.Vec3(*loc), radius) for frame, loc, radius in pts]
+                for side, pts in points.items()}
+    end_stations = {side: [(frame, osim.Vec3(*loc)) for frame, loc in pair]
+                    for side, pair in ends.items()}
     # Each frame's pose as OpenSim's assembler gives it; in closed form for a model whose only
     # constraints are one-to-one couplers (the patellae), checked against the assembler at
     # the first frame (opensim/pose.py): the assembler was ~80 % of the estimate's time.
@@ -305,33 +325,22 @@ def body_wrench(model_path: str, motion: Motion,
             udot.set(iu, qdd[k, j])
         model.realizeVelocity(state)
         tau = solver.solve(state, udot).to_numpy()
-        tau_root = np.array([tau[u_index[n]] for n in root_coords])
-        # Root Jacobian: spatial velocity of the root body (angular, linear at its origin)
-        # per unit speed of each root coordinate.
-        u_saved = state.getU()
-        J = np.zeros((6, 6))
-        for j, c in enumerate(root_objs):
-            state.setU(osim.Vector(nu, 0.0))
-            c.setSpeedValue(state, 1.0)
-            model.realizeVelocity(state)
-            sv = body.getVelocityInGround(state)
-            J[:3, j] = _vec3(sv.get(0))
-            J[3:, j] = _vec3(sv.get(1))
-        state.setU(u_saved)
+        tau_root = tau[root_u]
+        matter.calcFrameJacobian(state, root_mobod, body_origin, jacobian)
+        J = jacobian.to_numpy()[:, root_u]
         wrench = np.linalg.solve(J.T, tau_root)  # [moment about root origin; force]
         origin = _vec3(body.getPositionInGround(state))
         force[k] = wrench[3:]
-        moment[k] = wrench[:3] + np.cross(origin, wrench[3:])
-        model.realizePosition(state)
+        moment[k] = wrench[:3] + _cross(origin, wrench[3:])
         com[k] = _vec3(model.calcMassCenterPosition(state))
-        for side, pts in points.items():
+        for side, pts in stations.items():
             for i, (frame, loc, radius) in enumerate(pts):
-                p = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
+                p = _vec3(frame.findStationLocationInGround(state, loc))
                 heights[side][k, i] = p[1] - radius
                 xz[side][k, i] = p
-        for side, pair in ends.items():
+        for side, pair in end_stations.items():
             for i, (frame, loc) in enumerate(pair):
-                sole_line[side][k, i] = _vec3(frame.findStationLocationInGround(state, osim.Vec3(*loc)))
+                sole_line[side][k, i] = _vec3(frame.findStationLocationInGround(state, loc))
     radii = [r for pts in points.values() for _, _, r in pts]
     return BodyWrench(np.asarray(motion.time_s, dtype=float), force, moment, heights, xz,
                       standing, com, mass, radii, sole_line)
@@ -544,7 +553,7 @@ def split_wrench(
             # whole body's moment otherwise (what the pelvis residuals leave is reported).
             cops = {side: rolling.get(side, p)}
             if side in rolling:
-                unexplained[k] -= np.cross(rolling[side] - p, F)
+                unexplained[k] -= _cross(rolling[side] - p, F)
         else:
             cr, cl = priors["right"], priors["left"]
             d = cr - cl
@@ -584,7 +593,7 @@ def split_wrench(
                 # lines leave of the moment goes to the residuals, as in single support.
                 cops = {"right": cr, "left": cl}
                 for i, side in enumerate(SIDES):
-                    unexplained[k] -= np.cross(cops[side] - placed[i], feet_f[i])
+                    unexplained[k] -= _cross(cops[side] - placed[i], feet_f[i])
             else:
                 cops = {"right": placed[0], "left": placed[1]}
         if np.isfinite(cop_margin_m):
@@ -593,7 +602,7 @@ def split_wrench(
                 q = _nearest_in_region(cops[side][[0, 2]], foot_xz, cop_margin_m)
                 moved = np.array([q[0], floor, q[1]]) - cops[side]
                 f_side = (feet_f[0] if side == "right" else feet_f[1]) if len(on) == 2 else F
-                unexplained[k] -= np.cross(moved, f_side)
+                unexplained[k] -= _cross(moved, f_side)
                 cops[side] = cops[side] + moved
         side_force = ({"right": feet_f[0], "left": feet_f[1]} if len(on) == 2
                       else {SIDES[on[0]]: F})
