@@ -28,7 +28,8 @@ from musclekit.pipelines.simulate.kinematics.standin import write_standin_body
 from musclekit.pipelines.simulate.kinematics.synthetic import write_synthetic_sequence
 
 # Short chunks and a coarse mesh: the test is about the order of the work, not the solve.
-DYNAMICS = {"chunk_s": 0.8, "buffer_s": 0.1, "mesh_per_s": 25, "max_iterations": 300}
+# As the command line parses them (--mesh-per-s is a float: 25.0 is written, not 25).
+DYNAMICS = {"chunk_s": 0.8, "buffer_s": 0.1, "mesh_per_s": 25.0, "max_iterations": 300}
 CLI_DYNAMICS = ["--chunk-s", "0.8", "--buffer-s", "0.1", "--mesh-per-s", "25",
                 "--max-iterations", "300"]
 # Files that record how a run went (logs, locks, the card), not what it computed.
@@ -87,10 +88,26 @@ def _canonical(value) -> str:
 
 def _same_files(run: Path, staged: Path) -> None:
     a, b = _digests(run), _digests(staged)
-    differ = [f"{k}: {str(a.get(k))[:400]} != {str(b.get(k))[:400]}"
+    differ = [f"{k}: {_difference(a.get(k), b.get(k))}"
               for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
     assert not differ, "\n".join(differ)
     assert any(k.startswith("data/activations") for k in a)  # the comparison saw the data
+
+
+def _difference(a: str | None, b: str | None) -> str:
+    """The fields in which two canonical JSON texts differ (or the two digests)."""
+    def flat(value, at=""):
+        if isinstance(value, dict):
+            return {k: v for key, x in value.items() for k, v in flat(x, f"{at}.{key}").items()}
+        if isinstance(value, list):
+            return {k: v for i, x in enumerate(value) for k, v in flat(x, f"{at}[{i}]").items()}
+        return {at: value}
+    try:
+        fa, fb = flat(json.loads(a)), flat(json.loads(b))
+    except (TypeError, ValueError):
+        return f"{a} != {b}"
+    return "; ".join(f"{k}: {fa.get(k)!r} != {fb.get(k)!r}"
+                     for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k))[:1500]
 
 
 def _timeless(value):
