@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from musclekit.pipelines.simulate.opensim.evaluate import couplers as all_couplers
 from musclekit.pipelines.simulate.opensim.evaluate import single_couplers
 
 # The largest difference (rad or m) between the closed-form pose and OpenSim's assembler for
@@ -57,7 +58,11 @@ class Poser:
 
     def __init__(self, model, state, couplers: dict | None = None, allowed: bool = True):
         self.model = model
-        couplers = single_couplers(model) if couplers is None else couplers
+        if couplers is None:
+            # Couplers of one independent coordinate; one of several has no closed form here
+            # (it is then missing from `couplers`, and the count below refuses the model).
+            couplers = {dep: (c.independents[0], c.function)
+                        for dep, c in all_couplers(model).items() if len(c.independents) == 1}
         cset = model.getCoordinateSet()
         # A dependent the assembler may not move freely (locked, or clamped to a range the
         # coupling function may leave) makes the assembler move its independent coordinate
