@@ -93,3 +93,27 @@ def test_coupler_the_closed_form_does_not_describe_falls_back_to_the_assembler()
     assert counting.assemblies == len(poses)
     worst = max(float(np.abs(q - ref).max()) for q, ref in poses)
     assert worst < ASSEMBLER_ACCURACY, worst
+
+
+def test_coupler_of_several_independents_is_assembled_not_refused():
+    # The ground-force estimate takes any model OpenSim can assemble: a coupler of two
+    # independent coordinates has no closed form here, so every pose is assembled.
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.opensim.pose import Poser
+
+    osim.Logger.setLevelString("error")
+    model = osim.Model(str(MODEL))
+    coupler = osim.CoordinateCouplerConstraint.safeDownCast(model.updConstraintSet().get(0))
+    names = osim.ArrayStr()
+    names.append(coupler.getIndependentCoordinateNames().get(0))
+    names.append("hip_flexion_r")
+    coupler.setIndependentCoordinateNames(names)
+    coupler.setFunction(osim.MultivariatePolynomialFunction(osim.Vector([0.0, 1.0, 0.0]), 2, 1))
+    state = model.initSystem()
+    poser = Poser(model, state)
+    counting = poser.model = _Counting(model)
+    assert not poser.closed_form
+    model.getCoordinateSet().get("knee_angle_r").setValue(state, 0.5, False)
+    poser.assemble(state)
+    assert counting.assemblies == 1
