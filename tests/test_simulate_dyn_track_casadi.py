@@ -103,7 +103,9 @@ def test_track_solver_iteration_limit_is_a_failed_chunk(prepared, tmp_path: Path
 def test_track_round_stopped_at_its_limit_is_continued_not_accepted(
         prepared, tmp_path: Path) -> None:
     """A round that reaches `track_round_iterations` (IPOPT cycling) does not fail the chunk:
-    the next round linearises at its last iterate. Only a solved round is accepted."""
+    the next round linearises at its last iterate. A stopped round is not accepted while
+    the trajectory still moves (round 2 here moved 9e-4 rad after round 1's 2e-2: not two
+    settled rounds in a row); the chunk is accepted from the round IPOPT solved."""
     folder, mot = prepared
     settings = TrackSettings(mesh_per_s=25, round_iterations=4, outer_iterations=3)
     report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
@@ -115,6 +117,23 @@ def test_track_round_stopped_at_its_limit_is_continued_not_accepted(
     assert report.status == "converged", report.reason
     assert rounds[-1]["solved"] is True and out is not None
     assert len(rounds) == 3
+
+
+def test_track_rounds_settled_at_a_fixed_point_are_converged(prepared, tmp_path: Path) -> None:
+    """Two accepted rounds in a row that move the trajectory by at most `settle_step` and
+    meet OpenSim's equations of motion are a converged chunk even when IPOPT stopped the
+    last one at its cap (the Rajagopal walk's rounds cycled in IPOPT at a fixed point).
+    Here `settle_step` 1.0 makes round 1's 2e-2 rad step count: round 2, stopped after 4
+    iterations with the equations met, ends the chunk."""
+    folder, mot = prepared
+    settings = TrackSettings(mesh_per_s=25, round_iterations=4, outer_iterations=3,
+                             settle_step=1.0)
+    report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
+    rounds = report.diagnostics.rounds
+    assert report.status == "converged", report.reason
+    assert out is not None and len(rounds) == 2
+    assert rounds[0]["settled"] is False  # round 1 misses the equations (4.67 N > 3.14 N)
+    assert rounds[1]["solved"] is False and rounds[1]["settled"] is True
 
 
 def test_linearised_skeleton_predicts_inverse_dynamics(prepared) -> None:
