@@ -16,11 +16,9 @@ graph construction, IPOPT.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 

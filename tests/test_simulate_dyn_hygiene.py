@@ -12,8 +12,8 @@ import textwrap
 import time
 from pathlib import Path
 
-import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import numpy as np
+import opensim  # noqa: E402,F401  (a required dependency: missing fails the suite)
 import psutil
 import pytest
 

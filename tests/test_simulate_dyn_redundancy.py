@@ -68,8 +68,7 @@ def test_a_moment_beyond_the_muscles_is_carried_by_the_reserve(tmp_path: Path) -
 def test_a_kept_solver_gives_the_bytes_of_a_fresh_one(tmp_path: Path) -> None:
     # The persistent solver child reuses one built solver per problem shape: a problem of
     # the same shape solved in between must leave no trace in the next solution.
-    from musclekit.pipelines.simulate.dynamics.nlp import child
-    from musclekit.pipelines.simulate.dynamics.nlp import inverse
+    from musclekit.pipelines.simulate.dynamics.nlp import child, inverse
 
     child.stop_servers()
     first = solve(_one_joint(20.0, [0.05, 0.03, -0.04], [1000.0, 2000.0, 1500.0]), tmp_path)
@@ -89,8 +88,7 @@ def test_a_kept_solver_gives_the_bytes_of_a_fresh_one(tmp_path: Path) -> None:
 
 def test_a_failed_solve_names_its_reason_and_the_next_starts_a_fresh_solver(
         tmp_path: Path) -> None:
-    from musclekit.pipelines.simulate.dynamics.nlp import child
-    from musclekit.pipelines.simulate.dynamics.nlp import inverse
+    from musclekit.pipelines.simulate.dynamics.nlp import child, inverse
 
     bad = _one_joint(20.0, [0.05, 0.03], [1000.0, 2000.0])
     bad.moment_arm = bad.moment_arm[:, :1, :]  # one muscle's arms for two muscles

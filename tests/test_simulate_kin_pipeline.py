@@ -258,8 +258,8 @@ def test_resume_after_a_killed_run(tmp_path, walking_npz, standin_body):  # noqa
     assert sorted(open_dataset(out).sequences) == ["S01_a_poses", "S01_b_poses"]
 
 
-def test_dynamics_options_reach_the_one_graph_of_units(tmp_path, walking_npz, standin_body,
-                                                       monkeypatch):  # noqa: F811
+def test_dynamics_options_reach_the_one_graph_of_units(tmp_path, walking_npz, standin_body,  # noqa: F811
+                                                       monkeypatch):
     """`--until dynamics` hands the DynamicsConfig built from the dynamics flags (and the
     run's compute settings) to flow.run_simulate, which runs both parts on one cluster; its
     dynamics report sets the exit code; `--until ik` hands none."""
@@ -289,8 +289,8 @@ def test_dynamics_options_reach_the_one_graph_of_units(tmp_path, walking_npz, st
     assert main([*base, "--until", "ik"]) == 0 and seen["dynamics"] is None
 
 
-def test_bad_dynamics_options_are_refused_before_any_work(tmp_path, walking_npz, standin_body,
-                                                          capsys):  # noqa: F811
+def test_bad_dynamics_options_are_refused_before_any_work(tmp_path, walking_npz, standin_body,  # noqa: F811
+                                                          capsys):
     code = main(["simulate", "--amass", str(walking_npz), "--body-model", str(standin_body),
                  "--out", str(tmp_path / "ds"), "--workers", "0", "--chunk-s", "0.2"])
     assert code == int(ExitCode.ERROR)
