@@ -75,8 +75,8 @@ def differences(model: Path, ours_mot: Path, theirs_mot: Path) -> dict:
     rot = rotational_coordinates(osim.Model(str(model)))
     ours, theirs = read_mot(ours_mot, rotational=rot), read_mot(theirs_mot, rotational=rot)
     if len(ours.time_s) != len(theirs.time_s):
-        raise SystemExit(f"{len(ours.time_s)} IK frames by musclekit, {len(theirs.time_s)} by "
-                         "OpenSim's tool")
+        raise SystemExit(f"{ours_mot}: {len(ours.time_s)} IK frames by musclekit, "
+                         f"{len(theirs.time_s)} by OpenSim's tool")
     per, every = {}, []
     for c in theirs.names:
         if c in rot and c in ours.names:

@@ -36,6 +36,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ik_process import differences  # noqa: E402
 from rajagopal_lab import DEFAULT_DATA, FEET, TRIALS, lab_pipeline  # noqa: E402
 
 MOMENTS = ["hip_flexion_r", "knee_angle_r", "ankle_angle_r",
@@ -233,7 +234,7 @@ def ik_check(data: Path, work: Path, trial: str) -> dict:
     import opensim as osim
 
     from musclekit.cli.main import main as musclekit
-    from musclekit.pipelines.simulate.opensim.files import read_mot, rotational_coordinates
+    from musclekit.pipelines.simulate.opensim.files import read_mot
 
     lab = lab_pipeline(data, work, trial)  # the lab's scaled model; OpenSim's IK on it
     setup = work / "IK" / TRIALS[trial]["ik"]
@@ -257,24 +258,13 @@ def ik_check(data: Path, work: Path, trial: str) -> dict:
     if code != 0:
         raise SystemExit(f"musclekit simulate failed on {trial} (exit {code})")
     ours_mot = next(out_ds.glob("opensim/*/ik.mot"))
-    rot = rotational_coordinates(osim.Model(str(lab["model"])))
-    ours, theirs = read_mot(ours_mot, rotational=rot), read_mot(theirs_mot, rotational=rot)
-    if len(ours.time_s) != len(theirs.time_s):
-        raise SystemExit(f"{trial}: the command wrote {len(ours.time_s)} IK frames, OpenSim's "
-                         f"tool {len(theirs.time_s)}")
-    per, every = {}, []
-    for c in theirs.names:
-        if c in rot and c in ours.names:
-            d = np.rad2deg(np.abs(ours.column(c) - theirs.column(c)))
-            every.append(d)
-            per[c] = {"median_deg": round(float(np.median(d)), 4),
-                      "max_deg": round(float(d.max()), 4)}
-    every = np.concatenate(every)
+    diff = differences(lab["model"], ours_mot, theirs_mot)  # the IK benchmark's comparison
+    per = diff["per_coordinate"]
     errors = read_mot(next(out_ds.glob("opensim/*/ik_ik_marker_errors.sto")), rotational=set())
-    return {"trial": trial, "frames": len(ours.time_s), "opensim_frames": len(theirs.time_s),
-            "median_difference_deg": round(float(np.median(every)), 4),
+    return {"trial": trial, "frames": diff["frames"], "opensim_frames": diff["frames"],
+            "median_difference_deg": diff["median_difference_deg"],
             "largest_median_deg": max(v["median_deg"] for v in per.values()),
-            "max_difference_deg": round(float(every.max()), 4),
+            "max_difference_deg": diff["max_difference_deg"],
             "per_coordinate": per,
             "marker_rms_mean_mm": round(1000 * float(np.mean(errors.column("marker_error_RMS"))), 1),
             "marker_max_mm": round(1000 * float(np.max(errors.column("marker_error_max"))), 1),
