@@ -15,10 +15,8 @@ import pytest
 
 from tests.helpers.ik_setup_fixtures import (
     angle_differences_deg,
-    build_marker_model,
+    marker_lab,
     opensim_ik,
-    write_coordinate_file,
-    write_marker_trial,
     write_setup_v4,
 )
 
@@ -27,16 +25,10 @@ GOAL_DEG = 0.05  # issue 24: the same answer as OpenSim's tool, within this
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> dict[str, Path]:
-    from musclekit.pipelines.simulate.opensim.files import read_trc
-
     folder = tmp_path_factory.mktemp("iklab")
-    model = build_marker_model(folder / "model.osim")
-    trc = write_marker_trial(model, folder / "trial.trc")
-    time_s = read_trc(trc).time_s
-    write_coordinate_file(folder / "knee.mot", time_s, "knee_angle_r",
-                          np.full(len(time_s), 30.0))
-    return {"folder": folder, "model": model, "trc": trc,
-            "setup": write_setup_v4(folder, model, trc, coordinate_file="knee.mot")}
+    made = marker_lab(folder)
+    return {**made, "setup": write_setup_v4(folder, made["model"], made["trc"],
+                                            coordinate_file="knee.mot")}
 
 
 def solve(setup: Path, model: Path):

@@ -23,12 +23,10 @@ from tests.helpers.ik_setup_fixtures import (
     SHOULDER_WEIGHTS,
     SWITCHED_OFF,
     angle_differences_deg,
-    build_marker_model,
+    marker_lab,
     opensim_ik,
     rajagopal_lab_ik,
-    write_coordinate_file,
     write_corpus_setup,
-    write_marker_trial,
     write_setup_v3,
     write_setup_v4,
 )
@@ -45,17 +43,10 @@ CONVERGED = 1e-8  # OpenSim's tool run to this accuracy: the minimum both solver
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> dict[str, Path]:
-    from musclekit.pipelines.simulate.opensim.files import read_trc
-
     folder = tmp_path_factory.mktemp("lab")
-    model = build_marker_model(folder / "model.osim")
-    trc = write_marker_trial(model, folder / "trial.trc")
-    time_s = read_trc(trc).time_s
-    write_coordinate_file(folder / "knee.mot", time_s, "knee_angle_r",
-                          np.full(len(time_s), 30.0))
-    return {"folder": folder, "model": model, "trc": trc,
-            "v4": write_setup_v4(folder, model, trc, coordinate_file="knee.mot"),
-            "v3": write_setup_v3(folder, model, trc)}
+    made = marker_lab(folder)
+    return {**made, "v4": write_setup_v4(folder, made["model"], made["trc"], coordinate_file="knee.mot"),
+            "v3": write_setup_v3(folder, made["model"], made["trc"])}
 
 
 def simulate(tmp: Path, trc: Path, model: Path, setup: Path, *extra: str) -> Path:

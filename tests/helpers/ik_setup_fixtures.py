@@ -161,6 +161,19 @@ def write_setup_v4(folder: Path, model: Path, trc: Path, *, time_range=(0.1, 0.5
     return path
 
 
+def marker_lab(folder: Path) -> dict[str, Path]:
+    """The small lab: the two-leg marker model, its noisy squat and a coordinate file holding
+    the knee at 30 deg (a coordinate task's reference), in `folder`."""
+    from musclekit.pipelines.simulate.opensim.files import read_trc
+
+    model = build_marker_model(folder / "model.osim")
+    trc = write_marker_trial(model, folder / "trial.trc")
+    time_s = read_trc(trc).time_s
+    write_coordinate_file(folder / "knee.mot", time_s, "knee_angle_r",
+                          np.full(len(time_s), 30.0))
+    return {"folder": folder, "model": model, "trc": trc}
+
+
 def write_setup_v3(folder: Path, model: Path, trc: Path, *, time_range=(0.0, 0.4)) -> Path:
     """An OpenSim 3.x IK setup (Version 30000, as the 3.3 GUI saved them): per-marker weights,
     markers switched off, a default-value coordinate task, a time range."""
