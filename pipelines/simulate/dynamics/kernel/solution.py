@@ -50,6 +50,29 @@ class ChunkContext:
         return self.prep.mass_kg * GRAVITY_M_S2
 
 
+def measured_on_times(ctx: ChunkContext, grf_file: str | Path | None,
+                      grf_setup: str | Path | None, time_s: np.ndarray, filter_hz: float
+                      ) -> np.ndarray:
+    """The lab's plates (`--grf`/`--grf-setup`, or a C3D's) at `time_s`, low-passed like the
+    kinematics: (N, len(GRF_CHANNELS)). Every method that uses measured forces reads them
+    here, so the feet's assignment and the clock check are the same for all."""
+    import opensim as osim
+
+    from musclekit.errors import InputError
+    from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
+
+    model = osim.Model(ctx.model_file)
+    bodies = {model.getBodySet().get(i).getName() for i in range(model.getBodySet().getSize())}
+    plates = read_measured_grf(grf_file, grf_setup,
+                               feet={s: list(b) for s, b in ctx.prep.feet.items()},
+                               model_bodies=bodies)
+    if plates.time_s[0] > time_s[0] + 1e-6 or plates.time_s[-1] < time_s[-1] - 1e-6:
+        raise InputError(f"the measured forces ({plates.time_s[0]:.3f}-{plates.time_s[-1]:.3f} "
+                         f"s) do not cover this chunk ({time_s[0]:.3f}-{time_s[-1]:.3f} s): "
+                         "forces and markers must share one clock")
+    return plates.resample(time_s, filter_hz)
+
+
 def _file_key(path: str | Path) -> tuple:
     """A file's identity for the caches of a chunk process: path, change time, size."""
     stat = os.stat(path)

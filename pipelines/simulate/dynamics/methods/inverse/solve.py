@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import Chunk
 from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
 from musclekit.pipelines.simulate.dynamics.kernel.result import ChunkOutput, ChunkReport
@@ -30,6 +29,7 @@ from musclekit.pipelines.simulate.dynamics.kernel.solution import (
     ChunkContext,
     assess,
     chunk_output,
+    measured_on_times,
     residual_units,
     start_chunk,
 )
@@ -117,21 +117,8 @@ def measured_loads(ctx: ChunkContext, settings: InverseSettings, time_s: np.ndar
                    ) -> GrfEstimate:
     """The lab's measured forces on the window's times (filtered like the kinematics), in the
     shape of an estimate: nothing clamped, nothing unexplained."""
-    import opensim as osim
-
-    from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
-
-    model = osim.Model(ctx.model_file)
-    bodies = {model.getBodySet().get(i).getName() for i in range(model.getBodySet().getSize())}
-    measured = read_measured_grf(settings.grf_file, settings.grf_setup,
-                                 feet={s: list(b) for s, b in ctx.prep.feet.items()},
-                                 model_bodies=bodies)
-    if measured.time_s[0] > time_s[0] + 1e-6 or measured.time_s[-1] < time_s[-1] - 1e-6:
-        raise InputError(
-            f"the measured forces ({measured.time_s[0]:.3f}-{measured.time_s[-1]:.3f} s) do not "
-            f"cover this chunk ({time_s[0]:.3f}-{time_s[-1]:.3f} s): forces and markers must "
-            "share one clock")
-    values = measured.resample(time_s, settings.filter_hz)
+    values = measured_on_times(ctx, settings.grf_file, settings.grf_setup, time_s,
+                               settings.filter_hz)
     idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
     fy = np.column_stack([values[:, idx[f"ground_force_{s}_vy"]] for s in ("right", "left")])
     n = len(time_s)

@@ -14,7 +14,10 @@ from importlib import import_module
 import numpy as np
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.dynamics.kernel.solution import ChunkContext
+from musclekit.pipelines.simulate.dynamics.kernel.solution import (
+    ChunkContext,
+    measured_on_times,
+)
 from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
 from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS, SIDES
 
@@ -62,20 +65,8 @@ def estimate_on_mesh(ctx: ChunkContext, mesh: np.ndarray) -> tuple[np.ndarray, n
 
 def measured_on_mesh(ctx: ChunkContext, settings: TrackSettings, mesh: np.ndarray) -> np.ndarray:
     """The plates at the mesh times (N, 18), low-passed like the kinematics."""
-    import opensim as osim
-
-    from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
-
-    model = osim.Model(ctx.model_file)
-    bodies = {model.getBodySet().get(i).getName() for i in range(model.getBodySet().getSize())}
-    plates = read_measured_grf(settings.grf_file, settings.grf_setup,
-                               feet={s: list(b) for s, b in ctx.prep.feet.items()},
-                               model_bodies=bodies)
-    if plates.time_s[0] > mesh[0] + 1e-6 or plates.time_s[-1] < mesh[-1] - 1e-6:
-        raise InputError(f"the measured forces ({plates.time_s[0]:.3f}-{plates.time_s[-1]:.3f} "
-                         f"s) do not cover this chunk ({mesh[0]:.3f}-{mesh[-1]:.3f} s): forces "
-                         "and markers must share one clock")
-    return np.nan_to_num(plates.resample(mesh, settings.filter_hz))
+    return np.nan_to_num(measured_on_times(ctx, settings.grf_file, settings.grf_setup, mesh,
+                                           settings.filter_hz))
 
 
 def agreement(time_s: np.ndarray, grf: np.ndarray, reference: np.ndarray,
