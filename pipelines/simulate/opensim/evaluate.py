@@ -164,9 +164,7 @@ def crossing_sets(model, state, muscles: list, equations: list[str],
 def muscle_terms(model, state, muscles: list, equations: list[str], crossing: list[list[int]],
                  time_s: float, q: dict[str, float], qd: dict[str, float]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """At one pose: each muscle's tendon force at zero activation (M,), the additional force
-    at full activation (M,) and its moment arms (M, J) about `equations` (rigid tendons: the
-    force is affine in activation)."""
+    """At one pose (assembled here): `posed_muscle_terms` about `equations`."""
     cset = model.getCoordinateSet()
     state.setTime(time_s)
     for n, value in q.items():
@@ -174,17 +172,27 @@ def muscle_terms(model, state, muscles: list, equations: list[str], crossing: li
     model.assemble(state)
     for n, value in qd.items():
         cset.get(n).setSpeedValue(state, value)
+    return posed_muscle_terms(model, state, muscles, [m.getPath() for m in muscles],
+                              [cset.get(e) for e in equations], crossing)
+
+
+def posed_muscle_terms(model, state, muscles: list, paths: list, coordinates: list,
+                       crossing: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """On a state already posed, with its speeds: each muscle's tendon force at zero
+    activation (M,), the additional force at full activation (M,) and its moment arms (M, J)
+    about `coordinates` (Coordinate objects; rigid tendons: the force is affine in
+    activation). The tendon force is a velocity-stage quantity: realising dynamics as well
+    would compute every other force for nothing."""
     forces = []
     for level in (0.0, 1.0):
         for m in muscles:
             m.setActivation(state, level)
-        model.realizeDynamics(state)
+        model.realizeVelocity(state)
         forces.append(np.array([m.getTendonForce(state) for m in muscles]))
-    arms = np.zeros((len(muscles), len(equations)))
-    for i, m in enumerate(muscles):
-        path = m.getPath()
+    arms = np.zeros((len(muscles), len(coordinates)))
+    for i, path in enumerate(paths):
         for j in crossing[i]:
-            arms[i, j] = path.computeMomentArm(state, cset.get(equations[j]))
+            arms[i, j] = path.computeMomentArm(state, coordinates[j])
     return forces[0], forces[1] - forces[0], arms
 
 

@@ -30,6 +30,7 @@ from musclekit.pipelines.simulate.dynamics.nlp.inverse import RedundancyProblem
 from musclekit.pipelines.simulate.opensim.evaluate import (
     crossing_sets,
     mobility_index,
+    posed_muscle_terms,
     single_couplers,
     slope,
 )
@@ -182,7 +183,7 @@ def build_problem(model_file: str, external_loads: Path, kinematics: Motion,
         state.setQ(id_state.getQ())
         for coord, n in zip(mus_speed, free, strict=True):
             coord.setSpeedValue(state, float(qd_m[n][k]))
-        f_passive[k], f_active[k], arms[k] = _muscle_terms(model, state, muscles, paths,
+        f_passive[k], f_active[k], arms[k] = posed_muscle_terms(model, state, muscles, paths,
                                                           eq_coords, crossing)
 
     problem = RedundancyProblem(
@@ -198,22 +199,3 @@ def build_problem(model_file: str, external_loads: Path, kinematics: Motion,
         muscles=muscle_names, coordinates=equations, actuators=[a.getName() for a in actuators],
     )
     return problem, root
-
-
-def _muscle_terms(model, state, muscles: list, paths: list, eq_coords: list,
-                  crossing: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """At the state's pose and speeds: each muscle's tendon force at zero activation (M,),
-    the additional force at full activation (M,) and its moment arms (M, J) about the
-    equations' coordinates (rigid tendons: the force is affine in activation). As
-    opensim/evaluate.py `muscle_terms`, on a state already posed."""
-    forces = []
-    for level in (0.0, 1.0):
-        for m in muscles:
-            m.setActivation(state, level)
-        model.realizeVelocity(state)
-        forces.append(np.array([m.getTendonForce(state) for m in muscles]))
-    arms = np.zeros((len(muscles), len(eq_coords)))
-    for i, path in enumerate(paths):
-        for j in crossing[i]:
-            arms[i, j] = path.computeMomentArm(state, eq_coords[j])
-    return forces[0], forces[1] - forces[0], arms
