@@ -7,14 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import opensim as osim
 import pytest
 
-osim = pytest.importorskip("opensim")
-
-from musclekit.pipelines.simulate.kinematics import autoscale as A  # noqa: E402
-from musclekit.pipelines.simulate.kinematics.presets import resolve_marker_set  # noqa: E402
-from musclekit.pipelines.simulate.opensim.files import MarkerData  # noqa: E402
-from musclekit.pipelines.simulate.opensim.model import default_model_path  # noqa: E402
+from musclekit.pipelines.simulate.kinematics import autoscale as A
+from musclekit.pipelines.simulate.kinematics.presets import resolve_marker_set
+from musclekit.pipelines.simulate.opensim.files import MarkerData
+from musclekit.pipelines.simulate.opensim.model import default_model_path
 
 FACTOR = 1.05  # every body: a subject 5 % larger than the model
 

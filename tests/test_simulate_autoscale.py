@@ -11,20 +11,18 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import opensim as osim
 import pytest
 
 from musclekit.errors import InputError
-
-osim = pytest.importorskip("opensim")
-
-from musclekit.pipelines.simulate.kinematics import autoscale as A  # noqa: E402
-from musclekit.pipelines.simulate.kinematics.lab import LabInputs  # noqa: E402
-from musclekit.pipelines.simulate.kinematics.presets import (  # noqa: E402
+from musclekit.pipelines.simulate.kinematics import autoscale as A
+from musclekit.pipelines.simulate.kinematics.lab import LabInputs
+from musclekit.pipelines.simulate.kinematics.presets import (
     load_preset,
     preset_names,
     resolve_marker_set,
 )
-from musclekit.pipelines.simulate.opensim.model import default_model_path  # noqa: E402
+from musclekit.pipelines.simulate.opensim.model import default_model_path
 
 TRUE_FACTORS = {"pelvis": 1.06, "femur": 1.12, "tibia": 0.94, "foot": 1.02, "torso": 1.05,
                 "humerus": 1.0, "forearm": 1.0, "hand": 1.0}
