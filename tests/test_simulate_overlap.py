@@ -200,9 +200,10 @@ def test_killed_overlapped_cli_run_resumes_to_the_staged_bytes(amass, staged, tm
     _same_files(out, staged)
 
 
-def test_dynamics_inputs_are_refused_before_any_work(amass, tmp_path):
+def test_dynamics_inputs_are_refused_before_any_work(amass, tmp_path, monkeypatch):
     """What the staged run refused after every IK (a filter above a sequence's Nyquist
-    frequency, an unknown sequence) is refused before the first unit."""
+    frequency, an unknown sequence) is refused before the first unit; so is a prepared-model
+    cache that cannot be written."""
     folder, body = amass
     out = tmp_path / "ds"
     inline = ComputeConfig(workers=0)
@@ -216,4 +217,11 @@ def test_dynamics_inputs_are_refused_before_any_work(amass, tmp_path):
                                          r"\['nope'\]"):
         flow.run_simulate(out, sources, dynamics=dynamics_config(inline, {"sequences": ["nope"]}),
                           **kw)
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("MUSCLEKIT_MODEL_CACHE", str(not_a_folder))
+    with pytest.raises(InputError, match=r"the prepared-model cache \(\$MUSCLEKIT_MODEL_CACHE, "
+                                         r"default ~/.cache/musclekit\) .*cache-file: exists "
+                                         r"and is not a folder"):
+        flow.run_simulate(out, sources, dynamics=dynamics_config(inline, {}), **kw)
     assert not any((out / "opensim").glob("*/ik.mot"))  # no IK ran

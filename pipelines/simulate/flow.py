@@ -206,8 +206,14 @@ def check_dynamics_inputs(cfg: DynamicsConfig, sources: list[KinematicsSource],
                           model: Path, root: Path) -> None:
     """What the staged run refused after the IK of every sequence, refused before any work:
     unknown --sequences, a filter above a sequence's Nyquist frequency, a model the methods
-    cannot use (the scaled models keep its muscles and bodies)."""
+    cannot use (the scaled models keep its muscles and bodies), a prepared-model cache that
+    cannot be written."""
+    from musclekit.config import check_writable
+    from musclekit.pipelines.simulate.dynamics.kernel.model_cache import CACHE_ENV
+
     cfg.validate()
+    check_writable(model_cache(root, cfg),
+                   f"the prepared-model cache (${CACHE_ENV}, default ~/.cache/musclekit)")
     if cfg.sequences:
         from musclekit.dataset import open_dataset
 

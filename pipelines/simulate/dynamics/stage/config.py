@@ -30,7 +30,8 @@ class DynamicsConfig:
     chunk_time_limit_s: wall-clock limit of one chunk's solve; past it the chunk is a gap.
     retry_failed: re-solve chunks that failed in an earlier run (otherwise they are kept).
     sequences: only these sequence ids (all with kinematics when None).
-    cache_dir: where prepared models live (default `<dataset>/opensim/_dynamics_models`).
+    cache_dir: where prepared models live (default: the user's cache shared by every run
+        and dataset, kernel/model_cache.py `default_cache_dir`).
     upper_model: an .osim with muscles beyond the lower-body model (e.g. a thoracolumbar
         model), solved by static optimisation with the lower-body solution's ground forces
         after each sequence is written (streams `activations_upper`, `muscle_forces_upper`).
