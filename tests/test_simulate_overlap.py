@@ -5,8 +5,6 @@ overlapped run is killed mid-way and resumed."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import signal
 import subprocess
 import sys
@@ -26,17 +24,13 @@ from musclekit.pipelines.simulate.kinematics.run import amass_sources, run_kinem
 from musclekit.pipelines.simulate.kinematics.sequence import KinematicsConfig
 from musclekit.pipelines.simulate.kinematics.standin import write_standin_body
 from musclekit.pipelines.simulate.kinematics.synthetic import write_synthetic_sequence
+from tests.helpers.same_bytes import same_files
 
 # Short chunks and a coarse mesh: the test is about the order of the work, not the solve.
 # As the command line parses them (--mesh-per-s is a float: 25.0 is written, not 25).
 DYNAMICS = {"chunk_s": 0.8, "buffer_s": 0.1, "mesh_per_s": 25.0, "max_iterations": 300}
 CLI_DYNAMICS = ["--chunk-s", "0.8", "--buffer-s", "0.1", "--mesh-per-s", "25",
                 "--max-iterations", "300"]
-# Files that record how a run went (logs, locks, the card), not what it computed.
-RUN_RECORDS = ("opensim.log", ".lock", "timing.json", "card", "README", "stats.json")
-# What differs between any two runs, staged or not: when, how long and on how many workers
-# (these keys are left out of JSON, tables and .npz metadata); everything else must be equal.
-RUN_KEYS = ("_utc", "timings", "time_s", "seconds", "compute")
 
 
 @pytest.fixture(scope="module")
@@ -48,80 +42,6 @@ def amass(tmp_path_factory) -> tuple[Path, Path]:
         write_synthetic_sequence(root / "amass" / "X" / subject / "squat_poses.npz", "squat",
                                  body, betas=np.array(betas), duration_s=1.0)
     return root / "amass" / "X", body
-
-
-def _digests(root: Path) -> dict[str, str]:
-    """Per file of a run's folder, what it computed: the bytes (hashed) of data shards,
-    models, motions and arrays; JSON, tables and .npz metadata without RUN_KEYS; the run's
-    own folder path left out (payloads and setups name their files by absolute path)."""
-    import pyarrow.parquet as pq
-
-    out = {}
-    here = [str(root.resolve()).encode(), str(root).encode()]
-    for f in sorted(root.rglob("*")):
-        rel = str(f.relative_to(root))
-        if not f.is_file() or any(r in rel for r in RUN_RECORDS):
-            continue
-        data = f.read_bytes()
-        for path in here:
-            data = data.replace(path, b"<dataset>")
-        if f.suffix == ".json":
-            value = json.loads(data)
-            if rel.startswith(layout.UNITS_DIR):  # a table's digest holds its solve times
-                value = {**value, "tables": [t["name"] for t in value.get("tables", [])]}
-            out[rel] = _canonical(value)
-        elif f.suffix == ".parquet" and rel.startswith("tables/"):
-            out[rel] = _canonical(pq.read_table(f).to_pylist())
-        elif f.suffix == ".npz":
-            with np.load(f, allow_pickle=False) as arrays:  # a zip: its entries carry dates
-                out[rel] = _canonical({k: str(arrays[k]) if arrays[k].dtype.kind == "U"
-                                       else hashlib.sha256(arrays[k].tobytes()).hexdigest()
-                                       for k in arrays.files})
-        else:
-            out[rel] = hashlib.sha256(data).hexdigest()
-    return out
-
-
-def _canonical(value) -> str:
-    return json.dumps(_timeless(value), sort_keys=True, default=str)
-
-
-def _same_files(run: Path, staged: Path) -> None:
-    a, b = _digests(run), _digests(staged)
-    differ = [f"{k}: {_difference(a.get(k), b.get(k))}"
-              for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-    assert not differ, "\n".join(differ)
-    assert any(k.startswith("data/activations") for k in a)  # the comparison saw the data
-
-
-def _difference(a: str | None, b: str | None) -> str:
-    """The fields in which two canonical JSON texts differ (or the two digests)."""
-    def flat(value, at=""):
-        if isinstance(value, dict):
-            return {k: v for key, x in value.items() for k, v in flat(x, f"{at}.{key}").items()}
-        if isinstance(value, list):
-            return {k: v for i, x in enumerate(value) for k, v in flat(x, f"{at}[{i}]").items()}
-        return {at: value}
-    try:
-        fa, fb = flat(json.loads(a)), flat(json.loads(b))
-    except (TypeError, ValueError):
-        return f"{a} != {b}"
-    return "; ".join(f"{k}: {fa.get(k)!r} != {fb.get(k)!r}"
-                     for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k))[:1500]
-
-
-def _timeless(value):
-    """`value` without RUN_KEYS, JSON text inside it read as JSON."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return _timeless(json.loads(value))
-        except ValueError:
-            return value
-    if isinstance(value, dict):
-        return {k: _timeless(v) for k, v in value.items() if not any(t in k for t in RUN_KEYS)}
-    if isinstance(value, list):
-        return [_timeless(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +73,7 @@ def test_overlapped_run_gives_the_staged_bytes_and_starts_chunks_before_the_last
     first_written = records["dynamics-X_S01_squat_poses"]
     assert first_written < records["kinematics.X_S02_squat_poses"]
     assert 0 <= result.idle_share < 1
-    _same_files(out, staged)
+    same_files(out, staged)
 
 
 @pytest.mark.slow
@@ -197,7 +117,7 @@ def test_killed_overlapped_cli_run_resumes_to_the_staged_bytes(amass, staged, tm
                                          done.stderr).groups())
     assert skipped >= 1  # the chunk solved before the kill is not solved again
     assert "compute: 2 worker(s)" in done.stderr
-    _same_files(out, staged)
+    same_files(out, staged)
 
 
 def test_dynamics_inputs_are_refused_before_any_work(amass, tmp_path, monkeypatch):

@@ -33,15 +33,15 @@ def small_dynamics_config(**kw) -> DynamicsConfig:
 def failing_chunks(chunk_ids: list[str], reason: str = "forced to fail (test)") -> Iterator[None]:
     """Within the block, the dynamics stage treats these chunks as unsolvable: each becomes a
     failed report with `reason`, the gap path every real failure takes."""
-    from musclekit.pipelines.simulate.dynamics.stage import run
+    from musclekit.pipelines.simulate.dynamics.stage import units
 
-    real = run.unsolvable
+    real = units.unsolvable
 
     def unsolvable(chunk, sequence_reason: str) -> str:
         return reason if chunk.id in chunk_ids else real(chunk, sequence_reason)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(run, "unsolvable", unsolvable)
+        patch.setattr(units, "unsolvable", unsolvable)
         yield
 
 

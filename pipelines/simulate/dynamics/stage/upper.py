@@ -1,5 +1,6 @@
-"""The upper body as a stage after the lower body: one Dask task and one dataset unit per
-sequence (the static optimisation itself is upper.py)."""
+"""The upper body after the lower body: one unit of work and one dataset unit per sequence,
+submitted by the dynamics graph (stage/graph.py) when the sequence's lower body is written
+(the static optimisation itself is upper.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from musclekit.compute import Unit, run_units
+from musclekit.compute import Finished, Unit
 from musclekit.dataset import Provenance, SequenceInfo, StreamSpec, open_dataset
 from musclekit.dataset.columns import Flag
 from musclekit.dataset.writer import DatasetWriter
@@ -33,11 +34,14 @@ if TYPE_CHECKING:
 #   worker, as for the chunks;
 # - resuming is the same rule as everywhere: a sequence whose `dynamics-upper-<id>` record
 #   exists is skipped.
+UPPER_PREFIX = "dynamics-upper-"
+
+
 def upper_unit_id(job: SequenceJob) -> str:
-    return f"dynamics-upper-{job.sequence.id}"
+    return f"{UPPER_PREFIX}{job.sequence.id}"
 
 
-def _upper_task(task: UpperTask) -> tuple[np.ndarray, UpperResult]:
+def upper_task(task: UpperTask) -> tuple[np.ndarray, UpperResult]:
     """Dask task: one sequence's upper body, from the dataset's written ground forces.
     Returns the stream's own time column (written again as is) and the result."""
     ds = open_dataset(task.dataset)
@@ -51,11 +55,12 @@ def _upper_task(task: UpperTask) -> tuple[np.ndarray, UpperResult]:
     return grf.time_s, result
 
 
-def run_upper(root: Path, writer: DatasetWriter, jobs: list[SequenceJob], cfg: DynamicsConfig,
-              report: DynamicsReport) -> None:
-    """Solve and write the upper body of every sequence whose lower body is written."""
+def upper_units(root: Path, writer: DatasetWriter, jobs: list[SequenceJob], cfg: DynamicsConfig,
+                report: DynamicsReport) -> list[Unit]:
+    """One unit per sequence of `jobs` whose lower body is written with ground forces and
+    whose upper body is not (those written before go to `report.upper_skipped`)."""
     if not cfg.upper_model:
-        return
+        return []
     # The same filter and foot bodies as the lower-body solve.
     settings = replace(cfg.upper, filter_hz=cfg.solve.filter_hz, feet=dict(cfg.prep.feet))
     ds = open_dataset(root)
@@ -76,17 +81,21 @@ def run_upper(root: Path, writer: DatasetWriter, jobs: list[SequenceJob], cfg: D
             lower_muscles=list(lower.channels), settings=settings,
             work=str(root / "opensim" / job.sequence.id / "dynamics" / "upper"),
         )))
-    if not units:
+    return units
+
+
+def record_upper(root: Path, writer: DatasetWriter, jobs: dict[str, SequenceJob],
+                 cfg: DynamicsConfig, report: DynamicsReport, done: Finished) -> None:
+    """One upper-body unit ended (`jobs`: sequence id -> plan): write it, or record why it
+    failed."""
+    if done.status != "ok":
+        report.upper_failed[done.unit_id] = done.value
         return
-    run = run_units(units, _upper_task, cfg.compute, description="upper body (static optimisation)")
-    for uid, why in run.failed.items():
-        report.upper_failed[uid] = why
-    by_id = {upper_unit_id(j): j for j in jobs}
-    for uid, (time_s, result) in run.done.items():
-        job = by_id[uid]
-        write_upper(writer, job, time_s, result, cfg,
-                    ds.sequences[job.sequence.id].extra.get("dynamics", {}))
-        report.upper_written.append(job.sequence.id)
+    job = jobs[done.unit_id[len(UPPER_PREFIX):]]
+    time_s, result = done.value
+    lower_extra = open_dataset(root).sequences[job.sequence.id].extra.get("dynamics", {})
+    write_upper(writer, job, time_s, result, cfg, lower_extra)
+    report.upper_written.append(job.sequence.id)
 
 
 def write_upper(writer: DatasetWriter, job: SequenceJob, time_s: np.ndarray, result: UpperResult,
