@@ -52,6 +52,10 @@ class ContactRule:
     # heel-to-toe line per stance fitted to the whole-body centre of pressure; "moment",
     # the whole-body centre of pressure frame by frame (the rule before 2026-12-07).
     cop_path: str = "rolling"
+    # A hand-over's share from statics, weighted by how well the kinematics' moment agrees
+    # with a linear hand-over over the sequence (grf._handover_weight); False: the linear
+    # ramp alone.
+    handover_statics: bool = True
 
     def __post_init__(self) -> None:
         if self.cop_path not in COP_PATHS:
@@ -83,6 +87,29 @@ def floor_height(soles: list[np.ndarray], percentile: float) -> float:
     points (each (T, P), heights already brought down to the sole)."""
     lowest = np.min(np.concatenate(soles, axis=1), axis=1)
     return float(np.percentile(lowest, percentile))
+
+
+def contact_levels(above: np.ndarray, speeds: np.ndarray, rule: ContactRule,
+                   min_frames: int = 10) -> np.ndarray:
+    """(P,) each point's own height above the floor while its foot stands: the median of
+    its height (T, P) over the frames it moves slower than `speed_on_m_s` while some point
+    of its foot is within `height_off_m` of the floor by the standing pose (a foot held still
+    in the air is not standing), never below 0 (a point is not lowered below its
+    standing-pose level); 0 with fewer than `min_frames` such frames.
+
+    The standing pose says how high each point stands above the sole, but the kinematics
+    need not stand that way: on the Vicon walk's automatically scaled model each foot's toe
+    point stood 5-7 cm above the floor through every stance (the foot pitched toes-up against
+    the model's standing pose), so the foot counted as lifted as soon as the heel rose, 100-200
+    ms before toe-off, and the load went to the swinging foot. A point's slow frames are its
+    stances (swing is fast), so their median height is where it stands."""
+    levels = np.zeros(above.shape[1])
+    down = (above < rule.height_off_m).any(axis=1)
+    for i in range(above.shape[1]):
+        slow = down & (speeds[:, i] < rule.speed_on_m_s)
+        if slow.sum() >= min_frames:
+            levels[i] = max(float(np.median(above[slow, i])), 0.0)
+    return levels
 
 
 def detect_contact(above: np.ndarray, speeds: np.ndarray, rule: ContactRule) -> np.ndarray:
@@ -128,12 +155,16 @@ class Phases:
     the centre of pressure decides); transition (T,) True where the share follows a heel strike ->
     toe-off hand-over (False: single support, flight or the COP fallback); progress (T, 2)
     fraction of each foot's current stance (0 at touch-down, 1 at lift-off, NaN off the
-    ground or for a stance cut by the sequence's ends)."""
+    ground or for a stance cut by the sequence's ends); ramp (T, 2) each foot's share of the
+    load if it changed linearly through the hand-over (the leading foot's rising from 0 at
+    its heel strike to 1 at the trailing foot's toe-off; NaN outside hand-overs), the prior
+    grf.py combines with statics."""
 
     contact: np.ndarray
     share: np.ndarray
     transition: np.ndarray
     progress: np.ndarray
+    ramp: np.ndarray | None = None
 
 
 def phases(time_s: np.ndarray, contact: np.ndarray) -> Phases:
@@ -142,6 +173,7 @@ def phases(time_s: np.ndarray, contact: np.ndarray) -> Phases:
     share = np.zeros((T, 2))
     transition = np.zeros(T, dtype=bool)
     progress = np.full((T, 2), np.nan)
+    ramp = np.full((T, 2), np.nan)
     stances = [runs(contact[:, j]) for j in range(2)]
     for j in range(2):
         for a, b in stances[j]:
@@ -158,11 +190,14 @@ def phases(time_s: np.ndarray, contact: np.ndarray) -> Phases:
             continue
         trailing = 0 if starts[0] < starts[1] else 1
         t0, t1 = time_s[a - 1], time_s[b + 1]  # the last single-support frames either side
-        s = transition_share((time_s[a:b + 1] - t0) / (t1 - t0))
+        x = (time_s[a:b + 1] - t0) / (t1 - t0)
+        s = transition_share(x)
         share[a:b + 1, trailing] = s
         share[a:b + 1, 1 - trailing] = 1.0 - s
+        ramp[a:b + 1, trailing] = 1.0 - x
+        ramp[a:b + 1, 1 - trailing] = x
         transition[a:b + 1] = True
-    return Phases(contact, share, transition, progress)
+    return Phases(contact, share, transition, progress, ramp)
 
 
 def place_cops(force: np.ndarray, moment: np.ndarray, height: float,

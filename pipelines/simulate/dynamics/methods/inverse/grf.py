@@ -43,6 +43,7 @@ from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.kernel.filtering import finite_difference
 from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import (
     ContactRule,
+    contact_levels,
     detect_contact,
     floor_height,
     ground_velocity,
@@ -347,7 +348,7 @@ def body_wrench(model_path: str, motion: Motion,
 
 
 # Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
-ESTIMATE_RULE_VERSION = 6
+ESTIMATE_RULE_VERSION = 7
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
@@ -470,6 +471,75 @@ def _rolling_lines(time_s: np.ndarray, force: np.ndarray, moment: np.ndarray, fl
     return out
 
 
+# How far a measured hand-over's share lies from the linear ramp between the leading foot's
+# heel strike and the trailing foot's toe-off (RMS, fraction of the load): 0.04-0.12 on the
+# corpus' plates, 0.08 their mean (docs/validation.md, "Ground forces estimated on the
+# corpus trials"). The prior's spread in _handover_weight.
+HANDOVER_RAMP_SPREAD = 0.08
+
+
+def _foot_cops(k: int, ph, above: dict, points: dict, floor: float, rule: ContactRule,
+               line: dict | None, sole_line: dict | None) -> tuple[dict, dict]:
+    """Frame k's centre of pressure per foot in contact: (priors, rolling); priors the
+    centroid of the foot's points near the floor, or its rolling line's point where the
+    stance has one (then also in rolling)."""
+    priors, rolling = {}, {}
+    for j in range(2):
+        if not ph.contact[k, j]:
+            continue
+        side = SIDES[j]
+        near = above[side][k] < rule.height_off_m
+        if not near.any():
+            near = above[side][k] == above[side][k].min()
+        c = points[side][k][near].mean(axis=0)
+        priors[side] = np.array([c[0], floor, c[2]])
+        if line is not None and np.isfinite(line[side][k, 0]):
+            heel, toe = sole_line[side][k]
+            along, beside = line[side][k]
+            d = (toe - heel)[[0, 2]]
+            n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-9)
+            c = heel + along * (toe - heel) + beside * np.array([n[0], 0.0, n[1]])
+            priors[side] = rolling[side] = np.array([c[0], floor, c[2]])
+    return priors, rolling
+
+
+def _handover_weight(force: np.ndarray, moment: np.ndarray, floor: float, ph,
+                     feet_cops: list[tuple[dict, dict]], rule: ContactRule) -> float:
+    """How much of a hand-over's share comes from statics (0..1), the rest from the linear
+    ramp, for the whole sequence.
+
+    Statics puts the right foot's share where the whole-body centre of pressure (from the
+    kinematics' moment) lies between the two feet's rolling centres of pressure. That is
+    exact for exact kinematics, and as noisy as the moment: on the Rajagopal walk the
+    whole-body COP follows the plates' to 2 cm and statics beats any fixed shape, while on the
+    Plug-in-Gait walks (a foot of two markers, no metatarsals) it runs 10-20 cm ahead of
+    the plates' through every double support, and statics hands the whole load over in half
+    the double support. Both are estimates of one share: combined by their variances (the
+    minimum-variance weighting of two independent estimates), the ramp's the spread of
+    measured hand-overs about it (HANDOVER_RAMP_SPREAD), statics' its RMS difference from the
+    ramp over the sequence's hand-over frames (the ramp's spread included: only what exceeds
+    it is the moment's noise)."""
+    if not rule.handover_statics:
+        return 0.0
+    diffs = []
+    for k in np.flatnonzero(ph.transition):
+        priors, rolling = feet_cops[k]
+        if len(rolling) != 2 or force[k, 1] <= 0:
+            continue
+        cr, cl = rolling["right"], rolling["left"]
+        d = cr - cl
+        denom = float(d @ d)
+        if denom <= MIN_SOLE_LINE_M ** 2:
+            continue
+        p, _ = centre_of_pressure(force[k], moment[k], floor)
+        diffs.append(float((p - cl) @ d / denom) - float(ph.ramp[k, 0]))
+    if len(diffs) < 3:
+        return 1.0  # too few frames to judge the moment: statics, as before
+    spread2 = HANDOVER_RAMP_SPREAD ** 2
+    noise2 = max(float(np.mean(np.square(diffs))) - spread2, 0.0)
+    return spread2 / (spread2 + noise2)
+
+
 def split_wrench(
     time_s: np.ndarray,
     force: np.ndarray,
@@ -500,9 +570,11 @@ def split_wrench(
     above = {s: soles[s] - floor for s in SIDES}
     velocity = {s: point_velocities(time_s, points[s]) for s in SIDES}
     ground_v = ground_velocity([velocity[s] for s in SIDES], [above[s] for s in SIDES], rule)
-    contact = np.column_stack([
-        detect_contact(above[s], np.linalg.norm(velocity[s] - ground_v, axis=2), rule)
-        for s in SIDES])
+    speeds = {s: np.linalg.norm(velocity[s] - ground_v, axis=2) for s in SIDES}
+    # Each point's height above the floor counted from its own level when its foot stands
+    # (contact_levels), not from the model's standing pose alone.
+    above = {s: above[s] - contact_levels(above[s], speeds[s], rule)[None, :] for s in SIDES}
+    contact = np.column_stack([detect_contact(above[s], speeds[s], rule) for s in SIDES])
     contact &= (force[:, 1] > min_fy)[:, None]
     # A frame whose load no foot seems to carry (feet that slide or float in the kinematics
     # of a model not scaled to the subject): the lowest foot carries it, as counted below.
@@ -525,26 +597,16 @@ def split_wrench(
     if rule.cop_path == "rolling" and sole_line is not None:
         line = _rolling_lines(time_s, force, moment, floor, ph, sole_line)
 
+    feet_cops = [_foot_cops(k, ph, above, points, floor, rule, line, sole_line)
+                 for k in range(T)]
+    statics = _handover_weight(force, moment, floor, ph, feet_cops, rule)
+
     for k in range(T):
         F, M = force[k], moment[k]
         on = [j for j in range(2) if ph.contact[k, j]]
         if not on:
             continue
-        priors, rolling = {}, {}
-        for j in on:
-            side = SIDES[j]
-            near = above[side][k] < rule.height_off_m
-            if not near.any():
-                near = above[side][k] == above[side][k].min()
-            c = points[side][k][near].mean(axis=0)
-            priors[side] = np.array([c[0], floor, c[2]])
-            if line is not None and np.isfinite(line[side][k, 0]):
-                heel, toe = sole_line[side][k]
-                along, beside = line[side][k]
-                d = (toe - heel)[[0, 2]]
-                n = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-9)
-                c = heel + along * (toe - heel) + beside * np.array([n[0], 0.0, n[1]])
-                priors[side] = rolling[side] = np.array([c[0], floor, c[2]])
+        priors, rolling = feet_cops[k]
         p, ty = centre_of_pressure(F, M, floor)
         if len(on) == 1:
             side = SIDES[on[0]]
@@ -561,10 +623,11 @@ def split_wrench(
             if ph.transition[k] and len(rolling) == 2 and denom > MIN_SOLE_LINE_M ** 2:
                 # Both feet's COPs known (their rolling lines): the vertical loads must put
                 # the whole-body COP where the moment does, p = s c_r + (1 - s) c_l along
-                # the line between them, so the share is where p lies on it (statics, not
-                # an assumed shape; with only the feet's contact points as COPs this rule
-                # loaded a lifting foot, hence the smoothstep below when a line is missing).
-                s = float(np.clip((p - cl) @ d / denom, 0.0, 1.0))
+                # the line between them, so statics says the share is where p lies on it;
+                # it is trusted as far as the sequence's kinematic moment deserves
+                # (_handover_weight), the rest of the share from the linear hand-over.
+                ramp = float(ph.ramp[k, 0])
+                s = float(np.clip(ramp + statics * ((p - cl) @ d / denom - ramp), 0.0, 1.0))
             elif ph.transition[k]:
                 s = float(ph.share[k, 0])
             else:
