@@ -164,6 +164,74 @@ def test_linearised_skeleton_predicts_inverse_dynamics(prepared) -> None:
     assert errors[1] < errors[0] / 20
 
 
+def _applied_forces_local(tm, lin, crossing, q, v, dq, dv, act, slopes: bool) -> np.ndarray:
+    """The muscles' and the contact spheres' generalized force at (q + dq, v + dv) as a
+    round's NLP states it around (q, v): muscles with the moment arms and tendon forces of
+    (q, v), each sphere's exact contact law at its linearised centre and velocity mapped
+    through the Jacobians of q, plus (with `slopes`) `applied_dq` dq + `applied_dv` dv."""
+    from musclekit.pipelines.simulate.dynamics.kernel.contact_law import sphere_force
+    from musclekit.pipelines.simulate.opensim.evaluate import muscle_terms
+
+    f0, f1, arms = muscle_terms(tm.model, tm.state, tm.muscles, tm.coordinates, crossing, 0.0,
+                                dict(zip(tm.coordinates, q, strict=True)),
+                                dict(zip(tm.coordinates, v, strict=True)))
+    out = arms.T @ (f0 + act * f1)
+    for s, sphere in enumerate(tm.spheres):
+        J, Jw = lin["jac_centre"][s], lin["jac_angular"][s]
+        c = lin["centre"][s] + J @ dq
+        f, point = sphere_force(np, sphere, c, J @ (v + dv) + lin["velocity_dq"][s] @ dq,
+                                Jw @ (v + dv))
+        f = np.asarray(f)
+        out += J.T @ f + Jw.T @ np.cross(np.asarray(point) - c, f)
+    if slopes:
+        out += lin["applied_dq"] @ dq + lin["applied_dv"] @ dv
+    return out
+
+
+def test_local_model_of_applied_forces_is_second_order_accurate(prepared) -> None:
+    """The muscles' and the contact forces' generalized force as a round's NLP states it
+    agrees with OpenSim's to second order in the step only with `applied_dq` / `applied_dv`
+    (moment arms, force-length-velocity, the contact Jacobians' change). Without them the
+    error is first order: on the first running chunk it left 15 N m at a 6 mrad step under a
+    heel strike and the rounds did not converge (docs/validation.md, "Track on real gait")."""
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
+    from musclekit.pipelines.simulate.opensim.evaluate import crossing_sets
+
+    folder, _ = prepared
+    prep = PreparedModel.load(folder)
+    tm = TrackModel(dgf_model_processor(str(folder / prep.model_path)), prep.root_coordinates)
+    rng = np.random.default_rng(2)
+    n, M = len(tm.coordinates), len(tm.muscles)
+    q = np.zeros(n)
+    for name, value in (("hip_flexion_r", 0.3), ("knee_angle_r", 0.5), ("ankle_angle_r", 0.1),
+                        ("hip_flexion_l", 0.3), ("knee_angle_l", 0.5), ("ankle_angle_l", 0.1)):
+        q[tm.coordinates.index(name)] = value
+    # feet 8 mm into the floor: every sphere loaded
+    y = tm.coordinates.index("pelvis_ty")
+    q[y] -= (tm.sphere_centres(q)[:, 1] - tm.sphere_bottom_offsets).min() + 0.008
+    v, a = rng.normal(0, 0.5, n), np.zeros(n)
+    act = rng.uniform(0.2, 0.8, M)
+    lin = tm.linearise(q, v, a, activation=act)
+    assert np.abs(lin["applied_dq"]).max() > 1.0 and np.abs(lin["applied_dv"]).max() > 0.1
+    crossing = crossing_sets(tm.model, tm.state, tm.muscles, tm.coordinates,
+                             [dict(zip(tm.coordinates, q, strict=True))])
+    direction_q, direction_v = rng.normal(0, 1, n), rng.normal(0, 1, n)
+    errors = {True: [], False: []}
+    for step in (1e-2, 1e-3):
+        dq, dv = step * direction_q, 10 * step * direction_v
+        # OpenSim: G - defect = every applied force (no actuator control)
+        exact = (tm.generalized_forces(q + dq, v + dv, a)
+                 - tm.opensim_defect(np.zeros(1), (q + dq)[None], (v + dv)[None], a[None],
+                                     act[None], np.zeros((1, len(tm.actuators))))[0])
+        for slopes in (True, False):
+            local = _applied_forces_local(tm, lin, crossing, q, v, dq, dv, act, slopes)
+            errors[slopes].append(np.abs(exact - local).max())
+    # second order with the slopes, first order without
+    assert errors[True][1] < errors[True][0] / 30, errors
+    assert errors[False][1] > errors[False][0] / 15, errors
+    assert errors[True][1] < errors[False][1] / 10, errors
+
+
 def test_exact_mass_matrix_and_contact_jacobians_match_finite_differences(prepared) -> None:
     """Simbody's mass matrix and frame Jacobians (the default) against the finite-difference
     terms they replaced, at a bent pose with speeds and accelerations."""

@@ -17,7 +17,10 @@ v, accelerations a; muscle activations and excitations; coordinate-actuator cont
 G_lin is the skeleton's inverse dynamics linearised at the current trajectory (q_lin, v_lin,
 a_lin); tau_contact maps each smooth contact sphere's force (kernel/contact_law.py, the exact
 nonlinear SmoothSphereHalfSpaceForce law) through the sphere's Jacobian: centre
-c = c_lin + J (q - q_lin), velocity J v + d(J v_lin)/dq (q - q_lin). Muscle forces and moment arms are those at q_lin.
+c = c_lin + J (q - q_lin), velocity J v + d(J v_lin)/dq (q - q_lin). Muscle forces and moment
+arms are those at q_lin, plus the first-order change of the muscles' and the contact forces'
+generalized forces with q and v (`applied_dq`, `applied_dv`), so that the local model agrees
+with the nonlinear one to first order in the step.
 
 Like every NLP module, this one never imports opensim and runs in a child process
 (`child.solve_in_child`): the PyPI casadi wheel and the opensim wheel cannot share a process.
@@ -111,6 +114,13 @@ class TrackProblem:
     # (N, S, 3, n) d(J(q) v)/dq at (q_lin, v_lin): the centre velocity is linearised as
     # J v + dvel_dq (q - q_lin), not J v alone (None: the latter, as before)
     sphere_velocity_dq: np.ndarray | None = None
+    # (N, n, n) the applied forces' first-order change with q and v that the terms above
+    # hold at q_lin: the contact forces through the spheres' Jacobians at q (J(q)^T F with
+    # F at the linearisation point) and the muscles' generalized force (moment arms,
+    # force-length, force-velocity at the linearisation point's activations). None: left
+    # out (the local model then misses OpenSim's equations to first order in the step).
+    applied_dq: np.ndarray | None = None
+    applied_dv: np.ndarray | None = None
     grf_target: np.ndarray | None = None
     sphere_side: np.ndarray | None = None
     # weights (DEFAULT_TRACK_WEIGHTS keys), "trust_rad", "trust_m", "force_scale_n",
@@ -272,6 +282,13 @@ def _linear_dynamics(problem: TrackProblem, S: np.ndarray):
         b[k * n: (k + 1) * n] = (
             problem.g0[k] - problem.dg_dq[k] @ problem.q_lin[k] - problem.dg_dv[k] @ problem.v_lin[k]
             - problem.dg_da[k] @ problem.a_lin[k] - R @ problem.force_passive[k])
+        # applied forces' change with the motion: - A_q (q - q_lin) - A_v (v - v_lin)
+        if problem.applied_dq is not None:
+            block(k, off_q + k * n, -problem.applied_dq[k])
+            b[k * n: (k + 1) * n] += problem.applied_dq[k] @ problem.q_lin[k]
+        if problem.applied_dv is not None:
+            block(k, off_v + k * n, -problem.applied_dv[k])
+            b[k * n: (k + 1) * n] += problem.applied_dv[k] @ problem.v_lin[k]
     width = off_c + K * N + 1
     L = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n * N, width))

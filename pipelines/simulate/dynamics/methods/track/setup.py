@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from musclekit.errors import InputError
-from musclekit.pipelines.simulate.dynamics.kernel.contact_law import ContactSphere
+from musclekit.pipelines.simulate.dynamics.kernel.contact_law import ContactSphere, sphere_force
 from musclekit.pipelines.simulate.dynamics.nlp.track import TrackProblem
 from musclekit.pipelines.simulate.opensim.evaluate import (
     crossing_sets,
@@ -60,6 +60,16 @@ class TrackModel:
         self.id_state = self.id_model.initSystem()
         self.solver = osim.InverseDynamicsSolver(self.id_model)
         self.full_solver = osim.InverseDynamicsSolver(self.model)
+        # A copy whose muscles alone apply force: its inverse dynamics minus the skeleton's
+        # is the muscles' generalized force, whose change with the pose and the speeds
+        # (moment arms, force-length, force-velocity) the local model needs (`linearise`).
+        self.mus_model = model_processor.process()
+        forces = self.mus_model.updForceSet()
+        for i in range(forces.getSize()):
+            if osim.Muscle.safeDownCast(forces.get(i)) is None:
+                forces.get(i).set_appliesForce(False)
+        self.mus_state = self.mus_model.initSystem()
+        self.mus_solver = osim.InverseDynamicsSolver(self.mus_model)
 
         cset = self.model.getCoordinateSet()
         names = [cset.get(i).getName() for i in range(cset.getSize())]
@@ -82,11 +92,16 @@ class TrackModel:
         self._index = {n: j for j, n in enumerate(self.coordinates)}
         # Coordinate handles looked up once: a name lookup per set value was a seventh of
         # the linearisation's time on the 80-muscle model.
+        mset = self.mus_model.getCoordinateSet()
         self._handles = {
             False: ([self._id_cset.get(n) for n in self.coordinates],
                     {d: self._id_cset.get(d) for d in self.couplers}),
             True: ([cset.get(n) for n in self.coordinates],
-                   {d: cset.get(d) for d in self.couplers})}
+                   {d: cset.get(d) for d in self.couplers}),
+            "muscles": ([mset.get(n) for n in self.coordinates],
+                        {d: mset.get(d) for d in self.couplers})}
+        self._mus_muscles = [self.mus_model.getMuscles().get(i)
+                             for i in range(self.mus_model.getMuscles().getSize())]
 
         self.muscles = [self.model.getMuscles().get(i)
                         for i in range(self.model.getMuscles().getSize())]
@@ -119,13 +134,22 @@ class TrackModel:
         self._sphere_bodies = [bodies.get(s.body) for s in self.spheres]
 
     # -- setting the state of the inverse-dynamics copy -----------------------------------
-    def _set(self, q: np.ndarray, v: np.ndarray, full: bool = False):
+    def _copy(self, full):
+        """(model, state, inverse-dynamics solver) of the full model (True), the skeleton
+        alone (False) or the muscles alone ("muscles")."""
+        if full == "muscles":
+            return self.mus_model, self.mus_state, self.mus_solver
+        if full:
+            return self.model, self.state, self.full_solver
+        return self.id_model, self.id_state, self.solver
+
+    def _set(self, q: np.ndarray, v: np.ndarray, full: bool | str = False):
         """Independent coordinates and speeds into the state of the inverse-dynamics copy (or
-        of the full model), dependents by coupler; returns the dependents' (index, slope,
-        curvature) for their accelerations."""
+        of the full model, or of the muscles' copy), dependents by coupler; returns the
+        dependents' (index, slope, curvature) for their accelerations."""
         import opensim as osim
 
-        st = self.state if full else self.id_state
+        st = self._copy(full)[1]
         handles, dependents = self._handles[full]
         for c, x, xd in zip(handles, q, v, strict=True):
             c.setValue(st, float(x), False)
@@ -143,20 +167,19 @@ class TrackModel:
         return slopes
 
     def _gen(self, q: np.ndarray, v: np.ndarray, a: np.ndarray, slopes,
-             full: bool = False) -> np.ndarray:
+             full: bool | str = False) -> np.ndarray:
         """Folded generalized forces at the state already set by `_set`: what the forces
         not in the model must add for the accelerations `a` (with `full`, the model's own
-        forces are applied)."""
+        forces are applied; with "muscles", its muscles' alone)."""
         import opensim as osim
 
-        model, st = (self.model, self.state) if full else (self.id_model, self.id_state)
-        solver = self.full_solver if full else self.solver
+        model, st, solver = self._copy(full)
         udot = osim.Vector(st.getNU(), 0.0)
         for n, x in zip(self.coordinates, a, strict=True):
             udot.set(self.u_idx[n], float(x))
         for dep, (j, s1, s2) in slopes.items():
             udot.set(self.u_idx[dep], s1 * float(a[j]) + s2 * float(v[j]) ** 2)
-        if not full:
+        if full is not True:
             model.realizeVelocity(st)
         gen = solver.solve(st, udot).to_numpy()
         out = np.array([gen[self.u_idx[n]] for n in self.coordinates])
@@ -239,14 +262,51 @@ class TrackModel:
             P[self.u_idx[dep], j] += s1
         return P
 
+    def _wrench_map(self, slopes, wrenches: dict[int, np.ndarray]) -> np.ndarray:
+        """(n,) generalized force of fixed spatial forces (sphere index -> (moment, force)
+        in ground, applied at the sphere's centre) at the pose set in the inverse-dynamics
+        copy: sum of J_s^T W_s with each sphere's frame Jacobian at that pose."""
+        import opensim as osim
+
+        self.id_model.realizePosition(self.id_state)
+        matter = self.id_model.getMatterSubsystem()
+        P = self._fold(slopes)
+        frame = osim.Matrix()
+        out = np.zeros(len(self.coordinates))
+        for s, W in wrenches.items():
+            sphere, body = self.spheres[s], self._sphere_bodies[s]
+            matter.calcFrameJacobian(self.id_state, body.getMobilizedBodyIndex(),
+                                     osim.Vec3(*sphere.location_m), frame)
+            out += (frame.to_numpy() @ P).T @ W
+        return out
+
+    def _contact_wrenches(self, centres: np.ndarray, velocities: np.ndarray,
+                          jac_w: np.ndarray, v: np.ndarray) -> dict[int, np.ndarray]:
+        """Each loaded sphere's (moment about its centre, force) by the contact law at the
+        pose and speeds of the linearisation point."""
+        out = {}
+        for s, sphere in enumerate(self.spheres):
+            f, point = sphere_force(np, sphere, centres[s], velocities[s], jac_w[s] @ v)
+            f = np.asarray(f, dtype=float)
+            if np.abs(f).max() > 1e-6:
+                out[s] = np.concatenate([np.cross(np.asarray(point) - centres[s], f), f])
+        return out
+
     def linearise(self, q: np.ndarray, v: np.ndarray, a: np.ndarray,
-                  exact: bool = True) -> dict[str, np.ndarray]:
+                  exact: bool = True, activation: np.ndarray | None = None
+                  ) -> dict[str, np.ndarray]:
         """The skeleton and contact-geometry terms at one instant (see the module docstring).
 
         With `exact`, the mass matrix and the contact Jacobians come from Simbody (one mass
         matrix and one frame Jacobian per sphere instead of 2n further solves: a third less
         time per round on the 80-muscle model); without, all by finite differences (kept to
-        validate the exact terms against)."""
+        validate the exact terms against).
+
+        Also the applied forces' first-order change that the NLP's own terms leave out
+        (`applied_dq`, `applied_dv`, (n, n)): the contact forces' generalized force through
+        the spheres' Jacobians at the pose (the NLP maps the exact contact force through the
+        Jacobian of the linearisation point) and, given `activation` (M,), the muscles'
+        (the NLP holds moment arms and tendon forces at the linearisation point)."""
         import opensim as osim
 
         n = len(self.coordinates)
@@ -282,6 +342,17 @@ class TrackModel:
         # the friction's transition velocity (0.2 m/s): OpenSim then found friction the
         # NLP had not (1.4e3 N sideways at the pelvis on the first running chunk).
         dvel_dq = np.zeros((len(self.spheres), 3, n))
+        # The contact forces' moment arms. A round's NLP maps each sphere's force through
+        # J(q_lin)^T; the true generalized force is J(q)^T F. On running's first chunk,
+        # at a step of 6 mrad, that alone missed OpenSim's equations of motion by 11 N m at
+        # the knee under a 3.5 BW heel strike (the contact law's own change: < 1 N): a
+        # first-order term, so the rounds could not converge faster than linearly, and
+        # there not at all. Here its derivative at the linearisation point's forces.
+        # (With `exact` off the Jacobians are not known yet: that path leaves it out.)
+        wrenches = self._contact_wrenches(c0, u0, jac_w, v) if exact else {}
+        applied_dq = np.zeros((n, n))
+        applied_dv = np.zeros((n, n))
+        base = self._wrench_map(slopes, wrenches) if wrenches else None
         handles, dependents = self._handles[False]
         for j in range(n):
             e = np.zeros(n)
@@ -296,6 +367,8 @@ class TrackModel:
             slopes = self._set(q + e, v)
             dg_dq[:, j] = (self._gen(q + e, v, a, slopes) - g0) / FD_STEP
             dvel_dq[:, :, j] = (self._sphere_velocities() - u0) / FD_STEP
+            if base is not None:
+                applied_dq[:, j] = (self._wrench_map(slopes, wrenches) - base) / FD_STEP
             if exact:
                 continue
             c1, r1 = self._sphere_frames()
@@ -305,16 +378,48 @@ class TrackModel:
                 W = (r1[s] @ r0[s].T - np.eye(3)) / FD_STEP
                 jac_w[s, :, j] = 0.5 * np.array([W[2, 1] - W[1, 2], W[0, 2] - W[2, 0],
                                                  W[1, 0] - W[0, 1]])
+        if activation is not None:
+            mus_dq, mus_dv = self._muscle_slopes(q, v, a, activation, dg_dq, dg_dv)
+            applied_dq += mus_dq
+            applied_dv += mus_dv
         return {"g0": g0, "dg_dq": dg_dq, "dg_dv": dg_dv, "dg_da": dg_da,
                 "centre": c0, "jac_centre": jac_c, "jac_angular": jac_w,
-                "velocity_dq": dvel_dq}
+                "velocity_dq": dvel_dq, "applied_dq": applied_dq, "applied_dv": applied_dv}
+
+    def _muscle_slopes(self, q: np.ndarray, v: np.ndarray, a: np.ndarray,
+                       activation: np.ndarray, dg_dq: np.ndarray, dg_dv: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """d/dq and d/dv (n, n) of the muscles' generalized force at `activation`: moment
+        arms, force-length and force-velocity, by forward differences of the muscles-only
+        copy's inverse dynamics (the skeleton's G minus the muscles' generalized force)
+        against the skeleton's own slopes `dg_dq`, `dg_dv`."""
+        n = len(self.coordinates)
+        for m, x in zip(self._mus_muscles, activation, strict=True):
+            m.setActivation(self.mus_state, float(x))
+
+        def inverse(qq: np.ndarray, vv: np.ndarray) -> np.ndarray:
+            return self._gen(qq, vv, a, self._set(qq, vv, "muscles"), "muscles")
+
+        i0 = inverse(q, v)
+        dq, dv = np.zeros((n, n)), np.zeros((n, n))
+        for j in range(n):
+            e = np.zeros(n)
+            e[j] = FD_STEP
+            dq[:, j] = dg_dq[:, j] - (inverse(q + e, v) - i0) / FD_STEP
+            dv[:, j] = dg_dv[:, j] - (inverse(q, v + e) - i0) / FD_STEP
+        return dq, dv
 
     def build(self, time_s: np.ndarray, q_ref: np.ndarray, q: np.ndarray, v: np.ndarray,
-              a: np.ndarray, settings: dict) -> TrackProblem:
+              a: np.ndarray, settings: dict, activation: np.ndarray | None = None
+              ) -> TrackProblem:
         """The linearised problem on the mesh `time_s` around the trajectory (q, v, a), all
-        (N, n) in `self.coordinates` order; `settings`: weights and trust region."""
+        (N, n) in `self.coordinates` order; `settings`: weights and trust region;
+        `activation` (N, M): the muscles' at the linearisation point (for the slopes of their
+        generalized force; None leaves those out)."""
         N, n = q.shape
-        lin = [self.linearise(q[k], v[k], a[k]) for k in range(N)]
+        lin = [self.linearise(q[k], v[k], a[k],
+                              activation=None if activation is None else activation[k])
+               for k in range(N)]
         stack = {key: np.stack([d[key] for d in lin]) for key in lin[0]}
 
         poses = [dict(zip(self.coordinates, q[k], strict=True)) for k in sorted({0, N // 2, N - 1})]
@@ -344,6 +449,7 @@ class TrackModel:
             sphere_centre=stack["centre"], sphere_jacobian=stack["jac_centre"],
             body_angular_jacobian=stack["jac_angular"],
             sphere_velocity_dq=stack["velocity_dq"],
+            applied_dq=stack["applied_dq"], applied_dv=stack["applied_dv"],
             force_passive=f0, force_active=f1, moment_arm=arms,
             translational=self.translational.astype(float),
             actuator_coordinate=np.array([self._index[x.get_coordinate()] for x in acts], dtype=int),

@@ -320,14 +320,14 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     if target is not None:
         options["grf"] = settings.grf_weight
 
-    def build(q, v, a) -> TrackProblem:
-        p = tm.build(mesh, q_ref, q, v, a, options)
+    def build(q, v, a, activation) -> TrackProblem:
+        p = tm.build(mesh, q_ref, q, v, a, options, activation)
         if target is not None:
             p.grf_target = target
             p.sphere_side = _sphere_sides(p.spheres, prep.feet)
         return p
 
-    problem = build(q, v, a)
+    problem = build(q, v, a, guess.get("activation"))
     max_defect = settings.max_defect_bw * ctx.body_weight_n
     history = []
     report.iterations = 0
@@ -406,7 +406,7 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
         best_defect = min(best_defect, defect)
         report.objective = sol.objective
         # The next round's local model, at the accepted solution.
-        problem = build(sol.q, sol.v, sol.a)
+        problem = build(sol.q, sol.v, sol.a, sol.activation)
         guess = sol.arrays()
         if defect <= max_defect and accepted_done:
             break
