@@ -140,3 +140,32 @@ def test_a_trial_whose_feet_never_touch_the_floor_is_refused() -> None:
     with pytest.raises(InputError, match=r"the feet never settle on a floor: in 100 % of the "
                                          r"frames that carry the body"):
         split_wrench(t, force, np.zeros((T, 3)), heights, pos, 70.0)
+
+
+def test_a_point_that_stands_above_its_standing_level_is_counted_from_its_own_level() -> None:
+    # The Vicon walk's automatically scaled feet stood toes-up: each toe point 6 cm above the
+    # floor through every stance. Counted from the standing pose, the foot left the floor as
+    # soon as the heel rose (heel-off), long before toe-off; counted from the toe's own level
+    # while its foot stands, it stays down until the toe lifts.
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import (
+        contact_levels,
+    )
+
+    rule = ContactRule()
+    T = 100
+    k = np.arange(T)
+    stance = (k >= 10) & (k < 70)
+    heel = np.where(stance, 0.0, 0.2)
+    heel[40:70] = np.linspace(0.0, 0.15, 30)  # heel-off at 40, the toe still down
+    toe = np.where(stance, 0.06, 0.2)
+    above = np.column_stack([heel, toe])
+    speeds = np.where(stance[:, None], 0.1, 2.0) * np.ones((T, 2))
+    speeds[40:70, 0] = 0.8  # the rising heel moves
+    levels = contact_levels(above, speeds, rule)
+    assert levels[0] == pytest.approx(0.0) and levels[1] == pytest.approx(0.06)
+    plain = detect_contact(above, speeds, rule)
+    own = detect_contact(above - levels, speeds, rule)
+    assert np.flatnonzero(plain)[-1] < 50 and np.flatnonzero(own)[-1] == 69
+    # A foot held still in the air is not standing: its points keep their standing level.
+    raised = np.full((T, 2), 0.2)
+    assert np.all(contact_levels(raised, np.zeros((T, 2)), rule) == 0.0)

@@ -319,3 +319,54 @@ def test_a_model_whose_default_pose_lifts_one_foot_still_finds_both_feet_on_the_
     ref = estimate_grf(str(model_path), motion, feet=FEET)
     assert est.contact.all() and not est.orphan.any()
     assert np.allclose(est.values, ref.values, atol=1e-6)
+
+
+def _hand_over(share_in_double_support):
+    """Right stance frames 10-59, left 50-89 (a hand-over at 50-59), each foot's COP rolling
+    heel -> toe; the whole-body COP where `share_in_double_support` (the right foot's, one
+    per hand-over frame) puts it between the two feet's COPs."""
+    T = 100
+    t = np.arange(T) * 0.01
+    on = {"right": (np.arange(T) >= 10) & (np.arange(T) < 60),
+          "left": (np.arange(T) >= 50) & (np.arange(T) < 90)}
+    base = {"right": np.array([[0.0, 0.0, 0.1], [0.2, 0.0, 0.1]]),
+            "left": np.array([[0.6, 0.0, -0.1], [0.8, 0.0, -0.1]])}
+    heights = {s: np.column_stack([np.where(on[s], 0.0, 0.2)] * 2) for s in base}
+    pts = {s: np.tile(base[s], (T, 1, 1)) + heights[s][:, :1, None] * [0, 1, 0] for s in base}
+    force = np.where((on["right"] | on["left"])[:, None], [0.0, 700.0, 0.0], 0.0)
+    path = {}
+    for s, (a, b) in (("right", (10, 59)), ("left", (50, 89))):
+        x = np.clip((t - t[a]) / (t[b] - t[a]), 0, 1)
+        path[s] = base[s][0] + x[:, None] * (base[s][1] - base[s][0])
+    both = on["right"] & on["left"]
+    share = np.where(on["right"], 1.0, 0.0)
+    share[both] = share_in_double_support
+    seen = share[:, None] * path["right"] + (1 - share[:, None]) * path["left"]
+    return t, force, np.cross(seen, force), heights, pts, share
+
+
+def test_a_whole_body_centre_of_pressure_that_runs_ahead_hands_over_along_the_ramp() -> None:
+    # The Plug-in-Gait walks' whole-body COP ran 10-20 cm ahead of the plates' through the
+    # double supports: statics alone handed the whole load to the leading foot at once. A
+    # moment that far from any measured hand-over is trusted little: the share follows the
+    # linear ramp from heel strike to toe-off.
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+
+    t, force, moment, heights, pts, _ = _hand_over(np.zeros(10))  # all on the left at once
+    est = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05, sole_line=pts)
+    hand_over = est.transition & est.contact.all(axis=1)
+    assert hand_over.sum() >= 5
+    right = est.side("right")[0][:, 1] / force[:, 1].clip(1e-9)
+    ramp = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05, sole_line=pts,
+                        rule=ContactRule(handover_statics=False))
+    ramp_right = ramp.side("right")[0][:, 1] / force[:, 1].clip(1e-9)
+    # the ramp alone: linear from 1 to 0 between the last single-support frames either side
+    assert np.all(np.diff(ramp_right[hand_over]) < 0) and np.ptp(np.diff(ramp_right[hand_over])) < 1e-9
+    assert np.abs(right[hand_over] - ramp_right[hand_over]).max() < 0.1
+    assert right[hand_over].mean() > 0.4  # statics alone gave the right foot nothing
+    # A moment that agrees with a near-linear hand-over is followed (statics, weight near 1).
+    shape = np.linspace(0.9, 0.1, 10) + 0.05 * np.sin(np.linspace(0, np.pi, 10))
+    t, force, moment, heights, pts, share = _hand_over(shape)
+    est = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05, sole_line=pts)
+    right = est.side("right")[0][:, 1] / force[:, 1].clip(1e-9)
+    assert np.allclose(right[hand_over], share[hand_over], atol=0.02)
