@@ -290,7 +290,11 @@ def motion_sources(values: dict[str, Any], lab, out: Path
     """The sequences to run (AMASS files or marker files), the model, the body model and the
     warnings said about the inputs before any work."""
     from musclekit.config import resolve_path
-    from musclekit.pipelines.simulate.kinematics.run import amass_sources, trc_sources
+    from musclekit.pipelines.simulate.kinematics.run import (
+        amass_sources,
+        read_marker_files,
+        trc_sources,
+    )
 
     model, markers = values["model"], list(values["trc"]) + list(values["c3d"])
     if values["amass"]:
@@ -313,7 +317,9 @@ def motion_sources(values: dict[str, Any], lab, out: Path
             raise InputError(f"--amass {' '.join(values['amass'])}: no AMASS .npz sequences "
                              f"outside the dataset being written ({out})")
         return sources, model, body_model, []
-    sources = trc_sources(markers, values["subject"])
+    trcs = [Path(p) for p in values["trc"] if Path(p).suffix.lower() != ".c3d"]  # c3d.py: C3Ds
+    read = read_marker_files(trcs)  # each marker file read once, here
+    sources = trc_sources(markers, values["subject"], read)
     missing = [p for p in values["c3d"] if not Path(p).is_file()]
     if missing:
         raise InputError(f"--c3d file not found: {missing[0]}")
@@ -323,8 +329,7 @@ def motion_sources(values: dict[str, Any], lab, out: Path
         model = model or default_model_path()
     # A static trial's marker set (--marker-set / --scale-setup) replaces the model's.
     warnings = check_trc_inputs(
-        [p for p in values["trc"] if Path(p).suffix.lower() != ".c3d"],  # c3d.py reads C3Ds
-        None if (values["marker_set"] or values["scale_setup"]) else model)
+        trcs, None if (values["marker_set"] or values["scale_setup"]) else model, read)
     return sources, model, None, warnings
 
 
@@ -422,10 +427,12 @@ def check_name(value: str, flag: str) -> None:
                          f"starting with a letter or digit{detail}; nothing was written")
 
 
-def check_trc_inputs(trcs: list[Path], model: Path | None) -> list[str]:
+def check_trc_inputs(trcs: list[Path], model: Path | None, read: dict | None = None
+                     ) -> list[str]:
     """Before any work: refuse marker files whose numbers cannot be a person in the units
     they declare, and say which markers the model has that a file lacks (or the reverse);
-    returns those warnings (repeated in the run's summary)."""
+    returns those warnings (repeated in the run's summary). `read`: the files already read
+    (path -> MarkerData), not read again."""
     from musclekit.pipelines.simulate.kinematics.marker_checks import (
         check_trc_units,
         marker_mismatch,
@@ -438,7 +445,9 @@ def check_trc_inputs(trcs: list[Path], model: Path | None) -> list[str]:
     model_names = model_marker_names(model) if model is not None else None
     said: list[str] = []
     for path in trcs:
-        data = read_trc(Path(path), allow_missing=True)  # gaps are filled later
+        data = (read or {}).get(Path(path))
+        if data is None:
+            data = read_trc(Path(path), allow_missing=True)  # gaps are filled later
         check_trc_units(Path(path), data.positions, trc_declared_units(Path(path)))
         if model_names is not None:
             mismatch = marker_mismatch(list(data.names), model_names, Path(path), Path(model))

@@ -5,6 +5,7 @@ has that the file lacks (or the other way round)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -59,13 +60,42 @@ def trc_declared_units(path: Path) -> str | None:
         return None
 
 
-def model_marker_names(model_path: Path) -> list[str]:
-    """Names of the markers of an OpenSim model (loads OpenSim)."""
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the checks before any work and the stage's stream declarations need of a model."""
+
+    marker_names: tuple[str, ...]
+    coordinate_units: tuple[tuple[str, str], ...]  # (coordinate, "m" | "rad"), model order
+
+
+def model_facts(model_path: Path) -> ModelFacts:
+    """The markers and coordinate units of an OpenSim model, from one OpenSim load per file
+    content: a command asks for them several times (marker checks, stream declarations),
+    and a large model takes a good part of a short trial's IK to load."""
+    from musclekit.dataset.atomic import file_sha256
     from musclekit.pipelines.simulate.opensim.model import load_model
 
-    model = load_model(Path(model_path))
+    path = Path(model_path)
+    if not path.is_file():
+        load_model(path)  # raises its InputError: the model does not exist
+    return _model_facts(str(path.resolve()), file_sha256(path))
+
+
+@lru_cache(maxsize=8)
+def _model_facts(path: str, sha256: str) -> ModelFacts:
+    """(Cached by path and content: a file rewritten in place is loaded again.)"""
+    from musclekit.pipelines.simulate.opensim.model import coordinate_units, load_model
+
+    model = load_model(Path(path))
+    model.initSystem()
     markers = model.getMarkerSet()
-    return [markers.get(i).getName() for i in range(markers.getSize())]
+    return ModelFacts(tuple(markers.get(i).getName() for i in range(markers.getSize())),
+                      tuple(coordinate_units(model).items()))
+
+
+def model_marker_names(model_path: Path) -> list[str]:
+    """Names of the markers of an OpenSim model (loads OpenSim once per model file)."""
+    return list(model_facts(model_path).marker_names)
 
 
 @dataclass(frozen=True)

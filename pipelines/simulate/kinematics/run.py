@@ -35,6 +35,7 @@ from musclekit.pipelines.simulate.kinematics.amass import (
     subject_id,
 )
 from musclekit.pipelines.simulate.kinematics.lab import LabInputs
+from musclekit.pipelines.simulate.kinematics.marker_checks import model_facts
 from musclekit.pipelines.simulate.kinematics.markerset import load_markerset
 from musclekit.pipelines.simulate.kinematics.record import KinematicsRecord
 from musclekit.pipelines.simulate.kinematics.sequence import (
@@ -43,13 +44,9 @@ from musclekit.pipelines.simulate.kinematics.sequence import (
     kinematics_from_amass,
     kinematics_from_trc,
 )
-from musclekit.pipelines.simulate.opensim.files import read_trc
+from musclekit.pipelines.simulate.opensim.files import MarkerData, read_trc
 from musclekit.pipelines.simulate.opensim.log import opensim_log
-from musclekit.pipelines.simulate.opensim.model import (
-    coordinate_units,
-    default_model_path,
-    load_model,
-)
+from musclekit.pipelines.simulate.opensim.model import default_model_path
 
 STAGE = "simulate.kinematics"
 _SEX = {"male": "M", "female": "F", "neutral": "U"}
@@ -64,6 +61,8 @@ class KinematicsSource:
     sequence_id: str
     subject_id: str
     rate_hz: float
+    # A TRC's marker names, read with the file when the source was made (not read again).
+    marker_names: tuple[str, ...] | None = None
 
 
 def unit_id_for(seq_id: str) -> str:
@@ -87,28 +86,37 @@ def amass_sources(amass: list[str], amass_root: Path | None = None,
     return out
 
 
-def trc_sources(trcs: list[Path], subject: str = "subject") -> list[KinematicsSource]:
-    """Sources for --trc files (checked here, so a bad file fails before any work)."""
+def trc_sources(trcs: list[Path], subject: str = "subject",
+                read: dict[Path, MarkerData] | None = None) -> list[KinematicsSource]:
+    """Sources for --trc / --c3d files (read here, so a bad file fails before any work);
+    `read`: TRC files the caller has read already (`read_marker_files`), not read again."""
     out = []
     for p in trcs:
+        names = None
         if Path(p).suffix.lower() == ".c3d":
             from musclekit.pipelines.simulate.kinematics.c3d import read_c3d
 
             data = read_c3d(Path(p)).markers
         else:
-            data = read_trc(Path(p), allow_missing=True)  # gaps: sequence.py
+            data = (read or {}).get(Path(p))
+            if data is None:
+                data = read_marker_files([Path(p)])[Path(p)]
+            names = tuple(data.names)
         out.append(KinematicsSource("trc", Path(p), sequence_id(Path(p), Path(p).parent),
-                                    subject, data.rate_hz))
+                                    subject, data.rate_hz, names))
     return out
+
+
+def read_marker_files(trcs: list[Path]) -> dict[Path, MarkerData]:
+    """Each TRC file read once, gaps kept as NaN (filled per sequence: sequence.py)."""
+    return {Path(p): read_trc(Path(p), allow_missing=True) for p in trcs}
 
 
 def stream_specs(marker_names: list[str], model_path: Path, rate_hz: float | None
                  ) -> list[StreamSpec]:
     """The three streams this stage writes (channels fixed for one run)."""
-    model = load_model(model_path)
-    model.initSystem()
-    by_coord = coordinate_units(model)
-    coords, units = list(by_coord), list(by_coord.values())
+    by_coord = model_facts(model_path).coordinate_units
+    coords, units = [c for c, _ in by_coord], [u for _, u in by_coord]
     return [
         StreamSpec(name="markers", family="markers", rate_hz=rate_hz, channels=marker_names,
                    clock="motion", description="virtual (or given) markers, OpenSim ground "
@@ -261,10 +269,14 @@ def kinematics_units(dataset: Path, sources: list[KinematicsSource], *,
         raise InputError("AMASS input needs the SMPL-H body model: --body-model DIR")
     model = Path(model_path) if model_path else default_model_path()
     if "trc" in kinds:
-        from musclekit.pipelines.simulate.kinematics.c3d import model_marker_names
+        names_sets = {s.marker_names for s in sources
+                      if s.kind == "trc" and s.marker_names is not None}
+        unread = [s for s in sources if s.kind == "trc" and s.marker_names is None]
+        if unread:  # C3Ds (and sources made without their names): only the model's markers
+            from musclekit.pipelines.simulate.kinematics.c3d import model_marker_names
 
-        used = model_marker_names(model, lab.marker_set if lab else None)
-        names_sets = {tuple(_marker_names(s.path, used)) for s in sources if s.kind == "trc"}
+            used = model_marker_names(model, lab.marker_set if lab else None)
+            names_sets |= {tuple(_marker_names(s.path, used)) for s in unread}
         if len(names_sets) > 1:
             raise InputError("the TRC files name different markers; one run needs one marker "
                              "set (run them separately)")

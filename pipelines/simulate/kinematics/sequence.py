@@ -185,11 +185,14 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
             lab = replace(lab, static_trc=str(static["markers"]))
             gap_notes += static["notes"]
     lab_trc = Path(trc_path)  # the lab's own file (what a lab's IK setup runs on)
-    if c3d is None:  # a TRC with empty cells: its gaps as a C3D's (trc_gaps_filled)
+    data = read_trc(trc_path, allow_missing=True)  # long gaps stay NaN: left out of IK there
+    if c3d is None and np.isnan(data.positions).any():
+        # A TRC with empty cells: its gaps as a C3D's (trc_gaps_filled); a file without
+        # gaps is used as it is, read once.
         filled = trc_gaps_filled(lab_trc, out_dir / "trc_gaps" / "markers.trc")
         if filled is not None:
             trc_path, gap_notes = filled["markers"], gap_notes + filled["notes"]
-    data = read_trc(trc_path, allow_missing=True)  # long gaps stay NaN: left out of IK there
+            data = read_trc(trc_path, allow_missing=True)
     files = {"trc": out_dir / "markers.trc", "scaled_model": out_dir / "scaled.osim",
              "ik_mot": out_dir / "ik.mot"}
     write_trc(files["trc"], data.time_s, data.names, data.positions,
