@@ -62,7 +62,8 @@ def compare_feet(t: np.ndarray, est: np.ndarray, measured: np.ndarray, raw: np.n
                  w: np.ndarray, bw: float, contact: np.ndarray | None = None) -> dict:
     """Per foot, the estimate `est` against the plates (`measured`: filtered as the estimate,
     `raw`: unfiltered, for contact timing), all (T, 18) GRF_CHANNELS rows at times `t`, over
-    the frames `w` where the plates carry the whole body: vertical and fore-aft RMSE (% of
+    the frames `w` where the plates carry the whole body: vertical and fore-aft (along
+    `progression_axis`) RMSE (% of
     body weight `bw`), vertical PCC, the centre of pressure's error (cm, where both carry
     > 10 % BW), the swing foot's load, and contact timing against the
     plates' 20 N threshold (`contact` (T, 2): the estimate's own contact; default: where its
@@ -71,10 +72,21 @@ def compare_feet(t: np.ndarray, est: np.ndarray, measured: np.ndarray, raw: np.n
 
     idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
     lo, hi = float(t[w][0]), float(t[w][-1])
-    out = {}
+    u = progression_axis(measured, w, bw)
+    out = {"progression_axis_xz": [round(float(a), 3) for a in u]}
+
+    def along(a: np.ndarray, side: str, kind: str) -> np.ndarray:
+        # the horizontal (x, z) components of channel kind ("v" force, "p" COP) along u
+        return (a[:, idx[f"ground_force_{side}_{kind}x"]] * u[0]
+                + a[:, idx[f"ground_force_{side}_{kind}z"]] * u[1])
+
+    def across(a: np.ndarray, side: str, kind: str) -> np.ndarray:
+        return (-a[:, idx[f"ground_force_{side}_{kind}x"]] * u[1]
+                + a[:, idx[f"ground_force_{side}_{kind}z"]] * u[0])
+
     for k, side in enumerate(("right", "left")):
         e_y, m_y = est[:, idx[f"ground_force_{side}_vy"]], measured[:, idx[f"ground_force_{side}_vy"]]
-        e_x, m_x = est[:, idx[f"ground_force_{side}_vx"]], measured[:, idx[f"ground_force_{side}_vx"]]
+        e_x, m_x = along(est, side, "v"), along(measured, side, "v")
         plate_on = raw[:, idx[f"ground_force_{side}_vy"]] > 20.0
         swing = w & ~plate_on
         on_p, off_p = _edges(t, plate_on)
@@ -85,9 +97,10 @@ def compare_feet(t: np.ndarray, est: np.ndarray, measured: np.ndarray, raw: np.n
                     if lo - 0.05 <= x <= hi + 0.05]
 
         # Centre of pressure where both the plate and the estimate carry > 10 % BW (m):
-        # fore-aft (x) RMS and mean (negative: behind the plate's), mediolateral (z) RMS.
-        cop = {a: (est[:, idx[f"ground_force_{side}_p{a}"]]
-                   - measured[:, idx[f"ground_force_{side}_p{a}"]]) for a in "xz"}
+        # fore-aft ("x": along the progression axis) RMS and mean (negative: behind the
+        # plate's), mediolateral ("z") RMS.
+        cop = {"x": along(est, side, "p") - along(measured, side, "p"),
+               "z": across(est, side, "p") - across(measured, side, "p")}
         loaded = w & (m_y > 0.1 * bw) & (e_y > 0.1 * bw)
         # A dataset's stream leaves an unloaded foot's COP NaN, and its 50 fps stitching of
         # chunks on offset meshes can carry that NaN into a touch-down frame whose force is
@@ -109,6 +122,23 @@ def compare_feet(t: np.ndarray, est: np.ndarray, measured: np.ndarray, raw: np.n
             "heel_strike_lag_ms": lag(on_p, on_e), "toe_off_lag_ms": lag(off_p, off_e),
         }
     return out
+
+
+def progression_axis(measured: np.ndarray, w: np.ndarray, bw: float) -> np.ndarray:
+    """(2,) the unit horizontal (x, z) fore-aft direction: the principal axis of the plates'
+    horizontal forces over the frames `w` (braking and propulsion, ~20 % BW, against
+    mediolateral forces of ~5 % BW; overground and on a treadmill alike), whatever the lab's
+    axes (the Plug-in-Gait walks go along the lab's z; the Rajagopal trials along x, where
+    this is x). Its sign makes the larger component positive (x on the Rajagopal trials)."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    h = np.concatenate([measured[w][:, [idx[f"ground_force_{s}_vx"], idx[f"ground_force_{s}_vz"]]]
+                        for s in ("right", "left")])
+    if len(h) < 2 or not np.abs(h).sum() > 0:
+        return np.array([1.0, 0.0])
+    u = np.linalg.eigh(h.T @ h)[1][:, -1]
+    return u if u[np.argmax(np.abs(u))] > 0 else -u
 
 
 def grf_check(lab: dict, trial: str) -> dict:
