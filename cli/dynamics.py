@@ -1,7 +1,9 @@
-"""`musclekit status` and `musclekit plot`: inspect a dynamics run (simulate part 2).
+"""`musclekit dynamics`: the dynamics stage (simulate part 2) alone, on a dataset that has its
+kinematics; `musclekit status` and `musclekit plot`: inspect a dynamics run.
 
-The `simulate` command itself (cli/simulate.py) runs the stage through
-`musclekit.pipelines.simulate.dynamics.run_dynamics`.
+`dynamics` takes simulate's dynamics and compute options (declared once: dynamics/stage/
+options.py, cli/simulate.py) and runs `run_dynamics`: one graph of units on one cluster,
+its inputs checked before any work as `simulate` checks them.
 """
 
 from __future__ import annotations
@@ -16,9 +18,55 @@ from musclekit.progress import console
 
 
 def register(app: typer.Typer) -> None:
+    app.command("dynamics")(dynamics_command())
     app.command("status")(status)
     app.command("plot")(plot)
     app.command("compare-emg")(compare_emg)
+
+
+DYNAMICS_DOC = ("Muscle-driven dynamics of every sequence of DATASET that has kinematics "
+                "(simulate part 2 alone, e.g. after `musclekit simulate --until ik`); resumable.")
+
+
+def dynamics_command():
+    """The `dynamics` command: a DATASET argument, then simulate's dynamics and compute
+    options (the same declarations, so the same flags, refusals and config)."""
+    import inspect
+
+    from musclekit.cli.options import command
+    from musclekit.cli.simulate import COMPUTE_OPTIONS
+    from musclekit.pipelines.simulate.dynamics.stage.options import OPTIONS
+
+    invoke = command(run_dynamics_command, COMPUTE_OPTIONS + OPTIONS, DYNAMICS_DOC)
+    dataset = inspect.Parameter(
+        "dataset", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Path | None,
+        default=typer.Argument(None, metavar="DATASET", help="Dataset folder with kinematics "
+                               "(default: the default dataset folder, ./musclekit-data)."))
+    params = list(invoke.__signature__.parameters.values())
+    invoke.__signature__ = invoke.__signature__.replace(parameters=[dataset, *params])
+    return invoke
+
+
+def run_dynamics_command(values: dict) -> int:
+    """Check every input before any work (the cache, the filter against each sequence's
+    rate, the models), then solve, write and refresh the dataset card."""
+    from musclekit.cli.simulate import (
+        COMPUTE_OPTIONS,
+        compute_config,
+        dynamics_config,
+        values_of,
+    )
+    from musclekit.config import dataset_argument
+    from musclekit.dataset.card import refresh_card
+    from musclekit.pipelines.simulate.dynamics.stage.options import OPTIONS
+    from musclekit.pipelines.simulate.dynamics.stage.run import run_dynamics
+
+    dataset = dataset_argument(values.get("dataset"))
+    compute = compute_config(values_of(COMPUTE_OPTIONS, values))
+    report = run_dynamics(dataset, dynamics_config(compute, values_of(OPTIONS, values)))
+    refresh_card(dataset)
+    console.print(f"dataset: {dataset}; next: musclekit status {dataset}")
+    return int(report.exit_code())
 
 
 def status(
