@@ -214,6 +214,9 @@ def test_an_unknown_centre_of_pressure_path_is_refused() -> None:
 
     with pytest.raises(InputError, match="centre-of-pressure path 'zmp'"):
         ContactRule(cop_path="zmp")
+    with pytest.raises(InputError, match="hand-over share 'smooth': choose one of combined, "
+                                         "statics, ramp"):
+        ContactRule(handover="smooth")
 
 
 def test_in_a_hand_over_both_centres_of_pressure_stay_on_their_rolling_lines() -> None:
@@ -358,7 +361,7 @@ def test_a_whole_body_centre_of_pressure_that_runs_ahead_hands_over_along_the_ra
     assert hand_over.sum() >= 5
     right = est.side("right")[0][:, 1] / force[:, 1].clip(1e-9)
     ramp = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05, sole_line=pts,
-                        rule=ContactRule(handover_statics=False))
+                        rule=ContactRule(handover="ramp"))
     ramp_right = ramp.side("right")[0][:, 1] / force[:, 1].clip(1e-9)
     # the ramp alone: linear from 1 to 0 between the last single-support frames either side
     assert np.all(np.diff(ramp_right[hand_over]) < 0) and np.ptp(np.diff(ramp_right[hand_over])) < 1e-9

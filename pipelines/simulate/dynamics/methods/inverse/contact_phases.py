@@ -36,6 +36,7 @@ import numpy as np
 from musclekit.errors import InputError
 
 COP_PATHS = ("rolling", "moment")
+HANDOVERS = ("combined", "statics", "ramp")
 
 
 @dataclass
@@ -52,15 +53,22 @@ class ContactRule:
     # heel-to-toe line per stance fitted to the whole-body centre of pressure; "moment",
     # the whole-body centre of pressure frame by frame (the rule before 2026-12-07).
     cop_path: str = "rolling"
-    # A hand-over's share from statics, weighted by how well the kinematics' moment agrees
-    # with a linear hand-over over the sequence (grf._handover_weight); False: the linear
-    # ramp alone.
-    handover_statics: bool = True
+    # A hand-over's share (grf.py): "combined", statics weighted against the linear ramp by
+    # how well the kinematics' moment agrees with it over the sequence
+    # (grf._handover_weight); "statics" alone (the rule before 2026-12-07's evening);
+    # "ramp", the linear ramp alone.
+    handover: str = "combined"
+    # Each point counted from its own level while its foot stands (contact_levels); False:
+    # from its standing-pose level alone (the rule before 2026-12-07's evening).
+    own_levels: bool = True
 
     def __post_init__(self) -> None:
         if self.cop_path not in COP_PATHS:
             raise InputError(f"centre-of-pressure path {self.cop_path!r}: choose one of "
                              f"{', '.join(COP_PATHS)}")
+        if self.handover not in HANDOVERS:
+            raise InputError(f"hand-over share {self.handover!r}: choose one of "
+                             f"{', '.join(HANDOVERS)}")
 
 
 def point_velocities(time_s: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -519,8 +519,8 @@ def _handover_weight(force: np.ndarray, moment: np.ndarray, floor: float, ph,
     measured hand-overs about it (HANDOVER_RAMP_SPREAD), statics' its RMS difference from the
     ramp over the sequence's hand-over frames (the ramp's spread included: only what exceeds
     it is the moment's noise)."""
-    if not rule.handover_statics:
-        return 0.0
+    if rule.handover != "combined":
+        return 1.0 if rule.handover == "statics" else 0.0
     diffs = []
     for k in np.flatnonzero(ph.transition):
         priors, rolling = feet_cops[k]
@@ -573,7 +573,8 @@ def split_wrench(
     speeds = {s: np.linalg.norm(velocity[s] - ground_v, axis=2) for s in SIDES}
     # Each point's height above the floor counted from its own level when its foot stands
     # (contact_levels), not from the model's standing pose alone.
-    above = {s: above[s] - contact_levels(above[s], speeds[s], rule)[None, :] for s in SIDES}
+    if rule.own_levels:
+        above = {s: above[s] - contact_levels(above[s], speeds[s], rule)[None, :] for s in SIDES}
     contact = np.column_stack([detect_contact(above[s], speeds[s], rule) for s in SIDES])
     contact &= (force[:, 1] > min_fy)[:, None]
     # A frame whose load no foot seems to carry (feet that slide or float in the kinematics
