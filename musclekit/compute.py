@@ -318,15 +318,28 @@ class UnitPool:
     Inline (`workers=0`, or the default workers with `expected_units=1`) the units run in
     this process one at a time, highest priority first, then in submission order.
 
+    With `start_inline` and the default local workers, units also start in this process
+    and stay there while they are cheaper than starting the workers: after each unit, when
+    the units still queued would take (at the mean CPU seconds of those done) more than
+    this process's own start-up CPU seconds (what each worker process pays again: the
+    interpreter, the imports) plus their share on the workers, the cluster starts and takes
+    the rest. Many short units (the IK of short trials) so never pay for a cluster.
+
     Per stage, a RunReport (`reports`) and a progress line whose total grows with the units
     submitted. `busy_seconds / (workers x wall_seconds)` is the share of worker time spent
     in units: what the workers did not idle.
     """
 
     def __init__(self, cfg: ComputeConfig | None = None,
-                 expected_units: int | None = None) -> None:
+                 expected_units: int | None = None, start_inline: bool = False) -> None:
         self.cfg = cfg or ComputeConfig()
         self.inline = runs_inline(self.cfg, expected_units)
+        # Deciding unit by unit whether the workers are worth starting (class docstring).
+        self.adaptive = (start_inline and not self.inline and self.cfg.local
+                         and self.cfg.workers_defaulted and self.cfg.workers > 1)
+        self.inline = self.inline or self.adaptive
+        self.startup_cpu_s = time.process_time()  # this process's own start-up, so far
+        self._inline_cpu_s: list[float] = []
         self.reports: dict[str, RunReport] = {}
         self.busy_seconds = 0.0
         self._expected = expected_units
@@ -404,12 +417,29 @@ class UnitPool:
             if self.inline:
                 self._queue.append((-priority, self._order, stage, unit, fn))
                 continue
-            future = self._open().submit(
-                _call, fn, unit.payload, key=f"musclekit-{unit.id}-{time.time_ns()}",
-                retries=self.cfg.retries, pure=False, priority=priority)
-            self._futures[future] = (stage, unit.id)
-            self._completed.add(future)
+            self._submit(stage, unit, fn, priority)
         return todo
+
+    def _submit(self, stage: str, unit: Unit, fn: Callable[[Any], Any], priority: int) -> None:
+        future = self._open().submit(
+            _call, fn, unit.payload, key=f"musclekit-{unit.id}-{time.time_ns()}",
+            retries=self.cfg.retries, pure=False, priority=priority)
+        self._futures[future] = (stage, unit.id)
+        self._completed.add(future)
+
+    def _maybe_start_workers(self) -> None:
+        """While starting inline (`start_inline`): move the queued units to the workers once
+        they would cost more here than the workers' start-up plus their share there."""
+        if not (self.adaptive and self._queue and self._inline_cpu_s):
+            return
+        mean = sum(self._inline_cpu_s) / len(self._inline_cpu_s)
+        left = mean * len(self._queue)
+        if left <= self.startup_cpu_s + left / self.cfg.workers:
+            return
+        self.adaptive = self.inline = False
+        queued, self._queue = sorted(self._queue, key=lambda item: item[:2]), []
+        for neg_priority, _, stage, unit, fn in queued:
+            self._submit(stage, unit, fn, -neg_priority)
 
     def pending(self) -> int:
         return len(self._queue) + len(self._futures)
@@ -421,8 +451,11 @@ class UnitPool:
             if self.inline:
                 self._queue.sort(key=lambda item: item[:2])
                 _, _, stage, unit, fn = self._queue.pop(0)
+                cpu = time.process_time()
                 outcome = _call(fn, unit.payload)
+                self._inline_cpu_s.append(time.process_time() - cpu)
                 unit_id = unit.id
+                self._maybe_start_workers()
             else:
                 future = next(self._completed)
                 stage, unit_id = self._futures.pop(future)

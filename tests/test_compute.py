@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,36 @@ def test_unit_pool_submits_its_batch_jobs_once_for_every_stage(tmp_path, monkeyp
         assert pool.pending() == 3
     assert log.read_text().count("submit ") == 2
     assert log.read_text().count("cancel 4242") == 2
+
+
+def _burn(cpu_s: float) -> int:
+    """A unit that takes `cpu_s` CPU seconds; returns the process it ran in."""
+    end = time.process_time() + cpu_s
+    while time.process_time() < end:
+        pass
+    return os.getpid()
+
+
+@pytest.mark.timeout(300)
+def test_start_inline_keeps_cheap_units_here_and_moves_costly_ones_to_the_workers(monkeypatch):
+    """With the default workers, `start_inline` runs units in this process while those
+    queued cost less than starting the workers (this process's own start-up CPU seconds)
+    plus their share there; past that, the rest go to the workers."""
+    from musclekit import compute
+
+    monkeypatch.setattr(compute, "available_cores", lambda: 2)  # default: 2 local workers
+    here = os.getpid()
+    with UnitPool(ComputeConfig(), start_inline=True) as pool:
+        pool.submit_all("ik", [Unit(f"u{i}", 0.0) for i in range(4)], _burn)
+        assert len(list(pool.finished())) == 4
+        assert pool.client is None  # no cluster was started
+    assert set(pool.report("ik").done.values()) == {here}
+    with UnitPool(ComputeConfig(), start_inline=True) as pool:
+        pool.startup_cpu_s = 0.0  # workers that would start for free: worth it at once
+        pool.submit_all("ik", [Unit(f"u{i}", 0.05) for i in range(4)], _burn)
+        assert len(list(pool.finished())) == 4
+        assert pool.client is not None and pool.workers == 2
+    pids = pool.report("ik").done
+    assert pids["u0"] == here and all(pids[f"u{i}"] != here for i in (1, 2, 3)), pids
+    with UnitPool(ComputeConfig(workers=2), start_inline=True) as pool:  # a count given
+        assert not pool.inline

@@ -127,8 +127,11 @@ def run_simulate(out: Path, sources: list[KinematicsSource], *, model_path: Path
     done_before = {u.id for u in units if writer.is_done(u.id)}
     subject_of = {u.id: u.payload["subject_id"] for u in units}
     todo = len(units) - len(done_before)
-    # --until ik: one unit with the default workers runs in this process (no cluster).
-    with UnitPool(compute, expected_units=todo if dynamics is None else None) as pool:
+    # --until ik with the default workers: sequences run in this process while they cost
+    # less than starting the workers (compute.UnitPool, start_inline): the IK of a few
+    # short trials never pays for a cluster.
+    with UnitPool(compute, expected_units=todo if dynamics is None else None,
+                  start_inline=dynamics is None) as pool:
         sent = pool.submit_all(KINEMATICS, units, kinematics_unit,
                                skip=lambda u: u.id in done_before,
                                priority=KINEMATICS_PRIORITY, description=KINEMATICS_DESCRIPTION)
