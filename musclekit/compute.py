@@ -319,11 +319,12 @@ class UnitPool:
     this process one at a time, highest priority first, then in submission order.
 
     With `start_inline` and the default local workers, units also start in this process
-    and stay there while they are cheaper than starting the workers: after each unit, when
-    the units still queued would take (at the mean CPU seconds of those done) more than
-    this process's own start-up CPU seconds (what each worker process pays again: the
-    interpreter, the imports) plus their share on the workers, the cluster starts and takes
-    the rest. Many short units (the IK of short trials) so never pay for a cluster.
+    and stay there while they are cheaper than starting the workers: from the second unit
+    on, when the units still queued would take (at the mean CPU seconds of those after the
+    first) more than a worker's start (this process's own start-up CPU seconds, and what
+    the first unit took beyond the others: the interpreter, the imports, first loads, all
+    paid again by each worker) plus their share on the workers, the cluster starts and
+    takes the rest. Many short units (the IK of short trials) so never pay for a cluster.
 
     Per stage, a RunReport (`reports`) and a progress line whose total grows with the units
     submitted. `busy_seconds / (workers x wall_seconds)` is the share of worker time spent
@@ -430,11 +431,15 @@ class UnitPool:
     def _maybe_start_workers(self) -> None:
         """While starting inline (`start_inline`): move the queued units to the workers once
         they would cost more here than the workers' start-up plus their share there."""
-        if not (self.adaptive and self._queue and self._inline_cpu_s):
+        done = self._inline_cpu_s
+        if not (self.adaptive and self._queue and len(done) >= 2):
             return
-        mean = sum(self._inline_cpu_s) / len(self._inline_cpu_s)
-        left = mean * len(self._queue)
-        if left <= self.startup_cpu_s + left / self.cfg.workers:
+        # The first unit also paid one-off costs (lazy imports, first loads) that a worker
+        # would pay again: they count with the start-up, not per unit.
+        per_unit = sum(done[1:]) / len(done[1:])
+        start = self.startup_cpu_s + max(0.0, done[0] - per_unit)
+        left = per_unit * len(self._queue)
+        if left <= start + left / self.cfg.workers:
             return
         self.adaptive = self.inline = False
         queued, self._queue = sorted(self._queue, key=lambda item: item[:2]), []
