@@ -10,6 +10,16 @@ comparison is at the estimate's own rate (the motion's frames), so its numbers d
 that table's by a few tenths of % BW, and its swing-foot maxima are taken on more frames.
 
     python benchmarks/corpus_grf_variants.py --out DIR [--only NAME ...] [--json FILE]
+        [--diagnose]
+
+With --diagnose, per trial, what docs/validation.md's analysis of the corpus rows reads:
+statics' weight in the hand-over share; the whole-body centre of pressure (the kinematics'
+moment) against the plates' total, RMS over the compared frames; the heel point's speed at
+each of the plates' heel strikes (20 N; the foot's slowest point); the total vertical force's RMSE against the plates'
+total with the estimate shifted in time (a clock offset would move its minimum); and the
+estimate's total vertical force over the plates' in each foot's single support (one plate
+carrying the body: the mass the plates weigh, per foot); the estimate's and the plates' (20 N)
+contact intervals per foot.
 """
 
 from __future__ import annotations
@@ -76,12 +86,121 @@ def compare(est, plates, mass_kg: float) -> dict:
     return compare_feet(est.time_s, est.values, measured, raw, w, mass_kg * G, est.contact)
 
 
+SHORT = {"uw_lenhart_walk": "UW", "btk_pig": "PiG", "btk_functional": "Workstation PiG",
+         "rajagopal2016": "Rajagopal", "vicon_treadmill": "Vicon", "btk_helenhayes": "Helen Hayes"}
+
+
+def pivot(rows: list[dict]) -> str:
+    """One line per variant, one column per trial: vertical RMSE % BW right / left, and the
+    swing foot's largest load (% BW, right / left) in brackets."""
+    names = list(dict.fromkeys(r["trial"] for r in rows))
+    short = [next((v for k, v in SHORT.items() if n.startswith(k)), n) for n in names]
+    lines = ["| variant | " + " | ".join(short) + " |", "|---|" + "---|" * len(names)]
+    for variant in VARIANTS:
+        cells = []
+        for n in names:
+            r = next((r for r in rows if r["trial"] == n and r["variant"] == variant), None)
+            cells.append("-" if r is None else
+                         f"{r['right']['vy_rmse_bw_pct']:.1f} / {r['left']['vy_rmse_bw_pct']:.1f} "
+                         f"({r['right']['swing_max_bw_pct']:.0f} / "
+                         f"{r['left']['swing_max_bw_pct']:.0f})")
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def diagnose(bw, plates, rule) -> dict:
+    from musclekit.pipelines.simulate.dynamics.methods.inverse import grf
+    from musclekit.pipelines.simulate.opensim.external_loads import (
+        GRF_CHANNELS,
+        centre_of_pressure,
+    )
+
+    weights = []
+    original = grf._handover_weight
+
+    def spy(*a, **k):
+        weights.append(original(*a, **k))
+        return weights[-1]
+
+    grf._handover_weight = spy
+    try:
+        est = grf.split_body_wrench(bw, rule=rule)
+    finally:
+        grf._handover_weight = original
+    t = est.time_s
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    raw = np.nan_to_num(plates.resample(t, None))
+    smooth = np.nan_to_num(plates.resample(t, 6.0))
+    fy = {s: raw[:, idx[f"ground_force_{s}_vy"]] for s in ("right", "left")}
+    w, _ = plate_window(t, fy)
+    total = sum(fy.values())
+    cop = sum(raw[:, [idx[f"ground_force_{s}_px"], idx[f"ground_force_{s}_pz"]]] * fy[s][:, None]
+              for s in ("right", "left")) / np.maximum(total, 1.0)[:, None]
+    body = np.array([centre_of_pressure(bw.force_n[k], bw.moment_nm[k], est.floor_m)[0][[0, 2]]
+                     for k in range(len(t))])
+    out = {"statics_weight": round(weights[0], 3) if weights else None,
+           "whole_body_cop_rms_cm": round(float(np.sqrt(np.mean(
+               np.sum((body - cop)[w] ** 2, axis=1)))) * 100, 1)}
+    speeds = {}
+    for side in ("right", "left"):
+        v = np.linalg.norm(np.gradient(bw.points[side], t, axis=0) - est.ground_velocity_m_s,
+                           axis=2)
+        strikes = np.flatnonzero(np.diff((fy[side] > 20.0).astype(int)) == 1) + 1
+        speeds[side] = [round(float(v[k].min()), 2) for k in strikes if 0 < k < len(t) - 1]
+    out["heel_speed_at_plate_heel_strike_m_s"] = speeds
+    sm = sum(smooth[:, idx[f"ground_force_{s}_vy"]] for s in ("right", "left"))
+    k = np.flatnonzero(w)
+    bwn = bw.mass_kg * 9.80665
+    out["total_vy_rmse_bw_pct_by_shift_ms"] = {
+        ms: round(float(np.sqrt(np.mean((np.interp(t[k] + ms / 1000, t, bw.force_n[:, 1])
+                                         - sm[k]) ** 2))) / bwn * 100, 1)
+        for ms in (-40, -20, -10, 0, 10, 20, 40)}
+    ratio = {}
+    for side in ("right", "left"):
+        single = w & (fy[side] > 20.0) & (fy["left" if side == "right" else "right"] <= 20.0)
+        p = smooth[single, idx[f"ground_force_{side}_vy"]]
+        e = bw.force_n[single, 1]
+        ratio[side] = round(float(e @ p / (p @ p)), 3) if single.sum() >= 5 else None
+    out["estimate_over_plate_in_single_support"] = ratio
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import runs
+
+    out["contact_s"] = {side: {"estimate": [(round(float(t[a]), 3), round(float(t[b]), 3))
+                                            for a, b in runs(est.contact[:, j])],
+                               "plate": [(round(float(t[a]), 3), round(float(t[b]), 3))
+                                         for a, b in runs(fy[side] > 20.0)]}
+                        for j, side in enumerate(("right", "left"))}
+    out["window_s"] = [round(float(t[w][0]), 3), round(float(t[w][-1]), 3)]
+    out["plate_handover_minus_ramp_rms"] = plate_handover_spread(plates)
+    return out
+
+
+def plate_handover_spread(plates) -> float | None:
+    """RMS of the plates' leading-foot share minus a linear ramp over each of their double
+    supports (from the leading foot's 20 N to the trailing foot's last 20 N, at the plates'
+    own rate): the spread of measured hand-overs about the ramp (grf.HANDOVER_RAMP_SPREAD)."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import runs
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    t = plates.time_s
+    ry = plates.values[:, GRF_CHANNELS.index("ground_force_right_vy")]
+    ly = plates.values[:, GRF_CHANNELS.index("ground_force_left_vy")]
+    devs = []
+    for a, b in runs((ry > 20.0) & (ly > 20.0)):
+        if a == 0 or b == len(t) - 1 or b - a < 5:
+            continue  # cut by the recording, or a plate's noise
+        lead = ry if ry[a - 1] <= 20.0 else ly
+        x = (t[a:b + 1] - t[a]) / (t[b] - t[a])
+        devs.append(lead[a:b + 1] / (ry + ly)[a:b + 1] - x)
+    return round(float(np.sqrt(np.mean(np.concatenate(devs) ** 2))), 3) if devs else None
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="corpus.py --estimate's --out")
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--diagnose", action="store_true")
     args = p.parse_args()
     import opensim as osim
 
@@ -100,21 +219,15 @@ def main() -> int:
             continue
         bw, plates = trial_inputs(ds, ds / "body_wrench.pkl")
         mass = trial_mass(trial, args.data)
+        if args.diagnose:
+            print(trial.name, json.dumps(diagnose(bw, plates, ContactRule())), flush=True)
         for name, fields in VARIANTS.items():
             t = time.process_time()
             est = split_body_wrench(bw, rule=ContactRule(**fields))
             out = compare(est, plates, mass)
             rows.append({"trial": trial.name, "variant": name, "cpu_s": time.process_time() - t,
                          **{s: out[s] for s in ("right", "left")}})
-    print("| trial | variant | vertical RMSE % BW (right / left) | swing foot's max % BW | "
-          "heel strike lag ms | toe-off lag ms |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        R, L = r["right"], r["left"]
-        print(f"| {r['trial']} | {r['variant']} | {R['vy_rmse_bw_pct']:.1f} / "
-              f"{L['vy_rmse_bw_pct']:.1f} | {R['swing_max_bw_pct']:.1f} / "
-              f"{L['swing_max_bw_pct']:.1f} | {R['heel_strike_lag_ms']} / "
-              f"{L['heel_strike_lag_ms']} | {R['toe_off_lag_ms']} / {L['toe_off_lag_ms']} |")
+    print(pivot(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, default=float, indent=1))
     return 0
