@@ -122,8 +122,8 @@ def test_killed_overlapped_cli_run_resumes_to_the_staged_bytes(amass, staged, tm
 
 def test_dynamics_inputs_are_refused_before_any_work(amass, tmp_path, monkeypatch):
     """What the staged run refused after every IK (a filter above a sequence's Nyquist
-    frequency, an unknown sequence) is refused before the first unit; so is a prepared-model
-    cache that cannot be written."""
+    frequency, an unknown sequence) is refused before the first unit; so are an upper model
+    that cannot serve the model and a prepared-model cache that cannot be written."""
     folder, body = amass
     out = tmp_path / "ds"
     inline = ComputeConfig(workers=0)
@@ -137,6 +137,12 @@ def test_dynamics_inputs_are_refused_before_any_work(amass, tmp_path, monkeypatc
                                          r"\['nope'\]"):
         flow.run_simulate(out, sources, dynamics=dynamics_config(inline, {"sequences": ["nope"]}),
                           **kw)
+    from musclekit.pipelines.simulate.opensim.model import default_model_path
+
+    # An upper model with no muscles beyond the lower body's: refused, not every chunk failed.
+    with pytest.raises(InputError, match=r"has no muscles beyond the lower-body model"):
+        flow.run_simulate(out, sources, dynamics=dynamics_config(
+            inline, {"upper_model": str(default_model_path())}), **kw)
     not_a_folder = tmp_path / "cache-file"
     not_a_folder.write_text("")
     monkeypatch.setenv("MUSCLEKIT_MODEL_CACHE", str(not_a_folder))

@@ -80,8 +80,8 @@ def check_dynamics_inputs(cfg: DynamicsConfig, sources: list[KinematicsSource],
                           model: Path, root: Path) -> None:
     """What the staged run refused after the IK of every sequence, refused before any work:
     unknown --sequences, a filter above a sequence's Nyquist frequency, a model the methods
-    cannot use (the scaled models keep its muscles and bodies), a prepared-model cache that
-    cannot be written."""
+    cannot use (the scaled models keep its muscles and bodies), an upper model that cannot
+    serve it, a prepared-model cache that cannot be written."""
     from musclekit.pipelines.simulate.dynamics.kernel.prep import check_model
     from musclekit.pipelines.simulate.dynamics.stage.jobs import check_filter
     from musclekit.pipelines.simulate.dynamics.stage.run import check_cache
@@ -99,6 +99,13 @@ def check_dynamics_inputs(cfg: DynamicsConfig, sources: list[KinematicsSource],
         if src.rate_hz == src.rate_hz:  # known (not NaN)
             check_filter(cfg, src.rate_hz, f"sequence {src.sequence_id}")
     check_model(model, cfg.prep)
+    if cfg.upper_model:  # against the model's muscles and coordinates (the IK's columns)
+        from musclekit.pipelines.simulate.dynamics.upper import check_upper_model
+        from musclekit.pipelines.simulate.kinematics.marker_checks import model_facts
+
+        facts = model_facts(model)
+        check_upper_model(cfg.upper_model, list(facts.muscle_names),
+                          [c for c, _ in facts.coordinate_units], cfg.prep.feet)
 
 
 def run_simulate(out: Path, sources: list[KinematicsSource], *, model_path: Path | None,

@@ -66,11 +66,12 @@ class ModelFacts:
 
     marker_names: tuple[str, ...]
     coordinate_units: tuple[tuple[str, str], ...]  # (coordinate, "m" | "rad"), model order
+    muscle_names: tuple[str, ...] = ()
 
 
 def model_facts(model_path: Path) -> ModelFacts:
-    """The markers and coordinate units of an OpenSim model, from one OpenSim load per file
-    content: a command asks for them several times (marker checks, stream declarations),
+    """The markers, coordinate units and muscles of an OpenSim model, from one OpenSim load
+    per file content: a command asks for them several times (marker checks, stream declarations),
     and a large model takes a good part of a short trial's IK to load."""
     from musclekit.dataset.atomic import file_sha256
     from musclekit.pipelines.simulate.opensim.model import load_model
@@ -88,9 +89,10 @@ def _model_facts(path: str, sha256: str) -> ModelFacts:
 
     model = load_model(Path(path))
     model.initSystem()
-    markers = model.getMarkerSet()
+    markers, muscles = model.getMarkerSet(), model.getMuscles()
     return ModelFacts(tuple(markers.get(i).getName() for i in range(markers.getSize())),
-                      tuple(coordinate_units(model).items()))
+                      tuple(coordinate_units(model).items()),
+                      tuple(muscles.get(i).getName() for i in range(muscles.getSize())))
 
 
 def model_marker_names(model_path: Path) -> list[str]:

@@ -118,7 +118,10 @@ class DynamicsGraph:
             return  # its preparation is out: the chunks follow it
         self.preparing.add(key)
         try:
-            _, units = prep_units(self.root, same, self.cfg, keys, check=not self.checked)
+            # The upper model was checked before any work by the driver: a bad one must not
+            # cost the lower body.
+            _, units = prep_units(self.root, same, self.cfg, keys, check=not self.checked,
+                                  check_upper=False)
         except MusclekitError as err:  # a model the methods cannot use: its chunks fail
             self.prep_failed[key] = str(err)
             self._solve(key)

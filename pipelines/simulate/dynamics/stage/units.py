@@ -61,12 +61,13 @@ def model_keys(jobs: list[SequenceJob], cfg: DynamicsConfig) -> dict[str, str]:
 
 
 def prep_units(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
-               keys: dict[str, str] | None = None, check: bool = True
-               ) -> tuple[Path, list[Unit]]:
+               keys: dict[str, str] | None = None, check: bool = True,
+               check_upper: bool | None = None) -> tuple[Path, list[Unit]]:
     """Check each distinct model of `jobs` (found in dataset `root`; `check=False`: checked
-    before already); returns the cache folder and one preparation unit per model (id
-    `model-<cache key>`). `keys`: the cache key per sequence (`model_keys`), when the
-    caller has them."""
+    before already), and the upper model against it (`check_upper`, default `check`);
+    returns the cache folder and one preparation unit per model (id `model-<cache key>`).
+    `keys`: the cache key per sequence (`model_keys`), when the caller has them."""
+    check_upper = check if check_upper is None else check_upper
     cache = model_cache(root, cfg)
     keys = keys if keys is not None else model_keys(jobs, cfg)
     models: dict[str, tuple[Path, list[Path]]] = {}
@@ -76,10 +77,9 @@ def prep_units(root: Path, jobs: list[SequenceJob], cfg: DynamicsConfig,
             models[key][1].append(job.motion_path)
         else:
             models[key] = (job.model_path, [job.motion_path])
-            if not check:
-                continue
-            check_model(job.model_path, cfg.prep)
-            if cfg.upper_model:
+            if check:
+                check_model(job.model_path, cfg.prep)
+            if check_upper and cfg.upper_model:
                 from musclekit.pipelines.simulate.dynamics.upper import check_upper_model
 
                 check_upper_model(cfg.upper_model, _muscles(job.model_path),
