@@ -45,7 +45,35 @@ VARIANTS = {
     "linear ramp only": {"handover": "ramp"},
     "touch-down below 0.4 m/s": {"speed_on_m_s": 0.4},
     "touch-down below 0.3 m/s": {"speed_on_m_s": 0.3},
+    # Touch-down speeds scaled with the subject's gait, computed per trial (gait_scaled)
+    "touch-down below 13 % of the swing speed": "swing",
+    "touch-down below 0.45 x walking speed": "walking",
 }
+# The scaled thresholds' factors: 0.6 m/s (the rule's) on the Rajagopal walk, whose foot's
+# slowest point peaks at 4.5 m/s in swing and whose centre of mass moves at 1.24 m/s.
+SWING_FRACTION = 0.13
+WALKING_FRACTION = 0.45
+
+
+def gait_speeds(bw) -> tuple[float, float]:
+    """(swing, walking) speeds of a trial, m/s: the 95th percentile of each foot's slowest
+    point's speed (its swing peak), mean of the feet; the median horizontal speed of the
+    centre of mass."""
+    t = bw.time_s
+    swing = np.mean([np.percentile(np.linalg.norm(np.gradient(bw.points[s], t, axis=0),
+                                                  axis=2).min(axis=1), 95)
+                     for s in ("right", "left")])
+    walking = np.median(np.linalg.norm(np.gradient(bw.com, t, axis=0)[:, [0, 2]], axis=1))
+    return float(swing), float(walking)
+
+
+def variant_fields(fields, bw) -> dict:
+    """A variant's ContactRule fields; a scaled touch-down speed computed from the trial."""
+    if isinstance(fields, dict):
+        return fields
+    swing, walking = gait_speeds(bw)
+    return {"speed_on_m_s": SWING_FRACTION * swing if fields == "swing"
+            else WALKING_FRACTION * walking}
 
 
 def trial_inputs(ds: Path, cache: Path):
@@ -74,6 +102,89 @@ def trial_inputs(ds: Path, cache: Path):
     setup = seq / "plates_external_loads.xml"
     plates = read_measured_grf(seq / "plates.mot", setup if setup.exists() else None)
     return bw, plates
+
+
+def body_centres(ds: Path, cache: Path):
+    """(names, masses (B,), centres (T, B, 3)): every body's mass centre in ground through
+    the motion body_wrench saw (the same filtered coordinates, posed the same way), kept in
+    `cache`."""
+    if cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
+    from musclekit.pipelines.simulate.dynamics.kernel.solution import (
+        _filtered_motion,
+        _model_facts,
+    )
+    from musclekit.pipelines.simulate.opensim.pose import Poser
+
+    seq = next(p for p in (ds / "opensim").iterdir() if p.is_dir())
+    payload = json.loads((seq / "dynamics" / "inverse" / "chunk0000.payload.json").read_text())
+    folder = Path(payload["prep_folder"])
+    model_file = str(folder / PreparedModel.load(folder).model_path)
+    _, rotational = _model_facts(model_file)
+    motion = _filtered_motion(payload["motion_path"], rotational,
+                              payload["settings"]["filter_hz"])
+    model = osim.Model(model_file)
+    state = model.initSystem()
+    coords = model.getCoordinateSet()
+    col = {n: i for i, n in enumerate(motion.names)}
+    set_q = [(coords.get(i), col[coords.get(i).getName()]) for i in range(coords.getSize())
+             if coords.get(i).getName() in col]
+    bodies = [model.getBodySet().get(i) for i in range(model.getBodySet().getSize())]
+    centres = np.zeros((len(motion.time_s), len(bodies), 3))
+    poser = Poser(model, state)
+    for k in range(len(motion.time_s)):
+        for c, j in set_q:
+            c.setValue(state, motion.values[k, j], False)
+        poser.assemble(state)
+        model.realizePosition(state)
+        for i, b in enumerate(bodies):
+            v = b.findStationLocationInGround(state, b.getMassCenter())
+            centres[k, i] = [v.get(0), v.get(1), v.get(2)]
+    out = ([b.getName() for b in bodies], np.array([b.getMass() for b in bodies]), centres)
+    cache.write_bytes(pickle.dumps(out))
+    return out
+
+
+# Body groups of the fore-aft force split (names as in the Rajagopal / gait2392 models)
+BODY_GROUPS = {"feet": ("calcn", "toes", "talus"), "shanks": ("tibia", "patella"),
+               "thighs": ("femur",), "pelvis": ("pelvis",),
+               "torso": ("torso",), "arms and head": ("humerus", "ulna", "radius", "hand",
+                                                      "head")}
+
+
+def fore_aft_by_body(bw, centres, plates, w) -> dict:
+    """Over the plates' double supports inside the compared window: the mean fore-aft force
+    (along the centre of mass's mean horizontal velocity) the plates measure, the
+    kinematics' total (sum of m a over the bodies) and each body group's part, % BW. The
+    whole-body centre of pressure is displaced by (height x horizontal force error) / vertical
+    force: an error at the torso's height moves it most."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    names, masses, pos = centres
+    t = bw.time_s
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    d = np.median(np.gradient(bw.com, t, axis=0)[:, [0, 2]], axis=0)
+    d /= np.linalg.norm(d)
+    acc = np.gradient(np.gradient(pos, t, axis=0), t, axis=0)[:, :, [0, 2]] @ d
+    force = masses[None, :] * acc
+    raw = np.nan_to_num(plates.resample(t, None))
+    smooth = np.nan_to_num(plates.resample(t, 6.0))
+    both = w & (raw[:, idx["ground_force_right_vy"]] > 20.0) & (
+        raw[:, idx["ground_force_left_vy"]] > 20.0)
+    if both.sum() < 3:
+        return {}
+    bwn = bw.mass_kg * G
+    plate = sum(smooth[:, [idx[f"ground_force_{s}_vx"], idx[f"ground_force_{s}_vz"]]]
+                for s in ("right", "left")) @ d
+    out = {"plates": round(float(plate[both].mean()) / bwn * 100, 1),
+           "kinematics": round(float(force[both].sum(axis=1).mean()) / bwn * 100, 1)}
+    for group, keys in BODY_GROUPS.items():
+        sel = [i for i, n in enumerate(names) if n.startswith(keys)]
+        out[group] = round(float(force[both][:, sel].sum(axis=1).mean()) / bwn * 100, 1)
+    return out
 
 
 def compare(est, plates, mass_kg: float) -> dict:
@@ -108,8 +219,9 @@ def pivot(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def diagnose(bw, plates, rule) -> dict:
+def diagnose(bw, plates, rule, centres=None) -> dict:
     from musclekit.pipelines.simulate.dynamics.methods.inverse import grf
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import runs
     from musclekit.pipelines.simulate.opensim.external_loads import (
         GRF_CHANNELS,
         centre_of_pressure,
@@ -148,6 +260,23 @@ def diagnose(bw, plates, rule) -> dict:
         strikes = np.flatnonzero(np.diff((fy[side] > 20.0).astype(int)) == 1) + 1
         speeds[side] = [round(float(v[k].min()), 2) for k in strikes if 0 < k < len(t) - 1]
     out["heel_speed_at_plate_heel_strike_m_s"] = speeds
+    # Each plate heel strike against the rule's touch-down and against Zeni et al.'s (2008,
+    # Gait Posture 27:710) coordinate-based one: the heel point's most forward position
+    # relative to the centre of mass (a local maximum along the walking direction), ms
+    walk = np.median(np.gradient(bw.com, t, axis=0)[:, [0, 2]], axis=0)
+    walk /= np.linalg.norm(walk)
+    offsets = {}
+    for j, side in enumerate(("right", "left")):
+        ahead = (bw.points[side][:, 0, :] - bw.com)[:, [0, 2]] @ walk
+        zeni = np.flatnonzero((ahead[1:-1] > ahead[:-2]) & (ahead[1:-1] >= ahead[2:])) + 1
+        downs = np.array([a for a, _ in runs(est.contact[:, j])])
+        strikes = np.flatnonzero(np.diff((fy[side] > 20.0).astype(int)) == 1) + 1
+        offsets[side] = [
+            {"rule": round(1000 * float(t[downs[np.argmin(abs(downs - k))]] - t[k])),
+             "zeni": round(1000 * float(t[zeni[np.argmin(abs(zeni - k))]] - t[k]))
+             if len(zeni) else None}
+            for k in strikes if 0 < k < len(t) - 1 and len(downs)]
+    out["touch_down_minus_plate_heel_strike_ms"] = offsets
     sm = sum(smooth[:, idx[f"ground_force_{s}_vy"]] for s in ("right", "left"))
     k = np.flatnonzero(w)
     bwn = bw.mass_kg * 9.80665
@@ -155,6 +284,15 @@ def diagnose(bw, plates, rule) -> dict:
         ms: round(float(np.sqrt(np.mean((np.interp(t[k] + ms / 1000, t, bw.force_n[:, 1])
                                          - sm[k]) ** 2))) / bwn * 100, 1)
         for ms in (-40, -20, -10, 0, 10, 20, 40)}
+    fa = sum(smooth[:, [idx[f"ground_force_{s}_vx"], idx[f"ground_force_{s}_vz"]]]
+             for s in ("right", "left")) @ walk
+    est_fa = bw.force_n[:, [0, 2]] @ walk
+    out["total_fore_aft_rmse_bw_pct_by_shift_ms"] = {
+        ms: round(float(np.sqrt(np.mean((np.interp(t[k] + ms / 1000, t, est_fa) - fa[k]) ** 2)))
+                  / bwn * 100, 1)
+        for ms in (-40, -30, -20, -10, 0, 10, 20, 40)}
+    if centres is not None:
+        out["double_support_fore_aft_force_bw_pct"] = fore_aft_by_body(bw, centres, plates, w)
     ratio = {}
     for side in ("right", "left"):
         single = w & (fy[side] > 20.0) & (fy["left" if side == "right" else "right"] <= 20.0)
@@ -162,8 +300,6 @@ def diagnose(bw, plates, rule) -> dict:
         e = bw.force_n[single, 1]
         ratio[side] = round(float(e @ p / (p @ p)), 3) if single.sum() >= 5 else None
     out["estimate_over_plate_in_single_support"] = ratio
-    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import runs
-
     out["contact_s"] = {side: {"estimate": [(round(float(t[a]), 3), round(float(t[b]), 3))
                                             for a, b in runs(est.contact[:, j])],
                                "plate": [(round(float(t[a]), 3), round(float(t[b]), 3))
@@ -220,10 +356,12 @@ def main() -> int:
         bw, plates = trial_inputs(ds, ds / "body_wrench.pkl")
         mass = trial_mass(trial, args.data)
         if args.diagnose:
-            print(trial.name, json.dumps(diagnose(bw, plates, ContactRule())), flush=True)
+            centres = body_centres(ds, ds / "body_centres.pkl")
+            print(trial.name, json.dumps(diagnose(bw, plates, ContactRule(), centres)),
+                  flush=True)
         for name, fields in VARIANTS.items():
             t = time.process_time()
-            est = split_body_wrench(bw, rule=ContactRule(**fields))
+            est = split_body_wrench(bw, rule=ContactRule(**variant_fields(fields, bw)))
             out = compare(est, plates, mass)
             rows.append({"trial": trial.name, "variant": name, "cpu_s": time.process_time() - t,
                          **{s: out[s] for s in ("right", "left")}})
