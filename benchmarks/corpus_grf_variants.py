@@ -10,7 +10,7 @@ comparison is at the estimate's own rate (the motion's frames), so its numbers d
 that table's by a few tenths of % BW, and its swing-foot maxima are taken on more frames.
 
     python benchmarks/corpus_grf_variants.py --out DIR [--only NAME ...] [--json FILE]
-        [--diagnose]
+        [--diagnose] [--points-filter-hz HZ]
 
 With --diagnose, per trial, what docs/validation.md's analysis of the corpus rows reads:
 statics' weight in the hand-over share; the whole-body centre of pressure (the kinematics'
@@ -25,6 +25,7 @@ contact intervals per foot.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pickle
 import sys
@@ -76,8 +77,9 @@ def variant_fields(fields, bw) -> dict:
             else WALKING_FRACTION * walking}
 
 
-def trial_inputs(ds: Path, cache: Path):
-    """The trial's BodyWrench (computed once, kept in `cache`) and its plates."""
+def trial_inputs(ds: Path, cache: Path, filter_hz: float | None = None):
+    """The trial's BodyWrench (computed once, kept in `cache`) and its plates; with
+    `filter_hz`, from the kinematics low-passed there instead of at the run's cut-off."""
     from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
     from musclekit.pipelines.simulate.dynamics.kernel.solution import (
         _filtered_motion,
@@ -96,7 +98,7 @@ def trial_inputs(ds: Path, cache: Path):
         model_file = str(folder / prep.model_path)
         _, rotational = _model_facts(model_file)
         motion = _filtered_motion(payload["motion_path"], rotational,
-                                  payload["settings"]["filter_hz"])
+                                  filter_hz or payload["settings"]["filter_hz"])
         bw = body_wrench(model_file, motion, {s: tuple(b) for s, b in prep.feet.items()})
         cache.write_bytes(pickle.dumps(bw))
     setup = seq / "plates_external_loads.xml"
@@ -337,6 +339,11 @@ def main() -> int:
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--diagnose", action="store_true")
+    p.add_argument("--points-filter-hz", type=float, default=None,
+                   help="the feet's points (contact detection, levels, support areas) from "
+                        "the kinematics low-passed at this cut-off, the whole-body wrench "
+                        "still at the run's (is the touch-down early because the filter "
+                        "smears an abrupt heel stop?)")
     args = p.parse_args()
     import opensim as osim
 
@@ -354,6 +361,10 @@ def main() -> int:
             print(f"{trial.name}: no dataset under {args.out}", file=sys.stderr)
             continue
         bw, plates = trial_inputs(ds, ds / "body_wrench.pkl")
+        if args.points_filter_hz:
+            sharp, _ = trial_inputs(ds, ds / f"body_wrench_{args.points_filter_hz:g}hz.pkl",
+                                    args.points_filter_hz)
+            bw = dataclasses.replace(bw, heights=sharp.heights, points=sharp.points)
         mass = trial_mass(trial, args.data)
         if args.diagnose:
             centres = body_centres(ds, ds / "body_centres.pkl")
