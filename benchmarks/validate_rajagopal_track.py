@@ -18,7 +18,11 @@ track's warm start, as the stage's `warm_start_dir` gives it) and then by `track
 Run:
 
     python benchmarks/validate_rajagopal_track.py [--trial walk run] [--grf none estimated]
-        [--chunks 0 1] [--work /tmp/mk_track] [--json results.json]
+        [--chunks 0 1] [--work /tmp/mk_track] [--json results.json] [--sphere-stiffness 1e7]
+
+Against the plates it also prints each foot's peak vertical force and its time loaded above
+20 % BW (contact spheres, plates). `--sphere-stiffness` is an experiment (every foot
+sphere's stiffness in the chunk's model copy), not one of track's settings.
 """
 
 from __future__ import annotations
@@ -71,13 +75,42 @@ def plate_agreement(lab: dict, trial: str, time_s: np.ndarray, grf: np.ndarray,
     out = {"frames": int(w.sum())}
     if w.sum() < 5:
         return out
+    dt = float(np.median(np.diff(time_s)))
     for side in ("right", "left"):
         a = grf[w, idx[f"ground_force_{side}_vy"]]
         b = plates[w, idx[f"ground_force_{side}_vy"]]
         out[f"{side}_rmse_bw_pct"] = round(100 * float(np.sqrt(np.mean((a - b) ** 2))) / bw, 1)
         out[f"{side}_pcc"] = (round(float(np.corrcoef(a, b)[0, 1]), 3)
                               if a.std() > 1e-9 and b.std() > 1e-9 else None)
+        # the shape: peak (BW) and time loaded above 20 % BW (s), contact spheres / plates
+        out[f"{side}_peak_bw"] = [round(float(a.max()) / bw, 2), round(float(b.max()) / bw, 2)]
+        out[f"{side}_loaded_s"] = [round(dt * int((a > 0.2 * bw).sum()), 3),
+                                   round(dt * int((b > 0.2 * bw).sum()), 3)]
     return out
+
+
+def set_sphere_stiffness(stiffness: float) -> None:
+    """An experiment, not a setting: every contact sphere's stiffness (N/m^2) in the chunk's
+    model copy with the feet levelled (track's `_lifted_model`, written per chunk), so that
+    both track's NLP and OpenSim's check use it."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.methods.track import solve
+
+    lifted = solve._lifted_model
+
+    def with_stiffness(model_file, spheres, feet, lifts, path):
+        out = lifted(model_file, spheres, feet, lifts, path)
+        model = osim.Model(out)
+        forces = model.updForceSet()
+        for i in range(forces.getSize()):
+            force = osim.SmoothSphereHalfSpaceForce.safeDownCast(forces.get(i))
+            if force is not None:
+                force.set_stiffness(stiffness)
+        model.printToXML(out)
+        return out
+
+    solve._lifted_model = with_stiffness
 
 
 def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[int] | None,
@@ -159,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["none", "estimated", "measured"])
     ap.add_argument("--chunks", nargs="+", type=int, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--sphere-stiffness", type=float, default=None,
+                    help="experiment: every foot sphere's stiffness (N/m^2; the model's 1e6)")
     args = ap.parse_args(argv)
+    if args.sphere_stiffness is not None:
+        set_sphere_stiffness(args.sphere_stiffness)
     print(f"load average {os.getloadavg()}", flush=True)
     results = []
     for trial in args.trial:

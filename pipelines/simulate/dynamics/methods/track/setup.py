@@ -293,8 +293,8 @@ class TrackModel:
         return out
 
     def linearise(self, q: np.ndarray, v: np.ndarray, a: np.ndarray,
-                  exact: bool = True, activation: np.ndarray | None = None
-                  ) -> dict[str, np.ndarray]:
+                  exact: bool = True, activation: np.ndarray | None = None,
+                  muscled: list[int] | None = None) -> dict[str, np.ndarray]:
         """The skeleton and contact-geometry terms at one instant (see the module docstring).
 
         With `exact`, the mass matrix and the contact Jacobians come from Simbody (one mass
@@ -306,7 +306,9 @@ class TrackModel:
         (`applied_dq`, `applied_dv`, (n, n)): the contact forces' generalized force through
         the spheres' Jacobians at the pose (the NLP maps the exact contact force through the
         Jacobian of the linearisation point) and, given `activation` (M,), the muscles'
-        (the NLP holds moment arms and tendon forces at the linearisation point)."""
+        (the NLP holds moment arms and tendon forces at the linearisation point); `muscled`:
+        the coordinates some muscle crosses (None: all), the only ones whose pose or speed
+        changes a muscle's generalized force."""
         import opensim as osim
 
         n = len(self.coordinates)
@@ -379,7 +381,7 @@ class TrackModel:
                 jac_w[s, :, j] = 0.5 * np.array([W[2, 1] - W[1, 2], W[0, 2] - W[2, 0],
                                                  W[1, 0] - W[0, 1]])
         if activation is not None:
-            mus_dq, mus_dv = self._muscle_slopes(q, v, a, activation, dg_dq, dg_dv)
+            mus_dq, mus_dv = self._muscle_slopes(q, v, a, activation, dg_dq, dg_dv, muscled)
             applied_dq += mus_dq
             applied_dv += mus_dv
         return {"g0": g0, "dg_dq": dg_dq, "dg_dv": dg_dv, "dg_da": dg_da,
@@ -387,12 +389,14 @@ class TrackModel:
                 "velocity_dq": dvel_dq, "applied_dq": applied_dq, "applied_dv": applied_dv}
 
     def _muscle_slopes(self, q: np.ndarray, v: np.ndarray, a: np.ndarray,
-                       activation: np.ndarray, dg_dq: np.ndarray, dg_dv: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       activation: np.ndarray, dg_dq: np.ndarray, dg_dv: np.ndarray,
+                       muscled: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """d/dq and d/dv (n, n) of the muscles' generalized force at `activation`: moment
         arms, force-length and force-velocity, by forward differences of the muscles-only
         copy's inverse dynamics (the skeleton's G minus the muscles' generalized force)
-        against the skeleton's own slopes `dg_dq`, `dg_dv`."""
+        against the skeleton's own slopes `dg_dq`, `dg_dv`. Columns of coordinates no
+        muscle crosses (`muscled`) are zero: moving them moves a muscle's two ends together
+        (the pelvis, the lumbar joint and the arms of a leg model: half the evaluations)."""
         n = len(self.coordinates)
         for m, x in zip(self._mus_muscles, activation, strict=True):
             m.setActivation(self.mus_state, float(x))
@@ -402,7 +406,7 @@ class TrackModel:
 
         i0 = inverse(q, v)
         dq, dv = np.zeros((n, n)), np.zeros((n, n))
-        for j in range(n):
+        for j in range(n) if muscled is None else muscled:
             e = np.zeros(n)
             e[j] = FD_STEP
             dq[:, j] = dg_dq[:, j] - (inverse(q + e, v) - i0) / FD_STEP
@@ -417,13 +421,13 @@ class TrackModel:
         `activation` (N, M): the muscles' at the linearisation point (for the slopes of their
         generalized force; None leaves those out)."""
         N, n = q.shape
-        lin = [self.linearise(q[k], v[k], a[k],
+        poses = [dict(zip(self.coordinates, q[k], strict=True)) for k in sorted({0, N // 2, N - 1})]
+        crossing = crossing_sets(self.model, self.state, self.muscles, self.coordinates, poses)
+        muscled = sorted({int(j) for row in crossing for j in row})
+        lin = [self.linearise(q[k], v[k], a[k], muscled=muscled,
                               activation=None if activation is None else activation[k])
                for k in range(N)]
         stack = {key: np.stack([d[key] for d in lin]) for key in lin[0]}
-
-        poses = [dict(zip(self.coordinates, q[k], strict=True)) for k in sorted({0, N // 2, N - 1})]
-        crossing = crossing_sets(self.model, self.state, self.muscles, self.coordinates, poses)
         M = len(self.muscles)
         f0, f1 = np.zeros((N, M)), np.zeros((N, M))
         arms = np.zeros((N, M, n))
@@ -437,7 +441,6 @@ class TrackModel:
         # should stay small), but a coordinate no muscle crosses (lumbar, arms in OpenCap's
         # model) is driven by its actuator alone, and its torque costs as a muscle's would
         # (unit cost at `torque_cost_nm`), else the optimiser bends the motion to spare it.
-        muscled = {j for row in crossing for j in row}
         torque_cost = float(settings.get("torque_cost_nm", 250.0))
         cost_scale = np.array([
             x.getOptimalForce() if (x.get_coordinate() in self.root
