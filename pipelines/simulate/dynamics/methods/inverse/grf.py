@@ -348,7 +348,7 @@ def body_wrench(model_path: str, motion: Motion,
 
 
 # Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
-ESTIMATE_RULE_VERSION = 7
+ESTIMATE_RULE_VERSION = 8
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
@@ -504,7 +504,9 @@ def _foot_cops(k: int, ph, above: dict, points: dict, floor: float, rule: Contac
 
 
 def _handover_weight(force: np.ndarray, moment: np.ndarray, floor: float, ph,
-                     feet_cops: list[tuple[dict, dict]], rule: ContactRule) -> float:
+                     feet_cops: list[tuple[dict, dict]], rule: ContactRule,
+                     points: dict[str, np.ndarray] | None = None,
+                     cop_margin_m: float = np.inf) -> float:
     """How much of a hand-over's share comes from statics (0..1), the rest from the linear
     ramp, for the whole sequence.
 
@@ -512,16 +514,24 @@ def _handover_weight(force: np.ndarray, moment: np.ndarray, floor: float, ph,
     kinematics' moment) lies between the two feet's rolling centres of pressure. That is
     exact for exact kinematics, and as noisy as the moment: on the Rajagopal walk the
     whole-body COP follows the plates' to 2 cm and statics beats any fixed shape, while on the
-    Plug-in-Gait walks (a foot of two markers, no metatarsals) it runs 10-20 cm ahead of
-    the plates' through every double support, and statics hands the whole load over in half
-    the double support. Both are estimates of one share: combined by their variances (the
-    minimum-variance weighting of two independent estimates), the ramp's the spread of
-    measured hand-overs about it (HANDOVER_RAMP_SPREAD), statics' its RMS difference from the
-    ramp over the sequence's hand-over frames (the ramp's spread included: only what exceeds
-    it is the moment's noise)."""
+    Plug-in-Gait walks it runs 10-20 cm ahead of the plates' through every double support
+    (the torso's fore-aft acceleration, docs/validation.md), and statics hands the whole load
+    over in half the double support. Both are estimates of one share: combined by their
+    variances (the minimum-variance weighting of two independent estimates), the ramp's the
+    spread of measured hand-overs about it (HANDOVER_RAMP_SPREAD), statics' the moment's
+    noise in share units, the larger of what two checks see:
+
+    - in single support, where the truth is known to lie under the stance foot: the RMS
+      horizontal distance of the whole-body COP from the foot's rolling point (kept inside
+      the foot's support area), over the distance between the two feet's rolling points in
+      the hand-overs (a COP error d moves the share by d / that distance). It needs no
+      assumption on the hand-over's shape;
+    - in the hand-overs: statics' RMS difference from the ramp less the ramp's own spread
+      (what exceeds it is the moment's noise), which sees an error of the double supports
+      alone but cannot tell it from a hand-over that truly departs from the ramp."""
     if rule.handover != "combined":
         return 1.0 if rule.handover == "statics" else 0.0
-    diffs = []
+    diffs, gaps = [], []
     for k in np.flatnonzero(ph.transition):
         priors, rolling = feet_cops[k]
         if len(rolling) != 2 or force[k, 1] <= 0:
@@ -533,10 +543,24 @@ def _handover_weight(force: np.ndarray, moment: np.ndarray, floor: float, ph,
             continue
         p, _ = centre_of_pressure(force[k], moment[k], floor)
         diffs.append(float((p - cl) @ d / denom) - float(ph.ramp[k, 0]))
+        gaps.append(np.sqrt(d[0] ** 2 + d[2] ** 2))
     if len(diffs) < 3:
         return 1.0  # too few frames to judge the moment: statics, as before
     spread2 = HANDOVER_RAMP_SPREAD ** 2
     noise2 = max(float(np.mean(np.square(diffs))) - spread2, 0.0)
+    off = []
+    for k in np.flatnonzero(ph.contact.sum(axis=1) == 1):
+        side = SIDES[int(np.flatnonzero(ph.contact[k])[0])]
+        rolling = feet_cops[k][1]
+        if side not in rolling or force[k, 1] <= 0:
+            continue
+        p, _ = centre_of_pressure(force[k], moment[k], floor)
+        q = rolling[side][[0, 2]]
+        if points is not None and np.isfinite(cop_margin_m):
+            q = _nearest_in_region(q, points[side][k][:, [0, 2]], cop_margin_m)
+        off.append(float(np.sum((p[[0, 2]] - q) ** 2)))
+    if len(off) >= 3:
+        noise2 = max(noise2, float(np.mean(off)) / float(np.median(gaps)) ** 2)
     return spread2 / (spread2 + noise2)
 
 
@@ -600,7 +624,7 @@ def split_wrench(
 
     feet_cops = [_foot_cops(k, ph, above, points, floor, rule, line, sole_line)
                  for k in range(T)]
-    statics = _handover_weight(force, moment, floor, ph, feet_cops, rule)
+    statics = _handover_weight(force, moment, floor, ph, feet_cops, rule, points, cop_margin_m)
 
     for k in range(T):
         F, M = force[k], moment[k]
