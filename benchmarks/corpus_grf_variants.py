@@ -229,11 +229,13 @@ def diagnose(bw, plates, rule, centres=None) -> dict:
         centre_of_pressure,
     )
 
-    weights = []
+    weights, seen = [], {}
     original = grf._handover_weight
 
     def spy(*a, **k):
         weights.append(original(*a, **k))
+        seen.update(ph=a[3], feet_cops=a[4], points=a[6] if len(a) > 6 else None,
+                    margin=a[7] if len(a) > 7 else np.inf)
         return weights[-1]
 
     grf._handover_weight = spy
@@ -253,6 +255,7 @@ def diagnose(bw, plates, rule, centres=None) -> dict:
     body = np.array([centre_of_pressure(bw.force_n[k], bw.moment_nm[k], est.floor_m)[0][[0, 2]]
                      for k in range(len(t))])
     out = {"statics_weight": round(weights[0], 3) if weights else None,
+           **single_support_check(bw, est.floor_m, seen),
            "whole_body_cop_rms_cm": round(float(np.sqrt(np.mean(
                np.sum((body - cop)[w] ** 2, axis=1)))) * 100, 1)}
     speeds = {}
@@ -310,6 +313,35 @@ def diagnose(bw, plates, rule, centres=None) -> dict:
     out["window_s"] = [round(float(t[w][0]), 3), round(float(t[w][-1]), 3)]
     out["plate_handover_minus_ramp_rms"] = plate_handover_spread(plates)
     return out
+
+
+def single_support_check(bw, floor: float, seen: dict) -> dict:
+    """What grf._handover_weight's single-support check reads: the RMS horizontal distance
+    of the whole-body COP from the stance foot's rolling point (kept in its support area)
+    and the median distance between the feet's rolling points in the hand-overs."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse import grf
+    from musclekit.pipelines.simulate.opensim.external_loads import centre_of_pressure
+
+    if "ph" not in seen:
+        return {}
+    ph, cops = seen["ph"], seen["feet_cops"]
+    off, gaps = [], []
+    for k in range(len(bw.time_s)):
+        rolling = cops[k][1]
+        if ph.contact[k].sum() == 1 and bw.force_n[k, 1] > 0:
+            side = ("right", "left")[int(np.flatnonzero(ph.contact[k])[0])]
+            if side in rolling:
+                q = rolling[side][[0, 2]]
+                if seen["points"] is not None and np.isfinite(seen["margin"]):
+                    q = grf._nearest_in_region(q, seen["points"][side][k][:, [0, 2]],
+                                               seen["margin"])
+                p = centre_of_pressure(bw.force_n[k], bw.moment_nm[k], floor)[0][[0, 2]]
+                off.append(float(np.sum((p - q) ** 2)))
+        elif ph.transition[k] and len(rolling) == 2:
+            gaps.append(float(np.linalg.norm((rolling["right"] - rolling["left"])[[0, 2]])))
+    return {"single_support_cop_from_rolling_point_rms_cm":
+            round(100 * float(np.sqrt(np.mean(off))), 1) if off else None,
+            "hand_over_feet_distance_m": round(float(np.median(gaps)), 2) if gaps else None}
 
 
 def plate_handover_spread(plates) -> float | None:
