@@ -14,7 +14,12 @@ by virtual work, as in methods/inverse/setup.py):
   matrix, exact since G is affine in a);
 - each contact sphere's centre in ground and its Jacobian dc/dq (velocity dc/dt = J v), and
   the angular-velocity Jacobian of the body it is on (for the moment of an off-centre force);
-- each muscle's tendon force at zero and at full activation and its moment arms.
+- each muscle's tendon force at zero and at full activation and its moment arms;
+- the applied forces' first-order change with q and v that those terms hold still
+  (`applied_dq`, `applied_dv`): the contact wrenches mapped through the spheres' Jacobians
+  at perturbed poses, and the muscles' generalized force at the round's activations (a
+  muscles-only copy's inverse dynamics). Without them the local model is wrong to first
+  order in the step and the rounds need not converge (Rajagopal running: they did not).
 
 At a fixed point of the iteration the linearisation is exact, so the final trajectory is
 checked against the nonlinear model directly (`dynamics_defect`).
