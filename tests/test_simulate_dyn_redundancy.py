@@ -86,50 +86,75 @@ def test_a_kept_solver_gives_the_bytes_of_a_fresh_one(tmp_path: Path) -> None:
         assert np.array_equal(sol.actuator_control, first.actuator_control)
 
 
-_MEM_PERCENT_SOLVE = """
+_SETTING_SOLVE = """
 import sys
 from pathlib import Path
 from musclekit.pipelines.simulate.dynamics.nlp import inverse
 from musclekit.pipelines.simulate.dynamics.nlp.common import load_npz, save_npz
 problem = load_npz(inverse.RedundancyProblem, Path(sys.argv[1]))[0]
-inverse.MUMPS_MEM_PERCENT = int(sys.argv[3])
+setattr(inverse, sys.argv[3], int(sys.argv[4]))
 save_npz(Path(sys.argv[2]), inverse.solve(problem))
 """
+
+
+def _solve_with_setting(tmp: Path, problem: RedundancyProblem, name: str,
+                        value: int) -> RedundancySolution:
+    """`problem` solved in a child whose nlp/inverse.py has `name` set to `value`."""
+    import subprocess
+    import sys
+
+    from musclekit.pipelines.simulate.dynamics.nlp.child import child_environment
+    from musclekit.pipelines.simulate.dynamics.nlp.common import load_npz, save_npz
+
+    save_npz(tmp / "problem.npz", problem)
+    out = tmp / f"solution_{name}_{value}.npz"
+    done = subprocess.run([sys.executable, "-c", _SETTING_SOLVE, str(tmp / "problem.npz"),
+                           str(out), name, str(value)],
+                          capture_output=True, text=True, env=child_environment())
+    assert done.returncode == 0, done.stderr[-2000:]
+    return load_npz(RedundancySolution, out)[0]
+
+
+def _five_muscles() -> RedundancyProblem:
+    # Five muscles on one joint and a moment that reverses: the reserve, saturation and
+    # activation dynamics all take part.
+    problem = _one_joint(60.0, [0.05, 0.03, -0.04, 0.02, 0.01],
+                         [1000.0, 800.0, 1500.0, 600.0, 400.0], n=41)
+    problem.tau[20:, 0] = -70.0
+    problem.tolerance, problem.max_iterations = 1e-3, 500
+    return problem
 
 
 def test_mumps_working_space_changes_no_number(tmp_path: Path) -> None:
     # MUMPS's working space (IPOPT's mumps_mem_percent) is a speed setting only: the
     # default of nlp/inverse.py, IPOPT's own default (1000 %) and none at all above MUMPS's
     # estimate (short: MUMPS asks for more and IPOPT retries) give the same bytes.
-    import subprocess
-    import sys
-
     from musclekit.pipelines.simulate.dynamics.nlp import inverse
-    from musclekit.pipelines.simulate.dynamics.nlp.child import child_environment
-    from musclekit.pipelines.simulate.dynamics.nlp.common import load_npz, save_npz
 
     assert inverse.ipopt_options(_one_joint(1.0, [0.05], [1000.0]))[
         "ipopt.mumps_mem_percent"] == inverse.MUMPS_MEM_PERCENT
-    # Five muscles on one joint, one reversing moment: the reserve, saturation and
-    # activation dynamics all take part.
-    problem = _one_joint(60.0, [0.05, 0.03, -0.04, 0.02, 0.01],
-                         [1000.0, 800.0, 1500.0, 600.0, 400.0], n=41)
-    problem.tau[20:, 0] = -70.0
-    problem.tolerance, problem.max_iterations = 1e-3, 500
-    save_npz(tmp_path / "problem.npz", problem)
-    solutions = []
-    for percent in (inverse.MUMPS_MEM_PERCENT, 1000, 0):
-        out = tmp_path / f"solution{percent}.npz"
-        done = subprocess.run([sys.executable, "-c", _MEM_PERCENT_SOLVE,
-                               str(tmp_path / "problem.npz"), str(out), str(percent)],
-                              capture_output=True, text=True, env=child_environment())
-        assert done.returncode == 0, done.stderr[-2000:]
-        solutions.append(load_npz(inverse.RedundancySolution, out)[0])
+    solutions = [_solve_with_setting(tmp_path, _five_muscles(), "MUMPS_MEM_PERCENT", v)
+                 for v in (inverse.MUMPS_MEM_PERCENT, 1000, 0)]
     assert solutions[0].success, solutions[0].status
     for sol in solutions[1:]:
         assert sol.iterations == solutions[0].iterations
         assert np.array_equal(sol.activation, solutions[0].activation)
         assert np.array_equal(sol.actuator_control, solutions[0].actuator_control)
+
+
+def test_refinement_only_where_asked_keeps_the_solution(tmp_path: Path) -> None:
+    # Without IPOPT's compulsory refinement step every linear solve is still refined where
+    # its residual is large: the solution is the refined one's to rounding.
+    from musclekit.pipelines.simulate.dynamics.nlp import inverse
+
+    assert inverse.ipopt_options(_one_joint(1.0, [0.05], [1000.0]))[
+        "ipopt.min_refinement_steps"] == inverse.MIN_REFINEMENT_STEPS == 0
+    fast = _solve_with_setting(tmp_path, _five_muscles(), "MIN_REFINEMENT_STEPS", 0)
+    refined = _solve_with_setting(tmp_path, _five_muscles(), "MIN_REFINEMENT_STEPS", 1)
+    assert fast.success and refined.success, (fast.status, refined.status)
+    assert fast.iterations == refined.iterations
+    assert np.abs(fast.activation - refined.activation).max() < 1e-8
+    assert np.abs(fast.objective - refined.objective) < 1e-8 * abs(refined.objective)
 
 
 def test_a_failed_solve_names_its_reason_and_the_next_starts_a_fresh_solver(

@@ -224,15 +224,25 @@ def _build(ca, problem: RedundancyProblem, pattern: np.ndarray) -> _Built:
 # more (IPOPT's MumpsSolverInterface), so a tight estimate costs a refactorization at worst.
 MUMPS_MEM_PERCENT = 100
 
+# IPOPT refines every solve of its linear system at least once by default (a residual and a
+# second back-substitution; back-substitutions were a quarter of IPOPT's time on running).
+# With 0 it still refines whenever the residual exceeds its bound (residual_ratio_max), so a
+# poorly solved system is refined as before; walking and squat chunks end within 3.3e-11
+# of the refined solutions, running chunks within 2.3e-6 except one that took another path
+# to a lower objective (docs/benchmarks.md).
+MIN_REFINEMENT_STEPS = 0
+
 
 def ipopt_options(problem: RedundancyProblem) -> dict:
     """nlpsol's options for `problem`: IPOPT silent, tolerances and iteration cap from the
-    problem (InverseSettings), the adaptive barrier update, MUMPS's working space."""
+    problem (InverseSettings), the adaptive barrier update, MUMPS's working space, iterative
+    refinement only where a solve's residual asks for it."""
     return {
         "print_time": False, "ipopt.print_level": 0, "ipopt.sb": "yes",
         "ipopt.tol": problem.tolerance, "ipopt.constr_viol_tol": problem.tolerance,
         "ipopt.max_iter": int(problem.max_iterations), "ipopt.mu_strategy": "adaptive",
         "ipopt.mumps_mem_percent": MUMPS_MEM_PERCENT,
+        "ipopt.min_refinement_steps": MIN_REFINEMENT_STEPS,
     }
 
 
