@@ -141,6 +141,34 @@ def progression_axis(measured: np.ndarray, w: np.ndarray, bw: float) -> np.ndarr
     return u if u[np.argmax(np.abs(u))] > 0 else -u
 
 
+def total_check(est, measured: np.ndarray, raw: np.ndarray, w: np.ndarray, bw: float) -> dict:
+    """What the split cannot change: the kinematics' total vertical force (the whole-body
+    wrench, before any split) against the plates' total (both at 6 Hz), RMSE % BW over the
+    window, also with it shifted by +-10 ms; and the split estimate's total over the frames
+    where the unfiltered plates read no load (flight: the estimate is 0 there, the 6 Hz
+    plates are not)."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    vy = [GRF_CHANNELS.index(f"ground_force_{s}_vy") for s in ("right", "left")]
+    plate = measured[:, vy].sum(axis=1)
+    t = est.time_s
+    k = np.flatnonzero(w)
+
+    def rmse(e: np.ndarray, sel) -> float:
+        return round(float(np.sqrt(np.mean((e[sel] - plate[sel]) ** 2))) / bw * 100, 2)
+
+    flight = w & (raw[:, vy].sum(axis=1) <= 20.0)
+    out = {"kinematics_vy_rmse_bw_pct": rmse(est.total_force_n[:, 1], w),
+           "split_vy_rmse_bw_pct": rmse(est.values[:, vy].sum(axis=1), w),
+           "flight_frames": int(flight.sum())}
+    for ms in (-10, 10):
+        shifted = np.interp(t + ms / 1000, t, est.total_force_n[:, 1])
+        out[f"kinematics_vy_rmse_bw_pct_shift_{ms}ms"] = rmse(shifted, k)
+    if flight.any():
+        out["split_vy_rmse_in_flight_bw_pct"] = rmse(est.values[:, vy].sum(axis=1), flight)
+    return out
+
+
 def grf_check(lab: dict, trial: str) -> dict:
     """Per-foot ground forces estimated from the kinematics against the plates."""
     from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import estimate_grf
@@ -162,6 +190,7 @@ def grf_check(lab: dict, trial: str) -> dict:
            "ground_velocity_m_s": [round(float(v), 3) for v in est.ground_velocity_m_s],
            "orphan_frames": int(est.orphan[w].sum())}
     out.update(compare_feet(est.time_s, est.values, measured, raw, w, bw, est.contact))
+    out["total"] = total_check(est, measured, raw, w, bw)
     out["_series"] = {"t": est.time_s, "est": est.values, "measured": measured,
                       "contact": est.contact, "window": w}
     return out
