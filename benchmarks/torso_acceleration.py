@@ -16,7 +16,9 @@ Reads the datasets of an earlier `python benchmarks/corpus.py --estimate --out D
   m a: the torso force the plates imply), and the torso's m a with the torso held upright
   (its origin from IK, its orientation the torso's heading only: no tilt, list or lumbar
   motion), which is what a trunk without markers would do if it did not ride on the pelvis;
-- where the trial has torso markers: each one's fore-aft acceleration measured (the
+- over the whole compared window, the plates' mean fore-aft force and the kinematics'
+  (total mass x the centre of mass's change of speed over the window), % BW;
+- where the trial has torso (or pelvis) markers: each one's fore-aft acceleration measured (the
   marker file, low-passed at the estimate's cut-off over runs without gaps) against the
   same model marker's from IK, in the double-support frames where the marker is seen.
 
@@ -222,6 +224,20 @@ def analyse(trial, ds: Path, cache_dir: Path) -> dict:
             "torso_ik": round(float((m * fore_aft_acc(com_ik))[both].mean()) * pct, 1),
             "torso_plates_residual": round(by["plates"] - (by["kinematics"] - by["torso"]), 1),
             "torso_upright": round(float((m * fore_aft_acc(com_up))[both].mean()) * pct, 1)}
+        # over the whole compared window: the plates' mean fore-aft force against the
+        # kinematics' (total mass x the centre of mass's change of speed / duration): a
+        # shear bias or a wrong mass would show here, a phase error would not
+        names_b, masses_b, pos_b = centres
+        com = (masses_b[None, :, None] * pos_b).sum(axis=1) / masses_b.sum()
+        v = np.gradient(com, t, axis=0)[:, [0, 2]] @ d
+        i = np.flatnonzero(w)
+        smooth = np.nan_to_num(plates.resample(t, 6.0))
+        plate = sum(smooth[:, [GRF_CHANNELS.index(f"ground_force_{s}_vx"),
+                               GRF_CHANNELS.index(f"ground_force_{s}_vz")]]
+                    for s in ("right", "left")) @ d
+        out["fore_aft_bw_pct"]["window_mean_plates"] = round(float(plate[w].mean()) * pct, 1)
+        out["fore_aft_bw_pct"]["window_mean_kinematics"] = round(
+            float(masses_b.sum() * (v[i[-1]] - v[i[0]]) / (t[i[-1]] - t[i[0]])) * pct, 1)
         out["fore_aft_bw_pct"]["by_body_ik"] = {k: v for k, v in by.items()
                                                  if k not in ("plates", "kinematics")}
         # the torso's rotation about its origin (the lumbar joint): its share of the force
@@ -284,7 +300,7 @@ def summary(rows) -> str:
     """One line per trial: torso markers with data, lumbar never moved, and the double
     supports' fore-aft forces (% BW) and pelvis/torso markers' accelerations (m/s^2)."""
     lines = ["trial | torso markers seen | lumbar still | plates | kinematics | torso IK | "
-             "torso residual | torso upright | torso IK -40/-20/+20 ms | "
+             "torso residual | torso upright | torso IK -40/-20/+20 ms | window plates/kin | "
              "markers measured / IK (m/s^2)"]
     for name, o in rows:
         f = o.get("fore_aft_bw_pct", {})
@@ -296,7 +312,8 @@ def summary(rows) -> str:
         lines.append(f"{name} | {seen}/{len(o['markers'])} | {still} | {f.get('plates')} | "
                      f"{f.get('kinematics')} | {f.get('torso_ik')} | "
                      f"{f.get('torso_plates_residual')} | {f.get('torso_upright')} | "
-                     f"{sh.get(-40)}/{sh.get(-20)}/{sh.get(20)} | {mk}")
+                     f"{sh.get(-40)}/{sh.get(-20)}/{sh.get(20)} | "
+                     f"{f.get('window_mean_plates')}/{f.get('window_mean_kinematics')} | {mk}")
     return "\n".join(lines)
 
 
