@@ -22,7 +22,14 @@ Reads the datasets of an earlier `python benchmarks/corpus.py --estimate --out D
   marker file, low-passed at the estimate's cut-off over runs without gaps) against the
   same model marker's from IK, in the double-support frames where the marker is seen.
 
-    python benchmarks/torso_acceleration.py --out DIR [--only NAME ...]
+With --upright-split, on the trials whose lumbar coordinates never moved (no torso data):
+the estimate's per-foot vertical force RMSE (% BW, corpus_grf_variants' comparison at the
+estimate's rate, the command's rule) from the IK motion as it is and with the torso held
+upright (lumbar extension and bending set against the pelvis's tilt and list, small-angle:
+the torso no longer pitches and rolls with the pelvis), the experiment of an unobserved
+torso that does not ride the pelvis.
+
+    python benchmarks/torso_acceleration.py --out DIR [--only NAME ...] [--upright-split]
 """
 
 from __future__ import annotations
@@ -37,8 +44,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import G, _dataset_dir, plate_window, trials  # noqa: E402
-from corpus_grf_variants import body_centres, fore_aft_by_body, trial_inputs  # noqa: E402
+from corpus import DATA, G, _dataset_dir, plate_window, trial_mass, trials  # noqa: E402
+from corpus_grf_variants import (  # noqa: E402
+    body_centres,
+    compare,
+    fore_aft_by_body,
+    trial_inputs,
+)
 
 LUMBAR = ("lumbar_extension", "lumbar_bending", "lumbar_rotation")
 MIN_RUN = 30  # frames: shorter gap-free runs of a marker are not differentiated
@@ -276,6 +288,8 @@ def main() -> int:
     p.add_argument("--out", type=Path, required=True, help="corpus.py --estimate's --out")
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--cache", type=Path, default=Path("/tmp/torso_acceleration_cache"))
+    p.add_argument("--upright-split", action="store_true",
+                   help="the per-foot RMSE with an unobserved torso held upright")
     args = p.parse_args()
     import opensim as osim
 
@@ -292,8 +306,55 @@ def main() -> int:
         out = analyse(trial, ds, args.cache)
         print(trial.name, json.dumps(out, indent=1), flush=True)
         rows.append((trial.name, out))
+        if args.upright_split and all(v["never_moved"] for v in out["lumbar"].values()):
+            print(trial.name, "per-foot:", json.dumps(upright_split(trial, ds), default=str),
+                  flush=True)
     print(summary(rows))
     return 0
+
+
+def upright_split(trial, ds: Path) -> dict:
+    """Per-foot RMSE (% BW) of the command's split from the motion as IK left it and with
+    the torso held upright against the pelvis's tilt and list."""
+    import dataclasses
+
+    from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
+    from musclekit.pipelines.simulate.dynamics.kernel.solution import (
+        _filtered_motion,
+        _model_facts,
+    )
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import (
+        ContactRule,
+    )
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
+        body_wrench,
+        split_body_wrench,
+    )
+
+    seq = next(p for p in (ds / "opensim").iterdir() if p.is_dir())
+    payload = json.loads((seq / "dynamics" / "inverse" / "chunk0000.payload.json").read_text())
+    folder = Path(payload["prep_folder"])
+    prep = PreparedModel.load(folder)
+    model_file = str(folder / prep.model_path)
+    _, rotational = _model_facts(model_file)
+    motion = _filtered_motion(payload["motion_path"], rotational,
+                              payload["settings"]["filter_hz"])
+    col = {n: i for i, n in enumerate(motion.names)}
+    values = motion.values.copy()
+    values[:, col["lumbar_extension"]] = -values[:, col["pelvis_tilt"]]
+    values[:, col["lumbar_bending"]] = -values[:, col["pelvis_list"]]
+    upright = dataclasses.replace(motion, values=values)
+    feet = {s: tuple(b) for s, b in prep.feet.items()}
+    bw_ik, plates = trial_inputs(ds, ds / "body_wrench.pkl")
+    bw_up = body_wrench(model_file, upright, feet)
+    mass = trial_mass(trial, DATA)
+    out = {}
+    for name, bw in (("ik", bw_ik), ("upright torso", bw_up)):
+        res = compare(split_body_wrench(bw, rule=ContactRule()), plates, mass)
+        out[name] = {s: {k: res[s][k] for k in ("vy_rmse_bw_pct", "swing_max_bw_pct",
+                                                 "cop_x_rms_cm", "cop_z_rms_cm")}
+                     for s in ("right", "left")}
+    return out
 
 
 def summary(rows) -> str:
