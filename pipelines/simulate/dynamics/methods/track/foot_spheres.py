@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from musclekit.errors import InputError
 
 # (name, body kind, x, y, z) of the right foot in OpenCap's generic model (m, body frame);
@@ -82,3 +84,39 @@ def add_foot_contact(model) -> list[str]:
             names.append(force.getName())
     model.finalizeConnections()
     return names
+
+
+# The share of a foot's loaded frames below which a sphere's bottom counts as reached in
+# stance (`sole_lifts`): the 5 % lowest, so that one noisy frame does not decide.
+SOLE_QUANTILE = 0.05
+
+
+def sole_lifts(bottoms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """How far to raise each sphere (m, along its frame's y) so that every sphere of a foot
+    reaches the same height over the frames the foot carries the body.
+
+    bottoms: per foot, the heights (m, ground y) of its spheres' lowest points, shape
+    (frames, spheres), over the frames that foot is loaded (the motion as IK gives it).
+    Returns per foot the lifts (spheres,): each sphere's low quantile (`SOLE_QUANTILE`)
+    over its foot's loaded frames against the mean of those over both feet.
+
+    Why: OpenCap's layout puts every sphere on one plane of the calcaneus frame; a lab's
+    IK does not hold that plane on the floor in stance (the foot's frame is set by markers on
+    a shoe, the sole's thickness and drop are not in the model, the toes are rigid with a
+    locked mtp). On the Rajagopal run (benchmarks/track_spheres.py) the calcaneus frame is
+    pitched ~10 deg toes down in mid-stance: the heel spheres stay 20-40 mm above the toe
+    spheres and never touch, the toes sink 30-40 mm. A sole touches the floor everywhere
+    at some time in stance (heel at strike, forefoot and toes at push-off), so each sphere
+    is moved to the height its own lowest stance point shares with the others.
+    """
+    if not bottoms:
+        raise InputError("sole_lifts needs at least one foot's sphere heights")
+    lows = {}
+    for side, h in bottoms.items():
+        h = np.asarray(h, dtype=float)
+        if h.ndim != 2 or h.shape[0] < 3 or h.shape[1] < 1 or not np.isfinite(h).all():
+            raise InputError(f"sole_lifts: foot {side!r} needs finite sphere heights over at "
+                             f"least 3 loaded frames, shape (frames, spheres); got {h.shape}")
+        lows[side] = np.quantile(h, SOLE_QUANTILE, axis=0)
+    level = float(np.mean(np.concatenate(list(lows.values()))))
+    return {side: level - low for side, low in lows.items()}
