@@ -368,6 +368,19 @@ def _dataset_dir(work: Path, name: str) -> Path:
     return work / name.replace(" ", "_").replace("(", "").replace(")", "").replace(",", "")
 
 
+def estimate_datasets(out: Path, only: list[str] | None):
+    """(trial, dataset folder) of each `--estimate` trial an earlier `corpus.py --estimate
+    --out OUT` run wrote (those named by `only`, by prefix); a missing one is said on stderr."""
+    for trial in trials():
+        if not trial.estimate or (only and not any(trial.name.startswith(o) for o in only)):
+            continue
+        ds = _dataset_dir(out, trial.name + " estimate")
+        if not (ds / "opensim").is_dir():
+            print(f"{trial.name}: no dataset under {out}", file=sys.stderr)
+            continue
+        yield trial, ds
+
+
 def run_trial(trial: Trial, data: Path, work: Path, timeout_s: float) -> dict:
     row: dict = {"trial": trial.name, "lab": trial.lab}
     missing = missing_inputs(trial.args, data)

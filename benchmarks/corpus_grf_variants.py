@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import DATA, G, _dataset_dir, compare_feet, plate_window, trial_mass, trials  # noqa: E402
+from corpus import DATA, G, compare_feet, estimate_datasets, plate_window, trial_mass  # noqa: E402
 
 # name -> ContactRule fields; "rule" is the default (the command's)
 VARIANTS = {
@@ -384,14 +384,7 @@ def main() -> int:
 
     osim.Logger.setLevelString("error")
     rows = []
-    for trial in trials():
-        if not trial.estimate or (args.only and not any(trial.name.startswith(o)
-                                                        for o in args.only)):
-            continue
-        ds = _dataset_dir(args.out, trial.name + " estimate")
-        if not (ds / "opensim").is_dir():
-            print(f"{trial.name}: no dataset under {args.out}", file=sys.stderr)
-            continue
+    for trial, ds in estimate_datasets(args.out, args.only):
         bw, plates = trial_inputs(ds, ds / "body_wrench.pkl")
         if args.points_filter_hz:
             sharp, _ = trial_inputs(ds, ds / f"body_wrench_{args.points_filter_hz:g}hz.pkl",

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import DATA, G, _dataset_dir, plate_window, trial_mass, trials  # noqa: E402
+from corpus import DATA, G, estimate_datasets, plate_window, trial_mass  # noqa: E402
 from corpus_grf_variants import (  # noqa: E402
     body_centres,
     compare,
@@ -295,14 +295,7 @@ def main() -> int:
 
     osim.Logger.setLevelString("error")
     rows = []
-    for trial in trials():
-        if not trial.estimate or (args.only and not any(trial.name.startswith(o)
-                                                        for o in args.only)):
-            continue
-        ds = _dataset_dir(args.out, trial.name + " estimate")
-        if not (ds / "opensim").is_dir():
-            print(f"{trial.name}: no dataset under {args.out}", file=sys.stderr)
-            continue
+    for trial, ds in estimate_datasets(args.out, args.only):
         out = analyse(trial, ds, args.cache)
         print(trial.name, json.dumps(out, indent=1), flush=True)
         rows.append((trial.name, out))

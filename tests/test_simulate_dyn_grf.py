@@ -273,25 +273,8 @@ def test_a_foot_without_a_heel_to_toe_direction_keeps_the_whole_body_centre_of_p
 
 def test_in_a_hand_over_the_vertical_share_follows_the_whole_body_centre_of_pressure() -> None:
     # The plates' hand-over is near linear, not the smoothstep: with both feet's COPs on
-    # their rolling lines, the share comes from where the whole-body COP lies between them.
-    T = 100
-    t = np.arange(T) * 0.01
-    on = {"right": (np.arange(T) >= 10) & (np.arange(T) < 60),
-          "left": (np.arange(T) >= 50) & (np.arange(T) < 90)}
-    base = {"right": np.array([[0.0, 0.0, 0.1], [0.2, 0.0, 0.1]]),
-            "left": np.array([[0.6, 0.0, -0.1], [0.8, 0.0, -0.1]])}
-    heights = {s: np.column_stack([np.where(on[s], 0.0, 0.2)] * 2) for s in base}
-    pts = {s: np.tile(base[s], (T, 1, 1)) + heights[s][:, :1, None] * [0, 1, 0] for s in base}
-    force = np.where((on["right"] | on["left"])[:, None], [0.0, 700.0, 0.0], 0.0)
-    path = {}
-    for s, (a, b) in (("right", (10, 59)), ("left", (50, 89))):
-        x = np.clip((t - t[a]) / (t[b] - t[a]), 0, 1)
-        path[s] = base[s][0] + x[:, None] * (base[s][1] - base[s][0])
-    both = on["right"] & on["left"]
-    share = np.where(on["right"], 1.0, 0.0)
-    share[both] = np.linspace(0.9, 0.1, both.sum())  # the right foot hands over, linearly
-    seen = share[:, None] * path["right"] + (1 - share[:, None]) * path["left"]
-    moment = np.cross(seen, force)
+    # their rolling lines, the share comes from where the whole-body COP lies between them. Here the right foot hands over linearly.
+    t, force, moment, heights, pts, share = _hand_over(np.linspace(0.9, 0.1, 10))
     est = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05, sole_line=pts)
     hand_over = est.transition & est.contact.all(axis=1)
     assert hand_over.sum() >= 5
