@@ -11,7 +11,8 @@ them: W/<trial>/track_<grf>/chunk0000 with `model_feet_levelled.osim` (or pass -
 Per sphere and pose it prints the largest depth (penetration, m: radius minus the centre's
 height above the floor), the time it is in contact (depth > 0), the peak normal force (N
 and body weights), the time its force exceeds 20 % BW summed over the foot, and the
-normal speed of the sphere's contact point at its peak force. Then, per foot, the
+normal speed of the sphere's contact point at its peak force (`--timeline r|l`: one foot's
+depths and forces at every mesh point). Then, per foot, the
 calcaneus frame's pitch at the frame of the foot's largest total force (the angle of the
 body's x axis to the floor: the spheres are laid on a plane of the calcn frame, so a
 pitched frame puts the heel spheres above the toe spheres).
@@ -104,6 +105,27 @@ def foot_summary(tm, posed: dict[str, np.ndarray], rows: list[dict], dt: float,
     return out
 
 
+def timeline(tm, posed: dict[str, np.ndarray], rows: list[dict], t: np.ndarray,
+             body_weight_n: float, side: str) -> None:
+    """Per mesh point of one foot: the calcn frame's pitch (deg, toes down +), each sphere's
+    depth (mm, > 0 in contact) and the force (BW) of its calcaneus and toes spheres."""
+    mine = [s for s, sp in enumerate(tm.spheres) if sp.body.endswith(f"_{side}")]
+    if not mine:
+        return
+    calcn = next(s for s in mine if tm.spheres[s].body.startswith("calcn"))
+    print(f"t (s)  pitch  depth mm: {' '.join(f'{tm.spheres[s].name:>6s}' for s in mine)}"
+          "  | F calcn, toes (BW)")
+    for k in range(len(t)):
+        x = posed["x_axis"][k, calcn]
+        pitch = math.degrees(math.atan2(-x[1], math.hypot(x[0], x[2])))
+        depth = [1e3 * (tm.spheres[s].radius_m - posed["centre"][k, s, 1]) for s in mine]
+        f = {kind: sum(rows[s]["force_n"][k] for s in mine
+                       if tm.spheres[s].body.startswith(kind)) / body_weight_n
+             for kind in ("calcn", "toes")}
+        print(f"{t[k]:5.2f} {pitch:6.1f}  " + " ".join(f"{d:6.1f}" for d in depth)
+              + f"  | {f['calcn']:5.2f} {f['toes']:5.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
     from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
@@ -115,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mass-kg", type=float, default=None,
                     help="body mass for %% BW (default: the chunk's force scale, its body weight)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--timeline", choices=["r", "l"], default=None,
+                    help="also print one foot's depths and forces at every mesh point")
     args = ap.parse_args(argv)
     model = args.model or args.chunk / "model_feet_levelled.osim"
     if not model.exists():
@@ -152,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         for side, f in feet.items():
             print(f"foot {side}: loaded > 20 % BW {f['loaded_s']} s, peak {f['peak_bw']} BW, "
                   f"calcn pitch at peak {f['calcn_pitch_deg_at_peak']} deg (toes down +)")
+        if args.timeline:
+            timeline(tm, posed, rows, t, bw, args.timeline)
         report[name] = {"spheres": [{k: v for k, v in r.items() if k != "force_n"}
                                     for r in rows], "feet": feet}
     if args.json:
