@@ -75,6 +75,16 @@ DEFAULT_TRACK_WEIGHTS = {
 }
 ACTIVATION_WEIGHT = 1e-3
 
+# IPOPT's linear algebra (MUMPS), as nlp/inverse.py sets it for the same reasons: a working
+# space of twice MUMPS's estimate instead of three times (fewer page faults, same arithmetic),
+# iterative refinement only where a solve's residual asks for it, and METIS's fill-reducing
+# ordering (5) instead of MUMPS's automatic choice. On the Rajagopal walk's first chunk (round
+# 1 stopped at 100 iterations, round 3 solved in 34) the same iterates to 5e-8 of the
+# objective in 34.6 CPU s instead of 41.0 (round 1) and 9.7 instead of 15.0 (round 3);
+# docs/benchmarks.md, "track (casadi)".
+MUMPS_OPTIONS = {"ipopt.mumps_mem_percent": 100, "ipopt.min_refinement_steps": 0,
+                 "ipopt.mumps_pivot_order": 5}
+
 
 @dataclass
 class TrackProblem:
@@ -295,6 +305,26 @@ def _linear_dynamics(problem: TrackProblem, S: np.ndarray):
     return L, b
 
 
+def ipopt_options(st: dict) -> dict:
+    """nlpsol's options for one round: IPOPT silent (or at `print_level`), the tolerances and
+    iteration cap of `st` (the problem's settings over DEFAULT_TRACK_WEIGHTS), the adaptive
+    barrier update and MUMPS with MUMPS_OPTIONS."""
+    tol = float(st["tolerance"])
+    return {
+        "print_time": False, "ipopt.print_level": int(st.get("print_level", 0)), "ipopt.sb": "yes",
+        "ipopt.tol": tol, "ipopt.constr_viol_tol": tol,
+        # Near the optimum a sphere at the edge of contact (steep smoothing functions) can
+        # keep IPOPT cycling just above `tol` (measured on a real squat chunk: objective flat
+        # to 1e-5, equations met to 1e-3 of body weight, for 100s of iterations). Such a
+        # point is accepted here; whether the chunk is accepted is decided outside, by
+        # OpenSim's own equations of motion and the tracking error (methods/track/solve.py).
+        "ipopt.acceptable_tol": 100 * tol, "ipopt.acceptable_constr_viol_tol": 10 * tol,
+        "ipopt.acceptable_obj_change_tol": 1e-5, "ipopt.acceptable_iter": 10,
+        "ipopt.max_iter": int(st["max_iterations"]), "ipopt.mu_strategy": "adaptive",
+        "ipopt.linear_solver": "mumps", **MUMPS_OPTIONS,
+    }
+
+
 def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> TrackSolution:
     """Solve with IPOPT (exact Hessian by CasADi). Only in a process without opensim."""
     if "opensim" in sys.modules:
@@ -378,20 +408,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
         per_point = per_point + st["grf"] * ca.sum1(((feet - ca.DM(grf_ref)) * scale) ** 2)
     f = ca.mtimes(per_point, ca.DM(w))
 
-    tol = float(st["tolerance"])
-    solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g}, {
-        "print_time": False, "ipopt.print_level": int(st.get("print_level", 0)), "ipopt.sb": "yes",
-        "ipopt.tol": tol, "ipopt.constr_viol_tol": tol,
-        # Near the optimum a sphere at the edge of contact (steep smoothing functions) can
-        # keep IPOPT cycling just above `tol` (measured on a real squat chunk: objective flat
-        # to 1e-5, equations met to 1e-3 of body weight, for 100s of iterations). Such a
-        # point is accepted here; whether the chunk is accepted is decided outside, by
-        # OpenSim's own equations of motion and the tracking error (methods/track/solve.py).
-        "ipopt.acceptable_tol": 100 * tol, "ipopt.acceptable_constr_viol_tol": 10 * tol,
-        "ipopt.acceptable_obj_change_tol": 1e-5, "ipopt.acceptable_iter": 10,
-        "ipopt.max_iter": int(st["max_iterations"]), "ipopt.mu_strategy": "adaptive",
-        "ipopt.linear_solver": "mumps",
-    })
+    solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g}, ipopt_options(st))
     guess = guess or {}
     x0 = np.concatenate([
         problem.q_lin.ravel(), problem.v_lin.ravel(), problem.a_lin.ravel(),
