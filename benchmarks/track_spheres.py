@@ -15,7 +15,10 @@ normal speed of the sphere's contact point at its peak force (`--timeline r|l`: 
 depths and forces at every mesh point). Then, per foot, the
 calcaneus frame's pitch at the frame of the foot's largest total force (the angle of the
 body's x axis to the floor: the spheres are laid on a plane of the calcn frame, so a
-pitched frame puts the heel spheres above the toe spheres).
+pitched frame puts the heel spheres above the toe spheres), and what the Hunt-Crossley
+dissipation does: the time above 20 % BW and the impulse of the elastic (Hertz) force
+alone at the same depths (the dissipation scales the force by 1 + 1.5 d u_n, zero once the
+sphere rises at 2 / (3 d) = 0.33 m/s, however deep it is).
 
 Run:
 
@@ -29,6 +32,7 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +77,11 @@ def sphere_table(tm, posed: dict[str, np.ndarray], dt: float, body_weight_n: flo
                                         posed["velocity"][k, s], posed["omega"][k, s])[0]
                            for k in range(len(depth))], dtype=float)
         fy = forces[:, 1]
+        # the same sphere without Hunt-Crossley dissipation: Hertz's elastic force alone
+        elastic_sphere = replace(sphere, dissipation=0.0)
+        elastic = np.array([sphere_force(np, elastic_sphere, posed["centre"][k, s],
+                                         posed["velocity"][k, s], posed["omega"][k, s])[0][1]
+                            for k in range(len(depth))], dtype=float)
         peak = int(np.argmax(fy))
         rows.append({"sphere": sphere.name, "body": sphere.body,
                      "max_depth_mm": round(1e3 * float(depth.max()), 1),
@@ -81,7 +90,7 @@ def sphere_table(tm, posed: dict[str, np.ndarray], dt: float, body_weight_n: flo
                      "peak_n": round(float(fy.max()), 1),
                      "peak_bw": round(float(fy.max()) / body_weight_n, 2),
                      "speed_at_peak_m_s": round(float(posed["velocity"][peak, s, 1]), 3),
-                     "force_n": fy})
+                     "force_n": fy, "elastic_n": elastic})
     return rows
 
 
@@ -95,13 +104,19 @@ def foot_summary(tm, posed: dict[str, np.ndarray], rows: list[dict], dt: float,
         if not mine:
             continue
         total = np.sum([rows[s]["force_n"] for s in mine], axis=0)
+        elastic = np.sum([rows[s]["elastic_n"] for s in mine], axis=0)
         k = int(np.argmax(total))
         calcn = next(s for s in mine if tm.spheres[s].body.startswith("calcn"))
         x = posed["x_axis"][k, calcn]
         pitch = math.degrees(math.atan2(-x[1], math.hypot(x[0], x[2])))
         out[side] = {"loaded_s": round(dt * int((total > 0.2 * body_weight_n).sum()), 3),
                      "peak_bw": round(float(total.max()) / body_weight_n, 2),
-                     "calcn_pitch_deg_at_peak": round(pitch, 1)}
+                     "calcn_pitch_deg_at_peak": round(pitch, 1),
+                     # what the dissipation does: loaded time and impulse of the elastic
+                     # (Hertz) force alone at the same depths
+                     "elastic_loaded_s": round(dt * int((elastic > 0.2 * body_weight_n).sum()), 3),
+                     "impulse_over_elastic": round(float(total.sum() / elastic.sum()), 3)
+                     if elastic.sum() > 0 else None}
     return out
 
 
@@ -175,10 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['speed_at_peak_m_s']:8.3f}")
         for side, f in feet.items():
             print(f"foot {side}: loaded > 20 % BW {f['loaded_s']} s, peak {f['peak_bw']} BW, "
-                  f"calcn pitch at peak {f['calcn_pitch_deg_at_peak']} deg (toes down +)")
+                  f"calcn pitch at peak {f['calcn_pitch_deg_at_peak']} deg (toes down +); "
+                  f"without dissipation loaded {f['elastic_loaded_s']} s, impulse with / "
+                  f"without {f['impulse_over_elastic']}")
         if args.timeline:
             timeline(tm, posed, rows, t, bw, args.timeline)
-        report[name] = {"spheres": [{k: v for k, v in r.items() if k != "force_n"}
+        report[name] = {"spheres": [{k: v for k, v in r.items()
+                                     if k not in ("force_n", "elastic_n")}
                                     for r in rows], "feet": feet}
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

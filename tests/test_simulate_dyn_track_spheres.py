@@ -83,5 +83,12 @@ def test_sphere_table_reports_depth_and_force() -> None:
     assert row["contact_s"] == pytest.approx(0.02)
     assert row["force_n"][0] < 0.01 and row["force_n"][2] > row["force_n"][1] > 10.0
     assert row["peak_bw"] == pytest.approx(row["force_n"][2] / 700.0, abs=0.01)
+    # at rest the dissipation changes nothing: the elastic force is the force
+    assert np.allclose(row["elastic_n"], row["force_n"])
     feet = track_spheres.foot_summary(tm, posed, [row], 0.01, 700.0)
     assert feet["r"]["calcn_pitch_deg_at_peak"] == 0.0
+    assert feet["r"]["impulse_over_elastic"] == pytest.approx(1.0)
+    # rising at 0.5 m/s (faster than 2 / (3 d) = 0.33): the dissipation removes the force
+    posed["velocity"][:, 0, 1] = 0.5
+    rising = track_spheres.sphere_table(tm, posed, 0.01, 700.0)[0]
+    assert rising["force_n"][2] < 0.01 * rising["elastic_n"][2]
