@@ -384,3 +384,30 @@ def test_track_nlp_options_cap_the_round_and_set_mumps() -> None:
     assert opts["ipopt.linear_solver"] == "mumps"
     assert opts["ipopt.mumps_pivot_order"] == 5 and opts["ipopt.mumps_mem_percent"] == 100
     assert opts["ipopt.min_refinement_steps"] == 0
+
+
+def test_terms_at_the_solution_without_derivatives_match_the_full_linearisation(
+        prepared) -> None:
+    """After the last round solve.py builds only the terms at the solution (muscle forces,
+    sphere centres and Jacobians for the outputs): they equal the full linearisation's, and
+    the slopes it skips are zero, not stale."""
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
+
+    folder, _ = prepared
+    prep = PreparedModel.load(folder)
+    tm = TrackModel(dgf_model_processor(str(folder / prep.model_path)), prep.root_coordinates)
+    rng = np.random.default_rng(2)
+    n = len(tm.coordinates)
+    q = rng.normal(0, 0.3, (3, n))
+    q[:, tm.coordinates.index("pelvis_ty")] = 0.9
+    v, a = rng.normal(0, 1.0, (3, n)), rng.normal(0, 3.0, (3, n))
+    act = np.full((3, len(tm.muscle_names)), 0.2)
+    t = np.array([0.0, 0.02, 0.04])
+    full = tm.build(t, q, q, v, a, {}, act)
+    light = tm.build(t, q, q, v, a, {}, act, derivatives=False)
+    assert np.abs(full.dg_dq).max() > 1.0 and np.abs(full.applied_dq).max() > 0.0
+    for key in ("g0", "dg_da", "sphere_centre", "sphere_jacobian", "body_angular_jacobian",
+                "force_passive", "force_active", "moment_arm"):
+        np.testing.assert_array_equal(getattr(light, key), getattr(full, key), err_msg=key)
+    for key in ("dg_dq", "dg_dv", "applied_dq", "applied_dv", "sphere_velocity_dq"):
+        assert not np.any(getattr(light, key)), key

@@ -299,7 +299,8 @@ class TrackModel:
 
     def linearise(self, q: np.ndarray, v: np.ndarray, a: np.ndarray,
                   exact: bool = True, activation: np.ndarray | None = None,
-                  muscled: list[int] | None = None) -> dict[str, np.ndarray]:
+                  muscled: list[int] | None = None,
+                  derivatives: bool = True) -> dict[str, np.ndarray]:
         """The skeleton and contact-geometry terms at one instant (see the module docstring).
 
         With `exact`, the mass matrix and the contact Jacobians come from Simbody (one mass
@@ -313,7 +314,11 @@ class TrackModel:
         Jacobian of the linearisation point) and, given `activation` (M,), the muscles'
         (the NLP holds moment arms and tendon forces at the linearisation point); `muscled`:
         the coordinates some muscle crosses (None: all), the only ones whose pose or speed
-        changes a muscle's generalized force."""
+        changes a muscle's generalized force.
+
+        Without `derivatives` (needs `exact`) only the terms at the point itself: G, the mass
+        matrix, the sphere centres and Jacobians; the slopes in q and v (2n inverse-dynamics
+        solves and more, nine tenths of the time) are left zero."""
         import opensim as osim
 
         n = len(self.coordinates)
@@ -342,6 +347,12 @@ class TrackModel:
                 e = np.zeros(n)
                 e[j] = 1.0
                 dg_da[:, j] = self._gen(q, v, a + e, slopes) - g0
+        if not derivatives and exact:
+            zeros = np.zeros((n, n))
+            return {"g0": g0, "dg_dq": zeros, "dg_dv": zeros, "dg_da": dg_da,
+                    "centre": c0, "jac_centre": jac_c, "jac_angular": jac_w,
+                    "velocity_dq": np.zeros((len(self.spheres), 3, n)),
+                    "applied_dq": zeros, "applied_dv": zeros}
         u0 = self._sphere_velocities()
         # d(J(q) v)/dq at v: how the pose changes the spheres' velocities. Without it a
         # round's local model held J fixed, and at running's segment speeds (5-10 rad/s) a
@@ -419,18 +430,21 @@ class TrackModel:
         return dq, dv
 
     def build(self, time_s: np.ndarray, q_ref: np.ndarray, q: np.ndarray, v: np.ndarray,
-              a: np.ndarray, settings: dict, activation: np.ndarray | None = None
-              ) -> TrackProblem:
+              a: np.ndarray, settings: dict, activation: np.ndarray | None = None,
+              derivatives: bool = True) -> TrackProblem:
         """The linearised problem on the mesh `time_s` around the trajectory (q, v, a), all
         (N, n) in `self.coordinates` order; `settings`: weights and trust region;
         `activation` (N, M): the muscles' at the linearisation point (for the slopes of their
-        generalized force; None leaves those out)."""
+        generalized force; None leaves those out). Without `derivatives` the terms at the
+        trajectory only (`linearise`): enough for its muscle forces and ground reactions
+        (solve.py's outputs), not a local model to solve."""
         N, n = q.shape
         poses = [dict(zip(self.coordinates, q[k], strict=True)) for k in sorted({0, N // 2, N - 1})]
         crossing = crossing_sets(self.model, self.state, self.muscles, self.coordinates, poses)
         muscled = sorted({int(j) for row in crossing for j in row})
         lin = [self.linearise(q[k], v[k], a[k], muscled=muscled,
-                              activation=None if activation is None else activation[k])
+                              activation=None if activation is None else activation[k],
+                              derivatives=derivatives)
                for k in range(N)]
         stack = {key: np.stack([d[key] for d in lin]) for key in lin[0]}
         M = len(self.muscles)

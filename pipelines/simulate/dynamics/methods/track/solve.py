@@ -320,8 +320,8 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     if target is not None:
         options["grf"] = settings.grf_weight
 
-    def build(q, v, a, activation) -> TrackProblem:
-        p = tm.build(mesh, q_ref, q, v, a, options, activation)
+    def build(q, v, a, activation, derivatives: bool = True) -> TrackProblem:
+        p = tm.build(mesh, q_ref, q, v, a, options, activation, derivatives)
         if target is not None:
             p.grf_target = target
             p.sphere_side = _sphere_sides(p.spheres, prep.feet)
@@ -405,10 +405,13 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
         accepted_defect, accepted, accepted_done = defect, sol, sol.success or settled
         best_defect = min(best_defect, defect)
         report.objective = sol.objective
-        # The next round's local model, at the accepted solution.
-        problem = build(sol.q, sol.v, sol.a, sol.activation)
+        finished = defect <= max_defect and accepted_done
+        # The next round's local model, at the accepted solution; after the last round only
+        # the terms at the solution that the outputs need (muscle forces, sphere Jacobians):
+        # the slopes were a whole round's linearisation, ~6 of the walk's 81 CPU s.
+        problem = build(sol.q, sol.v, sol.a, sol.activation, derivatives=not finished)
         guess = sol.arrays()
-        if defect <= max_defect and accepted_done:
+        if finished:
             break
     sol = accepted if accepted is not None else sol
     defect = accepted_defect if accepted is not None else defect
