@@ -8,6 +8,10 @@ calcaneus and 2 on the toes, with one set of SmoothSphereHalfSpaceForce paramete
 `toes_*` bodies, stretched along the foot (x and z in the calcaneus frame) by the ratio of
 the model's calcaneus-to-toes joint offset to OpenCap's (0.1799 m), so that a scaled foot
 gets proportionally placed and sized spheres (radius and height scale too). The floor is the half-space y <= 0 of ground.
+
+`sole_lifts` is a rule for the motion at hand: each sphere raised or lowered so that all of
+them reach the floor in stance (benchmarks/track_spheres_levelling.py measures it;
+track's solve.py still levels each foot as one).
 """
 
 from __future__ import annotations
