@@ -12,7 +12,8 @@ Per sphere and pose it prints the largest depth (penetration, m: radius minus th
 height above the floor), the time it is in contact (depth > 0), the peak normal force (N
 and body weights), the time its force exceeds 20 % BW summed over the foot, and the
 normal speed of the sphere's contact point at its peak force (`--timeline r|l`: one foot's
-depths and forces at every mesh point). Then, per foot, the
+depths and forces at every mesh point, with `--grf-setup` the plates' force beside them).
+Then, per foot, the
 calcaneus frame's pitch at the frame of the foot's largest total force (the angle of the
 body's x axis to the floor: the spheres are laid on a plane of the calcn frame, so a
 pitched frame puts the heel spheres above the toe spheres), and what the Hunt-Crossley
@@ -24,6 +25,7 @@ Run:
 
     python benchmarks/track_spheres.py /tmp/mk_track/walk/track_none/chunk0000 \
         [--model PREPARED.osim] [--mass-kg 75.3] [--json out.json]
+        [--timeline r --grf-setup W/lab/ID/grf_walk.xml]
 """
 
 from __future__ import annotations
@@ -120,16 +122,30 @@ def foot_summary(tm, posed: dict[str, np.ndarray], rows: list[dict], dt: float,
     return out
 
 
+def plates_vertical(grf_setup: Path, t: np.ndarray, side: str) -> np.ndarray:
+    """The plates' vertical force on one foot (N) at times t, low-passed at 6 Hz as the
+    validation does."""
+    from musclekit.pipelines.simulate.opensim.external_loads import (
+        GRF_CHANNELS,
+        read_measured_grf,
+    )
+
+    g = np.nan_to_num(read_measured_grf(None, grf_setup).resample(t, 6.0))
+    name = {"r": "right", "l": "left"}[side]
+    return g[:, GRF_CHANNELS.index(f"ground_force_{name}_vy")]
+
+
 def timeline(tm, posed: dict[str, np.ndarray], rows: list[dict], t: np.ndarray,
-             body_weight_n: float, side: str) -> None:
+             body_weight_n: float, side: str, plates: np.ndarray | None = None) -> None:
     """Per mesh point of one foot: the calcn frame's pitch (deg, toes down +), each sphere's
-    depth (mm, > 0 in contact) and the force (BW) of its calcaneus and toes spheres."""
+    depth (mm, > 0 in contact), the force (BW) of its calcaneus and toes spheres, and the
+    plates' (BW) where given."""
     mine = [s for s, sp in enumerate(tm.spheres) if sp.body.endswith(f"_{side}")]
     if not mine:
         return
     calcn = next(s for s in mine if tm.spheres[s].body.startswith("calcn"))
     print(f"t (s)  pitch  depth mm: {' '.join(f'{tm.spheres[s].name:>6s}' for s in mine)}"
-          "  | F calcn, toes (BW)")
+          "  | F calcn, toes" + (", plates" if plates is not None else "") + " (BW)")
     for k in range(len(t)):
         x = posed["x_axis"][k, calcn]
         pitch = math.degrees(math.atan2(-x[1], math.hypot(x[0], x[2])))
@@ -138,7 +154,8 @@ def timeline(tm, posed: dict[str, np.ndarray], rows: list[dict], t: np.ndarray,
                        if tm.spheres[s].body.startswith(kind)) / body_weight_n
              for kind in ("calcn", "toes")}
         print(f"{t[k]:5.2f} {pitch:6.1f}  " + " ".join(f"{d:6.1f}" for d in depth)
-              + f"  | {f['calcn']:5.2f} {f['toes']:5.2f}")
+              + f"  | {f['calcn']:5.2f} {f['toes']:5.2f}"
+              + (f" {plates[k] / body_weight_n:5.2f}" if plates is not None else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--timeline", choices=["r", "l"], default=None,
                     help="also print one foot's depths and forces at every mesh point")
+    ap.add_argument("--grf-setup", type=Path, default=None,
+                    help="the plates' external loads XML: their force beside the timeline")
     args = ap.parse_args(argv)
     model = args.model or args.chunk / "model_feet_levelled.osim"
     if not model.exists():
@@ -194,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"without dissipation loaded {f['elastic_loaded_s']} s, impulse with / "
                   f"without {f['impulse_over_elastic']}")
         if args.timeline:
-            timeline(tm, posed, rows, t, bw, args.timeline)
+            plates = (plates_vertical(args.grf_setup, t, args.timeline)
+                      if args.grf_setup else None)
+            timeline(tm, posed, rows, t, bw, args.timeline, plates)
         report[name] = {"spheres": [{k: v for k, v in r.items()
                                      if k not in ("force_n", "elastic_n")}
                                     for r in rows], "feet": feet}
