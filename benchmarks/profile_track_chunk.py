@@ -1,0 +1,132 @@
+"""Where a `track` chunk's CPU seconds go: OpenSim's linearisations, OpenSim's defect checks
+and the NLP rounds (child processes), on the Rajagopal trials of validate_rajagopal_track.py.
+
+It runs validate_rajagopal_track.py's `main` with timers around `TrackModel.build` (the
+local model of a round from OpenSim: inverse dynamics, Jacobians, their finite-difference
+slopes), `TrackModel.opensim_defect` (the check after a round) and each round's NLP child
+(`solve_in_subprocess`: stating the NLP, IPOPT), and prints per round the child's CPU
+seconds and IPOPT iterations, then the totals. `--round-iterations` overrides
+`TrackSettings.round_iterations` (IPOPT's cap per round) to compare caps on the same chunk;
+`--keep-rounds DIR` copies each round's problem file there, for re-solving one round alone
+(`--resolve FILE`: IPOPT's own timing statistics of that round, with `--ipopt` options).
+
+    python benchmarks/profile_track_chunk.py --work W --trial walk --grf none --chunks 0
+        [--round-iterations 50] [--keep-rounds DIR]
+    python benchmarks/profile_track_chunk.py --resolve DIR/round1_chunk0000.npz
+        [--ipopt "{'ipopt.mumps_pivot_order': 7}"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import json
+import resource
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _cpu() -> tuple[float, float]:
+    """CPU seconds of this process and of its waited-for children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def profile_chunks(argv: list[str], round_iterations: int | None,
+                   keep: Path | None) -> dict:
+    """validate_rajagopal_track.main(argv) with the timers (module docstring)."""
+    import validate_rajagopal_track as validate
+
+    from musclekit.pipelines.simulate.dynamics.methods.track import setup, solve
+
+    totals = {"build": [0.0, 0], "defect": [0.0, 0], "nlp": [0.0, 0]}
+
+    def timed(owner, name: str, key: str) -> None:
+        inner = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            start = _cpu()
+            out = inner(*args, **kwargs)
+            end = _cpu()
+            totals[key][0] += sum(end) - sum(start)
+            totals[key][1] += 1
+            return out
+
+        setattr(owner, name, wrapper)
+
+    timed(setup.TrackModel, "build", "build")
+    timed(setup.TrackModel, "opensim_defect", "defect")
+    nlp = solve.solve_in_subprocess
+
+    def solve_round(problem, guess, work, **kwargs):
+        start = _cpu()
+        sol = nlp(problem, guess, work, **kwargs)
+        end = _cpu()
+        totals["nlp"][0] += sum(end) - sum(start)
+        totals["nlp"][1] += 1
+        print(f"round {totals['nlp'][1]}: NLP child {end[1] - start[1]:.1f} CPU s, "
+              f"{sol.iterations} IPOPT iterations, {sol.status}", file=sys.stderr, flush=True)
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for f in Path(work).glob("track_problem.npz"):
+                shutil.copy(f, keep / f"round{totals['nlp'][1]}_{Path(work).name}.npz")
+        return sol
+
+    solve.solve_in_subprocess = solve_round
+    if round_iterations is not None:
+        casadi = solve.solve_casadi
+
+        def with_cap(ctx, settings):
+            return casadi(ctx, dataclasses.replace(settings, round_iterations=round_iterations))
+
+        solve.solve_casadi = with_cap
+    start = _cpu()
+    validate.main(argv)
+    totals["total"] = [sum(_cpu()) - sum(start), 1]
+    return {k: [round(v[0], 1), v[1]] for k, v in totals.items()}
+
+
+def resolve(path: Path, extra: dict) -> None:
+    """One saved round re-solved in this process with IPOPT's timing statistics (this
+    process must not import opensim)."""
+    import casadi as ca
+
+    from musclekit.pipelines.simulate.dynamics.nlp import track
+
+    nlpsol = ca.nlpsol
+
+    def verbose(name, plugin, problem, opts):
+        return nlpsol(name, plugin, problem, {**opts, "ipopt.print_level": 5,
+                                              "ipopt.print_timing_statistics": "yes", **extra})
+
+    ca.nlpsol = verbose
+    problem, guess = track.TrackProblem.load(path)
+    start = time.process_time()
+    sol = track.solve(problem, guess)
+    print(f"{path.name}: {sol.iterations} iterations, {sol.status}, objective "
+          f"{sol.objective:.9g}, {time.process_time() - start:.1f} CPU s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--round-iterations", type=int, default=None)
+    ap.add_argument("--keep-rounds", type=Path, default=None)
+    ap.add_argument("--resolve", type=Path, default=None)
+    ap.add_argument("--ipopt", default="{}", help="IPOPT options for --resolve (a dict)")
+    args, rest = ap.parse_known_args(argv)
+    if args.resolve is not None:
+        resolve(args.resolve, ast.literal_eval(args.ipopt))
+        return 0
+    totals = profile_chunks(rest, args.round_iterations, args.keep_rounds)
+    print("CPU s [seconds, calls]: " + json.dumps(totals))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
