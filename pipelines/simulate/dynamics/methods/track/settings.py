@@ -44,8 +44,12 @@ class TrackSettings(SolveSettings):
     # last iterate (near-feasible); a chunk is only accepted from a round IPOPT solved or one
     # that settled (`settle_step`), and
     # `max_iterations` still bounds the chunk's total. Walking: 305 s with a cap of 300,
-    # 182 s with 100 (RMS tracking error 0.010 rad both times).
-    round_iterations: int = 100
+    # 182 s with 100 (RMS tracking error 0.010 rad both times). On the Rajagopal walk's
+    # first round (from IK, inverse's activations) IPOPT reached its plateau by iteration
+    # ~30 and then cycled (inf_pr 1.7e-3, inf_du 0.5, full steps) to the cap of 100: with 50
+    # the next rounds start from an equally good iterate, and walking chunks 0-1 and
+    # running chunks 0-1 converged as before in 15 % less CPU (docs/benchmarks.md).
+    round_iterations: int = 50
     # A round stopped at `round_iterations` still ends the chunk as converged when its
     # iterate moved no coordinate by more than this (rad or m) from the round's
     # linearisation point, the round before it (accepted) moved as little, and OpenSim's
