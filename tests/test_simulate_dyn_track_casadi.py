@@ -411,3 +411,32 @@ def test_terms_at_the_solution_without_derivatives_match_the_full_linearisation(
         np.testing.assert_array_equal(getattr(light, key), getattr(full, key), err_msg=key)
     for key in ("dg_dq", "dg_dv", "applied_dq", "applied_dv", "sphere_velocity_dq"):
         assert not np.any(getattr(light, key)), key
+
+
+def test_muscle_terms_posed_by_couplers_match_opensims_assembled_pose(prepared) -> None:
+    """build() poses the model for the muscle forces and moment arms as its other terms
+    (independent coordinates set, dependents by their couplers), not by OpenSim's
+    assembler: both poses give the same terms."""
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
+    from musclekit.pipelines.simulate.opensim.evaluate import crossing_sets, muscle_terms
+
+    folder, _ = prepared
+    prep = PreparedModel.load(folder)
+    tm = TrackModel(dgf_model_processor(str(folder / prep.model_path)), prep.root_coordinates)
+    rng = np.random.default_rng(3)
+    n = len(tm.coordinates)
+    q = rng.normal(0, 0.3, (2, n))
+    q[:, tm.coordinates.index("pelvis_ty")] = 0.9
+    v, a = rng.normal(0, 1.0, (2, n)), np.zeros((2, n))
+    t = np.array([0.0, 0.02])
+    built = tm.build(t, q, q, v, a, {}, derivatives=False)
+    poses = [dict(zip(tm.coordinates, q[k], strict=True)) for k in range(2)]
+    crossing = crossing_sets(tm.model, tm.state, tm.muscles, tm.coordinates, poses)
+    for k in range(2):
+        f0, f1, arms = muscle_terms(tm.model, tm.state, tm.muscles, tm.coordinates, crossing,
+                                    float(t[k]), dict(zip(tm.coordinates, q[k], strict=True)),
+                                    dict(zip(tm.coordinates, v[k], strict=True)))
+        assert np.abs(f1).max() > 1.0 and np.abs(arms).max() > 1e-3
+        np.testing.assert_allclose(built.force_passive[k], f0, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(built.force_active[k], f1, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(built.moment_arm[k], arms, rtol=1e-6, atol=1e-9)

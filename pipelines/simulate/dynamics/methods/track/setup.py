@@ -39,7 +39,7 @@ from musclekit.pipelines.simulate.opensim.evaluate import (
     crossing_sets,
     mass_matrix,
     mobility_index,
-    muscle_terms,
+    posed_muscle_terms,
     second_slope,
     single_couplers,
     slope,
@@ -450,11 +450,15 @@ class TrackModel:
         M = len(self.muscles)
         f0, f1 = np.zeros((N, M)), np.zeros((N, M))
         arms = np.zeros((N, M, n))
+        paths = [m.getPath() for m in self.muscles]
         for k in range(N):
-            f0[k], f1[k], arms[k] = muscle_terms(
-                self.model, self.state, self.muscles, self.coordinates, crossing,
-                float(time_s[k]), dict(zip(self.coordinates, q[k], strict=True)),
-                dict(zip(self.coordinates, v[k], strict=True)))
+            # Posed as every other evaluation here (`_set`: dependents by their couplers),
+            # not by OpenSim's assembler: its assemble() per mesh point was a quarter of a
+            # round's linearisation on the Rajagopal model.
+            self.state.setTime(float(time_s[k]))
+            self._set(q[k], v[k], full=True)
+            f0[k], f1[k], arms[k] = posed_muscle_terms(
+                self.model, self.state, self.muscles, paths, self._handles[True][0], crossing)
         acts = self.actuators
         # What one unit of control costs: residuals and reserves at their optimal force (they
         # should stay small), but a coordinate no muscle crosses (lumbar, arms in OpenCap's
