@@ -79,8 +79,9 @@ class TrackSettings(SolveSettings):
     # Ground faster than this (inverse's estimate of the sequence: a treadmill's belt) is
     # solved in the belt's frame (solve.py); overground estimates are ~0.
     treadmill_min_m_s: float = 0.2
-    # Raise one foot's spheres against the other's so both sink equally in stance (solve.py
-    # `_foot_lifts`): the spheres placed for this subject's motion, not only its foot size.
+    # Raise each sphere so that the sole meets the floor in stance as the motion puts it
+    # there (solve.py `_foot_lifts`, foot_spheres.sole_lifts): the spheres placed for this
+    # subject's motion, not only its foot size.
     level_feet: bool = True
     grf_weight: float = 1e2
     grf_file: str | None = None

@@ -44,6 +44,7 @@ from musclekit.pipelines.simulate.dynamics.kernel.solution import (
     start_chunk,
 )
 from musclekit.pipelines.simulate.dynamics.methods.track.check import tracking_check
+from musclekit.pipelines.simulate.dynamics.methods.track.foot_spheres import sole_lifts
 from musclekit.pipelines.simulate.dynamics.methods.track.grf_target import (
     agreement,
     check_mode,
@@ -143,13 +144,17 @@ def _floor_height(tm, q_ref: np.ndarray, estimate: np.ndarray | None,
 
 
 def _foot_lifts(tm, ctx: ChunkContext) -> dict[str, float]:
-    """How far to raise each foot's spheres (m) so that both feet sink equally in stance:
-    over the whole sequence, each foot's lowest sphere bottom in the frames inverse's
-    estimate loads it with over half the body weight (median), against the two feet's mean.
-    IK puts the feet of a lab model at different heights (on the Rajagopal walk the right
-    foot's spheres sat 6.7 mm below the left's in stance), and with Hertz contact a few mm
-    decide which foot carries the body: untreated, the left foot's force there was 35 % BW
-    off the plates, the right's 16 %. Empty when a foot is never loaded."""
+    """How far to raise each contact sphere (m, by sphere name) so that the sole meets the
+    floor as the motion puts it there (foot_spheres.sole_lifts): over the whole sequence,
+    each sphere's low point in the frames inverse's estimate loads its foot with over half
+    the body weight, against the mean of those over both feet.
+    A lab's IK does not keep the spheres' plane on the floor in stance: on the Rajagopal walk
+    the right foot's spheres sat 6.7 mm below the left's (with Hertz contact a few mm decide
+    which foot carries the body), and on its run the calcaneus frame pitches ~10 deg toes
+    down in mid-stance so the heel spheres never touched. Levelling sphere by sphere instead
+    of foot by foot took walking's per-foot force from 16.6 / 32.9 to 11.8 / 19.2 % BW off
+    the plates on chunk 0 (docs/validation.md, "The spheres' placement"). Empty when a foot
+    is never loaded."""
     motion = ctx.motion
     try:
         values, _ = estimate_on_mesh(ctx, motion.time_s)
@@ -157,35 +162,34 @@ def _foot_lifts(tm, ctx: ChunkContext) -> dict[str, float]:
         return {}
     loads = per_foot(values)[:, :, 1]
     q = np.column_stack([motion.column(c) for c in tm.coordinates])
-    heights = {}
+    bottoms, names = {}, {}
     for i, side in enumerate(SIDES):
         mine = [s for s, sphere in enumerate(tm.spheres) if sphere.body in ctx.prep.feet.get(side, [])]
         loaded = np.flatnonzero(loads[:, i] > 0.5 * ctx.body_weight_n)
         if not mine or loaded.size < 3:
             return {}
-        loaded = loaded[:: max(1, loaded.size // 40)]  # 40 frames decide a median
-        bottoms = [float((tm.sphere_centres(q[k])[mine, 1] - tm.sphere_bottom_offsets[mine]).min())
-                   for k in loaded]
-        heights[side] = float(np.median(bottoms))
-    level = float(np.mean(list(heights.values())))
-    return {side: level - h for side, h in heights.items()}
+        bottoms[side] = np.array([tm.sphere_centres(q[k])[mine, 1] - tm.sphere_bottom_offsets[mine]
+                                  for k in loaded])
+        names[side] = [tm.spheres[s].name for s in mine]
+    lifts = sole_lifts(bottoms)
+    return {name: float(x) for side in lifts
+            for name, x in zip(names[side], lifts[side], strict=True)}
 
 
 def _lifted_model(model_file: str, spheres, feet: dict[str, list[str]],
                   lifts: dict[str, float], path: Path) -> str:
-    """A copy of the model with each foot's contact spheres raised by its lift (along the
-    sphere frame's y axis, vertical with the foot flat)."""
+    """A copy of the model with each contact sphere raised by its lift (by sphere name,
+    along the sphere frame's y axis, vertical with the foot flat)."""
     import opensim as osim
 
     model = osim.Model(model_file)
     geometry = model.updContactGeometrySet()
     for sphere in spheres:
-        side = next((s for s in SIDES if sphere.body in feet.get(s, [])), None)
-        if side is None:
+        if sphere.name not in lifts:
             continue
         g = osim.ContactSphere.safeDownCast(geometry.get(sphere.name))
         loc = g.get_location()
-        g.set_location(osim.Vec3(loc.get(0), loc.get(1) + lifts[side], loc.get(2)))
+        g.set_location(osim.Vec3(loc.get(0), loc.get(1) + lifts[sphere.name], loc.get(2)))
     path.parent.mkdir(parents=True, exist_ok=True)
     model.printToXML(str(path))
     return str(path)
@@ -255,8 +259,8 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     if settings.level_feet:
         lifts = _foot_lifts(tm, ctx)
         if lifts:
-            # Both feet's spheres at one depth in stance: a model copy with each foot's
-            # spheres moved (the same for every chunk of the sequence).
+            # Every sphere at the sole's depth in stance: a model copy with each sphere
+            # moved (the same for every chunk of the sequence).
             model_file = _lifted_model(ctx.model_file, tm.spheres, prep.feet, lifts,
                                        work / "model_feet_levelled.osim")
             tm = TrackModel(dgf_model_processor(model_file), list(prep.root_coordinates),
