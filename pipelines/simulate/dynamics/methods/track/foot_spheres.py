@@ -10,8 +10,8 @@ the model's calcaneus-to-toes joint offset to OpenCap's (0.1799 m), so that a sc
 gets proportionally placed and sized spheres (radius and height scale too). The floor is the half-space y <= 0 of ground.
 
 `sole_lifts` is a rule for the motion at hand: each sphere raised or lowered so that all of
-them reach the floor in stance (benchmarks/track_spheres_levelling.py measures it;
-track's solve.py still levels each foot as one).
+them reach the floor in stance (solve.py `_foot_lifts` applies it; docs/validation.md,
+"The spheres' placement", measures it).
 """
 
 from __future__ import annotations
