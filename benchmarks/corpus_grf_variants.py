@@ -106,20 +106,15 @@ def trial_inputs(ds: Path, cache: Path, filter_hz: float | None = None):
     return bw, plates
 
 
-def body_centres(ds: Path, cache: Path):
-    """(names, masses (B,), centres (T, B, 3)): every body's mass centre in ground through
-    the motion body_wrench saw (the same filtered coordinates, posed the same way), kept in
-    `cache`."""
-    if cache.is_file():
-        return pickle.loads(cache.read_bytes())
-    import opensim as osim
-
+def estimate_motion(ds: Path):
+    """(sequence folder, prepared model file, motion): the filtered motion the estimate's
+    body_wrench saw for the dataset's one sequence (its first chunk's payload: the same
+    coordinates, the same filter)."""
     from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
     from musclekit.pipelines.simulate.dynamics.kernel.solution import (
         _filtered_motion,
         _model_facts,
     )
-    from musclekit.pipelines.simulate.opensim.pose import Poser
 
     seq = next(p for p in (ds / "opensim").iterdir() if p.is_dir())
     payload = json.loads((seq / "dynamics" / "inverse" / "chunk0000.payload.json").read_text())
@@ -128,23 +123,43 @@ def body_centres(ds: Path, cache: Path):
     _, rotational = _model_facts(model_file)
     motion = _filtered_motion(payload["motion_path"], rotational,
                               payload["settings"]["filter_hz"])
-    model = osim.Model(model_file)
+    return seq, model_file, motion
+
+
+def posed_frames(model, motion):
+    """Yield (k, state) with `model` posed at each frame k of `motion` as body_wrench poses
+    it (coordinates set, dependents by the couplers: opensim/pose.py), position realised."""
+    from musclekit.pipelines.simulate.opensim.pose import Poser
+
     state = model.initSystem()
     coords = model.getCoordinateSet()
     col = {n: i for i, n in enumerate(motion.names)}
     set_q = [(coords.get(i), col[coords.get(i).getName()]) for i in range(coords.getSize())
              if coords.get(i).getName() in col]
-    bodies = [model.getBodySet().get(i) for i in range(model.getBodySet().getSize())]
-    centres = np.zeros((len(motion.time_s), len(bodies), 3))
     poser = Poser(model, state)
     for k in range(len(motion.time_s)):
         for c, j in set_q:
             c.setValue(state, motion.values[k, j], False)
         poser.assemble(state)
         model.realizePosition(state)
+        yield k, state
+
+
+def body_centres(ds: Path, cache: Path):
+    """(names, masses (B,), centres (T, B, 3)): every body's mass centre in ground through
+    the motion body_wrench saw (the same filtered coordinates, posed the same way), kept in
+    `cache`."""
+    if cache.is_file():
+        return pickle.loads(cache.read_bytes())
+    import opensim as osim
+
+    _, model_file, motion = estimate_motion(ds)
+    model = osim.Model(model_file)
+    bodies = [model.getBodySet().get(i) for i in range(model.getBodySet().getSize())]
+    centres = np.zeros((len(motion.time_s), len(bodies), 3))
+    for k, state in posed_frames(model, motion):
         for i, b in enumerate(bodies):
-            v = b.findStationLocationInGround(state, b.getMassCenter())
-            centres[k, i] = [v.get(0), v.get(1), v.get(2)]
+            centres[k, i] = b.findStationLocationInGround(state, b.getMassCenter()).to_numpy()
     out = ([b.getName() for b in bodies], np.array([b.getMass() for b in bodies]), centres)
     cache.write_bytes(pickle.dumps(out))
     return out

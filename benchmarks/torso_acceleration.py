@@ -48,7 +48,9 @@ from corpus import DATA, G, estimate_datasets, plate_window, trial_mass  # noqa:
 from corpus_grf_variants import (  # noqa: E402
     body_centres,
     compare,
+    estimate_motion,
     fore_aft_by_body,
+    posed_frames,
     trial_inputs,
 )
 
@@ -98,26 +100,9 @@ def torso_poses(ds: Path, cache: Path):
         return pickle.loads(cache.read_bytes())
     import opensim as osim
 
-    from musclekit.pipelines.simulate.dynamics.kernel.prep import PreparedModel
-    from musclekit.pipelines.simulate.dynamics.kernel.solution import (
-        _filtered_motion,
-        _model_facts,
-    )
-    from musclekit.pipelines.simulate.opensim.pose import Poser
-
-    seq = next(p for p in (ds / "opensim").iterdir() if p.is_dir())
-    payload = json.loads((seq / "dynamics" / "inverse" / "chunk0000.payload.json").read_text())
-    folder = Path(payload["prep_folder"])
-    _, rotational = _model_facts(str(folder / PreparedModel.load(folder).model_path))
-    motion = _filtered_motion(payload["motion_path"], rotational,
-                              payload["settings"]["filter_hz"])
+    seq, _, motion = estimate_motion(ds)
     # The scaled model carries the placed markers (the prepared copy may not)
     model = osim.Model(str(seq / "scaled.osim"))
-    state = model.initSystem()
-    coords = model.getCoordinateSet()
-    col = {n: i for i, n in enumerate(motion.names)}
-    set_q = [(coords.get(i), col[coords.get(i).getName()]) for i in range(coords.getSize())
-             if coords.get(i).getName() in col]
     torso = model.getBodySet().get("torso")
     ms = model.getMarkerSet()
     markers = [ms.get(i) for i in range(ms.getSize())
@@ -125,12 +110,7 @@ def torso_poses(ds: Path, cache: Path):
     n = len(motion.time_s)
     origin, rot = np.zeros((n, 3)), np.zeros((n, 3, 3))
     mk = {m.getName(): np.zeros((n, 3)) for m in markers}
-    poser = Poser(model, state)
-    for k in range(n):
-        for c, j in set_q:
-            c.setValue(state, motion.values[k, j], False)
-        poser.assemble(state)
-        model.realizePosition(state)
+    for k, state in posed_frames(model, motion):
         tr = torso.getTransformInGround(state)
         origin[k] = tr.p().to_numpy()
         rot[k] = np.array([[tr.R().get(i, j) for j in range(3)] for i in range(3)])

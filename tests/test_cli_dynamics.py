@@ -59,6 +59,15 @@ def test_a_dataset_without_kinematics_says_to_run_them(tmp_path, capsys):
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("make, said", [
+    (lambda tmp: tmp / "absent", "does not exist: give the folder of a musclekit dataset"),
+    (lambda tmp: tmp, "is not a musclekit dataset: meta/info.json is missing"),
+])
+def test_a_dataset_argument_that_is_no_dataset_is_refused(tmp_path, capsys, make, said):
+    assert main(["dynamics", str(make(tmp_path)), "--workers", "0"]) == ExitCode.ERROR
+    assert said in " ".join(capsys.readouterr().err.split())
+
+
 def test_solves_and_writes_a_datasets_sequences_then_skips_them(kinematics, capsys):
     import re
 

@@ -144,7 +144,7 @@ def test_a_method_s_inputs_are_declared_and_set_by_the_stage(tmp_path: Path) -> 
     sibling folder by path; inverse takes measured forces the same way."""
     from musclekit.pipelines.simulate.dynamics.stage.config import config_from_cli
     from musclekit.pipelines.simulate.dynamics.stage.jobs import SequenceJob
-    from musclekit.pipelines.simulate.dynamics.stage.run import _settings_for
+    from musclekit.pipelines.simulate.dynamics.stage.units import _settings_for
 
     job = SequenceJob(sequence=None, model_path=tmp_path / "m.osim",
                       motion_path=tmp_path / "ik.mot",

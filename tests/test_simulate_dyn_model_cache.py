@@ -32,7 +32,7 @@ from musclekit.pipelines.simulate.dynamics.kernel.prep import (
     sample_poses,
 )
 from musclekit.pipelines.simulate.dynamics.stage.config import DynamicsConfig
-from musclekit.pipelines.simulate.dynamics.stage.run import model_cache
+from musclekit.pipelines.simulate.dynamics.stage.units import model_cache
 from musclekit.pipelines.simulate.opensim.files import write_mot
 from musclekit.pipelines.simulate.opensim.test_model import build_test_model, squat_motion
 

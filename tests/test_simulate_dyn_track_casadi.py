@@ -386,21 +386,28 @@ def test_track_nlp_options_cap_the_round_and_set_mumps() -> None:
     assert opts["ipopt.min_refinement_steps"] == 0
 
 
-def test_terms_at_the_solution_without_derivatives_match_the_full_linearisation(
-        prepared) -> None:
-    """After the last round solve.py builds only the terms at the solution (muscle forces,
-    sphere centres and Jacobians for the outputs): they equal the full linearisation's, and
-    the slopes it skips are zero, not stale."""
+def _track_model_and_random_motion(prepared, seed: int, frames: int):
+    """The prepared test model as track's TrackModel, and seeded random poses (pelvis at
+    standing height), speeds and accelerations, (frames, coordinates) each."""
     from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
 
     folder, _ = prepared
     prep = PreparedModel.load(folder)
     tm = TrackModel(dgf_model_processor(str(folder / prep.model_path)), prep.root_coordinates)
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     n = len(tm.coordinates)
-    q = rng.normal(0, 0.3, (3, n))
+    q = rng.normal(0, 0.3, (frames, n))
     q[:, tm.coordinates.index("pelvis_ty")] = 0.9
-    v, a = rng.normal(0, 1.0, (3, n)), rng.normal(0, 3.0, (3, n))
+    return tm, q, rng.normal(0, 1.0, (frames, n)), rng.normal(0, 3.0, (frames, n))
+
+
+def test_terms_at_the_solution_without_derivatives_match_the_full_linearisation(
+        prepared) -> None:
+    """After the last round solve.py builds only the terms at the solution (muscle forces,
+    sphere centres and Jacobians for the outputs): they equal the full linearisation's, and
+    the slopes it skips are zero, not stale."""
+
+    tm, q, v, a = _track_model_and_random_motion(prepared, seed=2, frames=3)
     act = np.full((3, len(tm.muscle_names)), 0.2)
     t = np.array([0.0, 0.02, 0.04])
     full = tm.build(t, q, q, v, a, {}, act)
@@ -417,17 +424,10 @@ def test_muscle_terms_posed_by_couplers_match_opensims_assembled_pose(prepared) 
     """build() poses the model for the muscle forces and moment arms as its other terms
     (independent coordinates set, dependents by their couplers), not by OpenSim's
     assembler: both poses give the same terms."""
-    from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
     from musclekit.pipelines.simulate.opensim.evaluate import crossing_sets, muscle_terms
 
-    folder, _ = prepared
-    prep = PreparedModel.load(folder)
-    tm = TrackModel(dgf_model_processor(str(folder / prep.model_path)), prep.root_coordinates)
-    rng = np.random.default_rng(3)
-    n = len(tm.coordinates)
-    q = rng.normal(0, 0.3, (2, n))
-    q[:, tm.coordinates.index("pelvis_ty")] = 0.9
-    v, a = rng.normal(0, 1.0, (2, n)), np.zeros((2, n))
+    tm, q, v, _ = _track_model_and_random_motion(prepared, seed=3, frames=2)
+    a = np.zeros_like(q)
     t = np.array([0.0, 0.02])
     built = tm.build(t, q, q, v, a, {}, derivatives=False)
     poses = [dict(zip(tm.coordinates, q[k], strict=True)) for k in range(2)]

@@ -19,7 +19,7 @@ from musclekit.pipelines.simulate.dynamics.methods.track.solve import (
     solve_chunk as solve_track_chunk,
 )
 from musclekit.pipelines.simulate.dynamics.stage.config import config_from_cli
-from musclekit.pipelines.simulate.dynamics.stage.run import _settings_for
+from musclekit.pipelines.simulate.dynamics.stage.units import _settings_for
 from musclekit.pipelines.simulate.opensim.files import Motion, write_mot
 from musclekit.pipelines.simulate.opensim.test_model import build_test_model, squat_motion
 

@@ -28,17 +28,12 @@ from musclekit.pipelines.simulate.dynamics.stage.jobs import SequenceJob, find_j
 from musclekit.pipelines.simulate.dynamics.stage.report import DynamicsReport
 from musclekit.pipelines.simulate.dynamics.stage.units import (
     _prep_unit,
-    _settings_for,
     model_cache,
     prep_failures,
     prep_units,
     prepared,
 )
 from musclekit.progress import console
-
-# Imported from here by older code and tests; they live in stage/units.py.
-__all__ = ["_settings_for", "check_cache", "finish_report", "model_cache", "prepare_models",
-           "run_dynamics"]
 
 
 def check_cache(root: Path, cfg: DynamicsConfig) -> None:
