@@ -19,10 +19,13 @@ Run:
 
     python benchmarks/validate_rajagopal_track.py [--trial walk run] [--grf none estimated]
         [--chunks 0 1] [--work /tmp/mk_track] [--json results.json] [--sphere-stiffness 1e7]
+        [--grf-weight 1e3]
 
 Against the plates it also prints each foot's peak vertical force and its time loaded above
 20 % BW (contact spheres, plates). `--sphere-stiffness` is an experiment (every foot
-sphere's stiffness in the chunk's model copy), not one of track's settings.
+sphere's stiffness in the chunk's model copy), not one of track's settings. `--grf-weight`
+sets `TrackSettings.grf_weight` (the force-tracking term's weight) and solves into
+`track_<mode>_w<weight>` so that runs with different weights can share one `--work`.
 """
 
 from __future__ import annotations
@@ -114,7 +117,7 @@ def set_sphere_stiffness(stiffness: float) -> None:
 
 
 def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[int] | None,
-              skip_inverse: bool = False) -> dict:
+              skip_inverse: bool = False, grf_weight: float | None = None) -> dict:
     from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
     from musclekit.pipelines.simulate.dynamics.kernel.result import load_output, save_chunk
     from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
@@ -145,10 +148,15 @@ def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[i
         for mode in modes:
             settings = TrackSettings(warm_start_dir=str(inv_out), track_grf=mode,
                                      grf_setup=str(lab["grf_xml"]) if mode == "measured" else None)
+            folder = f"track_{mode}"
+            if grf_weight is not None:
+                settings.grf_weight = grf_weight
+                folder += f"_w{grf_weight:g}"
             t0, c0 = time.perf_counter(), _cpu_s()
             rep, out = solve_track(trk_prep, lab["motion"], c, settings,
-                                   work / trial / f"track_{mode}" / name)
-            row = {"chunk": c.index, "grf": mode, "status": rep.status,
+                                   work / trial / folder / name)
+            row = {"chunk": c.index, "grf": mode, "grf_weight": settings.grf_weight,
+                   "status": rep.status,
                    "reason": rep.reason, "wall_s": round(time.perf_counter() - t0, 1),
                    "cpu_s": round(_cpu_s() - c0, 1), "iterations": rep.iterations,
                    "rounds": len(rep.diagnostics.rounds or []),
@@ -194,13 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--sphere-stiffness", type=float, default=None,
                     help="experiment: every foot sphere's stiffness (N/m^2; the model's 1e6)")
+    ap.add_argument("--grf-weight", type=float, default=None,
+                    help="TrackSettings.grf_weight for the force-tracking modes (default: its own)")
     args = ap.parse_args(argv)
     if args.sphere_stiffness is not None:
         set_sphere_stiffness(args.sphere_stiffness)
     print(f"load average {os.getloadavg()}", flush=True)
     results = []
     for trial in args.trial:
-        res = run_trial(args.data, args.work, trial, args.grf, args.chunks)
+        res = run_trial(args.data, args.work, trial, args.grf, args.chunks,
+                        grf_weight=args.grf_weight)
         summary(res)
         results.append(res)
     if args.json:
