@@ -9,6 +9,17 @@ dynamics (EMG records excitation; emg_compare's docstring); `emg_compare` gives 
 and on/offset timing per muscle over the right gait cycle (heel strikes at 0.248 s and
 1.3925 s, from the lab's own EMG plots). With measured forces only the part of the cycle
 where the plates carry the whole body is meaningful (the lab's ID window starts at 0.45 s).
+
+Beside the PCCs, what says why a muscle's curves differ (docs/validation.md, section 4):
+- `channel_quality`: each raw channel's median frequency, share below 40 Hz and envelope
+  floor (musclekit.emg.ChannelQuality);
+- `deficit_by_phase`: each zero-delay 1 - PCC split over the phases of the gait cycle
+  (Perry's phases, with the left heel strike and right toe-off taken from the plates);
+- `per_muscle_pcc`: each model muscle of a channel's group alone against the EMG;
+- `processing_sensitivity`: the zero-delay medians with the chain's constants moved across
+  the ranges the field uses (envelope 3-10 Hz, high-pass 10-30 Hz, normalisation to the
+  trial's peak instead of the window's).
+`--cache FILE.npz` keeps the solved activations, so the comparison reruns without solving.
 """
 
 from __future__ import annotations
@@ -26,6 +37,11 @@ from rajagopal_lab import DEFAULT_DATA, FEET, lab_pipeline  # noqa: E402
 
 GAIT_CYCLE_S = (0.248, 1.3925)
 CHANNELS = ["SOL", "GAS", "TA", "MH", "BF", "VL", "VM", "RF", "GMAX", "GMED"]
+# Perry & Burnfield 2010 (Gait Analysis, 2nd ed.): loading response ends with the other
+# foot's toe-off at ~12 % of the cycle, terminal swing starts at ~87 %; the other boundaries
+# (left heel strike, right toe-off) are this trial's, from the plates at 20 N.
+LOADING_END, TERMINAL_SWING_START = 0.12, 0.87
+CONTACT_N = 20.0
 
 
 def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None,
@@ -62,9 +78,8 @@ def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None
             "prep_s": prep_s, "chunks": [asdict(r) for r in reports]}
 
 
-def emg_envelopes(data: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(times from the trial start, envelopes (T, 10)) of the raw EMG, musclekit's chain."""
-    from musclekit.emg import EmgProcessing, envelope
+def raw_emg(data: Path) -> tuple[np.ndarray, np.ndarray, float]:
+    """(times from the trial start, raw sEMG (T, 10) in V, rate in Hz) of the 10 channels."""
     from musclekit.pipelines.align.emg_csv import EmgCsvOptions
     from musclekit.pipelines.align.emg_files import read_recording
 
@@ -75,28 +90,151 @@ def emg_envelopes(data: Path) -> tuple[np.ndarray, np.ndarray]:
     chans = [by_name[c] for c in CHANNELS]
     t = (chans[0].time_ns - chans[0].time_ns[0]) / 1e9
     rate = 1.0 / float(np.median(np.diff(t)))
-    raw = np.column_stack([ch.values for ch in chans])
-    return t, envelope(raw, rate, EmgProcessing())
+    return t, np.column_stack([ch.values for ch in chans]), rate
 
 
-def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "numpy") -> dict:
+def emg_envelopes(data: Path, cfg=None) -> tuple[np.ndarray, np.ndarray]:
+    """(times from the trial start, envelopes (T, 10)) of the raw EMG, musclekit's chain."""
+    from musclekit.emg import EmgProcessing, envelope
+
+    t, raw, rate = raw_emg(data)
+    return t, envelope(raw, rate, cfg or EmgProcessing())
+
+
+def gait_phases(data: Path, cycle_s: tuple[float, float] = GAIT_CYCLE_S
+                ) -> dict[str, tuple[float, float]]:
+    """Phases of the right gait cycle (s): Perry's, with this trial's left heel strike and
+    right toe-off from the measured vertical forces (first crossing of 20 N in the cycle)."""
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    grf = read_mot(data / "ExpData" / "grf_walk.mot")
+    t = grf.time_s
+    lo, hi = cycle_s
+    inside = (t > lo) & (t < hi)
+
+    def crossing(column: str, rising: bool) -> float:
+        on = grf.column(column) > CONTACT_N
+        k = np.flatnonzero(inside[1:] & (on[1:] != on[:-1]) & (on[1:] == rising))
+        if not k.size:
+            raise RuntimeError(f"no {'rise' if rising else 'fall'} of {column} through "
+                               f"{CONTACT_N} N in {lo}-{hi} s")
+        return float(t[k[0] + 1])
+
+    left_on = crossing("ground_force_l_vy", True)
+    right_off = crossing("ground_force_r_vy", False)
+    span = hi - lo
+    return {"loading response": (lo, lo + LOADING_END * span),
+            "single support": (lo + LOADING_END * span, left_on),
+            "pre-swing": (left_on, right_off),
+            "initial/mid swing": (right_off, lo + TERMINAL_SWING_START * span),
+            "terminal swing": (lo + TERMINAL_SWING_START * span, hi + 1e-9)}
+
+
+def save_solved(path: Path, solved: dict) -> None:
+    """The solved activations of both force sources, to rerun the comparison (`--cache`)."""
+    arrays = {}
+    for label, s in solved.items():
+        arrays[f"{label}_time_s"] = s["time_s"]
+        arrays[f"{label}_activations"] = s["activations"]
+        arrays[f"{label}_meta"] = np.array(json.dumps(
+            {"muscles": s["muscles"], "prep_s": s["prep_s"], "chunks": s["chunks"]}))
+    np.savez_compressed(path, **arrays)
+
+
+def load_solved(path: Path) -> dict:
+    with np.load(path) as z:
+        labels = [k[: -len("_meta")] for k in z.files if k.endswith("_meta")]
+        return {label: {"time_s": z[f"{label}_time_s"], "activations": z[f"{label}_activations"],
+                        **json.loads(str(z[f"{label}_meta"]))} for label in labels}
+
+
+def _medians(res) -> dict:
+    return {"median_pcc": round(float(np.nanmedian([r.pcc for r in res])), 3),
+            "median_pcc_no_delay": round(float(np.nanmedian([r.pcc_no_delay for r in res])), 3)}
+
+
+def diagnostics(data: Path, solved: dict, windows: dict, t_emg: np.ndarray,
+                env: np.ndarray) -> dict:
+    """Why the curves differ (module docstring): channel quality, per-muscle PCC of each
+    channel's group, and the medians under the field's range of processing constants."""
+    from musclekit.emg import (
+        ActivationDynamics,
+        EmgProcessing,
+        activation_from_excitation,
+        channel_quality,
+        envelope,
+    )
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import (
+        compare,
+        match_channels,
+    )
+
+    t_raw, raw, rate = raw_emg(data)
+    out: dict = {"channel_quality": {
+        ch: {k: round(v, 3) for k, v in asdict(q).items()}
+        for ch, q in zip(CHANNELS, channel_quality(raw, rate), strict=True)}}
+    per_muscle: dict = {}
+    for label, s in solved.items():
+        pairs = match_channels(CHANNELS, s["muscles"], "r")
+        per_muscle[label] = {}
+        for c, ch in enumerate(CHANNELS):
+            alone = {}
+            for m in pairs[ch]:
+                (r,) = compare(s["time_s"], s["activations"], s["muscles"], t_emg, env[:, [c]],
+                               [ch], windows[label], side="r", mapping={ch: [m]})
+                alone[m] = round(r.pcc_no_delay, 3)
+            per_muscle[label][ch] = alone
+    out["per_muscle_pcc_no_delay"] = per_muscle
+    variants = {f"envelope {hz:g} Hz": EmgProcessing(envelope_hz=hz) for hz in (3.0, 4.0, 8.0, 10.0)}
+    variants |= {f"high-pass {lo:g} Hz": EmgProcessing(band_hz=(lo, 450.0)) for lo in (10.0, 30.0)}
+    sens: dict = {}
+    for name, cfg in variants.items():
+        e = envelope(raw, rate, cfg)
+        sens[name] = {label: _medians(compare(s["time_s"], s["activations"], s["muscles"],
+                                              t_raw, e, CHANNELS, windows[label], side="r"))
+                      for label, s in solved.items()}
+    # The excitation normalised to the trial's peak instead of the window's (compare()'s):
+    # the EMG's activation computed here and compared as it is (dynamics=None).
+    trial = {}
+    act_emg = activation_from_excitation(env / np.nanmax(env, axis=0), t_emg, ActivationDynamics())
+    for label, s in solved.items():
+        lo, hi = windows[label]
+        ew = (t_emg >= lo) & (t_emg <= hi)
+        share = np.nanmax(env[ew], axis=0) / np.nanmax(env, axis=0)
+        res = compare(s["time_s"], s["activations"], s["muscles"], t_emg, act_emg, CHANNELS,
+                      windows[label], side="r", dynamics=None)
+        trial[label] = _medians(res) | {"window_peak_share_of_trial": dict(zip(
+            CHANNELS, np.round(share, 2).tolist(), strict=True))}
+    sens["normalised to the trial's peak"] = trial
+    out["processing_sensitivity"] = sens
+    return out
+
+
+def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "numpy",
+                     cache: Path | None = None) -> dict:
     from musclekit.pipelines.simulate.dynamics.stage.emg_compare import compare, plot_comparison
 
-    lab = lab_pipeline(data, work, "walk")
     t_emg, env = emg_envelopes(data)
-    solved = {"estimated": solve_sequence(lab["model"], lab["motion"], work, None, path_fitter),
-              "measured": solve_sequence(lab["model"], lab["motion"], work, lab["grf_xml"],
-                                         path_fitter)}
-    windows = {"estimated": GAIT_CYCLE_S, "measured": (lab["window_s"][0], GAIT_CYCLE_S[1])}
-    results, report = {}, {}
+    if cache is not None and cache.is_file():
+        solved = load_solved(cache)
+    else:
+        lab = lab_pipeline(data, work, "walk")
+        solved = {"estimated": solve_sequence(lab["model"], lab["motion"], work, None, path_fitter),
+                  "measured": solve_sequence(lab["model"], lab["motion"], work, lab["grf_xml"],
+                                             path_fitter)}
+        if cache is not None:
+            save_solved(cache, solved)
+    plate_window = (_id_window(data)[0], GAIT_CYCLE_S[1])
+    windows = {"estimated": GAIT_CYCLE_S, "measured": plate_window}
+    phases = gait_phases(data)
+    results, report = {}, {"phases_s": {k: [round(v, 4) for v in w] for k, w in phases.items()}}
     for label, s in solved.items():
         res = compare(s["time_s"], s["activations"], s["muscles"], t_emg, env, CHANNELS,
-                      windows[label], side="r")
+                      windows[label], side="r", phases_s=phases)
         results[label] = res
         report[label] = {
             "window_s": list(windows[label]),
-            "median_pcc": round(float(np.nanmedian([r.pcc for r in res])), 3),
-            "median_pcc_no_delay": round(float(np.nanmedian([r.pcc_no_delay for r in res])), 3),
+            **_medians(res),
             # the envelope itself, without the activation dynamics (the comparison before
             # 2026-12-07; emg_compare's docstring says why it is not the physiological one)
             "median_pcc_envelope_no_delay": round(float(np.nanmedian(
@@ -105,12 +243,22 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
                                     "pcc_no_delay": round(r.pcc_no_delay, 3),
                                     "pcc_envelope_no_delay": round(r.pcc_envelope_no_delay, 3),
                                     "delay_ms": round(1000 * r.delay_s), "onset_error_pct":
-                                    r.onset_error_pct, "offset_error_pct": r.offset_error_pct}
+                                    r.onset_error_pct, "offset_error_pct": r.offset_error_pct,
+                                    "deficit_by_phase": {k: round(v, 3) for k, v in
+                                                         r.deficit_by_phase.items()}}
                         for r in res},
             "chunks": [{k: c[k] for k in ("chunk", "status", "solve_time_s", "max_reserve_nm",
                                           "saturated_muscles", "reason")} for c in s["chunks"]],
             "prep_s": round(s["prep_s"], 1),
         }
+    # Estimated forces over the plate window too: the same frames as the measured ones, so
+    # the two force sources are compared on one window.
+    e = solved["estimated"]
+    report["estimated_plate_window"] = _medians(compare(
+        e["time_s"], e["activations"], e["muscles"], t_emg, env, CHANNELS, plate_window,
+        side="r")) | {"muscles": {r.channel: round(r.pcc_no_delay, 3) for r in compare(
+            e["time_s"], e["activations"], e["muscles"], t_emg, env, CHANNELS, plate_window,
+            side="r")}}
     # One electromechanical delay for every muscle on top of the activation dynamics
     # (measured and rejected, docs/validation.md section 4): the zero-delay median with
     # the EMG's activation shifted later by d.
@@ -121,8 +269,9 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
                                                 t_emg + d, env, CHANNELS, windows[label],
                                                 side="r")])), 3)
             for d in (0.02, 0.04, 0.05)}
+    report["diagnostics"] = diagnostics(data, solved, windows, t_emg, env)
     # The two activation sets against each other (does the estimate change the story?).
-    e, m = solved["estimated"], solved["measured"]
+    m = solved["measured"]
     lo, hi = windows["measured"]
     w = (e["time_s"] >= lo) & (e["time_s"] <= hi)
     report["estimated_vs_measured_pcc"] = {
@@ -138,6 +287,13 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
     return report
 
 
+def _id_window(data: Path) -> list[float]:
+    """The lab's inverse-dynamics time range (where the plates carry the body)."""
+    from rajagopal_lab import _xml_value
+
+    return [float(v) for v in _xml_value(data / "ID" / "id_setup_walk.xml", "time_range").split()]
+
+
 if __name__ == "__main__":
     import argparse
     import tempfile
@@ -150,9 +306,12 @@ if __name__ == "__main__":
     ap.add_argument("--path-fitter", choices=("numpy", "opensim"), default="numpy",
                     help="polynomial muscle path fit of model preparation (kernel/path_fit.py "
                     "or OpenSim's PolynomialPathFitter)")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="NPZ of the solved activations: read when it exists (no solving), "
+                    "else written after solving")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
-    rep = activation_check(args.data, work, args.out, args.path_fitter)
+    rep = activation_check(args.data, work, args.out, args.path_fitter, args.cache)
     print(json.dumps(rep, indent=1))
     if args.json:
         args.json.write_text(json.dumps(rep, indent=1))

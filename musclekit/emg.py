@@ -317,6 +317,46 @@ def classify_kind(x: np.ndarray, rate_hz: float) -> KindDecision:
                         hf_share=hf, negative_share=negative)
 
 
+@dataclass(frozen=True)
+class ChannelQuality:
+    """What one raw sEMG channel holds, measured after the chain's conditioning (steps 1-3).
+
+    median_frequency_hz: the frequency that halves the conditioned signal's power (Welch).
+    Surface EMG of a limb muscle sits at about 50-150 Hz (De Luca 1997, J Appl Biomech
+    13:135); a channel far below that holds mostly low-frequency content: movement artefact
+    (0-20 Hz and its band-passed tail, De Luca et al. 2010, J Biomech 43:1573) or a signal
+    low-passed by a thick layer of tissue. low_share: share of that power below 40 Hz, the
+    same question asked directly. floor_to_peak: the envelope's 5th percentile over its
+    maximum, the baseline (noise) level a curve normalised to its peak cannot go below; near
+    1 the envelope hardly rises above its noise."""
+
+    median_frequency_hz: float
+    low_share: float
+    floor_to_peak: float
+
+
+def channel_quality(x: np.ndarray, rate_hz: float,
+                    cfg: EmgProcessing | None = None) -> list[ChannelQuality]:
+    """`ChannelQuality` of each channel of raw sEMG x, (T,) or (T, C) at `rate_hz`."""
+    cfg = cfg or EmgProcessing()
+    arr, _ = _as_2d(x)
+    cond = _as_2d(conditioned(arr, rate_hz, cfg))[0]
+    env = _as_2d(lowpass(np.abs(cond), rate_hz, cfg.envelope_hz, cfg.order))[0]
+    out = []
+    for j in range(arr.shape[1]):
+        freqs, psd = signal.welch(cond[:, j], fs=rate_hz, nperseg=min(cond.shape[0], 1024))
+        total = float(psd.sum())
+        peak = float(np.max(env[:, j]))
+        if not total > 0 or not peak > 0:
+            out.append(ChannelQuality(float("nan"), float("nan"), float("nan")))
+            continue
+        cum = np.cumsum(psd) / total
+        out.append(ChannelQuality(float(freqs[np.searchsorted(cum, 0.5)]),
+                                  float(psd[freqs < 40.0].sum() / total),
+                                  float(np.percentile(env[:, j], 5) / peak)))
+    return out
+
+
 def normalise_peak(env: np.ndarray) -> np.ndarray:
     """Envelope divided by each channel's peak (NaN-aware): 1 = the trial's maximum.
 

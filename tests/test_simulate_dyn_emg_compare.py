@@ -168,3 +168,43 @@ def test_compare_emg_command_bad_inputs(tmp_path: Path, capsys) -> None:
     assert "--side must be r or l" in capsys.readouterr().err
     assert main(["compare-emg", str(root), "walk", "--emg", str(csv), "--emg-as", "raw"]) != 0
     assert "--emg-as must be activation or envelope, got 'raw'" in capsys.readouterr().err
+
+
+def test_a_side_in_the_label_picks_the_leg_and_table_names_come_first() -> None:
+    muscles = ["soleus_r", "soleus_l", "recfem_r", "recfem_l", "vaslat_r", "vasmed_r",
+               "gasmed_l", "gaslat_l", "tibant_r"]
+    got = match_channels(["RF", "LRF", "RSOL", "SOL_L", "Right TA", "LEFT-SOL"], muscles, "r")
+    assert got == {"RF": ["recfem_r"], "LRF": ["recfem_l"], "RSOL": ["soleus_r"],
+                   "SOL_L": ["soleus_l"], "Right TA": ["tibant_r"], "LEFT-SOL": ["soleus_l"]}
+    # Helen Hayes / French gait-lab labels (the corpus's btk_helenhayes)
+    assert match_channels(["RVAS", "LJUM", "LREC"], muscles, "r") == {
+        "RVAS": ["vaslat_r", "vasmed_r"], "LJUM": ["gasmed_l", "gaslat_l"], "LREC": ["recfem_l"]}
+    with pytest.raises(InputError, match=r"EMG channel 'LTA' maps to .*\(side 'l'\), none of "
+                                         r"which is a muscle of the model"):
+        match_channels(["LTA"], muscles, "r")
+    with pytest.raises(InputError, match=r"EMG channel 'RGRF' names no model muscle: .*with or "
+                                         r"without a side \(R/L, Right/Left\)"):
+        match_channels(["RGRF"], muscles, "r")
+
+
+def test_the_pcc_deficit_splits_exactly_over_phases_and_lies_where_the_curves_differ() -> None:
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import pcc_deficit_by_phase
+
+    t = np.arange(0, 1.0, 0.01)
+    emg = _bursts(t, 0.3, 0.05) + _bursts(t, 0.8, 0.05)  # two bursts
+    act = _bursts(t, 0.3, 0.05)  # the model makes only the first
+    phases = {"first half": (0.0, 0.5), "second half": (0.5, 1.0)}
+    d = pcc_deficit_by_phase(t, emg, act, phases)
+    pcc = np.corrcoef(emg, act)[0, 1]
+    assert sum(d.values()) == pytest.approx(1 - pcc, abs=1e-12)
+    assert d["second half"] > 3 * d["first half"]
+    assert all(np.isnan(v) for v in pcc_deficit_by_phase(t, emg, 0 * act, phases).values())
+    with pytest.raises(InputError, match=r"phase 'x': 0.5-0.5 s is empty"):
+        pcc_deficit_by_phase(t, emg, act, {"x": (0.5, 0.5)})
+    # compare() reports it per channel at zero delay
+    act_m = np.zeros((len(t), len(MUSCLES)))
+    act_m[:, 0] = act
+    (sol,) = compare(t, act_m, MUSCLES, t, emg[:, None], ["SOL"], (0.0, 0.99), dynamics=None,
+                     phases_s=phases)
+    assert sum(sol.deficit_by_phase.values()) == pytest.approx(1 - sol.pcc_no_delay, abs=1e-9)
+    assert sol.deficit_by_phase["second half"] > sol.deficit_by_phase["first half"]

@@ -6,7 +6,8 @@ normalised to its peak in the analysed window, as is the field's practice when n
 voluntary contraction was recorded. Each EMG channel is matched to one or more model muscles
 (the mean of their activations: a surface electrode over gluteus maximus sees all three of
 the model's bundles); the default table below covers the usual lower-limb electrode sites,
-and `--map FILE.toml` replaces it.
+and `--map FILE.toml` replaces it. A label that carries its side (RSOL, L_TA, SOL_R, Right
+VL, as Helen Hayes and many lab exports write them) is matched to that leg's muscles.
 
 What is compared with the model's activation is the EMG's activation, not its envelope:
 surface EMG records the neural excitation, and a muscle's activation follows its excitation
@@ -27,6 +28,8 @@ Per channel, over the analysed window (a gait cycle, typically):
 - Onsets and offsets: where each curve crosses `threshold` of its range (rising: onset,
   falling: offset), after the same delay; each EMG onset / offset is paired with the
   activation's nearest one of the same kind, and the difference is given in % of the window.
+- Where the shapes differ: with named phases (e.g. of the gait cycle), the zero-delay 1 - PCC
+  split exactly over them (`pcc_deficit_by_phase`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,35 @@ DEFAULT_MAP: dict[str, list[str]] = {
     "GMAX": ["glmax1", "glmax2", "glmax3", "glut_max1", "glut_max2", "glut_max3"],
     "GMED": ["glmed1", "glmed2", "glmed3", "glut_med1", "glut_med2", "glut_med3"],
     "PL": ["perlong", "per_long"], "ADDL": ["addlong", "add_long"],
+    # Helen Hayes / French gait-lab labels (the corpus's btk_helenhayes: LREC, RVAS, LISC ...):
+    # REC(tus femoris), VAS(tus: the electrode over the vastus lateralis or medialis, both
+    # superficial), TIB(ialis anterior), JUM(eaux = gastrocnemii), ISC(hio-jambiers: the medial
+    # hamstrings, beside BIC = biceps femoris). Their GRF (grand fessier, gluteus maximus) is
+    # left out: in motion files GRF means the ground reaction force.
+    "REC": ["recfem", "rect_fem"], "VAS": ["vaslat", "vasmed", "vas_lat", "vas_med"],
+    "TIB": ["tibant", "tib_ant"], "JUM": ["gasmed", "gaslat", "med_gas", "lat_gas"],
+    "ISC": ["semimem", "semiten"], "BIC": ["bflh", "bfsh", "bifemlh", "bifemsh"],
 }
+# A side written into the label: "RSOL", "L_TA", "SOL_R", "Right VL", "LEFT-GAS".
+_SIDE_WORDS = {"R": "r", "L": "l", "RIGHT": "r", "LEFT": "l"}
+_SEPARATORS = " _.-"
+
+
+def _label_side(label: str, table: dict[str, list[str]]) -> tuple[str, str | None]:
+    """(table key, side or None) of an upper-case channel label: the label itself when the
+    table has it (RF is rectus femoris, not a right 'F'), else the label without a side word
+    at its start or end, when what remains is in the table."""
+    if label in table:
+        return label, None
+    for word, side in _SIDE_WORDS.items():
+        for stem in (label[len(word):] if label.startswith(word) else None,
+                     label[: -len(word)] if label.endswith(word) else None):
+            if stem is None:
+                continue
+            stem = stem.strip(_SEPARATORS)
+            if stem in table:
+                return stem, side
+    return label, None
 
 
 @dataclass
@@ -62,6 +93,9 @@ class MuscleComparison:
     offset_error_pct: list[float] = field(default_factory=list)
     # the envelope itself against the activation at zero delay (no activation dynamics)
     pcc_envelope_no_delay: float = float("nan")
+    # where in the window the shapes differ: 1 - pcc_no_delay split over named phases
+    # (`pcc_deficit_by_phase`); empty unless compare() was given phases
+    deficit_by_phase: dict[str, float] = field(default_factory=dict)
 
     @property
     def max_timing_error_pct(self) -> float:
@@ -71,23 +105,30 @@ class MuscleComparison:
 
 def match_channels(channels: list[str], muscles: list[str], side: str,
                    mapping: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
-    """EMG channel -> the model muscles it is compared with. InputError for a channel that
-    names no muscle of the model."""
-    table = {k.upper(): v for k, v in (mapping or DEFAULT_MAP).items()}
+    """EMG channel -> the model muscles it is compared with, on `side` unless the label names
+    its own (RSOL, L_TA, SOL_R, Right VL: that side). InputError for a channel that names no
+    muscle of the model."""
+    table = {k.upper().replace(" ", ""): v for k, v in (mapping or DEFAULT_MAP).items()}
     have = set(muscles)
     out = {}
     for ch in channels:
-        stems = table.get(ch.upper().replace(" ", ""))
+        label = ch.upper().strip()
+        key, own_side = _label_side(label.replace(" ", ""), table)
+        if key not in table:
+            key, own_side = _label_side(label, table)  # "RIGHT VL": the space separates
+        stems = table.get(key)
         if stems is None:
             raise InputError(
                 f"EMG channel {ch!r} names no model muscle: it is not in the channel table "
-                f"({', '.join(sorted(table))}); give the mapping with --map FILE.toml "
+                f"({', '.join(sorted(table))}), with or without a side (R/L, Right/Left) at its "
+                f"start or end; give the mapping with --map FILE.toml "
                 f"(e.g. {ch} = [\"soleus\"]) or leave the channel out with --channels")
-        found = [m for m in dict.fromkeys(f"{s}_{side}" for s in stems) if m in have]
+        leg = own_side or side
+        found = [m for m in dict.fromkeys(f"{s}_{leg}" for s in stems) if m in have]
         found += [s for s in stems if s in have and s not in found]  # names given whole
         if not found:
             raise InputError(
-                f"EMG channel {ch!r} maps to {stems} (side {side!r}), none of which is a muscle "
+                f"EMG channel {ch!r} maps to {stems} (side {leg!r}), none of which is a muscle "
                 f"of the model ({len(muscles)} muscles, e.g. {muscles[:4]}); fix --map or --side")
         out[ch] = found
     return out
@@ -110,15 +151,40 @@ def _pcc(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
+def pcc_deficit_by_phase(time_s: np.ndarray, emg: np.ndarray, act: np.ndarray,
+                         phases_s: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """1 - PCC of two curves on `time_s`, split exactly over the named phases [start, end) s.
+
+    With both curves standardised (z = (x - mean) / std), PCC = mean(z_emg z_act), so
+    1 - PCC = sum over samples of (z_emg - z_act)^2 / (2 N): each sample's share adds up, and
+    a phase's share says how much of the missing correlation lies there. Samples outside
+    every phase are left out (the shares then sum to less than 1 - PCC). NaN when a curve
+    is flat or has fewer than 3 finite samples."""
+    ok = np.isfinite(emg) & np.isfinite(act)
+    if ok.sum() < 3 or np.std(emg[ok]) == 0 or np.std(act[ok]) == 0:
+        return {name: float("nan") for name in phases_s}
+    t, x, y = time_s[ok], emg[ok], act[ok]
+    sq = ((x - x.mean()) / x.std() - (y - y.mean()) / y.std()) ** 2 / (2 * ok.sum())
+    out = {}
+    for name, (lo, hi) in phases_s.items():
+        if not hi > lo:
+            raise InputError(f"phase {name!r}: {lo:g}-{hi:g} s is empty (start < end needed)")
+        out[name] = float(sq[(t >= lo) & (t < hi)].sum())
+    return out
+
+
 def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
             emg_time_s: np.ndarray, envelopes: np.ndarray, channels: list[str],
             window_s: tuple[float, float], side: str = "r",
             mapping: dict[str, list[str]] | None = None, max_delay_s: float = 0.1,
             threshold: float = 0.3,
-            dynamics: ActivationDynamics | None = ActivationDynamics()) -> list[MuscleComparison]:
+            dynamics: ActivationDynamics | None = ActivationDynamics(),
+            phases_s: dict[str, tuple[float, float]] | None = None) -> list[MuscleComparison]:
     """Compare activations (T, M) on `time_s` with EMG envelopes (E, C) on `emg_time_s`
     (same clock) over `window_s` (module docstring); `dynamics` turns the envelopes into
-    the EMG's activations (None: compare the envelopes themselves)."""
+    the EMG's activations (None: compare the envelopes themselves). `phases_s` (name ->
+    (start, end) s, e.g. the phases of a gait cycle) splits each zero-delay 1 - PCC over
+    them (`pcc_deficit_by_phase`)."""
     lo, hi = window_s
     if hi <= lo:
         raise InputError(f"analysis window {lo}-{hi} s is empty")
@@ -158,9 +224,11 @@ def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
             return [round(100 * min((g - r for g in got), key=abs) / span, 1) if got
                     else float("nan") for r in ref]
 
+        deficit = (pcc_deficit_by_phase(t, np.interp(t, emg_time_s, emg[:, c]), act, phases_s)
+                   if phases_s else {})
         out.append(MuscleComparison(ch, pairs[ch], scores[best], scores[0], d,
                                     errors(on_e, on_a), errors(off_e, off_a),
-                                    _pcc(np.interp(t, emg_time_s, raw[:, c]), act)))
+                                    _pcc(np.interp(t, emg_time_s, raw[:, c]), act), deficit))
     return out
 
 
