@@ -30,8 +30,10 @@ from musclekit.dataset.atomic import (
     write_json_atomic,
 )
 from musclekit.dataset.columns import (
+    NUMPY_DTYPE,
     Flag,
     dictionary_constant,
+    numpy_column,
     stream_schema,
     values_to_columns,
 )
@@ -258,10 +260,10 @@ class UnitWriter:
         columns: list[pa.Array] = [
             dictionary_constant(sequence.id, n),
             dictionary_constant(sequence.subject_id, n),
-            pa.array(np.arange(n, dtype=np.int32)),
-            pa.array(time_s),
+            numpy_column(np.arange(n, dtype=np.int32), pa.int32()),
+            numpy_column(time_s, pa.float64()),
             self._timestamps(where, timestamp_ns, n),
-            pa.array(flag_col, type=pa.uint8()),
+            numpy_column(flag_col, pa.uint8()),
         ]
         columns += self._aux_columns(spec, where, aux or {}, n)
         if values is not None:
@@ -456,7 +458,7 @@ class UnitWriter:
                 f"{where}: timestamp_ns must be ({n},) integers (ns since the epoch), "
                 f"got shape {ts.shape} of {ts.dtype}"
             )
-        return pa.array(ts.astype(np.int64))
+        return numpy_column(ts.astype(np.int64), pa.int64())
 
     @staticmethod
     def _aux_columns(spec: StreamSpec, where: str, aux: Mapping[str, np.ndarray],
@@ -473,8 +475,12 @@ class UnitWriter:
             col = np.asarray(aux[name])
             if col.shape != (n,):
                 raise FormatError(f"{where}: aux column {name!r} has shape {col.shape}, expected ({n},)")
-            out.append(pa.array(col.tolist() if kind == "string" else col,
-                                type=stream_schema(spec).field(name).type))
+            arrow_type = stream_schema(spec).field(name).type
+            if col.dtype == NUMPY_DTYPE.get(arrow_type):
+                out.append(numpy_column(col, arrow_type))
+            else:  # strings, booleans, a cast: pyarrow converts (and refuses what it can't)
+                out.append(pa.array(col.tolist() if kind == "string" else col,
+                                    type=arrow_type))
         return out
 
     def _merge_sequence(self, sequence: SequenceInfo) -> None:
