@@ -440,3 +440,55 @@ def test_muscle_terms_posed_by_couplers_match_opensims_assembled_pose(prepared) 
         np.testing.assert_allclose(built.force_passive[k], f0, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(built.force_active[k], f1, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(built.moment_arm[k], arms, rtol=1e-6, atol=1e-9)
+
+
+def test_slopes_by_moving_one_coordinate_equal_posing_every_coordinate(prepared) -> None:
+    """linearise() moves one coordinate at a time from the posed state (`_move`,
+    `_move_speed`) instead of posing every coordinate for each finite difference: the
+    slopes are the same numbers, bit for bit."""
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import FD_STEP
+
+    tm, q, v, a = _track_model_and_random_motion(prepared, seed=4, frames=1)
+    q, v, a = q[0], v[0], a[0]
+    act = np.full(len(tm.muscle_names), 0.3)
+    lin = tm.linearise(q, v, a, activation=act)
+    g0 = tm._gen(q, v, a, tm._set(q, v))
+    for m in tm._mus_muscles:
+        m.setActivation(tm.mus_state, 0.3)
+    i0 = tm._gen(q, v, a, tm._set(q, v, "muscles"), "muscles")
+    n = len(q)
+    for j in range(n):
+        e = np.zeros(n)
+        e[j] = FD_STEP
+        dq = (tm._gen(q + e, v, a, tm._set(q + e, v)) - g0) / FD_STEP
+        dv = (tm._gen(q, v + e, a, tm._set(q, v + e)) - g0) / FD_STEP
+        np.testing.assert_array_equal(lin["dg_dq"][:, j], dq)
+        np.testing.assert_array_equal(lin["dg_dv"][:, j], dv)
+        mus_dv = dv - (tm._gen(q, v + e, a, tm._set(q, v + e, "muscles"), "muscles")
+                       - i0) / FD_STEP
+        if np.any(lin["applied_dv"][:, j]):
+            np.testing.assert_array_equal(lin["applied_dv"][:, j], mus_dv)
+    assert np.abs(lin["applied_dv"]).max() > 0.0
+
+
+def test_track_model_opened_once_per_model_contents(prepared, tmp_path: Path) -> None:
+    """open_track_model: the same TrackModel for the same file contents (a chunk's copy of
+    the model at another path included), another for other root coordinates; a missing
+    file is an InputError that names it."""
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import (
+        TrackModel,
+        open_track_model,
+    )
+
+    folder, _ = prepared
+    prep = PreparedModel.load(folder)
+    model = folder / prep.model_path
+    first = open_track_model(str(model), prep.root_coordinates)
+    assert isinstance(first, TrackModel)
+    copy = tmp_path / "copy.osim"
+    copy.write_bytes(model.read_bytes())
+    assert open_track_model(str(copy), prep.root_coordinates) is first
+    other = open_track_model(str(model), list(prep.root_coordinates)[:-1])
+    assert other is not first
+    with pytest.raises(InputError, match="absent.osim does not exist"):
+        open_track_model(str(tmp_path / "absent.osim"), prep.root_coordinates)

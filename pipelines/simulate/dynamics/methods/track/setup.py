@@ -27,7 +27,9 @@ checked against the nonlinear model directly (`dynamics_defect`).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,13 @@ from musclekit.pipelines.simulate.opensim.evaluate import (
 
 FD_STEP = 1e-6  # rad or m; forward differences of smooth functions (error ~ step * G'')
 
+# TrackModels this process opened, by model file contents (`open_track_model`): a chunk
+# process (stage/worker.py) solves chunk after chunk of the same prepared model, and the
+# levelled-feet copy is the same file for every chunk of a sequence. Two: the prepared model
+# and its levelled copy.
+_OPENED: dict[tuple, TrackModel] = {}
+CACHED_MODELS = 2
+
 
 class TrackModel:
     """The prepared model opened once per chunk for the evaluations above."""
@@ -55,10 +64,13 @@ class TrackModel:
                  units: dict[str, str] | None = None):
         import opensim as osim
 
+        # The model processed once (reading the file and its muscle operators took ~0.8 CPU
+        # s per copy on the Rajagopal model), the two copies below cloned from it.
         self.model = model_processor.process()
+        self.id_model = self.model.clone()
+        self.mus_model = self.model.clone()
         self.state = self.model.initSystem()
         # A copy whose forces are all off: its inverse dynamics is the skeleton alone.
-        self.id_model = model_processor.process()
         forces = self.id_model.updForceSet()
         for i in range(forces.getSize()):
             forces.get(i).set_appliesForce(False)
@@ -68,7 +80,6 @@ class TrackModel:
         # A copy whose muscles alone apply force: its inverse dynamics minus the skeleton's
         # is the muscles' generalized force, whose change with the pose and the speeds
         # (moment arms, force-length, force-velocity) the local model needs (`linearise`).
-        self.mus_model = model_processor.process()
         forces = self.mus_model.updForceSet()
         for i in range(forces.getSize()):
             if osim.Muscle.safeDownCast(forces.get(i)) is None:
@@ -94,6 +105,11 @@ class TrackModel:
             raise InputError(f"the track solver needs one speed per coordinate; {missing} have "
                              "none (a joint type it does not support)")
         self._id_cset = self.id_model.getCoordinateSet()
+        self._u_cols = np.array([self.u_idx[n] for n in self.coordinates], dtype=int)
+        # the couplers each independent coordinate drives (`_move`)
+        self._driven: dict[int, list[str]] = {}
+        for dep, (indep, _) in self.couplers.items():
+            self._driven.setdefault(self.coordinates.index(indep), []).append(dep)
         self._index = {n: j for j, n in enumerate(self.coordinates)}
         # Coordinate handles looked up once: a name lookup per set value was a seventh of
         # the linearisation's time on the 80-muscle model.
@@ -171,6 +187,36 @@ class TrackModel:
             slopes[dep] = (j, s1, s2)
         return slopes
 
+    def _move(self, j: int, x: float, v: np.ndarray, slopes, full: bool | str = False):
+        """Independent coordinate j alone to `x` (its dependents by coupler) in a state
+        `_set` has posed: the same state as `_set` of the pose with q_j = x, without setting
+        every other coordinate and coupler again (the finite differences' poses). Returns
+        the slopes at that pose."""
+        import opensim as osim
+
+        st = self._copy(full)[1]
+        handles, dependents = self._handles[full]
+        handles[j].setValue(st, float(x), False)
+        if j not in self._driven:
+            return slopes
+        moved = dict(slopes)
+        for dep in self._driven[j]:
+            fn = self.couplers[dep][1]
+            s1 = slope(fn, float(x))
+            dependents[dep].setValue(st, fn.calcValue(osim.Vector(1, float(x))), False)
+            dependents[dep].setSpeedValue(st, s1 * float(v[j]))
+            moved[dep] = (j, s1, second_slope(fn, float(x)))
+        return moved
+
+    def _move_speed(self, j: int, speed: float, slopes, full: bool | str = False) -> None:
+        """Independent coordinate j's speed (and its dependents') in a state `_set` has
+        posed, positions untouched (so OpenSim keeps what it computed from them)."""
+        st = self._copy(full)[1]
+        handles, dependents = self._handles[full]
+        handles[j].setSpeedValue(st, float(speed))
+        for dep in self._driven.get(j, []):
+            dependents[dep].setSpeedValue(st, slopes[dep][1] * float(speed))
+
     def _gen(self, q: np.ndarray, v: np.ndarray, a: np.ndarray, slopes,
              full: bool | str = False) -> np.ndarray:
         """Folded generalized forces at the state already set by `_set`: what the forces
@@ -179,15 +225,16 @@ class TrackModel:
         import opensim as osim
 
         model, st, solver = self._copy(full)
-        udot = osim.Vector(st.getNU(), 0.0)
-        for n, x in zip(self.coordinates, a, strict=True):
-            udot.set(self.u_idx[n], float(x))
+        # one array into one Vector: element by element through SWIG was a tenth of a
+        # linearisation
+        u = np.zeros(st.getNU())
+        u[self._u_cols] = a
         for dep, (j, s1, s2) in slopes.items():
-            udot.set(self.u_idx[dep], s1 * float(a[j]) + s2 * float(v[j]) ** 2)
+            u[self.u_idx[dep]] = s1 * float(a[j]) + s2 * float(v[j]) ** 2
         if full is not True:
             model.realizeVelocity(st)
-        gen = solver.solve(st, udot).to_numpy()
-        out = np.array([gen[self.u_idx[n]] for n in self.coordinates])
+        gen = solver.solve(st, osim.Vector.createFromMat(u)).to_numpy()
+        out = gen[self._u_cols]
         for dep, (j, s1, _) in slopes.items():
             out[j] += s1 * gen[self.u_idx[dep]]
         return out
@@ -248,14 +295,6 @@ class TrackModel:
         """Sphere centres in ground (S, 3) at the pose q."""
         self._set(q, np.zeros_like(q))
         return self._sphere_frames()[0]
-
-    def _set_speed(self, j: int, speed: float, slopes, handles, dependents) -> None:
-        """Independent coordinate j's speed (and its dependents') in the inverse-dynamics
-        copy's state, positions untouched."""
-        handles[j].setSpeedValue(self.id_state, float(speed))
-        for dep, (k, s1, _) in slopes.items():
-            if k == j:
-                dependents[dep].setSpeedValue(self.id_state, s1 * float(speed))
 
     def _fold(self, slopes) -> np.ndarray:
         """P (nu, n): the mobilities' speeds per unit speed of each independent coordinate
@@ -371,25 +410,27 @@ class TrackModel:
         applied_dq = np.zeros((n, n))
         applied_dv = np.zeros((n, n))
         base = self._wrench_map(slopes, wrenches) if wrenches else None
-        handles, dependents = self._handles[False]
         for j in range(n):
             e = np.zeros(n)
             e[j] = FD_STEP
             # Only speeds change: the positions (and the slopes) stay as set above.
-            self._set_speed(j, v[j] + FD_STEP, slopes, handles, dependents)
+            self._move_speed(j, v[j] + FD_STEP, slopes)
             dg_dv[:, j] = (self._gen(q, v + e, a, slopes) - g0) / FD_STEP
-            self._set_speed(j, v[j], slopes, handles, dependents)
+            self._move_speed(j, v[j], slopes)
         for j in range(n):
             e = np.zeros(n)
             e[j] = FD_STEP
-            slopes = self._set(q + e, v)
-            dg_dq[:, j] = (self._gen(q + e, v, a, slopes) - g0) / FD_STEP
+            # q + e: coordinate j alone moved (and moved back below)
+            moved = self._move(j, q[j] + FD_STEP, v, slopes)
+            dg_dq[:, j] = (self._gen(q + e, v, a, moved) - g0) / FD_STEP
             dvel_dq[:, :, j] = (self._sphere_velocities() - u0) / FD_STEP
             if base is not None:
-                applied_dq[:, j] = (self._wrench_map(slopes, wrenches) - base) / FD_STEP
+                applied_dq[:, j] = (self._wrench_map(moved, wrenches) - base) / FD_STEP
+            if not exact:
+                c1, r1 = self._sphere_frames()
+            self._move(j, q[j], v, slopes)
             if exact:
                 continue
-            c1, r1 = self._sphere_frames()
             jac_c[:, :, j] = (c1 - c0) / FD_STEP
             # R1 R0^T = I + step [w]x for a small rotation: w from its skew part.
             for s in range(len(self.spheres)):
@@ -417,16 +458,20 @@ class TrackModel:
         for m, x in zip(self._mus_muscles, activation, strict=True):
             m.setActivation(self.mus_state, float(x))
 
-        def inverse(qq: np.ndarray, vv: np.ndarray) -> np.ndarray:
-            return self._gen(qq, vv, a, self._set(qq, vv, "muscles"), "muscles")
-
-        i0 = inverse(q, v)
+        slopes = self._set(q, v, "muscles")
+        i0 = self._gen(q, v, a, slopes, "muscles")
         dq, dv = np.zeros((n, n)), np.zeros((n, n))
         for j in range(n) if muscled is None else muscled:
             e = np.zeros(n)
             e[j] = FD_STEP
-            dq[:, j] = dg_dq[:, j] - (inverse(q + e, v) - i0) / FD_STEP
-            dv[:, j] = dg_dv[:, j] - (inverse(q, v + e) - i0) / FD_STEP
+            # one coordinate's pose, then its speed, moved from (q, v) and back: the
+            # speed's step leaves the pose's computations (muscle paths) in OpenSim's cache
+            moved = self._move(j, q[j] + FD_STEP, v, slopes, "muscles")
+            dq[:, j] = dg_dq[:, j] - (self._gen(q + e, v, a, moved, "muscles") - i0) / FD_STEP
+            self._move(j, q[j], v, slopes, "muscles")
+            self._move_speed(j, v[j] + FD_STEP, slopes, "muscles")
+            dv[:, j] = dg_dv[:, j] - (self._gen(q, v + e, a, slopes, "muscles") - i0) / FD_STEP
+            self._move_speed(j, v[j], slopes, "muscles")
         return dq, dv
 
     def build(self, time_s: np.ndarray, q_ref: np.ndarray, q: np.ndarray, v: np.ndarray,
@@ -491,6 +536,29 @@ class TrackModel:
             actuators=[x.getName() for x in acts],
             spheres=[asdict(s) for s in self.spheres], settings=dict(settings),
         )
+
+
+def open_track_model(model_file: str, root_coordinates: list[str],
+                     units: dict[str, str] | None = None) -> TrackModel:
+    """The TrackModel of `model_file` (dgf_model_processor's muscles), opened once per
+    process and model contents: its set-up (three model copies, ~1-3 CPU s on the Rajagopal
+    model) is paid by the first chunk that needs it, not by every chunk. Every evaluation
+    sets the state it reads (pose, speeds, activations, controls), so chunks sharing one
+    TrackModel get the same numbers as with their own."""
+    from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
+
+    path = Path(model_file)
+    if not path.is_file():
+        raise InputError(f"the track model {model_file} does not exist")
+    key = (hashlib.sha256(path.read_bytes()).hexdigest(), tuple(root_coordinates),
+           tuple(sorted((units or {}).items())))
+    tm = _OPENED.pop(key, None)
+    if tm is None:
+        tm = TrackModel(dgf_model_processor(str(path)), list(root_coordinates), units)
+    _OPENED[key] = tm  # most recently used last
+    while len(_OPENED) > CACHED_MODELS:
+        _OPENED.pop(next(iter(_OPENED)))
+    return tm
 
 
 def read_spheres(model: Any) -> list[ContactSphere]:

@@ -59,7 +59,6 @@ from musclekit.pipelines.simulate.dynamics.nlp.track import (
     TrackSolution,
     solve_in_subprocess,
 )
-from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
 from musclekit.pipelines.simulate.opensim.external_loads import (
     GRF_CHANNELS,
     SIDES,
@@ -241,7 +240,7 @@ def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
 def solve_casadi(ctx: ChunkContext, settings: TrackSettings
                  ) -> tuple[ChunkReport, ChunkOutput | None]:
     """Solve one chunk by sequential linearisation (module docstring)."""
-    from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import open_track_model
 
     prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
     report.diagnostics.solver = "casadi"
@@ -252,7 +251,7 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
     mesh_n = max(1, int(round(chunk.solve_duration_s * settings.mesh_per_s)))
     mesh = np.linspace(chunk.solve_start_s, chunk.solve_end_s, mesh_n + 1)
 
-    tm = TrackModel(dgf_model_processor(ctx.model_file), list(prep.root_coordinates), ctx.units)
+    tm = open_track_model(ctx.model_file, list(prep.root_coordinates), ctx.units)
     missing = [c for c in tm.coordinates if c not in kin.names]
     if missing:
         raise InputError(f"kinematics lack coordinates of the model: {missing[:8]}")
@@ -263,8 +262,7 @@ def solve_casadi(ctx: ChunkContext, settings: TrackSettings
             # moved (the same for every chunk of the sequence).
             model_file = _lifted_model(ctx.model_file, tm.spheres, prep.feet, lifts,
                                        work / "model_feet_levelled.osim")
-            tm = TrackModel(dgf_model_processor(model_file), list(prep.root_coordinates),
-                            ctx.units)
+            tm = open_track_model(model_file, list(prep.root_coordinates), ctx.units)
             report.diagnostics.foot_lift_m = {k: round(v, 4) for k, v in lifts.items()}
     qd, qdd = finite_difference(kin)
 
