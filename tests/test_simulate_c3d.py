@@ -40,6 +40,12 @@ PLATE2 = {"type": 4, "centre": np.array([250.0, 900.0, 0.0]), "half": (200.0, 30
           "cal": np.diag([1.5, 1.5, 3.0, 200.0, 200.0, 100.0]) + 0.05 * np.eye(6, k=1)}
 
 
+# Channel offsets of plates nobody zeroed (N, N mm of the load in the plate's frame, before
+# the type-4 plate's matrix): 25 and 30 N along the normal, above the 20 N load threshold.
+BASELINES = (np.array([4.0, -3.0, -25.0, 900.0, -700.0, 60.0]),
+             np.array([-2.0, 5.0, 30.0, -500.0, 800.0, -40.0]))
+
+
 def _int_param(c, group: str, name: str, value) -> None:
     """An INT parameter (ezc3d's add_parameter stores numbers as FLOAT, which its own force
     platform module refuses for TYPE, USED and CHANNEL)."""
@@ -113,7 +119,7 @@ def write_trial(path: Path, **kw) -> dict:
 
 def _write_trial(path: str | None, *, plates: bool = True, units: str = "mm", gap: int = 0,
                  plate_types: tuple[int, int] = (2, 4), invert_plate1: bool = False,
-                 moment_unit: str = "Nmm") -> dict:
+                 moment_unit: str = "Nmm", baseline: bool = False) -> dict:
     """Build the trial; write it with ezc3d when `path` is given; return the expected data."""
     names, pos = _markers()
     scale = {"mm": 1.0, "cm": 0.1, "m": 1e-3}.get(units, 1.0)
@@ -140,6 +146,8 @@ def _write_trial(path: str | None, *, plates: bool = True, units: str = "mm", ga
             sig = _plate_signals(plate, grf, cop, tz)
             if invert_plate1 and k == 0:
                 sig = -sig
+            if baseline:  # an amplifier nobody zeroed: a constant offset on every channel
+                sig = sig + BASELINES[k]
             unit = ["N", "N", "N"] + [moment_unit] * 3
             if plate_types[k] == 4:
                 sig = np.linalg.solve(plate["cal"], sig.T).T  # volts the matrix turns back
@@ -280,6 +288,52 @@ def test_two_plate_types_known_loads(trial_file):
     np.testing.assert_allclose(trial.plates[1].centre, PLATE2["centre"] * 1e-3)
     assert trial.plates[0].channels == ["Fx1", "Fy1", "Fz1", "Mx1", "My1", "Mz1"]
     assert "plates' reaction force" in trial.vertical_reason
+
+
+def test_plate_baselines_removed(tmp_path):
+    """Plates whose channels carry a constant offset (not zeroed) read as if zeroed: the same
+    forces, centres of pressure and free moments as the zeroed file, no sample "loaded" by
+    the offset alone, and a note per plate."""
+    path = tmp_path / "offset.c3d"
+    exp = write_trial(path, baseline=True)
+    trial = mc3d.read_c3d(path)
+    for p, e in zip(trial.plates, exp["plates"], strict=True):
+        on = e["loaded"] & (e["grf"][:, 2] > 25.0)
+        assert p.loaded[on].all() and not p.loaded[~e["loaded"]].any()
+        np.testing.assert_allclose(p.force[on], e["grf"][on], atol=1e-6)
+        np.testing.assert_allclose(p.cop[on], e["cop"][on], atol=1e-8)
+        np.testing.assert_allclose(p.free_moment[on], np.outer(e["tz"][on], [0, 0, 1]),
+                                   atol=1e-6)
+    notes = [n for n in trial.notes if "when unloaded" in n]
+    assert len(notes) == 2
+    assert "force plate 1: read -25.0 N" in notes[0] and "force plate 2: read +30.0 N" in notes[1]
+
+
+def test_plate_cop_and_free_moment_as_ezc3d(trial_file):
+    """The centre of pressure and free moment recomputed from ezc3d's force and moment (as
+    after a baseline is removed) are ezc3d's own."""
+    path, _ = trial_file
+    c = ezc3d.c3d(str(path), extract_forceplat_data=True)
+    for pf in c["data"]["platform"]:
+        force, moment = np.asarray(pf["force"]).T, np.asarray(pf["moment"]).T
+        on = np.abs(force[:, 2]) > 25.0
+        cop, free = mc3d.plate_cop_and_free_moment(force, moment, np.asarray(pf["corners"]).T)
+        np.testing.assert_allclose(cop[on], np.asarray(pf["center_of_pressure"]).T[on],
+                                   atol=1e-9)
+        np.testing.assert_allclose(free[on], np.asarray(pf["Tz"]).T[on], atol=1e-7)
+
+
+def test_plate_baseline_needs_quiet_samples():
+    """A plate loaded (nearly) throughout has no baseline to take: None, nothing removed."""
+    rate = 1000.0
+    action = np.zeros((1000, 3))
+    action[:, 2] = 600.0
+    action[:50, 2] = 10.0  # 50 ms quiet, inside the margin of the load: not enough
+    assert mc3d.plate_baseline(action, np.zeros((1000, 3)), np.array([0, 0, 1.0]), rate) is None
+    action[:400, 2] = 10.0
+    force, moment = mc3d.plate_baseline(action, np.ones((1000, 3)), np.array([0, 0, 1.0]), rate)
+    np.testing.assert_allclose(force, [0, 0, 10.0])
+    np.testing.assert_allclose(moment, [1.0, 1.0, 1.0])
 
 
 def test_inverted_plate_channels_are_negated(tmp_path):

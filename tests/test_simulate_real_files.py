@@ -340,6 +340,23 @@ def test_corpus_c3d_reads_and_writes_for_a_model(rel, tmp_path):
         assert written == mc3d.c3d_marker_names(path, used)
 
 
+def test_corpus_plate_baselines():
+    """The Vicon treadmill walk's plates were not zeroed (-13.7 and -19.9 N unloaded): the
+    offsets are removed, so plate 2 no longer flickers "loaded" against the 20 N threshold
+    through the swing (it did 700+ times), each plate carries one stance; the Plug-in-Gait
+    walk, zeroed by Nexus, is unchanged and says nothing."""
+    vicon = mc3d.read_c3d(_corpus("vicon_treadmill/walking2.c3d"))
+    notes = [n for n in vicon.notes if "when unloaded" in n]
+    assert len(notes) == 2 and "read -13.7 N" in notes[0] and "read -19.9 N" in notes[1]
+    for p in vicon.plates:
+        long = [(a, b) for a, b in mc3d._runs(p.loaded) if b - a > 0.01 * vicon.analog_rate_hz]
+        assert len(long) == 1 and mc3d._runs(p.loaded)[0] == long[0]
+        assert p.loaded.sum() < 1.05 * (long[0][1] - long[0][0])
+    pig = mc3d.read_c3d(_corpus("btk_pig/walk.c3d"))
+    assert not any("when unloaded" in n for n in pig.notes)
+    assert [len(mc3d._runs(p.loaded)) for p in pig.plates] == [1, 1, 1]
+
+
 def test_corpus_subjects_and_labels():
     pig = _corpus("btk_pig/walk.c3d")
     assert mc3d.c3d_subject(pig) == {"mass_kg": 74.0, "height_m": 1.76, "from": {

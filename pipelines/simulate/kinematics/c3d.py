@@ -40,8 +40,20 @@ reads.
 Units of the plate computation: ezc3d computes moments in (force unit) x (POINT:UNITS), i.e.
 N mm for a file in mm. A type-2 plate whose moment channels say otherwise in ANALOG:UNITS
 (N m in a file whose points are in mm) would be mixed up inside ezc3d: it is refused with a
-message rather than converted wrongly. FORCE_PLATFORM:ZERO (a baseline range) is not applied:
-lab software writes plates already zeroed.
+message rather than converted wrongly.
+
+Plate baselines: a plate nobody zeroed reads a constant offset when unloaded (the corpus'
+Vicon treadmill walk: -14 and -20 N vertical, its FORCE_PLATFORM:ZERO [1 0] naming no range;
+the Helen Hayes walk's plate 2: -16 N although its ZERO says frames 1-10). Each plate's force
+and moment (linear in its channels) have their median over the unloaded samples removed,
+those more than BASELINE_MARGIN_S from any sample loaded above BASELINE_LOAD_N (loads are
+hundreds of N, offsets tens), when there are at least BASELINE_MIN_QUIET_S of them; the centre
+of pressure and free moment are then computed from the corrected wrench as ezc3d computes
+them. Without that, a -20 N offset read against the 20 N threshold flickers "loaded" through
+the whole swing and every load is 20 N light. Files already zeroed (Nexus writes unloaded
+samples as exact zeros) are unchanged; an offset above 5 N is said in the trial's notes.
+This is the correction FORCE_PLATFORM:ZERO asks for, taken over every quiet sample instead of
+a frame range that may be missing or, after trimming, loaded.
 
 One process, two SWIG bindings: ezc3d and OpenSim both wrap std::vector, and once one of them
 has built such a vector the other's constructors refuse theirs ("Wrong number or type of
@@ -71,6 +83,12 @@ VOLTS_TO_V = {"v": 1.0, "mv": 1e-3, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6, "micro
 # POINT parameters whose labels are model outputs stored as points, not marker positions.
 NON_MARKER_GROUPS = ("ANGLES", "FORCES", "MOMENTS", "POWERS", "SCALARS", "REACTIONS")
 DEFAULT_LOAD_THRESHOLD_N = 20.0
+# Plate baselines (module docstring): a sample is quiet when no sample within the margin
+# carries more than BASELINE_LOAD_N along the plate's normal.
+BASELINE_LOAD_N = 50.0
+BASELINE_MARGIN_S = 0.05
+BASELINE_MIN_QUIET_S = 0.1
+BASELINE_NOTE_N = 5.0
 # Gaps of a used marker up to this long are filled (a cubic spline inside the trial, the
 # nearest seen position at its ends); a longer gap leaves the marker out of those frames.
 DEFAULT_MAX_GAP_S = 0.1
@@ -266,10 +284,45 @@ def _plate_channels(params, n_plates: int) -> list[list[int]]:
     return [[int(v) - 1 for v in ch[:, k] if v > 0] for k in range(min(n_plates, ch.shape[1]))]
 
 
+def plate_baseline(action: np.ndarray, moment: np.ndarray, normal: np.ndarray,
+                   rate_hz: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """A plate's (force, moment) offsets (each (3,), as ezc3d's outputs): their medians over
+    the quiet samples (module docstring), None when the plate has too few of them."""
+    heavy = np.abs(action @ normal) > BASELINE_LOAD_N
+    margin = int(round(BASELINE_MARGIN_S * rate_hz))
+    near = np.convolve(heavy.astype(float), np.ones(2 * margin + 1), mode="same") > 0
+    quiet = ~near
+    if quiet.sum() < BASELINE_MIN_QUIET_S * rate_hz:
+        return None
+    return np.median(action[quiet], axis=0), np.median(moment[quiet], axis=0)
+
+
+def plate_cop_and_free_moment(action: np.ndarray, moment: np.ndarray, corners: np.ndarray
+                              ) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of pressure and free moment (T, 3) of a plate, from its force `action` and its
+    moment `moment` about its sensor origin (T, 3, lab frame, as ezc3d gives them) and its
+    corners (4, 3), in the units of those: what ezc3d's force-platform module computes
+    (ForcePlatforms.cpp: the plate's frame from its corners, the COP on its surface)."""
+    x = corners[0] - corners[1]
+    y = corners[0] - corners[3]
+    z = np.cross(x, y)
+    y = np.cross(z, x)
+    frame = np.column_stack([v / np.linalg.norm(v) for v in (x, y, z)])  # plate -> lab
+    f = action @ frame  # frame^T f: plate coordinates
+    m = moment @ frame
+    # unloaded samples divide noise by noise (the caller sets their COP to NaN)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        cop_plate = np.column_stack([-m[:, 1] / f[:, 2], m[:, 0] / f[:, 2], np.zeros(len(f))])
+        cop = cop_plate @ frame.T + corners.mean(axis=0)
+        free = (m + np.cross(f, cop_plate)) @ frame.T
+    return cop, free
+
+
 def _read_plates(path: Path, params, analog_labels: list[str], analog_units: list[str],
                  first_time_s: float, analog_rate: float, pos_scale: float,
-                 threshold_n: float) -> list[PlateData]:
-    """The plates through ezc3d's force-platform module (module docstring)."""
+                 threshold_n: float, notes: list[str]) -> list[PlateData]:
+    """The plates through ezc3d's force-platform module (module docstring); what was
+    corrected is said in `notes`."""
     n_plates = _first_int(params, "FORCE_PLATFORM", "USED")
     types = np.asarray(_param(params, "FORCE_PLATFORM", "TYPE", []), dtype=int).ravel()
     if types.size < n_plates:
@@ -319,6 +372,21 @@ def _read_plates(path: Path, params, analog_labels: list[str], analog_units: lis
         tz = np.asarray(pf["Tz"], dtype=float).T * pos_scale  # N (pos unit) -> N m
         normal = np.cross(corners[0] - corners[1], corners[0] - corners[3])
         normal /= np.linalg.norm(normal)
+        moment = np.asarray(pf["moment"], dtype=float).T  # N (pos unit), about the origin
+        offset = plate_baseline(action, moment, normal, analog_rate)
+        if offset is not None:
+            action = action - offset[0]
+            cop_p, tz_p = plate_cop_and_free_moment(action, moment - offset[1],
+                                                    np.asarray(pf["corners"], dtype=float).T)
+            cop, tz = cop_p * pos_scale, tz_p * pos_scale
+            # signed like the loads: negative, the plate read light
+            along = action @ normal
+            loads = along[np.abs(along) > BASELINE_LOAD_N]
+            sign = 1.0 if loads.size == 0 or np.median(loads) >= 0 else -1.0
+            unloaded = sign * float(offset[0] @ normal)
+            if abs(unloaded) > BASELINE_NOTE_N:
+                notes.append(f"force plate {k + 1}: read {unloaded:+.1f} N when unloaded (not "
+                             "zeroed); that baseline was removed from its force and moment")
         loaded = np.abs(action @ normal) > threshold_n
         cop[~loaded] = np.nan
         force = -action
@@ -404,12 +472,12 @@ def read_c3d(path: str | Path, *, require_plates: bool = False,
     analog_rate = float(c["header"]["analogs"]["frame_rate"]) or markers.rate_hz
     pos_scale = _length_scale(point_units or next(iter(_strings(params, "POINT", "UNITS")), ""),
                               path, "POINT:UNITS")
+    notes: list[str] = list(markers.notes)
     plates = (_read_plates(path, params, analog_labels, analog_units, first_time_s, analog_rate,
-                           pos_scale, load_threshold_n) if n_plates > 0 else [])
+                           pos_scale, load_threshold_n, notes) if n_plates > 0 else [])
 
     used = {j for ch in _plate_channels(params, n_plates) for j in ch} if n_plates > 0 else set()
     analogs: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
-    notes: list[str] = list(markers.notes)
     if analogs_raw.ndim == 3 and analogs_raw.shape[1]:
         t = first_time_s + np.arange(analogs_raw.shape[2]) / analog_rate
         for j in range(analogs_raw.shape[1]):
