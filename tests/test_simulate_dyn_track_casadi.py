@@ -492,3 +492,29 @@ def test_track_model_opened_once_per_model_contents(prepared, tmp_path: Path) ->
     assert other is not first
     with pytest.raises(InputError, match="absent.osim does not exist"):
         open_track_model(str(tmp_path / "absent.osim"), prep.root_coordinates)
+
+
+def test_a_chunks_rounds_share_one_solver_process_stopped_after_the_chunk(
+        prepared, tmp_path: Path, monkeypatch) -> None:
+    """Every round of a chunk is solved by one NLP server process (Python and CasADi loaded
+    once), which is stopped when the chunk ends so that its CPU seconds count as the
+    chunk's."""
+    from musclekit.pipelines.simulate.dynamics.methods.track import solve as track_solve
+    from musclekit.pipelines.simulate.dynamics.nlp import child
+    from musclekit.pipelines.simulate.dynamics.nlp import track as track_nlp
+
+    pids = []
+    inner = track_solve.solve_in_subprocess
+
+    def recorded(problem, guess, work, **kwargs):
+        sol = inner(problem, guess, work, **kwargs)
+        pids.append(child._SERVERS[track_nlp.__name__].proc.pid)
+        return sol
+
+    monkeypatch.setattr(track_solve, "solve_in_subprocess", recorded)
+    folder, mot = prepared
+    report, _ = solve_track_chunk(folder, mot, _chunk(), TrackSettings(mesh_per_s=25),
+                                  tmp_path / "w")
+    assert report.status == "converged", report.reason
+    assert len(pids) >= 2 and len(set(pids)) == 1
+    assert track_nlp.__name__ not in child._SERVERS

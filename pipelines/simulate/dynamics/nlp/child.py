@@ -128,6 +128,15 @@ class SolverServer:
 _SERVERS: dict[str, SolverServer] = {}
 
 
+def stop_server(module: str) -> None:
+    """Stop this process's solver server of `module`, if one runs: a caller that counts
+    its children's CPU seconds (resource.RUSAGE_CHILDREN counts a child once it has been
+    waited for) gets the server's in the count."""
+    server = _SERVERS.pop(module, None)
+    if server is not None:
+        server.stop()
+
+
 @atexit.register
 def stop_servers() -> None:
     """Stop this process's solver servers (they would also die with it: die_with_parent)."""

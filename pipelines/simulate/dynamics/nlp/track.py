@@ -437,8 +437,11 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
 
 def solve_in_subprocess(problem: TrackProblem, guess: dict[str, np.ndarray], work: Path,
                         timeout_s: float | None = None) -> TrackSolution:
-    """Solve one linearised problem in a child process (casadi cannot share opensim's)."""
-    return solve_in_child(__name__, problem, work, guess=guess, timeout_s=timeout_s)
+    """Solve one linearised problem in a child process (casadi cannot share opensim's):
+    this process's solver server (child.SolverServer), so that a chunk's rounds load Python
+    and CasADi once (~0.5 CPU s a round); solve.py stops it after each chunk."""
+    return solve_in_child(__name__, problem, work, guess=guess, timeout_s=timeout_s,
+                          keep=True)
 
 
 SOLUTION = TrackSolution

@@ -239,7 +239,21 @@ def solve_chunk(prep_folder: Path, motion_path: str | Path, chunk: Chunk,
 
 def solve_casadi(ctx: ChunkContext, settings: TrackSettings
                  ) -> tuple[ChunkReport, ChunkOutput | None]:
-    """Solve one chunk by sequential linearisation (module docstring)."""
+    """Solve one chunk by sequential linearisation (module docstring). The rounds' NLP
+    server (nlp/track.py) is stopped after the chunk, so that its CPU seconds count as the
+    chunk's (a waited-for child's)."""
+    from musclekit.pipelines.simulate.dynamics.nlp import track as track_nlp
+    from musclekit.pipelines.simulate.dynamics.nlp.child import stop_server
+
+    try:
+        return _solve_rounds(ctx, settings)
+    finally:
+        stop_server(track_nlp.__name__)
+
+
+def _solve_rounds(ctx: ChunkContext, settings: TrackSettings
+                  ) -> tuple[ChunkReport, ChunkOutput | None]:
+    """solve_casadi's body: the set-up, the rounds, the outputs."""
     from musclekit.pipelines.simulate.dynamics.methods.track.setup import open_track_model
 
     prep, report, work, chunk = ctx.prep, ctx.report, ctx.work, ctx.chunk
