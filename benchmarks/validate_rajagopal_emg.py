@@ -244,6 +244,10 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
                                     "pcc_envelope_no_delay": round(r.pcc_envelope_no_delay, 3),
                                     "delay_ms": round(1000 * r.delay_s), "onset_error_pct":
                                     r.onset_error_pct, "offset_error_pct": r.offset_error_pct,
+                                    "onset_error_no_delay_pct": r.onset_error_no_delay_pct,
+                                    "offset_error_no_delay_pct": r.offset_error_no_delay_pct,
+                                    "missed_bursts": r.missed_bursts,
+                                    "extra_bursts": r.extra_bursts,
                                     "deficit_by_phase": {k: round(v, 3) for k, v in
                                                          r.deficit_by_phase.items()}}
                         for r in res},

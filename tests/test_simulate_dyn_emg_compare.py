@@ -208,3 +208,38 @@ def test_the_pcc_deficit_splits_exactly_over_phases_and_lies_where_the_curves_di
                      phases_s=phases)
     assert sum(sol.deficit_by_phase.values()) == pytest.approx(1 - sol.pcc_no_delay, abs=1e-9)
     assert sol.deficit_by_phase["second half"] > sol.deficit_by_phase["first half"]
+
+
+def test_a_burst_the_model_lacks_is_missed_not_a_timing_error_of_the_next() -> None:
+    """The calf's pattern: a small early EMG burst, then the main one; the model makes only
+    the main one, 20 ms late. Pairing each offset with the nearest model offset reported the
+    small burst's end as a large offset error; bursts paired one to one report it missed."""
+    t_emg = np.arange(0, 2.0, 0.001)
+    env = (0.5 * _bursts(t_emg, 0.6, 0.03) + _bursts(t_emg, 1.0, 0.06))[:, None]
+    t = np.arange(0, 2.0, 0.01)
+    act = np.zeros((len(t), len(MUSCLES)))
+    act[:, 0] = _bursts(t, 1.02, 0.06) + 0.8 * _bursts(t, 1.6, 0.04)  # + one the EMG lacks
+    (sol,) = compare(t, act, MUSCLES, t_emg, env, ["SOL"], (0.2, 1.8), max_delay_s=0.0,
+                     dynamics=None)
+    assert sol.missed_bursts == 1 and sol.extra_bursts == 1
+    finite = [e for e in (*sol.onset_error_pct, *sol.offset_error_pct) if np.isfinite(e)]
+    assert len(finite) == 2 and all(0 < e < 2.0 for e in finite)  # 20 ms of 1.6 s: 1.25 %
+    assert sol.max_timing_error_pct < 2.0
+    np.testing.assert_array_equal(sol.onset_error_no_delay_pct, sol.onset_error_pct)  # no delay
+
+
+def test_a_model_burst_broken_in_two_under_one_emg_burst_is_one_burst() -> None:
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import pair_bursts
+
+    emg = [(0.30, 0.70)]
+    act = [(0.31, 0.45), (0.52, 0.69), (1.2, 1.3)]
+    assert pair_bursts(emg, act, (0.0, 2.0)) == [([0], [0, 1]), ([], [2])]
+    t = np.arange(0, 2.0, 0.01)
+    y_e = ((t >= 0.3) & (t < 0.7)).astype(float)
+    y_a = sum(((t >= a) & (t < b)).astype(float) for a, b in act)
+    got = compare(t, np.column_stack([y_a, 0 * t, 0 * t, 0 * t, 0 * t, 0 * t]), MUSCLES, t,
+                  y_e[:, None], ["SOL"], (0.0, 1.99), max_delay_s=0.0, dynamics=None)[0]
+    assert got.onset_error_pct == [0.5] and got.offset_error_pct == [-0.5]  # 10 ms of 1.99 s
+    assert (got.missed_bursts, got.extra_bursts) == (0, 1)
+    # a burst with no crossing inside the window (it runs into the start) has no onset
+    assert pair_bursts([(None, 0.2)], [(None, 0.25)], (0.0, 2.0)) == [([0], [0])]

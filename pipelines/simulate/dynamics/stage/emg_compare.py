@@ -26,8 +26,13 @@ Per channel, over the analysed window (a gait cycle, typically):
   activation where the force is) is reported as the delay in [0, max_delay_s] that fits
   best, with its PCC, next to the PCC at zero delay.
 - Onsets and offsets: where each curve crosses `threshold` of its range (rising: onset,
-  falling: offset), after the same delay; each EMG onset / offset is paired with the
-  activation's nearest one of the same kind, and the difference is given in % of the window.
+  falling: offset), after the same delay and at zero delay. EMG bursts (intervals above the
+  threshold) and activation bursts are grouped (`pair_bursts`: overlapping bursts belong
+  together, a lone burst goes with the nearest lone one of the other curve), and each
+  group's onset and offset errors are the activation's minus the EMG's, in % of the window.
+  An EMG burst with no partner counts as missed, an activation burst with none as extra:
+  pairing each crossing with the nearest crossing of its kind instead reported a small EMG
+  burst the model lacks as a large error of the next burst's offset.
 - Where the shapes differ: with named phases (e.g. of the gait cycle), the zero-delay 1 - PCC
   split exactly over them (`pcc_deficit_by_phase`).
 """
@@ -89,17 +94,25 @@ class MuscleComparison:
     pcc: float  # at the best delay within the allowance
     pcc_no_delay: float
     delay_s: float
-    onset_error_pct: list[float] = field(default_factory=list)  # per EMG onset, % of window
+    # per EMG burst group's onset / offset at `delay_s`, % of the window: the paired activation
+    # bursts' minus the EMG's (`pair_bursts`); NaN where there is no partner or no crossing
+    onset_error_pct: list[float] = field(default_factory=list)
     offset_error_pct: list[float] = field(default_factory=list)
     # the envelope itself against the activation at zero delay (no activation dynamics)
     pcc_envelope_no_delay: float = float("nan")
     # where in the window the shapes differ: 1 - pcc_no_delay split over named phases
     # (`pcc_deficit_by_phase`); empty unless compare() was given phases
     deficit_by_phase: dict[str, float] = field(default_factory=dict)
+    # EMG bursts the activation does not make, and activation bursts the EMG does not show
+    missed_bursts: int = 0
+    extra_bursts: int = 0
+    # the same on/offset errors at zero delay (the EMG's activation already lags its envelope)
+    onset_error_no_delay_pct: list[float] = field(default_factory=list)
+    offset_error_no_delay_pct: list[float] = field(default_factory=list)
 
     @property
     def max_timing_error_pct(self) -> float:
-        errs = [abs(e) for e in (*self.onset_error_pct, *self.offset_error_pct)]
+        errs = [abs(e) for e in (*self.onset_error_pct, *self.offset_error_pct) if np.isfinite(e)]
         return max(errs) if errs else float("nan")
 
 
@@ -134,14 +147,105 @@ def match_channels(channels: list[str], muscles: list[str], side: str,
     return out
 
 
-def _crossings(t: np.ndarray, y: np.ndarray, threshold: float) -> tuple[list[float], list[float]]:
-    """Onsets (rising) and offsets (falling) where y crosses the fraction `threshold` of its
-    range."""
+def _bursts(t: np.ndarray, y: np.ndarray, threshold: float
+            ) -> list[tuple[float | None, float | None]]:
+    """Intervals where y lies above the fraction `threshold` of its range: (onset, offset),
+    None where the interval runs into the window's start or end (no crossing there)."""
     lo, hi = float(np.nanmin(y)), float(np.nanmax(y))
-    level = lo + threshold * (hi - lo)
-    above = y > level
+    above = y > lo + threshold * (hi - lo)
     d = np.diff(above.astype(int))
-    return list(t[1:][d == 1]), list(t[1:][d == -1])
+    ons, offs = list(t[1:][d == 1]), list(t[1:][d == -1])
+    if above[0]:
+        ons.insert(0, None)
+    if above[-1]:
+        offs.append(None)
+    return list(zip(ons, offs, strict=True))
+
+
+Burst = tuple[float | None, float | None]
+
+
+def pair_bursts(emg: list[Burst], act: list[Burst], window_s: tuple[float, float]
+                ) -> list[tuple[list[int], list[int]]]:
+    """EMG bursts and activation bursts (each in time order) grouped into pairs of groups:
+    (EMG burst indices, activation burst indices), either list possibly empty.
+
+    Bursts that overlap in time belong together, through chains of overlaps (a model burst
+    broken in two under one EMG burst is one group, and the other way round). A group of one
+    kind only is then paired with the nearest group of the other kind only, in time order (a
+    pair never crosses another): a burst that came far too late is still the same burst.
+    What is left over is an EMG burst the model does not make (missed) or one it makes that
+    the EMG does not show (extra): never the partner of another burst's crossing, which
+    would report a missing burst as a timing error."""
+    lo, hi = window_s
+
+    def span(b: Burst) -> tuple[float, float]:
+        return (lo if b[0] is None else b[0], hi if b[1] is None else b[1])
+
+    parent = list(range(len(emg) + len(act)))  # union-find over EMG then activation bursts
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for i, e in enumerate(emg):
+        e0, e1 = span(e)
+        for j, a in enumerate(act):
+            a0, a1 = span(a)
+            if min(e1, a1) > max(e0, a0):
+                parent[root(len(emg) + j)] = root(i)
+    groups: dict[int, tuple[list[int], list[int]]] = {}
+    for i in range(len(emg)):
+        groups.setdefault(root(i), ([], []))[0].append(i)
+    for j in range(len(act)):
+        groups.setdefault(root(len(emg) + j), ([], []))[1].append(j)
+    both = [g for g in groups.values() if g[0] and g[1]]
+    only_e = [g for g in groups.values() if not g[1]]
+    only_a = [g for g in groups.values() if not g[0]]
+
+    def centre(g: tuple[list[int], list[int]]) -> float:
+        spans = [span(emg[i]) for i in g[0]] + [span(act[j]) for j in g[1]]
+        return (min(a for a, _ in spans) + max(b for _, b in spans)) / 2
+
+    def crosses(ie: int, ja: int) -> bool:  # first indices of a candidate against made pairs
+        return any((g[0][0] - ie) * (g[1][0] - ja) < 0 for g in both)
+
+    candidates = sorted((abs(centre(ge) - centre(ga)), k, m)
+                        for k, ge in enumerate(only_e) for m, ga in enumerate(only_a))
+    used_e: set[int] = set()
+    used_a: set[int] = set()
+    for _, k, m in candidates:
+        if k in used_e or m in used_a or crosses(only_e[k][0][0], only_a[m][1][0]):
+            continue
+        both.append((only_e[k][0], only_a[m][1]))
+        used_e.add(k)
+        used_a.add(m)
+    out = both + [g for k, g in enumerate(only_e) if k not in used_e]
+    out += [g for m, g in enumerate(only_a) if m not in used_a]
+    return sorted(out, key=centre)
+
+
+def _timing(t: np.ndarray, emg: np.ndarray, act: np.ndarray, threshold: float,
+            window_s: tuple[float, float]) -> tuple[list[float], list[float], int, int]:
+    """On- and offset errors (% of the window) per EMG burst group with a crossing, and the
+    numbers of missed and extra burst groups (`pair_bursts`)."""
+    b_e, b_a = _bursts(t, emg, threshold), _bursts(t, act, threshold)
+    span = window_s[1] - window_s[0]
+    on, off, missed, extra = [], [], 0, 0
+    for ge, ga in pair_bursts(b_e, b_a, window_s):
+        if not ge:
+            extra += 1
+            continue
+        missed += not ga
+        e0, e1 = b_e[ge[0]][0], b_e[ge[-1]][1]
+        a0, a1 = (b_a[ga[0]][0], b_a[ga[-1]][1]) if ga else (None, None)
+        if e0 is not None:
+            on.append(round(100 * (a0 - e0) / span, 1) if a0 is not None else float("nan"))
+        if e1 is not None:
+            off.append(round(100 * (a1 - e1) / span, 1) if a1 is not None else float("nan"))
+    return on, off, missed, extra
 
 
 def _pcc(a: np.ndarray, b: np.ndarray) -> float:
@@ -205,7 +309,6 @@ def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
         peak = np.nanmax(raw[ew], axis=0)
         emg = activation_from_excitation(raw / np.where(peak > 0, peak, 1.0), emg_time_s, dynamics)
     delays = np.arange(0.0, max_delay_s + 1e-9, 0.005)
-    span = hi - lo
     out = []
     for c, ch in enumerate(channels):
         cols = [muscles.index(m) for m in pairs[ch]]
@@ -216,19 +319,14 @@ def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
             scores.append(_pcc(env, act))
         best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
         d = float(delays[best])
-        env = np.interp(t - d, emg_time_s, emg[:, c])
-        on_e, off_e = _crossings(t, env, threshold)
-        on_a, off_a = _crossings(t, act, threshold)
-
-        def errors(ref: list[float], got: list[float]) -> list[float]:
-            return [round(100 * min((g - r for g in got), key=abs) / span, 1) if got
-                    else float("nan") for r in ref]
-
-        deficit = (pcc_deficit_by_phase(t, np.interp(t, emg_time_s, emg[:, c]), act, phases_s)
-                   if phases_s else {})
-        out.append(MuscleComparison(ch, pairs[ch], scores[best], scores[0], d,
-                                    errors(on_e, on_a), errors(off_e, off_a),
-                                    _pcc(np.interp(t, emg_time_s, raw[:, c]), act), deficit))
+        on, off, missed, extra = _timing(t, np.interp(t - d, emg_time_s, emg[:, c]), act,
+                                         threshold, (lo, hi))
+        at_zero = np.interp(t, emg_time_s, emg[:, c])
+        on0, off0, _, _ = _timing(t, at_zero, act, threshold, (lo, hi))
+        deficit = pcc_deficit_by_phase(t, at_zero, act, phases_s) if phases_s else {}
+        out.append(MuscleComparison(ch, pairs[ch], scores[best], scores[0], d, on, off,
+                                    _pcc(np.interp(t, emg_time_s, raw[:, c]), act), deficit,
+                                    missed, extra, on0, off0))
     return out
 
 
