@@ -255,6 +255,42 @@ def test_in_a_hand_over_both_centres_of_pressure_stay_on_their_rolling_lines() -
     assert np.allclose(reproduced + est.unexplained_moment_nm, moment, atol=1e-6)
 
 
+def test_through_the_loading_double_support_the_leading_foot_s_centre_of_pressure_stays_at_its_heel() -> None:
+    # Right stance frames 10-59, left 50-89: the left foot strikes at 50 and its true COP
+    # stays under its heel (x 0.6) through the heel rocker (the double support), then
+    # rolls to its toe (0.8) by frame 89. The line fitted to its single support, extended
+    # backwards, would put the COP 7 cm behind the heel in the double support; held, it stays
+    # at the heel. The forces are those of the fitted lines, and no moment is lost.
+    T = 100
+    t = np.arange(T) * 0.01
+    on = {"right": (np.arange(T) >= 10) & (np.arange(T) < 60),
+          "left": (np.arange(T) >= 50) & (np.arange(T) < 90)}
+    base = {"right": np.array([[0.0, 0.0, 0.1], [0.2, 0.0, 0.1]]),
+            "left": np.array([[0.6, 0.0, -0.1], [0.8, 0.0, -0.1]])}
+    heights = {s: np.column_stack([np.where(on[s], 0.0, 0.2)] * 2) for s in base}
+    pts = {s: np.tile(base[s], (T, 1, 1)) + heights[s][:, :1, None] * [0, 1, 0] for s in base}
+    force = np.where((on["right"] | on["left"])[:, None], [0.0, 700.0, 0.0], 0.0)
+    # Contact comes from the feet's heights alone: the double support as the rule finds it.
+    both = split_wrench(t, force, np.zeros((T, 3)), heights, pts, 72.0).contact.all(axis=1)
+    first = int(np.flatnonzero(both).max()) + 1  # the left foot's first single-support frame
+    seen = np.zeros((T, 3))
+    x = np.clip((t - t[10]) / (t[59] - t[10]), 0, 1)
+    seen[10:first] = (base["right"][0] + x[:, None] * (base["right"][1] - base["right"][0]))[10:first]
+    x = np.clip((t - t[first]) / (t[89] - t[first]), 0, 1)
+    seen[first:90] = (base["left"][0] + x[:, None] * (base["left"][1] - base["left"][0]))[first:90]
+    seen[both] = [0.4, 0.0, 0.0]
+    moment = np.cross(seen, force)
+    est = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05, sole_line=pts)
+    loading = est.contact.all(axis=1)
+    assert loading.sum() >= 5 and np.array_equal(loading, both)
+    left = est.side("left")[1]
+    assert np.allclose(left[loading, 0], 0.6, atol=1e-6)  # at the heel, not behind it
+    assert np.allclose(left[first:90, 0], seen[first:90, 0], atol=1e-6)  # single support: the line
+    reproduced = sum(np.cross(est.side(s)[1], est.side(s)[0]) + est.side(s)[2]
+                     for s in ("right", "left"))
+    assert np.allclose(reproduced + est.unexplained_moment_nm, moment, atol=1e-6)
+
+
 def test_a_foot_without_a_heel_to_toe_direction_keeps_the_whole_body_centre_of_pressure() -> None:
     # One foot body and no markers: both ends of the sole line are the same point. The stance
     # then has no rolling line and its COP is the whole-body one, finite everywhere.

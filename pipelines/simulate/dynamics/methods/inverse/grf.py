@@ -348,7 +348,7 @@ def body_wrench(model_path: str, motion: Motion,
 
 
 # Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
-ESTIMATE_RULE_VERSION = 8
+ESTIMATE_RULE_VERSION = 9
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
@@ -428,7 +428,8 @@ MIN_SOLE_LINE_M = 0.02
 
 
 def _rolling_lines(time_s: np.ndarray, force: np.ndarray, moment: np.ndarray, floor: float,
-                   ph, sole_line: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                   ph, sole_line: dict[str, np.ndarray], hold_heel: bool = False
+                   ) -> dict[str, np.ndarray]:
     """Per side (T, 2): where along the sole line (0 heel end, 1 toe end) the centre of
     pressure lies, and how far beside it (m, positive to the left of the heel-to-toe
     direction seen from above); NaN off the ground or in a stance cut by the sequence's ends.
@@ -440,7 +441,14 @@ def _rolling_lines(time_s: np.ndarray, force: np.ndarray, moment: np.ndarray, fl
     (least squares, weighted by the vertical force): the moment the kinematics demand decides
     where the foot rolls, the line removes the frame-to-frame noise of that moment (the
     kinematics' accelerations, the segments' inertias) which otherwise moves the centre of
-    pressure back and forth by centimetres."""
+    pressure back and forth by centimetres.
+
+    With `hold_heel`, before the stance's first single-support frame (the loading double
+    support after heel strike) the point stays where the line is at that frame instead of
+    following the line's extrapolation backwards: through the heel rocker the foot turns
+    about its heel and the centre of pressure stays under it (Perry and Burnfield 2010); the
+    extrapolated line ran 3-5 cm behind the plates' there on the Rajagopal walk
+    (docs/validation.md, section 3)."""
     out = {}
     for j, side in enumerate(SIDES):
         s = np.full((len(time_s), 2), np.nan)
@@ -462,7 +470,10 @@ def _rolling_lines(time_s: np.ndarray, force: np.ndarray, moment: np.ndarray, fl
             w = np.sqrt(force[idx, 1])
             design = np.column_stack([np.ones(len(idx)), x[idx]])
             coef, *_ = np.linalg.lstsq(design * w[:, None], along * w, rcond=None)
-            s[a:b + 1, 0] = coef[0] + coef[1] * x[a:b + 1]
+            progress = x[a:b + 1]
+            if hold_heel:
+                progress = np.maximum(progress, x[idx].min())
+            s[a:b + 1, 0] = coef[0] + coef[1] * progress
             # and its side-to-side offset from the line, one per stance (m, to the left of
             # the heel-to-toe direction)
             normal = np.column_stack([-axis[idx, 1], axis[idx, 0]]) / np.sqrt(length2[idx])[:, None]
@@ -618,12 +629,19 @@ def split_wrench(
             "measured forces (--grf)")
     contact[orphan, lowest[orphan]] = True
     ph = phases(time_s, contact)
-    line = None
+    line = held = None
     if rule.cop_path == "rolling" and sole_line is not None:
         line = _rolling_lines(time_s, force, moment, floor, ph, sole_line)
+        held = _rolling_lines(time_s, force, moment, floor, ph, sole_line, hold_heel=True)
 
+    # The lines as fitted set the hand-over's share and the feet's force directions; the
+    # centres of pressure are placed on the lines held at the heel through loading
+    # (_rolling_lines). Held, the share too moved, but not for the better on every corpus
+    # trial (UW and Helen Hayes 0.05-0.07 % BW worse, docs/validation.md, section 3).
     feet_cops = [_foot_cops(k, ph, above, points, floor, rule, line, sole_line)
                  for k in range(T)]
+    placed_cops = feet_cops if held is None else [
+        _foot_cops(k, ph, above, points, floor, rule, held, sole_line) for k in range(T)]
     statics = _handover_weight(force, moment, floor, ph, feet_cops, rule, points, cop_margin_m)
 
     for k in range(T):
@@ -632,15 +650,16 @@ def split_wrench(
         if not on:
             continue
         priors, rolling = feet_cops[k]
+        on_sole, rolling_held = placed_cops[k]
         p, ty = centre_of_pressure(F, M, floor)
         if len(on) == 1:
             side = SIDES[on[0]]
             shares = {side: 1.0}
             # The rolling point where the stance is whole; the point that balances the
             # whole body's moment otherwise (what the pelvis residuals leave is reported).
-            cops = {side: rolling.get(side, p)}
-            if side in rolling:
-                unexplained[k] -= _cross(rolling[side] - p, F)
+            cops = {side: rolling_held.get(side, p)}
+            if side in rolling_held:
+                unexplained[k] -= _cross(rolling_held[side] - p, F)
         else:
             cr, cl = priors["right"], priors["left"]
             d = cr - cl
@@ -671,6 +690,7 @@ def split_wrench(
                                           feet_f[i][1] * d[2] / d[1]])
                 rest = F - feet_f[0] - feet_f[1]
                 feet_f = [feet_f[0] + s * rest, feet_f[1] + (1 - s) * rest]
+            cr, cl = on_sole["right"], on_sole["left"]
             placed = place_cops(F, M, floor, feet_f, [cr, cl])
             if len(rolling) == 2:
                 # Both feet on their rolling lines: the least-squares shift that makes them
