@@ -10,7 +10,7 @@ comparison is at the estimate's own rate (the motion's frames), so its numbers d
 that table's by a few tenths of % BW, and its swing-foot maxima are taken on more frames.
 
     python benchmarks/corpus_grf_variants.py --out DIR [--only NAME ...] [--json FILE]
-        [--diagnose] [--points-filter-hz HZ]
+        [--diagnose] [--points-filter-hz HZ] [--plates-prefilter-hz HZ]
 
 With --diagnose, per trial, what docs/validation.md's analysis of the corpus rows reads:
 statics' weight in the hand-over share; the whole-body centre of pressure (the kinematics'
@@ -204,10 +204,29 @@ def fore_aft_by_body(bw, centres, plates, w) -> dict:
     return out
 
 
-def compare(est, plates, mass_kg: float) -> dict:
+def prefiltered(plates, cutoff_hz: float):
+    """A copy of `plates` whose forces and torques are low-passed (zero-lag, 4th order, as
+    `MeasuredGrf.resample`) at `cutoff_hz` at their own rate: raw plates made like a lab's
+    exported, already low-passed forces (the Rajagopal walk's carry ~1e-6 of their power
+    above 30 Hz against ~1e-3 on the C3D plates: benchmarks/corpus_timing.py)."""
+    from scipy.signal import butter, filtfilt
+
     from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
 
-    measured = np.nan_to_num(plates.resample(est.time_s, 6.0))
+    rate = 1.0 / float(np.median(np.diff(plates.time_s)))
+    vals = plates.values.copy()
+    loads = [i for i, c in enumerate(GRF_CHANNELS) if "_p" not in c[-3:]]
+    b, a = butter(4, cutoff_hz / (rate / 2))
+    vals[:, loads] = filtfilt(b, a, vals[:, loads], axis=0)
+    return dataclasses.replace(plates, values=vals)
+
+
+def compare(est, plates, mass_kg: float, measured_plates=None) -> dict:
+    """corpus.py's comparison at the estimate's rate; `measured_plates` (default `plates`):
+    the plates the forces are compared with (the window and contact timing stay `plates`')."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    measured = np.nan_to_num((measured_plates or plates).resample(est.time_s, 6.0))
     raw = np.nan_to_num(plates.resample(est.time_s, None))
     vy = {s: raw[:, GRF_CHANNELS.index(f"ground_force_{s}_vy")] for s in ("right", "left")}
     w, _ = plate_window(est.time_s, vy)
@@ -386,6 +405,11 @@ def main() -> int:
     p.add_argument("--only", nargs="*", default=None)
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--diagnose", action="store_true")
+    p.add_argument("--plates-prefilter-hz", type=float, default=None,
+                   help="compare the trials whose plates come raw from a C3D with their "
+                        "forces low-passed at this cut-off first (as the Rajagopal and UW "
+                        "walks' exported forces are): does the touch-down each row prefers "
+                        "depend on the reference's filtering?")
     p.add_argument("--points-filter-hz", type=float, default=None,
                    help="the feet's points (contact detection, levels, support areas) from "
                         "the kinematics low-passed at this cut-off, the whole-body wrench "
@@ -406,6 +430,9 @@ def main() -> int:
                                     args.points_filter_hz)
             bw = dataclasses.replace(bw, heights=sharp.heights, points=sharp.points)
         mass = trial_mass(trial, args.data)
+        raw_c3d = "--c3d" in trial.args
+        measured = (prefiltered(plates, args.plates_prefilter_hz)
+                    if args.plates_prefilter_hz and raw_c3d else None)
         if args.diagnose:
             centres = body_centres(ds, ds / "body_centres.pkl")
             print(trial.name, json.dumps(diagnose(bw, plates, ContactRule(), centres)),
@@ -413,7 +440,7 @@ def main() -> int:
         for name, fields in VARIANTS.items():
             t = time.process_time()
             est = split_body_wrench(bw, rule=ContactRule(**variant_fields(fields, bw)))
-            out = compare(est, plates, mass)
+            out = compare(est, plates, mass, measured)
             rows.append({"trial": trial.name, "variant": name, "cpu_s": time.process_time() - t,
                          **{s: out[s] for s in ("right", "left")}})
     print(pivot(rows))
