@@ -16,6 +16,8 @@ Beside the PCCs, what says why a muscle's curves differ (docs/validation.md, sec
 - `deficit_by_phase`: each zero-delay 1 - PCC split over the phases of the gait cycle
   (Perry's phases, with the left heel strike and right toe-off taken from the plates);
 - `per_muscle_pcc`: each model muscle of a channel's group alone against the EMG;
+- `analog_clock_vs_plates`: the EMG file's plate channels against grf_walk.mot (one clock?);
+- `corpus_channel_quality`: the same quality measures on the corpus's gait C3Ds with EMG;
 - `processing_sensitivity`: the zero-delay medians with the chain's constants moved across
   the ranges the field uses (envelope 3-10 Hz, high-pass 10-30 Hz, normalisation to the
   trial's peak instead of the window's).
@@ -128,6 +130,44 @@ def gait_phases(data: Path, cycle_s: tuple[float, float] = GAIT_CYCLE_S
             "pre-swing": (left_on, right_off),
             "initial/mid swing": (right_off, lo + TERMINAL_SWING_START * span),
             "terminal swing": (lo + TERMINAL_SWING_START * span, hi + 1e-9)}
+
+
+def analog_clock_lag(data: Path) -> dict:
+    """Are the EMG file and the plates' forces on one clock? The .anc's own plate channels
+    (F1Z-F3Z, summed) against grf_walk.mot's total vertical force: the lag (s, within
+    +-0.2 s) of the best PCC, and that PCC."""
+    from musclekit.pipelines.align.emg_csv import EmgCsvOptions
+    from musclekit.pipelines.align.emg_files import read_recording
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    rec = read_recording(data / "ExpData" / "emg_walk_raw.anc",
+                         EmgCsvOptions(start="2000-01-01T00:00:00+00:00"))
+    by_name = {ch.name: ch for ch in [*rec.channels, *rec.others]}
+    t = (by_name["F1Z"].time_ns - by_name["F1Z"].time_ns[0]) / 1e9
+    fz = sum(by_name[n].values for n in ("F1Z", "F2Z", "F3Z"))
+    grf = read_mot(data / "ExpData" / "grf_walk.mot")
+    total = grf.column("ground_force_r_vy") + grf.column("ground_force_l_vy")
+    lags = np.arange(-0.2, 0.2 + 1e-9, 0.0005)
+    pcc = [abs(np.corrcoef(np.interp(t + lag, grf.time_s, total), fz)[0, 1]) for lag in lags]
+    k = int(np.argmax(pcc))
+    return {"lag_s": round(float(lags[k]), 4), "pcc": round(float(pcc[k]), 4)}
+
+
+def corpus_channel_quality(corpus: Path) -> dict:
+    """channel_quality of every analog channel of the corpus's gait C3Ds with EMG (those
+    present): file -> channel -> measures."""
+    from musclekit.emg import channel_quality
+    from musclekit.pipelines.simulate.kinematics.c3d import read_c3d
+
+    out = {}
+    for name in ("btk_helenhayes/gait.c3d", "btk_pig/walk.c3d", "btk_functional/walk.c3d"):
+        if not (corpus / name).is_file():
+            continue
+        c3d = read_c3d(corpus / name)
+        raw = np.column_stack([v for _, v, _ in c3d.analogs.values()])
+        out[name] = {ch: {k: round(v, 3) for k, v in asdict(q).items()} for ch, q in
+                     zip(c3d.analogs, channel_quality(raw, c3d.analog_rate_hz), strict=True)}
+    return out
 
 
 def save_solved(path: Path, solved: dict) -> None:
@@ -274,6 +314,9 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
                                                 side="r")])), 3)
             for d in (0.02, 0.04, 0.05)}
     report["diagnostics"] = diagnostics(data, solved, windows, t_emg, env)
+    report["diagnostics"]["analog_clock_vs_plates"] = analog_clock_lag(data)
+    report["diagnostics"]["corpus_channel_quality"] = corpus_channel_quality(
+        data.parent / "corpus")
     # The two activation sets against each other (does the estimate change the story?).
     m = solved["measured"]
     lo, hi = windows["measured"]
