@@ -22,8 +22,10 @@ From the files alone (no IK, no estimate), per trial:
 - with --out (a `corpus.py --estimate` run's datasets): the time shift of the kinematics'
   total force (the estimate's whole-body wrench) that best fits the plates' total, vertical
   and fore-aft (RMSE, -80..80 ms in 2 ms steps, both at the run's 6 Hz): a clock offset moves
-  both axes alike; and the command's contact rule's touch-down at each plate step, minus the
-  plate's 20 N onset and minus the heel's landing, ms.
+  both axes alike; the command's contact rule's touch-down at each plate step, minus the
+  plate's 20 N onset and minus the heel's landing, ms; and the per-foot vertical RMSE with
+  every touch-down of the rule moved by -40..40 ms, the best move (right + left), and where
+  that puts the touch-down against the heel's landing (the rule's mean lead plus the move).
 
     python benchmarks/corpus_timing.py [--data DIR] [--out DIR] [--json FILE]
 """
@@ -31,6 +33,7 @@ From the files alone (no IK, no estimate), per trial:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -282,6 +285,55 @@ def rule_touch_downs(bw, steps: list[dict]) -> list[dict]:
     return out
 
 
+@contextlib.contextmanager
+def touch_downs_shifted(frames: int):
+    """Inside: the estimate's contact detection (grf.detect_contact) with every touch-down
+    (a contact run's first frame, not the sequence's first) moved `frames` later (negative:
+    earlier); lift-offs as detected."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse import grf
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import runs
+
+    detect = grf.detect_contact
+
+    def shifted(above, speeds, rule):
+        c = detect(above, speeds, rule).copy()
+        for a, b in runs(c):
+            if a > 0 and frames > 0:
+                c[a:min(a + frames, b)] = False
+            elif a > 0 and frames < 0:
+                c[max(a + frames, 0):a] = True
+        return c
+
+    grf.detect_contact = shifted
+    try:
+        yield
+    finally:
+        grf.detect_contact = detect
+
+
+def touch_down_shift_rmse(ds: Path, trial) -> dict:
+    """Per-foot vertical RMSE (% BW, corpus_grf_variants' comparison) with every touch-down of
+    the command's rule moved by -40..40 ms (in frames): {ms: (right, left)}."""
+    from corpus import DATA as data
+    from corpus import trial_mass
+    from corpus_grf_variants import compare, trial_inputs
+
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import split_body_wrench
+
+    bw, plates = trial_inputs(ds, ds / "body_wrench.pkl")
+    dt = float(np.median(np.diff(bw.time_s)))
+    mass = trial_mass(trial, data)
+    out = {}
+    for ms in range(-40, 41, 10):
+        frames = int(round(ms / 1000 / dt))
+        with touch_downs_shifted(frames):
+            r = compare(split_body_wrench(bw, rule=ContactRule()), plates, mass)
+        out[round(frames * dt * 1000)] = (r["right"]["vy_rmse_bw_pct"],
+                                          r["left"]["vy_rmse_bw_pct"])
+    return out
+
+
 def best_shifts(ds: Path, steps: list[dict] | None = None) -> dict:
     """The shift of the kinematics' total force that best fits the plates' total (module
     docstring), per axis, with the RMSE (% BW) unshifted and at the best shift; with the
@@ -348,6 +400,14 @@ def main() -> int:
             mine = next((r for r in rows if "steps" in r and trial.name.startswith(r["trial"])),
                         None)
             shifts = best_shifts(ds, mine["steps"] if mine else None)
+            rmse = touch_down_shift_rmse(ds, trial)
+            best = min(rmse, key=lambda ms: sum(rmse[ms]))
+            shifts["touch_down_shift_rmse_bw_pct"] = {str(k): v for k, v in rmse.items()}
+            shifts["best_touch_down_shift_ms"] = best
+            lead = [r["touch_down_minus_heel_landing_ms"] for r in shifts.get("rule_touch_downs", [])
+                    if r["touch_down_minus_heel_landing_ms"] is not None]
+            shifts["best_touch_down_minus_heel_landing_ms"] = (round(float(np.mean(lead))) + best
+                                                               if lead else None)
             print(json.dumps({"trial": trial.name, "kinematics_total_force_best_shift": shifts}),
                   flush=True)
             rows.append({"trial": trial.name, "kinematics_total_force_best_shift": shifts})
