@@ -19,11 +19,12 @@ Run:
 
     python benchmarks/validate_rajagopal_track.py [--trial walk run] [--grf none estimated]
         [--chunks 0 1] [--work /tmp/mk_track] [--json results.json] [--sphere-stiffness 1e7]
-        [--grf-weight 1e3]
+        [--grf-weight 1e3] [--sphere-dissipation 0.5]
 
 Against the plates it also prints each foot's peak vertical force and its time loaded above
 20 % BW (contact spheres, plates). `--sphere-stiffness` is an experiment (every foot
-sphere's stiffness in the chunk's model copy), not one of track's settings. `--grf-weight`
+sphere's stiffness in the chunk's model copy), not one of track's settings; so is
+`--sphere-dissipation`. `--grf-weight`
 sets `TrackSettings.grf_weight` (the force-tracking term's weight) and solves into
 `track_<mode>_w<weight>` so that runs with different weights can share one `--work`.
 """
@@ -92,28 +93,52 @@ def plate_agreement(lab: dict, trial: str, time_s: np.ndarray, grf: np.ndarray,
     return out
 
 
-def set_sphere_stiffness(stiffness: float) -> None:
-    """An experiment, not a setting: every contact sphere's stiffness (N/m^2) in the chunk's
-    model copy with the feet levelled (track's `_lifted_model`, written per chunk), so that
-    both track's NLP and OpenSim's check use it."""
+def window_agreement(lab: dict, trial: str, time_s: np.ndarray, grf: np.ndarray,
+                     reference: np.ndarray, core: tuple[float, float]) -> dict:
+    """Per-foot vertical RMSE (% BW) of `grf` against `reference` (both (N, 18) at `time_s`)
+    on the frames `plate_agreement` uses: the chunk's core inside the lab's ID window."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    bw = TRIALS[trial]["mass_kg"] * 9.80665
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    lo, hi = max(core[0], lab["window_s"][0]), min(core[1], lab["window_s"][1])
+    w = (time_s >= lo - 1e-9) & (time_s <= hi + 1e-9)
+    if w.sum() < 5:
+        return {}
+    out = {}
+    for side in ("right", "left"):
+        for axis in "yx":
+            d = grf[w, idx[f"ground_force_{side}_v{axis}"]] - reference[w, idx[
+                f"ground_force_{side}_v{axis}"]]
+            key = f"{side}_rmse_bw_pct" if axis == "y" else f"{side}_x_rmse_bw_pct"
+            out[key] = round(100 * float(np.sqrt(np.mean(d ** 2))) / bw, 1)
+    return out
+
+
+def set_sphere_parameters(**values: float) -> None:
+    """An experiment, not a setting: contact properties of every foot sphere (`stiffness`
+    N/m^2, `dissipation` s/m: SmoothSphereHalfSpaceForce's names) in the chunk's model copy
+    with the feet levelled (track's `_lifted_model`, written per chunk), so that both
+    track's NLP and OpenSim's check use them."""
     import opensim as osim
 
     from musclekit.pipelines.simulate.dynamics.methods.track import solve
 
     lifted = solve._lifted_model
 
-    def with_stiffness(model_file, spheres, feet, lifts, path):
+    def with_parameters(model_file, spheres, feet, lifts, path):
         out = lifted(model_file, spheres, feet, lifts, path)
         model = osim.Model(out)
         forces = model.updForceSet()
         for i in range(forces.getSize()):
             force = osim.SmoothSphereHalfSpaceForce.safeDownCast(forces.get(i))
             if force is not None:
-                force.set_stiffness(stiffness)
+                for name, value in values.items():
+                    getattr(force, f"set_{name}")(value)
         model.printToXML(out)
         return out
 
-    solve._lifted_model = with_stiffness
+    solve._lifted_model = with_parameters
 
 
 def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[int] | None,
@@ -166,8 +191,18 @@ def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[i
                    "tracking_error_m": rep.diagnostics.tracking_error_m,
                    "vs_estimate": rep.diagnostics.grf_vs_estimate}
             if out is not None:
+                core = (c.core_start_s, c.core_end_s)
                 row["vs_plates"] = plate_agreement(lab, trial, out.time_s, out.values["grf"],
-                                                   (c.core_start_s, c.core_end_s))
+                                                   core)
+                inv = load_output(inv_out, name)
+                if inv is not None and "grf" in inv.values:
+                    # the yardstick of --track-grf estimated on the same frames as the plates:
+                    # inverse's own forces vs the plates, and the contact forces vs inverse's
+                    ref = np.column_stack([np.interp(out.time_s, inv.time_s, col)
+                                           for col in np.asarray(inv.values["grf"]).T])
+                    row["inverse_vs_plates"] = plate_agreement(lab, trial, out.time_s, ref, core)
+                    row["vs_inverse_in_window"] = window_agreement(
+                        lab, trial, out.time_s, out.values["grf"], ref, core)
             res["chunks"].append(row)
             print(json.dumps(row), flush=True)
     return res
@@ -202,11 +237,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--sphere-stiffness", type=float, default=None,
                     help="experiment: every foot sphere's stiffness (N/m^2; the model's 1e6)")
+    ap.add_argument("--sphere-dissipation", type=float, default=None,
+                    help="experiment: every foot sphere's Hunt-Crossley dissipation (s/m; 2)")
     ap.add_argument("--grf-weight", type=float, default=None,
                     help="TrackSettings.grf_weight for the force-tracking modes (default: its own)")
     args = ap.parse_args(argv)
-    if args.sphere_stiffness is not None:
-        set_sphere_stiffness(args.sphere_stiffness)
+    experiment = {k: v for k, v in (("stiffness", args.sphere_stiffness),
+                                    ("dissipation", args.sphere_dissipation)) if v is not None}
+    if experiment:
+        set_sphere_parameters(**experiment)
     print(f"load average {os.getloadavg()}", flush=True)
     results = []
     for trial in args.trial:
