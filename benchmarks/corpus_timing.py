@@ -119,7 +119,8 @@ def _events(p) -> list[tuple[str, str, float]]:
     times = np.asarray(p["EVENT"]["TIMES"]["value"], dtype=float)
     if times.size == 0:
         return []
-    times = times.reshape(2, -1) if times.ndim == 1 else times
+    # (2, n): minutes, seconds; ezc3d flattens some files' to n (minutes, seconds) pairs
+    times = times.reshape(-1, 2).T if times.ndim == 1 else times
     secs = times[0] * 60 + times[1]  # C3D: minutes, seconds
     ctx = list(p["EVENT"].get("CONTEXTS", {}).get("value", [""] * len(secs)))
     labels = list(p["EVENT"].get("LABELS", {}).get("value", []))

@@ -88,3 +88,19 @@ def test_corpus_pig_clock():
     _, _, _, plates = timing.read_trial(timing.TRIALS[1], CORPUS.parent)
     offsets = timing.event_offsets(clock["events"], plates)
     assert len(offsets) == 3 and max(abs(d) for d in offsets) <= 10.0
+
+
+def test_corpus_workstation_events_flattened():
+    """Vicon Workstation's EVENT:TIMES reach ezc3d flattened to (minutes, seconds) pairs and
+    carry no LABELS (ICON_IDS 1: foot strike): its strikes on the plates are read too, each
+    within a 120 Hz frame after the plate's 20 N onset."""
+    path = CORPUS / "btk_functional" / "walk.c3d"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared corpus is not laid out beside this checkout)")
+    clock = timing.c3d_clock(path)
+    strikes = [e for e in clock["events"] if e[1] == "Foot Strike"]
+    assert len(strikes) == 6 and strikes[0][:2] == ("Left", "Foot Strike")
+    assert strikes[0][2] == pytest.approx(5.05, abs=1e-6)
+    _, _, _, plates = timing.read_trial(timing.TRIALS[2], CORPUS.parent)
+    offsets = timing.event_offsets(clock["events"], plates)
+    assert len(offsets) == 3 and all(0.0 <= d <= 1000 / 120 for d in offsets)
