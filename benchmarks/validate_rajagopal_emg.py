@@ -5,7 +5,9 @@ The lab's scaled model and IK (validate_rajagopal.lab_pipeline) go through muscl
 `inverse` method twice, chunk by chunk as `musclekit simulate` does: with the ground forces
 estimated from the kinematics, and with the measured plates (the lab's ExternalLoads setup).
 The 10 raw right-leg EMG channels go through musclekit's sEMG chain and the activation
-dynamics (EMG records excitation; emg_compare's docstring); `emg_compare` gives PCC
+dynamics each muscle had in the solve (EMG records excitation; emg_compare's docstring:
+Rajagopal2016's Millard muscles keep 10 / 40 ms as DeGroote-Fregly ones, with OpenSim's
+default smoothing 0.1); `emg_compare` gives PCC
 and on/offset timing per muscle over the right gait cycle (heel strikes at 0.248 s and
 1.3925 s, from the lab's own EMG plots). With measured forces only the part of the cycle
 where the plates carry the whole body is meaningful (the lab's ID window starts at 0.45 s).
@@ -77,7 +79,22 @@ def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None
     st = stitch(chunks, [None if o is None else ChunkSeries(o.time_s, o.values["activations"])
                          for o in outs], float(times[0]), float(times[-1]), len(muscles), plan)
     return {"time_s": st.time_s, "activations": st.values, "muscles": muscles,
-            "prep_s": prep_s, "chunks": [asdict(r) for r in reports]}
+            "prep_s": prep_s, "chunks": [asdict(r) for r in reports],
+            "dynamics": model_dynamics(folder / "model.osim")}
+
+
+def model_dynamics(model_file: Path) -> dict[str, list[float]]:
+    """Each muscle's (tau_a s, tau_d s, smoothing) as the solve used them."""
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import muscle_dynamics
+
+    return {m: [d.activation_time_constant_s, d.deactivation_time_constant_s, d.smoothing]
+            for m, d in muscle_dynamics(model_file).items()}
+
+
+def _as_dynamics(table: dict[str, list[float]]) -> dict:
+    from musclekit.emg import ActivationDynamics
+
+    return {m: ActivationDynamics(*v) for m, v in table.items()}
 
 
 def raw_emg(data: Path) -> tuple[np.ndarray, np.ndarray, float]:
@@ -177,7 +194,8 @@ def save_solved(path: Path, solved: dict) -> None:
         arrays[f"{label}_time_s"] = s["time_s"]
         arrays[f"{label}_activations"] = s["activations"]
         arrays[f"{label}_meta"] = np.array(json.dumps(
-            {"muscles": s["muscles"], "prep_s": s["prep_s"], "chunks": s["chunks"]}))
+            {"muscles": s["muscles"], "prep_s": s["prep_s"], "chunks": s["chunks"],
+             "dynamics": s["dynamics"]}))
     np.savez_compressed(path, **arrays)
 
 
@@ -186,6 +204,16 @@ def load_solved(path: Path) -> dict:
         labels = [k[: -len("_meta")] for k in z.files if k.endswith("_meta")]
         return {label: {"time_s": z[f"{label}_time_s"], "activations": z[f"{label}_activations"],
                         **json.loads(str(z[f"{label}_meta"]))} for label in labels}
+
+
+def _compare(s: dict, t_emg: np.ndarray, env: np.ndarray, window, channels=None, **kw):
+    """emg_compare.compare on one solved set, the EMG's activation through the dynamics the
+    solve used (each muscle's, `s["dynamics"]`) unless `dynamics` is given."""
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import compare
+
+    kw.setdefault("dynamics", _as_dynamics(s["dynamics"]))
+    return compare(s["time_s"], s["activations"], s["muscles"], t_emg, env,
+                   channels or CHANNELS, window, side="r", **kw)
 
 
 def _medians(res) -> dict:
@@ -204,10 +232,7 @@ def diagnostics(data: Path, solved: dict, windows: dict, t_emg: np.ndarray,
         channel_quality,
         envelope,
     )
-    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import (
-        compare,
-        match_channels,
-    )
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import match_channels
 
     t_raw, raw, rate = raw_emg(data)
     out: dict = {"channel_quality": {
@@ -220,8 +245,7 @@ def diagnostics(data: Path, solved: dict, windows: dict, t_emg: np.ndarray,
         for c, ch in enumerate(CHANNELS):
             alone = {}
             for m in pairs[ch]:
-                (r,) = compare(s["time_s"], s["activations"], s["muscles"], t_emg, env[:, [c]],
-                               [ch], windows[label], side="r", mapping={ch: [m]})
+                (r,) = _compare(s, t_emg, env[:, [c]], windows[label], [ch], mapping={ch: [m]})
                 alone[m] = round(r.pcc_no_delay, 3)
             per_muscle[label][ch] = alone
     out["per_muscle_pcc_no_delay"] = per_muscle
@@ -230,19 +254,25 @@ def diagnostics(data: Path, solved: dict, windows: dict, t_emg: np.ndarray,
     sens: dict = {}
     for name, cfg in variants.items():
         e = envelope(raw, rate, cfg)
-        sens[name] = {label: _medians(compare(s["time_s"], s["activations"], s["muscles"],
-                                              t_raw, e, CHANNELS, windows[label], side="r"))
+        sens[name] = {label: _medians(_compare(s, t_raw, e, windows[label]))
                       for label, s in solved.items()}
+    # De Groote et al.'s constants (15 / 60 ms, smoothing 10) instead of the solve's own
+    sens["dynamics 15 / 60 ms, smoothing 10"] = {
+        label: _medians(_compare(s, t_emg, env, windows[label], dynamics=ActivationDynamics()))
+        for label, s in solved.items()}
     # The excitation normalised to the trial's peak instead of the window's (compare()'s):
     # the EMG's activation computed here and compared as it is (dynamics=None).
     trial = {}
-    act_emg = activation_from_excitation(env / np.nanmax(env, axis=0), t_emg, ActivationDynamics())
     for label, s in solved.items():
         lo, hi = windows[label]
         ew = (t_emg >= lo) & (t_emg <= hi)
         share = np.nanmax(env[ew], axis=0) / np.nanmax(env, axis=0)
-        res = compare(s["time_s"], s["activations"], s["muscles"], t_emg, act_emg, CHANNELS,
-                      windows[label], side="r", dynamics=None)
+        pairs = match_channels(CHANNELS, s["muscles"], "r")
+        dyn = _as_dynamics(s["dynamics"])
+        act_emg = np.column_stack([activation_from_excitation(
+            env[:, c] / np.nanmax(env[:, c]), t_emg, dyn[pairs[ch][0]])
+            for c, ch in enumerate(CHANNELS)])
+        res = _compare(s, t_emg, act_emg, windows[label], dynamics=None)
         trial[label] = _medians(res) | {"window_peak_share_of_trial": dict(zip(
             CHANNELS, np.round(share, 2).tolist(), strict=True))}
     sens["normalised to the trial's peak"] = trial
@@ -252,11 +282,23 @@ def diagnostics(data: Path, solved: dict, windows: dict, t_emg: np.ndarray,
 
 def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "numpy",
                      cache: Path | None = None) -> dict:
-    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import compare, plot_comparison
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import plot_comparison
 
     t_emg, env = emg_envelopes(data)
     if cache is not None and cache.is_file():
         solved = load_solved(cache)
+        if any("dynamics" not in s for s in solved.values()):  # a cache from before them
+            lab = lab_pipeline(data, work, "walk")
+            from musclekit.pipelines.simulate.dynamics.kernel.prep import (
+                PrepSettings,
+                prepare_model,
+            )
+
+            folder = prepare_model(lab["model"], work / "models",
+                                   PrepSettings(feet=FEET, path_fitter=path_fitter), lab["motion"])
+            for s in solved.values():
+                s["dynamics"] = model_dynamics(folder / "model.osim")
+            save_solved(cache, solved)
     else:
         lab = lab_pipeline(data, work, "walk")
         solved = {"estimated": solve_sequence(lab["model"], lab["motion"], work, None, path_fitter),
@@ -269,8 +311,7 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
     phases = gait_phases(data)
     results, report = {}, {"phases_s": {k: [round(v, 4) for v in w] for k, w in phases.items()}}
     for label, s in solved.items():
-        res = compare(s["time_s"], s["activations"], s["muscles"], t_emg, env, CHANNELS,
-                      windows[label], side="r", phases_s=phases)
+        res = _compare(s, t_emg, env, windows[label], phases_s=phases)
         results[label] = res
         report[label] = {
             "window_s": list(windows[label]),
@@ -298,20 +339,16 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
     # Estimated forces over the plate window too: the same frames as the measured ones, so
     # the two force sources are compared on one window.
     e = solved["estimated"]
-    report["estimated_plate_window"] = _medians(compare(
-        e["time_s"], e["activations"], e["muscles"], t_emg, env, CHANNELS, plate_window,
-        side="r")) | {"muscles": {r.channel: round(r.pcc_no_delay, 3) for r in compare(
-            e["time_s"], e["activations"], e["muscles"], t_emg, env, CHANNELS, plate_window,
-            side="r")}}
+    same = _compare(e, t_emg, env, plate_window)
+    report["estimated_plate_window"] = _medians(same) | {
+        "muscles": {r.channel: round(r.pcc_no_delay, 3) for r in same}}
     # One electromechanical delay for every muscle on top of the activation dynamics
     # (measured and rejected, docs/validation.md section 4): the zero-delay median with
     # the EMG's activation shifted later by d.
     for label, s in solved.items():
         report[label]["uniform_delay_median_pcc"] = {
             f"{round(d * 1000)}_ms": round(float(np.nanmedian([
-                r.pcc_no_delay for r in compare(s["time_s"], s["activations"], s["muscles"],
-                                                t_emg + d, env, CHANNELS, windows[label],
-                                                side="r")])), 3)
+                r.pcc_no_delay for r in _compare(s, t_emg + d, env, windows[label])])), 3)
             for d in (0.02, 0.04, 0.05)}
     report["diagnostics"] = diagnostics(data, solved, windows, t_emg, env)
     report["diagnostics"]["analog_clock_vs_plates"] = analog_clock_lag(data)
@@ -330,7 +367,9 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
                      "measured forces": (m["time_s"], m["activations"], m["muscles"])},
                     t_emg, env, CHANNELS,
                     {"estimated forces": results["estimated"], "measured forces": results["measured"]},
-                    "Rajagopal 2016 walking, right gait cycle: activations (inverse) vs EMG")
+                    "Rajagopal 2016 walking, right gait cycle: activations (inverse) vs EMG",
+                    dynamics=_as_dynamics(e["dynamics"]))
+    report["dynamics_used"] = sorted({tuple(v) for v in e["dynamics"].values()})
     return report
 
 

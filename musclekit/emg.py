@@ -388,10 +388,14 @@ class ActivationDynamics:
         f = tanh(b (e - a)) / 2
 
     activation_time_constant_s (tau_a), deactivation_time_constant_s (tau_d): 15 and 60 ms,
-    the values of De Groote et al. and OpenSim's muscles; smoothing (b): the tanh steepness
-    (10, as theirs). Surface EMG records the neural excitation e; activation a follows it
-    through these dynamics (Zajac 1989, Crit Rev Biomed Eng 17:359; the first stage of an
-    EMG-driven model, Buchanan et al. 2004, J Appl Biomech 20:367)."""
+    the values of De Groote et al. and the defaults of OpenSim's DeGrooteFregly2016Muscle (a
+    model's converted Millard muscles keep their own: 10 and 40 ms on Rajagopal2016);
+    smoothing (b): the tanh steepness, 10 here, the value OpenSim recommends for the time
+    constants to take effect (its default, 0.1, is the published one, with which activation
+    and deactivation both run at a blend of the two). Surface EMG records the neural
+    excitation e; activation a follows it through these dynamics (Zajac 1989, Crit Rev Biomed
+    Eng 17:359; the first stage of an EMG-driven model, Buchanan et al. 2004, J Appl Biomech
+    20:367)."""
 
     activation_time_constant_s: float = 0.015
     deactivation_time_constant_s: float = 0.060

@@ -243,3 +243,44 @@ def test_a_model_burst_broken_in_two_under_one_emg_burst_is_one_burst() -> None:
     assert (got.missed_bursts, got.extra_bursts) == (0, 1)
     # a burst with no crossing inside the window (it runs into the start) has no onset
     assert pair_bursts([(None, 0.2)], [(None, 0.25)], (0.0, 2.0)) == [([0], [0])]
+
+
+def test_per_muscle_dynamics_are_used_per_channel_and_every_mapped_muscle_needs_them() -> None:
+    from musclekit.emg import ActivationDynamics
+
+    t_emg = np.arange(0, 2.0, 0.001)
+    env = np.column_stack([_bursts(t_emg, 0.7, 0.05), _bursts(t_emg, 1.2, 0.05)])
+    t = np.arange(0, 2.0, 0.01)
+    act = np.zeros((len(t), len(MUSCLES)))
+    act[:, 0] = _bursts(t, 0.72, 0.05)
+    act[:, 1] = _bursts(t, 1.22, 0.05)
+    slow, fast = ActivationDynamics(0.015, 0.060, 10.0), ActivationDynamics(0.010, 0.040, 0.1)
+    one = compare(t, act, MUSCLES, t_emg, env, ["SOL", "TA"], (0.3, 1.7), dynamics=slow)
+    per = compare(t, act, MUSCLES, t_emg, env, ["SOL", "TA"], (0.3, 1.7),
+                  dynamics={"soleus_r": slow, "tibant_r": fast})
+    assert per[0].pcc_no_delay == pytest.approx(one[0].pcc_no_delay, abs=1e-12)
+    assert per[1].pcc_no_delay != pytest.approx(one[1].pcc_no_delay, abs=1e-6)
+    with pytest.raises(InputError, match=r"EMG channel 'TA': no activation dynamics given for "
+                                         r"the model muscles \['tibant_r'\]"):
+        compare(t, act, MUSCLES, t_emg, env, ["SOL", "TA"], (0.3, 1.7),
+                dynamics={"soleus_r": slow})
+
+
+RAJAGOPAL_MODEL = (Path(__file__).resolve().parents[2] / "shared" / "data" / "rajagopal2016"
+                   / "Rajagopal2016.osim")
+
+
+@pytest.mark.skipif(not RAJAGOPAL_MODEL.is_file(), reason=f"real data not present: "
+                    f"{RAJAGOPAL_MODEL} (the shared Rajagopal 2016 folder)")
+def test_the_solves_dynamics_come_from_the_model_as_they_convert_it(tmp_path: Path) -> None:
+    """Rajagopal2016's Millard muscles keep their 10 / 40 ms when converted to DeGroote-Fregly
+    muscles, with OpenSim's default smoothing: not the 15 / 60 ms of ActivationDynamics()."""
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import muscle_dynamics
+
+    dyn = muscle_dynamics(RAJAGOPAL_MODEL)
+    assert len(dyn) == 80
+    soleus = dyn["soleus_r"]
+    assert (soleus.activation_time_constant_s, soleus.deactivation_time_constant_s,
+            soleus.smoothing) == pytest.approx((0.010, 0.040, 0.1))
+    with pytest.raises(InputError, match="model file not found"):
+        muscle_dynamics(tmp_path / "none.osim")

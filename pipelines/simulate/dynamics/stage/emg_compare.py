@@ -12,13 +12,19 @@ VL, as Helen Hayes and many lab exports write them) is matched to that leg's mus
 What is compared with the model's activation is the EMG's activation, not its envelope:
 surface EMG records the neural excitation, and a muscle's activation follows its excitation
 through the activation dynamics (De Groote et al. 2016's first-order model, the one the
-`inverse` and `track` solves impose between their excitations and activations; 15 ms to
-activate, 60 ms to deactivate). Each envelope, normalised to its peak in the window, drives
-those dynamics (`musclekit.emg.activation_from_excitation`); that is the first stage of an
-EMG-driven model (Buchanan et al. 2004, J Appl Biomech 20:367). Comparing the raw envelope
-with the activation instead asks the activation to follow the excitation without its lag,
-which on real gait costs PCC at zero delay (docs/validation.md, section 4).
-`dynamics=None` compares the envelope itself.
+`inverse` and `track` solves impose between their excitations and activations). Each
+envelope, normalised to its peak in the window, drives those dynamics
+(`musclekit.emg.activation_from_excitation`); that is the first stage of an EMG-driven model
+(Buchanan et al. 2004, J Appl Biomech 20:367). Comparing the raw envelope with the activation
+instead asks the activation to follow the excitation without its lag, which on real gait
+costs PCC at zero delay (docs/validation.md, section 4). `dynamics=None` compares the
+envelope itself.
+
+Whose constants: the solves take each muscle's from the model as `dgf_model_processor` makes
+it (a Millard or Thelen muscle converted to DeGroote-Fregly keeps its own time constants:
+10 / 40 ms on Rajagopal2016, with OpenSim's default tanh smoothing 0.1), so the comparison
+that matches the solve passes them per muscle (`muscle_dynamics(model_file)` as `dynamics`).
+Without the model, `ActivationDynamics()`: De Groote et al.'s 15 / 60 ms.
 
 Per channel, over the analysed window (a gait cycle, typically):
 - PCC between the EMG's activation and the model's. What lag remains (the force of a muscle
@@ -39,7 +45,9 @@ Per channel, over the analysed window (a gait cycle, typically):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -277,16 +285,51 @@ def pcc_deficit_by_phase(time_s: np.ndarray, emg: np.ndarray, act: np.ndarray,
     return out
 
 
+def muscle_dynamics(model_file: str | Path) -> dict[str, ActivationDynamics]:
+    """Each muscle's activation dynamics as the `inverse` and `track` solves use them: the
+    model through `dgf_model_processor` (DeGroote-Fregly muscles), its time constants and
+    tanh smoothing. InputError for a file OpenSim cannot read."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
+
+    if not Path(model_file).is_file():
+        raise InputError(f"model file not found: {model_file}")
+    model = dgf_model_processor(str(model_file)).process()
+    muscles = model.getMuscles()
+    out = {}
+    for i in range(muscles.getSize()):
+        d = osim.DeGrooteFregly2016Muscle.safeDownCast(muscles.get(i))
+        out[d.getName()] = ActivationDynamics(d.get_activation_time_constant(),
+                                              d.get_deactivation_time_constant(),
+                                              d.get_activation_dynamics_smoothing())
+    return out
+
+
+def _channel_dynamics(dynamics: ActivationDynamics | Mapping[str, ActivationDynamics],
+                      channel: str, muscles: list[str]) -> ActivationDynamics:
+    """One channel's dynamics: the given ones, or (per muscle) its first mapped muscle's."""
+    if isinstance(dynamics, ActivationDynamics):
+        return dynamics
+    missing = [m for m in muscles if m not in dynamics]
+    if missing:
+        raise InputError(f"EMG channel {channel!r}: no activation dynamics given for the model "
+                         f"muscles {missing} (pass every mapped muscle's, e.g. muscle_dynamics())")
+    return dynamics[muscles[0]]
+
+
 def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
             emg_time_s: np.ndarray, envelopes: np.ndarray, channels: list[str],
             window_s: tuple[float, float], side: str = "r",
             mapping: dict[str, list[str]] | None = None, max_delay_s: float = 0.1,
             threshold: float = 0.3,
-            dynamics: ActivationDynamics | None = ActivationDynamics(),
+            dynamics: ActivationDynamics | Mapping[str, ActivationDynamics] | None
+            = ActivationDynamics(),
             phases_s: dict[str, tuple[float, float]] | None = None) -> list[MuscleComparison]:
     """Compare activations (T, M) on `time_s` with EMG envelopes (E, C) on `emg_time_s`
     (same clock) over `window_s` (module docstring); `dynamics` turns the envelopes into
-    the EMG's activations (None: compare the envelopes themselves). `phases_s` (name ->
+    the EMG's activations: one for every channel, or per model muscle (a channel takes its
+    first mapped muscle's; `muscle_dynamics`); None compares the envelopes themselves. `phases_s` (name ->
     (start, end) s, e.g. the phases of a gait cycle) splits each zero-delay 1 - PCC over
     them (`pcc_deficit_by_phase`)."""
     lo, hi = window_s
@@ -307,7 +350,12 @@ def compare(time_s: np.ndarray, activations: np.ndarray, muscles: list[str],
     if dynamics is not None:
         ew = (emg_time_s >= lo - 1e-9) & (emg_time_s <= hi + 1e-9)
         peak = np.nanmax(raw[ew], axis=0)
-        emg = activation_from_excitation(raw / np.where(peak > 0, peak, 1.0), emg_time_s, dynamics)
+        excitation = raw / np.where(peak > 0, peak, 1.0)
+        emg = np.empty_like(excitation)
+        per_channel = [_channel_dynamics(dynamics, ch, pairs[ch]) for ch in channels]
+        for dyn in dict.fromkeys(per_channel):  # channels with the same dynamics: one pass
+            cols = [c for c, d in enumerate(per_channel) if d == dyn]
+            emg[:, cols] = activation_from_excitation(excitation[:, cols], emg_time_s, dyn)
     delays = np.arange(0.0, max_delay_s + 1e-9, 0.005)
     out = []
     for c, ch in enumerate(channels):
@@ -334,7 +382,8 @@ def plot_comparison(path, time_s: np.ndarray, window_s: tuple[float, float],
                     curves: dict[str, tuple[np.ndarray, np.ndarray, list[str]]],
                     emg_time_s: np.ndarray, envelopes: np.ndarray, channels: list[str],
                     results: dict[str, list[MuscleComparison]], title: str,
-                    dynamics: ActivationDynamics | None = ActivationDynamics()):
+                    dynamics: ActivationDynamics | Mapping[str, ActivationDynamics] | None
+                    = ActivationDynamics()):
     """Small multiples, one panel per EMG channel over the window in % of it: the envelope
     (grey, normalised to its peak), the EMG's activation from it (black, with `dynamics`) and each named activation set's mean of the mapped
     muscles (`curves`: label -> (time, activations, muscles)), each normalised to its peak."""
@@ -357,8 +406,11 @@ def plot_comparison(path, time_s: np.ndarray, window_s: tuple[float, float],
         env = envelopes[te, i]
         ax.fill_between(x, 0, env / max(env.max(), 1e-12), color="0.75", label="EMG envelope")
         if dynamics is not None:  # what compare() compares: the EMG's activation
+            first = next(iter(results.values()))
+            mapped = next(r for r in first if r.channel == ch).muscles
             act_emg = activation_from_excitation(envelopes[:, i] / max(env.max(), 1e-12),
-                                                 emg_time_s, dynamics)[te]
+                                                 emg_time_s,
+                                                 _channel_dynamics(dynamics, ch, mapped))[te]
             ax.plot(x, act_emg / max(act_emg.max(), 1e-12), color="k", lw=0.9,
                     label="EMG's activation")
         for k, (label, (t, act, muscles)) in enumerate(curves.items()):
