@@ -153,6 +153,9 @@ class TrackModel:
         self.sphere_bottom_offsets = np.array([s.radius_m + s.plane_point[1] for s in self.spheres])
         bodies = self.id_model.getBodySet()
         self._sphere_bodies = [bodies.get(s.body) for s in self.spheres]
+        # made once: a Vec3 per sphere and evaluation was a tenth of a linearisation
+        self._sphere_stations = [osim.Vec3(*s.location_m) for s in self.spheres]
+        self._sphere_mobods = [b.getMobilizedBodyIndex() for b in self._sphere_bodies]
 
     # -- setting the state of the inverse-dynamics copy -----------------------------------
     def _copy(self, full):
@@ -282,12 +285,11 @@ class TrackModel:
     def _sphere_velocities(self) -> np.ndarray:
         """Sphere centres' velocities in ground (S, 3) at the state set in the inverse-
         dynamics copy."""
-        import opensim as osim
-
         self.id_model.realizeVelocity(self.id_state)
         out = np.zeros((len(self.spheres), 3))
-        for s, (sphere, body) in enumerate(zip(self.spheres, self._sphere_bodies, strict=True)):
-            u = body.findStationVelocityInGround(self.id_state, osim.Vec3(*sphere.location_m))
+        for s, (station, body) in enumerate(zip(self._sphere_stations, self._sphere_bodies,
+                                                strict=True)):
+            u = body.findStationVelocityInGround(self.id_state, station)
             out[s] = [u.get(0), u.get(1), u.get(2)]
         return out
 
@@ -300,8 +302,7 @@ class TrackModel:
         """P (nu, n): the mobilities' speeds per unit speed of each independent coordinate
         (1 for its own mobility, the coupler's slope for a dependent one)."""
         P = np.zeros((self.id_state.getNU(), len(self.coordinates)))
-        for j, c in enumerate(self.coordinates):
-            P[self.u_idx[c], j] = 1.0
+        P[self._u_cols, np.arange(len(self.coordinates))] = 1.0
         for dep, (j, s1, _) in slopes.items():
             P[self.u_idx[dep], j] += s1
         return P
@@ -318,9 +319,8 @@ class TrackModel:
         frame = osim.Matrix()
         out = np.zeros(len(self.coordinates))
         for s, W in wrenches.items():
-            sphere, body = self.spheres[s], self._sphere_bodies[s]
-            matter.calcFrameJacobian(self.id_state, body.getMobilizedBodyIndex(),
-                                     osim.Vec3(*sphere.location_m), frame)
+            matter.calcFrameJacobian(self.id_state, self._sphere_mobods[s],
+                                     self._sphere_stations[s], frame)
             out += (frame.to_numpy() @ P).T @ W
         return out
 
