@@ -31,30 +31,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def _server_cpu() -> float:
-    """CPU seconds so far of this process's live NLP servers (nlp/child.py): a persistent
-    child is in RUSAGE_CHILDREN only once it has exited."""
-    import os
-
-    from musclekit.pipelines.simulate.dynamics.nlp import child
-
-    total = 0.0
-    for server in list(child._SERVERS.values()):
-        try:
-            fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 def _cpu() -> tuple[float, float]:
     """CPU seconds of this process and of its children: waited-for ones and live NLP
     servers. A server stopped since the last reading moves from the second count to
     RUSAGE_CHILDREN (not counted twice: `solve_round` reads it before each round ends)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime + _server_cpu()
+    from musclekit.pipelines.simulate.dynamics.nlp.child import servers_cpu_s
+
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime + servers_cpu_s()
 
 
 def profile_chunks(argv: list[str], round_iterations: int | None,

@@ -497,18 +497,19 @@ def test_track_model_opened_once_per_model_contents(prepared, tmp_path: Path) ->
 def test_a_chunks_rounds_share_one_solver_process_stopped_after_the_chunk(
         prepared, tmp_path: Path, monkeypatch) -> None:
     """Every round of a chunk is solved by one NLP server process (Python and CasADi loaded
-    once), which is stopped when the chunk ends so that its CPU seconds count as the
-    chunk's."""
+    once), whose CPU seconds count in the chunk's `cpu_s`; it is stopped when the chunk
+    ends, so that a caller counting waited-for children counts them too."""
     from musclekit.pipelines.simulate.dynamics.methods.track import solve as track_solve
     from musclekit.pipelines.simulate.dynamics.nlp import child
     from musclekit.pipelines.simulate.dynamics.nlp import track as track_nlp
 
-    pids = []
+    pids, server_cpu = [], []
     inner = track_solve.solve_in_subprocess
 
     def recorded(problem, guess, work, **kwargs):
         sol = inner(problem, guess, work, **kwargs)
         pids.append(child._SERVERS[track_nlp.__name__].proc.pid)
+        server_cpu.append(child.servers_cpu_s())
         return sol
 
     monkeypatch.setattr(track_solve, "solve_in_subprocess", recorded)
@@ -517,4 +518,7 @@ def test_a_chunks_rounds_share_one_solver_process_stopped_after_the_chunk(
                                   tmp_path / "w")
     assert report.status == "converged", report.reason
     assert len(pids) >= 2 and len(set(pids)) == 1
+    # the live server's CPU seconds are counted (the chunk's cpu_s includes them)
+    assert server_cpu[0] > 0 and server_cpu == sorted(server_cpu)
+    assert report.diagnostics.cpu_s >= server_cpu[-1]
     assert track_nlp.__name__ not in child._SERVERS

@@ -128,6 +128,21 @@ class SolverServer:
 _SERVERS: dict[str, SolverServer] = {}
 
 
+def servers_cpu_s() -> float:
+    """CPU seconds so far of this process's live solver servers (from /proc; 0 where it
+    cannot be read): resource.RUSAGE_CHILDREN counts a child only once it has been waited
+    for, so a CPU count of a chunk that a server helped solve adds this."""
+    total = 0.0
+    for server in list(_SERVERS.values()):
+        try:
+            stat = Path(f"/proc/{server.proc.pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # from the state on: utime, stime 12th, 13th
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def stop_server(module: str) -> None:
     """Stop this process's solver server of `module`, if one runs: a caller that counts
     its children's CPU seconds (resource.RUSAGE_CHILDREN counts a child once it has been

@@ -213,10 +213,13 @@ ACCEPT_GROWTH = 1.2
 
 
 def _cpu_s() -> float:
-    """CPU seconds of this process and its finished children (the NLP rounds)."""
+    """CPU seconds of this process and its children: finished ones and the live NLP
+    server of the rounds."""
+    from musclekit.pipelines.simulate.dynamics.nlp.child import servers_cpu_s
+
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + servers_cpu_s()
 
 
 def _sphere_sides(spheres: list[dict], feet: dict[str, list[str]]) -> np.ndarray:
