@@ -8,7 +8,10 @@ For each trial of ../shared/data/rajagopal2016 (walking, running), on the lab's 
   InverseKinematicsTool (output redirected to a scratch folder; nothing else changed);
 - musclekit: `musclekit simulate --trc ExpData/motion_capture_<trial>.trc --model <scaled>
   --ik-setup IK/ik_setup_<trial>.xml --until ik --out <scratch>` (one worker: a single
-  sequence runs in the command's own process), with `--ik-solver` as given.
+  sequence runs in the command's own process), with `--ik-solver` as given;
+- with `--before COMMIT`: the same command on the code at COMMIT (`git archive`, importable
+  with PYTHONPATH: bench_simulate_startup.assemble_tree), in the same rounds, so that a
+  change is measured under the load its baseline saw.
 
 Each is run `--repeats` times, alternating, one process at a time; the table gives the median
 wall seconds and CPU seconds (user + system of the process and its children, from
@@ -17,7 +20,7 @@ coordinate the median and largest difference to OpenSim's tool (deg), and the me
 RMS of both (from each one's `*_ik_marker_errors.sto`).
 
     python benchmarks/bench_ik_process.py [--trials walk run] [--repeats 3]
-        [--ik-solver gauss-newton|opensim] [--work DIR] [--json out.json]
+        [--ik-solver gauss-newton|opensim] [--before COMMIT] [--work DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -52,12 +55,12 @@ sys.exit(0 if tool.run() else 1)
 """
 
 
-def timed(cmd: list[str], cwd: Path) -> dict:
+def timed(cmd: list[str], cwd: Path, env: dict | None = None) -> dict:
     """Run one process; its wall and CPU seconds (children included) and the load average."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -124,7 +127,10 @@ def accuracy(setup: Path, model: Path, ours_mot: Path, theirs_mot: Path, ours_er
             "goal_ratio_median": round(float(np.median(g_ours / g_theirs)), 5)}
 
 
-def bench_trial(trial: str, work: Path, repeats: int, solver: str, converged: float) -> dict:
+def bench_trial(trial: str, work: Path, repeats: int, solver: str, converged: float,
+                before: Path | None = None) -> dict:
+    """One trial: OpenSim's tool and musclekit (and the code `before`, a tree from
+    assemble_tree) alternated `repeats` times, then their answers compared."""
     from rajagopal_lab import TRIALS, lab_pipeline
 
     lab = lab_pipeline(DATA, work, trial)  # the lab's scaled model (OpenSim's ScaleTool)
@@ -141,11 +147,19 @@ def bench_trial(trial: str, work: Path, repeats: int, solver: str, converged: fl
                      str(DATA / "IK" / TRIALS[trial]["ik"]), "--until", "ik",
                      "--ik-solver", solver, "--out", str(ours_out)]
     runs: dict[str, list[dict]] = {"opensim": [], "musclekit": []}
+    if before is not None:
+        runs["before"] = []
+        # Not from ROOT, whose musclekit/ would shadow the tree's on sys.path.
+        before_env = {**os.environ, "PYTHONPATH": str(before)}
+        before_cmd = [*musclekit_cmd[:-1], str(scratch / "before")]
     for k in range(repeats):
-        order = ("opensim", "musclekit") if k % 2 == 0 else ("musclekit", "opensim")
+        order = list(runs) if k % 2 == 0 else list(reversed(runs))
         for who in order:
             if who == "opensim":
                 runs[who].append(timed(opensim_cmd, setup_dir))
+            elif who == "before":
+                shutil.rmtree(scratch / "before", ignore_errors=True)
+                runs[who].append(timed(before_cmd, scratch, before_env))
             else:
                 shutil.rmtree(ours_out, ignore_errors=True)  # a rerun would skip the sequence
                 runs[who].append(timed(musclekit_cmd, ROOT))
@@ -159,6 +173,9 @@ def bench_trial(trial: str, work: Path, repeats: int, solver: str, converged: fl
            "ratio_wall": round(med["opensim"]["wall_s"] / med["musclekit"]["wall_s"], 2),
            "ratio_cpu": round(med["opensim"]["cpu_s"] / med["musclekit"]["cpu_s"], 2),
            **acc}
+    if before is not None:
+        out["before_ratio_wall"] = round(med["opensim"]["wall_s"] / med["before"]["wall_s"], 2)
+        out["before_ratio_cpu"] = round(med["opensim"]["cpu_s"] / med["before"]["cpu_s"], 2)
     if converged:  # OpenSim's tool run to its minimum: the answer both look for, and its cost
         tight = scratch / "opensim_converged.mot"
         run = timed([*opensim_cmd[:4], str(tight), str(scratch / "converged_results"),
@@ -176,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ik-solver", default="gauss-newton")
     ap.add_argument("--converged", type=float, default=1e-7,
                     help="also run OpenSim's tool once at this accuracy (0: not) and compare")
+    ap.add_argument("--before", default=None, metavar="COMMIT",
+                    help="also time the code at COMMIT, alternating with this tree")
     ap.add_argument("--work", type=Path, default=None, help="keep the lab's files here")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -183,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no Rajagopal 2016 data at {DATA}: nothing to measure", file=sys.stderr)
         return 2
     work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
-    results = [bench_trial(t, work, args.repeats, args.ik_solver, args.converged)
+    before = None
+    if args.before:
+        from bench_simulate_startup import assemble_tree
+
+        before = assemble_tree(args.before, work / f"tree-{args.before}")
+    results = [bench_trial(t, work, args.repeats, args.ik_solver, args.converged, before)
                for t in args.trials]
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, --ik-solver "
           f"{args.ik_solver}, median of {args.repeats} runs each")
@@ -197,6 +221,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{o['load']}-{m['load']} | {r['median_difference_deg']} / "
               f"{r['max_difference_deg']} | {r['marker_rms_mm']['musclekit']} / "
               f"{r['marker_rms_mm']['opensim']} |")
+    for r in results:
+        if "before" in r["median"]:
+            b = r["median"]["before"]
+            print(f"{r['trial']}: the code at {args.before}, same rounds: {b['wall_s']} / "
+                  f"{b['cpu_s']} s wall / CPU, ratio {r['before_ratio_wall']} / "
+                  f"{r['before_ratio_cpu']}")
     for r in results:
         print(f"{r['trial']}: musclekit's goal <= OpenSim's on {r['frames_lower_goal']} of "
               f"{r['frames']} frames (median ratio {r['goal_ratio_median']}); marker RMS <= "
