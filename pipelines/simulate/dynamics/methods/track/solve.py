@@ -103,7 +103,8 @@ def ground_reactions(problem: TrackProblem, sol: TrackSolution,
 def _vertical_coordinate(tm, q: np.ndarray) -> int:
     """The coordinate that lifts every contact sphere straight up (the root's vertical
     translation)."""
-    jac = tm.linearise(q, np.zeros_like(q), np.zeros_like(q))["jac_centre"]  # (S, 3, n)
+    jac = tm.linearise(q, np.zeros_like(q), np.zeros_like(q),
+                       derivatives=False)["jac_centre"]  # (S, 3, n), no slopes needed
     for j in range(jac.shape[2]):
         if np.allclose(jac[:, :, j], [0.0, 1.0, 0.0], atol=1e-6):
             return j
@@ -114,7 +115,8 @@ def _vertical_coordinate(tm, q: np.ndarray) -> int:
 def _translation_coordinate(tm, q: np.ndarray, axis: int) -> int:
     """The coordinate that moves every contact sphere along ground axis `axis` (the root's
     translation)."""
-    jac = tm.linearise(q, np.zeros_like(q), np.zeros_like(q))["jac_centre"]  # (S, 3, n)
+    jac = tm.linearise(q, np.zeros_like(q), np.zeros_like(q),
+                       derivatives=False)["jac_centre"]  # (S, 3, n), no slopes needed
     unit = np.eye(3)[axis]
     for j in range(jac.shape[2]):
         if np.allclose(jac[:, :, j], unit, atol=1e-6):
