@@ -174,6 +174,7 @@ def corpus_channel_quality(corpus: Path) -> dict:
     """channel_quality of every analog channel of the corpus's gait C3Ds with EMG (those
     present): file -> channel -> measures."""
     from musclekit.emg import channel_quality
+    from musclekit.pipelines.align.emg_files import read_recording
     from musclekit.pipelines.simulate.kinematics.c3d import read_c3d
 
     out = {}
@@ -184,6 +185,13 @@ def corpus_channel_quality(corpus: Path) -> dict:
         raw = np.column_stack([v for _, v, _ in c3d.analogs.values()])
         out[name] = {ch: {k: round(v, 3) for k, v in asdict(q).items()} for ch, q in
                      zip(c3d.analogs, channel_quality(raw, c3d.analog_rate_hz), strict=True)}
+    # the EMG exports (align reads them; flat, unused inputs give NaN)
+    for path in sorted((corpus / "emg").glob("*")) if (corpus / "emg").is_dir() else []:
+        rec = read_recording(path)
+        raw = np.column_stack([c.values for c in rec.channels])
+        out[f"emg/{path.name}"] = {c.name: {k: round(v, 3) for k, v in asdict(q).items()}
+                                   for c, q in zip(rec.channels, channel_quality(
+                                       raw, 1.0 / rec.sample_period_s), strict=True)}
     return out
 
 

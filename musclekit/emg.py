@@ -328,32 +328,52 @@ class ChannelQuality:
     low-passed by a thick layer of tissue. low_share: share of that power below 40 Hz, the
     same question asked directly. floor_to_peak: the envelope's 5th percentile over its
     maximum, the baseline (noise) level a curve normalised to its peak cannot go below; near
-    1 the envelope hardly rises above its noise."""
+    1 the envelope hardly rises above its noise. mains_hz, mains_share: the mains frequency
+    (50 or 60 Hz) whose lines (within 1 Hz of it and its harmonics in the band) hold the
+    larger share of that power, and the share: sEMG spreads over tens of Hz, so lines that
+    hold more than a few % are hum, for the chain's notch (EmgProcessing.notch_hz)."""
 
     median_frequency_hz: float
     low_share: float
     floor_to_peak: float
+    mains_hz: float = float("nan")
+    mains_share: float = float("nan")
 
 
 def channel_quality(x: np.ndarray, rate_hz: float,
                     cfg: EmgProcessing | None = None) -> list[ChannelQuality]:
-    """`ChannelQuality` of each channel of raw sEMG x, (T,) or (T, C) at `rate_hz`."""
-    cfg = cfg or EmgProcessing()
+    """`ChannelQuality` of each channel of raw sEMG x, (T,) or (T, C) at `rate_hz`. Without
+    `cfg` the default chain with its band adapted to a slow device (`for_rate`, as align does
+    when no band is given: an OpenBCI at 250 Hz, a Myo at 200 Hz); a `cfg` whose band the
+    rate cannot carry is refused (InputError)."""
+    if cfg is None:
+        cfg, _ = EmgProcessing(band_auto=True).for_rate(rate_hz)
     arr, _ = _as_2d(x)
     cond = _as_2d(conditioned(arr, rate_hz, cfg))[0]
     env = _as_2d(lowpass(np.abs(cond), rate_hz, cfg.envelope_hz, cfg.order))[0]
     out = []
+    # segments of 2 s: 0.5 Hz bins, fine enough to tell a mains line from the sEMG around it
+    nperseg = min(cond.shape[0], int(2 * rate_hz))
     for j in range(arr.shape[1]):
-        freqs, psd = signal.welch(cond[:, j], fs=rate_hz, nperseg=min(cond.shape[0], 1024))
+        freqs, psd = signal.welch(cond[:, j], fs=rate_hz, nperseg=nperseg)
         total = float(psd.sum())
         peak = float(np.max(env[:, j]))
         if not total > 0 or not peak > 0:
             out.append(ChannelQuality(float("nan"), float("nan"), float("nan")))
             continue
         cum = np.cumsum(psd) / total
+        mains = {}
+        for f0 in (50.0, 60.0):
+            lines = np.arange(f0, min(cfg.band_hz[1], 0.5 * rate_hz), f0)
+            near = np.zeros(freqs.shape, bool)
+            for f in lines:
+                near |= np.abs(freqs - f) <= 1.0
+            mains[f0] = float(psd[near].sum() / total)
+        f_mains = max(mains, key=mains.get)
         out.append(ChannelQuality(float(freqs[np.searchsorted(cum, 0.5)]),
                                   float(psd[freqs < 40.0].sum() / total),
-                                  float(np.percentile(env[:, j], 5) / peak)))
+                                  float(np.percentile(env[:, j], 5) / peak),
+                                  f_mains, mains[f_mains]))
     return out
 
 

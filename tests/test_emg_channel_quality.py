@@ -38,13 +38,22 @@ def test_muscle_like_and_low_frequency_channels_are_told_apart() -> None:
     assert q_muscle.floor_to_peak < 0.1 < 0.2 < q_noisy.floor_to_peak  # 1 / 2 less noise dips
     (flat,) = emg.channel_quality(np.zeros(4000), rate)
     assert np.isnan(flat.median_frequency_hz)
+    # mains hum: a 60 Hz line with its harmonics over the same sEMG
+    hum = muscle + 0.2 * sum(np.sin(2 * np.pi * f * t) for f in (60, 120, 180))
+    q_hum, q_clean = emg.channel_quality(np.column_stack([hum, muscle]), rate)
+    assert q_hum.mains_hz == 60.0 and q_hum.mains_share > 0.5
+    assert q_clean.mains_share < 0.1
 
 
-def test_a_rate_too_low_for_the_band_is_refused_with_the_fix() -> None:
+def test_a_slow_device_gets_the_adapted_band_and_a_given_band_it_cannot_carry_is_refused() -> None:
     from musclekit.errors import InputError
 
+    rng = np.random.default_rng(0)
+    rate = 250.0  # OpenBCI Cyton: Nyquist 125 Hz, below the default upper edge 450 Hz
+    (q,) = emg.channel_quality(_noise_band(rng, 5000, rate, 40, 90), rate)
+    assert 40 <= q.median_frequency_hz <= 90
     with pytest.raises(InputError, match="Nyquist frequency"):
-        emg.channel_quality(np.random.default_rng(0).normal(size=2000), 500.0)
+        emg.channel_quality(rng.normal(size=2000), rate, emg.EmgProcessing(band_hz=(20, 450)))
 
 
 @pytest.mark.skipif(not (ANC.is_file() and HELEN_HAYES.is_file()),
@@ -70,11 +79,34 @@ def test_two_labs_emg_through_one_chain_and_one_channel_table() -> None:
     raw = np.column_stack([hh.analogs[k][1] for k in hh.analogs])
     qh = dict(zip(hh.analogs, emg.channel_quality(raw, hh.analog_rate_hz), strict=True))
     # Both labs: every channel of a leg muscle but gluteus maximus has the sEMG spectrum
-    # (median 60-150 Hz); gluteus maximus (GMAX; the Helen Hayes lab's grand fessier, xGRF)
-    # sits lowest, most of its power below 40 Hz in the Rajagopal trial.
+    # (median 60-150 Hz, under a quarter of its power below 40 Hz); gluteus maximus (GMAX;
+    # the Helen Hayes lab's grand fessier, xGRF) sits lowest, over 40 % below 40 Hz. No
+    # channel of either is hum (mains lines under 10 % of the power).
     for name, quality in [*q.items(), *qh.items()]:
         if name in ("GMAX", "LGRF", "RGRF"):
-            assert quality.median_frequency_hz < 45, name
+            assert quality.median_frequency_hz < 45 and quality.low_share > 0.4, name
         else:
             assert 60 <= quality.median_frequency_hz <= 150, (name, quality)
-    assert q["GMAX"].low_share > 0.5
+            assert quality.low_share < 0.25, (name, quality)
+        assert quality.mains_share < 0.1, (name, quality)
+
+
+OPENBCI = SHARED / "corpus" / "emg" / "openbci_gui_v6.txt"
+
+
+@pytest.mark.skipif(not OPENBCI.is_file(), reason=f"real data not present: {OPENBCI}")
+def test_the_openbci_export_is_mains_hum_until_notched() -> None:
+    """The corpus's OpenBCI recording (250 Hz, a US lab): 60 Hz lines hold almost all of each
+    channel's power in the default chain, which has no notch; with --emg-notch 60 the
+    envelope's floor drops to a few % of its peak (the jaw clenches stand out)."""
+    from musclekit.pipelines.align.emg_files import read_recording
+
+    rec = read_recording(OPENBCI)
+    rate = 1.0 / rec.sample_period_s
+    x = np.column_stack([c.values for c in rec.channels])
+    plain = emg.channel_quality(x, rate)
+    assert all(c.mains_hz == 60.0 and c.mains_share > 0.9 for c in plain)
+    cfg, _ = emg.EmgProcessing(band_auto=True, notch_hz=60.0).for_rate(rate)
+    notched = emg.channel_quality(x, rate, cfg)
+    assert all(n.floor_to_peak < 0.1 < p.floor_to_peak for n, p in zip(notched, plain,
+                                                                       strict=True))
