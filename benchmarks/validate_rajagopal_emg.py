@@ -173,7 +173,7 @@ def analog_clock_lag(data: Path) -> dict:
 def corpus_channel_quality(corpus: Path) -> dict:
     """channel_quality of every analog channel of the corpus's gait C3Ds with EMG (those
     present): file -> channel -> measures."""
-    from musclekit.emg import channel_quality
+    from musclekit.emg import EmgProcessing, channel_quality
     from musclekit.pipelines.align.emg_files import read_recording
     from musclekit.pipelines.simulate.kinematics.c3d import read_c3d
 
@@ -189,9 +189,19 @@ def corpus_channel_quality(corpus: Path) -> dict:
     for path in sorted((corpus / "emg").glob("*")) if (corpus / "emg").is_dir() else []:
         rec = read_recording(path)
         raw = np.column_stack([c.values for c in rec.channels])
+        rate = 1.0 / rec.sample_period_s
+        plain = channel_quality(raw, rate)
         out[f"emg/{path.name}"] = {c.name: {k: round(v, 3) for k, v in asdict(q).items()}
-                                   for c, q in zip(rec.channels, channel_quality(
-                                       raw, 1.0 / rec.sample_period_s), strict=True)}
+                                   for c, q in zip(rec.channels, plain, strict=True)}
+        # channels that are mostly hum: the same measures with the chain's notch at that mains
+        hum = [j for j, q in enumerate(plain) if q.mains_share > 0.5]
+        if hum:
+            mains = plain[hum[0]].mains_hz
+            cfg, _ = EmgProcessing(band_auto=True, notch_hz=mains).for_rate(rate)
+            notched = channel_quality(raw[:, hum], rate, cfg)
+            out[f"emg/{path.name} notch {mains:g} Hz"] = {
+                rec.channels[j].name: {k: round(v, 3) for k, v in asdict(q).items()}
+                for j, q in zip(hum, notched, strict=True)}
     return out
 
 
