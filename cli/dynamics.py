@@ -165,6 +165,9 @@ def compare_emg(
     out: Path = typer.Option(None, "--out", help="PNG to write (default "
                              "<sequence>-emg.png)."),
     json_out: Path = typer.Option(None, "--json", help="Also write the numbers as JSON."),
+    model: Path = typer.Option(None, "--model", help="OpenSim model whose muscles' activation "
+                               "dynamics turn the EMG into activations (default: the "
+                               "sequence's scaled model in the dataset, as the solve used it)."),
 ) -> int:
     """Simulated activations against measured EMG: PCC and on/offset timing per muscle."""
     import json
@@ -195,9 +198,8 @@ def compare_emg(
     else:
         lo = max(float(act.time_s[finite][0]), float(t[0]))
         hi = min(float(act.time_s[finite][-1]), float(t[-1]))
-    from musclekit.emg import ActivationDynamics
-
-    dynamics = ActivationDynamics() if emg_as == "activation" else None
+    dynamics = (emg_dynamics(ds, sequence, model, list(act.channels))
+                if emg_as == "activation" else None)
     res = compare(act.time_s, np.asarray(act.values, dtype=float), list(act.channels), t, env,
                   wanted, (lo, hi), side=side, mapping=table, max_delay_s=max_delay_ms / 1000,
                   dynamics=dynamics)
@@ -211,6 +213,36 @@ def compare_emg(
     if json_out:
         json_out.write_text(json.dumps([asdict(r) for r in res], indent=1))
     return 0
+
+
+def emg_dynamics(ds, sequence: str, model: Path | None, muscles: list[str]):
+    """The activation dynamics the EMG goes through: each muscle's, as the solve had them, from
+    `--model` or the sequence's own scaled model; De Groote's defaults when neither exists."""
+    from musclekit.emg import ActivationDynamics
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import muscle_dynamics
+
+    if model is None:
+        files = (ds.sequences[sequence].extra or {}).get("opensim") or {}
+        own = Path(ds.root) / files["scaled_model"] if files.get("scaled_model") else None
+        if own is None or not own.is_file():
+            d = ActivationDynamics()
+            console.print(f"EMG activation dynamics: no model with the dataset, De Groote's "
+                          f"{d.activation_time_constant_s * 1e3:.0f} / "
+                          f"{d.deactivation_time_constant_s * 1e3:.0f} ms (pass --model)")
+            return d
+        model = own
+    dynamics = muscle_dynamics(model)
+    if not set(muscles) & set(dynamics):
+        from musclekit.errors import InputError
+
+        raise InputError(f"--model {model} has none of the muscles the activations of "
+                         f"{sequence!r} name ({', '.join(muscles[:4])}, ...): pass the model "
+                         "the sequence was simulated with")
+    taus = sorted({(round(d.activation_time_constant_s * 1e3), round(
+        d.deactivation_time_constant_s * 1e3)) for d in dynamics.values()})
+    console.print(f"EMG activation dynamics: each muscle's, from {model} "
+                  f"({', '.join(f'{a} / {b} ms' for a, b in taus[:3])})")
+    return dynamics
 
 
 def read_muscle_map(mapping: Path) -> dict[str, list[str]]:

@@ -284,3 +284,35 @@ def test_the_solves_dynamics_come_from_the_model_as_they_convert_it(tmp_path: Pa
             soleus.smoothing) == pytest.approx((0.010, 0.040, 0.1))
     with pytest.raises(InputError, match="model file not found"):
         muscle_dynamics(tmp_path / "none.osim")
+
+
+def test_compare_emg_takes_each_muscles_dynamics_from_the_model(tmp_path: Path, capsys) -> None:
+    """The EMG goes through the dynamics the solve had (the model's 15 / 60 ms here), named on
+    the console; a model without the activations' muscles and a missing one are refused."""
+    from musclekit.cli.main import main
+    from musclekit.pipelines.simulate.opensim.test_model import build_test_model
+
+    root, csv = _dataset_and_emg(tmp_path)
+    model = build_test_model(tmp_path / "m.osim")
+    base = ["compare-emg", str(root), "walk", "--emg", str(csv), "--window", "0.3", "1.7",
+            "--out", str(tmp_path / "c.png")]
+    assert main(base) == 0
+    assert "no model with the dataset, De Groote's 15 / 60 ms" in capsys.readouterr().err
+    assert main(base + ["--model", str(model)]) == 0
+    assert f"each muscle's, from {model} (15 / 60 ms)" in capsys.readouterr().err
+    assert main(base + ["--model", str(tmp_path / "none.osim")]) != 0
+    assert "model file not found" in capsys.readouterr().err
+    other = root.parent / "ds2"
+    other.mkdir()
+    from musclekit.dataset import DatasetWriter, Provenance, SequenceInfo, StreamSpec
+    spec = StreamSpec(name="activations", family="activations", rate_hz=50.0,
+                      channels=["quad_r", "ham_r"], clock="motion")
+    w = DatasetWriter.create_or_open(other, name="x", streams=[spec])
+    t = np.arange(0, 2.0, 0.02)
+    with w.unit("u0", Provenance.for_stage("test")) as unit:
+        unit.write_sequence("activations", SequenceInfo(id="walk", subject_id="S01"), t,
+                            np.zeros((len(t), 2)))
+    assert main(["compare-emg", str(other), "walk", "--emg", str(csv), "--model",
+                 str(model)]) != 0
+    assert "has none of the muscles the activations of 'walk' name (quad_r, ham_r" in \
+        capsys.readouterr().err
