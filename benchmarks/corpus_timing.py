@@ -23,7 +23,9 @@ From the files alone (no IK, no estimate), per trial:
   total force (the estimate's whole-body wrench) that best fits the plates' total, vertical
   and fore-aft (RMSE, -80..80 ms in 2 ms steps, both at the run's 6 Hz): a clock offset moves
   both axes alike; the command's contact rule's touch-down at each plate step, minus the
-  plate's 20 N onset and minus the heel's landing, ms; and the per-foot vertical RMSE with
+  plate's 20 N onset and minus the heel's landing, ms, and when each of the estimate's foot
+  points (the kinematics as the estimate saw them) ends its descent, against the heel's
+  landing; and the per-foot vertical RMSE with
   every touch-down of the rule moved by -40..40 ms, the best move (right + left), and where
   that puts the touch-down against the heel's landing (the rule's mean lead plus the move).
 
@@ -206,8 +208,6 @@ def heel_landings(t: np.ndarray, heels: dict[str, np.ndarray], rate_hz: float,
     """Per stance on a plate: the foot (the heel nearest the centre of pressure over the
     stance's first 0.1 s) and its heel landing minus the plate's 20 N onset, ms (module
     docstring); None where the heel is not seen around the landing."""
-    from scipy.signal import butter, filtfilt
-
     out = []
     for p in plates:
         for a, b in _loads(p):
@@ -231,19 +231,33 @@ def heel_landings(t: np.ndarray, heels: dict[str, np.ndarray], rate_hz: float,
                 out.append(row)
                 continue
             seg = np.column_stack([np.interp(ts, ts[seen], seg[seen, c]) for c in range(3)])
-            bb, aa = butter(2, MARKER_FILTER_HZ / (rate_hz / 2))
-            vel = np.gradient(filtfilt(bb, aa, seg, axis=0), ts, axis=0)
-            horizontal = np.hypot(vel[:, 0], vel[:, 2])
-            slow = np.flatnonzero(horizontal < HEEL_SLOW_M_S)
-            if slow.size:
-                k = slow[0]
-                up = np.flatnonzero((vel[k:-1, 1] < 0) & (vel[k + 1:, 1] >= 0))
-                if up.size:
-                    j = k + up[0]  # the vertical speed crosses zero between j and j + 1
-                    tz = ts[j] - vel[j, 1] * (ts[j + 1] - ts[j]) / (vel[j + 1, 1] - vel[j, 1])
-                    row["heel_landing_minus_onset_ms"] = round(1000 * (tz - t0), 1)
+            land = _landing(ts, seg, rate_hz, MARKER_FILTER_HZ)
+            if land is not None:
+                row["heel_landing_minus_onset_ms"] = round(1000 * (land - t0), 1)
             out.append(row)
     return sorted(out, key=lambda r: r["onset_s"])
+
+
+def _landing(ts: np.ndarray, seg: np.ndarray, rate_hz: float,
+             filter_hz: float | None) -> float | None:
+    """When a point's descent onto the floor ends: its vertical speed (the path `seg` (T, 3)
+    low-passed at `filter_hz` without lag; None: as it is) first turns upward after its
+    horizontal speed has fallen below HEEL_SLOW_M_S; None if it does not within `ts`."""
+    from scipy.signal import butter, filtfilt
+
+    if filter_hz:
+        bb, aa = butter(2, filter_hz / (rate_hz / 2))
+        seg = filtfilt(bb, aa, seg, axis=0)
+    vel = np.gradient(seg, ts, axis=0)
+    slow = np.flatnonzero(np.hypot(vel[:, 0], vel[:, 2]) < HEEL_SLOW_M_S)
+    if not slow.size:
+        return None
+    k = slow[0]
+    up = np.flatnonzero((vel[k:-1, 1] < 0) & (vel[k + 1:, 1] >= 0))
+    if not up.size:
+        return None
+    j = k + up[0]  # the vertical speed crosses zero between j and j + 1
+    return float(ts[j] - vel[j, 1] * (ts[j + 1] - ts[j]) / (vel[j + 1, 1] - vel[j, 1]))
 
 
 def event_offsets(events: list, plates: list[Plate]) -> list[float]:
@@ -279,10 +293,20 @@ def rule_touch_downs(bw, steps: list[dict]) -> list[dict]:
             continue
         td = float(downs[np.argmin(np.abs(downs - s["onset_s"]))])
         land = s["heel_landing_minus_onset_ms"]
+        # the estimate's own foot points (the kinematics at the run's cut-off): when each
+        # one's descent ends, against the heel marker's landing
+        t = est.time_s
+        w = (t >= td - 0.15) & (t <= td + 0.15)
+        rate = 1.0 / float(np.median(np.diff(t)))
+        ends = [_landing(t[w], bw.points[s["side"]][w, i], rate, None)
+                for i in range(bw.points[s["side"]].shape[1])]
         out.append({"side": s["side"], "onset_s": s["onset_s"],
                     "touch_down_minus_onset_ms": round(1000 * (td - s["onset_s"])),
                     "touch_down_minus_heel_landing_ms": None if land is None else
-                    round(1000 * (td - s["onset_s"]) - land)})
+                    round(1000 * (td - s["onset_s"]) - land),
+                    "foot_points_landing_minus_heel_landing_ms": [
+                        None if e is None or land is None else
+                        round(1000 * (e - s["onset_s"]) - land) for e in ends]})
     return out
 
 
