@@ -148,7 +148,8 @@ def stances(t: np.ndarray, vy: dict[str, np.ndarray], min_s: float = 0.2
             ) -> list[tuple[float, float, str, float]]:
     """Each run of frames where a foot's (or plate's) vertical force is above 20 N, that
     lasts at least `min_s` and peaks above a quarter of the highest peak (shorter or weaker
-    runs are a plate's noise: the Vicon walk's unloaded plate 2 hovers at 20 N):
+    runs are a plate's noise: the Vicon walk's unloaded plate 2 hovered at 20 N until
+    c3d.read_c3d removed the plates' baselines, and a foot-off's last samples still cross):
     (start, end, key, impulse N s), sorted by start."""
     out = []
     for key, f in vy.items():
