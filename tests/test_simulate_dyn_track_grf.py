@@ -78,7 +78,8 @@ def test_every_chunk_reports_its_forces_against_the_estimate_and_tracking_it_fol
     folder, mot, _ = prepared
     found = {}
     for mode in ("none", "estimated"):
-        settings = TrackSettings(mesh_per_s=25, track_grf=mode, grf_weight=1e3)
+        # the force-tracking term at its default weight (TrackSettings.grf_weight)
+        settings = TrackSettings(mesh_per_s=25, track_grf=mode)
         report, out = solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / mode / "c0")
         assert report.status == "converged", report.reason
         d = report.diagnostics

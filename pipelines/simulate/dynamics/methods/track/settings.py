@@ -72,9 +72,7 @@ class TrackSettings(SolveSettings):
     # forces follow from the motion alone), "measured" (the plates: `grf_file` /
     # `grf_setup`, set per sequence from `--grf` / `--grf-setup` / `--c3d`) or "estimated"
     # (the `inverse` method's per-foot estimate of the same sequence). Each foot's vertical
-    # and fore-aft force is tracked with `grf_weight` on its squared error in body weights:
-    # 1e2 makes an error of 10 % BW on one foot cost as much as 0.01 rad on one coordinate
-    # (the states' weight 1e4 on rad^2), i.e. the motion gives a little to follow the forces.
+    # and fore-aft force is tracked with `grf_weight` on its squared error in body weights.
     track_grf: str = "none"
     # Ground faster than this (inverse's estimate of the sequence: a treadmill's belt) is
     # solved in the belt's frame (solve.py); overground estimates are ~0.
@@ -83,6 +81,19 @@ class TrackSettings(SolveSettings):
     # there (solve.py `_foot_lifts`, foot_spheres.sole_lifts): the spheres placed for this
     # subject's motion, not only its foot size.
     level_feet: bool = True
-    grf_weight: float = 1e2
+    # 1e4: an error of 10 % BW on one foot costs as much as 0.1 rad on one coordinate (the
+    # states' weight 1e4 on rad^2). With 1e2 (10 % BW ~ 0.01 rad) the motion barely gave:
+    # on the Rajagopal walk the spheres' total vertical force (the body's vertical
+    # acceleration) stayed 19 % BW RMS from the estimate's, each foot 13-17, and the
+    # chunk ended with the grf term 7 % of the objective. Measured per chunk
+    # (validate_rajagopal_track.py --grf estimated --grf-weight W, docs/validation.md "Track
+    # on real gait"), per foot vs the plates, right / left % BW, with 1e2 / 1e3 / 1e4: walk 0
+    # 10.2/15.3, 6.0/6.9, 4.0/3.3; walk 1 21.9/12.5, 9.6/7.1, 3.1/4.3; run 0 34.7/30.7,
+    # 31.8/42.5, 11.0/10.4 (inverse's own estimate: 3.2/3.2, 2.1/2.8, 7.8/6.5), every chunk
+    # converged, the motion 0.011-0.014 rad / 1.6-1.8 cm RMS from IK (0.008-0.011 rad /
+    # 0.9-1.7 cm with 1e2; limits 0.1 rad, 5 cm).
+    # The price is running's rounds: 11 (264 CPU s) instead of 3 (65 CPU s); walking's stay
+    # 3 (52-56 CPU s against 59-64).
+    grf_weight: float = 1e4
     grf_file: str | None = None
     grf_setup: str | None = None
