@@ -70,8 +70,8 @@ DEFAULT_TRACK_WEIGHTS = {
     "control_effort": 10.0,  # w_e on squared excitations and reserve controls
     "residual_weight": 100.0,  # w_r: residual controls cost w_e * w_r
     # w_f on each foot's squared vertical and fore-aft force error in body weights, when a
-    # target is given (TrackSettings.grf_weight documents the choice)
-    "grf": 1e2,
+    # target is given (TrackSettings.grf_weight, the same value, documents the choice)
+    "grf": 1e4,
 }
 ACTIVATION_WEIGHT = 1e-3
 
