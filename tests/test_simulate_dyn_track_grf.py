@@ -4,6 +4,7 @@ on the project's small model."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -93,6 +94,21 @@ def test_every_chunk_reports_its_forces_against_the_estimate_and_tracking_it_fol
     for side in ("right", "left"):
         assert found["estimated"][f"{side}_rmse_bw_pct"] < found["none"][f"{side}_rmse_bw_pct"]
         assert found["estimated"][f"{side}_rmse_bw_pct"] < 5.0
+    # benchmarks/track_grf_terms.py reads the tracked chunk's last round back: the NLP's own
+    # foot forces near its target, every term of the objective; untracked it has no target.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from track_grf_terms import analyse
+
+    terms = analyse(tmp_path / "estimated" / "c0")
+    assert terms["right_vertical_rmse_bw_pct"] < 5.0 and terms["left_vertical_rmse_bw_pct"] < 5.0
+    assert terms["sum_vertical_rmse_bw_pct"] < 5.0
+    assert set(terms["objective_terms"]) == {"states", "speeds", "accelerations", "excitations",
+                                             "grf"}
+    assert terms["objective_terms"]["grf"] >= 0.0 and len(terms["furthest_coordinates"]) == 5
+    with pytest.raises(InputError, match="solved without --track-grf"):
+        analyse(tmp_path / "none" / "c0")
+    with pytest.raises(InputError, match="holds no track_problem.npz"):
+        analyse(tmp_path)
 
 
 def test_a_treadmill_is_solved_in_the_belt_frame(prepared, tmp_path: Path) -> None:
