@@ -131,3 +131,36 @@ def test_a_treadmill_is_solved_in_the_belt_frame(prepared, tmp_path: Path) -> No
     fx = out.values["grf"][:, g.index("ground_force_right_vx")]
     fy = out.values["grf"][:, g.index("ground_force_right_vy")]
     assert np.abs(fx).max() < 0.1 * fy.max()
+
+
+def test_measured_target_takes_the_estimate_where_the_plates_miss_a_foot() -> None:
+    """A walk's first steps beside the plates: the plates read zero there, the estimate
+    carries the body; elsewhere the plates are the target as they are."""
+    from musclekit.pipelines.simulate.dynamics.methods.track.grf_target import (
+        PLATES_MISS_MARGIN_S,
+        plates_or_estimate,
+    )
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    bw = 800.0
+    t = np.linspace(0.0, 1.0, 101)
+    ry, ly = GRF_CHANNELS.index("ground_force_right_vy"), GRF_CHANNELS.index("ground_force_left_vy")
+    estimate = np.zeros((len(t), len(GRF_CHANNELS)))
+    estimate[:, ry], estimate[:, ly] = 0.6 * bw, 0.5 * bw
+    plates = estimate * 1.03  # complete plates: 3 % off the estimate
+    target, missed = plates_or_estimate(plates, estimate, t, bw)
+    assert not missed.any() and np.array_equal(target, plates)
+    # the left foot beside the plates until 0.3 s: 0.5 BW missing
+    off = t < 0.3
+    plates[off, ly] = 0.0
+    target, missed = plates_or_estimate(plates, estimate, t, bw)
+    assert np.array_equal(missed, t < 0.3 + PLATES_MISS_MARGIN_S - 1e-9)
+    assert np.array_equal(target[missed], estimate[missed])
+    assert np.array_equal(target[~missed], plates[~missed])
+    # more force on the plates than the estimate (a filter's overshoot) is not a missed foot
+    plates[off, ly] = 0.9 * bw
+    assert not plates_or_estimate(plates, estimate, t, bw)[1].any()
+    with pytest.raises(InputError, match=r"needs plates and estimate of shape \(N, 18\)"):
+        plates_or_estimate(plates[:, :6], estimate, t, bw)
+    with pytest.raises(InputError, match="needs a positive body weight"):
+        plates_or_estimate(plates, estimate, t, 0.0)
