@@ -10,14 +10,24 @@ Per trial (walking, running), on the lab's scaled model and IK (rajagopal_lab.la
    `"rolling"` (the default): COP error against the plates and hip / knee / ankle moments
    by OpenSim's ID (validate_rajagopal.compare_feet and id_moments);
 3. the flight frames' kinematic force given to the nearest foot in time instead of none:
-   per-foot vertical RMSE.
+   per-foot vertical RMSE;
+4. the heel hold of the rolling line (grf._rolling_lines' hold_heel, the default since
+   ESTIMATE_RULE_VERSION 9: the leading foot's COP stays at the heel through the loading
+   double support): "line" (no hold, the rule before), "held" (the default: the COPs held,
+   the share and the force directions from the lines as fitted) and "held share" (the
+   hand-over share from the held lines too, rejected): per-foot errors and moments; with
+   --corpus DIR (an earlier `corpus.py --estimate --out DIR`) the same three on every corpus
+   trial with plates (corpus_grf_variants' comparison at the estimate's rate, and moments
+   by OpenSim's ID on the sequence's model and IK).
 
     python benchmarks/validate_rajagopal_grf_variants.py [--work DIR] [--json out.json]
+        [--corpus DIR] [--only-heel-hold]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -101,11 +111,130 @@ def cop_paths(lab: dict, trial: str, work: Path) -> dict:
     return out
 
 
+HEEL_HOLDS = ("line", "held", "held share")
+
+
+@contextlib.contextmanager
+def heel_hold(variant: str):
+    """grf's rule with the heel hold as `variant` (HEEL_HOLDS): "held" is the code as it is;
+    "line" ignores the hold (the fitted line everywhere); "held share" holds both lines
+    split_wrench asks for (the share's and force directions' too)."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse import grf
+
+    if variant not in HEEL_HOLDS:
+        raise ValueError(f"heel hold {variant!r}: choose one of {', '.join(HEEL_HOLDS)}")
+    fitted = grf._rolling_lines
+    force = {"line": False, "held share": True}.get(variant)
+
+    def patched(*args, hold_heel: bool = False):
+        return fitted(*args, hold_heel=hold_heel if force is None else force)
+
+    grf._rolling_lines = patched
+    try:
+        yield
+    finally:
+        grf._rolling_lines = fitted
+
+
+def heel_hold_rajagopal(lab: dict, trial: str, work: Path) -> dict:
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
+        body_wrench,
+        split_body_wrench,
+    )
+    from musclekit.pipelines.simulate.opensim.external_loads import (
+        read_measured_grf,
+        write_external_loads,
+    )
+
+    mass = TRIALS[trial]["mass_kg"]
+    wrench = body_wrench(str(lab["model"]), _motion(lab["model"], lab["motion"]), FEET)
+    plates = read_measured_grf(None, lab["grf_xml"])
+    measured = np.nan_to_num(plates.resample(wrench.time_s, 6.0))
+    raw = np.nan_to_num(plates.resample(wrench.time_s, None))
+    lo, hi = lab["window_s"]
+    w = (wrench.time_s >= lo) & (wrench.time_s <= hi)
+    out = {}
+    for variant in HEEL_HOLDS:
+        with heel_hold(variant):
+            est = split_body_wrench(wrench)
+        out_dir = work / f"heel_hold_{trial}_{variant.replace(' ', '_')}"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_external_loads(est.time_s, est.values, out_dir / "grf.mot", out_dir / "grf.xml",
+                             {"right": "calcn_r", "left": "calcn_l"})
+        mom = id_moments(lab["model"], lab["motion"], lab["grf_xml"], out_dir / "grf.xml",
+                         lab["window_s"], out_dir, mass)
+        feet = compare_feet(est.time_s, est.values, measured, raw, w, mass * 9.80665,
+                            est.contact)
+        out[variant] = {**_feet_summary(feet), "moments_rmse_nm_per_kg":
+                        {c: mom[c]["rmse_nm_per_kg"] for c in MOMENTS}}
+    return out
+
+
+def _feet_summary(feet: dict) -> dict:
+    keys = ("vy_rmse_bw_pct", "vx_rmse_bw_pct", "cop_x_rms_cm", "cop_x_bias_cm")
+    return {s: {k: feet[s][k] for k in keys} for s in ("right", "left")}
+
+
+def heel_hold_corpus(out: Path, work: Path) -> dict:
+    """HEEL_HOLDS on every corpus trial with plates, from an earlier `corpus.py --estimate
+    --out DIR`'s datasets (their model, IK and plates; the whole-body wrench cached under
+    `work`)."""
+    from corpus import DATA, estimate_datasets, plate_window, trial_mass  # noqa: PLC0415
+    from corpus_grf_variants import compare, trial_inputs  # noqa: PLC0415
+
+    from musclekit.dataset import open_dataset
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import split_body_wrench
+    from musclekit.pipelines.simulate.opensim.external_loads import (
+        DEFAULT_FEET,
+        GRF_CHANNELS,
+        write_external_loads,
+    )
+
+    res = {}
+    for trial, ds in estimate_datasets(out, None):
+        cache = work / "corpus" / f"{ds.name}.pkl"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        bw, plates = trial_inputs(ds, cache)
+        mass = trial_mass(trial, DATA)
+        (seq,) = open_dataset(ds).sequences.values()
+        files = seq.extra.get("opensim", {})
+        feet_bodies = {s: DEFAULT_FEET[s][0] for s in ("right", "left")}
+        row = {}
+        for variant in HEEL_HOLDS:
+            with heel_hold(variant):
+                est = split_body_wrench(bw)
+            raw = np.nan_to_num(plates.resample(est.time_s, None))
+            _, info = plate_window(est.time_s, {s: raw[:, GRF_CHANNELS.index(
+                f"ground_force_{s}_vy")] for s in ("right", "left")})
+            d = work / "corpus" / f"{ds.name}_{variant.replace(' ', '_')}"
+            d.mkdir(parents=True, exist_ok=True)
+            write_external_loads(est.time_s, est.values, d / "grf.mot", d / "grf.xml",
+                                 feet_bodies)
+            measured_xml = ds / files["plates_setup"] if files.get("plates_setup") else None
+            if measured_xml is None:
+                write_external_loads(plates.time_s, plates.values, d / "plates.mot",
+                                     d / "plates.xml", feet_bodies)
+                measured_xml = d / "plates.xml"
+            mom = id_moments(ds / files["scaled_model"], ds / files["ik_mot"], measured_xml,
+                             d / "grf.xml", tuple(info["window_s"]), d, mass)
+            row[variant] = {**_feet_summary(compare(est, plates, mass)),
+                            "moments_rmse_nm_per_kg": {c: mom[c]["rmse_nm_per_kg"]
+                                                       for c in MOMENTS}}
+        res[trial.name] = row
+        print(trial.name, json.dumps(row), flush=True)
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--corpus", type=Path, default=None,
+                    help="an earlier corpus.py --estimate --out: the heel-hold variants on "
+                         "its trials too")
+    ap.add_argument("--only-heel-hold", action="store_true",
+                    help="only the heel-hold variants (item 4)")
     args = ap.parse_args(argv)
     if not (args.data / "ExpData").is_dir():
         print(f"no Rajagopal 2016 data at {args.data}: nothing to measure", file=sys.stderr)
@@ -115,8 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"date": time.strftime("%Y-%m-%d")}
     for trial in TRIALS:
         lab = lab_pipeline(args.data, work, trial)
-        report[trial] = {"total_force_by_cutoff": total_force_by_cutoff(lab, TRIALS[trial]["mass_kg"]),
-                         **cop_paths(lab, trial, work)}
+        report[trial] = {} if args.only_heel_hold else {
+            "total_force_by_cutoff": total_force_by_cutoff(lab, TRIALS[trial]["mass_kg"]),
+            **cop_paths(lab, trial, work)}
+        report[trial]["heel_hold"] = heel_hold_rajagopal(lab, trial, work)
+    if args.corpus:
+        report["corpus_heel_hold"] = heel_hold_corpus(args.corpus, work)
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     report["cpu_s"] = round(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime, 1)
