@@ -1,0 +1,199 @@
+"""`track`'s activations against EMG on the Rajagopal 2016 walk, beside `inverse`'s (issue 25:
+"activations vs EMG no worse than inverse's").
+
+The chunks are solved as validate_rajagopal_track.py solves them (the lab's scaled model and
+IK, the model prepared with OpenCap's foot spheres, every chunk first by `inverse`, whose
+solution is track's warm start, then by `track` with `--track-grf` none and estimated, at
+TrackSettings' default weights). The walk's two chunks cover the whole trial; each set of
+chunks is stitched onto the 50 fps grid as `musclekit simulate` stitches them, and compared
+with the EMG exactly as validate_rajagopal_emg.py compares `inverse`'s (its functions: the
+same envelopes, each muscle's activation dynamics from the model the solve used, PCC at zero
+delay and the best within 0-100 ms, the zero-delay deficit split over the gait phases), over
+the same two windows: the right gait cycle (0.248-1.3925 s) and the part of it where the
+plates carry the body (from the lab's ID start, 0.45 s).
+
+Solved chunks are kept: `--work` holds `walk/inverse/chunkNNNN.*` (the layout of
+validate_rajagopal_track.py, so its inverse chunks are reused) and
+`walk/track_<mode>_out/chunkNNNN.*` (track's outputs, which that script does not keep); a
+chunk whose record exists is not solved again.
+
+Run:
+
+    nice -n 5 python benchmarks/validate_rajagopal_track_emg.py [--work /tmp/mk_track_emg]
+        [--grf none estimated] [--json track_emg.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rajagopal_lab import DEFAULT_DATA, lab_pipeline  # noqa: E402
+from validate_rajagopal_emg import (  # noqa: E402
+    CHANNELS,
+    GAIT_CYCLE_S,
+    _compare,
+    _id_window,
+    _medians,
+    emg_envelopes,
+    gait_phases,
+    model_dynamics,
+)
+from validate_rajagopal_track import _cpu_s, prepare  # noqa: E402
+
+from musclekit.errors import InputError  # noqa: E402
+
+
+def stitched_activations(chunks: list, outputs: list, t0: float, t1: float, plan=None,
+                         label: str = "") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(time_s, activations (T, M), muscles) of one method's chunks stitched as `simulate`
+    stitches them. A failed chunk (output None) would leave a gap in the gait cycle, so it
+    is refused by name rather than compared over part of the window."""
+    from musclekit.pipelines.simulate.dynamics.kernel.stitch import ChunkSeries, stitch
+
+    if len(chunks) != len(outputs):
+        raise InputError(f"{label}: {len(chunks)} chunks but {len(outputs)} outputs")
+    failed = [c.index for c, o in zip(chunks, outputs, strict=True) if o is None]
+    if failed:
+        raise InputError(f"{label}: chunk(s) {failed} have no solution (not converged); the "
+                         "gait cycle would have a gap")
+    muscles = outputs[0].channels["activations"]
+    for c, o in zip(chunks, outputs, strict=True):
+        if o.channels["activations"] != muscles:
+            raise InputError(f"{label}: chunk {c.index}'s muscles differ from chunk "
+                             f"{chunks[0].index}'s")
+    st = stitch(chunks, [ChunkSeries(o.time_s, o.values["activations"]) for o in outputs],
+                t0, t1, len(muscles), plan)
+    return st.time_s, st.values, muscles
+
+
+def solve_walk(data: Path, work: Path, modes: list[str]) -> dict:
+    """label -> {time_s, activations, muscles, dynamics, chunks}: `inverse` and `track` per
+    mode over every chunk of the walk, solved or read back from `work`."""
+    from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
+    from musclekit.pipelines.simulate.dynamics.kernel.result import (
+        load_output,
+        load_report,
+        save_chunk,
+    )
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.solve import (
+        solve_chunk as solve_inverse,
+    )
+    from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
+    from musclekit.pipelines.simulate.dynamics.methods.track.solve import (
+        solve_chunk as solve_track,
+    )
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    lab = lab_pipeline(data, work / "lab", "walk")
+    inv_prep, trk_prep = prepare(lab, work / "walk")
+    times = read_mot(lab["motion"]).time_s
+    plan = ChunkPlan()
+    chunks = plan_chunks("walk", times, plan)
+    folders = {"inverse": work / "walk" / "inverse"}
+    folders |= {f"track {m}": work / "walk" / f"track_{m}_out" for m in modes}
+    rows: dict[str, list[dict]] = {label: [] for label in folders}
+    for c in chunks:
+        name = f"chunk{c.index:04d}"
+        for label, folder in folders.items():
+            if load_report(folder, name) is not None:
+                rows[label].append({"chunk": c.index, "solved_here": False})
+                continue
+            c0 = _cpu_s()
+            if label == "inverse":
+                rep, out = solve_inverse(inv_prep, lab["motion"], c, InverseSettings(),
+                                         work / "walk" / "inverse_work" / name)
+            else:
+                mode = label.split()[1]
+                settings = TrackSettings(warm_start_dir=str(folders["inverse"]), track_grf=mode)
+                rep, out = solve_track(trk_prep, lab["motion"], c, settings,
+                                       work / "walk" / f"track_{mode}" / name)
+            save_chunk(folder, name, rep, out)
+            rows[label].append({"chunk": c.index, "solved_here": True,
+                                "cpu_s": round(_cpu_s() - c0, 1)})
+            print(f"{label} chunk {c.index}: {rep.status} ({rep.reason or 'ok'}), "
+                  f"{rows[label][-1]['cpu_s']} CPU s", flush=True)
+    solved = {}
+    for label, folder in folders.items():
+        outs = [load_output(folder, f"chunk{c.index:04d}") for c in chunks]
+        t, acts, muscles = stitched_activations(chunks, outs, float(times[0]),
+                                                float(times[-1]), plan, label)
+        for row, c in zip(rows[label], chunks, strict=True):
+            rep = load_report(folder, f"chunk{c.index:04d}")
+            row |= {"status": rep.status, "iterations": rep.iterations,
+                    "rounds": len(rep.diagnostics.rounds or []),
+                    "max_reserve_nm": rep.max_reserve_nm}
+        prep = inv_prep if label == "inverse" else trk_prep
+        solved[label] = {"time_s": t, "activations": acts, "muscles": muscles,
+                         "dynamics": model_dynamics(prep / "model.osim"), "chunks": rows[label]}
+    return solved
+
+
+def side_by_side(results: dict[str, list], reference: str = "inverse") -> list[str]:
+    """Lines of a table: per EMG channel each label's PCC at zero delay / best (delay ms),
+    the medians last; where a label's zero-delay PCC is below the reference's, the phase
+    whose deficit grew most is named."""
+    labels = list(results)
+    if reference not in results:
+        raise InputError(f"no {reference!r} among {labels}")
+    ref = {r.channel: r for r in results[reference]}
+    lines = ["EMG   " + "".join(f"{lb:>26}" for lb in labels)]
+    for ch in ref:
+        cells, worse = [], []
+        for lb in labels:
+            r = next(x for x in results[lb] if x.channel == ch)
+            cells.append(f"{r.pcc_no_delay:6.3f} / {r.pcc:5.3f} ({1000 * r.delay_s:3.0f} ms)")
+            if lb != reference and r.pcc_no_delay < ref[ch].pcc_no_delay and r.deficit_by_phase:
+                grew = {p: r.deficit_by_phase[p] - ref[ch].deficit_by_phase.get(p, 0.0)
+                        for p in r.deficit_by_phase}
+                p = max(grew, key=grew.get)
+                worse.append(f"{lb}: {p} +{grew[p]:.2f}")
+        lines.append(f"{ch:<6}" + "".join(f"{c:>26}" for c in cells)
+                     + (f"   worse in {'; '.join(worse)}" if worse else ""))
+    meds = [_medians(results[lb]) for lb in labels]
+    lines.append("median" + "".join(
+        f"{m['median_pcc_no_delay']:>6.3f} / {m['median_pcc']:5.3f}".rjust(26) for m in meds))
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/mk_track_emg"))
+    ap.add_argument("--grf", nargs="+", default=["none", "estimated"],
+                    choices=["none", "estimated", "measured"])
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args(argv)
+    c0 = _cpu_s()
+    solved = solve_walk(args.data, args.work, args.grf)
+    t_emg, env = emg_envelopes(args.data)
+    phases = gait_phases(args.data)
+    windows = {"whole cycle": GAIT_CYCLE_S,
+               "plate window": (_id_window(args.data)[0], GAIT_CYCLE_S[1])}
+    report: dict = {"chunks": {lb: s["chunks"] for lb, s in solved.items()}}
+    for wname, window in windows.items():
+        res = {lb: _compare(s, t_emg, env, window, CHANNELS, phases_s=phases)
+               for lb, s in solved.items()}
+        print(f"\n{wname} {window[0]:.3f}-{window[1]:.4f} s: PCC at 0 ms / best in 0-100 ms")
+        print("\n".join(side_by_side(res)))
+        report[wname] = {lb: _medians(r) | {"muscles": {
+            x.channel: {"pcc_no_delay": round(x.pcc_no_delay, 3), "pcc": round(x.pcc, 3),
+                        "delay_ms": round(1000 * x.delay_s),
+                        "deficit_by_phase": {k: round(v, 3) for k, v in
+                                             x.deficit_by_phase.items()}} for x in r}}
+            for lb, r in res.items()}
+    report["cpu_s"] = round(_cpu_s() - c0, 1)
+    print(f"\nCPU s (this process and its children): {report['cpu_s']}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""benchmarks/validate_rajagopal_track_emg.py's pieces: one method's chunks stitched for the
+EMG comparison (a failed chunk refused by name), and the side-by-side table naming the
+phase where a method falls behind the reference."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musclekit.errors import MusclekitError
+from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
+from musclekit.pipelines.simulate.dynamics.kernel.result import ChunkOutput
+from musclekit.pipelines.simulate.dynamics.stage.emg_compare import MuscleComparison
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location(
+    "validate_rajagopal_track_emg", ROOT / "benchmarks" / "validate_rajagopal_track_emg.py")
+track_emg = importlib.util.module_from_spec(spec)
+sys.modules["validate_rajagopal_track_emg"] = track_emg
+spec.loader.exec_module(track_emg)
+
+MUSCLES = ["soleus_r", "tibant_r"]
+
+
+def _outputs(chunks, fn):
+    """Per chunk a ChunkOutput of activations fn(t) (N, 2) on its solve window at 100 Hz."""
+    outs = []
+    for c in chunks:
+        t = np.arange(c.solve_start_s, c.solve_end_s + 1e-9, 0.01)
+        outs.append(ChunkOutput(t, {"activations": fn(t)}, {"activations": list(MUSCLES)},
+                                {"activations": ["", ""]}))
+    return outs
+
+
+def _walk_chunks():
+    times = np.arange(0.0, 2.37 + 1e-9, 0.01)
+    plan = ChunkPlan()
+    return plan_chunks("walk", times, plan), plan, times
+
+
+def test_stitched_activations_join_the_chunks_without_a_seam():
+    chunks, plan, times = _walk_chunks()
+    assert len(chunks) == 2
+    fn = lambda t: np.column_stack([0.5 + 0.4 * np.sin(2 * np.pi * t), 0.1 + 0.05 * t])  # noqa: E731
+    t, acts, muscles = track_emg.stitched_activations(
+        chunks, _outputs(chunks, fn), times[0], times[-1], plan, "track none")
+    assert muscles == MUSCLES
+    inside = np.isfinite(acts).all(axis=1)
+    assert inside.sum() > 0.9 * len(t)
+    np.testing.assert_allclose(acts[inside], fn(t[inside]), atol=2e-3)
+
+
+def test_a_failed_chunk_is_refused_by_name():
+    chunks, plan, times = _walk_chunks()
+    outs = _outputs(chunks, lambda t: np.ones((len(t), 2)))
+    outs[1] = None
+    with pytest.raises(MusclekitError, match=r"track estimated: chunk\(s\) \[1\] have no solution"):
+        track_emg.stitched_activations(chunks, outs, times[0], times[-1], plan,
+                                       "track estimated")
+
+
+def test_chunks_with_other_muscles_are_refused():
+    chunks, plan, times = _walk_chunks()
+    outs = _outputs(chunks, lambda t: np.ones((len(t), 2)))
+    outs[1].channels["activations"] = ["gasmed_r", "tibant_r"]
+    with pytest.raises(MusclekitError, match="chunk 1's muscles differ from chunk 0's"):
+        track_emg.stitched_activations(chunks, outs, times[0], times[-1], plan, "inverse")
+
+
+def _row(channel, pcc0, pcc, deficits):
+    return MuscleComparison(channel, [], pcc, pcc0, 0.04, deficit_by_phase=deficits)
+
+
+def test_side_by_side_names_the_phase_where_a_method_is_worse():
+    results = {
+        "inverse": [_row("SOL", 0.80, 0.90, {"stance": 0.15, "swing": 0.05}),
+                    _row("TA", 0.50, 0.60, {"stance": 0.30, "swing": 0.20})],
+        "track none": [_row("SOL", 0.60, 0.70, {"stance": 0.20, "swing": 0.20}),
+                       _row("TA", 0.70, 0.75, {"stance": 0.10, "swing": 0.20})],
+    }
+    lines = track_emg.side_by_side(results)
+    sol = next(ln for ln in lines if ln.startswith("SOL"))
+    ta = next(ln for ln in lines if ln.startswith("TA"))
+    # SOL: track's deficit grew by 0.15 in swing, 0.05 in stance
+    assert "worse in track none: swing +0.15" in sol
+    assert "worse" not in ta
+    median = lines[-1]
+    assert median.startswith("median")
+    assert "0.650 / 0.750" in median  # inverse: medians of 0.80, 0.50 and 0.90, 0.60
+    assert "0.650 / 0.725" in median  # track
+
+
+def test_side_by_side_needs_its_reference():
+    with pytest.raises(MusclekitError, match="no 'inverse' among"):
+        track_emg.side_by_side({"track none": [_row("SOL", 0.6, 0.7, {})]})
