@@ -9,9 +9,12 @@ child has it), IPOPT's iterations, the objective, and the largest activation dif
 the default solve and to the reference optimum.
 
     python benchmarks/bench_simulate_dynamics_ipopt.py PROBLEM.npz [...]
-        [--options "{'ipopt.min_refinement_steps': 0}" ...] [--repeat 1]
+        [--options "{'ipopt.min_refinement_steps': 0}" ...]
+        [--variant convexified-hessian ...] [--repeat 1]
 
-Options are a Python dict literal merged over `ipopt_options(problem)`.
+Options are a Python dict literal merged over `ipopt_options(problem)`. Variants are
+reformulations of the same NLP (benchmarks/inverse_nlp_variants.py: another start, a
+convexified Hessian, reserves eliminated); each is timed from its first solve on.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import statistics
 from pathlib import Path
 
 import numpy as np
+from inverse_nlp_variants import VARIANTS, solve_variant
 
 
 def cpu_seconds() -> float:
@@ -57,9 +61,12 @@ def main() -> None:
     ap.add_argument("problems", type=Path, nargs="+")
     ap.add_argument("--options", action="append", default=[],
                     help="a dict literal of nlpsol options, e.g. \"{'ipopt.mu_oracle': 'probing'}\"")
+    ap.add_argument("--variant", action="append", default=[], choices=VARIANTS,
+                    help="a reformulation of the same NLP (inverse_nlp_variants.py)")
     ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
-    sets = [("default", {})] + [(o, ast.literal_eval(o)) for o in args.options]
+    sets = [("default", {})] + [(o, ast.literal_eval(o)) for o in args.options] + \
+        [(v, None) for v in args.variant]
     tight = {"ipopt.tol": 1e-8, "ipopt.constr_viol_tol": 1e-8}
     for path in args.problems:
         _, ref = solve_with(path, tight, 1)
@@ -67,7 +74,14 @@ def main() -> None:
               f"{ref.objective:.4f}", flush=True)
         base = None
         for name, extra in sets:
-            times, sol = solve_with(path, extra, args.repeat)
+            if extra is None:
+                from musclekit.pipelines.simulate.dynamics.nlp import inverse
+                from musclekit.pipelines.simulate.dynamics.nlp.common import load_npz
+
+                problem = load_npz(inverse.RedundancyProblem, path)[0]
+                times, sol = solve_variant(name, problem, args.repeat)
+            else:
+                times, sol = solve_with(path, extra, args.repeat)
             base = sol if base is None else base
             print(f"  {name}: {statistics.median(times):.2f} s CPU (of {len(times)}), "
                   f"{sol.iterations} iterations, {sol.status}, objective {sol.objective:.4f}; "

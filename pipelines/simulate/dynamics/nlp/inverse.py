@@ -156,9 +156,25 @@ def _shape_key(problem: RedundancyProblem, pattern: np.ndarray) -> tuple:
             int(problem.max_iterations))
 
 
-def _build(ca, problem: RedundancyProblem, pattern: np.ndarray) -> _Built:
-    """The NLP of the module docstring with every number a parameter:
-    p = [h (N-1); tau_a, tau_d, b (M each); generated-force gains (N x nnz);
+@dataclass
+class _Graph:
+    """The NLP of the module docstring as CasADi SX, every number a parameter (`_build`):
+    x = [vec(a); vec(e); vec(c)], p as in `_build`; kept apart so that benchmarks can try
+    other derivatives or starts on the same graph (benchmarks/inverse_nlp_variants.py)."""
+
+    x: object
+    p: object
+    f: object
+    g: object
+    a: object  # (M, N) activations
+    e: object  # (M, N) excitations
+    h: object  # (1, N-1) mesh intervals (s)
+    w: object  # (1, N) trapezoidal weights (s)
+    rate: object  # (M, N) da/dt of each muscle at each mesh point
+
+
+def _graph(ca, problem: RedundancyProblem, pattern: np.ndarray) -> _Graph:
+    """The NLP with p = [h (N-1); tau_a, tau_d, b (M each); generated-force gains (N x nnz);
     net demands tau - R F0 (N x J); actuator optimal forces (K)]."""
     N, M = problem.force_active.shape
     J = problem.tau.shape[1]
@@ -210,8 +226,14 @@ def _build(ca, problem: RedundancyProblem, pattern: np.ndarray) -> _Built:
     if K:
         effort = effort + ca.sum1(c ** 2)
     f = ca.mtimes(effort, w.T)
+    return _Graph(x, p, f, g, a, e, h, w, rate)
 
-    solver = ca.nlpsol("redundancy", "ipopt", {"x": x, "p": p, "f": f, "g": g},
+
+def _build(ca, problem: RedundancyProblem, pattern: np.ndarray) -> _Built:
+    """IPOPT on `_graph`'s NLP, exact Hessian from CasADi."""
+    cols, rows = np.nonzero(pattern.T)
+    nlp = _graph(ca, problem, pattern)
+    solver = ca.nlpsol("redundancy", "ipopt", {"x": nlp.x, "p": nlp.p, "f": nlp.f, "g": nlp.g},
                        ipopt_options(problem))
     return _Built(solver, rows, cols)
 
