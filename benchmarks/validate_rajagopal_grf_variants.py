@@ -20,8 +20,12 @@ Per trial (walking, running), on the lab's scaled model and IK (rajagopal_lab.la
    trial with plates (corpus_grf_variants' comparison at the estimate's rate, and moments
    by OpenSim's ID on the sequence's model and IK).
 
+5. with --corpus DIR --weight-sweep: per corpus trial, the hand-over share's statics weight
+   the rule gives (grf._handover_weight) and the per-foot vertical RMSE with the weight
+   forced to 0, 0.25, 0.5, 0.75 and 1 (which weight each trial's plates prefer).
+
     python benchmarks/validate_rajagopal_grf_variants.py [--work DIR] [--json out.json]
-        [--corpus DIR] [--only-heel-hold]
+        [--corpus DIR] [--only-heel-hold] [--weight-sweep]
 """
 
 from __future__ import annotations
@@ -192,8 +196,7 @@ def heel_hold_corpus(out: Path, work: Path) -> dict:
 
     res = {}
     for trial, ds in estimate_datasets(out, None):
-        cache = work / "corpus" / f"{ds.name}.pkl"
-        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache = _wrench_cache(work, out, ds)
         bw, plates = trial_inputs(ds, cache)
         mass = trial_mass(trial, DATA)
         (seq,) = open_dataset(ds).sequences.values()
@@ -225,6 +228,53 @@ def heel_hold_corpus(out: Path, work: Path) -> dict:
     return res
 
 
+SWEEP_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _wrench_cache(work: Path, out: Path, ds: Path) -> Path:
+    """Where a corpus dataset's BodyWrench is kept: per corpus run (`out`), since two runs
+    name their datasets alike but may differ (a trial's mass, its model)."""
+    import hashlib
+
+    run = hashlib.sha256(str(out.resolve()).encode()).hexdigest()[:10]
+    path = work / "corpus" / run / f"{ds.name}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def weight_sweep(out: Path, work: Path) -> dict:
+    """Item 5: the rule's statics weight per corpus trial and the per-foot vertical RMSE
+    (% BW, corpus_grf_variants' comparison) with the weight forced to each SWEEP_WEIGHTS."""
+    from corpus import DATA, estimate_datasets, trial_mass  # noqa: PLC0415
+    from corpus_grf_variants import compare, trial_inputs  # noqa: PLC0415
+
+    from musclekit.pipelines.simulate.dynamics.methods.inverse import grf
+
+    rule_weight = grf._handover_weight
+    res = {}
+    for trial, ds in estimate_datasets(out, None):
+        cache = _wrench_cache(work, out, ds)
+        bw, plates = trial_inputs(ds, cache)
+        mass = trial_mass(trial, DATA)
+        seen: list[float] = []
+        row = {}
+        for forced in (None, *SWEEP_WEIGHTS):
+            def weight(*args, forced=forced, seen=seen, **kwargs):
+                seen.append(rule_weight(*args, **kwargs))
+                return seen[-1] if forced is None else forced
+
+            grf._handover_weight = weight
+            try:
+                c = compare(grf.split_body_wrench(bw), plates, mass)
+            finally:
+                grf._handover_weight = rule_weight
+            row["rule" if forced is None else f"{forced:g}"] = [
+                c[s]["vy_rmse_bw_pct"] for s in ("right", "left")]
+        res[trial.name] = {"rule_weight": round(seen[0], 3), "vy_rmse_bw_pct": row}
+        print(trial.name, json.dumps(res[trial.name]), flush=True)
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -233,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, default=None,
                     help="an earlier corpus.py --estimate --out: the heel-hold variants on "
                          "its trials too")
+    ap.add_argument("--weight-sweep", action="store_true",
+                    help="with --corpus: the hand-over weight sweep (item 5) only")
     ap.add_argument("--only-heel-hold", action="store_true",
                     help="only the heel-hold variants (item 4)")
     args = ap.parse_args(argv)
@@ -242,6 +294,16 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
     t0 = time.perf_counter()
     report: dict = {"date": time.strftime("%Y-%m-%d")}
+    if args.weight_sweep:
+        if not args.corpus:
+            print("--weight-sweep needs --corpus DIR (a corpus.py --estimate run)",
+                  file=sys.stderr)
+            return 2
+        report["weight_sweep"] = weight_sweep(args.corpus, work)
+        print(json.dumps(report, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1))
+        return 0
     for trial in TRIALS:
         lab = lab_pipeline(args.data, work, trial)
         report[trial] = {} if args.only_heel_hold else {
