@@ -67,8 +67,9 @@ def estimate_on_mesh(ctx: ChunkContext, mesh: np.ndarray) -> tuple[np.ndarray, n
 # A mesh point where the plates' summed vertical force falls short of the body's (inverse's
 # estimate from the kinematics) by more than this share of body weight has a foot on the
 # floor beside the plates. A foot off the plates leaves 0.7-1.2 BW missing in its stance;
-# inverse's estimate is 3 % BW from complete plates walking and the 6 Hz filter's overshoot
-# at a running touch-down 0.2 BW (the Rajagopal trials: walking's plates miss 0.6-1.1 BW
+# inverse's estimate is 3 % BW from complete plates walking, and complete plates fall up
+# to 0.21 BW short of it around a running touch-down (the Rajagopal trials, at the
+# estimate's frames: walking's plates miss 0.6-1.1 BW
 # before 0.36 s and after 2.04 s, where a foot stands beside them; the treadmill run's
 # complete plates fall short by more only at the recording's last 0.05 s).
 PLATES_MISS_BW = 0.25
