@@ -50,31 +50,39 @@ from musclekit.errors import InputError  # noqa: E402
 
 
 def stitched_activations(chunks: list, outputs: list, t0: float, t1: float, plan=None,
-                         label: str = "") -> tuple[np.ndarray, np.ndarray, list[str]]:
+                         label: str = "", window: tuple[float, float] | None = None
+                         ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(time_s, activations (T, M), muscles) of one method's chunks stitched as `simulate`
-    stitches them. A failed chunk (output None) would leave a gap in the gait cycle, so it
-    is refused by name rather than compared over part of the window."""
+    stitches them. A failed chunk (output None) whose core overlaps `window` (any, without
+    one) would leave a gap in the compared window, so it is refused by name rather than
+    compared over part of the window; one outside it is a gap outside it, as in `simulate`."""
     from musclekit.pipelines.simulate.dynamics.kernel.stitch import ChunkSeries, stitch
 
     if len(chunks) != len(outputs):
         raise InputError(f"{label}: {len(chunks)} chunks but {len(outputs)} outputs")
-    failed = [c.index for c, o in zip(chunks, outputs, strict=True) if o is None]
+    lo, hi = window if window is not None else (-np.inf, np.inf)
+    failed = [c.index for c, o in zip(chunks, outputs, strict=True)
+              if o is None and c.core_start_s < hi and c.core_end_s > lo]
     if failed:
         raise InputError(f"{label}: chunk(s) {failed} have no solution (not converged); the "
-                         "gait cycle would have a gap")
-    muscles = outputs[0].channels["activations"]
-    for c, o in zip(chunks, outputs, strict=True):
+                         "compared window would have a gap")
+    done = [(c, o) for c, o in zip(chunks, outputs, strict=True) if o is not None]
+    if not done:
+        raise InputError(f"{label}: no chunk has a solution")
+    muscles = done[0][1].channels["activations"]
+    for c, o in done:
         if o.channels["activations"] != muscles:
             raise InputError(f"{label}: chunk {c.index}'s muscles differ from chunk "
-                             f"{chunks[0].index}'s")
-    st = stitch(chunks, [ChunkSeries(o.time_s, o.values["activations"]) for o in outputs],
-                t0, t1, len(muscles), plan)
+                             f"{done[0][0].index}'s")
+    st = stitch(chunks, [None if o is None else ChunkSeries(o.time_s, o.values["activations"])
+                         for o in outputs], t0, t1, len(muscles), plan)
     return st.time_s, st.values, muscles
 
 
-def solve_walk(data: Path, work: Path, modes: list[str]) -> dict:
+def solve_walk(data: Path, work: Path, modes: list[str]) -> tuple[dict, dict]:
     """label -> {time_s, activations, muscles, dynamics, chunks}: `inverse` and `track` per
-    mode over every chunk of the walk, solved or read back from `work`."""
+    mode over every chunk of the walk, solved or read back from `work`; and label -> why
+    not, for a method with a chunk that did not converge."""
     from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
     from musclekit.pipelines.simulate.dynamics.kernel.result import (
         load_output,
@@ -119,20 +127,25 @@ def solve_walk(data: Path, work: Path, modes: list[str]) -> dict:
                                 "cpu_s": round(_cpu_s() - c0, 1)})
             print(f"{label} chunk {c.index}: {rep.status} ({rep.reason or 'ok'}), "
                   f"{rows[label][-1]['cpu_s']} CPU s", flush=True)
-    solved = {}
+    solved, refused = {}, {}
     for label, folder in folders.items():
-        outs = [load_output(folder, f"chunk{c.index:04d}") for c in chunks]
-        t, acts, muscles = stitched_activations(chunks, outs, float(times[0]),
-                                                float(times[-1]), plan, label)
         for row, c in zip(rows[label], chunks, strict=True):
             rep = load_report(folder, f"chunk{c.index:04d}")
-            row |= {"status": rep.status, "iterations": rep.iterations,
+            row |= {"status": rep.status, "reason": rep.reason, "iterations": rep.iterations,
                     "rounds": len(rep.diagnostics.rounds or []),
                     "max_reserve_nm": rep.max_reserve_nm}
+        outs = [load_output(folder, f"chunk{c.index:04d}") for c in chunks]
+        try:
+            t, acts, muscles = stitched_activations(chunks, outs, float(times[0]),
+                                                    float(times[-1]), plan, label, GAIT_CYCLE_S)
+        except InputError as exc:  # the other methods are still compared; this one is named
+            print(f"not compared: {exc}", flush=True)
+            refused[label] = {"why": str(exc), "chunks": rows[label]}
+            continue
         prep = inv_prep if label == "inverse" else trk_prep
         solved[label] = {"time_s": t, "activations": acts, "muscles": muscles,
                          "dynamics": model_dynamics(prep / "model.osim"), "chunks": rows[label]}
-    return solved
+    return solved, refused
 
 
 def side_by_side(results: dict[str, list], reference: str = "inverse") -> list[str]:
@@ -171,12 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     c0 = _cpu_s()
-    solved = solve_walk(args.data, args.work, args.grf)
+    solved, refused = solve_walk(args.data, args.work, args.grf)
+    if "inverse" not in solved:
+        raise InputError(refused["inverse"]["why"])
     t_emg, env = emg_envelopes(args.data)
     phases = gait_phases(args.data)
     windows = {"whole cycle": GAIT_CYCLE_S,
                "plate window": (_id_window(args.data)[0], GAIT_CYCLE_S[1])}
-    report: dict = {"chunks": {lb: s["chunks"] for lb, s in solved.items()}}
+    report: dict = {"chunks": {lb: s["chunks"] for lb, s in solved.items()},
+                    "not_compared": refused}
     for wname, window in windows.items():
         res = {lb: _compare(s, t_emg, env, window, CHANNELS, phases_s=phases)
                for lb, s in solved.items()}

@@ -60,7 +60,17 @@ def test_a_failed_chunk_is_refused_by_name():
     outs[1] = None
     with pytest.raises(MusclekitError, match=r"track estimated: chunk\(s\) \[1\] have no solution"):
         track_emg.stitched_activations(chunks, outs, times[0], times[-1], plan,
-                                       "track estimated")
+                                       "track estimated", (0.248, 1.5))
+    # outside the compared window it is a gap there, as `simulate` leaves it
+    t, acts, _ = track_emg.stitched_activations(chunks, outs, times[0], times[-1], plan,
+                                                "track estimated", (0.248, 1.3925))
+    inside = (t >= 0.248) & (t <= 1.3925)
+    assert np.isfinite(acts[inside]).all()
+    assert np.isnan(acts[t > 1.5]).all()
+    outs[0] = None
+    with pytest.raises(MusclekitError, match="no chunk has a solution"):
+        track_emg.stitched_activations(chunks, outs, times[0], times[-1], plan, "track none",
+                                       (5.0, 6.0))
 
 
 def test_chunks_with_other_muscles_are_refused():
