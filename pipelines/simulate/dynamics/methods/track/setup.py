@@ -461,17 +461,22 @@ class TrackModel:
         slopes = self._set(q, v, "muscles")
         i0 = self._gen(q, v, a, slopes, "muscles")
         dq, dv = np.zeros((n, n)), np.zeros((n, n))
-        for j in range(n) if muscled is None else muscled:
+        columns = list(range(n)) if muscled is None else list(muscled)
+        # Every speed step first, then every pose step, each moved from (q, v) and back:
+        # the speed steps leave the pose's computations (the muscles' paths) in OpenSim's
+        # cache, and only the pose steps pay for them again.
+        for j in columns:
             e = np.zeros(n)
             e[j] = FD_STEP
-            # one coordinate's pose, then its speed, moved from (q, v) and back: the
-            # speed's step leaves the pose's computations (muscle paths) in OpenSim's cache
-            moved = self._move(j, q[j] + FD_STEP, v, slopes, "muscles")
-            dq[:, j] = dg_dq[:, j] - (self._gen(q + e, v, a, moved, "muscles") - i0) / FD_STEP
-            self._move(j, q[j], v, slopes, "muscles")
             self._move_speed(j, v[j] + FD_STEP, slopes, "muscles")
             dv[:, j] = dg_dv[:, j] - (self._gen(q, v + e, a, slopes, "muscles") - i0) / FD_STEP
             self._move_speed(j, v[j], slopes, "muscles")
+        for j in columns:
+            e = np.zeros(n)
+            e[j] = FD_STEP
+            moved = self._move(j, q[j] + FD_STEP, v, slopes, "muscles")
+            dq[:, j] = dg_dq[:, j] - (self._gen(q + e, v, a, moved, "muscles") - i0) / FD_STEP
+            self._move(j, q[j], v, slopes, "muscles")
         return dq, dv
 
     def build(self, time_s: np.ndarray, q_ref: np.ndarray, q: np.ndarray, v: np.ndarray,
