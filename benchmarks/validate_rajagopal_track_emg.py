@@ -175,6 +175,30 @@ def side_by_side(results: dict[str, list], reference: str = "inverse") -> list[s
     return lines
 
 
+def vs_reference(solved: dict, window: tuple[float, float], reference: str = "inverse"
+                 ) -> dict[str, dict[str, float]]:
+    """Per other label and EMG channel, the PCC of its activation (the mean of the channel's
+    muscles, as compared with the EMG) with the reference's over `window`: does the method
+    change the curve the EMG is compared with, and where?"""
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import match_channels
+
+    ref = solved[reference]
+    w = (ref["time_s"] >= window[0]) & (ref["time_s"] <= window[1])
+    out: dict[str, dict[str, float]] = {}
+    for label, s in solved.items():
+        if label == reference:
+            continue
+        pairs = match_channels(CHANNELS, s["muscles"], "r")
+        out[label] = {}
+        for ch in CHANNELS:
+            a = np.mean([np.interp(ref["time_s"][w], s["time_s"], s["activations"][:, s[
+                "muscles"].index(m)]) for m in pairs[ch]], axis=0)
+            b = np.mean([ref["activations"][w, ref["muscles"].index(m)] for m in pairs[ch]],
+                        axis=0)
+            out[label][ch] = round(float(np.corrcoef(a, b)[0, 1]), 3)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -198,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
                for lb, s in solved.items()}
         print(f"\n{wname} {window[0]:.3f}-{window[1]:.4f} s: PCC at 0 ms / best in 0-100 ms")
         print("\n".join(side_by_side(res)))
+        like = vs_reference(solved, window)
+        for lb, row in like.items():
+            print(f"{lb} vs inverse, PCC of the compared activations: "
+                  + ", ".join(f"{ch} {v:.2f}" for ch, v in row.items()))
+        report[f"{wname}: PCC with inverse's activations"] = like
         report[wname] = {lb: _medians(r) | {"muscles": {
             x.channel: {"pcc_no_delay": round(x.pcc_no_delay, 3), "pcc": round(x.pcc, 3),
                         "delay_ms": round(1000 * x.delay_s),

@@ -107,3 +107,20 @@ def test_side_by_side_names_the_phase_where_a_method_is_worse():
 def test_side_by_side_needs_its_reference():
     with pytest.raises(MusclekitError, match="no 'inverse' among"):
         track_emg.side_by_side({"track none": [_row("SOL", 0.6, 0.7, {})]})
+
+
+def test_vs_reference_compares_each_channels_muscles_with_the_reference():
+    t = np.arange(0.0, 2.0, 0.02)
+    muscles = [f"{m}_r" for m in ("soleus", "gasmed", "gaslat", "tibant")]
+    base = np.column_stack([np.sin(2 * np.pi * t + k) for k in range(4)]) + 1.0
+    other = base.copy()
+    other[:, 3] = 2.0 - base[:, 3]  # tibialis anterior mirrored
+    solved = {"inverse": {"time_s": t, "activations": base, "muscles": muscles},
+              "track none": {"time_s": t, "activations": other, "muscles": muscles}}
+    chans = track_emg.CHANNELS
+    track_emg.CHANNELS = ["SOL", "GAS", "TA"]
+    try:
+        out = track_emg.vs_reference(solved, (0.25, 1.4))
+    finally:
+        track_emg.CHANNELS = chans
+    assert out == {"track none": {"SOL": 1.0, "GAS": 1.0, "TA": -1.0}}
