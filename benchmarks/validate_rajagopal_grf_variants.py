@@ -68,27 +68,34 @@ def total_force_by_cutoff(lab: dict, mass: float, cutoffs=(6.0, 10.0, 15.0, 20.0
     return out
 
 
+def _lab_wrench_and_plates(lab: dict):
+    """The lab trial's whole-body wrench from its kinematics, its plates at 6 Hz and raw on
+    the wrench's frames, and the lab's analysis window as a mask."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import body_wrench
+    from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
+
+    wrench = body_wrench(str(lab["model"]), _motion(lab["model"], lab["motion"]), FEET)
+    plates = read_measured_grf(None, lab["grf_xml"])
+    measured = np.nan_to_num(plates.resample(wrench.time_s, 6.0))
+    raw = np.nan_to_num(plates.resample(wrench.time_s, None))
+    lo, hi = lab["window_s"]
+    return wrench, measured, raw, (wrench.time_s >= lo) & (wrench.time_s <= hi)
+
+
 def cop_paths(lab: dict, trial: str, work: Path) -> dict:
     from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
     from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
-        body_wrench,
         split_body_wrench,
     )
     from musclekit.pipelines.simulate.opensim.external_loads import (
         GRF_CHANNELS,
-        read_measured_grf,
         write_external_loads,
     )
 
     idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
     mass = TRIALS[trial]["mass_kg"]
     bw = mass * 9.80665
-    wrench = body_wrench(str(lab["model"]), _motion(lab["model"], lab["motion"]), FEET)
-    plates = read_measured_grf(None, lab["grf_xml"])
-    measured = np.nan_to_num(plates.resample(wrench.time_s, 6.0))
-    raw = np.nan_to_num(plates.resample(wrench.time_s, None))
-    lo, hi = lab["window_s"]
-    w = (wrench.time_s >= lo) & (wrench.time_s <= hi)
+    wrench, measured, raw, w = _lab_wrench_and_plates(lab)
     out = {}
     for path in ("moment", "rolling"):
         est = split_body_wrench(wrench, rule=ContactRule(cop_path=path))
@@ -142,21 +149,14 @@ def heel_hold(variant: str):
 
 def heel_hold_rajagopal(lab: dict, trial: str, work: Path) -> dict:
     from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
-        body_wrench,
         split_body_wrench,
     )
     from musclekit.pipelines.simulate.opensim.external_loads import (
-        read_measured_grf,
         write_external_loads,
     )
 
     mass = TRIALS[trial]["mass_kg"]
-    wrench = body_wrench(str(lab["model"]), _motion(lab["model"], lab["motion"]), FEET)
-    plates = read_measured_grf(None, lab["grf_xml"])
-    measured = np.nan_to_num(plates.resample(wrench.time_s, 6.0))
-    raw = np.nan_to_num(plates.resample(wrench.time_s, None))
-    lo, hi = lab["window_s"]
-    w = (wrench.time_s >= lo) & (wrench.time_s <= hi)
+    wrench, measured, raw, w = _lab_wrench_and_plates(lab)
     out = {}
     for variant in HEEL_HOLDS:
         with heel_hold(variant):

@@ -219,12 +219,10 @@ def test_an_unknown_centre_of_pressure_path_is_refused() -> None:
         ContactRule(handover="smooth")
 
 
-def test_in_a_hand_over_both_centres_of_pressure_stay_on_their_rolling_lines() -> None:
-    # Right stance frames 10-59, left 50-89 (a hand-over at 50-59); each foot's true COP
-    # rolls heel -> toe along its own line, and the whole-body moment carries a seeded
-    # 2 cm noise. In the hand-over the COPs must stay on their feet's lines (no common shift
-    # towards the noisy whole-body COP), and what they leave is reported.
-    rng = np.random.default_rng(5)
+def two_stances():
+    """Right stance frames 10-59, left 50-89 (a hand-over at 50-59) at 100 Hz, 700 N
+    vertical: frame count, time, stance masks, each foot's heel and toe points, the points
+    (T, 2, 3) and their heights above the floor, and the force."""
     T = 100
     t = np.arange(T) * 0.01
     on = {"right": (np.arange(T) >= 10) & (np.arange(T) < 60),
@@ -234,6 +232,34 @@ def test_in_a_hand_over_both_centres_of_pressure_stay_on_their_rolling_lines() -
     heights = {s: np.column_stack([np.where(on[s], 0.0, 0.2)] * 2) for s in base}
     pts = {s: np.tile(base[s], (T, 1, 1)) + heights[s][:, :1, None] * [0, 1, 0] for s in base}
     force = np.where((on["right"] | on["left"])[:, None], [0.0, 700.0, 0.0], 0.0)
+    return T, t, on, base, heights, pts, force
+
+
+def hand_over_with_heel_rocker():
+    """two_stances() with the left foot's COP at its heel (x 0.6) through the loading double
+    support, then rolling to its toe (0.8) by frame 89; in the double support the whole-body
+    COP lies at x 0.4. Returns split_wrench's inputs, the double support, the left foot's
+    first single-support frame and the whole-body COP."""
+    T, t, on, base, heights, pts, force = two_stances()
+    # Contact comes from the feet's heights alone: the double support as the rule finds it.
+    both = split_wrench(t, force, np.zeros((T, 3)), heights, pts, 72.0).contact.all(axis=1)
+    first = int(np.flatnonzero(both).max()) + 1  # the left foot's first single-support frame
+    seen = np.zeros((T, 3))
+    x = np.clip((t - t[10]) / (t[59] - t[10]), 0, 1)
+    seen[10:first] = (base["right"][0] + x[:, None] * (base["right"][1] - base["right"][0]))[10:first]
+    x = np.clip((t - t[first]) / (t[89] - t[first]), 0, 1)
+    seen[first:90] = (base["left"][0] + x[:, None] * (base["left"][1] - base["left"][0]))[first:90]
+    seen[both] = [0.4, 0.0, 0.0]
+    return (t, force, np.cross(seen, force), heights, pts), both, first, seen
+
+
+def test_in_a_hand_over_both_centres_of_pressure_stay_on_their_rolling_lines() -> None:
+    # Right stance frames 10-59, left 50-89 (a hand-over at 50-59); each foot's true COP
+    # rolls heel -> toe along its own line, and the whole-body moment carries a seeded
+    # 2 cm noise. In the hand-over the COPs must stay on their feet's lines (no common shift
+    # towards the noisy whole-body COP), and what they leave is reported.
+    rng = np.random.default_rng(5)
+    T, t, on, base, heights, pts, force = two_stances()
     seen = np.zeros((T, 3))
     for s, (a, b) in (("right", (10, 59)), ("left", (50, 89))):
         x = np.clip((t - t[a]) / (t[b] - t[a]), 0, 1)
@@ -261,25 +287,7 @@ def test_through_the_loading_double_support_the_leading_foot_s_centre_of_pressur
     # rolls to its toe (0.8) by frame 89. The line fitted to its single support, extended
     # backwards, would put the COP 7 cm behind the heel in the double support; held, it stays
     # at the heel. The forces are those of the fitted lines, and no moment is lost.
-    T = 100
-    t = np.arange(T) * 0.01
-    on = {"right": (np.arange(T) >= 10) & (np.arange(T) < 60),
-          "left": (np.arange(T) >= 50) & (np.arange(T) < 90)}
-    base = {"right": np.array([[0.0, 0.0, 0.1], [0.2, 0.0, 0.1]]),
-            "left": np.array([[0.6, 0.0, -0.1], [0.8, 0.0, -0.1]])}
-    heights = {s: np.column_stack([np.where(on[s], 0.0, 0.2)] * 2) for s in base}
-    pts = {s: np.tile(base[s], (T, 1, 1)) + heights[s][:, :1, None] * [0, 1, 0] for s in base}
-    force = np.where((on["right"] | on["left"])[:, None], [0.0, 700.0, 0.0], 0.0)
-    # Contact comes from the feet's heights alone: the double support as the rule finds it.
-    both = split_wrench(t, force, np.zeros((T, 3)), heights, pts, 72.0).contact.all(axis=1)
-    first = int(np.flatnonzero(both).max()) + 1  # the left foot's first single-support frame
-    seen = np.zeros((T, 3))
-    x = np.clip((t - t[10]) / (t[59] - t[10]), 0, 1)
-    seen[10:first] = (base["right"][0] + x[:, None] * (base["right"][1] - base["right"][0]))[10:first]
-    x = np.clip((t - t[first]) / (t[89] - t[first]), 0, 1)
-    seen[first:90] = (base["left"][0] + x[:, None] * (base["left"][1] - base["left"][0]))[first:90]
-    seen[both] = [0.4, 0.0, 0.0]
-    moment = np.cross(seen, force)
+    (t, force, moment, heights, pts), both, first, seen = hand_over_with_heel_rocker()
     est = split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05, sole_line=pts)
     loading = est.contact.all(axis=1)
     assert loading.sum() >= 5 and np.array_equal(loading, both)
@@ -347,15 +355,7 @@ def _hand_over(share_in_double_support):
     """Right stance frames 10-59, left 50-89 (a hand-over at 50-59), each foot's COP rolling
     heel -> toe; the whole-body COP where `share_in_double_support` (the right foot's, one
     per hand-over frame) puts it between the two feet's COPs."""
-    T = 100
-    t = np.arange(T) * 0.01
-    on = {"right": (np.arange(T) >= 10) & (np.arange(T) < 60),
-          "left": (np.arange(T) >= 50) & (np.arange(T) < 90)}
-    base = {"right": np.array([[0.0, 0.0, 0.1], [0.2, 0.0, 0.1]]),
-            "left": np.array([[0.6, 0.0, -0.1], [0.8, 0.0, -0.1]])}
-    heights = {s: np.column_stack([np.where(on[s], 0.0, 0.2)] * 2) for s in base}
-    pts = {s: np.tile(base[s], (T, 1, 1)) + heights[s][:, :1, None] * [0, 1, 0] for s in base}
-    force = np.where((on["right"] | on["left"])[:, None], [0.0, 700.0, 0.0], 0.0)
+    T, t, on, base, heights, pts, force = two_stances()
     path = {}
     for s, (a, b) in (("right", (10, 59)), ("left", (50, 89))):
         x = np.clip((t - t[a]) / (t[b] - t[a]), 0, 1)

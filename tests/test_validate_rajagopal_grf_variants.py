@@ -20,29 +20,10 @@ spec.loader.exec_module(variants)
 
 
 def _hand_over_with_heel_rocker():
-    """Right stance frames 10-59, left 50-89; the left foot's COP stays at its heel (x 0.6)
-    through the loading double support, then rolls to 0.8; in the double support the
-    whole-body COP lies at x 0.4. Returns split_wrench's inputs and the double support."""
-    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import split_wrench
+    from tests.test_simulate_dyn_grf import hand_over_with_heel_rocker
 
-    T = 100
-    t = np.arange(T) * 0.01
-    on = {"right": (np.arange(T) >= 10) & (np.arange(T) < 60),
-          "left": (np.arange(T) >= 50) & (np.arange(T) < 90)}
-    base = {"right": np.array([[0.0, 0.0, 0.1], [0.2, 0.0, 0.1]]),
-            "left": np.array([[0.6, 0.0, -0.1], [0.8, 0.0, -0.1]])}
-    heights = {s: np.column_stack([np.where(on[s], 0.0, 0.2)] * 2) for s in base}
-    pts = {s: np.tile(base[s], (T, 1, 1)) + heights[s][:, :1, None] * [0, 1, 0] for s in base}
-    force = np.where((on["right"] | on["left"])[:, None], [0.0, 700.0, 0.0], 0.0)
-    both = split_wrench(t, force, np.zeros((T, 3)), heights, pts, 72.0).contact.all(axis=1)
-    first = int(np.flatnonzero(both).max()) + 1
-    seen = np.zeros((T, 3))
-    x = np.clip((t - t[10]) / (t[59] - t[10]), 0, 1)
-    seen[10:first] = (base["right"][0] + x[:, None] * (base["right"][1] - base["right"][0]))[10:first]
-    x = np.clip((t - t[first]) / (t[89] - t[first]), 0, 1)
-    seen[first:90] = (base["left"][0] + x[:, None] * (base["left"][1] - base["left"][0]))[first:90]
-    seen[both] = [0.4, 0.0, 0.0]
-    return (t, force, np.cross(seen, force), heights, pts), both
+    inputs, both, _, _ = hand_over_with_heel_rocker()
+    return inputs, both
 
 
 def test_heel_hold_variants_place_the_loading_cop_and_restore_the_rule() -> None:
