@@ -27,9 +27,13 @@ From the files alone (no IK, no estimate), per trial:
   points (the kinematics as the estimate saw them) ends its descent, against the heel's
   landing; and the per-foot vertical RMSE with
   every touch-down of the rule moved by -40..40 ms, the best move (right + left), and where
-  that puts the touch-down against the heel's landing (the rule's mean lead plus the move).
+  that puts the touch-down against the heel's landing (the rule's mean lead plus the move);
+  and the per-foot vertical RMSE with every touch-down of the rule keyed to the heel's landing
+  instead (heel_keyed_rmse: the heel marker's, the IK heel end's, and the later of the rule's
+  touch-down and the heel marker's landing less a lead), lift-offs as the rule's.
 
     python benchmarks/corpus_timing.py [--data DIR] [--out DIR] [--json FILE]
+        [--rajagopal-work DIR]
 """
 
 from __future__ import annotations
@@ -359,6 +363,179 @@ def touch_down_shift_rmse(ds: Path, trial) -> dict:
     return out
 
 
+@contextlib.contextmanager
+def touch_downs_keyed(move):
+    """Inside: the estimate's contact detection (grf.detect_contact) with every touch-down (a
+    contact run's first frame, not the sequence's first) moved to frame `move(side, frame)`
+    (None: kept; never past the run's lift-off); lift-offs as detected. split_wrench detects
+    the feet one call per side in grf.SIDES order, which names each call's side."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse import grf
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import runs
+
+    detect = grf.detect_contact
+    calls = [0]
+
+    def keyed(above, speeds, rule):
+        side = grf.SIDES[calls[0] % len(grf.SIDES)]
+        calls[0] += 1
+        c = detect(above, speeds, rule)
+        out = c.copy()
+        for a, b in runs(c):
+            k = None if a == 0 else move(side, a)
+            if k is not None:
+                out[a:b + 1] = False
+                out[min(max(k, 1), b):b + 1] = True
+        return out
+
+    grf.detect_contact = keyed
+    try:
+        yield
+    finally:
+        grf.detect_contact = detect
+
+
+# The later of the rule's touch-down and the heel marker's landing less this lead, ms: the
+# rows' best touch-downs lie 5-26 ms before the heel's landing (docs/validation.md, "Timing")
+HEEL_LEADS_MS = (20, 30)
+HEEL_SEARCH_S = 0.15  # the heel's landing is looked for this far either side of the rule's
+
+
+def heel_keyed_variants(bw, heels: dict[str, np.ndarray], marker_t: np.ndarray,
+                        marker_rate_hz: float, evaluate) -> dict:
+    """`evaluate(estimate)` of the command's rule and of its touch-downs keyed to the heel's
+    landing (_landing within HEEL_SEARCH_S of each of the rule's touch-downs, relative to the
+    ground: a treadmill's belt velocity, the estimate's, is taken out first; kept where none
+    is found), on the whole-body wrench `bw`, the heel markers' paths `heels` (side: (T, 3)
+    at `marker_t`): {variant: evaluate(...)}.
+
+    - "heel marker's landing": the heel marker's path (markers low-passed at 20 Hz), which
+      the estimate does not have (it sees the kinematics at the run's cut-off);
+    - "IK heel end's landing": the sole line's heel end (grf.sole_ends: the rearmost foot
+      marker, carried by the foot), as the estimate sees it;
+    - "later of the rule and the heel marker's landing - L ms": only ever later than the
+      rule's (which leads the heel on the BTK walks by 18-44 ms)."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import split_body_wrench
+
+    t = bw.time_s
+    rate = 1.0 / float(np.median(np.diff(t)))
+    belt = split_body_wrench(bw, rule=ContactRule()).ground_velocity_m_s
+
+    def relative(ts, seg, t0):  # a path relative to the ground under the feet
+        return seg - np.outer(ts - t0, belt)
+
+    def marker_landing(side, a):
+        t0 = float(t[a])
+        lo, hi = np.searchsorted(marker_t, [t0 - HEEL_SEARCH_S, t0 + HEEL_SEARCH_S])
+        seg, ts = heels[side][lo:hi], marker_t[lo:hi]
+        seen = np.isfinite(seg).all(axis=1)
+        if len(ts) < 4 or seen.mean() < 0.9:
+            return None
+        seg = np.column_stack([np.interp(ts, ts[seen], seg[seen, c]) for c in range(3)])
+        return _landing(ts, relative(ts, seg, t0), marker_rate_hz, MARKER_FILTER_HZ)
+
+    def ik_landing(side, a):
+        w = np.abs(t - t[a]) <= HEEL_SEARCH_S
+        return _landing(t[w], relative(t[w], bw.sole_line[side][w, 0], t[a]), rate, None)
+
+    def frame(time_s):
+        return None if time_s is None else int(np.searchsorted(t, time_s))
+
+    variants = {"rule": None,
+                "heel marker's landing": lambda s, a: frame(marker_landing(s, a)),
+                "IK heel end's landing": lambda s, a: frame(ik_landing(s, a))}
+    for lead in HEEL_LEADS_MS:
+        def later(s, a, lead=lead):
+            land = marker_landing(s, a)
+            return None if land is None else max(a, frame(land - lead / 1000))
+        variants[f"later of the rule and the heel marker's landing - {lead} ms"] = later
+    out = {}
+    for name, move in variants.items():
+        moved = []
+
+        def counted(s, a, move=move, moved=moved):
+            k = move(s, a)
+            moved.append(k is not None and k != a)
+            return k
+
+        with touch_downs_keyed(counted) if move else contextlib.nullcontext():
+            out[name] = evaluate(split_body_wrench(bw, rule=ContactRule()))
+        # how many of the rule's touch-downs the variant moved, of how many
+        out[name]["moved"] = (sum(moved), len(moved))
+    return out
+
+
+def _feet(r: dict) -> dict:
+    return {s: (r[s]["vy_rmse_bw_pct"], r[s]["swing_max_bw_pct"]) for s in ("right", "left")}
+
+
+def heel_keyed_rmse(ds: Path, trial, tf: TrialFiles, data: Path) -> dict:
+    """heel_keyed_variants on a corpus trial's dataset: per-foot vertical RMSE and swing-foot
+    maximum (% BW, corpus_grf_variants' comparison), {variant: {side: (rmse, swing max)}}."""
+    from corpus import trial_mass
+    from corpus_grf_variants import compare, trial_inputs
+
+    bw, plates = trial_inputs(ds, ds / "body_wrench.pkl")
+    mass = trial_mass(trial, data)
+    mt, markers, mrate, _ = read_trial(tf, data)
+    heels = dict(zip(("right", "left"), (markers[h] for h in tf.heels), strict=True))
+    return heel_keyed_variants(bw, heels, mt, mrate,
+                               lambda est: _feet(compare(est, plates, mass)))
+
+
+# The Rajagopal trials' heel markers (right, left): the walk's as corpus TRIALS, the run's
+RAJAGOPAL_HEELS = {"walk": ("R.Heel", "L.Heel"), "run": ("RCAL", "LCAL")}
+
+
+def heel_keyed_rajagopal(work: Path) -> dict:
+    """heel_keyed_variants on the Rajagopal walk and run (the lab's scaling and IK in `work`,
+    validate_rajagopal_grf_variants' wrench and plates, validate_rajagopal's comparison over
+    the lab's window): {trial: {variant: {side: (rmse, swing max)}}}."""
+    from rajagopal_lab import DEFAULT_DATA, lab_pipeline
+    from rajagopal_lab import TRIALS as LAB
+    from validate_rajagopal import compare_feet
+    from validate_rajagopal_grf_variants import _lab_wrench_and_plates
+
+    from musclekit.pipelines.simulate.opensim.files import read_trc
+
+    out = {}
+    for trial, names in RAJAGOPAL_HEELS.items():
+        lab = lab_pipeline(DEFAULT_DATA, work, trial)
+        bw, measured, raw, w = _lab_wrench_and_plates(lab)
+        m = read_trc(DEFAULT_DATA / "ExpData" / f"motion_capture_{trial}.trc", allow_missing=True)
+        scale = 1e-3 if np.nanmax(np.abs(m.positions)) > 100 else 1.0  # a TRC in mm
+        heels = {s: m.positions[:, m.names.index(n)] * scale
+                 for s, n in zip(("right", "left"), names, strict=True)}
+        weight = LAB[trial]["mass_kg"] * G
+        out[trial] = heel_keyed_variants(
+            bw, heels, m.time_s, m.rate_hz,
+            lambda est, measured=measured, raw=raw, w=w, weight=weight: _feet(compare_feet(
+                est.time_s, est.values, measured, raw, w, weight, est.contact)))
+    return out
+
+
+def heel_keyed_table(rows: list[dict]) -> str:
+    """One Markdown line per heel-keyed variant, one column per trial: vertical RMSE % BW
+    right / left, the swing foot's largest load (% BW) in brackets, the touch-downs moved (of
+    the rule's) in square brackets."""
+    from corpus_grf_variants import SHORT
+
+    rows = [r for r in rows if "heel_keyed_rmse_bw_pct" in r]
+    if not rows:
+        return ""
+    names = list(rows[0]["heel_keyed_rmse_bw_pct"])
+    short = [next((v for k, v in SHORT.items() if r["trial"].startswith(k)), r["trial"])
+             for r in rows]
+    lines = ["| touch-down | " + " | ".join(short) + " |",
+             "|---|" + "---|" * len(rows)]
+    for n in names:
+        cells = [(lambda v: f"{v['right'][0]:.2f} / {v['left'][0]:.2f} ({v['right'][1]:.0f} / "
+                            f"{v['left'][1]:.0f}) [{v['moved'][0]}/{v['moved'][1]}]")(
+            r["heel_keyed_rmse_bw_pct"][n]) for r in rows]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def best_shifts(ds: Path, steps: list[dict] | None = None) -> dict:
     """The shift of the kinematics' total force that best fits the plates' total (module
     docstring), per axis, with the RMSE (% BW) unshifted and at the best shift; with the
@@ -403,6 +580,9 @@ def main() -> int:
                    help="a corpus.py --estimate run's --out: also the best shifts of the "
                         "kinematics' total force")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--rajagopal-work", type=Path, default=None,
+                   help="also the heel-keyed touch-downs on the Rajagopal walk and run (the "
+                        "lab's scaling and IK run in this folder, kept)")
     args = p.parse_args()
     rows = []
     for tf in TRIALS:
@@ -433,10 +613,19 @@ def main() -> int:
                     if r["touch_down_minus_heel_landing_ms"] is not None]
             shifts["best_touch_down_minus_heel_landing_ms"] = (round(float(np.mean(lead))) + best
                                                                if lead else None)
-            print(json.dumps({"trial": trial.name, "kinematics_total_force_best_shift": shifts}),
-                  flush=True)
-            rows.append({"trial": trial.name, "kinematics_total_force_best_shift": shifts})
+            tf = next((x for x in TRIALS if trial.name.startswith(x.name)), None)
+            keyed = heel_keyed_rmse(ds, trial, tf, args.data) if tf else None
+            print(json.dumps({"trial": trial.name, "kinematics_total_force_best_shift": shifts,
+                              "heel_keyed_rmse_bw_pct": keyed}), flush=True)
+            rows.append({"trial": trial.name, "kinematics_total_force_best_shift": shifts,
+                         **({"heel_keyed_rmse_bw_pct": keyed} if keyed else {})})
+    if args.rajagopal_work is not None:
+        for trial, keyed in heel_keyed_rajagopal(args.rajagopal_work).items():
+            rows.append({"trial": f"Rajagopal {trial} (lab's IK)",
+                         "heel_keyed_rmse_bw_pct": keyed})
+            print(json.dumps(rows[-1]), flush=True)
     print(summary(rows))
+    print(heel_keyed_table(rows))
     use = resource.getrusage(resource.RUSAGE_SELF)
     print(f"CPU s: {use.ru_utime + use.ru_stime:.1f}")
     if args.json:

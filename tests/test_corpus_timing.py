@@ -104,3 +104,39 @@ def test_corpus_workstation_events_flattened():
     _, _, _, plates = timing.read_trial(timing.TRIALS[2], CORPUS.parent)
     offsets = timing.event_offsets(clock["events"], plates)
     assert len(offsets) == 3 and all(0.0 <= d <= 1000 / 120 for d in offsets)
+
+
+def test_touch_downs_keyed_moves_each_touch_down_to_the_given_frame():
+    """Inside touch_downs_keyed every touch-down but the sequence's first frame goes where the
+    move says (never past its lift-off; None keeps it), per side in grf.SIDES order; lift-offs
+    stay, and the detection is restored on leaving."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse import grf
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+
+    detect = grf.detect_contact
+    above = np.full((100, 1), 0.1)
+    above[0:5] = above[20:50] = above[70:90] = 0.0  # three stances, the first at frame 0
+    speeds = np.zeros((100, 1))
+    asked = []
+
+    def move(side, a):
+        asked.append((side, a))
+        return {20: 25, 70: 95}.get(a) if side == "right" else None
+
+    with timing.touch_downs_keyed(move):
+        right = grf.detect_contact(above, speeds, ContactRule())
+        left = grf.detect_contact(above, speeds, ContactRule())
+    assert grf.detect_contact is detect
+    assert asked == [("right", 20), ("right", 70), ("left", 20), ("left", 70)]
+    assert np.array_equal(np.flatnonzero(right), [*range(5), *range(25, 50), 89])
+    assert np.array_equal(left, detect(above, speeds, ContactRule()))
+
+
+def test_heel_keyed_table_names_each_variant():
+    row = {"trial": "btk_pig, preset plug-in-gait", "heel_keyed_rmse_bw_pct": {
+        "rule": {"right": (6.63, 41.0), "left": (6.12, 28.0), "moved": (0, 0)},
+        "heel marker's landing": {"right": (4.97, 13.0), "left": (6.66, 0.0), "moved": (6, 6)}}}
+    table = timing.heel_keyed_table([row, {"trial": "other"}]).splitlines()
+    assert table[0] == "| touch-down | PiG |"
+    assert table[3] == "| heel marker's landing | 4.97 / 6.66 (13 / 0) [6/6] |"
+    assert timing.heel_keyed_table([{"trial": "other"}]) == ""
