@@ -19,7 +19,7 @@ Run:
 
     python benchmarks/validate_rajagopal_track.py [--trial walk run] [--grf none estimated]
         [--chunks 0 1] [--work /tmp/mk_track] [--json results.json] [--sphere-stiffness 1e7]
-        [--grf-weight 1e3] [--sphere-dissipation 0.5]
+        [--grf-weight 1e3] [--sphere-dissipation 0.5] [--setting grf_first_weight=none]
 
 Against the plates it also prints each foot's peak vertical force and its time loaded above
 20 % BW (contact spheres, plates). `--sphere-stiffness` is an experiment (every foot
@@ -27,6 +27,8 @@ sphere's stiffness in the chunk's model copy), not one of track's settings; so i
 `--sphere-dissipation`. `--grf-weight`
 sets `TrackSettings.grf_weight` (the force-tracking term's weight) and solves into
 `track_<mode>_w<weight>` so that runs with different weights can share one `--work`.
+`--setting FIELD=VALUE` overrides other TrackSettings fields (`none` for None), e.g.
+`grf_first_weight=none` for the rounds at the full weight from the start.
 """
 
 from __future__ import annotations
@@ -142,7 +144,8 @@ def set_sphere_parameters(**values: float) -> None:
 
 
 def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[int] | None,
-              skip_inverse: bool = False, grf_weight: float | None = None) -> dict:
+              skip_inverse: bool = False, grf_weight: float | None = None,
+              overrides: dict | None = None) -> dict:
     from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
     from musclekit.pipelines.simulate.dynamics.kernel.result import load_output, save_chunk
     from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
@@ -172,7 +175,8 @@ def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[i
             save_chunk(inv_out, name, rep, out)
         for mode in modes:
             settings = TrackSettings(warm_start_dir=str(inv_out), track_grf=mode,
-                                     grf_setup=str(lab["grf_xml"]) if mode == "measured" else None)
+                                     grf_setup=str(lab["grf_xml"]) if mode == "measured" else None,
+                                     **(overrides or {}))
             folder = f"track_{mode}"
             if grf_weight is not None:
                 settings.grf_weight = grf_weight
@@ -186,6 +190,8 @@ def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[i
                    "cpu_s": round(_cpu_s() - c0, 1), "iterations": rep.iterations,
                    "rounds": len(rep.diagnostics.rounds or []),
                    "round_iterations": [r["iterations"] for r in rep.diagnostics.rounds or []],
+                   "round_grf_weights": [r.get("grf_weight") for r in rep.diagnostics.rounds or []],
+                   "rejected_rounds": sum(not r["accepted"] for r in rep.diagnostics.rounds or []),
                    "defect": rep.diagnostics.max_dynamics_defect,
                    "tracking_error_rad": rep.tracking_error_rad,
                    "tracking_error_m": rep.diagnostics.tracking_error_m,
@@ -206,6 +212,20 @@ def run_trial(data: Path, work: Path, trial: str, modes: list[str], only: list[i
             res["chunks"].append(row)
             print(json.dumps(row), flush=True)
     return res
+
+
+def parse_settings(items: list[str]) -> dict:
+    """`FIELD=VALUE` pairs to TrackSettings overrides (numbers as floats, `none` as None); an
+    unknown field or a pair without `=` is refused."""
+    from musclekit.pipelines.simulate.dynamics.methods.track.settings import TrackSettings
+
+    out: dict = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in TrackSettings.__dataclass_fields__:
+            raise SystemExit(f"--setting {item!r}: expected FIELD=VALUE with a TrackSettings field")
+        out[name] = None if value.lower() == "none" else float(value)
+    return out
 
 
 def summary(res: dict) -> None:
@@ -241,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="experiment: every foot sphere's Hunt-Crossley dissipation (s/m; 2)")
     ap.add_argument("--grf-weight", type=float, default=None,
                     help="TrackSettings.grf_weight for the force-tracking modes (default: its own)")
+    ap.add_argument("--setting", nargs="+", default=[], metavar="FIELD=VALUE",
+                    help="other TrackSettings fields, e.g. first_trust=0.5 grf_first_weight=100")
     args = ap.parse_args(argv)
+    overrides = parse_settings(args.setting)
     experiment = {k: v for k, v in (("stiffness", args.sphere_stiffness),
                                     ("dissipation", args.sphere_dissipation)) if v is not None}
     if experiment:
@@ -250,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for trial in args.trial:
         res = run_trial(args.data, args.work, trial, args.grf, args.chunks,
-                        grf_weight=args.grf_weight)
+                        grf_weight=args.grf_weight, overrides=overrides)
         summary(res)
         results.append(res)
     if args.json:

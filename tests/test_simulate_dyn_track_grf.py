@@ -88,6 +88,15 @@ def test_every_chunk_reports_its_forces_against_the_estimate_and_tracking_it_fol
         assert set(d.grf_vs_estimate) == {"right_rmse_bw_pct", "right_pcc", "left_rmse_bw_pct",
                                           "left_pcc"}
         assert d.cpu_s > 0 and d.round_iterations == [r["iterations"] for r in d.rounds]
+        weights = [r["grf_weight"] for r in d.rounds]
+        if mode == "none":
+            assert weights == [None] * len(d.rounds)
+        else:
+            # the first round at grf_first_weight, every later one (the last included: the
+            # chunk ends only at the full weight) at grf_weight
+            assert len(weights) >= 2, weights
+            assert weights == [settings.grf_first_weight] + [settings.grf_weight] * (
+                len(weights) - 1)
         found[mode] = d.grf_vs_estimate
     # A squat loads both feet alike: the estimate splits the body weight in two, the spheres
     # need not. Tracked, each foot's force is nearer the estimate than untracked.
@@ -109,6 +118,28 @@ def test_every_chunk_reports_its_forces_against_the_estimate_and_tracking_it_fol
         analyse(tmp_path / "none" / "c0")
     with pytest.raises(InputError, match="holds no track_problem.npz"):
         analyse(tmp_path)
+
+
+@pytest.mark.parametrize("field,value", [("grf_first_weight", 0.0),
+                                         ("grf_first_weight", float("nan")),
+                                         ("grf_weight", -1.0)])
+def test_force_weights_that_are_not_positive_are_refused(prepared, tmp_path: Path, field: str,
+                                                         value: float) -> None:
+    folder, mot, _ = prepared
+    settings = TrackSettings(track_grf="estimated", **{field: value})
+    with pytest.raises(InputError, match=f"track's {field} must be a positive finite weight"):
+        solve_track_chunk(folder, mot, _chunk(), settings, tmp_path / "w")
+
+
+def test_the_rajagopal_benchmark_takes_track_settings_by_name() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from validate_rajagopal_track import parse_settings
+
+    assert parse_settings(["grf_first_weight=none", "trust_rad=0.03"]) == {
+        "grf_first_weight": None, "trust_rad": 0.03}
+    for bad in ("first_weight=100", "grf_first_weight"):
+        with pytest.raises(SystemExit, match="expected FIELD=VALUE with a TrackSettings field"):
+            parse_settings([bad])
 
 
 def test_a_treadmill_is_solved_in_the_belt_frame(prepared, tmp_path: Path) -> None:

@@ -36,6 +36,12 @@ def check_mode(settings: TrackSettings) -> None:
         raise InputError("--track-grf measured needs force plates: pass the lab's forces with "
                          "--grf FILE (and --grf-setup XML), or a --c3d with force plates; "
                          "without plates use --track-grf estimated (inverse's per-foot estimate)")
+    for name in ("grf_weight", "grf_first_weight"):
+        w = getattr(settings, name)
+        if w is not None and not (np.isfinite(w) and w > 0):
+            raise InputError(f"track's {name} must be a positive finite weight, got {w!r}"
+                             + (" (None: the full weight from the first round)"
+                                if name == "grf_first_weight" else ""))
 
 
 def per_foot(values: np.ndarray) -> np.ndarray:

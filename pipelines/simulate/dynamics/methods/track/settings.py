@@ -95,5 +95,17 @@ class TrackSettings(SolveSettings):
     # The price is running's rounds: 11 (264 CPU s) instead of 3 (65 CPU s); walking's stay
     # 3 (52-56 CPU s against 59-64).
     grf_weight: float = 1e4
+    # The force term's weight until the first round is accepted (None: `grf_weight` from
+    # the start); the chunk ends only at `grf_weight`. At 1e4 from the start the running
+    # chunk's rounds were held by the trust region: every round stepped its full radius
+    # (0.05 rad, then 0.025, 0.0125), OpenSim's defect after the first was 640 N, two rounds
+    # were rejected and six stopped at their 50 IPOPT iterations (11 rounds, 446
+    # iterations). A first round at 1e2 moves the motion near the tracked one without
+    # chasing the forces through a contact law linearised 0.05 rad away: 7 rounds, 266
+    # iterations, 194 -> 128 CPU s, the same forces (10.9 / 10.4 % BW vs the plates,
+    # 11.0 / 10.4 before); walking 3 -> 4 rounds, 49 -> 59 CPU s, the same forces
+    # (4.0 / 3.3). Measured with validate_rajagopal_track.py --setting grf_first_weight=...
+    # (docs/benchmarks.md, track).
+    grf_first_weight: float | None = 1e2
     grf_file: str | None = None
     grf_setup: str | None = None

@@ -365,6 +365,12 @@ def _solve_rounds(ctx: ChunkContext, settings: TrackSettings
         budget = settings.max_iterations - report.iterations
         if budget <= 0:
             break
+        # The force term's weight: `grf_first_weight` until a round is accepted, then
+        # `grf_weight`; a chunk only ends at the full weight (settings.py says why).
+        full_weight = accepted is not None or settings.grf_first_weight is None
+        if target is not None:
+            problem.settings["grf"] = (settings.grf_weight if full_weight
+                                       else settings.grf_first_weight)
         problem.settings["max_iterations"] = min(settings.round_iterations, budget)
         problem.settings["trust_rad"] = settings.trust_rad * radius
         problem.settings["trust_m"] = settings.trust_m * radius
@@ -407,14 +413,16 @@ def _solve_rounds(ctx: ChunkContext, settings: TrackSettings
         history.append({"iterations": sol.iterations, "nlp_s": round(sol.seconds, 3),
                         "step": step, "defect": defect, "solved": sol.success,
                         "trust": radius, "accepted": take, "settled": settled,
+                        "grf_weight": problem.settings["grf"] if target is not None else None,
                         "defect_at": [round(float(mesh[k]), 3), tm.coordinates[j]]})
         # Progress for the chunk's log (`musclekit status --logs`); stderr, since OpenSim's
         # log block silences stdout.
         print(f"track round {len(history)}: {sol.iterations} IPOPT iterations in "
               f"{sol.seconds:.1f} s" + (" (stopped unsolved)" if stopped else "")
               + f", largest step {step:.3g}, dynamics defect {defect:.3g} at "
-              f"{tm.coordinates[j]}, t = {mesh[k]:.3f} s (limit {max_defect:.3g}), trust x{radius:g}: "
-              + ("accepted" if take else "rejected")
+              f"{tm.coordinates[j]}, t = {mesh[k]:.3f} s (limit {max_defect:.3g}), trust x{radius:g}"
+              + (f", force weight {problem.settings['grf']:g}" if target is not None else "")
+              + ": " + ("accepted" if take else "rejected")
               + (" (settled: a fixed point of the rounds)" if settled else ""),
               file=sys.stderr, flush=True)
         if not take:
@@ -426,7 +434,7 @@ def _solve_rounds(ctx: ChunkContext, settings: TrackSettings
         accepted_defect, accepted, accepted_done = defect, sol, sol.success or settled
         best_defect = min(best_defect, defect)
         report.objective = sol.objective
-        finished = defect <= max_defect and accepted_done
+        finished = defect <= max_defect and accepted_done and full_weight
         # The next round's local model, at the accepted solution; after the last round only
         # the terms at the solution that the outputs need (muscle forces, sphere Jacobians):
         # the slopes were a whole round's linearisation, ~6 of the walk's 81 CPU s.
