@@ -92,8 +92,8 @@ class TrackSettings(SolveSettings):
     # 31.8/42.5, 11.0/10.4 (inverse's own estimate: 3.2/3.2, 2.1/2.8, 7.8/6.5), every chunk
     # converged, the motion 0.011-0.014 rad / 1.6-1.8 cm RMS from IK (0.008-0.011 rad /
     # 0.9-1.7 cm with 1e2; limits 0.1 rad, 5 cm).
-    # The price is running's rounds: 11 (264 CPU s) instead of 3 (65 CPU s); walking's stay
-    # 3 (52-56 CPU s against 59-64).
+    # The price was running's rounds: 11 (264 CPU s) instead of 3 (65 CPU s); walking's stay
+    # 3 (52-56 CPU s against 59-64); `grf_first_weight` below brings running to 7.
     grf_weight: float = 1e4
     # The force term's weight until the first round is accepted (None: `grf_weight` from
     # the start); the chunk ends only at `grf_weight`. At 1e4 from the start the running
@@ -102,10 +102,11 @@ class TrackSettings(SolveSettings):
     # were rejected and six stopped at their 50 IPOPT iterations (11 rounds, 446
     # iterations). A first round at 1e2 moves the motion near the tracked one without
     # chasing the forces through a contact law linearised 0.05 rad away: 7 rounds, 266
-    # iterations, 194 -> 128 CPU s, the same forces (10.9 / 10.4 % BW vs the plates,
-    # 11.0 / 10.4 before); walking 3 -> 4 rounds, 49 -> 59 CPU s, the same forces
-    # (4.0 / 3.3). Measured with validate_rajagopal_track.py --setting grf_first_weight=...
-    # (docs/benchmarks.md, track).
+    # iterations, 227 -> 147 CPU s side by side, the same forces (10.9 / 10.4 % BW vs the
+    # plates, 11.0 / 10.4 before); walking chunk 0 3 -> 4 rounds, 49 -> 59 CPU s, the same
+    # forces (4.0 / 3.3); chunks 1 -4 / -1 CPU s, walking 1's left foot 4.3 -> 4.8 % BW.
+    # Measured with validate_rajagopal_track.py --setting grf_first_weight=none against the
+    # default (docs/benchmarks.md, "Running at the force-tracking weight 1e4").
     grf_first_weight: float | None = 1e2
     grf_file: str | None = None
     grf_setup: str | None = None
