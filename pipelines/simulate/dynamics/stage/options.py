@@ -108,7 +108,8 @@ OPTIONS: tuple[Option, ...] = (
          default=False),
     _dyn("track_grf", "--track-grf", str, "Method track: ground forces to track, none "
          "(default), measured (the plates: --grf/--c3d) or estimated (inverse's per-foot "
-         "estimate); weight 1e2 on each foot's squared force error in body weights.",
+         "estimate); weight 1e4 on each foot's squared force error in body weights (1e2 "
+         "in the first round).",
          _set_track_grf),
     _dyn("upper_model", "--upper-model", str, "A whole-body .osim with muscles beyond the "
          "lower-body model (e.g. thoracolumbar), solved by static optimisation with the "
