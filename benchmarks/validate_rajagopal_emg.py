@@ -413,7 +413,15 @@ if __name__ == "__main__":
     ap.add_argument("--cache", type=Path, default=None,
                     help="NPZ of the solved activations: read when it exists (no solving), "
                     "else written after solving")
+    ap.add_argument("--activation-smoothing", type=float, default=None,
+                    help="DeGroote-Fregly activation dynamics smoothing for the solve and the "
+                    "comparison (evaluate.ACTIVATION_DYNAMICS_SMOOTHING); default the model's, "
+                    "OpenSim's 0.1")
     args = ap.parse_args()
+    if args.activation_smoothing is not None:
+        from musclekit.pipelines.simulate.opensim import evaluate
+
+        evaluate.ACTIVATION_DYNAMICS_SMOOTHING = args.activation_smoothing
     work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
     rep = activation_check(args.data, work, args.out, args.path_fitter, args.cache)
     print(json.dumps(rep, indent=1))

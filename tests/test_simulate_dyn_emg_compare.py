@@ -286,6 +286,30 @@ def test_the_solves_dynamics_come_from_the_model_as_they_convert_it(tmp_path: Pa
         muscle_dynamics(tmp_path / "none.osim")
 
 
+@pytest.mark.skipif(not RAJAGOPAL_MODEL.is_file(), reason=f"real data not present: "
+                    f"{RAJAGOPAL_MODEL} (the shared Rajagopal 2016 folder)")
+@pytest.mark.parametrize("smoothing", [None, 10.0])
+def test_the_inverse_solve_and_the_comparison_see_the_same_smoothing(monkeypatch,
+                                                                     smoothing) -> None:
+    """The activation dynamics smoothing set where the model is converted reaches both the
+    `inverse` solve's model (a changed setting not served from its in-process cache) and
+    muscle_dynamics; None keeps OpenSim's default 0.1."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.methods.inverse import setup
+    from musclekit.pipelines.simulate.dynamics.stage.emg_compare import muscle_dynamics
+    from musclekit.pipelines.simulate.opensim import evaluate
+
+    monkeypatch.setattr(evaluate, "ACTIVATION_DYNAMICS_SMOOTHING", smoothing)
+    muscles = setup._models(str(RAJAGOPAL_MODEL)).model.getMuscles()
+    solved = {muscles.get(i).getName(): osim.DeGrooteFregly2016Muscle.safeDownCast(
+        muscles.get(i)).get_activation_dynamics_smoothing() for i in range(muscles.getSize())}
+    compared = {m: d.smoothing for m, d in muscle_dynamics(RAJAGOPAL_MODEL).items()}
+    assert len(solved) == 80
+    assert compared == solved
+    assert list(solved.values()) == pytest.approx([0.1 if smoothing is None else smoothing] * 80)
+
+
 def test_compare_emg_takes_each_muscles_dynamics_from_the_model(tmp_path: Path, capsys) -> None:
     """The EMG goes through the dynamics the solve had (the model's 15 / 60 ms here), named on
     the console; a model without the activations' muscles and a missing one are refused."""

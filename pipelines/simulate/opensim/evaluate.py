@@ -218,10 +218,23 @@ def with_welds(model_processor, joints: list[str]):
     return model_processor
 
 
+# The tanh steepness of DeGroote-Fregly activation dynamics; None keeps the model's (OpenSim's
+# default 0.1, the published model's, with which activation and deactivation both run at a
+# blend of the two time constants). The property's documentation recommends 10 "to achieve
+# activation and deactivation speeds closer to the intended time constants"
+# (DeGrooteFregly2016Muscle.h, OpenSim 4.6); tried for `inverse` and not kept: the EMG medians
+# at zero delay fell on both force sources and the solve took 2-7 times longer
+# (docs/validation.md section 4; benchmarks/validate_rajagopal_emg.py --activation-smoothing).
+# Every method solves with this value and the EMG comparison reads it from the same model
+# (emg_compare.muscle_dynamics), so a change reaches both.
+ACTIVATION_DYNAMICS_SMOOTHING: float | None = None
+
+
 def dgf_model_processor(model_file: str, external_loads: Path | None = None):
     """The model as every method solves it: DeGroote-Fregly muscles with rigid tendons, no
-    passive fibre forces and a wider active force-length curve (as OpenCap), plus external
-    loads when given."""
+    passive fibre forces and a wider active force-length curve (as OpenCap), the activation
+    dynamics smoothing ACTIVATION_DYNAMICS_SMOOTHING when set, plus external loads when
+    given."""
     import opensim as osim
 
     mp = osim.ModelProcessor(model_file)
@@ -234,7 +247,16 @@ def dgf_model_processor(model_file: str, external_loads: Path | None = None):
         mp.append(osim.ModOpReplaceMusclesWithDeGrooteFregly2016())
     mp.append(osim.ModOpIgnorePassiveFiberForcesDGF())
     mp.append(osim.ModOpScaleActiveFiberForceCurveWidthDGF(1.5))
-    return mp
+    if ACTIVATION_DYNAMICS_SMOOTHING is None:
+        return mp
+    # No ModelOperator sets the smoothing: the converted model gets it, and a processor of
+    # that model carries it to every caller's process().
+    model = mp.process()
+    muscles = model.getMuscles()
+    for i in range(muscles.getSize()):
+        osim.DeGrooteFregly2016Muscle.safeDownCast(muscles.get(i)).set_activation_dynamics_smoothing(
+            float(ACTIVATION_DYNAMICS_SMOOTHING))
+    return osim.ModelProcessor(model)
 
 
 @dataclass

@@ -55,10 +55,13 @@ _CACHE_SIZE = 2
 def _models(model_file: str) -> _Models:
     import opensim as osim
 
+    from musclekit.pipelines.simulate.opensim import evaluate
     from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
 
     stat = os.stat(model_file)
-    key = (os.path.abspath(model_file), stat.st_mtime_ns, stat.st_size)
+    # The conversion's setting is part of the key: a changed one never gets a stale model.
+    key = (os.path.abspath(model_file), stat.st_mtime_ns, stat.st_size,
+           evaluate.ACTIVATION_DYNAMICS_SMOOTHING)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
