@@ -223,7 +223,7 @@ def with_welds(model_processor, joints: list[str]):
 # blend of the two time constants). The property's documentation recommends 10 "to achieve
 # activation and deactivation speeds closer to the intended time constants"
 # (DeGrooteFregly2016Muscle.h, OpenSim 4.6); tried for `inverse` and not kept: the EMG medians
-# at zero delay fell on both force sources and the solve took 2-7 times longer
+# at zero delay fell on both force sources, and IPOPT took 7-9 times the iterations
 # (docs/validation.md section 4; benchmarks/validate_rajagopal_emg.py --activation-smoothing).
 # Every method solves with this value and the EMG comparison reads it from the same model
 # (emg_compare.muscle_dynamics), so a change reaches both.
