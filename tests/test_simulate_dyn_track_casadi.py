@@ -471,9 +471,11 @@ def test_slopes_by_moving_one_coordinate_equal_posing_every_coordinate(prepared)
     assert np.abs(lin["applied_dv"]).max() > 0.0
 
 
-def test_track_model_opened_once_per_model_contents(prepared, tmp_path: Path) -> None:
+def test_track_model_opened_once_per_model_contents(prepared, tmp_path: Path,
+                                                     monkeypatch) -> None:
     """open_track_model: the same TrackModel for the same file contents (a chunk's copy of
-    the model at another path included), another for other root coordinates; a missing
+    the model at another path included), another for other root coordinates or another
+    activation smoothing in the conversion; a missing
     file is an InputError that names it."""
     from musclekit.pipelines.simulate.dynamics.methods.track.setup import (
         TrackModel,
@@ -490,6 +492,11 @@ def test_track_model_opened_once_per_model_contents(prepared, tmp_path: Path) ->
     assert open_track_model(str(copy), prep.root_coordinates) is first
     other = open_track_model(str(model), list(prep.root_coordinates)[:-1])
     assert other is not first
+    # another activation smoothing in the conversion is another model
+    from musclekit.pipelines.simulate.opensim import evaluate
+    with monkeypatch.context() as m:
+        m.setattr(evaluate, "ACTIVATION_DYNAMICS_SMOOTHING", 10.0)
+        assert open_track_model(str(model), prep.root_coordinates) is not first
     with pytest.raises(InputError, match="absent.osim does not exist"):
         open_track_model(str(tmp_path / "absent.osim"), prep.root_coordinates)
 

@@ -550,13 +550,15 @@ def open_track_model(model_file: str, root_coordinates: list[str],
     model) is paid by the first chunk that needs it, not by every chunk. Every evaluation
     sets the state it reads (pose, speeds, activations, controls), so chunks sharing one
     TrackModel get the same numbers as with their own."""
+    from musclekit.pipelines.simulate.opensim import evaluate
     from musclekit.pipelines.simulate.opensim.evaluate import dgf_model_processor
 
     path = Path(model_file)
     if not path.is_file():
         raise InputError(f"the track model {model_file} does not exist")
+    # the conversion's settings are part of what was opened (as inverse's cache keys them)
     key = (hashlib.sha256(path.read_bytes()).hexdigest(), tuple(root_coordinates),
-           tuple(sorted((units or {}).items())))
+           tuple(sorted((units or {}).items())), evaluate.ACTIVATION_DYNAMICS_SMOOTHING)
     tm = _OPENED.pop(key, None)
     if tm is None:
         tm = TrackModel(dgf_model_processor(str(path)), list(root_coordinates), units)
