@@ -13,7 +13,11 @@ sequence's `plates`): vertical and fore-aft RMSE (% body weight) and vertical PC
 `validate_rajagopal.compare_feet` (the comparison of docs/validation.md section 2), over the
 frames where the plates carry the whole body (`plate_window`).
 
-    python benchmarks/corpus.py [--only NAME ...] [--estimate] [--out DIR] [--data DIR]
+With `--estimate --method track`, the same trials through `--method track --track-grf
+estimated --add-foot-contact` instead (rows labelled `[track]`, with the chunks' convergence
+in the --json row's `track`): the tracked contact spheres' forces against the plates.
+
+    python benchmarks/corpus.py [--only NAME ...] [--estimate [--method track]] [--out DIR]
 
 A trial whose command fails prints its error in the row; the script never stops early. The
 rule a trial is run with is the same for every lab: a matching model when the lab ships one,
@@ -35,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from musclekit.errors import MusclekitError
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -321,6 +327,19 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     return {**info, "frames": int(w.sum()), "mass_kg": mass_kg, **out}
 
 
+def track_summary(ds: Path) -> dict:
+    """Per chunk of a track run (the dataset's `chunks` table): status, IPOPT iterations
+    summed over the rounds, solve time, and the motion's RMS distance from IK."""
+    import pandas as pd
+
+    df = pd.concat(pd.read_parquet(f) for f in sorted((ds / "tables" / "chunks").glob("*.parquet")))
+    return {"chunks": len(df), "converged": int((df["status"] == "converged").sum()),
+            "per_chunk": [{"chunk": int(r.chunk), "status": r.status, "reason": r.reason,
+                           "iterations": int(r.iterations), "solve_time_s": round(r.solve_time_s, 1),
+                           "tracking_error_rad": r.tracking_error_rad}
+                          for r in df.itertuples()]}
+
+
 def moments_vs_plates(ds: Path, files: dict, t: np.ndarray, est: np.ndarray, plates,
                       info: dict, mass_kg: float) -> dict:
     """Hip, knee and ankle flexion moments by OpenSim's inverse dynamics on the sequence's
@@ -411,17 +430,39 @@ def run_trial(trial: Trial, data: Path, work: Path, timeout_s: float) -> dict:
     return row
 
 
-def run_estimate(trial: Trial, data: Path, work: Path, timeout_s: float) -> dict:
-    """The full command with the plates kept for comparison (`--plates compare --method
-    inverse`), and the estimate against them (`estimate_vs_plates`)."""
-    row: dict = {"trial": trial.name, "lab": trial.lab}
+METHODS = ("inverse", "track")
+
+
+def estimate_command(trial: Trial, data: Path, ds: Path, method: str = "inverse") -> list[str]:
+    """The full command a lab would type with the plates kept for comparison: `--method
+    inverse`, or `--method track` tracking inverse's per-foot estimate (`--track-grf
+    estimated`; the plates never enter the solve, so the comparison stays blind), on the
+    trial's model with OpenCap's 12 foot spheres added (`--add-foot-contact`, as
+    validate_rajagopal_track.py: no corpus model ships contact spheres)."""
+    if method not in METHODS:
+        raise MusclekitError(f"--method {method!r}: one of {', '.join(METHODS)}")
+    extra = (["--track-grf", "estimated", "--add-foot-contact"] if method == "track"
+             else [])
+    return ["musclekit", "simulate", *resolve(trial.args, data), "--plates", "compare",
+            "--method", method, *extra, "--workers", "0", "--out", str(ds)]
+
+
+def estimate_label(name: str, method: str) -> str:
+    """A row's (and its dataset folder's) name: inverse's rows keep the trial's name."""
+    return name if method == "inverse" else f"{name} [track]"
+
+
+def run_estimate(trial: Trial, data: Path, work: Path, timeout_s: float,
+                 method: str = "inverse") -> dict:
+    """The full command with the plates kept for comparison (`estimate_command`), and the
+    estimate against them (`estimate_vs_plates`)."""
+    label = estimate_label(trial.name, method)
+    row: dict = {"trial": label, "lab": trial.lab, "method": method}
     missing = missing_inputs(trial.args, data)
     if missing:
         return {**row, "verdict": f"skipped: {missing[0]} absent"}
-    ds = _dataset_dir(work, trial.name + " estimate")
-    cmd = ["musclekit", "simulate", *resolve(trial.args, data), "--plates", "compare",
-           "--method", "inverse", "--workers", "0", "--out", str(ds)]
-    ran, _ = _simulate(cmd, ds, timeout_s)
+    ds = _dataset_dir(work, label + " estimate")
+    ran, _ = _simulate(estimate_command(trial, data, ds, method), ds, timeout_s)
     row.update(ran)
     if "verdict" in row:
         return row
@@ -429,6 +470,8 @@ def run_estimate(trial: Trial, data: Path, work: Path, timeout_s: float) -> dict
     row["mass_kg"] = mass
     try:
         row.update(estimate_vs_plates(ds, mass))
+        if method == "track":
+            row["track"] = track_summary(ds)
     except Exception as err:  # noqa: BLE001 - a row says what went wrong
         return {**row, "verdict": f"unreadable: {err}"}
     return row
@@ -520,6 +563,8 @@ def main() -> int:
     p.add_argument("--estimate", action="store_true",
                    help="also run the trials with plates through the full command with the "
                    "plates kept for comparison (--plates compare --method inverse; minutes each)")
+    p.add_argument("--method", choices=METHODS, default="inverse",
+                   help="with --estimate: the dynamics method (track: --track-grf estimated)")
     p.add_argument("--skip-ik", action="store_true",
                    help="with --estimate: only the estimate runs")
     p.add_argument("--timeout-s", type=float, default=1800.0)
@@ -571,7 +616,8 @@ def main() -> int:
             rows.append(row)
         if args.estimate and trial.estimate:
             commit, dirty = _commit()  # per run: the inverse rule may change between runs
-            row = {**run_estimate(trial, args.data, args.out, args.timeout_s), "estimate": True,
+            row = {**run_estimate(trial, args.data, args.out, args.timeout_s, args.method),
+                   "estimate": True,
                    "commit": commit, "uncommitted": dirty,
                    "load": round(os.getloadavg()[0], 1)}
             print(json.dumps(row, default=str), flush=True)

@@ -1,0 +1,71 @@
+"""benchmarks/corpus.py --estimate --method: the command a lab would type for each dynamics
+method, the rows' labels, and the track run's per-chunk summary."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from musclekit.errors import MusclekitError
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+spec = importlib.util.spec_from_file_location("corpus_bench", ROOT / "benchmarks" / "corpus.py")
+corpus = importlib.util.module_from_spec(spec)
+sys.modules["corpus_bench"] = corpus  # its dataclass looks its module up there
+spec.loader.exec_module(corpus)
+
+TRIAL = corpus.Trial("lab walk", "Lab", ["--trc", "lab/walk.trc", "--mass", "70"],
+                     plates=True, estimate=True)
+
+
+def _after(cmd: list[str], flag: str) -> str:
+    return cmd[cmd.index(flag) + 1]
+
+
+def test_inverse_command_is_unchanged(tmp_path):
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "walk.trc").write_text("")
+    cmd = corpus.estimate_command(TRIAL, tmp_path, tmp_path / "ds")
+    assert cmd[:2] == ["musclekit", "simulate"]
+    assert _after(cmd, "--trc") == str(tmp_path / "lab" / "walk.trc")
+    assert _after(cmd, "--method") == "inverse" and _after(cmd, "--plates") == "compare"
+    assert "--track-grf" not in cmd and "--add-foot-contact" not in cmd
+    assert corpus.estimate_label(TRIAL.name, "inverse") == "lab walk"
+
+
+def test_track_command_tracks_the_estimate_with_foot_spheres(tmp_path):
+    cmd = corpus.estimate_command(TRIAL, tmp_path, tmp_path / "ds", "track")
+    assert _after(cmd, "--method") == "track"
+    assert _after(cmd, "--track-grf") == "estimated"  # never the plates: they are compared
+    assert _after(cmd, "--plates") == "compare" and "--add-foot-contact" in cmd
+    assert _after(cmd, "--out") == str(tmp_path / "ds")
+    assert corpus.estimate_label(TRIAL.name, "track") == "lab walk [track]"
+
+
+def test_unknown_method_is_refused(tmp_path):
+    with pytest.raises(MusclekitError, match="one of inverse, track"):
+        corpus.estimate_command(TRIAL, tmp_path, tmp_path / "ds", "moco")
+
+
+def test_track_flags_exist_in_the_command():
+    out = subprocess.run(["musclekit", "simulate", "--help"], capture_output=True, text=True,
+                         timeout=120)
+    for flag in ("--track-grf", "--add-foot-contact", "--plates", "--method"):
+        assert flag in out.stdout + out.stderr
+
+
+def test_track_summary_counts_converged_chunks(tmp_path):
+    (tmp_path / "tables" / "chunks").mkdir(parents=True)
+    pd.DataFrame({"chunk": [0, 1], "status": ["converged", "failed"], "reason": ["", "rounds"],
+                  "iterations": [120, 400], "solve_time_s": [40.04, 90.0],
+                  "tracking_error_rad": [0.01, float("nan")]}).to_parquet(
+        tmp_path / "tables" / "chunks" / "dynamics-gait.parquet")
+    s = corpus.track_summary(tmp_path)
+    assert s["chunks"] == 2 and s["converged"] == 1
+    assert s["per_chunk"][1]["status"] == "failed" and s["per_chunk"][0]["iterations"] == 120
