@@ -299,7 +299,9 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     (seq,) = d.sequences.values()
     files = seq.extra.get("opensim", {})
     source = str(seq.extra.get("dynamics", {}).get("grf_source", ""))
-    if "grf" not in d.info.streams or not files.get("plates") or "estimated" not in source:
+    # inverse's estimate, or track's contact spheres (`--method track`): neither saw the plates
+    if ("grf" not in d.info.streams or not files.get("plates")
+            or not any(k in source for k in ("estimated", "contact model"))):
         return {"error": f"no estimate to compare (ground forces: {source or 'none'})"}
     est = d.sequence_array("grf", seq.id, channels=list(GRF_CHANNELS))
     plates = read_measured_grf(ds / files["plates"],
