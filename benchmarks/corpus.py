@@ -283,6 +283,12 @@ def _stream_channels(d, stream: str) -> int | None:
     return len(d.info.streams[stream].channels)  # one channel per marker (x, y, z inside)
 
 
+def blind_source(grf_source: str) -> bool:
+    """Ground forces the plates did not enter: inverse's estimate, or track's contact spheres
+    (`--method track`, tracking that estimate); never the plates themselves."""
+    return "estimated" in grf_source or "contact model" in grf_source
+
+
 def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     """The estimate (stream grf) of the dataset's one sequence against the plates kept beside
     it (`plates`, with `plates_setup` when the lab gave an ExternalLoads), per foot, over the
@@ -299,9 +305,7 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     (seq,) = d.sequences.values()
     files = seq.extra.get("opensim", {})
     source = str(seq.extra.get("dynamics", {}).get("grf_source", ""))
-    # inverse's estimate, or track's contact spheres (`--method track`): neither saw the plates
-    if ("grf" not in d.info.streams or not files.get("plates")
-            or not any(k in source for k in ("estimated", "contact model"))):
+    if "grf" not in d.info.streams or not files.get("plates") or not blind_source(source):
         return {"error": f"no estimate to compare (ground forces: {source or 'none'})"}
     est = d.sequence_array("grf", seq.id, channels=list(GRF_CHANNELS))
     plates = read_measured_grf(ds / files["plates"],

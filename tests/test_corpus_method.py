@@ -69,3 +69,10 @@ def test_track_summary_counts_converged_chunks(tmp_path):
     s = corpus.track_summary(tmp_path)
     assert s["chunks"] == 2 and s["converged"] == 1
     assert s["per_chunk"][1]["status"] == "failed" and s["per_chunk"][0]["iterations"] == 120
+
+
+def test_only_forces_blind_to_the_plates_are_compared():
+    assert corpus.blind_source("estimated from the kinematics")
+    assert corpus.blind_source("contact model")
+    assert not corpus.blind_source("measured (plates)")
+    assert not corpus.blind_source("")
