@@ -347,17 +347,18 @@ def track_summary(ds: Path) -> dict:
 
 
 def moments_vs_plates(ds: Path, files: dict, t: np.ndarray, est: np.ndarray, plates,
-                      info: dict, mass_kg: float) -> dict:
+                      info: dict, mass_kg: float, work: Path | None = None) -> dict:
     """Hip, knee and ankle flexion moments by OpenSim's inverse dynamics on the sequence's
     own scaled model and IK, with the plates and with the estimate, over the plates' window
-    (section 3's comparison, `validate_rajagopal.id_moments`)."""
+    (section 3's comparison, `validate_rajagopal.id_moments`); files in `work` (default
+    the dataset's `id_check`)."""
     from musclekit.pipelines.simulate.opensim.external_loads import (
         DEFAULT_FEET,
         write_external_loads,
     )
 
-    work = ds / "id_check"
-    work.mkdir(exist_ok=True)
+    work = work or ds / "id_check"
+    work.mkdir(parents=True, exist_ok=True)
     feet = {s: DEFAULT_FEET[s][0] for s in ("right", "left")}
     write_external_loads(t, est, work / "grf_estimated.mot", work / "grf_estimated.xml", feet)
     measured_xml = ds / files["plates_setup"] if files.get("plates_setup") else None

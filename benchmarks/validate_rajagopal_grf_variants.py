@@ -82,6 +82,19 @@ def _lab_wrench_and_plates(lab: dict):
     return wrench, measured, raw, (wrench.time_s >= lo) & (wrench.time_s <= hi)
 
 
+def _lab_moments(lab: dict, est, out_dir: Path, mass: float) -> dict:
+    """Hip, knee and ankle flexion moment RMSE (N m/kg) of the lab trial with the split
+    `est` against its plates, by OpenSim's ID (validate_rajagopal.id_moments)."""
+    from musclekit.pipelines.simulate.opensim.external_loads import write_external_loads
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_external_loads(est.time_s, est.values, out_dir / "grf.mot", out_dir / "grf.xml",
+                         {"right": "calcn_r", "left": "calcn_l"})
+    mom = id_moments(lab["model"], lab["motion"], lab["grf_xml"], out_dir / "grf.xml",
+                     lab["window_s"], out_dir, mass)
+    return {c: mom[c]["rmse_nm_per_kg"] for c in MOMENTS}
+
+
 def cop_paths(lab: dict, trial: str, work: Path) -> dict:
     from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
     from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
@@ -89,7 +102,6 @@ def cop_paths(lab: dict, trial: str, work: Path) -> dict:
     )
     from musclekit.pipelines.simulate.opensim.external_loads import (
         GRF_CHANNELS,
-        write_external_loads,
     )
 
     idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
@@ -100,14 +112,8 @@ def cop_paths(lab: dict, trial: str, work: Path) -> dict:
     for path in ("moment", "rolling"):
         est = split_body_wrench(wrench, rule=ContactRule(cop_path=path))
         feet = compare_feet(est.time_s, est.values, measured, raw, w, bw, est.contact)
-        out_dir = work / f"variants_{trial}_{path}"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_external_loads(est.time_s, est.values, out_dir / "grf.mot", out_dir / "grf.xml",
-                             {"right": "calcn_r", "left": "calcn_l"})
-        mom = id_moments(lab["model"], lab["motion"], lab["grf_xml"], out_dir / "grf.xml",
-                         lab["window_s"], out_dir, mass)
         out[path] = {"feet": feet, "moments_rmse_nm_per_kg":
-                     {c: mom[c]["rmse_nm_per_kg"] for c in MOMENTS}}
+                     _lab_moments(lab, est, work / f"variants_{trial}_{path}", mass)}
         if path == "rolling":
             # Flight frames' kinematic force to the foot nearest in time (rejected).
             values = est.values.copy()
@@ -151,9 +157,6 @@ def heel_hold_rajagopal(lab: dict, trial: str, work: Path) -> dict:
     from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import (
         split_body_wrench,
     )
-    from musclekit.pipelines.simulate.opensim.external_loads import (
-        write_external_loads,
-    )
 
     mass = TRIALS[trial]["mass_kg"]
     wrench, measured, raw, w = _lab_wrench_and_plates(lab)
@@ -161,16 +164,11 @@ def heel_hold_rajagopal(lab: dict, trial: str, work: Path) -> dict:
     for variant in HEEL_HOLDS:
         with heel_hold(variant):
             est = split_body_wrench(wrench)
-        out_dir = work / f"heel_hold_{trial}_{variant.replace(' ', '_')}"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_external_loads(est.time_s, est.values, out_dir / "grf.mot", out_dir / "grf.xml",
-                             {"right": "calcn_r", "left": "calcn_l"})
-        mom = id_moments(lab["model"], lab["motion"], lab["grf_xml"], out_dir / "grf.xml",
-                         lab["window_s"], out_dir, mass)
+        moments = _lab_moments(lab, est, work / f"heel_hold_{trial}_{variant.replace(' ', '_')}",
+                               mass)
         feet = compare_feet(est.time_s, est.values, measured, raw, w, mass * 9.80665,
                             est.contact)
-        out[variant] = {**_feet_summary(feet), "moments_rmse_nm_per_kg":
-                        {c: mom[c]["rmse_nm_per_kg"] for c in MOMENTS}}
+        out[variant] = {**_feet_summary(feet), "moments_rmse_nm_per_kg": moments}
     return out
 
 
@@ -183,15 +181,19 @@ def heel_hold_corpus(out: Path, work: Path) -> dict:
     """HEEL_HOLDS on every corpus trial with plates, from an earlier `corpus.py --estimate
     --out DIR`'s datasets (their model, IK and plates; the whole-body wrench cached under
     `work`)."""
-    from corpus import DATA, estimate_datasets, plate_window, trial_mass  # noqa: PLC0415
+    from corpus import (  # noqa: PLC0415
+        DATA,
+        estimate_datasets,
+        moments_vs_plates,
+        plate_window,
+        trial_mass,
+    )
     from corpus_grf_variants import compare, trial_inputs  # noqa: PLC0415
 
     from musclekit.dataset import open_dataset
     from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import split_body_wrench
     from musclekit.pipelines.simulate.opensim.external_loads import (
-        DEFAULT_FEET,
         GRF_CHANNELS,
-        write_external_loads,
     )
 
     res = {}
@@ -201,7 +203,6 @@ def heel_hold_corpus(out: Path, work: Path) -> dict:
         mass = trial_mass(trial, DATA)
         (seq,) = open_dataset(ds).sequences.values()
         files = seq.extra.get("opensim", {})
-        feet_bodies = {s: DEFAULT_FEET[s][0] for s in ("right", "left")}
         row = {}
         for variant in HEEL_HOLDS:
             with heel_hold(variant):
@@ -210,19 +211,9 @@ def heel_hold_corpus(out: Path, work: Path) -> dict:
             _, info = plate_window(est.time_s, {s: raw[:, GRF_CHANNELS.index(
                 f"ground_force_{s}_vy")] for s in ("right", "left")})
             d = work / "corpus" / f"{ds.name}_{variant.replace(' ', '_')}"
-            d.mkdir(parents=True, exist_ok=True)
-            write_external_loads(est.time_s, est.values, d / "grf.mot", d / "grf.xml",
-                                 feet_bodies)
-            measured_xml = ds / files["plates_setup"] if files.get("plates_setup") else None
-            if measured_xml is None:
-                write_external_loads(plates.time_s, plates.values, d / "plates.mot",
-                                     d / "plates.xml", feet_bodies)
-                measured_xml = d / "plates.xml"
-            mom = id_moments(ds / files["scaled_model"], ds / files["ik_mot"], measured_xml,
-                             d / "grf.xml", tuple(info["window_s"]), d, mass)
             row[variant] = {**_feet_summary(compare(est, plates, mass)),
-                            "moments_rmse_nm_per_kg": {c: mom[c]["rmse_nm_per_kg"]
-                                                       for c in MOMENTS}}
+                            "moments_rmse_nm_per_kg": moments_vs_plates(
+                                ds, files, est.time_s, est.values, plates, info, mass, d)}
         res[trial.name] = row
         print(trial.name, json.dumps(row), flush=True)
     return res
