@@ -195,3 +195,24 @@ def test_measured_target_takes_the_estimate_where_the_plates_miss_a_foot() -> No
         plates_or_estimate(plates[:, :6], estimate, t, bw)
     with pytest.raises(InputError, match="needs a positive body weight"):
         plates_or_estimate(plates, estimate, t, 0.0)
+
+
+def test_the_rajagopal_benchmark_compares_sharp_forces_with_the_plates_as_recorded() -> None:
+    """A force equal to the recorded plates is 0 % BW from them and from the low-passed plates
+    once low-passed itself; against the low-passed plates alone its sharp stance edges count
+    as error (running: 11 % BW where the recorded plates give 5)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from validate_rajagopal_track import PLATES_CUTOFF_HZ, lowpass, vertical_agreement
+
+    t = np.arange(0.0, 1.7, 0.02)
+    # running: two 0.24 s stances of half-sine force, 2000 N peak, flight between
+    phase = np.minimum(np.abs(t - 0.6), np.abs(t - 1.2))
+    recorded = np.where(phase < 0.12, 2000.0 * np.cos(np.pi * phase / 0.24), 0.0)
+    plates = lowpass(t, recorded, PLATES_CUTOFF_HZ)
+    frames = (t > 0.3) & (t < 1.4)
+    out = vertical_agreement(t, recorded, plates, recorded, frames, 700.0)
+    assert out["rmse_raw_bw_pct"] == 0.0
+    assert out["rmse_both_lowpassed_bw_pct"] == 0.0
+    assert out["rmse_bw_pct"] > 5.0
+    with pytest.raises(InputError, match="vertical_agreement needs"):
+        vertical_agreement(t, recorded[:-1], plates, recorded, frames, 700.0)
