@@ -334,16 +334,39 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
 
 
 def track_summary(ds: Path) -> dict:
-    """Per chunk of a track run (the dataset's `chunks` table): status, IPOPT iterations
-    summed over the rounds, solve time, and the motion's RMS distance from IK."""
+    """Per chunk of a track run (the dataset's `chunks` table and its `extra` diagnostics):
+    status, reason, IPOPT iterations summed over the rounds, the sequential linearisation's
+    rounds, CPU seconds of the chunk with its solver processes, its final equations-of-motion
+    defect, solve time, and the motion's RMS distance from IK."""
     import pandas as pd
 
     df = pd.concat(pd.read_parquet(f) for f in sorted((ds / "tables" / "chunks").glob("*.parquet")))
+    per_chunk = []
+    for r in df.itertuples():
+        extra = json.loads(r.extra) if isinstance(getattr(r, "extra", None), str) else {}
+        per_chunk.append({
+            "chunk": int(r.chunk), "status": r.status, "reason": r.reason,
+            "iterations": int(r.iterations), "rounds": len(extra.get("rounds") or []) or None,
+            "cpu_s": extra.get("cpu_s"), "max_dynamics_defect": extra.get("max_dynamics_defect"),
+            "solve_time_s": round(r.solve_time_s, 1), "tracking_error_rad": r.tracking_error_rad})
+    cpu = [c["cpu_s"] for c in per_chunk if c["cpu_s"] is not None]
     return {"chunks": len(df), "converged": int((df["status"] == "converged").sum()),
-            "per_chunk": [{"chunk": int(r.chunk), "status": r.status, "reason": r.reason,
-                           "iterations": int(r.iterations), "solve_time_s": round(r.solve_time_s, 1),
-                           "tracking_error_rad": r.tracking_error_rad}
-                          for r in df.itertuples()]}
+            "rounds": [c["rounds"] for c in per_chunk],
+            "cpu_s_per_chunk": round(float(np.mean(cpu)), 1) if cpu else None,
+            "per_chunk": per_chunk}
+
+
+def track_cell(s: dict | None) -> str:
+    """A track row's convergence for the table: converged / chunks, rounds per chunk, mean
+    CPU s per chunk (the chunk with its solver processes), and why any chunk failed."""
+    if not s:
+        return ""
+    rounds = "/".join("-" if r is None else str(r) for r in s.get("rounds") or [])
+    failed = "; ".join(f"chunk {c['chunk']}: {c['reason'] or c['status']}"[:80]
+                       for c in s.get("per_chunk", []) if c["status"] != "converged")
+    return (f"{s['converged']}/{s['chunks']} converged, rounds {rounds or '-'}, "
+            f"{fmt(s.get('cpu_s_per_chunk'), '.0f')} CPU s per chunk"
+            + (f"; {failed}" if failed else ""))
 
 
 def moments_vs_plates(ds: Path, files: dict, t: np.ndarray, est: np.ndarray, plates,
@@ -525,12 +548,14 @@ def estimate_table(rows: list[dict]) -> str:
             "(right / left) | vertical PCC | fore-aft RMSE % BW | swing foot's max % BW | "
             "COP fore-aft RMS cm | "
             "hip / knee / ankle flexion moment RMSE N m/kg (right; left) | s (CPU s) | "
-            "inverse rule at |")
+            "rule at (track: chunks converged, rounds, CPU s per chunk) |")
     lines = [head, "|" + "---|" * 12]
     for r in rows:
         if "right" not in r:
-            lines.append(f"| {r['trial']} | {fmt(r.get('mass_kg'))} | "
-                         f"{r.get('verdict') or r.get('error', '-')} |" + " |" * 9)
+            why = r.get("verdict") or r.get("error", "-")
+            lines.append(f"| {r['trial']} | {fmt(r.get('mass_kg'))} | {why}"
+                         + (f" ({track_cell(r['track'])})" if r.get("track") else "")
+                         + " |" + " |" * 9)
             continue
         R, L = r["right"], r["left"]
 
@@ -545,14 +570,18 @@ def estimate_table(rows: list[dict]) -> str:
             f"{pair('swing_max_bw_pct')} | "
             f"{pair('cop_x_rms_cm') if 'cop_x_rms_cm' in R else '-'} | "
             f"{moments(r.get('moments'))} | "
-            f"{r['seconds']:.0f} ({r['cpu_s']:.0f}) | {rule(r)} |")
+            f"{r['seconds']:.0f} ({r['cpu_s']:.0f}) | {rule(r)}"
+            + (f" ({track_cell(r['track'])})" if r.get("track") else "") + " |")
     return "\n".join(lines)
 
 
-def _commit() -> tuple[str, str]:
+def _commit(named: str | None = None) -> tuple[str, str]:
     """The checkout's commit, and the inverse method's and the scaling's files changed since
     (the rule a run measures is the working tree's; the scaled model's default pose is where
-    the rule reads each foot's sole)."""
+    the rule reads each foot's sole); `named`: the commit a snapshot without .git (`git
+    archive`, run while others commit) was taken at."""
+    if named:
+        return named, ""
     commit = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %cI"],
                             capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--short", "--",
@@ -581,18 +610,24 @@ def main() -> int:
     p.add_argument("--recompare", type=Path, default=None,
                    help="an earlier --estimate --json: compare its datasets (under --out) with "
                    "their plates again, without rerunning the commands, and rewrite it")
+    p.add_argument("--commit", default=None,
+                   help="the commit this copy of the tree was taken at (`git archive` "
+                   "snapshot without .git), recorded in the rows instead of git's")
     args = p.parse_args()
     order = {t.name: i for i, t in enumerate(trials())}
     if args.recompare:
-        by_name = {t.name: t for t in trials()}
+        by_label = {estimate_label(t.name, m) for t in trials() for m in METHODS}
         rows = json.loads(args.recompare.read_text())
         for r in rows:
-            if r.get("estimate") and r["trial"] in by_name and "seconds" in r:
+            if r.get("estimate") and r["trial"] in by_label and "seconds" in r:
                 ds = _dataset_dir(args.out, r["trial"] + " estimate")
-                keep = {k: r[k] for k in ("trial", "lab", "seconds", "cpu_s", "estimate",
-                                          "commit", "uncommitted", "load", "mass_kg")}
+                keep = {k: r[k] for k in ("trial", "lab", "method", "seconds", "cpu_s",
+                                          "estimate", "commit", "uncommitted", "load",
+                                          "mass_kg") if k in r}
                 r.clear()
                 r.update({**keep, **estimate_vs_plates(ds, keep["mass_kg"])})
+                if keep.get("method") == "track":  # rows before 'rounds' was summarised
+                    r["track"] = track_summary(ds)
         args.recompare.write_text(json.dumps(rows, default=str, indent=1))
         print(estimate_table([r for r in rows if r.get("estimate")]))
         return 0
@@ -610,7 +645,7 @@ def main() -> int:
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     rows, est_rows = [], []
-    commit, dirty = _commit()
+    commit, dirty = _commit(args.commit)
     print(f"commit {commit}; inverse method's or scaling's files uncommitted: {dirty or 'none'}; "
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     for trial in trials():
@@ -622,7 +657,7 @@ def main() -> int:
                   flush=True)
             rows.append(row)
         if args.estimate and trial.estimate:
-            commit, dirty = _commit()  # per run: the inverse rule may change between runs
+            commit, dirty = _commit(args.commit)  # per run: the inverse rule may change between runs
             row = {**run_estimate(trial, args.data, args.out, args.timeout_s, args.method),
                    "estimate": True,
                    "commit": commit, "uncommitted": dirty,

@@ -4,6 +4,7 @@ method, the rows' labels, and the track run's per-chunk summary."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -62,13 +63,52 @@ def test_track_flags_exist_in_the_command():
 
 def test_track_summary_counts_converged_chunks(tmp_path):
     (tmp_path / "tables" / "chunks").mkdir(parents=True)
+    extra = [json.dumps({"rounds": [{}, {}, {}], "cpu_s": 40.0, "max_dynamics_defect": 3.5}),
+             json.dumps({"rounds": [{}] * 50, "cpu_s": 90.0})]
     pd.DataFrame({"chunk": [0, 1], "status": ["converged", "failed"], "reason": ["", "rounds"],
                   "iterations": [120, 400], "solve_time_s": [40.04, 90.0],
-                  "tracking_error_rad": [0.01, float("nan")]}).to_parquet(
+                  "tracking_error_rad": [0.01, float("nan")], "extra": extra}).to_parquet(
         tmp_path / "tables" / "chunks" / "dynamics-gait.parquet")
     s = corpus.track_summary(tmp_path)
     assert s["chunks"] == 2 and s["converged"] == 1
     assert s["per_chunk"][1]["status"] == "failed" and s["per_chunk"][0]["iterations"] == 120
+    assert s["rounds"] == [3, 50] and s["cpu_s_per_chunk"] == 65.0
+    assert s["per_chunk"][0]["max_dynamics_defect"] == 3.5
+    cell = corpus.track_cell(s)
+    assert cell.startswith("1/2 converged, rounds 3/50, 65 CPU s per chunk")
+    assert "chunk 1: rounds" in cell  # a failed chunk says why
+
+
+def test_track_summary_without_diagnostics(tmp_path):
+    """A chunks table without the `extra` column (or a chunk without rounds) still sums up."""
+    (tmp_path / "tables" / "chunks").mkdir(parents=True)
+    pd.DataFrame({"chunk": [0], "status": ["converged"], "reason": [""], "iterations": [10],
+                  "solve_time_s": [1.0], "tracking_error_rad": [0.01]}).to_parquet(
+        tmp_path / "tables" / "chunks" / "dynamics-gait.parquet")
+    s = corpus.track_summary(tmp_path)
+    assert s["rounds"] == [None] and s["cpu_s_per_chunk"] is None
+    assert corpus.track_cell(s) == "1/1 converged, rounds -, - CPU s per chunk"
+
+
+def test_estimate_table_shows_track_convergence():
+    side = {"vy_rmse_bw_pct": 4.0, "vy_pcc": 0.99, "vx_rmse_bw_pct": 3.0,
+            "swing_max_bw_pct": 8.0, "cop_x_rms_cm": 2.0}
+    track = {"chunks": 2, "converged": 2, "rounds": [4, 3], "cpu_s_per_chunk": 80.0,
+             "per_chunk": [{"chunk": 0, "status": "converged", "reason": ""},
+                           {"chunk": 1, "status": "converged", "reason": ""}]}
+    row = {"trial": "lab walk [track]", "mass_kg": 70.0, "plates_mass_kg": 69.0, "steps": 2,
+           "frames": 43, "window_s": [1.0, 2.0], "right": side, "left": side,
+           "seconds": 200.0, "cpu_s": 160.0, "commit": "abc1234 2026", "track": track}
+    failed = {"trial": "other [track]", "mass_kg": 60.0, "verdict": "exit 1: error: boom"}
+    text = corpus.estimate_table([row, failed])
+    assert "abc1234 (2/2 converged, rounds 4/3, 80 CPU s per chunk)" in text
+    assert "| other [track] | 60.0 | exit 1: error: boom |" in text
+    widths = {line.count("|") for line in text.splitlines()}
+    assert len(widths) == 1  # every row has the header's columns
+
+
+def test_a_named_commit_is_recorded_for_a_snapshot():
+    assert corpus._commit("3d6b7a6") == ("3d6b7a6", "")
 
 
 def test_only_forces_blind_to_the_plates_are_compared():
