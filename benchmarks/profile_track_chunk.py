@@ -14,6 +14,12 @@ seconds and IPOPT iterations, then the totals. `--round-iterations` overrides
         [--round-iterations 50] [--keep-rounds DIR]
     python benchmarks/profile_track_chunk.py --resolve DIR/round1_chunk0000.npz
         [--ipopt "{'ipopt.mumps_pivot_order': 7}"]
+
+`--opencap squats|walking` profiles OpenCap's trial on its contact model instead (as
+bench_simulate_dynamics.py --method track prepares it, into `--work`), chunk `--chunk N` of
+its plan solved in this process (no inverse warm start, as that benchmark's chunks):
+
+    python benchmarks/profile_track_chunk.py --opencap squats --chunk 1 --work W
 """
 
 from __future__ import annotations
@@ -42,9 +48,34 @@ def _cpu() -> tuple[float, float]:
     return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime + servers_cpu_s()
 
 
+def opencap_chunk(motion: str, index: int, work: Path) -> None:
+    """Chunk `index` of OpenCap's `motion` on its contact model, solved by track's CasADi
+    solver in this process (the model prepared as bench_simulate_dynamics.py does)."""
+    from bench_simulate_dynamics import DATA
+
+    from musclekit.pipelines.simulate.dynamics.kernel.chunks import plan_chunks
+    from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
+    from musclekit.pipelines.simulate.dynamics.methods import get_method
+    from musclekit.pipelines.simulate.dynamics.methods.track.solve import solve_chunk
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    mot = DATA / f"{motion}1_videoAndMocap.mot"
+    folder = prepare_model(DATA / "LaiArnoldModified2017_contacts.osim", work / "models",
+                           PrepSettings(method="track", contact=True), mot)
+    chunk = plan_chunks(motion, read_mot(mot).time_s)[index]
+    start = _cpu()
+    rep, _ = solve_chunk(folder, mot, chunk, get_method("track").settings(),
+                         work / f"profile-chunk{index:04d}")
+    print(json.dumps({"chunk": index, "status": rep.status, "reason": rep.reason,
+                      "cpu_s": round(sum(_cpu()) - sum(start), 1),
+                      "round_iterations": [r["iterations"] for r in rep.diagnostics.rounds or []],
+                      "defect": rep.diagnostics.max_dynamics_defect}), flush=True)
+
+
 def profile_chunks(argv: list[str], round_iterations: int | None,
-                   keep: Path | None) -> dict:
-    """validate_rajagopal_track.main(argv) with the timers (module docstring)."""
+                   keep: Path | None, opencap: tuple[str, int, Path] | None = None) -> dict:
+    """validate_rajagopal_track.main(argv) (or `opencap_chunk(*opencap)`) with the timers
+    (module docstring)."""
     import validate_rajagopal_track as validate
 
     from musclekit.pipelines.simulate.dynamics.methods.track import setup, solve
@@ -91,7 +122,10 @@ def profile_chunks(argv: list[str], round_iterations: int | None,
 
         solve.solve_casadi = with_cap
     start = _cpu()
-    validate.main(argv)
+    if opencap is not None:
+        opencap_chunk(*opencap)
+    else:
+        validate.main(argv)
     totals["total"] = [sum(_cpu()) - sum(start), 1]
     return {k: [round(v[0], 1), v[1]] for k, v in totals.items()}
 
@@ -123,11 +157,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep-rounds", type=Path, default=None)
     ap.add_argument("--resolve", type=Path, default=None)
     ap.add_argument("--ipopt", default="{}", help="IPOPT options for --resolve (a dict)")
+    ap.add_argument("--opencap", choices=["squats", "walking"], default=None,
+                    help="OpenCap's trial on its contact model instead of the Rajagopal lab's")
+    ap.add_argument("--chunk", type=int, default=1, help="with --opencap: the chunk's index")
     args, rest = ap.parse_known_args(argv)
     if args.resolve is not None:
         resolve(args.resolve, ast.literal_eval(args.ipopt))
         return 0
-    totals = profile_chunks(rest, args.round_iterations, args.keep_rounds)
+    opencap = None
+    if args.opencap is not None:
+        work = Path(next((rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--work"),
+                         "/tmp/musclekit-bench-dyn"))
+        opencap = (args.opencap, args.chunk, work)
+    totals = profile_chunks(rest, args.round_iterations, args.keep_rounds, opencap)
     print("CPU s [seconds, calls]: " + json.dumps(totals))
     return 0
 

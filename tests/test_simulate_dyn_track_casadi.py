@@ -453,9 +453,11 @@ def test_slopes_by_moving_one_coordinate_equal_posing_every_coordinate(prepared)
     act = np.full(len(tm.muscle_names), 0.3)
     lin = tm.linearise(q, v, a, activation=act)
     g0 = tm._gen(q, v, a, tm._set(q, v))
-    for m in tm._mus_muscles:
-        m.setActivation(tm.mus_state, 0.3)
-    i0 = tm._gen(q, v, a, tm._set(q, v, "muscles"), "muscles")
+    i0 = {}
+    for g, (_, state, _, _, muscles) in enumerate(tm._mus):
+        for m in muscles:
+            m.setActivation(state, 0.3)
+        i0[g] = tm._gen(q, v, a, tm._set(q, v, ("muscles", g)), ("muscles", g))
     n = len(q)
     for j in range(n):
         e = np.zeros(n)
@@ -464,11 +466,104 @@ def test_slopes_by_moving_one_coordinate_equal_posing_every_coordinate(prepared)
         dv = (tm._gen(q, v + e, a, tm._set(q, v + e)) - g0) / FD_STEP
         np.testing.assert_array_equal(lin["dg_dq"][:, j], dq)
         np.testing.assert_array_equal(lin["dg_dv"][:, j], dv)
-        mus_dv = dv - (tm._gen(q, v + e, a, tm._set(q, v + e, "muscles"), "muscles")
-                       - i0) / FD_STEP
+        if j not in tm._muscle_group:
+            continue
+        key = ("muscles", tm._muscle_group[j])
+        mus_dv = dv - (tm._gen(q, v + e, a, tm._set(q, v + e, key), key) - i0[key[1]]) / FD_STEP
         if np.any(lin["applied_dv"][:, j]):
             np.testing.assert_array_equal(lin["applied_dv"][:, j], mus_dv)
     assert np.abs(lin["applied_dv"]).max() > 0.0
+
+
+def _one_muscle_copy(tm):
+    """A TrackModel like `tm` whose muscles' slopes come from one copy with every muscle (as
+    before the groups)."""
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
+
+    whole = TrackModel.__new__(TrackModel)
+    whole.__dict__.update(tm.__dict__)
+    one = tm.model.clone()
+    forces = one.updForceSet()
+    for i in range(forces.getSize()):
+        if osim.Muscle.safeDownCast(forces.get(i)) is None:
+            forces.get(i).set_appliesForce(False)
+    every = list(range(len(tm.muscles)))
+    whole._mus = [(one, one.initSystem(), osim.InverseDynamicsSolver(one), every,
+                   [one.getMuscles().get(i) for i in every])]
+    cset = one.getCoordinateSet()
+    whole._handles = {**tm._handles, ("muscles", 0): (
+        [cset.get(n) for n in tm.coordinates], {d: cset.get(d) for d in tm.couplers})}
+    whole._muscle_group = dict.fromkeys(range(len(tm.coordinates)), 0)
+    return whole
+
+
+@pytest.fixture(scope="module")
+def prepared_polynomial(tmp_path_factory) -> tuple[Path, Path]:
+    """The test model prepared with polynomial muscle paths (FunctionBasedPath)."""
+    d = tmp_path_factory.mktemp("track_poly")
+    model = build_test_model(d / "twoleg.osim")
+    mot = write_mot(d / "squat.mot", squat_motion(1.2, period_s=1.2))
+    folder = prepare_model(model, d / "cache", PrepSettings(method="track", contact=True,
+                                                            feet=FEET), mot)
+    return folder, mot
+
+
+def test_muscle_groups_and_skipped_sphere_columns_give_the_same_slopes(
+        prepared, prepared_polynomial, monkeypatch) -> None:
+    """The muscles-only copies are per group of muscles that share no coordinate (the two
+    legs, from the polynomial paths' variables): every muscle crossing a coordinate is in
+    that coordinate's group, and the slopes equal those of one copy with every muscle. The
+    spheres' slopes skipped for coordinates that do not move a sphere equal evaluating
+    them, bit for bit."""
+    from musclekit.pipelines.simulate.dynamics.methods.track import setup
+    from musclekit.pipelines.simulate.opensim.evaluate import crossing_sets
+
+    # paths not polynomial: which coordinates a muscle crosses is not read, one group
+    assert len(_track_model_and_random_motion(prepared, seed=5, frames=1)[0]._mus) == 1
+    tm, q, v, a = _track_model_and_random_motion(prepared_polynomial, seed=5, frames=1)
+    q, v, a = q[0], 0.3 * v[0], a[0]
+    # feet into the floor, so that spheres carry load (their wrenches' slopes)
+    y = tm.coordinates.index("pelvis_ty")
+    q[y] -= (tm.sphere_centres(q)[:, 1] - tm.sphere_bottom_offsets).min() + 0.005
+    members = [set(m) for _, _, _, m, _ in tm._mus]
+    assert len(members) >= 2  # at least the two legs
+    assert sum(len(m) for m in members) == len(set().union(*members))  # disjoint
+    crossing = crossing_sets(tm.model, tm.state, tm.muscles, tm.coordinates,
+                             [dict(zip(tm.coordinates, q, strict=True))])
+    for i, row in enumerate(crossing):
+        for j in row:
+            assert i in tm._mus[tm._muscle_group[int(j)]][3]
+    assert setup.muscle_groups(tm.model, tm.coordinates, tm.couplers)[1] == tm._muscle_group
+    act = np.linspace(0.05, 0.9, len(tm.muscles))
+    muscled = sorted({int(j) for row in crossing for j in row})
+    grouped = tm.linearise(q, v, a, activation=act, muscled=muscled)
+    with monkeypatch.context() as m:
+        m.setattr(setup.TrackModel, "_sphere_movers", staticmethod(
+            lambda jac_c, jac_w: np.ones(jac_c.shape[::2], dtype=bool)))
+        every_column = tm.linearise(q, v, a, activation=act, muscled=muscled)
+    moves = setup.TrackModel._sphere_movers(grouped["jac_centre"], grouped["jac_angular"])
+    assert moves.any() and not moves.all()
+    # loaded spheres: the contact wrenches' slopes (without activations, applied_dq's only
+    # term) are there, and equal with and without the skipped columns
+    contact = tm.linearise(q, v, a, muscled=muscled)["applied_dq"]
+    assert np.abs(contact).max() > 1.0
+    with monkeypatch.context() as m:
+        m.setattr(setup.TrackModel, "_sphere_movers", staticmethod(
+            lambda jac_c, jac_w: np.ones(jac_c.shape[::2], dtype=bool)))
+        np.testing.assert_array_equal(tm.linearise(q, v, a, muscled=muscled)["applied_dq"],
+                                      contact)
+    assert np.abs(grouped["velocity_dq"]).max() > 0.0
+    assert np.abs(grouped["applied_dq"] - every_column["applied_dq"]).max() == 0.0
+    for key, value in grouped.items():
+        np.testing.assert_array_equal(value, every_column[key], err_msg=key)
+    # the groups' slopes against one copy with every muscle: the same to the finite
+    # differences' rounding (the residual's other terms summed in another order)
+    alone = _one_muscle_copy(tm).linearise(q, v, a, activation=act, muscled=muscled)
+    assert np.abs(grouped["applied_dv"]).max() > 1.0
+    for key, value in grouped.items():
+        np.testing.assert_allclose(value, alone[key], rtol=0, atol=1e-7, err_msg=key)
 
 
 def test_track_model_opened_once_per_model_contents(prepared, tmp_path: Path,
