@@ -182,6 +182,56 @@ def _sphere_wrench_function(ca, sphere: ContactSphere):
     return ca.Function("sphere_wrench", [y], [ca.vertcat(*force, *moment)])
 
 
+def _contact_matrices(problem: TrackProblem, columns: list[tuple[int, int]]):
+    """The contact terms' sparse maps for `columns` ((mesh point, sphere) per column): Y
+    (9 per column x 2 n N) and y0 with each column's (centre, centre velocity, angular
+    velocity) = Y (vec(q - q_lin), vec(v)) + y0, and T (n N x 6 per column) mapping the
+    columns' (force, moment) back to generalized forces. Every entry lies in its own
+    (row, column), so the matrices do not depend on the order the entries are listed in;
+    numpy fancy indexing over all columns at once (a Python loop per column and row took
+    ~0.5 CPU s a round on the Rajagopal walk)."""
+    from scipy import sparse
+
+    N, n = problem.q_lin.shape
+    k = np.array([c[0] for c in columns], dtype=int)
+    s = np.array([c[1] for c in columns], dtype=int)
+    C = len(columns)
+    J = np.asarray(problem.sphere_jacobian)[k, s]  # (C, 3, n)
+    Jw = np.asarray(problem.body_angular_jacobian)[k, s]
+    y0 = np.zeros((C, 9))
+    y0[:, :3] = np.asarray(problem.sphere_centre)[k, s]
+    y_rows, y_cols, y_vals, t_rows, t_cols, t_vals = [], [], [], [], [], []
+    if problem.sphere_velocity_dq is not None:
+        # the pose's first-order effect on the centre's velocity (from dq)
+        H = np.asarray(problem.sphere_velocity_dq)[k, s]
+        c, i, j = np.nonzero(np.abs(H) > 1e-12)
+        y_rows.append(9 * c + 3 + i)
+        y_cols.append(k[c] * n + j)
+        y_vals.append(H[c, i, j])
+    # centre (from dq), centre velocity (from v); generalized force of F_i
+    c, i, j = np.nonzero(J)
+    y_rows += [9 * c + i, 9 * c + 3 + i]
+    y_cols += [k[c] * n + j, n * N + k[c] * n + j]
+    y_vals += [J[c, i, j], J[c, i, j]]
+    t_rows.append(k[c] * n + j)
+    t_cols.append(6 * c + i)
+    t_vals.append(J[c, i, j])
+    c, i, j = np.nonzero(Jw)
+    y_rows.append(9 * c + 6 + i)
+    y_cols.append(n * N + k[c] * n + j)
+    y_vals.append(Jw[c, i, j])
+    t_rows.append(k[c] * n + j)
+    t_cols.append(6 * c + 3 + i)
+    t_vals.append(Jw[c, i, j])
+    Y = sparse.csc_matrix((np.concatenate(y_vals), (np.concatenate(y_rows),
+                                                    np.concatenate(y_cols))),
+                          shape=(9 * C, 2 * n * N))
+    T = sparse.csc_matrix((np.concatenate(t_vals), (np.concatenate(t_rows),
+                                                    np.concatenate(t_cols))),
+                          shape=(n * N, 6 * C))
+    return Y, T, y0.ravel()
+
+
 def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactSphere], dq, v):
     """vec of the (n, N) contact generalized forces for vec(q - q_lin) `dq` and vec(v) `v`.
 
@@ -190,47 +240,14 @@ def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactS
     function per parameter set mapped over spheres and mesh points; the wrenches map back to
     generalized forces through the transposed Jacobians (another sparse matrix). CasADi then
     derives only 9-input functions, and the NLP's sparsity is the Jacobians' own."""
-    from scipy import sparse
-
-    N, n = problem.q_lin.shape
+    N = problem.q_lin.shape[0]
     groups: dict[tuple, list[int]] = {}
     for s, sphere in enumerate(spheres):
         key = tuple((k, tuple(np.atleast_1d(v_).tolist())) for k, v_ in asdict(sphere).items()
                     if k not in ("name", "body", "location_m", "force_name"))
         groups.setdefault(key, []).append(s)
     columns = [(k, s) for members in groups.values() for s in members for k in range(N)]
-    y_rows, y_cols, y_vals, t_rows, t_cols, t_vals = [], [], [], [], [], []
-    y0 = np.zeros(9 * len(columns))
-    dvel = problem.sphere_velocity_dq
-    for col, (k, s) in enumerate(columns):
-        J, Jw = problem.sphere_jacobian[k, s], problem.body_angular_jacobian[k, s]
-        y0[9 * col: 9 * col + 3] = problem.sphere_centre[k, s]
-        if dvel is not None:
-            # the pose's first-order effect on the centre's velocity (from dq)
-            H = dvel[k, s]
-            for i in range(3):
-                for j in np.flatnonzero(np.abs(H[i]) > 1e-12):
-                    y_rows.append(9 * col + 3 + i)
-                    y_cols.append(k * n + j)
-                    y_vals.append(H[i, j])
-        for i in range(3):
-            for j in np.flatnonzero(J[i]):
-                # centre (from dq), centre velocity (from v); generalized force of F_i
-                y_rows += [9 * col + i, 9 * col + 3 + i]
-                y_cols += [k * n + j, n * N + k * n + j]
-                y_vals += [J[i, j], J[i, j]]
-                t_rows.append(k * n + j)
-                t_cols.append(6 * col + i)
-                t_vals.append(J[i, j])
-            for j in np.flatnonzero(Jw[i]):
-                y_rows.append(9 * col + 6 + i)
-                y_cols.append(n * N + k * n + j)
-                y_vals.append(Jw[i, j])
-                t_rows.append(k * n + j)
-                t_cols.append(6 * col + 3 + i)
-                t_vals.append(Jw[i, j])
-    Y = sparse.csc_matrix((y_vals, (y_rows, y_cols)), shape=(9 * len(columns), 2 * n * N))
-    T = sparse.csc_matrix((t_vals, (t_rows, t_cols)), shape=(n * N, 6 * len(columns)))
+    Y, T, y0 = _contact_matrices(problem, columns)
     y = ca.reshape(ca.mtimes(sparse_dm(ca, Y), ca.vertcat(dq, v)) + ca.DM(y0), 9, len(columns))
     wrenches, start = [], 0
     for members in groups.values():
