@@ -454,7 +454,7 @@ def test_slopes_by_moving_one_coordinate_equal_posing_every_coordinate(prepared)
     lin = tm.linearise(q, v, a, activation=act)
     g0 = tm._gen(q, v, a, tm._set(q, v))
     i0 = {}
-    for g, (_, state, _, _, muscles) in enumerate(tm._mus):
+    for g, (_, state, _, _, muscles) in enumerate(tm._muscle_copies()):
         for m in muscles:
             m.setActivation(state, 0.3)
         i0[g] = tm._gen(q, v, a, tm._set(q, v, ("muscles", g)), ("muscles", g))
@@ -521,20 +521,21 @@ def test_muscle_groups_and_skipped_sphere_columns_give_the_same_slopes(
     from musclekit.pipelines.simulate.opensim.evaluate import crossing_sets
 
     # paths not polynomial: which coordinates a muscle crosses is not read, one group
-    assert len(_track_model_and_random_motion(prepared, seed=5, frames=1)[0]._mus) == 1
+    assert len(_track_model_and_random_motion(prepared, seed=5, frames=1)[0]._muscle_groups) == 1
     tm, q, v, a = _track_model_and_random_motion(prepared_polynomial, seed=5, frames=1)
     q, v, a = q[0], 0.3 * v[0], a[0]
     # feet into the floor, so that spheres carry load (their wrenches' slopes)
     y = tm.coordinates.index("pelvis_ty")
     q[y] -= (tm.sphere_centres(q)[:, 1] - tm.sphere_bottom_offsets).min() + 0.005
-    members = [set(m) for _, _, _, m, _ in tm._mus]
+    assert tm._mus is None  # made when first needed
+    members = [set(m) for _, _, _, m, _ in tm._muscle_copies()]
     assert len(members) >= 2  # at least the two legs
     assert sum(len(m) for m in members) == len(set().union(*members))  # disjoint
     crossing = crossing_sets(tm.model, tm.state, tm.muscles, tm.coordinates,
                              [dict(zip(tm.coordinates, q, strict=True))])
     for i, row in enumerate(crossing):
         for j in row:
-            assert i in tm._mus[tm._muscle_group[int(j)]][3]
+            assert i in tm._muscle_groups[tm._muscle_group[int(j)]]
     assert setup.muscle_groups(tm.model, tm.coordinates, tm.couplers)[1] == tm._muscle_group
     act = np.linspace(0.05, 0.9, len(tm.muscles))
     muscled = sorted({int(j) for row in crossing for j in row})

@@ -65,10 +65,9 @@ class TrackModel:
         import opensim as osim
 
         # The model processed once (reading the file and its muscle operators took ~0.8 CPU
-        # s per copy on the Rajagopal model), the two copies below cloned from it.
+        # s per copy on the Rajagopal model), the copies below cloned from it.
         self.model = model_processor.process()
         self.id_model = self.model.clone()
-        self.mus_model = self.model.clone()
         self.state = self.model.initSystem()
         # A copy whose forces are all off: its inverse dynamics is the skeleton alone.
         forces = self.id_model.updForceSet()
@@ -83,27 +82,10 @@ class TrackModel:
         self.couplers = single_couplers(self.model)
         self.coordinates = [n for n in names if n not in locked and n not in self.couplers]
 
-        # Copies whose muscles alone apply force, one per group of muscles that share no
-        # coordinate (`muscle_groups`: a leg model's two legs): a copy's inverse dynamics
-        # minus the skeleton's is its muscles' generalized force, whose change with the pose
-        # and the speeds (moment arms, force-length, force-velocity) the local model needs
-        # (`linearise`). A finite difference in a coordinate then computes only the muscles
-        # of its own group, not those of the other leg, whose forces it cannot change (a
-        # muscles-only copy's step cost 1.05 ms against 0.18 ms for the skeleton alone).
-        groups, self._muscle_group = muscle_groups(self.model, self.coordinates, self.couplers)
-        self._mus: list[tuple] = []
-        for members in groups:
-            copy = self.mus_model if not self._mus else self.model.clone()
-            keep = {self.model.getMuscles().get(i).getName() for i in members}
-            forces = copy.updForceSet()
-            for i in range(forces.getSize()):
-                if osim.Muscle.safeDownCast(forces.get(i)) is None or \
-                        forces.get(i).getName() not in keep:
-                    forces.get(i).set_appliesForce(False)
-            state = copy.initSystem()
-            muscles = copy.getMuscles()
-            self._mus.append((copy, state, osim.InverseDynamicsSolver(copy), list(members),
-                              [muscles.get(i) for i in members]))
+        # The groups of muscles that share no coordinate (`_muscle_copies`).
+        self._muscle_groups, self._muscle_group = muscle_groups(self.model, self.coordinates,
+                                                                self.couplers)
+        self._mus: list[tuple] | None = None
         self.root = list(root_coordinates)
         if units is None:
             from musclekit.pipelines.simulate.opensim.model import coordinate_units
@@ -130,10 +112,6 @@ class TrackModel:
                     {d: self._id_cset.get(d) for d in self.couplers}),
             True: ([cset.get(n) for n in self.coordinates],
                    {d: cset.get(d) for d in self.couplers})}
-        for g, (copy, *_) in enumerate(self._mus):
-            mset = copy.getCoordinateSet()
-            self._handles[("muscles", g)] = ([mset.get(n) for n in self.coordinates],
-                                             {d: mset.get(d) for d in self.couplers})
 
         self.muscles = [self.model.getMuscles().get(i)
                         for i in range(self.model.getMuscles().getSize())]
@@ -168,12 +146,45 @@ class TrackModel:
         self._sphere_stations = [osim.Vec3(*s.location_m) for s in self.spheres]
         self._sphere_mobods = [b.getMobilizedBodyIndex() for b in self._sphere_bodies]
 
+    def _muscle_copies(self) -> list[tuple]:
+        """Per group of muscles that share no coordinate (`muscle_groups`: a leg model's two
+        legs), a copy of the model whose muscles of that group alone apply force: (model,
+        state, inverse-dynamics solver, the group's muscle indices, its Muscle objects).
+        A copy's inverse dynamics minus the skeleton's is its muscles' generalized force,
+        whose change with the pose and the speeds (moment arms, force-length,
+        force-velocity) the local model needs (`linearise`). A finite difference in a
+        coordinate then computes only the muscles of its own group, not those of the other
+        leg, whose forces it cannot change (with every muscle, a step cost 1.05 ms against
+        0.18 ms for the skeleton alone). Made when first needed: the TrackModel that only
+        finds where to level the feet never needs them."""
+        import opensim as osim
+
+        if self._mus is not None:
+            return self._mus
+        self._mus = []
+        for g, members in enumerate(self._muscle_groups):
+            copy = self.model.clone()
+            keep = {self.muscle_names[i] for i in members}
+            forces = copy.updForceSet()
+            for i in range(forces.getSize()):
+                if osim.Muscle.safeDownCast(forces.get(i)) is None or \
+                        forces.get(i).getName() not in keep:
+                    forces.get(i).set_appliesForce(False)
+            state = copy.initSystem()
+            muscles = copy.getMuscles()
+            self._mus.append((copy, state, osim.InverseDynamicsSolver(copy), list(members),
+                              [muscles.get(i) for i in members]))
+            mset = copy.getCoordinateSet()
+            self._handles[("muscles", g)] = ([mset.get(n) for n in self.coordinates],
+                                             {d: mset.get(d) for d in self.couplers})
+        return self._mus
+
     # -- setting the state of the inverse-dynamics copy -----------------------------------
     def _copy(self, full):
         """(model, state, inverse-dynamics solver) of the full model (True), the skeleton
         alone (False) or the muscles of group g alone (("muscles", g))."""
         if isinstance(full, tuple):
-            return self._mus[full[1]][:3]
+            return self._muscle_copies()[full[1]][:3]
         if full:
             return self.model, self.state, self.full_solver
         return self.id_model, self.id_state, self.solver
@@ -497,7 +508,7 @@ class TrackModel:
         n = len(self.coordinates)
         dq, dv = np.zeros((n, n)), np.zeros((n, n))
         columns = list(range(n)) if muscled is None else list(muscled)
-        for g, (_, state, _, members, muscles) in enumerate(self._mus):
+        for g, (_, state, _, members, muscles) in enumerate(self._muscle_copies()):
             mine = [j for j in columns if self._muscle_group.get(j) == g]
             if not mine:
                 continue
