@@ -83,6 +83,19 @@ def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None
             "dynamics": model_dynamics(folder / "model.osim")}
 
 
+def use_force_aim(aim: str) -> None:
+    """Every inverse solve of this process estimates its ground forces with the hand-over
+    force aim `aim` (ContactRule.force_aim), the rest of the rule as it is."""
+    import dataclasses
+
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+
+    ContactRule(force_aim=aim)  # refused here when unknown
+    rule = InverseSettings.contact_rule
+    InverseSettings.contact_rule = lambda self: dataclasses.replace(rule(self), force_aim=aim)
+
+
 def model_dynamics(model_file: Path) -> dict[str, list[float]]:
     """Each muscle's (tau_a s, tau_d s, smoothing) as the solve used them."""
     from musclekit.pipelines.simulate.dynamics.stage.emg_compare import muscle_dynamics
@@ -417,7 +430,12 @@ if __name__ == "__main__":
                     help="DeGroote-Fregly activation dynamics smoothing for the solve and the "
                     "comparison (evaluate.ACTIVATION_DYNAMICS_SMOOTHING); default the model's, "
                     "OpenSim's 0.1")
+    ap.add_argument("--force-aim", default=None,
+                    help="the estimate's hand-over force aim (ContactRule.force_aim: com, "
+                    "leading share, pivot); default the rule's")
     args = ap.parse_args()
+    if args.force_aim is not None:
+        use_force_aim(args.force_aim)
     if args.activation_smoothing is not None:
         from musclekit.pipelines.simulate.opensim import evaluate
 

@@ -24,8 +24,17 @@ Per trial (walking, running), on the lab's scaled model and IK (rajagopal_lab.la
    the rule gives (grf._handover_weight) and the per-foot vertical RMSE with the weight
    forced to 0, 0.25, 0.5, 0.75 and 1 (which weight each trial's plates prefer).
 
+6. with --force-aim (and --corpus DIR): where a foot's force points in a hand-over,
+   ContactRule.force_aim "com" (the rule), "leading share" and "pivot" (rejected variants):
+   per-foot errors and moments on the Rajagopal walk and every
+   corpus trial with plates; and the hip flexion moment's error by gait phase of each leg
+   (loading response, single support, pre-swing, swing: the plates' contacts), with the
+   estimate as it is and with one of its components replaced by the plates' (fore-aft and
+   side forces, vertical force, centre of pressure), beside the per-phase force errors
+   (`hip_by_phase`): which component makes the hip moment wrong where.
+
     python benchmarks/validate_rajagopal_grf_variants.py [--work DIR] [--json out.json]
-        [--corpus DIR] [--only-heel-hold] [--weight-sweep]
+        [--corpus DIR] [--only-heel-hold] [--weight-sweep] [--force-aim]
 """
 
 from __future__ import annotations
@@ -266,6 +275,201 @@ def weight_sweep(out: Path, work: Path) -> dict:
     return res
 
 
+FORCE_AIMS = ("com", "leading share", "pivot")
+PHASES = ("loading", "single", "pre-swing", "swing")
+# The estimate with one component replaced by the plates' (GRF channel kind, axes): which
+# component's error the hip moment carries in each phase.
+SUBSTITUTIONS = {"plates' horizontal force": ("v", "xz"), "plates' vertical force": ("v", "y"),
+                 "plates' centre of pressure": ("p", "xz")}
+
+
+def gait_phases(on: np.ndarray) -> dict[str, np.ndarray]:
+    """Per side, each frame's phase (PHASES) from the feet's contact (T, 2), right then left:
+    a foot alone on the ground is in single support, both down in loading (its stance began
+    after the other's) or pre-swing (before), off the ground in swing."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import runs
+
+    starts = np.full(on.shape, -1)
+    for j in range(2):
+        for a, b in runs(on[:, j]):
+            starts[a:b + 1, j] = a
+    out = {}
+    for j, side in enumerate(("right", "left")):
+        label = np.full(len(on), "swing", dtype=object)
+        label[on[:, j] & ~on[:, 1 - j]] = "single"
+        both = on[:, j] & on[:, 1 - j]
+        label[both & (starts[:, j] > starts[:, 1 - j])] = "loading"
+        label[both & (starts[:, j] < starts[:, 1 - j])] = "pre-swing"
+        out[side] = label
+    return out
+
+
+def substituted(values: np.ndarray, measured: np.ndarray, kind: str, axes: str,
+                bw: float) -> np.ndarray:
+    """`values` (T, 18) with both feet's channels of `kind` ("v" force, "p" COP) along `axes`
+    replaced by the plates' (`measured`); a COP only where both carry > 5 % BW."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    out = values.copy()
+    for side in ("right", "left"):
+        cols = [GRF_CHANNELS.index(f"ground_force_{side}_{kind}{a}") for a in axes]
+        rows = slice(None)
+        if kind == "p":
+            vy = GRF_CHANNELS.index(f"ground_force_{side}_vy")
+            rows = (measured[:, vy] > 0.05 * bw) & (values[:, vy] > 0.05 * bw)
+        for c in cols:
+            out[rows, c] = measured[rows, c]
+    return out
+
+
+def hip_by_phase(t: np.ndarray, estimates: dict, measured: np.ndarray, raw: np.ndarray,
+                 w: np.ndarray, bw: float, run_id) -> dict:
+    """The hip flexion moment's error (N m/kg, RMSE and mean: positive = more flexor than
+    with the plates) per leg and gait phase (gait_phases of the raw plates' 20 N contacts),
+    for each estimate in `estimates` (name -> (T, 18) values) and the first one with each of
+    SUBSTITUTIONS; with each foot's fore-aft (along the plates' progression axis) and
+    vertical force error (% BW, RMSE and mean) and fore-aft COP error (cm, mean, where both
+    carry > 10 % BW) per phase. `run_id(values, tag)` gives id_moments' `_series`."""
+    from validate_rajagopal import progression_axis  # noqa: PLC0415
+
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    def col(a: np.ndarray, side: str, kind: str, axis: str) -> np.ndarray:
+        return a[:, GRF_CHANNELS.index(f"ground_force_{side}_{kind}{axis}")]
+
+    first = next(iter(estimates))
+    variants = dict(estimates)
+    for name, (kind, axes) in SUBSTITUTIONS.items():
+        variants[f"{first}, {name}"] = substituted(estimates[first], measured, kind, axes, bw)
+    series = {name: run_id(v, name) for name, v in variants.items()}
+    plate_on = np.column_stack([col(raw, s, "v", "y") > 20.0 for s in ("right", "left")])
+    labels = gait_phases(plate_on)
+    u = progression_axis(measured, w, bw)
+    out: dict = {}
+    for side in ("right", "left"):
+        coord = f"hip_flexion_{side[0]}"
+        tm = next(iter(series.values()))["t"]
+        at = np.clip(np.searchsorted(t, tm - 1e-9), 0, len(t) - 1)
+        lab_m = labels[side][at]
+        row = {}
+        for ph in PHASES:
+            sel = lab_m == ph
+            if not sel.any():
+                continue
+            cell = {"frames": int(sel.sum())}
+            for name, ser in series.items():
+                err = ser["estimated"][coord][sel] - ser["measured"][coord][sel]
+                cell[name] = [round(float(np.sqrt(np.mean(err ** 2))), 3),
+                              round(float(np.mean(err)), 3)]
+            k = w & (labels[side] == ph)
+            for name, v in estimates.items():
+                fa = {a: col(v, side, "v", a) - col(measured, side, "v", a) for a in "xyz"}
+                fore = fa["x"] * u[0] + fa["z"] * u[1]
+                loaded = k & (col(v, side, "v", "y") > 0.1 * bw) & (col(measured, side, "v", "y") > 0.1 * bw)
+                cop = ((col(v, side, "p", "x") - col(measured, side, "p", "x")) * u[0]
+                       + (col(v, side, "p", "z") - col(measured, side, "p", "z")) * u[1])
+                cell[f"{name} forces"] = {
+                    "fore_aft_bw_pct": [round(float(np.sqrt(np.mean(fore[k] ** 2)) / bw * 100), 2),
+                                        round(float(np.mean(fore[k]) / bw * 100), 2)],
+                    "vertical_bw_pct": [round(float(np.sqrt(np.mean(fa["y"][k] ** 2)) / bw * 100), 2),
+                                        round(float(np.mean(fa["y"][k]) / bw * 100), 2)],
+                    "cop_fore_aft_mean_cm": (round(float(np.mean(cop[loaded])) * 100, 2)
+                                             if loaded.any() else None)}
+            row[ph] = cell
+        out[side] = row
+    return out
+
+
+def force_aim_rajagopal(lab: dict, work: Path) -> dict:
+    """FORCE_AIMS on the Rajagopal walk: per-foot errors, moments, and hip_by_phase."""
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import split_body_wrench
+    from musclekit.pipelines.simulate.opensim.external_loads import write_external_loads
+
+    mass = TRIALS["walk"]["mass_kg"]
+    bw = mass * 9.80665
+    wrench, measured, raw, w = _lab_wrench_and_plates(lab)
+    out, estimates = {}, {}
+    for aim in FORCE_AIMS:
+        est = split_body_wrench(wrench, rule=ContactRule(force_aim=aim))
+        estimates[f"aim {aim}"] = est.values
+        feet = compare_feet(est.time_s, est.values, measured, raw, w, bw, est.contact)
+        out[aim] = {**_feet_summary(feet), "pivot_height_m": est.pivot_height_m,
+                    "moments_rmse_nm_per_kg": _lab_moments(
+                        lab, est, work / f"force_aim_{aim.replace(' ', '_')}", mass)}
+
+    def run_id(values, tag):
+        d = work / "hip_by_phase" / tag.replace(" ", "_").replace(",", "").replace("'", "")
+        d.mkdir(parents=True, exist_ok=True)
+        write_external_loads(est.time_s, values, d / "grf.mot", d / "grf.xml",
+                             {"right": "calcn_r", "left": "calcn_l"})
+        return id_moments(lab["model"], lab["motion"], lab["grf_xml"], d / "grf.xml",
+                          lab["window_s"], d, mass)["_series"]
+
+    out["hip_by_phase"] = hip_by_phase(est.time_s, estimates, measured, raw, w, bw, run_id)
+    return out
+
+
+def force_aim_corpus(out: Path, work: Path) -> dict:
+    """FORCE_AIMS on every corpus trial with plates (as heel_hold_corpus), and hip_by_phase."""
+    from corpus import (  # noqa: PLC0415
+        DATA,
+        estimate_datasets,
+        moments_vs_plates,
+        plate_window,
+        trial_mass,
+    )
+    from corpus_grf_variants import compare, trial_inputs  # noqa: PLC0415
+
+    from musclekit.dataset import open_dataset
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import split_body_wrench
+    from musclekit.pipelines.simulate.opensim.external_loads import (
+        DEFAULT_FEET,
+        GRF_CHANNELS,
+        write_external_loads,
+    )
+
+    feet = {s: DEFAULT_FEET[s][0] for s in ("right", "left")}
+    res = {}
+    for trial, ds in estimate_datasets(out, None):
+        bwr, plates = trial_inputs(ds, _wrench_cache(work, out, ds))
+        mass = trial_mass(trial, DATA)
+        (seq,) = open_dataset(ds).sequences.values()
+        files = seq.extra.get("opensim", {})
+        row, estimates = {}, {}
+        for aim in FORCE_AIMS:
+            est = split_body_wrench(bwr, rule=ContactRule(force_aim=aim))
+            estimates[f"aim {aim}"] = est.values
+            raw = np.nan_to_num(plates.resample(est.time_s, None))
+            w, info = plate_window(est.time_s, {s: raw[:, GRF_CHANNELS.index(
+                f"ground_force_{s}_vy")] for s in ("right", "left")})
+            d = work / "corpus" / f"{ds.name}_aim_{aim.replace(' ', '_')}"
+            row[aim] = {**_feet_summary(compare(est, plates, mass)),
+                        "pivot_height_m": est.pivot_height_m,
+                        "moments_rmse_nm_per_kg": moments_vs_plates(
+                            ds, files, est.time_s, est.values, plates, info, mass, d)}
+        measured = np.nan_to_num(plates.resample(est.time_s, 6.0))
+        measured_xml = d / "plates.xml"
+        if files.get("plates_setup"):
+            measured_xml = ds / files["plates_setup"]
+
+        def run_id(values, tag, ds=ds, files=files, measured_xml=measured_xml, info=info,
+                   mass=mass, t=est.time_s):
+            p = work / "corpus" / f"{ds.name}_phase" / tag.replace(" ", "_").replace(
+                ",", "").replace("'", "")
+            p.mkdir(parents=True, exist_ok=True)
+            write_external_loads(t, values, p / "grf.mot", p / "grf.xml", feet)
+            return id_moments(ds / files["scaled_model"], ds / files["ik_mot"], measured_xml,
+                              p / "grf.xml", tuple(info["window_s"]), p, mass)["_series"]
+
+        row["hip_by_phase"] = hip_by_phase(est.time_s, estimates, measured, raw, w,
+                                           mass * 9.80665, run_id)
+        res[trial.name] = row
+        print(trial.name, json.dumps({a: row[a] for a in FORCE_AIMS}), flush=True)
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -278,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="with --corpus: the hand-over weight sweep (item 5) only")
     ap.add_argument("--only-heel-hold", action="store_true",
                     help="only the heel-hold variants (item 4)")
+    ap.add_argument("--force-aim", action="store_true",
+                    help="only the hand-over force aims and the hip moment by phase (item 6)")
     args = ap.parse_args(argv)
     if not (args.data / "ExpData").is_dir():
         print(f"no Rajagopal 2016 data at {args.data}: nothing to measure", file=sys.stderr)
@@ -295,6 +501,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             args.json.write_text(json.dumps(report, indent=1))
         return 0
+    if args.force_aim:
+        report["force_aim"] = {"rajagopal_walk": force_aim_rajagopal(
+            lab_pipeline(args.data, work, "walk"), work)}
+        if args.corpus:
+            report["force_aim"]["corpus"] = force_aim_corpus(args.corpus, work)
+        return _report(report, args.json, t0)
     for trial in TRIALS:
         lab = lab_pipeline(args.data, work, trial)
         report[trial] = {} if args.only_heel_hold else {
@@ -303,13 +515,17 @@ def main(argv: list[str] | None = None) -> int:
         report[trial]["heel_hold"] = heel_hold_rajagopal(lab, trial, work)
     if args.corpus:
         report["corpus_heel_hold"] = heel_hold_corpus(args.corpus, work)
+    return _report(report, args.json, t0)
+
+
+def _report(report: dict, path: Path | None, t0: float) -> int:
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     report["wall_s"] = round(time.perf_counter() - t0, 1)
     report["cpu_s"] = round(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime, 1)
     text = json.dumps(report, indent=1)
     print(text)
-    if args.json:
-        args.json.write_text(text)
+    if path:
+        path.write_text(text)
     return 0
 
 

@@ -423,3 +423,56 @@ def test_a_whole_body_centre_of_pressure_off_the_stance_foot_hands_over_along_th
     ramp_right = ramp.side("right")[0][:, 1] / force[:, 1].clip(1e-9)
     assert np.abs(right[hand_over] - ramp_right[hand_over]).max() < 0.02
     assert np.abs(right[hand_over] - share[hand_over]).max() > 0.04
+
+
+def test_an_unknown_hand_over_force_aim_is_refused() -> None:
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+
+    with pytest.raises(InputError, match="hand-over force aim 'hip': choose one of com, "
+                                         "leading share, pivot"):
+        ContactRule(force_aim="hip")
+
+
+def test_the_pivot_height_is_where_single_support_forces_cross_the_centre_of_mass_vertical() -> None:
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import pivot_height_m
+
+    # Single-support forces from COPs at x -0.2..0.2 aimed at a point 1.3 m above the floor
+    # (floor at 0.05) over a centre of mass at 1.0 m: the fit finds 1.3 m, not the COM's.
+    T = 40
+    cops = np.column_stack([np.linspace(-0.2, 0.2, T), np.full(T, 0.05), np.zeros(T)])
+    com = np.column_stack([np.zeros(T), np.full(T, 1.05), np.zeros(T)])
+    fy = np.full(T, 700.0)
+    force = np.column_stack([fy * (0.0 - cops[:, 0]) / 1.3, fy, np.zeros(T)])
+    contact = np.column_stack([np.ones(T, bool), np.zeros(T, bool)])
+    assert pivot_height_m(force, com, contact, cops, 0.05) == pytest.approx(1.3)
+    # forces pointing away from the centre of mass, or too little single support: none
+    assert pivot_height_m(force * [-1, 1, 1], com, contact, cops, 0.05) is None
+    assert pivot_height_m(force, com, np.ones((T, 2), bool), cops, 0.05) is None
+
+
+def test_in_a_hand_over_the_leading_foot_s_force_tilts_towards_the_centre_of_mass_as_it_takes_the_load() -> None:
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+
+    # two_stances' hand-over (frames 50-59) with the centre of mass 1 m up between the feet
+    # (x 0.4; the left heel at 0.6, ahead of it) and no total fore-aft force. Aimed at the
+    # centre of mass ("com", the rule before), the leading (left) foot brakes by the aim's
+    # slope from its heel strike; with "leading share" that slope is scaled by its share of
+    # the load: nearer upright at first, the same once it carries the body. Either way the
+    # two feet's forces sum to the total.
+    (t, force, moment, heights, pts), both, _, _ = hand_over_with_heel_rocker()
+    com = np.column_stack([np.full(len(t), 0.4), np.full(len(t), 1.0), np.zeros(len(t))])
+    est = {aim: split_wrench(t, force, moment, heights, pts, 72.0, cop_margin_m=0.05,
+                             sole_line=pts, com=com, rule=ContactRule(force_aim=aim))
+           for aim in ("com", "leading share")}
+    hand_over = est["com"].transition & est["com"].contact.all(axis=1)
+    assert hand_over.sum() >= 5
+    for e in est.values():
+        total = e.side("right")[0] + e.side("left")[0]
+        assert np.allclose(total[hand_over], force[hand_over], atol=1e-6)
+    left = {aim: e.side("left")[0][hand_over] for aim, e in est.items()}
+    share = left["com"][:, 1] / force[hand_over, 1]
+    assert share[0] < 0.2 < 0.8 < share[-1]
+    ratio = {aim: f[:, 0] / f[:, 1] for aim, f in left.items()}
+    assert ratio["com"][0] < 0 and ratio["leading share"][0] < 0  # braking
+    assert abs(ratio["leading share"][0]) < 0.7 * abs(ratio["com"][0])
+    assert ratio["leading share"][-1] == pytest.approx(ratio["com"][-1], rel=0.15)

@@ -48,3 +48,28 @@ def test_heel_hold_variants_place_the_loading_cop_and_restore_the_rule() -> None
     with pytest.raises(ValueError, match="heel hold 'toe': choose one of line, held, held share"):
         with variants.heel_hold("toe"):
             pass
+
+
+def test_gait_phases_name_each_leg_s_loading_single_support_pre_swing_and_swing() -> None:
+    # Right stance frames 0-5, left 4-9: at 4-5 the left foot is loading, the right in
+    # pre-swing.
+    on = np.zeros((10, 2), bool)
+    on[0:6, 0] = True
+    on[4:10, 1] = True
+    ph = variants.gait_phases(on)
+    assert list(ph["right"]) == ["single"] * 4 + ["pre-swing"] * 2 + ["swing"] * 4
+    assert list(ph["left"]) == ["swing"] * 4 + ["loading"] * 2 + ["single"] * 4
+
+
+def test_substituted_takes_the_plates_component_only_where_both_carry_load() -> None:
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    col = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    est, plates = np.zeros((3, 18)), np.ones((3, 18))
+    est[:, col["ground_force_right_vy"]] = [0.0, 500.0, 500.0]
+    plates[:, col["ground_force_right_vy"]] = [500.0, 500.0, 10.0]
+    cop = variants.substituted(est, plates, "p", "xz", 700.0)
+    assert list(cop[:, col["ground_force_right_px"]]) == [0.0, 1.0, 0.0]
+    horizontal = variants.substituted(est, plates, "v", "xz", 700.0)
+    assert (horizontal[:, col["ground_force_left_vz"]] == 1.0).all()
+    assert (horizontal[:, col["ground_force_left_vy"]] == 0.0).all()

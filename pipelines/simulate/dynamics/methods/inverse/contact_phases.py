@@ -37,6 +37,7 @@ from musclekit.errors import InputError
 
 COP_PATHS = ("rolling", "moment")
 HANDOVERS = ("combined", "statics", "ramp")
+FORCE_AIMS = ("com", "leading share", "pivot")
 
 
 @dataclass
@@ -61,6 +62,13 @@ class ContactRule:
     # Each point counted from its own level while its foot stands (contact_levels); False:
     # from its standing-pose level alone (the rule before 2026-12-07's evening).
     own_levels: bool = True
+    # How each foot's horizontal force is aimed in a hand-over (grf.py): "com", from its
+    # COP at the centre of mass; two variants measured against the corpus' plates and not
+    # kept (docs/validation.md, section 3): "leading share", the leading foot's tilt scaled
+    # by its share of the load (upright at its heel strike), and "pivot", both at the point
+    # above the centre of mass where the sequence's single-support force lines cross its
+    # vertical (grf.pivot_height_m, the virtual pivot point).
+    force_aim: str = "com"
 
     def __post_init__(self) -> None:
         if self.cop_path not in COP_PATHS:
@@ -69,6 +77,9 @@ class ContactRule:
         if self.handover not in HANDOVERS:
             raise InputError(f"hand-over share {self.handover!r}: choose one of "
                              f"{', '.join(HANDOVERS)}")
+        if self.force_aim not in FORCE_AIMS:
+            raise InputError(f"hand-over force aim {self.force_aim!r}: choose one of "
+                             f"{', '.join(FORCE_AIMS)}")
 
 
 def point_velocities(time_s: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -166,13 +177,15 @@ class Phases:
     ground or for a stance cut by the sequence's ends); ramp (T, 2) each foot's share of the
     load if it changed linearly through the hand-over (the leading foot's rising from 0 at
     its heel strike to 1 at the trailing foot's toe-off; NaN outside hand-overs), the prior
-    grf.py combines with statics."""
+    grf.py combines with statics; leading (T,) the leading foot's index (0 right, 1 left) in
+    hand-overs, -1 elsewhere."""
 
     contact: np.ndarray
     share: np.ndarray
     transition: np.ndarray
     progress: np.ndarray
     ramp: np.ndarray | None = None
+    leading: np.ndarray | None = None
 
 
 def phases(time_s: np.ndarray, contact: np.ndarray) -> Phases:
@@ -182,6 +195,7 @@ def phases(time_s: np.ndarray, contact: np.ndarray) -> Phases:
     transition = np.zeros(T, dtype=bool)
     progress = np.full((T, 2), np.nan)
     ramp = np.full((T, 2), np.nan)
+    leading = np.full(T, -1)
     stances = [runs(contact[:, j]) for j in range(2)]
     for j in range(2):
         for a, b in stances[j]:
@@ -205,7 +219,8 @@ def phases(time_s: np.ndarray, contact: np.ndarray) -> Phases:
         ramp[a:b + 1, trailing] = 1.0 - x
         ramp[a:b + 1, 1 - trailing] = x
         transition[a:b + 1] = True
-    return Phases(contact, share, transition, progress, ramp)
+        leading[a:b + 1] = 1 - trailing
+    return Phases(contact, share, transition, progress, ramp, leading)
 
 
 def place_cops(force: np.ndarray, moment: np.ndarray, height: float,

@@ -80,6 +80,9 @@ class GrfEstimate:
     transition: np.ndarray | None = None  # (T,) frames split by a heel-strike hand-over
     orphan: np.ndarray | None = None  # (T,) loaded frames no foot's kinematics claimed
     ground_velocity_m_s: np.ndarray | None = None  # (3,) 0 overground, a treadmill's belt
+    # the height above the floor the hand-overs' forces point at (pivot_height_m); None:
+    # at the centre of mass (no single support to fit it on, or the rule's force_aim "com")
+    pivot_height_m: float | None = None
 
     def side(self, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(force (T,3) N, COP (T,3) m, torque (T,3) N m) of one side, in ground."""
@@ -368,17 +371,20 @@ def sequence_estimate(cache: Path, model_file: str, motion: Motion,
     if cache.is_file():
         with np.load(cache) as z:
             if str(z["key"]) == key:
+                pivot = float(z["pivot_height_m"])
                 return GrfEstimate(z["time_s"], z["values"], z["total_force_n"],
                                    z["total_moment_nm"], z["contact"], z["unexplained"],
                                    float(z["floor_m"]), z["transition"], z["orphan"],
-                                   z["ground_velocity_m_s"])
+                                   z["ground_velocity_m_s"],
+                                   None if np.isnan(pivot) else pivot)
     est = estimate_grf(model_file, motion, feet=feet, cop_margin_m=cop_margin_m, rule=rule)
     tmp = cache.with_name(f".{cache.stem}.{os.getpid()}.npz")
     np.savez(tmp, key=key, time_s=est.time_s, values=est.values,
              total_force_n=est.total_force_n, total_moment_nm=est.total_moment_nm,
              contact=est.contact, unexplained=est.unexplained_moment_nm, floor_m=est.floor_m,
              transition=est.transition, orphan=est.orphan,
-             ground_velocity_m_s=est.ground_velocity_m_s)
+             ground_velocity_m_s=est.ground_velocity_m_s,
+             pivot_height_m=np.nan if est.pivot_height_m is None else est.pivot_height_m)
     os.replace(tmp, cache)
     return est
 
@@ -389,7 +395,7 @@ def window(est: GrfEstimate, start_s: float, end_s: float) -> GrfEstimate:
     return GrfEstimate(est.time_s[keep], est.values[keep], est.total_force_n[keep],
                        est.total_moment_nm[keep], est.contact[keep],
                        est.unexplained_moment_nm[keep], est.floor_m, est.transition[keep],
-                       est.orphan[keep], est.ground_velocity_m_s)
+                       est.orphan[keep], est.ground_velocity_m_s, est.pivot_height_m)
 
 
 def _nearest_in_region(p: np.ndarray, hull: np.ndarray, margin: float) -> np.ndarray:
@@ -575,6 +581,27 @@ def _handover_weight(force: np.ndarray, moment: np.ndarray, floor: float, ph,
     return spread2 / (spread2 + noise2)
 
 
+def pivot_height_m(force: np.ndarray, com: np.ndarray, contact: np.ndarray,
+                   cops: np.ndarray, floor: float, min_frames: int = 5) -> float | None:
+    """The height above the floor at which the single-support ground-force lines cross the
+    vertical through the centre of mass (the virtual pivot point: in walking the ground
+    force points at a point above the centre of mass, not at it; Maus et al. 2010, Gruben and
+    Boehm 2012), fitted over the sequence: the total force `force` (T, 3) is exact there, the
+    centre of pressure `cops` (T, 3) the stance foot's, `contact` (T, 2). A force aimed
+    from p at the point (com_x, floor + H, com_z) has horizontal part F_y (com - p)_h / H,
+    so 1/H is the least-squares slope of F_h on F_y (com - p)_h. None with fewer than
+    `min_frames` single-support frames or a slope that is not positive (forces that point
+    away from the centre of mass: nothing to aim at)."""
+    one = (contact.sum(axis=1) == 1) & (force[:, 1] > 0) & np.isfinite(cops).all(axis=1)
+    if one.sum() < min_frames:
+        return None
+    lever = (com[one] - cops[one])[:, [0, 2]] * force[one, 1][:, None]
+    slope = float(np.sum(lever * force[one][:, [0, 2]])) / max(float(np.sum(lever ** 2)), 1e-12)
+    if slope <= 0:
+        return None
+    return 1.0 / slope
+
+
 def split_wrench(
     time_s: np.ndarray,
     force: np.ndarray,
@@ -643,6 +670,17 @@ def split_wrench(
     placed_cops = feet_cops if held is None else [
         _foot_cops(k, ph, above, points, floor, rule, held, sole_line) for k in range(T)]
     statics = _handover_weight(force, moment, floor, ph, feet_cops, rule, points, cop_margin_m)
+    # With force_aim "pivot" the hand-overs' forces point at the sequence's pivot above the
+    # centre of mass (pivot_height_m), fitted on the single-support frames' centres of
+    # pressure as they are placed below (the stance's rolling point, else the whole-body one).
+    pivot = None
+    if com is not None and rule.force_aim == "pivot":
+        ss_cops = np.full((T, 3), np.nan)
+        for k in np.flatnonzero(ph.contact.sum(axis=1) == 1):
+            side = SIDES[int(np.flatnonzero(ph.contact[k])[0])]
+            ss_cops[k] = placed_cops[k][1].get(side, centre_of_pressure(force[k], moment[k],
+                                                                        floor)[0])
+        pivot = pivot_height_m(force, com, ph.contact, ss_cops, floor)
 
     for k in range(T):
         F, M = force[k], moment[k]
@@ -683,11 +721,22 @@ def split_wrench(
             if com is not None and ph.transition[k]:
                 # In a hand-over each foot pushes towards the centre of mass (the trailing
                 # foot propels while the leading one brakes); what the two leave of the total
-                # horizontal force is shared like the vertical one.
+                # horizontal force is shared like the vertical one. On the Rajagopal walk
+                # that over-brakes the leading foot early in the loading response and
+                # takes the hip extensor moment out of it; the variants that fix this there
+                # (rule.force_aim) made other labs' walks worse (docs/validation.md, 3).
+                aim = com[k] if pivot is None else np.array([com[k][0], floor + pivot,
+                                                             com[k][2]])
                 for i, prior in enumerate((cr, cl)):
-                    d = com[k] - prior
-                    feet_f[i] = np.array([feet_f[i][1] * d[0] / d[1], feet_f[i][1],
-                                          feet_f[i][1] * d[2] / d[1]])
+                    d = aim - prior
+                    tilt = 1.0
+                    if rule.force_aim == "leading share" and ph.leading[k] == i:
+                        # On every corpus walk's plates the leading foot's force is near
+                        # upright at its heel strike and tilts towards the centre of mass as
+                        # the foot takes the load (docs/validation.md, section 3).
+                        tilt = s if i == 0 else 1.0 - s
+                    feet_f[i] = np.array([tilt * feet_f[i][1] * d[0] / d[1], feet_f[i][1],
+                                          tilt * feet_f[i][1] * d[2] / d[1]])
                 rest = F - feet_f[0] - feet_f[1]
                 feet_f = [feet_f[0] + s * rest, feet_f[1] + (1 - s) * rest]
             cr, cl = on_sole["right"], on_sole["left"]
@@ -722,4 +771,4 @@ def split_wrench(
             values[k, idx[f"ground_torque_{side}_y"]] = w * ty
     return GrfEstimate(time_s, values, force, moment, ph.contact, unexplained,
                        floor_m=floor, transition=ph.transition, orphan=orphan,
-                       ground_velocity_m_s=ground_v)
+                       ground_velocity_m_s=ground_v, pivot_height_m=pivot)
