@@ -31,7 +31,9 @@ Per trial (walking, running), on the lab's scaled model and IK (rajagopal_lab.la
    (loading response, single support, pre-swing, swing: the plates' contacts), with the
    estimate as it is and with one of its components replaced by the plates' (fore-aft and
    side forces, vertical force, centre of pressure), beside the per-phase force errors
-   (`hip_by_phase`): which component makes the hip moment wrong where.
+   (`hip_by_phase`): which component makes the hip moment wrong where; and how far the
+   plates' own per-foot forces tilt compared with the rule's aim at the centre of mass,
+   per phase (`plate_aim`).
 
     python benchmarks/validate_rajagopal_grf_variants.py [--work DIR] [--json out.json]
         [--corpus DIR] [--only-heel-hold] [--weight-sweep] [--force-aim]
@@ -380,6 +382,45 @@ def hip_by_phase(t: np.ndarray, estimates: dict, measured: np.ndarray, raw: np.n
     return out
 
 
+def _slope(y: np.ndarray, x: np.ndarray) -> float:
+    """The least-squares k of y = k x, to 2 decimals."""
+    return round(float(y @ x / max(float(x @ x), 1e-12)), 2)
+
+
+def plate_aim(com: np.ndarray, floor: float, measured: np.ndarray, raw: np.ndarray,
+              w: np.ndarray, bw: float) -> dict:
+    """How far each foot's plate force tilts compared with a force aimed from the plate's
+    centre of pressure at the centre of mass `com` (T, 3) (the rule's hand-over aim): per
+    leg and gait phase (gait_phases), the least-squares factor k of F_fore-aft = k F_y
+    (com - cop)_fore-aft / (com_y - `floor`) over the frames where the foot carries > 5 % BW,
+    and the same over each third of the phase's frames (1: aimed at the centre of mass;
+    0: upright)."""
+    from validate_rajagopal import progression_axis  # noqa: PLC0415
+
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    def col(side: str, kind: str, axis: str) -> np.ndarray:
+        return measured[:, GRF_CHANNELS.index(f"ground_force_{side}_{kind}{axis}")]
+
+    u = progression_axis(measured, w, bw)
+    labels = gait_phases(np.column_stack([
+        raw[:, GRF_CHANNELS.index(f"ground_force_{s}_vy")] > 20.0 for s in ("right", "left")]))
+    out: dict = {}
+    for side in ("right", "left"):
+        fore = col(side, "v", "x") * u[0] + col(side, "v", "z") * u[1]
+        cop = col(side, "p", "x") * u[0] + col(side, "p", "z") * u[1]
+        aimed = col(side, "v", "y") * (com[:, 0] * u[0] + com[:, 2] * u[1] - cop) / (
+            com[:, 1] - floor)
+        for ph in ("loading", "single", "pre-swing"):
+            k = np.flatnonzero(w & (labels[side] == ph) & (col(side, "v", "y") > 0.05 * bw))
+            if len(k) < 3:
+                continue
+            out.setdefault(side, {})[ph] = {
+                "all": _slope(fore[k], aimed[k]),
+                "thirds": [_slope(fore[i], aimed[i]) for i in np.array_split(k, 3)]}
+    return out
+
+
 def force_aim_rajagopal(lab: dict, work: Path) -> dict:
     """FORCE_AIMS on the Rajagopal walk: per-foot errors, moments, and hip_by_phase."""
     from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
@@ -407,6 +448,7 @@ def force_aim_rajagopal(lab: dict, work: Path) -> dict:
                           lab["window_s"], d, mass)["_series"]
 
     out["hip_by_phase"] = hip_by_phase(est.time_s, estimates, measured, raw, w, bw, run_id)
+    out["plate_aim"] = plate_aim(wrench.com, est.floor_m, measured, raw, w, bw)
     return out
 
 
@@ -465,6 +507,7 @@ def force_aim_corpus(out: Path, work: Path) -> dict:
 
         row["hip_by_phase"] = hip_by_phase(est.time_s, estimates, measured, raw, w,
                                            mass * 9.80665, run_id)
+        row["plate_aim"] = plate_aim(bwr.com, est.floor_m, measured, raw, w, mass * 9.80665)
         res[trial.name] = row
         print(trial.name, json.dumps({a: row[a] for a in FORCE_AIMS}), flush=True)
     return res

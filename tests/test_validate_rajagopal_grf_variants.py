@@ -73,3 +73,23 @@ def test_substituted_takes_the_plates_component_only_where_both_carry_load() -> 
     horizontal = variants.substituted(est, plates, "v", "xz", 700.0)
     assert (horizontal[:, col["ground_force_left_vz"]] == 1.0).all()
     assert (horizontal[:, col["ground_force_left_vy"]] == 0.0).all()
+
+
+def test_plate_aim_is_1_for_forces_aimed_at_the_centre_of_mass_and_0_for_upright_ones() -> None:
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    col = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    T = 30
+    com = np.column_stack([np.linspace(0.0, 0.6, T), np.full(T, 1.0), np.zeros(T)])
+    plates = np.zeros((T, 18))
+    plates[:, col["ground_force_right_vy"]] = 700.0
+    plates[:, col["ground_force_right_px"]] = 0.3
+    plates[:, col["ground_force_right_vx"]] = 700.0 * (com[:, 0] - 0.3) / 1.0  # at the COM
+    plates[:, col["ground_force_right_vz"]] = 20.0
+    w = np.ones(T, bool)
+    aim = variants.plate_aim(com, 0.0, plates, plates, w, 700.0)
+    assert aim["right"]["single"]["all"] == pytest.approx(1.0)
+    plates[:, col["ground_force_right_vx"]] = 0.0  # upright
+    plates[:, col["ground_force_right_vz"]] = 0.0
+    assert variants.plate_aim(com, 0.0, plates, plates, w, 700.0)["right"]["single"]["all"] == \
+        pytest.approx(0.0, abs=0.05)
