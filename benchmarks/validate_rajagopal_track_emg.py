@@ -20,7 +20,17 @@ chunk whose record exists is not solved again.
 Run:
 
     nice -n 5 python benchmarks/validate_rajagopal_track_emg.py [--work /tmp/mk_track_emg]
-        [--grf none estimated] [--json track_emg.json]
+        [--grf none estimated] [--weights KEY=VALUE ...] [--json track_emg.json]
+
+`--weights` sets track's objective weights over nlp/track.py's DEFAULT_TRACK_WEIGHTS (its
+chunks go to `walk/track_<mode>_<key><value>...`, so variants sit beside the defaults).
+Besides the EMG it prints what the muscles are asked to do: each track chunk's vertical
+contact force per foot against the plates (validate_rajagopal_track.plate_agreement), and per
+gait phase the right leg's hip, knee and ankle moments that each method's muscles and
+reserves produce (from the kept NLP problems and solutions; track's from its last round),
+beside the moments of OpenSim's ID with the plates on the lab's IK (the referee: from the
+right heel strike the right foot is on a plate, so the right leg's moments need no other
+force).
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ from validate_rajagopal_emg import (  # noqa: E402
     gait_phases,
     model_dynamics,
 )
-from validate_rajagopal_track import _cpu_s, prepare  # noqa: E402
+from validate_rajagopal_track import _cpu_s, plate_agreement, prepare  # noqa: E402
 
 from musclekit.errors import InputError  # noqa: E402
 
@@ -79,7 +89,113 @@ def stitched_activations(chunks: list, outputs: list, t0: float, t1: float, plan
     return st.time_s, st.values, muscles
 
 
-def solve_walk(data: Path, work: Path, modes: list[str]) -> tuple[dict, dict]:
+# the right leg's moments compared per phase (generalized forces, N m)
+MOMENT_COORDINATES = ["hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r",
+                      "ankle_angle_r"]
+
+
+def parse_weights(items: list[str]) -> dict[str, float]:
+    """KEY=VALUE pairs as track weights; keys must be DEFAULT_TRACK_WEIGHTS'."""
+    from musclekit.pipelines.simulate.dynamics.nlp.track import DEFAULT_TRACK_WEIGHTS
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in DEFAULT_TRACK_WEIGHTS:
+            raise InputError(f"--weights {item!r}: expected KEY=VALUE with KEY one of "
+                             f"{sorted(DEFAULT_TRACK_WEIGHTS)}")
+        try:
+            out[key] = float(value)
+        except ValueError as exc:
+            raise InputError(f"--weights {item!r}: {value!r} is not a number") from exc
+    return out
+
+
+def track_folder(mode: str, weights: dict[str, float]) -> str:
+    """The work folder name of track's chunks in `mode` with `weights` (none: the defaults)."""
+    return f"track_{mode}" + "".join(f"_{k}{v:g}" for k, v in sorted(weights.items()))
+
+
+def muscle_moments(problem: Path, solution: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(time_s, generalized forces (N, J), coordinates) that a kept NLP solution's muscles
+    (sum of moment arm x tendon force) and coordinate actuators (reserves) produce: inverse's
+    RedundancyProblem / track's TrackProblem .npz and their solution .npz."""
+    with np.load(problem) as zp, np.load(solution) as zs:
+        meta = json.loads(str(zp["meta"]))
+        force = zp["force_passive"] + zs["activation"] * zp["force_active"]
+        gen = np.einsum("kmj,km->kj", zp["moment_arm"], force)
+        control = zs["actuator_control"] if "actuator_control" in zs.files else zs["control"]
+        for r, j in enumerate(zp["actuator_coordinate"]):
+            gen[:, int(j)] += control[:, r] * zp["actuator_optimal_force"][r]
+        return np.asarray(zp["time_s"], dtype=float), gen, list(meta["coordinates"])
+
+
+def phase_means(time_s: np.ndarray, values: np.ndarray, phases: dict[str, tuple[float, float]]
+                ) -> dict[str, np.ndarray]:
+    """Per phase (name -> [start, end) s) the mean of `values` (N, ...) over its samples."""
+    out = {}
+    for name, (lo, hi) in phases.items():
+        w = (time_s >= lo) & (time_s < hi)
+        if not w.any():
+            raise InputError(f"no sample of {time_s[0]:.3f}-{time_s[-1]:.3f} s in phase {name} "
+                             f"({lo:.3f}-{hi:.3f} s)")
+        out[name] = values[w].mean(axis=0)
+    return out
+
+
+def stitched_moments(chunks: list, files: list[tuple[Path, Path] | None]
+                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """`muscle_moments` of each chunk on the samples of its core (the first chunk's core from
+    its start), joined in time order; chunks without kept files are left out."""
+    ts, vals, coords = [], [], None
+    for c, f in zip(chunks, files, strict=True):
+        if f is None:
+            continue
+        t, gen, names = muscle_moments(*f)
+        coords = coords or names
+        if names != coords:
+            raise InputError(f"chunk {c.index}'s coordinates differ from the first chunk's")
+        w = (t >= c.core_start_s - 1e-9) & (t < c.core_end_s - 1e-9)
+        ts.append(t[w])
+        vals.append(gen[w])
+    if not ts:
+        raise InputError("no chunk has a kept problem and solution")
+    return np.concatenate(ts), np.concatenate(vals), coords
+
+
+def plate_moments(lab: dict, out_dir: Path, window_s: tuple[float, float]
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """OpenSim ID with the plates on the lab's IK (6 Hz, muscles excluded) over `window_s`:
+    (time_s, MOMENT_COORDINATES' generalized forces (N, 5))."""
+    import contextlib
+
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tool = osim.InverseDynamicsTool()
+    tool.setModelFileName(str(lab["model"]))
+    tool.setCoordinatesFileName(str(lab["motion"]))
+    tool.setLowpassCutoffFrequency(6.0)
+    tool.setExternalLoadsFileName(str(lab["grf_xml"]))
+    tool.setStartTime(window_s[0])
+    tool.setEndTime(window_s[1])
+    excluded = osim.ArrayStr()
+    excluded.append("Muscles")
+    tool.setExcludedForces(excluded)
+    tool.setResultsDir(str(out_dir))
+    tool.setOutputGenForceFileName("id_plates.sto")
+    setup = out_dir / "id_plates_setup.xml"
+    tool.printToXML(str(setup))
+    with contextlib.chdir(Path(lab["grf_xml"]).parent):  # the loads name their data relatively
+        osim.InverseDynamicsTool(str(setup)).run()
+    m = read_mot(out_dir / "id_plates.sto", rotational=set())
+    return m.time_s, np.column_stack([m.column(f"{c}_moment") for c in MOMENT_COORDINATES])
+
+
+def solve_walk(data: Path, work: Path, modes: list[str], weights: dict[str, float] | None = None
+               ) -> tuple[dict, dict]:
     """label -> {time_s, activations, muscles, dynamics, chunks}: `inverse` and `track` per
     mode over every chunk of the walk, solved or read back from `work`; and label -> why
     not, for a method with a chunk that did not converge."""
@@ -104,8 +220,14 @@ def solve_walk(data: Path, work: Path, modes: list[str]) -> tuple[dict, dict]:
     times = read_mot(lab["motion"]).time_s
     plan = ChunkPlan()
     chunks = plan_chunks("walk", times, plan)
+    weights = weights or {}
     folders = {"inverse": work / "walk" / "inverse"}
-    folders |= {f"track {m}": work / "walk" / f"track_{m}_out" for m in modes}
+    folders |= {f"track {m}": work / "walk" / f"{track_folder(m, weights)}_out" for m in modes}
+    # where each method keeps its NLP's problem and solution per chunk
+    kept = {"inverse": (work / "walk" / "inverse_work", "inverse_problem.npz",
+                        "inverse_solution.npz")}
+    kept |= {f"track {m}": (work / "walk" / track_folder(m, weights), "track_problem.npz",
+                            "track_solution.npz") for m in modes}
     rows: dict[str, list[dict]] = {label: [] for label in folders}
     for c in chunks:
         name = f"chunk{c.index:04d}"
@@ -119,9 +241,10 @@ def solve_walk(data: Path, work: Path, modes: list[str]) -> tuple[dict, dict]:
                                          work / "walk" / "inverse_work" / name)
             else:
                 mode = label.split()[1]
-                settings = TrackSettings(warm_start_dir=str(folders["inverse"]), track_grf=mode)
+                settings = TrackSettings(warm_start_dir=str(folders["inverse"]), track_grf=mode,
+                                         weights=dict(weights) or None)
                 rep, out = solve_track(trk_prep, lab["motion"], c, settings,
-                                       work / "walk" / f"track_{mode}" / name)
+                                       work / "walk" / track_folder(mode, weights) / name)
             save_chunk(folder, name, rep, out)
             rows[label].append({"chunk": c.index, "solved_here": True,
                                 "cpu_s": round(_cpu_s() - c0, 1)})
@@ -135,6 +258,11 @@ def solve_walk(data: Path, work: Path, modes: list[str]) -> tuple[dict, dict]:
                     "rounds": len(rep.diagnostics.rounds or []),
                     "max_reserve_nm": rep.max_reserve_nm}
         outs = [load_output(folder, f"chunk{c.index:04d}") for c in chunks]
+        if label != "inverse":  # the contact forces against the plates, as validate_rajagopal_track
+            for row, c, o in zip(rows[label], chunks, outs, strict=True):
+                if o is not None:
+                    row["vs_plates"] = plate_agreement(lab, "walk", o.time_s, o.values["grf"],
+                                                       (c.core_start_s, c.core_end_s))
         try:
             t, acts, muscles = stitched_activations(chunks, outs, float(times[0]),
                                                     float(times[-1]), plan, label, GAIT_CYCLE_S)
@@ -143,9 +271,32 @@ def solve_walk(data: Path, work: Path, modes: list[str]) -> tuple[dict, dict]:
             refused[label] = {"why": str(exc), "chunks": rows[label]}
             continue
         prep = inv_prep if label == "inverse" else trk_prep
+        folder, prob, sol = kept[label]
+        files = [(folder / f"chunk{c.index:04d}" / prob, folder / f"chunk{c.index:04d}" / sol)
+                 for c in chunks]
+        files = [f if f[0].is_file() and f[1].is_file() else None for f in files]
         solved[label] = {"time_s": t, "activations": acts, "muscles": muscles,
-                         "dynamics": model_dynamics(prep / "model.osim"), "chunks": rows[label]}
+                         "dynamics": model_dynamics(prep / "model.osim"), "chunks": rows[label],
+                         "moments": stitched_moments(chunks, files)}
+    solved["_lab"] = lab
     return solved, refused
+
+
+def moments_table(solved: dict, plates: tuple[np.ndarray, np.ndarray],
+                  phases: dict[str, tuple[float, float]]) -> tuple[list[str], dict]:
+    """Per phase and MOMENT_COORDINATES coordinate the mean moment (N m) of the plates' ID and
+    of each method's muscles and reserves: lines of a table and the same as a dict."""
+    table = {"plates (ID)": phase_means(*plates, phases)}
+    for label, s in solved.items():
+        t, gen, coords = s["moments"]
+        cols = [coords.index(c) for c in MOMENT_COORDINATES]
+        table[label] = phase_means(t, gen[:, cols], phases)
+    lines = ["phase / source".ljust(30) + "".join(f"{c[:-2]:>16}" for c in MOMENT_COORDINATES)]
+    for p in phases:
+        for src, means in table.items():
+            lines.append(f"{p[:14]:<14} {src:<15}" + "".join(f"{v:16.1f}" for v in means[p]))
+    return lines, {src: {p: [round(float(v), 1) for v in m] for p, m in means.items()}
+                   for src, means in table.items()}
 
 
 def side_by_side(results: dict[str, list], reference: str = "inverse") -> list[str]:
@@ -205,18 +356,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/mk_track_emg"))
     ap.add_argument("--grf", nargs="+", default=["none", "estimated"],
                     choices=["none", "estimated", "measured"])
+    ap.add_argument("--weights", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="track's objective weights over DEFAULT_TRACK_WEIGHTS")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     c0 = _cpu_s()
-    solved, refused = solve_walk(args.data, args.work, args.grf)
+    weights = parse_weights(args.weights)
+    solved, refused = solve_walk(args.data, args.work, args.grf, weights)
+    lab = solved.pop("_lab")
     if "inverse" not in solved:
         raise InputError(refused["inverse"]["why"])
     t_emg, env = emg_envelopes(args.data)
     phases = gait_phases(args.data)
     windows = {"whole cycle": GAIT_CYCLE_S,
                "plate window": (_id_window(args.data)[0], GAIT_CYCLE_S[1])}
-    report: dict = {"chunks": {lb: s["chunks"] for lb, s in solved.items()},
+    report: dict = {"weights": weights,
+                    "chunks": {lb: s["chunks"] for lb, s in solved.items()},
                     "not_compared": refused}
+    for lb, s in solved.items():
+        for row in s["chunks"]:
+            if "vs_plates" in row:
+                vp = row["vs_plates"]
+                print(f"{lb} chunk {row['chunk']}: vertical force vs plates "
+                      f"{vp.get('right_rmse_bw_pct')} / {vp.get('left_rmse_bw_pct')} % BW")
+    lines, report["moments_by_phase_nm"] = moments_table(
+        solved, plate_moments(lab, args.work / "walk" / "id_plates", (0.2, GAIT_CYCLE_S[1] + 0.05)),
+        phases)
+    print("\nright leg's moments by phase (N m): muscles and reserves vs ID with the plates")
+    print("\n".join(lines))
     for wname, window in windows.items():
         res = {lb: _compare(s, t_emg, env, window, CHANNELS, phases_s=phases)
                for lb, s in solved.items()}

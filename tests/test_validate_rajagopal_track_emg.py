@@ -124,3 +124,77 @@ def test_vs_reference_compares_each_channels_muscles_with_the_reference():
     finally:
         track_emg.CHANNELS = chans
     assert out == {"track none": {"SOL": 1.0, "GAS": 1.0, "TA": -1.0}}
+
+
+def test_weights_are_parsed_against_track_s_defaults():
+    assert track_emg.parse_weights(["accelerations=10", "control_effort=1"]) == {
+        "accelerations": 10.0, "control_effort": 1.0}
+    with pytest.raises(MusclekitError, match=r"--weights 'acceleration=10': expected KEY=VALUE"):
+        track_emg.parse_weights(["acceleration=10"])
+    with pytest.raises(MusclekitError, match=r"'ten' is not a number"):
+        track_emg.parse_weights(["accelerations=ten"])
+    assert track_emg.track_folder("none", {}) == "track_none"
+    assert track_emg.track_folder("estimated", {"states": 1e5, "accelerations": 10.0}) == \
+        "track_estimated_accelerations10_states100000"
+
+
+def _kept(tmp_path, name, t, arms, f0, f1, act, coordinate, optimal, control, track):
+    """A kept problem / solution pair as the NLP modules save them (arrays + meta JSON)."""
+    import json
+
+    p, s = tmp_path / f"{name}_problem.npz", tmp_path / f"{name}_solution.npz"
+    np.savez(p, meta=json.dumps({"coordinates": ["hip", "knee"]}), time_s=t, moment_arm=arms,
+             force_passive=f0, force_active=f1, actuator_coordinate=coordinate,
+             actuator_optimal_force=optimal)
+    key = "control" if track else "actuator_control"
+    np.savez(s, activation=act, **{key: control})
+    return p, s
+
+
+def test_muscle_moments_sum_muscles_and_reserves(tmp_path):
+    t = np.array([0.0, 0.5, 1.0])
+    arms = np.zeros((3, 2, 2))
+    arms[:, 0, 0], arms[:, 1, 1] = 0.05, -0.04  # one muscle per coordinate
+    f0, f1 = np.full((3, 2), 10.0), np.full((3, 2), 1000.0)
+    act = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
+    files = _kept(tmp_path, "track", t, arms, f0, f1, act, np.array([1]), np.array([2.0]),
+                  np.array([[0.5], [0.0], [-1.0]]), track=True)
+    time_s, gen, coords = track_emg.muscle_moments(*files)
+    assert coords == ["hip", "knee"]
+    np.testing.assert_allclose(time_s, t)
+    np.testing.assert_allclose(gen[:, 0], 0.05 * (10 + 1000 * act[:, 0]))
+    np.testing.assert_allclose(gen[:, 1], -0.04 * (10 + 1000 * act[:, 1]) + [1.0, 0.0, -2.0])
+    # inverse's solution names its controls actuator_control
+    files = _kept(tmp_path, "inverse", t, arms, f0, f1, act, np.array([1]), np.array([2.0]),
+                  np.array([[0.5], [0.0], [-1.0]]), track=False)
+    np.testing.assert_allclose(track_emg.muscle_moments(*files)[1], gen)
+
+
+def test_phase_means_and_a_phase_without_samples():
+    t = np.arange(0.0, 1.0, 0.1)
+    means = track_emg.phase_means(t, np.column_stack([t, 2 * t]), {"a": (0.0, 0.35), "b": (0.35, 1.0)})
+    np.testing.assert_allclose(means["a"], [0.15, 0.3])
+    np.testing.assert_allclose(means["b"], [0.65, 1.3])
+    with pytest.raises(MusclekitError, match="no sample of 0.000-0.900 s in phase late"):
+        track_emg.phase_means(t, t, {"late": (2.0, 3.0)})
+
+
+def test_stitched_moments_take_each_chunk_s_core(tmp_path):
+    chunks, plan, times = _walk_chunks()
+    files = []
+    for c in chunks:
+        t = np.arange(c.solve_start_s, c.solve_end_s + 1e-9, 0.02)
+        arms = np.zeros((len(t), 1, 2))
+        arms[:, 0, 0] = 1.0
+        act = np.full((len(t), 1), float(c.index))  # chunk k's moment is 1000 k
+        d = tmp_path / f"c{c.index}"
+        d.mkdir()
+        files.append(_kept(d, "track", t, arms, np.zeros((len(t), 1)),
+                           np.full((len(t), 1), 1000.0), act, np.array([], dtype=int),
+                           np.array([]), np.zeros((len(t), 0)), track=True))
+    t, gen, coords = track_emg.stitched_moments(chunks, files)
+    assert np.all(np.diff(t) > 0)
+    first = t < chunks[0].core_end_s - 1e-9
+    assert np.all(gen[first, 0] == 0.0) and np.all(gen[~first, 0] == 1000.0)
+    with pytest.raises(MusclekitError, match="no chunk has a kept problem and solution"):
+        track_emg.stitched_moments(chunks, [None, None])
