@@ -12,7 +12,8 @@ Per sphere and pose it prints the largest depth (penetration, m: radius minus th
 height above the floor), the time it is in contact (depth > 0), the peak normal force (N
 and body weights), the time its force exceeds 20 % BW summed over the foot, and the
 normal speed of the sphere's contact point at its peak force (`--timeline r|l`: one foot's
-depths and forces at every mesh point, with `--grf-setup` the plates' force beside them).
+depths and forces at every mesh point, with `--grf-setup` the plates' force beside them,
+low-passed at 6 Hz and as recorded).
 Then, per foot, the
 calcaneus frame's pitch at the frame of the foot's largest total force (the angle of the
 body's x axis to the floor: the spheres are laid on a plane of the calcn frame, so a
@@ -122,21 +123,24 @@ def foot_summary(tm, posed: dict[str, np.ndarray], rows: list[dict], dt: float,
     return out
 
 
-def plates_vertical(grf_setup: Path, t: np.ndarray, side: str) -> np.ndarray:
-    """The plates' vertical force on one foot (N) at times t, low-passed at 6 Hz as the
-    validation does."""
+def plates_vertical(grf_setup: Path, t: np.ndarray, side: str,
+                    cutoff_hz: float | None = 6.0) -> np.ndarray:
+    """The plates' vertical force on one foot (N) at times t, low-passed at `cutoff_hz` as
+    the validation does (None: as recorded; a running stance's sharp edges survive only
+    there, validate_rajagopal_track.vertical_agreement)."""
     from musclekit.pipelines.simulate.opensim.external_loads import (
         GRF_CHANNELS,
         read_measured_grf,
     )
 
-    g = np.nan_to_num(read_measured_grf(None, grf_setup).resample(t, 6.0))
+    g = np.nan_to_num(read_measured_grf(None, grf_setup).resample(t, cutoff_hz))
     name = {"r": "right", "l": "left"}[side]
     return g[:, GRF_CHANNELS.index(f"ground_force_{name}_vy")]
 
 
 def timeline(tm, posed: dict[str, np.ndarray], rows: list[dict], t: np.ndarray,
-             body_weight_n: float, side: str, plates: np.ndarray | None = None) -> None:
+             body_weight_n: float, side: str, plates: np.ndarray | None = None,
+             plates_recorded: np.ndarray | None = None) -> None:
     """Per mesh point of one foot: the calcn frame's pitch (deg, toes down +), each sphere's
     depth (mm, > 0 in contact), the force (BW) of its calcaneus and toes spheres, and the
     plates' (BW) where given."""
@@ -145,7 +149,8 @@ def timeline(tm, posed: dict[str, np.ndarray], rows: list[dict], t: np.ndarray,
         return
     calcn = next(s for s in mine if tm.spheres[s].body.startswith("calcn"))
     print(f"t (s)  pitch  depth mm: {' '.join(f'{tm.spheres[s].name:>6s}' for s in mine)}"
-          "  | F calcn, toes" + (", plates" if plates is not None else "") + " (BW)")
+          "  | F calcn, toes" + (", plates 6 Hz" if plates is not None else "")
+          + (", as recorded" if plates_recorded is not None else "") + " (BW)")
     for k in range(len(t)):
         x = posed["x_axis"][k, calcn]
         pitch = math.degrees(math.atan2(-x[1], math.hypot(x[0], x[2])))
@@ -155,7 +160,9 @@ def timeline(tm, posed: dict[str, np.ndarray], rows: list[dict], t: np.ndarray,
              for kind in ("calcn", "toes")}
         print(f"{t[k]:5.2f} {pitch:6.1f}  " + " ".join(f"{d:6.1f}" for d in depth)
               + f"  | {f['calcn']:5.2f} {f['toes']:5.2f}"
-              + (f" {plates[k] / body_weight_n:5.2f}" if plates is not None else ""))
+              + (f" {plates[k] / body_weight_n:5.2f}" if plates is not None else "")
+              + (f" {plates_recorded[k] / body_weight_n:5.2f}"
+                 if plates_recorded is not None else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.timeline:
             plates = (plates_vertical(args.grf_setup, t, args.timeline)
                       if args.grf_setup else None)
-            timeline(tm, posed, rows, t, bw, args.timeline, plates)
+            recorded = (plates_vertical(args.grf_setup, t, args.timeline, None)
+                        if args.grf_setup else None)
+            timeline(tm, posed, rows, t, bw, args.timeline, plates, recorded)
         report[name] = {"spheres": [{k: v for k, v in r.items()
                                      if k not in ("force_n", "elastic_n")}
                                     for r in rows], "feet": feet}

@@ -65,7 +65,7 @@ def test_bad_heights_are_refused(bottoms, words) -> None:
         sole_lifts(bottoms)
 
 
-def test_sphere_table_reports_depth_and_force() -> None:
+def test_sphere_table_reports_depth_and_force(capsys) -> None:
     import track_spheres
 
     sphere = ContactSphere(name="s1_r", body="calcn_r", location_m=(0.0, -0.01, 0.0),
@@ -92,3 +92,9 @@ def test_sphere_table_reports_depth_and_force() -> None:
     posed["velocity"][:, 0, 1] = 0.5
     rising = track_spheres.sphere_table(tm, posed, 0.01, 700.0)[0]
     assert rising["force_n"][2] < 0.01 * rising["elastic_n"][2]
+    # the timeline prints the plates low-passed and as recorded beside the spheres' force
+    track_spheres.timeline(tm, posed, [row], np.arange(4) * 0.01, 700.0, "r",
+                           np.full(4, 140.0), np.full(4, 70.0))
+    out = capsys.readouterr().out
+    assert "plates 6 Hz, as recorded (BW)" in out
+    assert out.splitlines()[1].endswith(" 0.20  0.10")
