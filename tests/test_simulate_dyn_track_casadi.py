@@ -625,3 +625,59 @@ def test_a_chunks_rounds_share_one_solver_process_stopped_after_the_chunk(
     assert server_cpu[0] > 0 and server_cpu == sorted(server_cpu)
     assert report.diagnostics.cpu_s >= server_cpu[-1]
     assert track_nlp.__name__ not in child._SERVERS
+
+
+_REUSE_CHILD = """
+import sys
+from pathlib import Path
+import numpy as np
+import casadi as ca
+from musclekit.pipelines.simulate.dynamics.nlp import track
+built = []
+nlpsol = ca.nlpsol
+ca.nlpsol = lambda *a, **k: built.append(1) or nlpsol(*a, **k)
+problem, guess = track.TrackProblem.load(Path(sys.argv[1]))
+first = track.solve(problem, guess)
+problem.settings["trust_rad"] *= 0.5  # a rejected round: the same local model, bounds halved
+half = track.solve(problem, guess)
+assert len(built) == 1, built
+track._REUSABLE.clear()
+fresh = track.solve(problem, guess)
+assert len(built) == 2
+assert half.iterations == fresh.iterations, (half.iterations, fresh.iterations)
+assert abs(half.objective - fresh.objective) <= 1e-9 * abs(fresh.objective)
+assert np.abs(half.activation - fresh.activation).max() < 1e-9
+# a non-zero outside the pattern (a pair of coordinates no block couples at any mesh
+# point: the two legs): the solver built again, on the widened pattern
+free = np.ones(problem.dg_dq.shape[1:], dtype=bool)
+for name in ("dg_dq", "dg_dv", "dg_da", "applied_dq", "applied_dv"):
+    free &= ~np.any(getattr(problem, name) != 0, axis=0)
+i, j = np.argwhere(free)[0]
+problem.dg_dq[:, i, j] = 1e-9
+track.solve(problem, guess)
+assert len(built) == 3, built
+track.solve(problem, guess)
+assert len(built) == 3, built
+print("ok", first.iterations)
+"""
+
+
+def test_a_chunks_rounds_reuse_one_built_solver(prepared, tmp_path: Path) -> None:
+    """The NLP server builds IPOPT's solver once for a chunk's rounds (the local model is
+    its parameters): a rejected round's re-solve in half the trust region reuses it and
+    finds what a freshly built solver finds; a local model with a non-zero outside the
+    solver's pattern builds it again."""
+    import subprocess
+    import sys
+
+    from musclekit.pipelines.simulate.dynamics.nlp.child import child_environment
+
+    folder, mot = prepared
+    report, _ = solve_track_chunk(folder, mot, _chunk(), TrackSettings(mesh_per_s=25),
+                                  tmp_path / "w")
+    assert report.status == "converged", report.reason
+    done = subprocess.run([sys.executable, "-c", _REUSE_CHILD,
+                           str(tmp_path / "w" / "track_problem.npz")],
+                          capture_output=True, text=True, env=child_environment(), timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("ok")

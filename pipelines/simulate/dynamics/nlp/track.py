@@ -49,6 +49,11 @@ from musclekit.pipelines.simulate.dynamics.nlp.common import (
     sparse_dm,
     trapezoid_weights,
 )
+from musclekit.pipelines.simulate.dynamics.nlp.reuse import (
+    Parameters,
+    Reusable,
+    structure_key,
+)
 
 WHAT = "track NLP solve"
 
@@ -232,23 +237,36 @@ def _contact_matrices(problem: TrackProblem, columns: list[tuple[int, int]]):
     return Y, T, y0.ravel()
 
 
-def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactSphere], dq, v):
+def _sphere_columns(spheres: list[ContactSphere], N: int
+                    ) -> tuple[dict[tuple, list[int]], list[tuple[int, int]]]:
+    """The spheres grouped by contact parameters, and the contact terms' columns: (mesh
+    point, sphere) per column, group after group."""
+    groups: dict[tuple, list[int]] = {}
+    for s, sphere in enumerate(spheres):
+        key = tuple((k, tuple(np.atleast_1d(v_).tolist())) for k, v_ in asdict(sphere).items()
+                    if k not in ("name", "body", "location_m", "force_name"))
+        groups.setdefault(key, []).append(s)
+    return groups, [(k, s) for members in groups.values() for s in members for k in range(N)]
+
+
+def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactSphere], dq, v,
+                               maps=None):
     """vec of the (n, N) contact generalized forces for vec(q - q_lin) `dq` and vec(v) `v`.
 
     Each sphere's centre, its velocity and its body's angular velocity are linear in (dq, v)
     through the Jacobians (one sparse matrix for the whole mesh); the contact law is one small
     function per parameter set mapped over spheres and mesh points; the wrenches map back to
     generalized forces through the transposed Jacobians (another sparse matrix). CasADi then
-    derives only 9-input functions, and the NLP's sparsity is the Jacobians' own."""
+    derives only 9-input functions, and the NLP's sparsity is the Jacobians' own. `maps`:
+    (Y, T, y0) of `_contact_matrices` as CasADi expressions (the NLP's parameters), else
+    the problem's own as constants."""
     N = problem.q_lin.shape[0]
-    groups: dict[tuple, list[int]] = {}
-    for s, sphere in enumerate(spheres):
-        key = tuple((k, tuple(np.atleast_1d(v_).tolist())) for k, v_ in asdict(sphere).items()
-                    if k not in ("name", "body", "location_m", "force_name"))
-        groups.setdefault(key, []).append(s)
-    columns = [(k, s) for members in groups.values() for s in members for k in range(N)]
-    Y, T, y0 = _contact_matrices(problem, columns)
-    y = ca.reshape(ca.mtimes(sparse_dm(ca, Y), ca.vertcat(dq, v)) + ca.DM(y0), 9, len(columns))
+    groups, columns = _sphere_columns(spheres, N)
+    if maps is None:
+        Y, T, y0 = _contact_matrices(problem, columns)
+        maps = (sparse_dm(ca, Y), sparse_dm(ca, T), ca.DM(y0))
+    Y, T, y0 = maps
+    y = ca.reshape(ca.mtimes(Y, ca.vertcat(dq, v)) + y0, 9, len(columns))
     wrenches, start = [], 0
     for members in groups.values():
         count = len(members) * N
@@ -256,7 +274,7 @@ def _contact_generalized_force(ca, problem: TrackProblem, spheres: list[ContactS
         wrenches.append(fn(y[:, start: start + count]))
         start += count
     W = ca.vec(ca.horzcat(*wrenches))
-    return ca.mtimes(sparse_dm(ca, T), W), W, columns
+    return ca.mtimes(T, W), W, columns
 
 
 def _foot_forces(ca, problem: TrackProblem, W, columns: list[tuple[int, int]],
@@ -320,6 +338,104 @@ def _linear_dynamics(problem: TrackProblem, S: np.ndarray):
     L = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                           shape=(n * N, width))
     return L, b
+
+
+# The solver this process built last (the NLP server's: a chunk's rounds), for reuse.
+_REUSABLE: dict[str, Reusable] = {}
+
+
+def _structure_key(problem: TrackProblem, st: dict) -> str:
+    """What a built solver holds as constants: everything but the local model (the
+    linearisation, in the parameters) and the trust region (in the bounds)."""
+    local = {"q_lin", "v_lin", "a_lin", "g0", "dg_dq", "dg_dv", "dg_da", "sphere_centre",
+             "sphere_jacobian", "body_angular_jacobian", "sphere_velocity_dq", "applied_dq",
+             "applied_dv", "force_passive", "force_active", "moment_arm", "settings"}
+    arrays = {k: v for k, v in vars(problem).items() if k not in local}
+    arrays["shape"] = np.array([*problem.q_lin.shape, problem.force_active.shape[1],
+                                int(problem.sphere_velocity_dq is None)])
+    return structure_key(arrays, {k: v for k, v in st.items() if k not in ("trust_rad",
+                                                                          "trust_m")})
+
+
+def _local_model(problem: TrackProblem, st: dict, spheres: list[ContactSphere], S: np.ndarray):
+    """((sparse matrices, vectors) of the round's local model, the reusable solver when
+    this process's last one has this structure and its parameters' pattern covers them
+    (else None), the parameters' layout to state the NLP with)."""
+    L, b = _linear_dynamics(problem, S)
+    Y, T, y0 = _contact_matrices(problem, _sphere_columns(spheres, problem.q_lin.shape[0])[1])
+    local = ({"L": L, "Y": Y, "T": T}, {"b": b, "y0": y0, "q_lin": problem.q_lin.ravel()})
+    last = _REUSABLE.get("track")
+    if last is not None and last.key == _structure_key(problem, st) \
+            and last.layout.covers(*local):
+        return local, last, last.layout
+    # A solver to build: its pattern holds what the next rounds' local models are likely to
+    # need too (every slope at one mesh point at every mesh point, a sphere's velocity
+    # slope for every coordinate that moves it); between the Rajagopal walk's rounds ~200
+    # of L's 127 k non-zeros were new each round (slopes at the cut-off, spheres coming
+    # into load). A later round with a non-zero outside it widens it (its solver built
+    # again).
+    wide = ({"L": _uniform_over_mesh(L, problem), "Y": _velocity_slope_room(Y, problem, spheres),
+             "T": T}, local[1])
+    if last is None or last.key != _structure_key(problem, st):
+        return local, None, Parameters.of(*wide)
+    return local, None, last.layout.widened(*wide)
+
+
+def _uniform_over_mesh(L, problem: TrackProblem):
+    """L (`_linear_dynamics`) with every mesh point's blocks given the union over all mesh
+    points of their non-zero positions, and the q, v and a blocks each the union of the
+    three (entries 1: a pattern, not values). Finite-difference slopes that are zero in
+    theory (an arm's generalized force against the pelvis's translational speed) come and
+    go between rounds at the rounding's level; the mass matrix's pattern holds them."""
+    from scipy import sparse
+
+    N, n = problem.q_lin.shape
+    M, K = problem.force_active.shape[1], len(problem.actuator_coordinate)
+    widths = [n, n, n, M, M, K]
+    offsets = np.concatenate([[0], np.cumsum([w * N for w in widths])])
+    coo = L.tocoo()
+    rows, cols = [coo.row], [coo.col]
+
+    def pairs_of(b: int) -> np.ndarray:
+        inside = (coo.col >= offsets[b]) & (coo.col < offsets[b + 1])
+        return np.stack([coo.row[inside] % n, (coo.col[inside] - offsets[b]) % widths[b]],
+                        axis=1)
+
+    skeleton = np.concatenate([pairs_of(b) for b in range(3)])
+    for b, w in enumerate(widths):
+        pairs = np.unique(skeleton if b < 3 else pairs_of(b), axis=0)
+        if not w or not len(pairs):
+            continue
+        k = np.repeat(np.arange(N), len(pairs))
+        rows.append(k * n + np.tile(pairs[:, 0], N))
+        cols.append(offsets[b] + k * w + np.tile(pairs[:, 1], N))
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    return sparse.csc_matrix((np.ones(len(rows)), (rows, cols)), shape=L.shape)
+
+
+def _velocity_slope_room(Y, problem: TrackProblem, spheres: list[ContactSphere]):
+    """Y (`_contact_matrices`) with room for each sphere's velocity slope in every
+    coordinate that moves it (a non-zero Jacobian column), as a pattern (entries 1)."""
+    from scipy import sparse
+
+    pattern = abs(Y).tocsc()
+    pattern.data[:] = 1.0
+    if problem.sphere_velocity_dq is None:
+        return pattern
+    N, n = problem.q_lin.shape
+    columns = _sphere_columns(spheres, N)[1]
+    k = np.array([c[0] for c in columns], dtype=int)
+    s = np.array([c[1] for c in columns], dtype=int)
+    moves = (np.asarray(problem.sphere_jacobian)[k, s] != 0).any(axis=1) | (
+        np.asarray(problem.body_angular_jacobian)[k, s] != 0).any(axis=1)  # (C, n)
+    c, j = np.nonzero(moves)
+    rows = (9 * c + 3)[:, None] + np.arange(3)[None, :]
+    cols = np.repeat((k[c] * n + j)[:, None], 3, axis=1)
+    room = sparse.csc_matrix((np.ones(rows.size), (rows.ravel(), cols.ravel())),
+                             shape=Y.shape)
+    out = pattern + room
+    out.data[:] = 1.0
+    return out
 
 
 def ipopt_options(st: dict) -> dict:
@@ -396,10 +512,14 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
 
     S = actuator_matrix(problem.actuator_coordinate, problem.actuator_optimal_force, n)
     scale = 1.0 / float(st["force_scale_n"])
-    L, b = _linear_dynamics(problem, S)
+    # The local model (the round's linearisation) as the NLP's parameters, so that the next
+    # round of the chunk reuses this solver (nlp/reuse.py).
+    local, reused, layout = _local_model(problem, st, spheres, S)
+    p, par = layout.symbols(ca)
     tau_c, wrenches, columns = _contact_generalized_force(
-        ca, problem, spheres, ca.vec(Q) - ca.DM(problem.q_lin.ravel()), ca.vec(V))
-    g.append((ca.mtimes(sparse_dm(ca, L), x) + ca.DM(b) - tau_c) * scale)
+        ca, problem, spheres, ca.vec(Q) - par["q_lin"], ca.vec(V),
+        maps=(par["Y"], par["T"], par["y0"]))
+    g.append((ca.mtimes(par["L"], x) + par["b"] - tau_c) * scale)
     g = ca.vertcat(*g)
 
     v_ref = np.gradient(problem.q_ref, t, axis=0)
@@ -425,7 +545,12 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
         per_point = per_point + st["grf"] * ca.sum1(((feet - ca.DM(grf_ref)) * scale) ** 2)
     f = ca.mtimes(per_point, ca.DM(w))
 
-    solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g}, ipopt_options(st))
+    if reused is not None:
+        solver = reused.solver
+    else:
+        solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g, "p": p},
+                           ipopt_options(st))
+        _REUSABLE["track"] = Reusable(_structure_key(problem, st), layout, solver)
     guess = guess or {}
     x0 = np.concatenate([
         problem.q_lin.ravel(), problem.v_lin.ravel(), problem.a_lin.ravel(),
@@ -435,7 +560,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
         np.atleast_1d(guess.get("offset", 0.0)).ravel()[:1],
     ])
     start = time.perf_counter()
-    out = solver(x0=x0, lbx=lbx, ubx=ubx, lbg=0.0, ubg=0.0)
+    out = solver(x0=x0, p=layout.values(*local), lbx=lbx, ubx=ubx, lbg=0.0, ubg=0.0)
     seconds = time.perf_counter() - start
     stats = solver.stats()
     xv = np.asarray(out["x"]).ravel()
