@@ -28,6 +28,7 @@ Beside the PCCs, what says why a muscle's curves differ (docs/validation.md, sec
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -83,17 +84,26 @@ def solve_sequence(model: Path, motion: Path, work: Path, grf_setup: Path | None
             "dynamics": model_dynamics(folder / "model.osim")}
 
 
-def use_force_aim(aim: str) -> None:
-    """Every inverse solve of this process estimates its ground forces with the hand-over
-    force aim `aim` (ContactRule.force_aim), the rest of the rule as it is."""
+@contextlib.contextmanager
+def force_aim(aim: str | None):
+    """Inside, every inverse solve of this process estimates its ground forces with the
+    hand-over force aim `aim` (ContactRule.force_aim; None: the rule's), the rest of the rule
+    as it is; restored on leaving."""
     import dataclasses
 
     from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
     from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
 
+    if aim is None:
+        yield
+        return
     ContactRule(force_aim=aim)  # refused here when unknown
     rule = InverseSettings.contact_rule
     InverseSettings.contact_rule = lambda self: dataclasses.replace(rule(self), force_aim=aim)
+    try:
+        yield
+    finally:
+        InverseSettings.contact_rule = rule
 
 
 def model_dynamics(model_file: Path) -> dict[str, list[float]]:
@@ -434,14 +444,13 @@ if __name__ == "__main__":
                     help="the estimate's hand-over force aim (ContactRule.force_aim: com, "
                     "leading share, pivot); default the rule's")
     args = ap.parse_args()
-    if args.force_aim is not None:
-        use_force_aim(args.force_aim)
     if args.activation_smoothing is not None:
         from musclekit.pipelines.simulate.opensim import evaluate
 
         evaluate.ACTIVATION_DYNAMICS_SMOOTHING = args.activation_smoothing
     work = args.work or Path(tempfile.mkdtemp(prefix="rajagopal-"))
-    rep = activation_check(args.data, work, args.out, args.path_fitter, args.cache)
+    with force_aim(args.force_aim):
+        rep = activation_check(args.data, work, args.out, args.path_fitter, args.cache)
     print(json.dumps(rep, indent=1))
     if args.json:
         args.json.write_text(json.dumps(rep, indent=1))
