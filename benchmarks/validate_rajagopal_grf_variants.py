@@ -25,14 +25,15 @@ Per trial (walking, running), on the lab's scaled model and IK (rajagopal_lab.la
    forced to 0, 0.25, 0.5, 0.75 and 1 (which weight each trial's plates prefer).
 
 6. with --force-aim (and --corpus DIR): where a foot's force points in a hand-over,
-   ContactRule.force_aim "com" (the rule), "leading share" and "pivot" (rejected variants):
+   ContactRule.force_aim "com" (the rule to ESTIMATE_RULE_VERSION 9), "leading share" (the
+   rule since version 10) and "pivot" (rejected):
    per-foot errors and moments on the Rajagopal walk and every
    corpus trial with plates; and the hip flexion moment's error by gait phase of each leg
    (loading response, single support, pre-swing, swing: the plates' contacts), with the
    estimate as it is and with one of its components replaced by the plates' (fore-aft and
    side forces, vertical force, centre of pressure), beside the per-phase force errors
    (`hip_by_phase`): which component makes the hip moment wrong where; and how far the
-   plates' own per-foot forces tilt compared with the rule's aim at the centre of mass,
+   plates' own per-foot forces tilt compared with an aim at the centre of mass,
    per phase (`plate_aim`).
 
     python benchmarks/validate_rajagopal_grf_variants.py [--work DIR] [--json out.json]

@@ -476,3 +476,27 @@ def test_in_a_hand_over_the_leading_foot_s_force_tilts_towards_the_centre_of_mas
     assert ratio["com"][0] < 0 and ratio["leading share"][0] < 0  # braking
     assert abs(ratio["leading share"][0]) < 0.7 * abs(ratio["com"][0])
     assert ratio["leading share"][-1] == pytest.approx(ratio["com"][-1], rel=0.15)
+
+
+def test_the_rule_s_hand_over_keeps_the_leading_foot_near_upright_at_its_heel_strike() -> None:
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.contact_phases import ContactRule
+    from musclekit.pipelines.simulate.dynamics.methods.inverse.grf import ESTIMATE_RULE_VERSION
+
+    # The rule (ESTIMATE_RULE_VERSION 10, no force_aim given): at the leading foot's heel
+    # strike its fore-aft force is a small part of its load, far less than the centre-of-mass
+    # aim's braking, as every corpus walk's plates have it; "com" stays selectable.
+    assert ESTIMATE_RULE_VERSION >= 10 and ContactRule().force_aim == "leading share"
+    (t, force, moment, heights, pts), _, _, _ = hand_over_with_heel_rocker()
+    com = np.column_stack([np.full(len(t), 0.4), np.full(len(t), 1.0), np.zeros(len(t))])
+    kw = dict(cop_margin_m=0.05, sole_line=pts, com=com)
+    rule = split_wrench(t, force, moment, heights, pts, 72.0, **kw)
+    aimed = split_wrench(t, force, moment, heights, pts, 72.0, rule=ContactRule(force_aim="com"),
+                         **kw)
+    hand_over = np.flatnonzero(aimed.transition & aimed.contact.all(axis=1))
+    k = hand_over[0]  # the left (leading) foot's heel strike
+    f_rule, f_com = rule.side("left")[0][k], aimed.side("left")[0][k]
+    assert f_rule[1] > 0 and f_com[1] > 0
+    assert abs(f_rule[0] / f_rule[1]) < 0.7 * abs(f_com[0] / f_com[1])
+    # the rule's feet still carry the whole-body force
+    total = rule.side("right")[0] + rule.side("left")[0]
+    assert np.allclose(total[hand_over], force[hand_over], atol=1e-6)

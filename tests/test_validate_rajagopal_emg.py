@@ -22,14 +22,14 @@ spec.loader.exec_module(emg)
 
 def test_force_aim_reaches_the_inverse_settings_rule_and_is_restored() -> None:
     settings = InverseSettings(contact_height_on_m=0.02)
-    assert settings.contact_rule().force_aim == "com"
-    with emg.force_aim("leading share"):
+    assert settings.contact_rule().force_aim == "leading share"
+    with emg.force_aim("com"):
         rule = settings.contact_rule()
-        assert rule.force_aim == "leading share" and rule.height_on_m == 0.02
-    assert settings.contact_rule().force_aim == "com"
+        assert rule.force_aim == "com" and rule.height_on_m == 0.02
+    assert settings.contact_rule().force_aim == "leading share"
     with emg.force_aim(None):
-        assert settings.contact_rule().force_aim == "com"
+        assert settings.contact_rule().force_aim == "leading share"
     with pytest.raises(InputError, match="hand-over force aim 'hip'"):
         with emg.force_aim("hip"):
             pass
-    assert settings.contact_rule().force_aim == "com"
+    assert settings.contact_rule().force_aim == "leading share"

@@ -62,13 +62,20 @@ class ContactRule:
     # Each point counted from its own level while its foot stands (contact_levels); False:
     # from its standing-pose level alone (the rule before 2026-12-07's evening).
     own_levels: bool = True
-    # How each foot's horizontal force is aimed in a hand-over (grf.py): "com", from its
-    # COP at the centre of mass; two variants measured against the corpus' plates and not
-    # kept (docs/validation.md, section 3): "leading share", the leading foot's tilt scaled
-    # by its share of the load (upright at its heel strike), and "pivot", both at the point
-    # above the centre of mass where the sequence's single-support force lines cross its
-    # vertical (grf.pivot_height_m, the virtual pivot point).
-    force_aim: str = "com"
+    # How each foot's horizontal force is aimed in a hand-over (grf.py). "leading share"
+    # (the rule since ESTIMATE_RULE_VERSION 10): each foot's force from its COP at the
+    # centre of mass, the leading foot's tilt scaled by its share of the load, so it is
+    # upright at its heel strike. The plates of every corpus walk with plates (Rajagopal,
+    # UW, Plug-in-Gait, Workstation PiG, Vicon, Helen Hayes) put the leading foot's force at
+    # 0.06-0.60 of the COM aim's tilt in the first third of the loading response and
+    # 0.72-0.85 in its last third (validate_rajagopal_grf_variants --force-aim, plate_aim;
+    # docs/validation.md, section 3). It is not better on every trial: Plug-in-Gait's left
+    # hip +0.041, Vicon's left hip +0.019, Helen Hayes' hips +0.016/+0.015 N m/kg and
+    # fore-aft +0.13 % BW, UW's fore-aft +0.35/+0.40 % BW. "com" (the rule up to version
+    # 9): both feet aimed at the centre of mass. "pivot": both at the point above the
+    # centre of mass where the sequence's single-support force lines cross its vertical
+    # (grf.pivot_height_m, the virtual pivot point); measured, not kept.
+    force_aim: str = "leading share"
 
     def __post_init__(self) -> None:
         if self.cop_path not in COP_PATHS:

@@ -351,7 +351,7 @@ def body_wrench(model_path: str, motion: Motion,
 
 
 # Bumped whenever the estimate's rule changes: a cached estimate of an older rule is redone.
-ESTIMATE_RULE_VERSION = 9
+ESTIMATE_RULE_VERSION = 10  # 10: force_aim 'leading share' (9: 'com')
 
 
 def sequence_estimate(cache: Path, model_file: str, motion: Motion,
@@ -721,19 +721,25 @@ def split_wrench(
             if com is not None and ph.transition[k]:
                 # In a hand-over each foot pushes towards the centre of mass (the trailing
                 # foot propels while the leading one brakes); what the two leave of the total
-                # horizontal force is shared like the vertical one. On the Rajagopal walk
-                # that over-brakes the leading foot early in the loading response and
-                # takes the hip extensor moment out of it; the variants that fix this there
-                # (rule.force_aim) made other labs' walks worse (docs/validation.md, 3).
+                # horizontal force is shared like the vertical one. Aimed fully at the
+                # centre of mass (force_aim "com", the rule to version 9) the leading foot
+                # over-brakes early in the loading response and takes the hip extensor
+                # moment out of it (Rajagopal walk hips 0.195/0.217 N m/kg vs the plates).
                 aim = com[k] if pivot is None else np.array([com[k][0], floor + pivot,
                                                              com[k][2]])
                 for i, prior in enumerate((cr, cl)):
                     d = aim - prior
                     tilt = 1.0
                     if rule.force_aim == "leading share" and ph.leading[k] == i:
-                        # On every corpus walk's plates the leading foot's force is near
-                        # upright at its heel strike and tilts towards the centre of mass as
-                        # the foot takes the load (docs/validation.md, section 3).
+                        # On every corpus walk's plates (six labs) the leading foot's
+                        # force is near upright at its heel strike and tilts towards the
+                        # centre of mass as the foot takes the load: 0.06-0.60 of the COM
+                        # aim's tilt in the first third of loading, 0.72-0.85 in the last
+                        # (plate_aim, docs/validation.md, section 3). Scaled by its share
+                        # the Rajagopal walk's hips go 0.195/0.217 -> 0.164/0.173 N m/kg;
+                        # worse on PiG's left hip (+0.041), Vicon's left hip (+0.019),
+                        # Helen Hayes' hips (+0.016/+0.015) and UW's fore-aft (+0.35/+0.40
+                        # % BW), where the COM aim ("com") stays selectable.
                         tilt = s if i == 0 else 1.0 - s
                     feet_f[i] = np.array([tilt * feet_f[i][1] * d[0] / d[1], feet_f[i][1],
                                           tilt * feet_f[i][1] * d[2] / d[1]])
