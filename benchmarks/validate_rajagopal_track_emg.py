@@ -275,11 +275,39 @@ def solve_walk(data: Path, work: Path, modes: list[str], weights: dict[str, floa
         files = [(folder / f"chunk{c.index:04d}" / prob, folder / f"chunk{c.index:04d}" / sol)
                  for c in chunks]
         files = [f if f[0].is_file() and f[1].is_file() else None for f in files]
+        g_t, g = [], []
+        for c, o in zip(chunks, outs, strict=True):  # each chunk's core, as the moments
+            if o is not None and "grf" in o.values:
+                w = (o.time_s >= c.core_start_s - 1e-9) & (o.time_s < c.core_end_s - 1e-9)
+                g_t.append(o.time_s[w])
+                g.append(np.asarray(o.values["grf"])[w])
         solved[label] = {"time_s": t, "activations": acts, "muscles": muscles,
+                         "grf": (np.concatenate(g_t), np.concatenate(g)) if g else None,
                          "dynamics": model_dynamics(prep / "model.osim"), "chunks": rows[label],
                          "moments": stitched_moments(chunks, files)}
     solved["_lab"] = lab
     return solved, refused
+
+
+def right_foot_by_phase(time_s: np.ndarray, grf: np.ndarray,
+                       phases: dict[str, tuple[float, float]]) -> dict[str, list[float]]:
+    """Per phase the right foot's mean force (fore-aft, vertical, mediolateral; N) and its
+    centre of pressure (x, z in ground, m; weighted by the vertical force where it exceeds
+    20 N) from `grf` (N, 18 GRF_CHANNELS) at `time_s`."""
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    idx = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    f = grf[:, [idx[f"ground_force_right_v{a}"] for a in "xyz"]]
+    p = grf[:, [idx["ground_force_right_px"], idx["ground_force_right_pz"]]]
+    out = {}
+    for name, (lo, hi) in phases.items():
+        w = (time_s >= lo) & (time_s < hi)
+        load = w & (f[:, 1] > 20.0) & np.isfinite(p).all(axis=1)
+        cop = (p[load] * f[load, 1:2]).sum(axis=0) / f[load, 1].sum() if load.any() else \
+            np.full(2, np.nan)
+        out[name] = [round(float(v), 1) for v in np.nanmean(f[w], axis=0)] + \
+            [round(float(v), 3) for v in cop]
+    return out
 
 
 def moments_table(solved: dict, plates: tuple[np.ndarray, np.ndarray],
@@ -384,6 +412,19 @@ def main(argv: list[str] | None = None) -> int:
         phases)
     print("\nright leg's moments by phase (N m): muscles and reserves vs ID with the plates")
     print("\n".join(lines))
+    # the right foot's forces behind those moments: plates (6 Hz), inverse's estimate, track
+    from musclekit.pipelines.simulate.opensim.external_loads import read_measured_grf
+
+    t_grid = solved["inverse"]["time_s"]
+    feet = {"plates": right_foot_by_phase(t_grid, np.nan_to_num(
+        read_measured_grf(None, lab["grf_xml"]).resample(t_grid, 6.0)), phases)}
+    feet |= {lb: right_foot_by_phase(*s["grf"], phases) for lb, s in solved.items()
+             if s["grf"] is not None}
+    report["right_foot_by_phase"] = feet
+    print("\nright foot by phase: force x / y / z (N), centre of pressure x / z (m)")
+    for p in phases:
+        for src, rows in feet.items():
+            print(f"{p[:14]:<14} {src:<15}" + "".join(f"{v:9}" for v in rows[p]))
     for wname, window in windows.items():
         res = {lb: _compare(s, t_emg, env, window, CHANNELS, phases_s=phases)
                for lb, s in solved.items()}

@@ -198,3 +198,19 @@ def test_stitched_moments_take_each_chunk_s_core(tmp_path):
     assert np.all(gen[first, 0] == 0.0) and np.all(gen[~first, 0] == 1000.0)
     with pytest.raises(MusclekitError, match="no chunk has a kept problem and solution"):
         track_emg.stitched_moments(chunks, [None, None])
+
+
+def test_right_foot_by_phase_weights_the_centre_of_pressure_by_the_load():
+    from musclekit.pipelines.simulate.opensim.external_loads import GRF_CHANNELS
+
+    t = np.arange(0.0, 1.0, 0.1)
+    grf = np.zeros((len(t), len(GRF_CHANNELS)))
+    ix = {c: i for i, c in enumerate(GRF_CHANNELS)}
+    grf[:, ix["ground_force_right_vy"]] = [100, 300, 0, 0, 0, 10, 10, 10, 10, 10]
+    grf[:, ix["ground_force_right_vz"]] = -5.0
+    grf[:, ix["ground_force_right_px"]] = [0.1, 0.2, np.nan, 0, 0, 0, 0, 0, 0, 0]
+    out = track_emg.right_foot_by_phase(t, grf, {"stance": (0.0, 0.45), "swing": (0.45, 1.0)})
+    assert out["stance"][:3] == [0.0, 80.0, -5.0]  # mean over 0-0.4 s
+    assert out["stance"][3] == pytest.approx(0.175)  # (100 * 0.1 + 300 * 0.2) / 400
+    # below 20 N there is no centre of pressure
+    assert np.isnan(out["swing"][3]) and out["swing"][1] == 10.0
