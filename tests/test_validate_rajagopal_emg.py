@@ -33,3 +33,7 @@ def test_force_aim_reaches_the_inverse_settings_rule_and_is_restored() -> None:
         with emg.force_aim("hip"):
             pass
     assert settings.contact_rule().force_aim == "leading share"
+    # the settings select the centre-of-mass aim of rule version 9 too
+    assert InverseSettings(force_aim="com").contact_rule().force_aim == "com"
+    with pytest.raises(InputError, match="hand-over force aim 'hip'"):
+        InverseSettings(force_aim="hip").contact_rule()

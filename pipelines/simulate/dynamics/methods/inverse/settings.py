@@ -18,6 +18,9 @@ class InverseSettings(SolveSettings):
         may lie; None: from the foot's contact spheres.
     cop_path: "rolling" (each stance's centre of pressure on a heel-to-toe line fitted to the
         whole-body one) or "moment" (the whole-body one frame by frame).
+    force_aim: where a hand-over's foot forces point, "leading share" (the rule: the leading
+        foot's tilt towards the centre of mass scaled by its load share), "com" (both at the
+        centre of mass, the rule before ESTIMATE_RULE_VERSION 10) or "pivot".
     grf_file, grf_setup: measured forces (applied instead of estimated when given)."""
 
     contact_height_on_m: float = 0.03
@@ -26,6 +29,7 @@ class InverseSettings(SolveSettings):
     contact_speed_off_m_s: float = 1.2
     cop_margin_m: float | None = None
     cop_path: str = "rolling"
+    force_aim: str = "leading share"
     # Measured ground reaction forces instead of the estimate (opensim/external_loads.py):
     # the lab's force file and, optionally, its OpenSim ExternalLoads setup; set per
     # sequence from its kinematics' metadata (`--grf`, `--grf-setup`).
@@ -35,4 +39,4 @@ class InverseSettings(SolveSettings):
     def contact_rule(self) -> ContactRule:
         return ContactRule(self.contact_height_on_m, self.contact_height_off_m,
                            self.contact_speed_on_m_s, self.contact_speed_off_m_s,
-                           cop_path=self.cop_path)
+                           cop_path=self.cop_path, force_aim=self.force_aim)
