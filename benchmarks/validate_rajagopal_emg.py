@@ -403,6 +403,7 @@ def activation_check(data: Path, work: Path, out: Path, path_fitter: str = "nump
         mu: round(float(np.corrcoef(e["activations"][w, j], m["activations"][w, j])[0, 1]), 3)
         for j, mu in enumerate(e["muscles"])
         if np.std(e["activations"][w, j]) > 1e-3 and np.std(m["activations"][w, j]) > 1e-3}
+    out.mkdir(parents=True, exist_ok=True)  # a fresh --out folder (the plot is written last)
     plot_comparison(out / "validation-emg-walk.png", e["time_s"], GAIT_CYCLE_S,
                     {"estimated forces": (e["time_s"], e["activations"], e["muscles"]),
                      "measured forces": (m["time_s"], m["activations"], m["muscles"])},
