@@ -391,7 +391,7 @@ def _slope(y: np.ndarray, x: np.ndarray) -> float:
 def plate_aim(com: np.ndarray, floor: float, measured: np.ndarray, raw: np.ndarray,
               w: np.ndarray, bw: float) -> dict:
     """How far each foot's plate force tilts compared with a force aimed from the plate's
-    centre of pressure at the centre of mass `com` (T, 3) (the rule's hand-over aim): per
+    centre of pressure at the centre of mass `com` (T, 3) (rule 9's hand-over aim): per
     leg and gait phase (gait_phases), the least-squares factor k of F_fore-aft = k F_y
     (com - cop)_fore-aft / (com_y - `floor`) over the frames where the foot carries > 5 % BW,
     and the same over each third of the phase's frames (1: aimed at the centre of mass;
