@@ -395,10 +395,14 @@ def moments_vs_plates(ds: Path, files: dict, t: np.ndarray, est: np.ndarray, pla
     return {c: res[c]["rmse_nm_per_kg"] for c in MOMENTS}
 
 
-def _simulate(cmd: list[str], ds: Path, timeout_s: float) -> tuple[dict, object]:
+def _simulate(cmd: list[str], ds: Path, timeout_s: float, resume: bool = False
+              ) -> tuple[dict, object]:
     """Run one `musclekit simulate` command; the row's time (wall, and CPU of the command with
-    its children) and, when it failed, its verdict."""
-    shutil.rmtree(ds, ignore_errors=True)
+    its children) and, when it failed, its verdict. `resume`: keep what an earlier run of the
+    same command left in `ds` (a timed-out run: the command skips its finished units, so the
+    row's time is only this run's; the chunks' own CPU s are in the track summary)."""
+    if not resume:
+        shutil.rmtree(ds, ignore_errors=True)
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     try:
@@ -484,7 +488,7 @@ def estimate_label(name: str, method: str) -> str:
 
 
 def run_estimate(trial: Trial, data: Path, work: Path, timeout_s: float,
-                 method: str = "inverse") -> dict:
+                 method: str = "inverse", resume: bool = False) -> dict:
     """The full command with the plates kept for comparison (`estimate_command`), and the
     estimate against them (`estimate_vs_plates`)."""
     label = estimate_label(trial.name, method)
@@ -493,8 +497,10 @@ def run_estimate(trial: Trial, data: Path, work: Path, timeout_s: float,
     if missing:
         return {**row, "verdict": f"skipped: {missing[0]} absent"}
     ds = _dataset_dir(work, label + " estimate")
-    ran, _ = _simulate(estimate_command(trial, data, ds, method), ds, timeout_s)
+    ran, _ = _simulate(estimate_command(trial, data, ds, method), ds, timeout_s, resume)
     row.update(ran)
+    if resume:
+        row["resumed"] = True
     if "verdict" in row:
         return row
     mass = trial_mass(trial, data)
@@ -571,7 +577,8 @@ def estimate_table(rows: list[dict]) -> str:
             f"{pair('swing_max_bw_pct')} | "
             f"{pair('cop_x_rms_cm') if 'cop_x_rms_cm' in R else '-'} | "
             f"{moments(r.get('moments'))} | "
-            f"{r['seconds']:.0f} ({r['cpu_s']:.0f}) | {rule(r)}"
+            f"{r['seconds']:.0f} ({r['cpu_s']:.0f}){' resumed' if r.get('resumed') else ''} | "
+            f"{rule(r)}"
             + (f" ({track_cell(r['track'])})" if r.get("track") else "") + " |")
     return "\n".join(lines)
 
@@ -605,6 +612,9 @@ def main() -> int:
     p.add_argument("--skip-ik", action="store_true",
                    help="with --estimate: only the estimate runs")
     p.add_argument("--timeout-s", type=float, default=1800.0)
+    p.add_argument("--resume", action="store_true",
+                   help="with --estimate: continue the datasets an earlier (timed-out) run left "
+                   "under --out instead of starting them again (finished chunks are kept)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--table-from", type=Path, nargs="*", default=None,
                    help="print the tables of earlier --json files (runs split over processes)")
@@ -659,7 +669,8 @@ def main() -> int:
             rows.append(row)
         if args.estimate and trial.estimate:
             commit, dirty = _commit(args.commit)  # per run: the inverse rule may change between runs
-            row = {**run_estimate(trial, args.data, args.out, args.timeout_s, args.method),
+            row = {**run_estimate(trial, args.data, args.out, args.timeout_s, args.method,
+                                  args.resume),
                    "estimate": True,
                    "commit": commit, "uncommitted": dirty,
                    "load": round(os.getloadavg()[0], 1)}

@@ -117,3 +117,15 @@ def test_only_forces_blind_to_the_plates_are_compared():
     assert corpus.blind_source("contact model")
     assert not corpus.blind_source("measured (plates)")
     assert not corpus.blind_source("")
+
+
+def test_resume_keeps_what_a_timed_out_run_left(tmp_path):
+    ds = tmp_path / "ds"
+    (ds / "opensim").mkdir(parents=True)
+    (ds / "opensim" / "chunk0000.json").write_text("{}")
+    quiet = [sys.executable, "-c", "pass"]  # writes no dataset: the row says so
+    row, _ = corpus._simulate(quiet, ds, 60, resume=True)
+    assert (ds / "opensim" / "chunk0000.json").exists()  # the finished chunk is kept
+    assert row["verdict"].startswith("exit 0")
+    corpus._simulate(quiet, ds, 60)
+    assert not ds.exists()  # a fresh run starts from nothing
