@@ -349,6 +349,8 @@ def track_summary(ds: Path) -> dict:
             "iterations": int(r.iterations), "rounds": len(extra.get("rounds") or []) or None,
             "rejected": sum(not x.get("accepted", True) for x in extra.get("rounds") or []),
             "cpu_s": extra.get("cpu_s"), "max_dynamics_defect": extra.get("max_dynamics_defect"),
+            # the contact forces against the estimate they track (vertical, over the core)
+            "grf_vs_estimate": extra.get("grf_vs_estimate"),
             "solve_time_s": round(r.solve_time_s, 1), "tracking_error_rad": r.tracking_error_rad})
     cpu = [c["cpu_s"] for c in per_chunk if c["cpu_s"] is not None]
     return {"chunks": len(df), "converged": int((df["status"] == "converged").sum()),

@@ -64,7 +64,8 @@ def test_track_flags_exist_in_the_command():
 def test_track_summary_counts_converged_chunks(tmp_path):
     (tmp_path / "tables" / "chunks").mkdir(parents=True)
     extra = [json.dumps({"rounds": [{}, {"accepted": False}, {"accepted": True}], "cpu_s": 40.0,
-                         "max_dynamics_defect": 3.5}),
+                         "max_dynamics_defect": 3.5,
+                         "grf_vs_estimate": {"right_rmse_bw_pct": 4.0}}),
              json.dumps({"rounds": [{}] * 50, "cpu_s": 90.0})]
     pd.DataFrame({"chunk": [0, 1], "status": ["converged", "failed"], "reason": ["", "rounds"],
                   "iterations": [120, 400], "solve_time_s": [40.04, 90.0],
@@ -75,6 +76,7 @@ def test_track_summary_counts_converged_chunks(tmp_path):
     assert s["per_chunk"][1]["status"] == "failed" and s["per_chunk"][0]["iterations"] == 120
     assert s["rounds"] == [3, 50] and s["cpu_s_per_chunk"] == 65.0
     assert s["per_chunk"][0]["max_dynamics_defect"] == 3.5 and s["per_chunk"][0]["rejected"] == 1
+    assert s["per_chunk"][0]["grf_vs_estimate"] == {"right_rmse_bw_pct": 4.0}
     cell = corpus.track_cell(s)
     assert cell.startswith("1/2 converged, rounds 3/50, 65 CPU s per chunk")
     assert "chunk 1: rounds" in cell  # a failed chunk says why
