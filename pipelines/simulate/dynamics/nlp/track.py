@@ -77,6 +77,15 @@ DEFAULT_TRACK_WEIGHTS = {
     # w_f on each foot's squared vertical and fore-aft force error in body weights, when a
     # target is given (TrackSettings.grf_weight, the same value, documents the choice)
     "grf": 1e4,
+    # The mediolateral force of each foot, tracked with the same target at this multiple of
+    # w_f (0: not tracked). Left free, the sideways shear is a control the optimiser gets for
+    # a sub-mm/s slip of the stance foot (the friction law's transition velocity is 0.2 m/s)
+    # and it spends it on the hip abductors: at the hip's ~0.9 m height each 10 N of shear is
+    # ~9 N m of abductor moment. On the Rajagopal walk (validate_rajagopal_track_emg.py,
+    # docs/validation.md section 4) the right foot pushed 6 N laterally in the loading
+    # response where the plates have 0.2 N, leaving 2 N m of abduction where the plates' ID
+    # has 13.
+    "grf_mediolateral": 1.0,
 }
 ACTIVATION_WEIGHT = 1e-3
 
@@ -538,11 +547,15 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     if K:
         per_point = per_point + ca.sum1(ca.DM(np.repeat(cw[:, None], N, axis=1)) * C ** 2)
     if problem.grf_target is not None:
-        # Vertical (y) and fore-aft (x) force of each foot, in body weights.
-        axes = (1, 0)
+        # Vertical (y), fore-aft (x) and, unless its multiple is 0, mediolateral (z) force of
+        # each foot, in body weights; rows axis-major, then right, left.
+        ml = float(st["grf_mediolateral"])
+        axes = (1, 0, 2) if ml > 0 else (1, 0)
         feet = _foot_forces(ca, problem, wrenches, columns, axes)
         grf_ref = np.concatenate([np.asarray(problem.grf_target)[:, :, a].T for a in axes])
-        per_point = per_point + st["grf"] * ca.sum1(((feet - ca.DM(grf_ref)) * scale) ** 2)
+        row_weight = np.repeat([1.0, 1.0, ml][:len(axes)], 2)[:, None] * float(st["grf"])
+        per_point = per_point + ca.sum1(
+            ca.DM(np.repeat(row_weight, N, axis=1)) * ((feet - ca.DM(grf_ref)) * scale) ** 2)
     f = ca.mtimes(per_point, ca.DM(w))
 
     if reused is not None:
