@@ -242,7 +242,9 @@ def solve_walk(data: Path, work: Path, modes: list[str], weights: dict[str, floa
             else:
                 mode = label.split()[1]
                 settings = TrackSettings(warm_start_dir=str(folders["inverse"]), track_grf=mode,
-                                         weights=dict(weights) or None)
+                                         weights=dict(weights) or None,
+                                         grf_setup=str(lab["grf_xml"]) if mode == "measured"
+                                         else None)
                 rep, out = solve_track(trk_prep, lab["motion"], c, settings,
                                        work / "walk" / track_folder(mode, weights) / name)
             save_chunk(folder, name, rep, out)
