@@ -314,12 +314,11 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     raw = np.nan_to_num(plates.resample(est.time_s, None))
     values = np.asarray(est.values, dtype=float)
     vy = {s: raw[:, GRF_CHANNELS.index(f"ground_force_{s}_vy")] for s in ("right", "left")}
-    w, info = plate_window(est.time_s, vy)
     forces = [GRF_CHANNELS.index(f"ground_force_{s}_v{a}") for s in ("right", "left")
               for a in "xy"]
-    w &= np.isfinite(values[:, forces]).all(axis=1)  # (a COP is NaN where a foot is unloaded)
-    if w.sum() < 10:
-        return {"error": f"the plates never carry the whole body ({info})", **info}
+    w, info, error = compared_frames(est.time_s, values[:, forces], vy)
+    if error:
+        return {"error": error, **info}
     out = compare_feet(est.time_s, values, measured, raw, w, mass_kg * G)
     # the mass the plates weigh (`mass_from_plates`' rule on the per-foot plates), beside the
     # one the run was given: a mismatch is an error of the % BW scale, not of the estimate
@@ -331,6 +330,23 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     except Exception as err:  # noqa: BLE001 - the row says why there are no moments
         out["moments"] = {"error": f"{type(err).__name__}: {err}"[:200]}
     return {**info, "frames": int(w.sum()), "mass_kg": mass_kg, **out}
+
+
+def compared_frames(t: np.ndarray, forces: np.ndarray, vy: dict[str, np.ndarray]
+                    ) -> tuple[np.ndarray, dict, str | None]:
+    """The frames compared: where the plates carry the whole body (`plate_window`) and the
+    run's per-foot forces have values; with fewer than 10, why: the plates never carry the
+    body, or the run left gaps there (its chunks failed: no forces to compare)."""
+    w, info = plate_window(t, vy)
+    if w.sum() < 10:
+        return w, info, f"the plates never carry the whole body ({info})"
+    on_plates = int(w.sum())
+    w = w & np.isfinite(forces).all(axis=1)  # (a COP is NaN where a foot is unloaded)
+    if w.sum() < 10:
+        return w, info, (f"the forces have values on {int(w.sum())} of the {on_plates} frames "
+                         f"where the plates carry the whole body ({info['window_s'][0]:.2f}-"
+                         f"{info['window_s'][1]:.2f} s): the chunks there failed (gaps)")
+    return w, info, None
 
 
 def track_summary(ds: Path) -> dict:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -131,3 +132,23 @@ def test_resume_keeps_what_a_timed_out_run_left(tmp_path):
     assert row["verdict"].startswith("exit 0")
     corpus._simulate(quiet, ds, 60)
     assert not ds.exists()  # a fresh run starts from nothing
+
+
+def _two_steps():
+    """Two overlapping stances on two plates, 50 fps (a right step, then a left one)."""
+    t = np.arange(0, 2.0, 0.02)
+    right = np.where((t > 0.2) & (t < 1.0), 600.0, 0.0)
+    left = np.where((t > 0.8) & (t < 1.6), 600.0, 0.0)
+    return t, {"right": right, "left": left}
+
+
+def test_failed_chunks_over_the_plates_are_named_not_the_plates():
+    t, vy = _two_steps()
+    forces = np.ones((len(t), 4))
+    w, info, error = corpus.compared_frames(t, forces, vy)
+    assert error is None and w.sum() >= 10 and info["steps"] == 2
+    forces[(t > 0.5) & (t < 1.5)] = np.nan  # a failed chunk's gap over the plates' window
+    w, _, error = corpus.compared_frames(t, forces, vy)
+    assert "chunks there failed" in error and "the plates never carry" not in error
+    _, _, error = corpus.compared_frames(t, forces, {k: 0 * v for k, v in vy.items()})
+    assert error.startswith("the plates never carry the whole body")
