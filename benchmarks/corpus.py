@@ -375,14 +375,23 @@ def track_summary(ds: Path) -> dict:
             "per_chunk": per_chunk}
 
 
+def _why_failed(c: dict) -> str:
+    """A failed chunk in a few words: its equations-of-motion defect after its rounds when
+    it ran out of rounds, else the start of its reason."""
+    if c.get("max_dynamics_defect") is not None and c.get("rounds"):
+        return (f"chunk {c['chunk']} failed: defect {c['max_dynamics_defect']:.1f} N after "
+                f"{c['rounds']} rounds")
+    return f"chunk {c['chunk']}: {c.get('reason') or c['status']}"[:80]
+
+
 def track_cell(s: dict | None) -> str:
     """A track row's convergence for the table: converged / chunks, rounds per chunk, mean
     CPU s per chunk (the chunk with its solver processes), and why any chunk failed."""
     if not s:
         return ""
     rounds = "/".join("-" if r is None else str(r) for r in s.get("rounds") or [])
-    failed = "; ".join(f"chunk {c['chunk']}: {c['reason'] or c['status']}"[:80]
-                       for c in s.get("per_chunk", []) if c["status"] != "converged")
+    failed = "; ".join(_why_failed(c) for c in s.get("per_chunk", [])
+                       if c["status"] != "converged")
     return (f"{s['converged']}/{s['chunks']} converged, rounds {rounds or '-'}, "
             f"{fmt(s.get('cpu_s_per_chunk'), '.0f')} CPU s per chunk"
             + (f"; {failed}" if failed else ""))

@@ -81,6 +81,8 @@ def test_track_summary_counts_converged_chunks(tmp_path):
     cell = corpus.track_cell(s)
     assert cell.startswith("1/2 converged, rounds 3/50, 65 CPU s per chunk")
     assert "chunk 1: rounds" in cell  # a failed chunk says why
+    s["per_chunk"][1]["max_dynamics_defect"] = 15.46
+    assert "chunk 1 failed: defect 15.5 N after 50 rounds" in corpus.track_cell(s)
 
 
 def test_track_summary_without_diagnostics(tmp_path):
