@@ -74,8 +74,10 @@ LAB_OPTIONS = (
     _lab("static", "--static", Path, "Static trial (.trc or .c3d) to scale --model (generic; "
          "default Rajagopal2015) to the subject; needs --mass (a C3D's stored body mass counts). "
          "`--static auto`: scale from the motion trial itself."),
-    _lab("mass", "--mass", float, "Subject mass (kg) for --static (default: the one stored in "
-         "the --static or --c3d C3D, when it has one)."),
+    _lab("mass", "--mass", str, "Subject mass (kg) for --static (default: the one stored in "
+         "the --static or --c3d C3D, when it has one), or `plates`: the mass the measured "
+         "plates (--c3d, --grf) weigh. A mass more than 5 % off the plates' is warned about.",
+         metavar="KG|plates"),
     _lab("height", "--height", float, "Subject height (m)."),
     _lab("scale_setup", "--scale-setup", Path, "The lab's OpenSim scale setup XML "
          "(measurements, marker pairs, weights); default: automatic (docs/simulate.md)."),
@@ -247,8 +249,10 @@ def lab_inputs(values: dict[str, Any]):
 
     from musclekit.pipelines.simulate.kinematics.c3d import subject_from_c3d
 
-    mass, height, mass_from = subject_from_c3d(values["mass"], values["height"],
-                                               [values["static"], *values["c3d"]])
+    mass, mass_from = typed_mass(values["mass"], c3d, grf, values["grf_setup"])
+    mass, height, stored_from = subject_from_c3d(mass, values["height"],
+                                                 [values["static"], *values["c3d"]])
+    mass_from = mass_from or stored_from
     lab = LabInputs(static_trc=text(values["static"]), c3d_require_plates=c3d_plates,
                     marker_set=text(values["marker_set"]), mass_kg=mass, mass_from=mass_from,
                     height_m=height, scale_setup=text(values["scale_setup"]),
@@ -262,6 +266,23 @@ def lab_inputs(values: dict[str, Any]):
                                     if values["marker_weights"] else None))
     lab.validate()
     return lab
+
+
+def typed_mass(typed: str | None, c3d: list[Path], grf: Path | None, grf_setup: Path | None
+               ) -> tuple[float | None, str | None]:
+    """--mass: a number of kg, or `plates` (the mass the measured plates weigh,
+    plate_mass.mass_from_plates); anything else is refused with what to type."""
+    if typed is None:
+        return None, None
+    if typed.strip().lower() == "plates":
+        from musclekit.pipelines.simulate.kinematics.plate_mass import mass_from_plates
+
+        return mass_from_plates(c3d[0] if c3d else None, grf, grf_setup)
+    try:
+        return float(typed.strip().lower().removesuffix("kg")), None
+    except ValueError:
+        raise InputError(f"--mass {typed}: give the subject's mass in kg (e.g. --mass 72.5) "
+                         "or --mass plates (the mass the force plates weigh)") from None
 
 
 def compute_config(values: dict[str, Any]):

@@ -277,6 +277,12 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
         mass = float(model.getTotalMass(model.initSystem()))
         mass_from = "the model's total mass (no --mass given)"
     extra["mass_from"] = mass_from
+    if role in files:  # measured forces: do they weigh the mass the run uses? (plate_mass.py)
+        from musclekit.pipelines.simulate.kinematics.plate_mass import check_mass, weigh_force_file
+
+        weight = weigh_force_file(files[role], files.get(force_roles(lab)[1]))
+        extra["plate_mass"], note = check_mass(mass, mass_from, weight)
+        warnings += [note] if note else []
     extra["warnings"] = warnings
     if lab.any:
         extra["lab"] = {k: v for k, v in asdict(lab).items() if v is not None}
