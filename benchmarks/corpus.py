@@ -671,7 +671,9 @@ def main() -> int:
         return 0
     if args.table_from:
         rows = [r for f in args.table_from for r in json.loads(f.read_text())]
-        rows.sort(key=lambda r: order.get(r["trial"], len(order)))
+        # a trial's [track] row right after its inverse row
+        rows.sort(key=lambda r: (order.get(r["trial"].removesuffix(" [track]"), len(order)),
+                                 r["trial"].endswith(" [track]")))
         ik = [r for r in rows if not r.get("estimate")]
         est = [r for r in rows if r.get("estimate")]
         print(table(ik) if ik else "")

@@ -154,3 +154,19 @@ def test_failed_chunks_over_the_plates_are_named_not_the_plates():
     assert "chunks there failed" in error and "the plates never carry" not in error
     _, _, error = corpus.compared_frames(t, forces, {k: 0 * v for k, v in vy.items()})
     assert error.startswith("the plates never carry the whole body")
+
+
+def test_table_from_puts_each_track_row_after_its_inverse_row(tmp_path):
+    names = [t.name for t in corpus.trials() if t.estimate][:2]
+    rows = [{"trial": f"{names[1]} [track]", "lab": "b", "estimate": True, "verdict": "x"},
+            {"trial": f"{names[0]} [track]", "lab": "a", "estimate": True, "verdict": "x"},
+            {"trial": names[1], "lab": "b", "estimate": True, "verdict": "x"},
+            {"trial": names[0], "lab": "a", "estimate": True, "verdict": "x"}]
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "corpus.py"), "--table-from",
+                          str(tmp_path / "rows.json")], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    order = [line.split(" | ")[0].removeprefix("| ") for line in out.splitlines()
+             if line.startswith("| ") and "[track]" in line or any(
+                 line.startswith(f"| {n} |") for n in names)]
+    assert order == [names[0], f"{names[0]} [track]", names[1], f"{names[1]} [track]"]
