@@ -378,11 +378,10 @@ def _local_model(problem: TrackProblem, st: dict, spheres: list[ContactSphere], 
             and last.layout.covers(*local):
         return local, last, last.layout
     # A solver to build: its pattern holds what the next rounds' local models are likely to
-    # need too (every slope at one mesh point at every mesh point, a sphere's velocity
-    # slope for every coordinate that moves it); between the Rajagopal walk's rounds ~200
-    # of L's 127 k non-zeros were new each round (slopes at the cut-off, spheres coming
-    # into load). A later round with a non-zero outside it widens it (its solver built
-    # again).
+    # need too (a slope at one mesh point at every mesh point); between the Rajagopal walk's
+    # rounds ~200 of L's 127 k non-zeros were new each round (finite-difference slopes at
+    # the rounding's level, spheres coming into load). A later round with a non-zero
+    # outside it widens it (its solver built again).
     wide = ({"L": _uniform_over_mesh(L, problem), "Y": _velocity_slope_room(Y, problem, spheres),
              "T": T}, local[1])
     if last is None or last.key != _structure_key(problem, st):
@@ -423,8 +422,9 @@ def _uniform_over_mesh(L, problem: TrackProblem):
 
 
 def _velocity_slope_room(Y, problem: TrackProblem, spheres: list[ContactSphere]):
-    """Y (`_contact_matrices`) with room for each sphere's velocity slope in every
-    coordinate that moves it (a non-zero Jacobian column), as a pattern (entries 1)."""
+    """Y (`_contact_matrices`) as a pattern (entries 1) with each sphere's velocity slopes
+    at every mesh point where any of its mesh points has them (the same coordinates: those
+    that move the sphere), not only where they pass the cut-off this round."""
     from scipy import sparse
 
     pattern = abs(Y).tocsc()
@@ -435,12 +435,10 @@ def _velocity_slope_room(Y, problem: TrackProblem, spheres: list[ContactSphere])
     columns = _sphere_columns(spheres, N)[1]
     k = np.array([c[0] for c in columns], dtype=int)
     s = np.array([c[1] for c in columns], dtype=int)
-    moves = (np.asarray(problem.sphere_jacobian)[k, s] != 0).any(axis=1) | (
-        np.asarray(problem.body_angular_jacobian)[k, s] != 0).any(axis=1)  # (C, n)
-    c, j = np.nonzero(moves)
-    rows = (9 * c + 3)[:, None] + np.arange(3)[None, :]
-    cols = np.repeat((k[c] * n + j)[:, None], 3, axis=1)
-    room = sparse.csc_matrix((np.ones(rows.size), (rows.ravel(), cols.ravel())),
+    H = np.abs(np.asarray(problem.sphere_velocity_dq)) > 1e-12  # (N, S, 3, n)
+    seen = H.any(axis=0)[s]  # (C, 3, n): the sphere's slopes at any mesh point
+    c, i, j = np.nonzero(seen)
+    room = sparse.csc_matrix((np.ones(len(c)), (9 * c + 3 + i, k[c] * n + j)),
                              shape=Y.shape)
     out = pattern + room
     out.data[:] = 1.0
