@@ -11,7 +11,7 @@ seconds and IPOPT iterations, then the totals. `--round-iterations` overrides
 (`--resolve FILE`: IPOPT's own timing statistics of that round, with `--ipopt` options).
 
     python benchmarks/profile_track_chunk.py --work W --trial walk --grf none --chunks 0
-        [--round-iterations 50] [--keep-rounds DIR]
+        [--round-iterations 50] [--keep-rounds DIR] [--save-outputs DIR]
     python benchmarks/profile_track_chunk.py --resolve DIR/round1_chunk0000.npz
         [--ipopt "{'ipopt.mumps_pivot_order': 7}"]
 
@@ -56,7 +56,7 @@ def opencap_chunk(motion: str, index: int, work: Path) -> None:
     from musclekit.pipelines.simulate.dynamics.kernel.chunks import plan_chunks
     from musclekit.pipelines.simulate.dynamics.kernel.prep import PrepSettings, prepare_model
     from musclekit.pipelines.simulate.dynamics.methods import get_method
-    from musclekit.pipelines.simulate.dynamics.methods.track.solve import solve_chunk
+    from musclekit.pipelines.simulate.dynamics.methods.track import solve
     from musclekit.pipelines.simulate.opensim.files import read_mot
 
     mot = DATA / f"{motion}1_videoAndMocap.mot"
@@ -64,8 +64,8 @@ def opencap_chunk(motion: str, index: int, work: Path) -> None:
                            PrepSettings(method="track", contact=True), mot)
     chunk = plan_chunks(motion, read_mot(mot).time_s)[index]
     start = _cpu()
-    rep, _ = solve_chunk(folder, mot, chunk, get_method("track").settings(),
-                         work / f"profile-chunk{index:04d}")
+    rep, _ = solve.solve_chunk(folder, mot, chunk, get_method("track").settings(),
+                               work / f"profile-chunk{index:04d}")
     print(json.dumps({"chunk": index, "status": rep.status, "reason": rep.reason,
                       "cpu_s": round(sum(_cpu()) - sum(start), 1),
                       "round_iterations": [r["iterations"] for r in rep.diagnostics.rounds or []],
@@ -73,9 +73,11 @@ def opencap_chunk(motion: str, index: int, work: Path) -> None:
 
 
 def profile_chunks(argv: list[str], round_iterations: int | None,
-                   keep: Path | None, opencap: tuple[str, int, Path] | None = None) -> dict:
+                   keep: Path | None, opencap: tuple[str, int, Path] | None = None,
+                   save: Path | None = None) -> dict:
     """validate_rajagopal_track.main(argv) (or `opencap_chunk(*opencap)`) with the timers
-    (module docstring)."""
+    (module docstring); `save`: each chunk's output saved under save/<grf mode>/ (for
+    compare_chunk_outputs.py)."""
     import validate_rajagopal_track as validate
 
     from musclekit.pipelines.simulate.dynamics.methods.track import setup, solve
@@ -114,6 +116,17 @@ def profile_chunks(argv: list[str], round_iterations: int | None,
         return sol
 
     solve.solve_in_subprocess = solve_round
+    if save is not None:
+        from musclekit.pipelines.simulate.dynamics.kernel.result import save_chunk
+
+        chunk_solver = solve.solve_chunk
+
+        def saved(prep_folder, motion_path, chunk, settings, work):
+            rep, out = chunk_solver(prep_folder, motion_path, chunk, settings, work)
+            save_chunk(save / str(settings.track_grf), f"chunk{chunk.index:04d}", rep, out)
+            return rep, out
+
+        solve.solve_chunk = saved
     if round_iterations is not None:
         casadi = solve.solve_casadi
 
@@ -160,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--opencap", choices=["squats", "walking"], default=None,
                     help="OpenCap's trial on its contact model instead of the Rajagopal lab's")
     ap.add_argument("--chunk", type=int, default=1, help="with --opencap: the chunk's index")
+    ap.add_argument("--save-outputs", type=Path, default=None,
+                    help="save each chunk's output under DIR/<grf mode>/ (compare_chunk_outputs)")
     args, rest = ap.parse_known_args(argv)
     if args.resolve is not None:
         resolve(args.resolve, ast.literal_eval(args.ipopt))
@@ -169,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(next((rest[i + 1] for i, a in enumerate(rest[:-1]) if a == "--work"),
                          "/tmp/musclekit-bench-dyn"))
         opencap = (args.opencap, args.chunk, work)
-    totals = profile_chunks(rest, args.round_iterations, args.keep_rounds, opencap)
+    totals = profile_chunks(rest, args.round_iterations, args.keep_rounds, opencap,
+                            args.save_outputs)
     print("CPU s [seconds, calls]: " + json.dumps(totals))
     return 0
 
