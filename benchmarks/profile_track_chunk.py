@@ -8,11 +8,13 @@ slopes), `TrackModel.opensim_defect` (the check after a round) and each round's 
 seconds and IPOPT iterations, then the totals. `--round-iterations` overrides
 `TrackSettings.round_iterations` (IPOPT's cap per round) to compare caps on the same chunk;
 `--keep-rounds DIR` copies each round's problem file there, for re-solving one round alone
-(`--resolve FILE`: IPOPT's own timing statistics of that round, with `--ipopt` options).
+(`--resolve FILE [FILE ...]`: IPOPT's own timing statistics of those rounds solved one
+after another in one process, with `--ipopt` options; `--setup-only`: each round's set-up
+alone, IPOPT stopped before its first iteration).
 
     python benchmarks/profile_track_chunk.py --work W --trial walk --grf none --chunks 0
         [--round-iterations 50] [--keep-rounds DIR] [--save-outputs DIR]
-    python benchmarks/profile_track_chunk.py --resolve DIR/round1_chunk0000.npz
+    python benchmarks/profile_track_chunk.py --resolve DIR/round1_chunk0000.npz [--setup-only]
         [--ipopt "{'ipopt.mumps_pivot_order': 7}"]
 
 `--opencap squats|walking` profiles OpenCap's trial on its contact model instead (as
@@ -143,9 +145,12 @@ def profile_chunks(argv: list[str], round_iterations: int | None,
     return {k: [round(v[0], 1), v[1]] for k, v in totals.items()}
 
 
-def resolve(path: Path, extra: dict) -> None:
-    """One saved round re-solved in this process with IPOPT's timing statistics (this
-    process must not import opensim)."""
+def resolve(paths: list[Path], extra: dict, setup_only: bool = False) -> None:
+    """Saved rounds re-solved one after another in this process (as a chunk's NLP server
+    solves them: a solver it can reuse is reused) with IPOPT's timing statistics (this
+    process must not import opensim). `setup_only`: IPOPT stopped before its first
+    iteration, so that the CPU seconds are a round's set-up alone (stating the NLP,
+    building or reusing the solver, IPOPT's start)."""
     import casadi as ca
 
     from musclekit.pipelines.simulate.dynamics.nlp import track
@@ -156,19 +161,25 @@ def resolve(path: Path, extra: dict) -> None:
         return nlpsol(name, plugin, problem, {**opts, "ipopt.print_level": 5,
                                               "ipopt.print_timing_statistics": "yes", **extra})
 
-    ca.nlpsol = verbose
-    problem, guess = track.TrackProblem.load(path)
-    start = time.process_time()
-    sol = track.solve(problem, guess)
-    print(f"{path.name}: {sol.iterations} iterations, {sol.status}, objective "
-          f"{sol.objective:.9g}, {time.process_time() - start:.1f} CPU s")
+    if not setup_only:
+        ca.nlpsol = verbose
+    for path in paths:
+        problem, guess = track.TrackProblem.load(path)
+        if setup_only:
+            problem.settings["max_iterations"] = 0
+        start = time.process_time()
+        sol = track.solve(problem, guess)
+        print(f"{path.name}: {sol.iterations} iterations, {sol.status}, objective "
+              f"{sol.objective:.9g}, {time.process_time() - start:.2f} CPU s", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--round-iterations", type=int, default=None)
     ap.add_argument("--keep-rounds", type=Path, default=None)
-    ap.add_argument("--resolve", type=Path, default=None)
+    ap.add_argument("--resolve", type=Path, nargs="+", default=None)
+    ap.add_argument("--setup-only", action="store_true",
+                    help="with --resolve: each round's set-up alone (IPOPT stopped at once)")
     ap.add_argument("--ipopt", default="{}", help="IPOPT options for --resolve (a dict)")
     ap.add_argument("--opencap", choices=["squats", "walking"], default=None,
                     help="OpenCap's trial on its contact model instead of the Rajagopal lab's")
@@ -177,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="save each chunk's output under DIR/<grf mode>/ (compare_chunk_outputs)")
     args, rest = ap.parse_known_args(argv)
     if args.resolve is not None:
-        resolve(args.resolve, ast.literal_eval(args.ipopt))
+        resolve(args.resolve, ast.literal_eval(args.ipopt), args.setup_only)
         return 0
     opencap = None
     if args.opencap is not None:
