@@ -6,10 +6,10 @@ W/<trial>/track_<grf>[_w<weight>]/chunk0000 with `track_problem.npz`, the last r
 model, and `track_solution.npz`, its solution) and evaluates, without OpenSim, what that NLP
 saw at its solution:
 
-- each foot's vertical and fore-aft contact force (the spheres' law at the linearised sphere
-  centres and velocities, as nlp/track.py states it) against the round's target (the
-  estimate or the plates): RMSE in % body weight over the whole window, and the same for the
-  feet's summed vertical force, which the body's vertical acceleration fixes (a split
+- each foot's vertical, fore-aft and mediolateral contact force (the spheres' law at the
+  linearised sphere centres and velocities, as nlp/track.py states it) against the round's
+  target (the estimate or the plates): RMSE in % body weight over the whole window, and the
+  same for the feet's summed vertical force, which the body's vertical acceleration fixes (a split
   between the feet can be wrong with the sum right, not the other way round);
 - the objective's terms at the solution (weights as the round had them, trapezoidal rule over
   the window divided by its duration as nlp/track.py): states (with the floor offset that
@@ -75,6 +75,7 @@ def analyse(folder: Path) -> dict:
     for i, side in enumerate(("right", "left")):
         out[f"{side}_vertical_rmse_bw_pct"] = rmse_pct(feet[:, i, 1] - target[:, i, 1])
         out[f"{side}_fore_aft_rmse_bw_pct"] = rmse_pct(feet[:, i, 0] - target[:, i, 0])
+        out[f"{side}_mediolateral_rmse_bw_pct"] = rmse_pct(feet[:, i, 2] - target[:, i, 2])
     out["sum_vertical_rmse_bw_pct"] = rmse_pct(feet[:, :, 1].sum(1) - target[:, :, 1].sum(1))
     q_ref = z["q_ref"].copy()
     j = int(st["vertical_coordinate"])
@@ -85,12 +86,21 @@ def analyse(folder: Path) -> dict:
              "speeds": st["speeds"] * ((v - v_ref) ** 2).sum(1),
              "accelerations": st["accelerations"] * ((a - a_ref) ** 2).sum(1),
              "excitations": st["control_effort"] * (s["excitation"] ** 2).sum(1),
-             "grf": st["grf"] * (((feet - target)[:, :, [1, 0]] / bw) ** 2).sum((1, 2))}
+             "grf": _grf_term(st, feet, target, bw)}
     out["objective_terms"] = {k: round(float(np.sum(w * x)), 2) for k, x in terms.items()}
     rms = np.sqrt(np.sum(w[:, None] * (q - q_ref) ** 2, axis=0))
     out["furthest_coordinates"] = [[names[i], round(float(rms[i]), 4)]
                                    for i in np.argsort(rms)[::-1][:5]]
     return out
+
+
+def _grf_term(st: dict, feet: np.ndarray, target: np.ndarray, bw: float) -> np.ndarray:
+    """The force term per mesh point as nlp/track.py builds it: vertical and fore-aft at the
+    force weight, mediolateral at its multiple `grf_mediolateral` (absent in chunks solved
+    before b00bb85: 0, the sideways force free)."""
+    axis_weight = np.array([1.0, 1.0, float(st.get("grf_mediolateral", 0.0))])[[1, 0, 2]]
+    err = ((feet - target)[:, :, [1, 0, 2]] / bw) ** 2
+    return st["grf"] * (err * axis_weight).sum((1, 2))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -216,3 +216,20 @@ def test_the_rajagopal_benchmark_compares_sharp_forces_with_the_plates_as_record
     assert out["rmse_bw_pct"] > 5.0
     with pytest.raises(InputError, match="vertical_agreement needs"):
         vertical_agreement(t, recorded[:-1], plates, recorded, frames, 700.0)
+
+
+def test_the_terms_script_costs_the_sideways_force_as_the_nlp_does() -> None:
+    # nlp/track.py tracks the mediolateral force at `grf_mediolateral` times the force weight
+    # (b00bb85); chunks solved before it have no such setting and left the force free.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from track_grf_terms import _grf_term
+
+    bw = 700.0
+    target = np.zeros((3, 2, 3))
+    feet = np.zeros((3, 2, 3))
+    feet[:, 0, 2] = 0.1 * bw  # the right foot pushes 10 % BW sideways, nothing else is off
+    with_side = _grf_term({"grf": 1e4, "grf_mediolateral": 0.5}, feet, target, bw)
+    np.testing.assert_allclose(with_side, 1e4 * 0.5 * 0.01)
+    np.testing.assert_allclose(_grf_term({"grf": 1e4}, feet, target, bw), 0.0)
+    feet[:, 1, 1] = 0.2 * bw  # a vertical error counts at the full weight
+    np.testing.assert_allclose(_grf_term({"grf": 1e4}, feet, target, bw), 1e4 * 0.04)
