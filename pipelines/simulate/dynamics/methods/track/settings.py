@@ -72,7 +72,8 @@ class TrackSettings(SolveSettings):
     # forces follow from the motion alone), "measured" (the plates: `grf_file` /
     # `grf_setup`, set per sequence from `--grf` / `--grf-setup` / `--c3d`) or "estimated"
     # (the `inverse` method's per-foot estimate of the same sequence). Each foot's vertical
-    # and fore-aft force is tracked with `grf_weight` on its squared error in body weights.
+    # and fore-aft force is tracked with `grf_weight` on its squared error in body weights,
+    # the mediolateral one at nlp/track.py's `grf_mediolateral` multiple of it.
     track_grf: str = "none"
     # Ground faster than this (inverse's estimate of the sequence: a treadmill's belt) is
     # solved in the belt's frame (solve.py); overground estimates are ~0.
