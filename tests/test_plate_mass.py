@@ -166,3 +166,34 @@ def test_bad_mass_values_are_refused(mass, message, tmp_path, capsys) -> None:
     assert code == ExitCode.ERROR
     assert message in " ".join(capsys.readouterr().err.split())
     assert not (tmp_path / "ds").exists()
+
+
+RAJ = Path(__file__).resolve().parents[2] / "shared" / "data" / "rajagopal2016"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (RAJ / "ExpData" / "grf_walk.mot").is_file(),
+                    reason="the shared Rajagopal2016 data is absent")
+def test_the_command_warns_and_records_a_wrong_mass(tmp_path, capsys) -> None:
+    """The Rajagopal walk with the run's 72.84 kg typed (its plates weigh 84.6): `simulate
+    --until ik` warns with both masses and keeps them in the sequence's metadata (IK only,
+    about 5 CPU s)."""
+    from musclekit.dataset import open_dataset
+
+    e = RAJ / "ExpData"
+    code = main(["simulate", "--trc", str(e / "motion_capture_walk.trc"), "--static",
+                 str(e / "static_walk_1.trc"), "--mass", "72.84", "--model",
+                 str(RAJ / "Rajagopal2016.osim"), "--scale-setup",
+                 str(RAJ / "Scale" / "scale_setup_walk_scaleOnly.xml"), "--ik-setup",
+                 str(RAJ / "IK" / "ik_setup_walk.xml"), "--grf", str(e / "grf_walk.mot"),
+                 "--grf-setup", str(RAJ / "ID" / "grf_walk.xml"), "--workers", "0",
+                 "--until", "ik", "--out", str(tmp_path / "ds")])
+    assert code == ExitCode.OK
+    out = capsys.readouterr()
+    said = " ".join((out.out + out.err).split())
+    (seq,) = open_dataset(tmp_path / "ds").sequences.values()
+    record = seq.extra["kinematics"]["plate_mass"]
+    assert record["mass_kg"] == 72.84 and record["plates_kg"] == pytest.approx(84.6, abs=0.3)
+    assert record["difference"] < -0.05
+    assert "the plates weigh the subject at 84.6 kg" in said and "uses 72.8 kg" in said
+    assert "--mass KG" in said
