@@ -140,6 +140,14 @@ def test_mass_plates_reads_a_force_file(tmp_path: Path) -> None:
     assert typed_mass(" 72.5kg", [], None, None) == (72.5, None)
 
 
+def test_an_unreadable_force_file_is_recorded_not_fatal(tmp_path: Path) -> None:
+    from musclekit.pipelines.simulate.kinematics.plate_mass import check_force_file
+
+    record, note = check_force_file(70.0, "given (--mass)", tmp_path / "absent.mot")
+    assert note is None and record["plates_kg"] is None
+    assert record["why_none"].startswith("force file not found")
+
+
 def test_mass_plates_without_steps_or_standing_is_refused(tmp_path: Path) -> None:
     t = np.arange(0.0, 2.0, 1.0 / RATE)
     grf = write_grf(tmp_path / "grf.mot", t, {"right": np.zeros(len(t)), "left": np.zeros(len(t))})

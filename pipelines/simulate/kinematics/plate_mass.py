@@ -189,3 +189,16 @@ def check_mass(mass_kg: float, mass_from: str, weight: PlateWeight | None
         f"run uses {mass_kg:.1f} kg ({mass_from}), {100 * diff:+.0f} %: every force in % body "
         f"weight and every muscle demand is off by as much; give the subject's mass with "
         f"--mass KG (or --mass plates for the plates' {weight.mass_kg:.1f} kg)")
+
+
+def check_force_file(mass_kg: float, mass_from: str, grf: str | Path,
+                     setup: str | Path | None = None) -> tuple[dict, str | None]:
+    """`check_mass` on a sequence's force file (the kinematics stage's hook); a file the
+    check cannot read is recorded with why, never a failed run (the dynamics read it
+    themselves and say so)."""
+    try:
+        weight = weigh_force_file(grf, setup)
+    except InputError as err:
+        record, _ = check_mass(mass_kg, mass_from, None)
+        return {**record, "why_none": str(err)}, None
+    return check_mass(mass_kg, mass_from, weight)

@@ -278,10 +278,10 @@ def kinematics_from_trc(trc_path: Path, model_path: Path, out_dir: Path,
         mass_from = "the model's total mass (no --mass given)"
     extra["mass_from"] = mass_from
     if role in files:  # measured forces: do they weigh the mass the run uses? (plate_mass.py)
-        from musclekit.pipelines.simulate.kinematics.plate_mass import check_mass, weigh_force_file
+        from musclekit.pipelines.simulate.kinematics.plate_mass import check_force_file
 
-        weight = weigh_force_file(files[role], files.get(force_roles(lab)[1]))
-        extra["plate_mass"], note = check_mass(mass, mass_from, weight)
+        extra["plate_mass"], note = check_force_file(mass, mass_from, files[role],
+                                                     files.get(force_roles(lab)[1]))
         warnings += [note] if note else []
     extra["warnings"] = warnings
     if lab.any:
