@@ -24,6 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 C, RAJ = "corpus", "rajagopal2016"
+
+
+def _rajagopal(trial: str, mass: str) -> list[str]:
+    """The lab's own trial with its scale, IK and plate setups, `mass` typed."""
+    scale = "scale_setup_walk_scaleOnly.xml" if trial == "walk" else "scale_setup_run.xml"
+    static = "static_walk_1.trc" if trial == "walk" else "static_run.trc"
+    return ["--trc", f"{RAJ}/ExpData/motion_capture_{trial}.trc",
+            "--static", f"{RAJ}/ExpData/{static}", "--mass", mass,
+            "--model", f"{RAJ}/Rajagopal2016.osim", "--scale-setup", f"{RAJ}/Scale/{scale}",
+            "--ik-setup", f"{RAJ}/IK/ik_setup_{trial}.xml",
+            "--grf", f"{RAJ}/ExpData/grf_{trial}.mot", "--grf-setup", f"{RAJ}/ID/grf_{trial}.xml"]
+
+
 TRIALS: list[tuple[str, str, list[str]]] = [
     # (name, the subject's mass as the lab gives it, the command line after `simulate`)
     ("uw_lenhart_walk, preset uw-lenhart", "62 (lab's scale settings)", [
@@ -46,27 +59,12 @@ TRIALS: list[tuple[str, str, list[str]]] = [
     ("vicon_treadmill, Rajagopal2016, --mass plates", "none", [
         "--c3d", f"{C}/vicon_treadmill/walking2.c3d", "--model", f"{RAJ}/Rajagopal2016.osim",
         "--static", "auto", "--mass", "plates"]),
-    ("rajagopal2016 walk, lab's setups", "85.07 (lab's scale setup)", [
-        "--trc", f"{RAJ}/ExpData/motion_capture_walk.trc",
-        "--static", f"{RAJ}/ExpData/static_walk_1.trc", "--mass", "85.07",
-        "--model", f"{RAJ}/Rajagopal2016.osim",
-        "--scale-setup", f"{RAJ}/Scale/scale_setup_walk_scaleOnly.xml",
-        "--ik-setup", f"{RAJ}/IK/ik_setup_walk.xml",
-        "--grf", f"{RAJ}/ExpData/grf_walk.mot", "--grf-setup", f"{RAJ}/ID/grf_walk.xml"]),
-    ("rajagopal2016 run, lab's setups", "72.84 (lab's scale setup)", [
-        "--trc", f"{RAJ}/ExpData/motion_capture_run.trc",
-        "--static", f"{RAJ}/ExpData/static_run.trc", "--mass", "72.84",
-        "--model", f"{RAJ}/Rajagopal2016.osim",
-        "--scale-setup", f"{RAJ}/Scale/scale_setup_run.xml",
-        "--ik-setup", f"{RAJ}/IK/ik_setup_run.xml",
-        "--grf", f"{RAJ}/ExpData/grf_run.mot", "--grf-setup", f"{RAJ}/ID/grf_run.xml"]),
-    ("rajagopal2016 walk, the run's mass typed (a wrong file)", "85.07 (lab's scale setup)", [
-        "--trc", f"{RAJ}/ExpData/motion_capture_walk.trc",
-        "--static", f"{RAJ}/ExpData/static_walk_1.trc", "--mass", "72.84",
-        "--model", f"{RAJ}/Rajagopal2016.osim",
-        "--scale-setup", f"{RAJ}/Scale/scale_setup_walk_scaleOnly.xml",
-        "--ik-setup", f"{RAJ}/IK/ik_setup_walk.xml",
-        "--grf", f"{RAJ}/ExpData/grf_walk.mot", "--grf-setup", f"{RAJ}/ID/grf_walk.xml"]),
+    ("rajagopal2016 walk, lab's setups", "85.07 (lab's scale setup)",
+     _rajagopal("walk", "85.07")),
+    ("rajagopal2016 run, lab's setups", "72.84 (lab's scale setup)",
+     _rajagopal("run", "72.84")),
+    ("rajagopal2016 walk, the run's mass typed (a wrong file)", "85.07 (lab's scale setup)",
+     _rajagopal("walk", "72.84")),
 ]
 
 
