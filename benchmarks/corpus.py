@@ -384,6 +384,37 @@ def _why_failed(c: dict) -> str:
     return f"chunk {c['chunk']}: {c.get('reason') or c['status']}"[:80]
 
 
+def largest_deviations(t: np.ndarray, solved: np.ndarray, names: list[str], ik,
+                       top: int = 3) -> dict[str, float]:
+    """The rotational coordinates a solved motion (T, C) is furthest from IK's (`ik`, a
+    files.Motion in SI units, interpolated onto `t`): RMS (rad) over the frames where every
+    column has a value (a failed chunk's gap has none), the `top` largest. IK is taken
+    unfiltered, so a few hundredths of a radian on every trial are the solve's low-pass."""
+    ok = np.isfinite(solved).all(axis=1)
+    if not ok.any():
+        return {}
+    rms = {}
+    for j, name in enumerate(names):
+        if name in ik.names and not name.endswith(("_tx", "_ty", "_tz")):
+            ref = np.interp(t[ok], ik.time_s, ik.column(name))
+            rms[name] = round(float(np.sqrt(np.mean((solved[ok, j] - ref) ** 2))), 3)
+    return dict(sorted(rms.items(), key=lambda kv: -kv[1])[:top])
+
+
+def motion_vs_ik(ds: Path) -> dict[str, float]:
+    """`largest_deviations` of a track run's solved motion (stream joint_angles_solved) from
+    the sequence's IK."""
+    from musclekit.dataset import open_dataset
+    from musclekit.pipelines.simulate.opensim.files import read_mot
+
+    d = open_dataset(ds)
+    (seq,) = d.sequences.values()
+    a = d.sequence_array("joint_angles_solved", seq.id)
+    ik = read_mot(ds / seq.extra["opensim"]["ik_mot"])
+    return largest_deviations(a.time_s, np.asarray(a.values, float),
+                              list(d.info.streams["joint_angles_solved"].channels), ik)
+
+
 def track_cell(s: dict | None) -> str:
     """A track row's convergence for the table: converged / chunks, rounds per chunk, mean
     CPU s per chunk (the chunk with its solver processes), and why any chunk failed."""
@@ -535,7 +566,7 @@ def run_estimate(trial: Trial, data: Path, work: Path, timeout_s: float,
     try:
         row.update(estimate_vs_plates(ds, mass))
         if method == "track":
-            row["track"] = track_summary(ds)
+            row["track"] = {**track_summary(ds), "motion_vs_ik_rad": motion_vs_ik(ds)}
     except Exception as err:  # noqa: BLE001 - a row says what went wrong
         return {**row, "verdict": f"unreadable: {err}"}
     return row
@@ -665,7 +696,7 @@ def main() -> int:
                 r.clear()
                 r.update({**keep, **estimate_vs_plates(ds, keep["mass_kg"])})
                 if keep.get("method") == "track":  # rows before 'rounds' was summarised
-                    r["track"] = track_summary(ds)
+                    r["track"] = {**track_summary(ds), "motion_vs_ik_rad": motion_vs_ik(ds)}
         args.recompare.write_text(json.dumps(rows, default=str, indent=1))
         print(estimate_table([r for r in rows if r.get("estimate")]))
         return 0

@@ -170,3 +170,20 @@ def test_table_from_puts_each_track_row_after_its_inverse_row(tmp_path):
              if line.startswith("| ") and "[track]" in line or any(
                  line.startswith(f"| {n} |") for n in names)]
     assert order == [names[0], f"{names[0]} [track]", names[1], f"{names[1]} [track]"]
+
+
+def test_largest_deviations_from_ik():
+    from musclekit.pipelines.simulate.opensim.files import Motion
+
+    t = np.linspace(0.0, 1.0, 51)
+    ik = Motion(time_s=t, names=["pelvis_tx", "lumbar_rotation", "knee_angle_r", "hip_flexion_r"],
+                values=np.zeros((51, 4)))
+    solved = np.zeros((51, 4))
+    solved[:, 0] = 1.0  # a translation: not a rotation's error
+    solved[:, 1] = 0.2
+    solved[:, 2] = 0.05
+    solved[40:] = np.nan  # a failed chunk's gap: left out
+    out = corpus.largest_deviations(t, solved, ["pelvis_tx", "lumbar_rotation", "knee_angle_r",
+                                                "hip_flexion_r"], ik, top=2)
+    assert out == {"lumbar_rotation": 0.2, "knee_angle_r": 0.05}
+    assert corpus.largest_deviations(t, np.full((51, 4), np.nan), ik.names, ik) == {}
