@@ -201,27 +201,16 @@ def plate_window(t: np.ndarray, vy: dict[str, np.ndarray]) -> tuple[np.ndarray, 
                                    "window_s": [round(lo, 3), round(hi, 3)]}
 
 
-def mass_from_plates(c3d: Path) -> tuple[float, dict]:
-    """The subject's mass weighed by a C3D's plates, for a file that stores none: over a
-    chain of consecutive steps on the plates (`step_chain`, per plate), each stance's vertical
-    impulse is body weight times one step time (in steady walking the two feet share a
-    stride's impulse m g T_stride), so m = mean impulse / (g x mean step time)."""
-    from musclekit.pipelines.simulate.kinematics.c3d import read_c3d, to_opensim_frame
+def mass_from_plates(c3d: Path) -> float:
+    """The subject's mass weighed by a C3D's plates, for a file that stores none: the rule
+    `musclekit simulate --mass plates` applies (pipelines/simulate/kinematics/plate_mass.py:
+    over a chain of consecutive steps, m = mean stance impulse / (g x mean step time))."""
+    from musclekit.pipelines.simulate.kinematics.plate_mass import weigh_c3d
 
-    trial = to_opensim_frame(read_c3d(c3d))
-    t = trial.plates[0].time_s
-    chain = step_chain(stances(t, {f"plate {p.number}": p.force[:, 1] for p in trial.plates}))
-    if len(chain) < 2:
-        raise SystemExit(f"{c3d}: fewer than two consecutive steps on its plates: no mass")
-    return chain_mass(chain)
-
-
-def chain_mass(chain: list[tuple[float, float, str, float]]) -> tuple[float, dict]:
-    """m = mean stance impulse / (g x mean step time) over a chain of >= 2 steps."""
-    step = float(np.mean([b[0] - a[0] for a, b in zip(chain, chain[1:], strict=False)]))
-    mass = float(np.mean([s[3] for s in chain])) / (G * step)
-    return round(mass, 1), {"steps": len(chain), "step_s": round(step, 3),
-                            "impulses_n_s": [round(s[3], 1) for s in chain]}
+    weight = weigh_c3d(c3d)
+    if weight is None:
+        raise SystemExit(f"{c3d}: its plates weigh nobody (no steps, no quiet standing)")
+    return weight.mass_kg
 
 
 def resolve(args: list[str], data: Path) -> list[str]:
@@ -232,7 +221,7 @@ def resolve(args: list[str], data: Path) -> list[str]:
         p = data / a
         out.append(str(p) if ("/" in a and p.exists()) else a)
     if "plates" in out and out[out.index("plates") - 1] == "--mass":
-        mass, _ = mass_from_plates(Path(out[out.index("--c3d") + 1]))
+        mass = mass_from_plates(Path(out[out.index("--c3d") + 1]))
         out[out.index("plates")] = f"{mass:g}"
     return out
 
@@ -296,6 +285,7 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     comparison (`validate_rajagopal.compare_feet`: plates low-passed at 6 Hz as the
     estimate's kinematics; raw plates for the contact timing)."""
     from musclekit.dataset import open_dataset
+    from musclekit.pipelines.simulate.kinematics.plate_mass import weigh
     from musclekit.pipelines.simulate.opensim.external_loads import (
         GRF_CHANNELS,
         read_measured_grf,
@@ -320,11 +310,11 @@ def estimate_vs_plates(ds: Path, mass_kg: float) -> dict:
     if error:
         return {"error": error, **info}
     out = compare_feet(est.time_s, values, measured, raw, w, mass_kg * G)
-    # the mass the plates weigh (`mass_from_plates`' rule on the per-foot plates), beside the
+    # the mass the plates weigh (plate_mass.weigh, the command's rule, per foot), beside the
     # one the run was given: a mismatch is an error of the % BW scale, not of the estimate
-    chain = step_chain(stances(plates.time_s, {
-        s: plates.values[:, GRF_CHANNELS.index(f"ground_force_{s}_vy")] for s in ("right", "left")}))
-    out["plates_mass_kg"] = chain_mass(chain)[0] if len(chain) >= 2 else None
+    weight = weigh(plates.time_s, {
+        s: plates.values[:, GRF_CHANNELS.index(f"ground_force_{s}_vy")] for s in ("right", "left")})
+    out["plates_mass_kg"] = weight.mass_kg if weight is not None else None
     try:
         out["moments"] = moments_vs_plates(ds, files, est.time_s, values, plates, info, mass_kg)
     except Exception as err:  # noqa: BLE001 - the row says why there are no moments
