@@ -51,9 +51,9 @@ class PlateWeight:
 
 def stances(t: np.ndarray, vy: dict[str, np.ndarray]) -> list[tuple[float, float, str, float]]:
     """Each run of frames where a foot's (or plate's) vertical force is above `LOADED_N`,
-    lasting at least `MIN_STANCE_S`, not cut by the file's start or end, and peaking above a quarter of the highest peak (weaker
-    runs are a plate's noise or a foot-off's last samples): (start, end, key, impulse N s),
-    sorted by start."""
+    lasting at least `MIN_STANCE_S`, not cut by the file's start or end, and peaking above a
+    quarter of the highest peak (weaker runs are a plate's noise or a foot-off's last
+    samples): (start, end, key, impulse N s), sorted by start."""
     out = []
     for key, f in vy.items():
         f = np.nan_to_num(np.asarray(f, float))
@@ -70,9 +70,10 @@ def stances(t: np.ndarray, vy: dict[str, np.ndarray]) -> list[tuple[float, float
 
 def step_chain(st: list[tuple[float, float, str, float]]) -> list[tuple[float, float, str, float]]:
     """The longest run of stances in which each one is on another foot (plate) than the one
-    before, lands later and ends later, and starts before it ends (double support) or after a flight shorter than half
-    its stance (running): consecutive steps of one walk or run over the plates. A longer gap
-    is a step off the plates (walking's swing is about two thirds of its stance)."""
+    before, lands later and ends later, and starts before it ends (double support) or after
+    a flight shorter than half its stance (running): consecutive steps of one walk or run
+    over the plates. A longer gap is a step off the plates (walking's swing is about two
+    thirds of its stance)."""
     chains: list[list] = []
     for s in st:
         if chains:
