@@ -66,6 +66,16 @@ def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+def python_module_cmd(module: str, *args: str) -> list[str]:
+    """The command line that runs `module` (`python -m`) in a child of this interpreter.
+
+    `-P` keeps the working directory off the child's import path: plain `python -m` puts it
+    first, so a run started inside a folder holding another `musclekit/` (a checkout, a
+    snapshot of an older commit) had its solver children import that code while the parent
+    ran the installed one. PYTHONPATH and the installed packages still apply."""
+    return [sys.executable, "-P", "-m", module, *args]
+
+
 def die_with_parent(sig: int = signal.SIGKILL) -> None:
     """Have the kernel send `sig` to this process when its parent dies (Linux; elsewhere a
     no-op). Exits at once when the parent named in MUSCLEKIT_PARENT_PID is already gone."""

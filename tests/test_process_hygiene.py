@@ -23,6 +23,7 @@ from musclekit.process import (
     child_env,
     host_tag,
     is_stale,
+    python_module_cmd,
     remove_stale_temp_dirs,
     temp_dir_name,
 )
@@ -279,3 +280,19 @@ def test_local_dask_worker_dies_with_a_killed_run_even_inside_a_native_call(tmp_
     os.kill(run.pid, signal.SIGKILL)
     run.wait()
     assert _wait_gone([worker], timeout_s=5) == []
+
+
+def test_solver_children_import_the_installed_code_not_the_working_directorys(
+        tmp_path: Path) -> None:
+    # A run started inside a folder holding another `musclekit/` (a checkout, an old
+    # snapshot): plain `python -m` would import that folder's code in the children.
+    shadow = tmp_path / "musclekit"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('the working directory won')\n")
+    module = "musclekit.errors"
+    plain = subprocess.run([sys.executable, "-m", module], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60)
+    assert plain.returncode != 0 and "the working directory won" in plain.stderr
+    ours = subprocess.run(python_module_cmd(module), cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert ours.returncode == 0, ours.stderr

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -47,12 +46,13 @@ from musclekit.pipelines.importers.common import (
     sequence,
     sex_code,
 )
+from musclekit.process import python_module_cmd
 from musclekit.progress import console
 
 KIND = "addbiomechanics"
 FORMAT_VERSION = "AddBiomechanics B3D (nimblephysics SubjectOnDisk, read with nimblephysics {v})"
 # The child's command line; tests replace it to simulate a crashing build.
-CHILD = [sys.executable, "-m", "musclekit.pipelines.importers.b3d_child"]
+CHILD = python_module_cmd("musclekit.pipelines.importers.b3d_child")
 CHILD_TIMEOUT_S = 600
 TRANSLATION_SUFFIXES = ("_tx", "_ty", "_tz")
 

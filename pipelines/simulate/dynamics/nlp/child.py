@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from musclekit.pipelines.simulate.dynamics.nlp.common import load_npz, save_npz
-from musclekit.process import child_env, die_with_parent
+from musclekit.process import child_env, die_with_parent, python_module_cmd
 
 
 def child_environment() -> dict[str, str]:
@@ -71,7 +71,7 @@ def solve_in_child(module: str, problem: Any, work: Path, guess: dict[str, np.nd
             _SERVERS.pop(module, None)
             raise RuntimeError(f"{nlp.WHAT} failed: {err}") from err
         return load_npz(nlp.SOLUTION, dst)[0]
-    cmd = [sys.executable, "-m", module, str(src), str(dst)]
+    cmd = python_module_cmd(module, str(src), str(dst))
     # child_env: the child knows its parent and dies with it (child_main).
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                           env=child_env(child_environment()))
@@ -89,7 +89,7 @@ class SolverServer:
         # Its stderr goes to a file (a pipe nobody reads could fill and block the child).
         self._log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, "--serve"], stdin=subprocess.PIPE,
+            python_module_cmd(module, "--serve"), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self._log, text=True, bufsize=1,
             env=child_env(child_environment()))
 

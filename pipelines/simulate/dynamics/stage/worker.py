@@ -42,7 +42,13 @@ from musclekit.pipelines.simulate.dynamics.kernel.result import (
     save_chunk,
 )
 from musclekit.pipelines.simulate.dynamics.stage.payloads import ChunkTask
-from musclekit.process import UnitLock, child_env, die_with_parent, is_stale
+from musclekit.process import (
+    UnitLock,
+    child_env,
+    die_with_parent,
+    is_stale,
+    python_module_cmd,
+)
 
 
 def chunk_name(chunk: Chunk) -> str:
@@ -154,7 +160,7 @@ class ChunkServer:
         env.setdefault("OMP_NUM_THREADS", "1")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", __name__, "--serve", str(write_fd)],
+                python_module_cmd(__name__, "--serve", str(write_fd)),
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 text=True, env=env, start_new_session=True, pass_fds=(write_fd,))
         finally:
