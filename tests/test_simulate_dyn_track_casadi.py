@@ -681,3 +681,36 @@ def test_a_chunks_rounds_reuse_one_built_solver(prepared, tmp_path: Path) -> Non
                           capture_output=True, text=True, env=child_environment(), timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("ok")
+
+
+@pytest.mark.slow
+def test_a_lab_model_with_a_locked_coordinate_in_a_free_joint_is_prepared_for_track(
+        tmp_path: Path) -> None:
+    # The corpus' Vicon walk run on Rajagopal's model with lumbar_rotation locked (its two
+    # midline torso markers do not determine it) failed every chunk: preparation put a reserve
+    # on the locked coordinate (the back joint keeps two free ones, so it is not welded) and
+    # track refused it ("not an independent coordinate"). A locked coordinate gets no actuator.
+    import opensim as osim
+
+    from musclekit.pipelines.simulate.dynamics.methods import get_method
+    from musclekit.pipelines.simulate.dynamics.methods.track.setup import TrackModel
+    from musclekit.pipelines.simulate.opensim.model import default_model_path
+
+    model = osim.Model(str(default_model_path()))
+    model.updCoordinateSet().get("lumbar_rotation").set_locked(True)
+    locked_path = tmp_path / "rajagopal_lumbar_rotation_locked.osim"
+    model.printToXML(str(locked_path))
+    feet = {"right": ("calcn_r", "toes_r"), "left": ("calcn_l", "toes_l")}
+    folder = prepare_model(locked_path, tmp_path / "cache", PrepSettings(
+        method="track", contact=True, add_foot_contact=True, feet=feet,
+        polynomial_paths=False), edit_model=get_method("track").edit_model)
+    prep = PreparedModel.load(folder)
+    assert "lumbar_rotation" not in prep.reserves.values()
+    prepared_model = osim.Model(str(folder / prep.model_path))
+    forces = prepared_model.getForceSet()
+    driven = {osim.CoordinateActuator.safeDownCast(forces.get(i)).get_coordinate()
+              for i in range(forces.getSize())
+              if forces.get(i).getConcreteClassName() == "CoordinateActuator"}
+    assert "lumbar_rotation" not in driven and {"lumbar_extension", "lumbar_bending"} <= driven
+    tm = TrackModel(dgf_model_processor(str(folder / prep.model_path)), prep.root_coordinates)
+    assert "lumbar_rotation" not in tm.coordinates and "lumbar_bending" in tm.coordinates

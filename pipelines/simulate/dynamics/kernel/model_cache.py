@@ -20,7 +20,7 @@ from musclekit.dataset.atomic import file_sha256
 CACHE_ENV = "MUSCLEKIT_MODEL_CACHE"
 # Part of every key: bump it when the same inputs would give a different prepared model
 # (entries of the old format are then left alone, never read as the new one).
-FORMAT = "prep-3"
+FORMAT = "prep-4"  # 4: no actuator on a coordinate left locked in a joint with free ones
 
 
 def default_cache_dir() -> Path:

@@ -299,8 +299,14 @@ def _prepare_into(model, model_path: Path, tmp: Path, settings: PrepSettings, fi
         root = root_joint(model)
         root_coords = [root.get_coordinates(i).getName() for i in range(6)]
         # Every root coordinate gets a residual; other coordinates a reserve unless a coupler
-        # drives them or they have an actuator already.
-        skip = (set(couplers(model)) | coordinate_actuated(model)) - set(root_coords)
+        # drives them or they have an actuator already. A coordinate still locked (its joint
+        # has free ones too, so it was not welded) gets neither: its lock holds it, and an
+        # actuator on it was what made `track` refuse a lab's model with a locked lumbar
+        # rotation ("not an independent coordinate").
+        still_locked = {cset.get(i).getName() for i in range(cset.getSize())
+                        if cset.get(i).getLocked(state)}
+        skip = ((set(couplers(model)) | coordinate_actuated(model)) - set(root_coords)
+                | still_locked)
         residual_map, reserves = add_coordinate_actuators(
             model, state, ActuatorStrengths(settings.residual_optimal_force,
                                             settings.reserve_optimal_force,
