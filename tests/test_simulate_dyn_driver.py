@@ -205,3 +205,25 @@ def test_local_dask_cluster_gives_the_same_result(solved, tmp_path: Path) -> Non
     a = open_dataset(root).sequence_array("activations", "S01_squat").values
     b = open_dataset(other).sequence_array("activations", "S01_squat").values
     assert np.allclose(a, b, equal_nan=True, atol=1e-6)
+
+
+def test_retry_failed_solves_a_written_sequences_failed_chunks_and_writes_it_again(
+        solved, tmp_path: Path) -> None:
+    # The sequence was written with chunk 1 a gap; a plain rerun keeps it (above). With
+    # --retry-failed the failed chunk is solved again and the sequence written without the
+    # gap, the converged chunk kept.
+    root, cfg, _ = solved
+    copy = tmp_path / "ds"
+    shutil.copytree(root, copy)
+    before = open_dataset(copy).sequence_array("activations", "S01_squat")
+    cfg2 = small_config(retry_failed=True)
+    report = run_dynamics(copy, cfg2)
+    assert report.chunks_done == 1 and report.chunks_skipped == 1
+    assert not report.chunks_failed and report.exit_code() == ExitCode.OK
+    after = open_dataset(copy).sequence_array("activations", "S01_squat")
+    assert (after.flags == 0).all() and np.isfinite(after.values).all()
+    # chunk 0 alone before its blend with chunk 1 (0.05 s each side of the seam at 0.6 s)
+    kept = (before.flags == 0) & (before.time_s < 0.55 - 1e-9)
+    assert np.array_equal(before.values[kept], after.values[kept])
+    table = open_dataset(copy).read_table("chunks").sort("chunk")
+    assert table["status"].to_list() == ["converged", "converged"]

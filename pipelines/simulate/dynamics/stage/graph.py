@@ -147,12 +147,20 @@ class DynamicsGraph:
         self.preparing.discard(key)
         self.ready.add(key)
         for job in self.waiting.pop(key, []):
-            if self.writer.is_done(unit_id(job)):
+            units = None
+            done = self.writer.is_done(unit_id(job))
+            if done and self.cfg.retry_failed:
+                # A sequence written with gaps (failed chunks) is solved and written again
+                # under --retry-failed; before, its being written hid the failed chunks.
+                units = chunk_units([job], self.cfg, self.cache, self.keys, self.prep_failed)
+                done = all(solved_before(self.cfg)(u) for u in units)
+            if done:
                 self.report.sequences_skipped.append(job.sequence.id)
                 self.report.chunks_skipped += len(job.chunks)
                 self._upper(job)  # a lower body written earlier may lack its upper body
                 continue
-            units = chunk_units([job], self.cfg, self.cache, self.keys, self.prep_failed)
+            if units is None:
+                units = chunk_units([job], self.cfg, self.cache, self.keys, self.prep_failed)
             sent = self.pool.submit_all(CHUNKS, units, solve_chunk_unit,
                                         skip=solved_before(self.cfg), priority=PRIORITY[CHUNKS],
                                         description=f"simulating chunks ({self.cfg.method})")
