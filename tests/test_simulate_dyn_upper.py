@@ -240,3 +240,19 @@ def test_driver_refuses_a_bad_upper_model_before_solving(tmp_path: Path) -> None
         run_dynamics(root, small_dynamics_config(upper_model=str(lower)))
     assert time.perf_counter() - t < 10
     assert not (root / "opensim" / "S01_squat" / "dynamics").exists()
+
+
+def test_retry_failed_redoes_the_upper_body_of_a_lower_body_it_fills_in(
+        dataset, tmp_path: Path) -> None:
+    # The upper body was written with the lower body's gap; --retry-failed solves the failed
+    # chunk, writes the lower body again and must not keep the old upper body's gap.
+    root, cfg, _, _ = dataset
+    copy = tmp_path / "ds"
+    shutil.copytree(root, copy)
+    report = run_dynamics(copy, replace(cfg, retry_failed=True))
+    assert report.chunks_done == 1 and report.upper_written == ["S01_squat"]
+    assert report.upper_skipped == [] and report.exit_code() == ExitCode.OK
+    ds = open_dataset(copy)
+    a = ds.sequence_array("activations_upper", "S01_squat")
+    assert (a.flags == 0).all() and np.isfinite(a.values).all()
+    assert np.array_equal(a.time_s, ds.sequence_array("activations", "S01_squat").time_s)

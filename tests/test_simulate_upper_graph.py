@@ -58,7 +58,7 @@ def test_upper_units_run_in_the_graph_with_the_bytes_of_the_stage_after_the_lowe
     staged_root = make_kinematics_dataset(tmp_path / "staged" / "ds", duration_s=1.2,
                                           sequences=SEQUENCES)
     with monkeypatch.context() as patch:
-        patch.setattr(DynamicsGraph, "_upper", lambda self, job: None)
+        patch.setattr(DynamicsGraph, "_upper", lambda self, job, lower_rewritten=False: None)
         lower = run_dynamics(staged_root, cfg)
     assert sorted(lower.sequences_written) == list(SEQUENCES) and lower.upper_written == []
     upper = run_dynamics(staged_root, cfg)

@@ -177,15 +177,18 @@ class DynamicsGraph:
     def _write(self, job: SequenceJob) -> None:
         if write_if_solved(self.writer, job, self.cfg, self.cache, self.keys[job.sequence.id],
                            self.prep_failed, self.report):
-            self._upper(job)
+            # Written by this run: an upper body written before belongs to the old lower
+            # body (the one `--retry-failed` just filled in) and is redone.
+            self._upper(job, lower_rewritten=True)
 
-    def _upper(self, job: SequenceJob) -> None:
+    def _upper(self, job: SequenceJob, lower_rewritten: bool = False) -> None:
         """Submit the upper body of `job` (--upper-model), whose lower body is written."""
         if not self.cfg.upper_model:
             return
         from musclekit.pipelines.simulate.dynamics.stage.upper import upper_task, upper_units
 
-        units = upper_units(self.root, self.writer, [job], self.cfg, self.report)
+        units = upper_units(self.root, self.writer, [job], self.cfg, self.report,
+                            lower_rewritten)
         self.pool.submit_all(UPPER, units, upper_task, priority=PRIORITY[UPPER],
                              description="upper body (static optimisation)")
 

@@ -56,9 +56,11 @@ def upper_task(task: UpperTask) -> tuple[np.ndarray, UpperResult]:
 
 
 def upper_units(root: Path, writer: DatasetWriter, jobs: list[SequenceJob], cfg: DynamicsConfig,
-                report: DynamicsReport) -> list[Unit]:
+                report: DynamicsReport, lower_rewritten: bool = False) -> list[Unit]:
     """One unit per sequence of `jobs` whose lower body is written with ground forces and
-    whose upper body is not (those written before go to `report.upper_skipped`)."""
+    whose upper body is not (those written before go to `report.upper_skipped`), or, with
+    `lower_rewritten` (this run wrote the lower body again: `--retry-failed` filled its
+    gaps), is out of date."""
     if not cfg.upper_model:
         return []
     # The same filter and foot bodies as the lower-body solve.
@@ -72,7 +74,7 @@ def upper_units(root: Path, writer: DatasetWriter, jobs: list[SequenceJob], cfg:
             # The lower body is not finished, or every chunk failed (no streams were written):
             # there are no ground forces to load the upper body with.
             continue
-        if writer.is_done(upper_unit_id(job)):
+        if writer.is_done(upper_unit_id(job)) and not lower_rewritten:
             report.upper_skipped.append(job.sequence.id)
             continue
         units.append(Unit(id=upper_unit_id(job), payload=UpperTask(
