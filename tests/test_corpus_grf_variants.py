@@ -3,18 +3,16 @@ without lag at their own rate, centres of pressure kept."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from tests.helpers.benchmark_script import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-spec = importlib.util.spec_from_file_location("corpus_grf_variants",
-                                              ROOT / "benchmarks" / "corpus_grf_variants.py")
-variants = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(variants)
+variants = load_benchmark("corpus_grf_variants")
 
 
 def test_prefiltered_plates_smooth_forces_keep_cops():

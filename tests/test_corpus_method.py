@@ -3,7 +3,6 @@ method, the rows' labels, and the track run's per-chunk summary."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -14,13 +13,11 @@ import pandas as pd
 import pytest
 
 from musclekit.errors import MusclekitError
+from tests.helpers.benchmark_script import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-spec = importlib.util.spec_from_file_location("corpus_bench", ROOT / "benchmarks" / "corpus.py")
-corpus = importlib.util.module_from_spec(spec)
-sys.modules["corpus_bench"] = corpus  # its dataclass looks its module up there
-spec.loader.exec_module(corpus)
+corpus = load_benchmark("corpus", "corpus_bench")
 
 TRIAL = corpus.Trial("lab walk", "Lab", ["--trc", "lab/walk.trc", "--mass", "70"],
                      plates=True, estimate=True)

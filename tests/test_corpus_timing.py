@@ -3,19 +3,15 @@ plate's character (baseline, power above 30 Hz, impact rise), and the corpus C3D
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.helpers.benchmark_script import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("corpus_timing",
-                                              ROOT / "benchmarks" / "corpus_timing.py")
-timing = importlib.util.module_from_spec(spec)
-sys.modules["corpus_timing"] = timing  # its dataclasses look their module up
-spec.loader.exec_module(timing)
+timing = load_benchmark("corpus_timing")
 CORPUS = ROOT.parent / "shared" / "data" / "corpus"
 
 

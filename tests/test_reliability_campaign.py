@@ -3,15 +3,12 @@ hang, a silent result, and a message that names no fix."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+from tests.helpers.benchmark_script import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("bad_inputs", ROOT / "benchmarks" / "bad_inputs.py")
-bad_inputs = importlib.util.module_from_spec(spec)
-sys.modules["bad_inputs"] = bad_inputs  # dataclasses look their module up there
-spec.loader.exec_module(bad_inputs)
+bad_inputs = load_benchmark("bad_inputs")
 
 
 def _case(expect: str = "error") -> object:

@@ -3,16 +3,14 @@ a gappy marker's acceleration is taken over its gap-free runs only."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
+from tests.helpers.benchmark_script import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("torso_acceleration",
-                                              ROOT / "benchmarks" / "torso_acceleration.py")
-torso = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(torso)
+torso = load_benchmark("torso_acceleration")
 
 
 def _rot(axis: int, a: float) -> np.ndarray:

@@ -3,21 +3,16 @@ asked hand-over force aim, an unknown one is refused by name, and the rule is re
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
 from musclekit.errors import InputError
 from musclekit.pipelines.simulate.dynamics.methods.inverse.settings import InverseSettings
+from tests.helpers.benchmark_script import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location(
-    "validate_rajagopal_emg", ROOT / "benchmarks" / "validate_rajagopal_emg.py")
-emg = importlib.util.module_from_spec(spec)
-sys.modules["validate_rajagopal_emg"] = emg
-spec.loader.exec_module(emg)
+emg = load_benchmark("validate_rajagopal_emg")
 
 
 def test_force_aim_reaches_the_inverse_settings_rule_and_is_restored() -> None:

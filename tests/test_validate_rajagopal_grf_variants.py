@@ -4,19 +4,17 @@ default, "held share" also moves the hand-over's share; the rule is restored aft
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.helpers.benchmark_script import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-spec = importlib.util.spec_from_file_location(
-    "validate_rajagopal_grf_variants", ROOT / "benchmarks" / "validate_rajagopal_grf_variants.py")
-variants = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(variants)
+variants = load_benchmark("validate_rajagopal_grf_variants")
 
 
 def _hand_over_with_heel_rocker():

@@ -4,8 +4,6 @@ phase where a method falls behind the reference."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +13,10 @@ from musclekit.errors import MusclekitError
 from musclekit.pipelines.simulate.dynamics.kernel.chunks import ChunkPlan, plan_chunks
 from musclekit.pipelines.simulate.dynamics.kernel.result import ChunkOutput
 from musclekit.pipelines.simulate.dynamics.stage.emg_compare import MuscleComparison
+from tests.helpers.benchmark_script import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location(
-    "validate_rajagopal_track_emg", ROOT / "benchmarks" / "validate_rajagopal_track_emg.py")
-track_emg = importlib.util.module_from_spec(spec)
-sys.modules["validate_rajagopal_track_emg"] = track_emg
-spec.loader.exec_module(track_emg)
+track_emg = load_benchmark("validate_rajagopal_track_emg")
 
 MUSCLES = ["soleus_r", "tibant_r"]
 
