@@ -465,21 +465,15 @@ def ipopt_options(st: dict) -> dict:
     }
 
 
-def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> TrackSolution:
-    """Solve with IPOPT (exact Hessian by CasADi). Only in a process without opensim."""
-    if "opensim" in sys.modules:
-        raise RuntimeError("the track NLP cannot run in a process that imported opensim (their "
-                           "CasADi libraries clash): use solve_in_subprocess")
-    import casadi as ca
-
-    st = {**DEFAULT_TRACK_WEIGHTS, **problem.settings}
+def _nlp(ca, problem: TrackProblem, st: dict, spheres: list[ContactSphere], layout) -> dict:
+    """The round's NLP for nlpsol: x, f, g and the local model as its parameters p (in
+    `layout`), stated only when a solver is built (a reused one already holds it)."""
     t = np.asarray(problem.time_s, dtype=float)
     N, n = problem.q_lin.shape
     M = problem.force_active.shape[1]
     K = len(problem.actuator_coordinate)
     h = np.diff(t)
     w = trapezoid_weights(t) / (t[-1] - t[0])
-    spheres = [ContactSphere(**d) for d in problem.spheres]
 
     # MX: the affine part of the equations of motion is one sparse matrix product, and the
     # contact law one small function mapped over the mesh, so CasADi derives little (stating
@@ -495,14 +489,6 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
     # offset): the tracked vertical coordinate is q_ref + offset.
     offset = x[pos]
 
-    trust = np.tile(np.where(problem.translational > 0, st["trust_m"], st["trust_rad"]), N)
-    # vec() is column-major: (rows, N) blocks become the (N, rows) arrays' C-order ravel.
-    reach = float(st["offset_range_m"])
-    lbx = np.concatenate([problem.q_lin.ravel() - trust, np.full(2 * n * N, -np.inf),
-                          np.zeros(2 * M * N), np.full(K * N, -np.inf), [-reach]])
-    ubx = np.concatenate([problem.q_lin.ravel() + trust, np.full(2 * n * N, np.inf),
-                          np.ones(2 * M * N), np.full(K * N, np.inf), [reach]])
-
     hm = ca.repmat(ca.DM(h).T, n, 1)
     g = [ca.vec(Q[:, 1:] - Q[:, :-1] - (V[:, 1:] + V[:, :-1]) * hm / 2),
          ca.vec(V[:, 1:] - V[:, :-1] - (A[:, 1:] + A[:, :-1]) * hm / 2)]
@@ -517,11 +503,7 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
           ca.vec(act[:, 1:] - act[:, :-1]
                  - (rate[:, 1:] + rate[:, :-1]) * ca.repmat(ca.DM(h).T, M, 1) / 2)]
 
-    S = actuator_matrix(problem.actuator_coordinate, problem.actuator_optimal_force, n)
     scale = 1.0 / float(st["force_scale_n"])
-    # The local model (the round's linearisation) as the NLP's parameters, so that the next
-    # round of the chunk reuses this solver (nlp/reuse.py).
-    local, reused, layout = _local_model(problem, st, spheres, S)
     p, par = layout.symbols(ca)
     tau_c, wrenches, columns = _contact_generalized_force(
         ca, problem, spheres, ca.vec(Q) - par["q_lin"], ca.vec(V),
@@ -554,12 +536,40 @@ def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> 
         row_weight = np.repeat([1.0, 1.0, ml][:len(axes)], 2)[:, None] * float(st["grf"])
         per_point = per_point + ca.sum1(
             ca.DM(np.repeat(row_weight, N, axis=1)) * ((feet - ca.DM(grf_ref)) * scale) ** 2)
-    f = ca.mtimes(per_point, ca.DM(w))
+    return {"x": x, "f": ca.mtimes(per_point, ca.DM(w)), "g": g, "p": p}
+
+
+
+def solve(problem: TrackProblem, guess: dict[str, np.ndarray] | None = None) -> TrackSolution:
+    """Solve with IPOPT (exact Hessian by CasADi). Only in a process without opensim."""
+    if "opensim" in sys.modules:
+        raise RuntimeError("the track NLP cannot run in a process that imported opensim (their "
+                           "CasADi libraries clash): use solve_in_subprocess")
+    import casadi as ca
+
+    st = {**DEFAULT_TRACK_WEIGHTS, **problem.settings}
+    N, n = problem.q_lin.shape
+    M = problem.force_active.shape[1]
+    K = len(problem.actuator_coordinate)
+    spheres = [ContactSphere(**d) for d in problem.spheres]
+
+    S = actuator_matrix(problem.actuator_coordinate, problem.actuator_optimal_force, n)
+    # The local model (the round's linearisation) as the NLP's parameters, so that the next
+    # round of the chunk reuses this solver (nlp/reuse.py).
+    local, reused, layout = _local_model(problem, st, spheres, S)
+
+    trust = np.tile(np.where(problem.translational > 0, st["trust_m"], st["trust_rad"]), N)
+    # vec() is column-major: (rows, N) blocks become the (N, rows) arrays' C-order ravel.
+    reach = float(st["offset_range_m"])
+    lbx = np.concatenate([problem.q_lin.ravel() - trust, np.full(2 * n * N, -np.inf),
+                          np.zeros(2 * M * N), np.full(K * N, -np.inf), [-reach]])
+    ubx = np.concatenate([problem.q_lin.ravel() + trust, np.full(2 * n * N, np.inf),
+                          np.ones(2 * M * N), np.full(K * N, np.inf), [reach]])
 
     if reused is not None:
         solver = reused.solver
     else:
-        solver = ca.nlpsol("track", "ipopt", {"x": x, "f": f, "g": g, "p": p},
+        solver = ca.nlpsol("track", "ipopt", _nlp(ca, problem, st, spheres, layout),
                            ipopt_options(st))
         _REUSABLE["track"] = Reusable(_structure_key(problem, st), layout, solver)
     guess = guess or {}
